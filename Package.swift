@@ -1,0 +1,51 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "kiln",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Kiln", targets: ["Kiln"]),
+        .library(name: "KilnRuntime", targets: ["KilnRuntime"]),
+        .library(name: "KilnCompiler", targets: ["KilnCompiler"]),
+        .executable(name: "kiln", targets: ["kiln"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // The graph IR every other module speaks.
+        .target(name: "KilnIR"),
+        // The model-description DSL apps write; builds a KilnIR graph.
+        .target(name: "Kiln", dependencies: ["KilnIR"]),
+        // Plain, obviously-correct interpreter: the numeric oracle.
+        .target(name: "KilnReference", dependencies: ["KilnIR"]),
+        // Weight files (safetensors, npy, npz) and, later, model importers.
+        .target(name: "KilnImport", dependencies: ["KilnIR"]),
+        // Named graph-to-graph passes and the pipeline that runs them.
+        .target(name: "KilnPasses", dependencies: ["KilnIR", "KilnReference"]),
+        // LLVM IR emission through the LLVM C API (bound at run time with dlopen).
+        .target(name: "KilnCodegen", dependencies: ["KilnIR"]),
+        // Loads compiled artifacts and runs them; no compiler, no LLVM.
+        .target(name: "KilnRuntime"),
+        // The driver: trace or import, passes, codegen, link, artifact.
+        .target(
+            name: "KilnCompiler",
+            dependencies: ["Kiln", "KilnIR", "KilnImport", "KilnPasses", "KilnCodegen", "KilnRuntime", "KilnReference"]),
+        // Command-line front end.
+        .executableTarget(
+            name: "kiln",
+            dependencies: [
+                "KilnCompiler", "KilnRuntime", "KilnImport", "KilnIR",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "KilnIRTests", dependencies: ["KilnIR"]),
+        .testTarget(name: "KilnImportTests", dependencies: ["KilnImport", "KilnIR"]),
+        .testTarget(name: "KilnCodegenTests", dependencies: ["KilnCodegen", "KilnIR"]),
+        .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime"]),
+        .testTarget(
+            name: "KilnTests",
+            dependencies: ["Kiln", "KilnIR", "KilnReference", "KilnPasses", "KilnCodegen", "KilnRuntime", "KilnCompiler", "KilnImport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

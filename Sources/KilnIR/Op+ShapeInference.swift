@@ -1,0 +1,122 @@
+/// Why an op's operands do not fit it (shape inference's internal error).
+public struct ShapeError: Error, Hashable, Sendable {
+    /// What does not fit.
+    public var message: String
+
+    /// Creates a shape error.
+    public init(_ message: String) { self.message = message }
+}
+
+extension Op {
+    /// How many operands the op takes: the required count and the maximum.
+    public var operandCount: ClosedRange<Int> {
+        switch self {
+        case .fullyConnected, .conv2D: 2...3
+        case .add, .multiply: 2...2
+        case .maxPool2D, .averagePool2D, .reshape, .activation, .softmax: 1...1
+        }
+    }
+
+    /// The type of the op's result given its operands' types.
+    ///
+    /// - Throws: ``ShapeError`` describing the mismatch.
+    public func inferResultType(operands: [TensorType]) throws(ShapeError) -> TensorType {
+        guard operandCount.contains(operands.count) else {
+            throw ShapeError("expects \(operandCount) operands, got \(operands.count)")
+        }
+        let x = operands[0]
+        switch self {
+        case .fullyConnected:
+            let filter = operands[1]
+            guard x.shape.rank >= 1, filter.shape.rank == 2 else {
+                throw ShapeError("needs an input of rank ≥ 1 and a 2-D filter, got \(x.shape) and \(filter.shape)")
+            }
+            let (units, depth) = (filter.shape[0], filter.shape[1])
+            guard x.shape.dimensions.last == depth else {
+                throw ShapeError(
+                    "input \(x.shape) has \(x.shape.dimensions.last ?? 0) features but the filter \(filter.shape) expects \(depth); add Flatten() or fix the layer's input size"
+                )
+            }
+            try checkBias(operands, channels: units)
+            return TensorType(x.dtype, Shape(x.shape.dimensions.dropLast() + [units]))
+
+        case .conv2D(let attributes):
+            let filter = operands[1]
+            guard x.shape.rank == 4, filter.shape.rank == 4 else {
+                throw ShapeError("needs an NHWC input and an OHWI filter, got \(x.shape) and \(filter.shape)")
+            }
+            guard filter.shape[3] == x.shape[3] else {
+                throw ShapeError("input \(x.shape) has \(x.shape[3]) channels but the filter \(filter.shape) expects \(filter.shape[3])")
+            }
+            try checkBias(operands, channels: filter.shape[0])
+            try checkPositive(attributes.strides + attributes.dilations, "strides and dilations")
+            let height = WindowGeometry(
+                inputSize: x.shape[1], window: filter.shape[1], stride: attributes.strides[0],
+                dilation: attributes.dilations[0], padding: attributes.padding)
+            let width = WindowGeometry(
+                inputSize: x.shape[2], window: filter.shape[2], stride: attributes.strides[1],
+                dilation: attributes.dilations[1], padding: attributes.padding)
+            try checkWindow(height, width, input: x.shape)
+            return TensorType(x.dtype, [x.shape[0], height.outputSize, width.outputSize, filter.shape[0]])
+
+        case .maxPool2D(let attributes), .averagePool2D(let attributes):
+            guard x.shape.rank == 4 else { throw ShapeError("needs an NHWC input, got \(x.shape)") }
+            try checkPositive(attributes.strides + attributes.window, "window and strides")
+            let height = WindowGeometry(
+                inputSize: x.shape[1], window: attributes.window[0], stride: attributes.strides[0],
+                padding: attributes.padding)
+            let width = WindowGeometry(
+                inputSize: x.shape[2], window: attributes.window[1], stride: attributes.strides[1],
+                padding: attributes.padding)
+            try checkWindow(height, width, input: x.shape)
+            return TensorType(x.dtype, [x.shape[0], height.outputSize, width.outputSize, x.shape[3]])
+
+        case .reshape(let shape):
+            guard shape.elementCount == x.elementCount, shape.allSatisfy({ $0 > 0 }) else {
+                throw ShapeError("cannot reshape \(x.shape) (\(x.elementCount) elements) to \(shape) (\(shape.elementCount) elements)")
+            }
+            return TensorType(x.dtype, shape, quantization: x.quantization)
+
+        case .activation, .softmax:
+            guard x.shape.rank >= 1 else { throw ShapeError("needs an input of rank ≥ 1") }
+            return TensorType(x.dtype, x.shape)
+
+        case .add, .multiply:
+            let y = operands[1]
+            guard x.dtype == y.dtype else { throw ShapeError("operands have different types \(x) and \(y)") }
+            return TensorType(x.dtype, try Self.broadcast(x.shape, y.shape))
+        }
+    }
+
+    /// The NumPy broadcast of two shapes.
+    public static func broadcast(_ a: Shape, _ b: Shape) throws(ShapeError) -> Shape {
+        let rank = max(a.rank, b.rank)
+        var result = [Int]()
+        for axis in 0..<rank {
+            let da = axis < rank - a.rank ? 1 : a[axis - (rank - a.rank)]
+            let db = axis < rank - b.rank ? 1 : b[axis - (rank - b.rank)]
+            guard da == db || da == 1 || db == 1 else {
+                throw ShapeError("shapes \(a) and \(b) do not broadcast")
+            }
+            result.append(max(da, db))
+        }
+        return Shape(result)
+    }
+
+    private func checkBias(_ operands: [TensorType], channels: Int) throws(ShapeError) {
+        guard operands.count == 3 else { return }
+        guard operands[2].shape == [channels] else {
+            throw ShapeError("bias has shape \(operands[2].shape) but the layer has \(channels) output channels")
+        }
+    }
+
+    private func checkWindow(_ height: WindowGeometry, _ width: WindowGeometry, input: Shape) throws(ShapeError) {
+        guard height.outputSize > 0, width.outputSize > 0 else {
+            throw ShapeError("the window does not fit the input \(input); use padding: .same or a smaller window")
+        }
+    }
+
+    private func checkPositive(_ values: [Int], _ what: String) throws(ShapeError) {
+        guard values.allSatisfy({ $0 > 0 }) else { throw ShapeError("\(what) must be positive, got \(values)") }
+    }
+}

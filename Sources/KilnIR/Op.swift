@@ -1,0 +1,151 @@
+/// Every operation the graph can hold. One enum, so every pass, the reference
+/// interpreter and codegen see the whole op set in one place.
+///
+/// Layout conventions: activations are NHWC; fully-connected filters are
+/// `[outputs, inputs]`; convolution filters are OHWI `[out, kh, kw, in]`;
+/// depthwise filters are `[1, kh, kw, channels * multiplier]`. Biases are 1-D
+/// over output channels. These match TensorFlow Lite, so per-channel
+/// quantization is always along axis 0 of a filter.
+public enum Op: Hashable, Sendable, Codable {
+    /// `y = x · filterᵀ (+ bias)` over the last axis of `x`. Inputs: x, filter, optional bias.
+    case fullyConnected(activation: Activation?)
+    /// 2-D convolution. Inputs: x (NHWC), filter (OHWI), optional bias.
+    case conv2D(Conv2DAttributes)
+    /// Max pooling over H and W.
+    case maxPool2D(Pool2DAttributes)
+    /// Average pooling over H and W; padded positions are not counted.
+    case averagePool2D(Pool2DAttributes)
+    /// Reinterprets the input with a new shape of the same element count.
+    case reshape(Shape)
+    /// An element-wise activation function.
+    case activation(Activation)
+    /// Softmax along the last axis.
+    case softmax
+    /// Element-wise sum with NumPy broadcasting, then an optional activation.
+    case add(activation: Activation?)
+    /// Element-wise product with NumPy broadcasting, then an optional activation.
+    case multiply(activation: Activation?)
+
+    /// The op's kind as a short, stable name used in dumps and errors.
+    public var kindName: String {
+        switch self {
+        case .fullyConnected: "fully_connected"
+        case .conv2D: "conv2d"
+        case .maxPool2D: "max_pool2d"
+        case .averagePool2D: "average_pool2d"
+        case .reshape: "reshape"
+        case .activation(let function): function.rawValue
+        case .softmax: "softmax"
+        case .add: "add"
+        case .multiply: "multiply"
+        }
+    }
+
+    /// The activation fused into the op's epilogue, if any.
+    public var fusedActivation: Activation? {
+        switch self {
+        case .fullyConnected(let activation), .add(let activation), .multiply(let activation):
+            activation
+        case .conv2D(let attributes): attributes.activation
+        default: nil
+        }
+    }
+
+    /// The same op with `activation` fused into its epilogue, or `nil` if the
+    /// op cannot take one or already has one.
+    public func fusing(_ activation: Activation) -> Op? {
+        guard fusedActivation == nil else { return nil }
+        switch self {
+        case .fullyConnected: return .fullyConnected(activation: activation)
+        case .add: return .add(activation: activation)
+        case .multiply: return .multiply(activation: activation)
+        case .conv2D(var attributes):
+            attributes.activation = activation
+            return .conv2D(attributes)
+        default: return nil
+        }
+    }
+}
+
+/// An element-wise activation function.
+public enum Activation: String, Hashable, Sendable, Codable, CaseIterable {
+    /// `max(x, 0)`.
+    case relu
+    /// `min(max(x, 0), 6)`.
+    case relu6
+    /// `1 / (1 + e^-x)`.
+    case sigmoid
+    /// Hyperbolic tangent.
+    case tanh
+    /// `x · Φ(x)` with the exact (erf-based) Gaussian CDF.
+    case gelu
+}
+
+/// How a sliding window treats the border.
+public enum Padding: String, Hashable, Sendable, Codable {
+    /// Pad so that `output = ceil(input / stride)`, extra padding after (TensorFlow's rule).
+    case same
+    /// No padding: windows lie fully inside the input.
+    case valid
+}
+
+/// Attributes of a 2-D convolution.
+public struct Conv2DAttributes: Hashable, Sendable, Codable {
+    /// Steps between windows along H and W.
+    public var strides: [Int]
+    /// Spacing between filter taps along H and W.
+    public var dilations: [Int]
+    /// Border handling.
+    public var padding: Padding
+    /// Activation fused into the epilogue.
+    public var activation: Activation?
+
+    /// Creates convolution attributes.
+    public init(strides: [Int] = [1, 1], dilations: [Int] = [1, 1], padding: Padding = .valid, activation: Activation? = nil) {
+        precondition(strides.count == 2 && dilations.count == 2, "strides and dilations are (h, w)")
+        self.strides = strides
+        self.dilations = dilations
+        self.padding = padding
+        self.activation = activation
+    }
+}
+
+/// Attributes of a 2-D pooling window.
+public struct Pool2DAttributes: Hashable, Sendable, Codable {
+    /// Window size along H and W.
+    public var window: [Int]
+    /// Steps between windows along H and W.
+    public var strides: [Int]
+    /// Border handling.
+    public var padding: Padding
+
+    /// Creates pooling attributes.
+    public init(window: [Int], strides: [Int], padding: Padding = .valid) {
+        precondition(window.count == 2 && strides.count == 2, "window and strides are (h, w)")
+        self.window = window
+        self.strides = strides
+        self.padding = padding
+    }
+}
+
+/// The padding and output size of one spatial axis of a sliding window.
+public struct WindowGeometry: Hashable, Sendable {
+    /// Output positions along the axis.
+    public var outputSize: Int
+    /// Padding before the first input element.
+    public var padBefore: Int
+
+    /// Computes geometry with TensorFlow's rules for `same` and `valid`.
+    public init(inputSize: Int, window: Int, stride: Int, dilation: Int = 1, padding: Padding) {
+        let effectiveWindow = (window - 1) * dilation + 1
+        switch padding {
+        case .valid:
+            outputSize = inputSize < effectiveWindow ? 0 : (inputSize - effectiveWindow) / stride + 1
+            padBefore = 0
+        case .same:
+            outputSize = (inputSize + stride - 1) / stride
+            let total = max(0, (outputSize - 1) * stride + effectiveWindow - inputSize)
+            padBefore = total / 2
+        }
+    }
+}

@@ -1,0 +1,54 @@
+/// A static tensor shape: dimension sizes, outermost first (row-major).
+///
+/// ```swift
+/// let shape: Shape = [1, 8, 8, 1]
+/// shape.elementCount  // 64
+/// ```
+public struct Shape: Hashable, Sendable, Codable, RandomAccessCollection, ExpressibleByArrayLiteral,
+    CustomStringConvertible
+{
+    /// The dimension sizes.
+    public var dimensions: [Int]
+
+    /// Creates a shape from its dimension sizes.
+    public init(_ dimensions: [Int]) { self.dimensions = dimensions }
+
+    /// Creates a shape from a literal such as `[1, 28, 28, 1]`.
+    public init(arrayLiteral elements: Int...) { self.dimensions = elements }
+
+    public init(from decoder: any Decoder) throws {
+        dimensions = try decoder.singleValueContainer().decode([Int].self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(dimensions)
+    }
+
+    public var startIndex: Int { dimensions.startIndex }
+    public var endIndex: Int { dimensions.endIndex }
+    public subscript(position: Int) -> Int {
+        get { dimensions[position] }
+        set { dimensions[position] = newValue }
+    }
+
+    /// The number of dimensions.
+    public var rank: Int { dimensions.count }
+
+    /// The number of elements (1 for a scalar).
+    public var elementCount: Int { dimensions.reduce(1, *) }
+
+    /// Row-major strides in elements.
+    public var strides: [Int] {
+        var result = [Int](repeating: 1, count: rank)
+        var step = 1
+        for axis in (0..<rank).reversed() {
+            result[axis] = step
+            step *= dimensions[axis]
+        }
+        return result
+    }
+
+    /// The shape written as `[1x8x8x1]`.
+    public var description: String { "[" + dimensions.map(String.init).joined(separator: "x") + "]" }
+}
