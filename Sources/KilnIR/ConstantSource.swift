@@ -20,12 +20,15 @@ public struct WeightReference: Hashable, Sendable, Codable {
     public var format: WeightFileFormat
     /// The tensor's key in the file, e.g. `conv1.weight`.
     public var key: String
+    /// Where the model named the file, for errors about it.
+    public var location: SourceLocation?
 
     /// Creates a reference to tensor `key` in the file at `path`.
-    public init(path: String, format: WeightFileFormat, key: String) {
+    public init(path: String, format: WeightFileFormat, key: String, location: SourceLocation? = nil) {
         self.path = path
         self.format = format
         self.key = key
+        self.location = location
     }
 }
 

@@ -24,7 +24,7 @@ extension TensorData: Codable {
 }
 
 extension Graph: Codable {
-    private enum CodingKeys: String, CodingKey { case name, values, constants, nodes, inputs, outputs }
+    private enum CodingKeys: String, CodingKey { case name, values, constants, nodes, inputs, outputs, memoryPlan }
 
     private struct ConstantEntry: Codable {
         var id: ValueID
@@ -38,6 +38,7 @@ extension Graph: Codable {
         nodes = try container.decode([Node].self, forKey: .nodes)
         inputs = try container.decode([ValueID].self, forKey: .inputs)
         outputs = try container.decode([ValueID].self, forKey: .outputs)
+        memoryPlan = try container.decodeIfPresent(MemoryPlan.self, forKey: .memoryPlan)
         for entry in try container.decode([ConstantEntry].self, forKey: .constants) {
             constants[entry.id] = entry.source
         }
@@ -52,6 +53,7 @@ extension Graph: Codable {
         try container.encode(nodes, forKey: .nodes)
         try container.encode(inputs, forKey: .inputs)
         try container.encode(outputs, forKey: .outputs)
+        try container.encodeIfPresent(memoryPlan, forKey: .memoryPlan)
     }
 
     /// The graph as JSON, the form the tracer prints and tools read.

@@ -59,6 +59,9 @@ extension Graph {
         for output in outputs where !defined.contains(output) {
             diagnostics.append(.error("graph output \(output) is never defined"))
         }
+        if let memoryPlan, diagnostics.isEmpty {
+            diagnostics += memoryPlanDiagnostics(memoryPlan)
+        }
         return diagnostics
     }
 

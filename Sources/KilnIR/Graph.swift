@@ -81,6 +81,8 @@ public struct Graph: Hashable, Sendable {
     public var inputs: [ValueID]
     /// The model's outputs, in calling order.
     public var outputs: [ValueID]
+    /// Where intermediates live, once memory has been planned.
+    public var memoryPlan: MemoryPlan?
 
     /// Creates an empty graph.
     public init(name: String) {
@@ -90,6 +92,7 @@ public struct Graph: Hashable, Sendable {
         self.nodes = []
         self.inputs = []
         self.outputs = []
+        self.memoryPlan = nil
     }
 
     /// The value with id `id`.
@@ -201,6 +204,8 @@ public struct Graph: Hashable, Sendable {
         }
         result.inputs = inputs.map(map)
         result.outputs = outputs.map(map)
+        // Renumbering invalidates the plan's keys; plan memory after compacting.
+        result.memoryPlan = nil
         return result
     }
 

@@ -1,0 +1,71 @@
+import KilnIR
+
+/// An activation applied element-wise as a layer of its own.
+///
+/// ```swift
+/// ActivationLayer(.gelu)
+/// ```
+public struct ActivationLayer: NamedLayer {
+    /// The function applied.
+    public var function: Activation
+    /// The layer's name; the function's name with a counter by default.
+    public var name: String?
+    let location: SourceLocation
+
+    /// Creates an activation layer.
+    public init(_ function: Activation, file: String = #filePath, line: Int = #line) {
+        self.function = function
+        location = SourceLocation(file: file, line: line)
+    }
+
+    /// Adds the activation node.
+    public func trace(into tracer: Tracer) {
+        let name = tracer.layerName(name, kind: function.rawValue, at: location)
+        guard tracer.requireInput(for: name, at: location) != nil else { return }
+        tracer.apply(.activation(function), name: name, at: location)
+    }
+}
+
+/// `max(x, 0)` as a layer.
+public func ReLU(file: String = #filePath, line: Int = #line) -> ActivationLayer {
+    ActivationLayer(.relu, file: file, line: line)
+}
+
+/// `min(max(x, 0), 6)` as a layer.
+public func ReLU6(file: String = #filePath, line: Int = #line) -> ActivationLayer {
+    ActivationLayer(.relu6, file: file, line: line)
+}
+
+/// The logistic function as a layer.
+public func Sigmoid(file: String = #filePath, line: Int = #line) -> ActivationLayer {
+    ActivationLayer(.sigmoid, file: file, line: line)
+}
+
+/// The hyperbolic tangent as a layer.
+public func Tanh(file: String = #filePath, line: Int = #line) -> ActivationLayer {
+    ActivationLayer(.tanh, file: file, line: line)
+}
+
+/// The exact GELU, `x · Φ(x)`, as a layer.
+public func GELU(file: String = #filePath, line: Int = #line) -> ActivationLayer {
+    ActivationLayer(.gelu, file: file, line: line)
+}
+
+/// Softmax over the last axis.
+public struct Softmax: NamedLayer {
+    /// The layer's name; `softmax_N` by default.
+    public var name: String?
+    let location: SourceLocation
+
+    /// Creates a softmax layer.
+    public init(file: String = #filePath, line: Int = #line) {
+        location = SourceLocation(file: file, line: line)
+    }
+
+    /// Adds the softmax node.
+    public func trace(into tracer: Tracer) {
+        let name = tracer.layerName(name, kind: "softmax", at: location)
+        guard tracer.requireInput(for: name, at: location) != nil else { return }
+        tracer.apply(.softmax, name: name, at: location)
+    }
+}

@@ -1,0 +1,57 @@
+import KilnIR
+
+/// How a model is compiled: for which CPU, and which compressions to apply.
+///
+/// ```swift
+/// var options: CompileOptions {
+///     CompileOptions(quantization: .int8Weights, pruning: .magnitude(sparsity: 0.5))
+/// }
+/// ```
+public struct CompileOptions: Hashable, Sendable, Codable {
+    /// The CPU the generated code runs on.
+    public enum Target: Hashable, Sendable, Codable {
+        /// The CPU doing the build, with all its features.
+        case host
+        /// An explicit LLVM target triple, CPU name and feature string (`"+avx2,+fma"`).
+        case custom(triple: String, cpu: String, features: String)
+    }
+
+    /// How weights and activations are quantized.
+    public enum Quantization: Hashable, Sendable, Codable {
+        /// Everything in float32.
+        case none
+        /// Weights stored as symmetric per-output-channel int8 and dequantized
+        /// inside the kernel; activations stay float32.
+        case int8Weights
+    }
+
+    /// Whether pruning thresholds are chosen per layer or across all layers.
+    public enum PruningScope: String, Hashable, Sendable, Codable {
+        /// Each layer reaches the target sparsity.
+        case perLayer
+        /// One magnitude threshold across every layer's weights.
+        case global
+    }
+
+    /// How weights are pruned.
+    public enum Pruning: Hashable, Sendable, Codable {
+        /// No pruning.
+        case none
+        /// Zero the smallest-magnitude weights until `sparsity` (0…1) of them are zero.
+        case magnitude(sparsity: Double, scope: PruningScope = .perLayer)
+    }
+
+    /// The CPU the code is generated for.
+    public var target: Target
+    /// Quantization applied at build time.
+    public var quantization: Quantization
+    /// Pruning applied at build time.
+    public var pruning: Pruning
+
+    /// Creates compile options; the defaults are the host CPU, float32, no pruning.
+    public init(target: Target = .host, quantization: Quantization = .none, pruning: Pruning = .none) {
+        self.target = target
+        self.quantization = quantization
+        self.pruning = pruning
+    }
+}

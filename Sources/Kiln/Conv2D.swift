@@ -1,0 +1,83 @@
+import KilnIR
+
+/// A 2-D convolution over NHWC input.
+///
+/// Its weight is `[filters, kernelHeight, kernelWidth, inputChannels]` and its bias `[filters]`.
+///
+/// ```swift
+/// Conv2D(16, kernel: 3, padding: .same, activation: .relu)
+/// ```
+public struct Conv2D: NamedLayer {
+    /// Output channels.
+    public var filters: Int
+    /// Kernel height and width.
+    public var kernel: (height: Int, width: Int)
+    /// Steps between windows (height, width).
+    public var strides: (height: Int, width: Int)
+    /// Spacing between kernel taps (height, width).
+    public var dilation: (height: Int, width: Int)
+    /// Border handling.
+    public var padding: Padding
+    /// Activation applied to the result.
+    public var activation: Activation?
+    /// Whether the layer adds a bias.
+    public var useBias: Bool
+    /// The layer's name; `conv2d_N` by default.
+    public var name: String?
+    let location: SourceLocation
+
+    /// Creates a convolution with a square kernel and equal strides and dilation.
+    public init(
+        _ filters: Int, kernel: Int, strides: Int = 1, dilation: Int = 1, padding: Padding = .valid,
+        activation: Activation? = nil, useBias: Bool = true, file: String = #filePath, line: Int = #line
+    ) {
+        self.init(
+            filters, kernel: (kernel, kernel), strides: (strides, strides), dilation: (dilation, dilation),
+            padding: padding, activation: activation, useBias: useBias, file: file, line: line)
+    }
+
+    /// Creates a convolution with per-axis kernel size, strides and dilation.
+    public init(
+        _ filters: Int, kernel: (Int, Int), strides: (Int, Int) = (1, 1), dilation: (Int, Int) = (1, 1),
+        padding: Padding = .valid, activation: Activation? = nil, useBias: Bool = true,
+        file: String = #filePath, line: Int = #line
+    ) {
+        self.filters = filters
+        self.kernel = kernel
+        self.strides = strides
+        self.dilation = dilation
+        self.padding = padding
+        self.activation = activation
+        self.useBias = useBias
+        self.location = SourceLocation(file: file, line: line)
+    }
+
+    /// Adds the convolution, bias and activation; fusion passes merge them later.
+    public func trace(into tracer: Tracer) {
+        let name = tracer.layerName(name, kind: "conv2d", at: location)
+        guard let input = tracer.requireInput(for: name, at: location) else { return }
+        guard input.shape.rank == 4 else {
+            return tracer.fail(
+                "Conv2D '\(name)' needs an NHWC input of rank 4, got \(input.shape); add Reshape first", at: location)
+        }
+        guard filters > 0, kernel.height > 0, kernel.width > 0 else {
+            return tracer.fail("Conv2D '\(name)' needs positive filters and kernel size", at: location)
+        }
+        let channels = input.shape[3]
+        let fanIn = kernel.height * kernel.width * channels
+        let weight = tracer.addParameter(
+            layer: name, suffix: "weight", shape: [filters, kernel.height, kernel.width, channels],
+            scheme: activation.initializerScheme, fanIn: fanIn, fanOut: kernel.height * kernel.width * filters)
+        let attributes = Conv2DAttributes(
+            strides: [strides.height, strides.width], dilations: [dilation.height, dilation.width], padding: padding)
+        tracer.apply(.conv2D(attributes), operands: [weight], name: name, at: location)
+        if useBias {
+            let bias = tracer.addParameter(
+                layer: name, suffix: "bias", shape: [filters], scheme: .zeros, fanIn: fanIn, fanOut: filters)
+            tracer.apply(.add(activation: nil), operands: [bias], name: "\(name).bias_add", at: location)
+        }
+        if let activation {
+            tracer.apply(.activation(activation), name: "\(name).\(activation.rawValue)", at: location)
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import KilnIR
+
+/// The model's input: its shape (batch first) and element type.
+///
+/// ```swift
+/// Input(shape: [1, 28, 28, 1])
+/// ```
+public struct Input: NamedLayer {
+    /// The input's shape, batch first.
+    public var shape: [Int]
+    /// The input's name in the generated API; `input` by default.
+    public var name: String?
+    let location: SourceLocation
+
+    /// Declares a float32 input of `shape`.
+    public init(shape: [Int], file: String = #filePath, line: Int = #line) {
+        self.shape = shape
+        self.location = SourceLocation(file: file, line: line)
+    }
+
+    /// Adds the graph input.
+    public func trace(into tracer: Tracer) {
+        tracer.addInput(name: name ?? "input", type: TensorType(.float32, Shape(shape)), at: location)
+    }
+}

@@ -1,0 +1,74 @@
+import KilnIR
+
+/// A building block of a model's body. Layers add themselves to a ``Tracer``,
+/// which records the graph.
+public protocol Layer {
+    /// Appends this layer's operations to the graph being traced.
+    func trace(into tracer: Tracer)
+}
+
+/// A layer with a user-settable name, used for its graph nodes and weight keys.
+public protocol NamedLayer: Layer {
+    /// The explicit name, or `nil` for an automatic one such as `dense_0`.
+    var name: String? { get set }
+}
+
+extension NamedLayer {
+    /// The same layer, named: weights load from `NAME.weight` and `NAME.bias`.
+    ///
+    /// ```swift
+    /// Dense(10).named("classifier")
+    /// ```
+    public func named(_ name: String) -> Self {
+        var copy = self
+        copy.name = name
+        return copy
+    }
+}
+
+/// Layers applied one after another; what a ``LayerBuilder`` block builds.
+public struct Sequential: Layer {
+    /// The layers, in order.
+    public var layers: [any Layer]
+
+    /// Creates a sequence from a builder block.
+    public init(@LayerBuilder _ content: () -> Sequential) {
+        self = content()
+    }
+
+    /// Creates a sequence from layers.
+    public init(layers: [any Layer]) {
+        self.layers = layers
+    }
+
+    /// Traces each layer in order.
+    public func trace(into tracer: Tracer) {
+        for layer in layers { layer.trace(into: tracer) }
+    }
+}
+
+/// Builds a ``Sequential`` from the layers written in a block, with `if`,
+/// `if`/`else` and `for` loops.
+@resultBuilder
+public enum LayerBuilder {
+    /// One layer.
+    public static func buildExpression(_ layer: some Layer) -> [any Layer] { [layer] }
+
+    /// The layers of a block, in order.
+    public static func buildBlock(_ components: [any Layer]...) -> [any Layer] { components.flatMap { $0 } }
+
+    /// An `if` without `else`.
+    public static func buildOptional(_ component: [any Layer]?) -> [any Layer] { component ?? [] }
+
+    /// The `if` branch.
+    public static func buildEither(first component: [any Layer]) -> [any Layer] { component }
+
+    /// The `else` branch.
+    public static func buildEither(second component: [any Layer]) -> [any Layer] { component }
+
+    /// A `for` loop.
+    public static func buildArray(_ components: [[any Layer]]) -> [any Layer] { components.flatMap { $0 } }
+
+    /// The finished block.
+    public static func buildFinalResult(_ component: [any Layer]) -> Sequential { Sequential(layers: component) }
+}

@@ -1,0 +1,64 @@
+import KilnIR
+
+/// Max pooling over height and width of NHWC input.
+///
+/// ```swift
+/// MaxPool2D(2)  // 2×2 windows, stride 2
+/// ```
+public struct MaxPool2D: NamedLayer {
+    /// Window size and strides.
+    public var geometry: PoolGeometry
+    /// The layer's name; `max_pool2d_N` by default.
+    public var name: String?
+
+    /// Creates max pooling with a square window; strides default to the window size.
+    public init(_ size: Int, strides: Int? = nil, padding: Padding = .valid, file: String = #filePath, line: Int = #line) {
+        geometry = PoolGeometry(size: size, strides: strides, padding: padding, file: file, line: line)
+    }
+
+    /// Adds the pooling node.
+    public func trace(into tracer: Tracer) {
+        geometry.trace(into: tracer, name: name, kind: "max_pool2d") { .maxPool2D($0) }
+    }
+}
+
+/// Average pooling over height and width of NHWC input; padded positions are not counted.
+///
+/// ```swift
+/// AveragePool2D(2)
+/// ```
+public struct AveragePool2D: NamedLayer {
+    /// Window size and strides.
+    public var geometry: PoolGeometry
+    /// The layer's name; `average_pool2d_N` by default.
+    public var name: String?
+
+    /// Creates average pooling with a square window; strides default to the window size.
+    public init(_ size: Int, strides: Int? = nil, padding: Padding = .valid, file: String = #filePath, line: Int = #line) {
+        geometry = PoolGeometry(size: size, strides: strides, padding: padding, file: file, line: line)
+    }
+
+    /// Adds the pooling node.
+    public func trace(into tracer: Tracer) {
+        geometry.trace(into: tracer, name: name, kind: "average_pool2d") { .averagePool2D($0) }
+    }
+}
+
+/// The window, strides and padding shared by the pooling layers.
+public struct PoolGeometry: Sendable {
+    /// Window height and width, strides and padding.
+    public var attributes: Pool2DAttributes
+    let location: SourceLocation
+
+    init(size: Int, strides: Int?, padding: Padding, file: String, line: Int) {
+        let step = strides ?? size
+        attributes = Pool2DAttributes(window: [size, size], strides: [step, step], padding: padding)
+        location = SourceLocation(file: file, line: line)
+    }
+
+    func trace(into tracer: Tracer, name: String?, kind: String, op: (Pool2DAttributes) -> Op) {
+        let name = tracer.layerName(name, kind: kind, at: location)
+        guard tracer.requireInput(for: name, at: location) != nil else { return }
+        tracer.apply(op(attributes), name: name, at: location)
+    }
+}

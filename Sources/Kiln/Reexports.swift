@@ -1,0 +1,13 @@
+import KilnIR
+
+/// An element-wise activation function: `.relu`, `.relu6`, `.sigmoid`, `.tanh`, `.gelu`.
+public typealias Activation = KilnIR.Activation
+
+/// How a sliding window treats the border: `.same` or `.valid`.
+public typealias Padding = KilnIR.Padding
+
+/// A problem found while tracing, with the file and line of the layer.
+public typealias Diagnostic = KilnIR.Diagnostic
+
+/// Every problem found while tracing, thrown together.
+public typealias DiagnosticError = KilnIR.DiagnosticError

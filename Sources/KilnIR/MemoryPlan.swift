@@ -1,0 +1,94 @@
+/// Where each intermediate tensor lives in the one arena a model runs on.
+///
+/// Model inputs and outputs live in the caller's buffers and constants in the
+/// code's read-only data; every other node result gets an offset here. Two
+/// buffers share bytes only if their lifetimes are disjoint.
+public struct MemoryPlan: Hashable, Sendable, Codable {
+    /// Byte offset of each planned value in the arena.
+    public var offsets: [ValueID: Int]
+    /// Bytes the arena must hold.
+    public var arenaByteCount: Int
+    /// Alignment of every offset, in bytes.
+    public var alignment: Int
+
+    /// Creates a memory plan.
+    public init(offsets: [ValueID: Int], arenaByteCount: Int, alignment: Int) {
+        self.offsets = offsets
+        self.arenaByteCount = arenaByteCount
+        self.alignment = alignment
+    }
+
+    private enum CodingKeys: String, CodingKey { case offsets, arenaByteCount, alignment }
+    private struct Entry: Codable {
+        var value: ValueID
+        var offset: Int
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        arenaByteCount = try container.decode(Int.self, forKey: .arenaByteCount)
+        alignment = try container.decode(Int.self, forKey: .alignment)
+        offsets = [:]
+        for entry in try container.decode([Entry].self, forKey: .offsets) { offsets[entry.value] = entry.offset }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(arenaByteCount, forKey: .arenaByteCount)
+        try container.encode(alignment, forKey: .alignment)
+        let entries = offsets.sorted { $0.key < $1.key }.map { Entry(value: $0.key, offset: $0.value) }
+        try container.encode(entries, forKey: .offsets)
+    }
+}
+
+extension Graph {
+    /// The values that need arena memory: node results that are not model outputs.
+    public var arenaValues: [ValueID] {
+        let outputSet = Set(outputs)
+        return nodes.flatMap(\.outputs).filter { !outputSet.contains($0) }
+    }
+
+    /// For each arena value, the first and last node index at which it is live.
+    ///
+    /// A value is live from the node that writes it through the last node that
+    /// reads it; a node's operands and result are live at the same time, so a
+    /// result never shares bytes with the operands it is computed from.
+    public func lifetimes() -> [ValueID: ClosedRange<Int>] {
+        let producers = producers()
+        var lastUse: [ValueID: Int] = [:]
+        for (index, node) in nodes.enumerated() {
+            for input in node.inputs { lastUse[input] = index }
+        }
+        var result: [ValueID: ClosedRange<Int>] = [:]
+        for value in arenaValues {
+            guard let start = producers[value] else { continue }
+            result[value] = start...max(start, lastUse[value] ?? start)
+        }
+        return result
+    }
+
+    /// Problems with `plan`: unplanned values, misaligned or out-of-range
+    /// offsets, and live buffers that overlap.
+    public func memoryPlanDiagnostics(_ plan: MemoryPlan) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        let lifetimes = lifetimes()
+        var placed: [(value: ValueID, bytes: Range<Int>, live: ClosedRange<Int>)] = []
+        for (value, live) in lifetimes.sorted(by: { $0.key < $1.key }) {
+            guard let offset = plan.offsets[value] else {
+                diagnostics.append(.error("memory plan: \(value) '\(self[value].name)' has no arena offset"))
+                continue
+            }
+            let bytes = offset..<(offset + type(of: value).byteCount)
+            if offset < 0 || bytes.upperBound > plan.arenaByteCount || offset % max(plan.alignment, 1) != 0 {
+                diagnostics.append(
+                    .error("memory plan: \(value) at bytes \(bytes) is misaligned or outside the \(plan.arenaByteCount)-byte arena"))
+            }
+            for other in placed where other.live.overlaps(live) && other.bytes.overlaps(bytes) {
+                diagnostics.append(
+                    .error("memory plan: \(other.value) and \(value) are live at the same time but share bytes"))
+            }
+            placed.append((value, bytes, live))
+        }
+        return diagnostics
+    }
+}

@@ -1,0 +1,92 @@
+import KilnIR
+
+/// A graph-to-graph transformation with a stable id.
+///
+/// Passes are small and single-purpose; the ``PassPipeline`` runs them in a
+/// named order and verifies the graph after each.
+public protocol Pass: Sendable {
+    /// The stable id used on the command line and in logs, e.g. `fuse-bias-activation`.
+    var id: String { get }
+
+    /// Transforms `graph` in place.
+    ///
+    /// - Throws: ``DiagnosticError`` when the graph cannot be transformed.
+    func run(on graph: inout Graph) throws(DiagnosticError)
+}
+
+/// An ordered list of passes, run one after another with verification between them.
+///
+/// ```swift
+/// let pipeline = PassPipeline.standard(PipelineConfiguration(quantizeWeightsInt8: true))
+/// let optimized = try pipeline.run(graph)
+/// ```
+public struct PassPipeline: Sendable {
+    /// The passes, in execution order.
+    public var passes: [any Pass]
+    /// Whether to run the verifier after every pass (always on in debug builds).
+    public var verifiesEachPass: Bool
+
+    /// Creates a pipeline.
+    public init(_ passes: [any Pass], verifiesEachPass: Bool = PassPipeline.isDebugBuild) {
+        self.passes = passes
+        self.verifiesEachPass = verifiesEachPass
+    }
+
+    /// The pass ids, in order.
+    public var ids: [String] { passes.map(\.id) }
+
+    /// Runs every pass on a copy of `graph`.
+    ///
+    /// - Throws: ``DiagnosticError`` from a pass, or from the verifier naming
+    ///   the pass after which the graph became invalid.
+    public func run(_ graph: Graph) throws(DiagnosticError) -> Graph {
+        var graph = graph
+        try graph.verify()
+        for pass in passes {
+            try pass.run(on: &graph)
+            if verifiesEachPass {
+                let diagnostics = graph.verificationDiagnostics()
+                if !diagnostics.isEmpty {
+                    throw DiagnosticError(
+                        [.error("internal error: the graph is invalid after pass '\(pass.id)'")] + diagnostics)
+                }
+            }
+        }
+        return graph
+    }
+
+    /// Whether this is a debug build of Kiln.
+    public static var isDebugBuild: Bool {
+        #if DEBUG
+            true
+        #else
+            false
+        #endif
+    }
+}
+
+/// What the standard pipeline should do beyond the always-on optimizations.
+public struct PipelineConfiguration: Hashable, Sendable {
+    /// Zero the smallest-magnitude weights, if set.
+    public var pruning: PruneMagnitudePass.Configuration?
+    /// Store filters as per-channel int8 (`quantize-weights-int8`).
+    public var quantizeWeightsInt8: Bool
+
+    /// Creates a configuration; the default only optimizes.
+    public init(pruning: PruneMagnitudePass.Configuration? = nil, quantizeWeightsInt8: Bool = false) {
+        self.pruning = pruning
+        self.quantizeWeightsInt8 = quantizeWeightsInt8
+    }
+}
+
+extension PassPipeline {
+    /// The standard pipeline: canonicalize, fold constants, fuse epilogues, then
+    /// the requested compressions, and finally plan memory.
+    public static func standard(_ configuration: PipelineConfiguration = PipelineConfiguration()) -> PassPipeline {
+        var passes: [any Pass] = [CanonicalizePass(), FoldConstantsPass(), FuseBiasActivationPass()]
+        if let pruning = configuration.pruning { passes.append(PruneMagnitudePass(pruning)) }
+        if configuration.quantizeWeightsInt8 { passes.append(QuantizeWeightsInt8Pass()) }
+        passes.append(PlanMemoryPass())
+        return PassPipeline(passes)
+    }
+}

@@ -1,0 +1,137 @@
+import KilnIR
+
+/// Runs a graph with plain, obviously-correct loops: the oracle every compiled
+/// kernel is checked against.
+///
+/// Speed is not a goal; each op is written the way its definition reads.
+///
+/// ```swift
+/// let outputs = try ReferenceInterpreter(graph).run([input])
+/// ```
+public struct ReferenceInterpreter: Sendable {
+    /// The graph being interpreted.
+    public let graph: Graph
+
+    /// Prepares to interpret `graph`, whose constants must all hold data.
+    public init(_ graph: Graph) throws(ReferenceError) {
+        for (id, source) in graph.constants {
+            guard case .data = source else {
+                throw ReferenceError("constant '\(graph[id].name)' has not been loaded; resolve weights before interpreting")
+            }
+        }
+        self.graph = graph
+    }
+
+    /// Runs the graph on `inputs`, given in the graph's input order.
+    public func run(_ inputs: [TensorData]) throws(ReferenceError) -> [TensorData] {
+        guard inputs.count == graph.inputs.count else {
+            throw ReferenceError("the graph takes \(graph.inputs.count) inputs, got \(inputs.count)")
+        }
+        var environment: [ValueID: Tensor] = [:]
+        for (id, data) in zip(graph.inputs, inputs) {
+            let type = graph.type(of: id)
+            guard data.dtype == type.dtype, data.shape == type.shape else {
+                throw ReferenceError("input '\(graph[id].name)' is \(type), got \(data.dtype)\(data.shape)")
+            }
+            environment[id] = Tensor(data)
+        }
+        for (id, source) in graph.constants {
+            if case .data(let data) = source {
+                environment[id] = Tensor(data, quantization: graph.type(of: id).quantization)
+            }
+        }
+        for node in graph.nodes {
+            var operands: [Tensor] = []
+            for input in node.inputs {
+                guard let operand = environment[input] else {
+                    throw ReferenceError("layer '\(node.name)' reads \(input) before it is computed")
+                }
+                operands.append(operand)
+            }
+            let resultType = graph.type(of: node.outputs[0])
+            environment[node.outputs[0]] = Self.evaluate(node.op, operands, resultShape: resultType.shape)
+        }
+        var outputs: [TensorData] = []
+        for id in graph.outputs {
+            guard let tensor = environment[id] else { throw ReferenceError("output \(id) is never computed") }
+            outputs.append(TensorData(tensor.values, shape: tensor.shape))
+        }
+        return outputs
+    }
+
+    /// Evaluates one op on constant operands: what constant folding calls.
+    public static func evaluate(_ op: Op, operands: [TensorData], quantizations: [QuantizationParameters?], resultShape: Shape)
+        -> TensorData
+    {
+        let tensors = zip(operands, quantizations).map { Tensor($0, quantization: $1) }
+        let result = evaluate(op, tensors, resultShape: resultShape)
+        return TensorData(result.values, shape: result.shape)
+    }
+
+    static func evaluate(_ op: Op, _ operands: [Tensor], resultShape: Shape) -> Tensor {
+        switch op {
+        case .fullyConnected(let activation):
+            return Kernels.fullyConnected(operands, activation: activation, resultShape: resultShape)
+        case .conv2D(let attributes):
+            return Kernels.conv2D(operands, attributes, resultShape: resultShape)
+        case .maxPool2D(let attributes):
+            return Kernels.pool(operands[0], attributes, resultShape: resultShape, average: false)
+        case .averagePool2D(let attributes):
+            return Kernels.pool(operands[0], attributes, resultShape: resultShape, average: true)
+        case .reshape(let shape):
+            return Tensor(shape: shape, values: operands[0].values)
+        case .activation(let function):
+            return Tensor(shape: operands[0].shape, values: operands[0].values.map { Kernels.apply(function, $0) })
+        case .softmax:
+            return Kernels.softmax(operands[0])
+        case .add(let activation):
+            return Kernels.elementwise(operands[0], operands[1], resultShape: resultShape, activation: activation, +)
+        case .multiply(let activation):
+            return Kernels.elementwise(operands[0], operands[1], resultShape: resultShape, activation: activation, *)
+        }
+    }
+}
+
+/// Why the reference interpreter cannot run a graph.
+public struct ReferenceError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What is wrong.
+    public var message: String
+
+    /// Creates an error.
+    public init(_ message: String) { self.message = message }
+
+    /// The message.
+    public var description: String { message }
+}
+
+/// A dense float tensor: the interpreter's working form of every value.
+struct Tensor: Sendable {
+    var shape: Shape
+    var values: [Float]
+
+    init(shape: Shape, values: [Float]) {
+        self.shape = shape
+        self.values = values
+    }
+
+    /// Converts stored data to real values, dequantizing integers that carry quantization parameters.
+    init(_ data: TensorData, quantization: QuantizationParameters? = nil) {
+        shape = data.shape
+        let raw = data.floats()
+        guard let quantization, data.dtype == .int8 || data.dtype == .int32 else {
+            values = raw
+            return
+        }
+        guard let axis = quantization.axis else {
+            let (scale, zero) = (quantization.scales[0], Float(quantization.zeroPoints[0]))
+            values = raw.map { scale * ($0 - zero) }
+            return
+        }
+        let inner = shape.dimensions[(axis + 1)...].reduce(1, *)
+        let channels = shape[axis]
+        values = raw.enumerated().map { index, value in
+            let channel = (index / inner) % channels
+            return quantization.scales[channel] * (value - Float(quantization.zeroPoints[channel]))
+        }
+    }
+}
