@@ -1,0 +1,124 @@
+import KilnIR
+
+/// Element-wise kernels: activations, copies, and binary ops with NumPy broadcasting.
+struct ElementwiseKernel {
+    let emitter: KernelEmitter
+
+    /// `output[i] = f(input[i])` over `count` elements, in full vectors then narrower tails.
+    func emitUnary(count: Int, input: IRValue, output: IRValue, _ function: (IRValue, Int) -> IRValue) {
+        let ir = emitter.ir
+        for run in LaneRun.covering(count, width: emitter.laneWidth) {
+            ir.loop("i", from: 0, to: run.count) { block in
+                let offset = emitter.affine(block, times: run.lanes, plus: run.start)
+                let value = emitter.loadVector(input, offset: offset, lanes: run.lanes)
+                emitter.storeVector(function(value, run.lanes), output, offset: offset)
+            }
+        }
+    }
+
+    /// `output = combine(a, b)` broadcast to `shape`, then `activation`.
+    ///
+    /// Leading axes are walked with nested loops; the last axis is vectorized,
+    /// with an operand of extent 1 there loaded once and splatted.
+    func emitBinary(
+        shape: Shape, a: (pointer: IRValue, shape: Shape), b: (pointer: IRValue, shape: Shape),
+        output: IRValue, activation: Activation?, combine: @escaping (IRValue, IRValue) -> IRValue
+    ) {
+        let ir = emitter.ir
+        let rank = max(shape.rank, 1)
+        let dimensions = shape.rank == 0 ? [1] : shape.dimensions
+        func broadcastStrides(_ operand: Shape) -> [Int] {
+            let padded = [Int](repeating: 1, count: rank - operand.rank) + operand.dimensions
+            let dense = Shape(padded).strides
+            return (0..<rank).map { padded[$0] == 1 && dimensions[$0] != 1 ? 0 : dense[$0] }
+        }
+        let (stridesA, stridesB) = (broadcastStrides(a.shape), broadcastStrides(b.shape))
+        let outputStrides = Shape(dimensions).strides
+        let inner = dimensions[rank - 1]
+
+        func walk(axis: Int, offsets: (out: IRValue, a: IRValue, b: IRValue)) {
+            if axis == rank - 1 {
+                for run in LaneRun.covering(inner, width: emitter.laneWidth) {
+                    ir.loop("i", from: 0, to: run.count) { block in
+                        let position = emitter.affine(block, times: run.lanes, plus: run.start)
+                        func operand(_ pointer: IRValue, _ base: IRValue, _ stride: Int) -> IRValue {
+                            stride == 0
+                                ? emitter.broadcastLoad(pointer, offset: base, lanes: run.lanes)
+                                : emitter.loadVector(pointer, offset: ir.add(base, position), lanes: run.lanes)
+                        }
+                        let x = operand(a.pointer, offsets.a, stridesA[axis])
+                        let y = operand(b.pointer, offsets.b, stridesB[axis])
+                        let value = emitter.activate(combine(x, y), activation, lanes: run.lanes)
+                        emitter.storeVector(value, output, offset: ir.add(offsets.out, position))
+                    }
+                }
+                return
+            }
+            ir.loop("d\(axis)", from: 0, to: dimensions[axis]) { coordinate in
+                walk(
+                    axis: axis + 1,
+                    offsets: (
+                        ir.add(offsets.out, emitter.affine(coordinate, times: outputStrides[axis])),
+                        ir.add(offsets.a, emitter.affine(coordinate, times: stridesA[axis])),
+                        ir.add(offsets.b, emitter.affine(coordinate, times: stridesB[axis]))
+                    ))
+            }
+        }
+        let zero = emitter.index(0)
+        walk(axis: 0, offsets: (zero, zero, zero))
+    }
+
+    /// Softmax over the last axis: max, then `e^(x - max)` and its sum, then scale by `1/sum`.
+    func emitSoftmax(shape: Shape, input: IRValue, output: IRValue) {
+        let ir = emitter.ir
+        let depth = shape.dimensions.last ?? 1
+        let rows = shape.elementCount / max(depth, 1)
+        let width = emitter.laneWidth
+        let runs = LaneRun.covering(depth, width: width)
+        let slots = Dictionary(uniqueKeysWithValues: Set(runs.map(\.lanes)).map {
+            ($0, emitter.accumulator(emitter.vectorType($0)))
+        })
+        let scalar = emitter.accumulator(ir.f32)
+        ir.loop("row", from: 0, to: rows) { row in
+            let base = emitter.affine(row, times: depth)
+            // Reduce each run into its own vector slot, then fold the runs into `scalar`.
+            func reduce(initial: Float, element: (IRValue, Int) -> IRValue, combineVectors: (IRValue, IRValue) -> IRValue,
+                horizontal: (IRValue, Int) -> IRValue, combineScalars: (IRValue, IRValue) -> IRValue) -> IRValue
+            {
+                ir.store(ir.constant(initial), to: scalar, alignment: 4)
+                for run in runs {
+                    guard let slot = slots[run.lanes] else { continue }
+                    ir.store(emitter.splat(initial, lanes: run.lanes), to: slot, alignment: 4)
+                    ir.loop("i", from: 0, to: run.count) { block in
+                        let offset = ir.add(base, emitter.affine(block, times: run.lanes, plus: run.start))
+                        let current = ir.load(emitter.vectorType(run.lanes), from: slot, alignment: 4)
+                        ir.store(combineVectors(current, element(offset, run.lanes)), to: slot, alignment: 4)
+                    }
+                    let folded = horizontal(ir.load(emitter.vectorType(run.lanes), from: slot, alignment: 4), run.lanes)
+                    ir.store(combineScalars(ir.load(ir.f32, from: scalar, alignment: 4), folded), to: scalar, alignment: 4)
+                }
+                return ir.load(ir.f32, from: scalar, alignment: 4)
+            }
+            let maximum = reduce(
+                initial: -.infinity, element: { emitter.loadVector(input, offset: $0, lanes: $1) },
+                combineVectors: emitter.maximum, horizontal: emitter.horizontalMax, combineScalars: emitter.maximum)
+            let sum = reduce(
+                initial: 0,
+                element: { offset, lanes in
+                    let shifted = ir.fsub(
+                        emitter.loadVector(input, offset: offset, lanes: lanes), ir.broadcast(maximum, count: lanes))
+                    let value = emitter.exp(shifted, lanes: lanes)
+                    emitter.storeVector(value, output, offset: offset)
+                    return value
+                }, combineVectors: { ir.fadd($0, $1) }, horizontal: emitter.horizontalSum,
+                combineScalars: { ir.fadd($0, $1) })
+            for run in runs {
+                ir.loop("i", from: 0, to: run.count) { block in
+                    let offset = ir.add(base, emitter.affine(block, times: run.lanes, plus: run.start))
+                    let value = emitter.loadVector(output, offset: offset, lanes: run.lanes)
+                    emitter.storeVector(ir.fdiv(value, ir.broadcast(sum, count: run.lanes)), output, offset: offset)
+                }
+            }
+        }
+    }
+}

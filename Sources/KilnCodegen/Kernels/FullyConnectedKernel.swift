@@ -1,0 +1,89 @@
+import KilnIR
+
+/// `y[r, n] = act(Σ_k x[r, k] · w[n, k] · scale[n] + b[n])` for every row `r`
+/// of the input's leading axes.
+struct FullyConnectedKernel {
+    let emitter: KernelEmitter
+    let dot: DotProductKernel
+    let rows: Int
+    let depth: Int
+    let units: Int
+
+    func emit(input: IRValue, output: IRValue) {
+        let ir = emitter.ir
+        let accumulators = dot.makeAccumulators()
+        ir.loop("row", from: 0, to: rows) { row in
+            let inputBase = emitter.affine(row, times: depth)
+            dot.emitPosition(output: output, outputBase: emitter.affine(row, times: units), accumulators: accumulators) {
+                tap in
+                ir.loop("k", from: 0, to: depth) { k in
+                    tap(k, ir.load(ir.f32, from: ir.gep(ir.f32, input, [ir.add(inputBase, k)]), alignment: 4))
+                }
+            }
+        }
+    }
+}
+
+/// Direct 2-D convolution over NHWC input with an OHWI filter, one output
+/// pixel at a time, all output channels per pixel in register-blocked tiles.
+///
+/// With `.valid` padding no tap can fall outside the input, so the bounds
+/// checks are left out entirely.
+struct Conv2DKernel {
+    let emitter: KernelEmitter
+    let dot: DotProductKernel
+    let input: Shape  // [N, H, W, C]
+    let output: Shape  // [N, OH, OW, O]
+    let kernel: (height: Int, width: Int)
+    let attributes: Conv2DAttributes
+
+    func emit(input inputPointer: IRValue, output outputPointer: IRValue) {
+        let ir = emitter.ir
+        let (height, width, channels) = (input[1], input[2], input[3])
+        let rows = WindowGeometry(
+            inputSize: height, window: kernel.height, stride: attributes.strides[0],
+            dilation: attributes.dilations[0], padding: attributes.padding)
+        let columns = WindowGeometry(
+            inputSize: width, window: kernel.width, stride: attributes.strides[1],
+            dilation: attributes.dilations[1], padding: attributes.padding)
+        let needsBounds = rows.padBefore > 0 || columns.padBefore > 0 || attributes.padding == .same
+        let accumulators = dot.makeAccumulators()
+        ir.loop("batch", from: 0, to: input[0]) { batch in
+            ir.loop("oy", from: 0, to: output[1]) { oy in
+                ir.loop("ox", from: 0, to: output[2]) { ox in
+                    let pixel = emitter.affine(ir.add(emitter.affine(batch, times: output[1]), oy), times: output[2])
+                    let outputBase = emitter.affine(ir.add(pixel, ox), times: output[3])
+                    let originY = emitter.affine(oy, times: attributes.strides[0], plus: -rows.padBefore)
+                    let originX = emitter.affine(ox, times: attributes.strides[1], plus: -columns.padBefore)
+                    dot.emitPosition(output: outputPointer, outputBase: outputBase, accumulators: accumulators) { tap in
+                        ir.loop("ky", from: 0, to: kernel.height) { ky in
+                            let iy = ir.add(originY, emitter.affine(ky, times: attributes.dilations[0]))
+                            ir.loop("kx", from: 0, to: kernel.width) { kx in
+                                let ix = ir.add(originX, emitter.affine(kx, times: attributes.dilations[1]))
+                                let body = {
+                                    let row = ir.add(emitter.affine(batch, times: height), iy)
+                                    let inputBase = emitter.affine(ir.add(emitter.affine(row, times: width), ix), times: channels)
+                                    let tapBase = emitter.affine(
+                                        ir.add(emitter.affine(ky, times: kernel.width), kx), times: channels)
+                                    ir.loop("ci", from: 0, to: channels) { ci in
+                                        let x = ir.load(
+                                            ir.f32, from: ir.gep(ir.f32, inputPointer, [ir.add(inputBase, ci)]),
+                                            alignment: 4)
+                                        tap(ir.add(tapBase, ci), x)
+                                    }
+                                }
+                                if needsBounds {
+                                    let inside = ir.and(
+                                        emitter.isInRange(iy, below: height), emitter.isInRange(ix, below: width))
+                                    emitter.ifTrue(inside, body)
+                                } else {
+                                    body()
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

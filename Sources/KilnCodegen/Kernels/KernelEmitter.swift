@@ -1,0 +1,160 @@
+/// Shared helpers the op kernels use to emit vector code into one node function.
+///
+/// Every f32 vector op works on `<lanes x float>` for any lane count, so a
+/// kernel written once handles full vectors and, with narrower lane counts,
+/// the remainder (1-lane vectors become scalars after legalization).
+struct KernelEmitter {
+    /// The module being emitted.
+    let ir: IRModule
+    /// f32 lanes in one full vector register of the target (16 for AVX-512).
+    let laneWidth: Int
+    /// The node function's entry block, where accumulators are allocated so
+    /// LLVM promotes them to registers.
+    let entryBlock: IRBlock
+
+    /// `<lanes x float>`.
+    func vectorType(_ lanes: Int) -> IRType { ir.vector(ir.f32, lanes) }
+
+    /// An i64 constant.
+    func index(_ value: Int) -> IRValue { ir.constant(value, ir.i64) }
+
+    /// A constant f32 vector with every lane `value`.
+    func splat(_ value: Float, lanes: Int) -> IRValue { ir.splat(ir.constant(value), count: lanes) }
+
+    /// `a * b + c` as one rounding, which is also what the reference's `+=` becomes under FMA contraction.
+    func fma(_ a: IRValue, _ b: IRValue, _ c: IRValue, lanes: Int) -> IRValue {
+        let type = vectorType(lanes)
+        let fma = ir.intrinsic("llvm.fma", overloads: [type], returning: type, parameters: [type, type, type])
+        return ir.call(fma.function, type: fma.type, [a, b, c])
+    }
+
+    /// Calls a one-operand floating-point intrinsic such as `llvm.floor` on a vector.
+    func unaryIntrinsic(_ name: String, _ value: IRValue, lanes: Int) -> IRValue {
+        let type = vectorType(lanes)
+        let function = ir.intrinsic(name, overloads: [type], returning: type, parameters: [type])
+        return ir.call(function.function, type: function.type, [value])
+    }
+
+    /// Loads `lanes` consecutive elements of `type` at element `offset` of `base`, widened to f32.
+    func loadVector(_ base: IRValue, elementType: IRType, offset: IRValue, lanes: Int) -> IRValue {
+        let pointer = ir.gep(elementType, base, [offset])
+        let raw = ir.load(ir.vector(elementType, lanes), from: pointer, alignment: 1)
+        if elementType == ir.f32 { return raw }
+        if elementType == ir.f16 { return ir.fpext(raw, to: vectorType(lanes)) }
+        return ir.sitofp(raw, to: vectorType(lanes))
+    }
+
+    /// Loads `lanes` consecutive f32 elements at `offset` of `base`.
+    func loadVector(_ base: IRValue, offset: IRValue, lanes: Int) -> IRValue {
+        loadVector(base, elementType: ir.f32, offset: offset, lanes: lanes)
+    }
+
+    /// Stores an f32 vector at element `offset` of `base`.
+    func storeVector(_ value: IRValue, _ base: IRValue, offset: IRValue) {
+        ir.store(value, to: ir.gep(ir.f32, base, [offset]), alignment: 4)
+    }
+
+    /// Loads one f32 at `offset` and repeats it in every lane.
+    func broadcastLoad(_ base: IRValue, offset: IRValue, lanes: Int) -> IRValue {
+        let scalar = ir.load(ir.f32, from: ir.gep(ir.f32, base, [offset]), alignment: 4)
+        return ir.broadcast(scalar, count: lanes)
+    }
+
+    /// A stack slot for a `type` accumulator, placed in the entry block so
+    /// LLVM's mem2reg keeps it in a register.
+    func accumulator(_ type: IRType) -> IRValue {
+        let current = ir.insertBlock
+        ir.positionAtStart(of: entryBlock)
+        let slot = ir.alloca(type)
+        ir.position(at: current)
+        return slot
+    }
+
+    /// Emits `body` only where `condition` holds at run time.
+    func ifTrue(_ condition: IRValue, _ body: () throws -> Void) rethrows {
+        let function = ir.currentFunction
+        let then = ir.appendBlock("if.then", to: function)
+        let merge = ir.appendBlock("if.end", to: function)
+        ir.conditionalBranch(condition, then: then, else: merge)
+        ir.position(at: then)
+        try body()
+        ir.branch(to: merge)
+        ir.position(at: merge)
+    }
+
+    /// `0 <= value < limit` for an i64 value.
+    func isInRange(_ value: IRValue, below limit: Int) -> IRValue {
+        // One unsigned comparison covers both bounds: negatives wrap to huge values.
+        ir.icmp(.ult, value, index(limit))
+    }
+
+    /// `a * b + c` on i64 values with constant `b` and `c`.
+    func affine(_ a: IRValue, times b: Int, plus c: Int = 0) -> IRValue {
+        var result = b == 1 ? a : ir.mul(a, index(b))
+        if c != 0 { result = ir.add(result, index(c)) }
+        return result
+    }
+
+    /// Sums the lanes of an f32 vector.
+    func horizontalSum(_ vector: IRValue, lanes: Int) -> IRValue {
+        reduce(vector, lanes: lanes) { ir.fadd($0, $1) }
+    }
+
+    /// The largest lane of an f32 vector.
+    func horizontalMax(_ vector: IRValue, lanes: Int) -> IRValue {
+        reduce(vector, lanes: lanes) { maximum($0, $1) }
+    }
+
+    /// Lane-wise `a > b ? a : b`.
+    func maximum(_ a: IRValue, _ b: IRValue) -> IRValue { ir.select(ir.fcmp(.ogt, a, b), a, b) }
+
+    /// Lane-wise `a < b ? a : b`.
+    func minimum(_ a: IRValue, _ b: IRValue) -> IRValue { ir.select(ir.fcmp(.olt, a, b), a, b) }
+
+    private func reduce(_ vector: IRValue, lanes: Int, _ combine: (IRValue, IRValue) -> IRValue) -> IRValue {
+        // Pairwise halving keeps the dependency chain log2(lanes) long.
+        var value = vector
+        var width = lanes
+        while width > 1 {
+            let half = width / 2
+            let low = ir.shuffle(value, value, mask: Array(0..<half))
+            let high = ir.shuffle(value, value, mask: Array(half..<(2 * half)))
+            var combined = combine(low, high)
+            if width % 2 == 1 {
+                let last = ir.extractElement(value, at: width - 1)
+                let first = combine(ir.extractElement(combined, at: 0), last)
+                combined = ir.insertElement(combined, first, at: 0)
+            }
+            value = combined
+            width = half
+        }
+        return ir.extractElement(value, at: 0)
+    }
+}
+
+/// Splits `count` elements into runs of vectors: full-width vectors first,
+/// then narrower ones (8, 4 lanes) and finally single elements.
+struct LaneRun: Hashable {
+    /// First element of the run.
+    var start: Int
+    /// Lanes per vector.
+    var lanes: Int
+    /// Vectors in the run.
+    var count: Int
+
+    /// The runs covering `0..<total` with vectors of at most `width` lanes.
+    static func covering(_ total: Int, width: Int) -> [LaneRun] {
+        var runs: [LaneRun] = []
+        var start = 0
+        var lanes = width
+        while start < total {
+            let count = (total - start) / lanes
+            if count > 0 {
+                runs.append(LaneRun(start: start, lanes: lanes, count: count))
+                start += count * lanes
+            }
+            lanes = lanes > 8 ? 8 : (lanes > 4 ? 4 : 1)
+        }
+        return runs
+    }
+}
