@@ -42,7 +42,9 @@ enum ArtifactChecksum {
         if offset < count {
             var tail: UInt64 = 0
             for index in offset..<count {
-                tail |= UInt64(base.load(fromByteOffset: index, as: UInt8.self)) << (8 * (index - offset))
+                tail |=
+                    UInt64(base.load(fromByteOffset: index, as: UInt8.self))
+                    << (8 * (index - offset))
             }
             // The length is already in the seed, so zero padding cannot collide.
             state = mix(state, tail)

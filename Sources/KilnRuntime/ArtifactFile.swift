@@ -90,7 +90,7 @@ public enum ArtifactFile {
         else {
             throw RuntimeError(
                 "'\(source)' is not a Kiln artifact: it does not end with the KILNART1 trailer"
-                    + " (it may be truncated, or not produced by kiln compile)")
+                    + " (it may be truncated, or not a compiled Kiln model)")
         }
         let trailerStart = length - trailerByteCount
         let libraryCount = readLittleEndian(bytes, at: trailerStart)

@@ -41,7 +41,7 @@ extension CompiledModel {
         let outputs = metadata.outputs.map {
             UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.elementCount)
         }
-        defer { outputs.forEach { $0.deallocate() } }
+        defer { for output in outputs { output.deallocate() } }
         for (index, output) in outputs.enumerated() {
             outputTable[index] = UnsafeMutableRawPointer(output.baseAddress)
         }

@@ -17,7 +17,8 @@ extension CompiledModel {
         let verb = role == .input ? "takes" : "produces"
         return RuntimeError(
             "\(role) '\(tensor.name)' of model '\(metadata.modelName)' \(verb)"
-                + " \(tensor.sizeDescription); got \(tensor.describeReceived(byteCount: byteCount))")
+                + " \(tensor.sizeDescription); got \(tensor.describeReceived(byteCount: byteCount))"
+        )
     }
 
     @inline(never)

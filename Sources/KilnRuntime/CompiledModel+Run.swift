@@ -45,9 +45,9 @@ extension CompiledModel {
     }
 
     /// Runs a model with one float32 input and one float32 output, without allocating.
-    public func run(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>)
-        throws
-    {
+    public func run(
+        _ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>
+    ) throws {
         guard inputRequirements.count == 1, outputRequirements.count == 1,
             inputRequirements[0].elementType == .float32,
             outputRequirements[0].elementType == .float32
@@ -65,8 +65,9 @@ extension CompiledModel {
 
     /// Throws unless a buffer has exactly the tensor's size and its element alignment.
     @inline(__always)
-    func check(_ role: TensorRole, _ index: Int, byteCount: Int, address: UnsafeRawPointer?) throws
-    {
+    func check(
+        _ role: TensorRole, _ index: Int, byteCount: Int, address: UnsafeRawPointer?
+    ) throws {
         let required = role == .input ? inputRequirements[index] : outputRequirements[index]
         guard byteCount == required.byteCount else {
             throw sizeMismatch(role: role, index: index, got: byteCount)
