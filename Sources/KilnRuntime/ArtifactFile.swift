@@ -1,0 +1,166 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Reads and writes the artifact file: a shared library followed by metadata and a trailer.
+///
+/// Layout, all integers little-endian:
+///
+///     [library: N bytes][metadata JSON: M bytes][N: UInt64][M: UInt64][checksum: UInt64]["KILNART1"]
+///
+/// The checksum covers the first N + M bytes. The dynamic loader ignores
+/// bytes after the ELF segments, so the whole file can be `dlopen`ed as is.
+public enum ArtifactFile {
+    /// The eight bytes every artifact ends with.
+    static let magic: [UInt8] = Array("KILNART1".utf8)
+
+    /// The size of the fixed trailer: two sizes, the checksum and the magic.
+    static let trailerByteCount = 32
+
+    /// The complete artifact bytes for a shared library and its metadata.
+    public static func encode(library: [UInt8], metadata: ArtifactMetadata) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        // Sorted keys make the bytes, and so the checksum, reproducible.
+        encoder.outputFormatting = [.sortedKeys]
+        let json: Data
+        do {
+            json = try encoder.encode(metadata)
+        } catch {
+            throw RuntimeError(
+                "cannot encode the metadata of model '\(metadata.modelName)': \(error)")
+        }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(library.count + json.count + trailerByteCount)
+        bytes.append(contentsOf: library)
+        bytes.append(contentsOf: json)
+        let checksum = ArtifactChecksum.hash(bytes)
+        appendLittleEndian(UInt64(library.count), to: &bytes)
+        appendLittleEndian(UInt64(json.count), to: &bytes)
+        appendLittleEndian(checksum, to: &bytes)
+        bytes.append(contentsOf: magic)
+        return bytes
+    }
+
+    /// Encodes an artifact and writes it to `url`, replacing any file there.
+    ///
+    /// The file is written to a temporary name and renamed into place, so a
+    /// process that has the old artifact loaded keeps a consistent copy.
+    public static func write(library: [UInt8], metadata: ArtifactMetadata, to url: URL) throws {
+        let bytes = try encode(library: library, metadata: metadata)
+        do {
+            try Data(bytes).write(to: url, options: .atomic)
+        } catch {
+            throw RuntimeError("cannot write artifact '\(url.path)': \(error)")
+        }
+    }
+
+    /// Validates artifact bytes and returns the library size and the metadata.
+    ///
+    /// `source` names the bytes (usually the file path) in error messages.
+    public static func decode(_ bytes: [UInt8], source: String) throws -> (
+        libraryByteCount: Int, metadata: ArtifactMetadata
+    ) {
+        try bytes.withUnsafeBytes { try decode(raw: $0, source: source) }
+    }
+
+    /// Reads and validates the artifact at `url` and returns its metadata.
+    public static func readMetadata(contentsOf url: URL) throws -> ArtifactMetadata {
+        let data = try readFile(url)
+        return try data.withUnsafeBytes { try decode(raw: $0, source: url.path).metadata }
+    }
+
+    /// The contents of the file at `url`, or an error naming it.
+    static func readFile(_ url: URL) throws -> Data {
+        do {
+            return try Data(contentsOf: url)
+        } catch {
+            throw RuntimeError("cannot read artifact '\(url.path)': \(error)")
+        }
+    }
+
+    /// `decode(_:source:)` over borrowed bytes, so loading a file needs no second copy.
+    static func decode(raw bytes: UnsafeRawBufferPointer, source: String) throws -> (
+        libraryByteCount: Int, metadata: ArtifactMetadata
+    ) {
+        let length = bytes.count
+        guard length >= trailerByteCount,
+            bytes[(length - magic.count)...].elementsEqual(magic)
+        else {
+            throw RuntimeError(
+                "'\(source)' is not a Kiln artifact: it does not end with the KILNART1 trailer"
+                    + " (it may be truncated, or not a compiled Kiln model)")
+        }
+        let trailerStart = length - trailerByteCount
+        let libraryCount = readLittleEndian(bytes, at: trailerStart)
+        let metadataCount = readLittleEndian(bytes, at: trailerStart + 8)
+        let expectedChecksum = readLittleEndian(bytes, at: trailerStart + 16)
+        // Compare in UInt64 so absurd sizes from a damaged trailer cannot overflow.
+        let (payload, overflow) = libraryCount.addingReportingOverflow(metadataCount)
+        guard !overflow, payload == UInt64(trailerStart) else {
+            let described = overflow ? "more than \(UInt64.max)" : "\(payload)"
+            throw RuntimeError(
+                "'\(source)' is truncated or damaged: its trailer describes \(described) bytes"
+                    + " of library and metadata, but the file holds \(trailerStart); recompile it")
+        }
+        let libraryByteCount = Int(libraryCount)
+        let payloadBytes = UnsafeRawBufferPointer(rebasing: bytes[..<trailerStart])
+        guard ArtifactChecksum.hash(payloadBytes) == expectedChecksum else {
+            throw RuntimeError(
+                "'\(source)' was modified after it was compiled (checksum mismatch); recompile it")
+        }
+        let json = Data(bytes[libraryByteCount..<trailerStart])
+        do {
+            let metadata = try JSONDecoder().decode(ArtifactMetadata.self, from: json)
+            return (libraryByteCount, metadata)
+        } catch {
+            throw metadataError(json: json, source: source, underlying: error)
+        }
+    }
+
+    /// The clearest error for metadata that does not decode.
+    ///
+    /// A newer format may have changed the fields, so report a version
+    /// mismatch rather than a missing key when the versions can still be read.
+    private static func metadataError(json: Data, source: String, underlying: Error)
+        -> RuntimeError
+    {
+        struct VersionProbe: Decodable {
+            var formatVersion: Int?
+            var kilnVersion: String?
+        }
+        if let probe = try? JSONDecoder().decode(VersionProbe.self, from: json),
+            let format = probe.formatVersion, format != ArtifactMetadata.currentFormatVersion
+        {
+            return formatVersionError(
+                source: source, formatVersion: format, kilnVersion: probe.kilnVersion)
+        }
+        return RuntimeError(
+            "'\(source)' has metadata this runtime cannot read (\(underlying)); recompile it"
+                + " with Kiln \(KilnVersion.current)")
+    }
+
+    /// The error for an artifact written in another layout version.
+    static func formatVersionError(source: String, formatVersion: Int, kilnVersion: String?)
+        -> RuntimeError
+    {
+        let compiler = kilnVersion.map { "Kiln \($0)" } ?? "another Kiln version"
+        return RuntimeError(
+            "'\(source)' uses artifact format \(formatVersion) (compiled by \(compiler)),"
+                + " this runtime (Kiln \(KilnVersion.current)) reads format"
+                + " \(ArtifactMetadata.currentFormatVersion); recompile it")
+    }
+
+    private static func appendLittleEndian(_ value: UInt64, to bytes: inout [UInt8]) {
+        for shift in stride(from: 0, to: 64, by: 8) {
+            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
+    }
+
+    private static func readLittleEndian(_ bytes: UnsafeRawBufferPointer, at offset: Int)
+        -> UInt64
+    {
+        UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+}

@@ -1,0 +1,55 @@
+/// Everything the runtime needs to know about a compiled model, stored as JSON in the artifact.
+public struct ArtifactMetadata: Codable, Hashable, Sendable {
+    /// The artifact layout version this runtime reads; bumped on any incompatible change.
+    public static let currentFormatVersion = 1
+
+    /// The artifact layout version the file was written with.
+    public var formatVersion: Int
+    /// The version of Kiln that compiled the model.
+    public var kilnVersion: String
+    /// The model's name, used in error messages.
+    public var modelName: String
+    /// The C symbol of the generated entry point, normally `kiln_run`.
+    public var entryPoint: String
+    /// The inputs, in the order the entry point takes them.
+    public var inputs: [TensorSignature]
+    /// The outputs, in the order the entry point writes them.
+    public var outputs: [TensorSignature]
+    /// The size of the scratch arena the entry point needs for intermediates.
+    public var arenaByteCount: Int
+    /// LLVM feature names (such as "avx2" or "sse4.1") the generated code uses.
+    public var requiredCPUFeatures: [String]
+    /// The LLVM target triple the code was generated for.
+    public var targetTriple: String
+    /// The LLVM CPU name the code was tuned for.
+    public var targetCPU: String
+    /// The number of bytes of weights embedded in the library.
+    public var weightByteCount: Int
+
+    /// Creates metadata from all of its fields.
+    public init(
+        formatVersion: Int = ArtifactMetadata.currentFormatVersion,
+        kilnVersion: String = KilnVersion.current,
+        modelName: String,
+        entryPoint: String = "kiln_run",
+        inputs: [TensorSignature],
+        outputs: [TensorSignature],
+        arenaByteCount: Int,
+        requiredCPUFeatures: [String],
+        targetTriple: String,
+        targetCPU: String,
+        weightByteCount: Int
+    ) {
+        self.formatVersion = formatVersion
+        self.kilnVersion = kilnVersion
+        self.modelName = modelName
+        self.entryPoint = entryPoint
+        self.inputs = inputs
+        self.outputs = outputs
+        self.arenaByteCount = arenaByteCount
+        self.requiredCPUFeatures = requiredCPUFeatures
+        self.targetTriple = targetTriple
+        self.targetCPU = targetCPU
+        self.weightByteCount = weightByteCount
+    }
+}

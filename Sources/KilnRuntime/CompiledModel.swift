@@ -1,0 +1,162 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// A compiled model loaded from an artifact file, ready to run.
+///
+/// Not thread-safe: the model owns one scratch arena and one set of buffer
+/// tables that every run reuses, so two concurrent runs would overwrite each
+/// other's intermediates. Create one instance per thread; instances share
+/// nothing but the read-only mapped library.
+///
+/// glibc's loader shares a library among all handles opened on the same
+/// file, so do not overwrite an artifact in place while a model loaded from
+/// it is alive; write the new one to a new path (or rename over the old,
+/// as `ArtifactFile.write` does).
+public final class CompiledModel {
+    /// The description of the model stored in the artifact.
+    public let metadata: ArtifactMetadata
+    /// The artifact file this model was loaded from.
+    public let url: URL
+
+    /// The signature of the generated C entry point:
+    /// `void kiln_run(void *arena, const void *const *inputs, void *const *outputs)`.
+    typealias EntryPoint =
+        @convention(c) (
+            UnsafeMutableRawPointer?,
+            UnsafePointer<UnsafeRawPointer?>?,
+            UnsafePointer<UnsafeMutableRawPointer?>?
+        ) -> Void
+
+    /// Kept alive so that `entryPoint` stays mapped.
+    private let library: DynamicLibrary
+    let entryPoint: EntryPoint
+    /// Scratch memory for the generated code's intermediates, allocated once.
+    let arena: UnsafeMutableRawPointer
+    /// The pointer tables handed to the entry point, filled in by each run.
+    let inputTable: UnsafeMutablePointer<UnsafeRawPointer?>
+    let outputTable: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// Each tensor's size and alignment, computed once so runs do no shape arithmetic.
+    let inputRequirements: [BufferRequirement]
+    let outputRequirements: [BufferRequirement]
+
+    /// The alignment the generated code relies on for the arena.
+    static let arenaAlignment = 64
+
+    /// Loads the artifact at `url`, checking that this runtime and CPU can run it.
+    ///
+    /// Verifies the trailer and checksum, the artifact format and Kiln
+    /// versions, and the CPU features the generated code needs, then loads
+    /// the library and allocates the arena. Each failure throws a
+    /// `RuntimeError` naming the file and what to do about it.
+    public init(contentsOf url: URL) throws {
+        guard url.isFileURL else {
+            throw RuntimeError("cannot load '\(url)': compiled models must be local files")
+        }
+        let source = url.path
+        let data = try ArtifactFile.readFile(url)
+        let metadata = try data.withUnsafeBytes {
+            try ArtifactFile.decode(raw: $0, source: source).metadata
+        }
+        try Self.checkCompatibility(of: metadata, source: source)
+        let requirements = try Self.bufferRequirements(of: metadata, source: source)
+
+        let library = try DynamicLibrary(path: source) { reason in
+            RuntimeError(
+                "cannot load the code of '\(source)' (model '\(metadata.modelName)'): \(reason)")
+        }
+        let address = try library.address(of: metadata.entryPoint) { reason in
+            RuntimeError(
+                "'\(source)' (model '\(metadata.modelName)') does not export its entry point"
+                    + " '\(metadata.entryPoint)' (\(reason)); the artifact is damaged, recompile it"
+            )
+        }
+
+        self.metadata = metadata
+        self.url = url
+        self.library = library
+        self.entryPoint = unsafeBitCast(address, to: EntryPoint.self)
+        self.inputRequirements = requirements.inputs
+        self.outputRequirements = requirements.outputs
+        // At least one byte, so a model with no intermediates still gets a valid pointer.
+        arena = UnsafeMutableRawPointer.allocate(
+            byteCount: max(1, metadata.arenaByteCount), alignment: Self.arenaAlignment)
+        inputTable = .allocate(capacity: max(1, metadata.inputs.count))
+        inputTable.initialize(repeating: nil, count: max(1, metadata.inputs.count))
+        outputTable = .allocate(capacity: max(1, metadata.outputs.count))
+        outputTable.initialize(repeating: nil, count: max(1, metadata.outputs.count))
+    }
+
+    deinit {
+        arena.deallocate()
+        inputTable.deallocate()
+        outputTable.deallocate()
+        // `library` closes itself after this, once nothing can call into it.
+    }
+
+    /// Rejects artifacts from another format or Kiln version, or for a CPU this one is not.
+    private static func checkCompatibility(of metadata: ArtifactMetadata, source: String) throws {
+        guard metadata.formatVersion == ArtifactMetadata.currentFormatVersion else {
+            throw ArtifactFile.formatVersionError(
+                source: source, formatVersion: metadata.formatVersion,
+                kilnVersion: metadata.kilnVersion)
+        }
+        guard KilnVersion.isCompatible(metadata.kilnVersion) else {
+            let series = KilnVersion.majorMinor(of: KilnVersion.current) ?? KilnVersion.current
+            throw RuntimeError(
+                "'\(source)' was compiled by Kiln \(metadata.kilnVersion), this runtime is"
+                    + " \(KilnVersion.current); recompile it with Kiln \(series).x")
+        }
+        let missing = HostCPU.missingFeatures(metadata.requiredCPUFeatures)
+        guard missing.isEmpty else {
+            // Checked before loading: running the code would die with SIGILL instead.
+            throw RuntimeError(
+                "'\(source)' (model '\(metadata.modelName)') was compiled for CPU"
+                    + " '\(metadata.targetCPU)' (\(metadata.targetTriple)) and needs CPU"
+                    + " \(missing.count == 1 ? "feature" : "features")"
+                    + " \(missing.joined(separator: ", ")), which this machine lacks;"
+                    + " recompile it for this machine's CPU or a more generic one")
+        }
+    }
+
+    /// What each tensor's buffer must be, or an error if the metadata describes impossible sizes.
+    private static func bufferRequirements(of metadata: ArtifactMetadata, source: String) throws
+        -> (inputs: [BufferRequirement], outputs: [BufferRequirement])
+    {
+        func requirements(_ tensors: [TensorSignature], _ role: String) throws
+            -> [BufferRequirement]
+        {
+            try tensors.map { tensor in
+                guard let count = tensor.checkedByteCount else {
+                    throw RuntimeError(
+                        "'\(source)' declares \(role) '\(tensor.name)' with invalid shape"
+                            + " \(tensor.shape); the artifact is damaged, recompile it")
+                }
+                return BufferRequirement(byteCount: count, elementType: tensor.elementType)
+            }
+        }
+        guard metadata.arenaByteCount >= 0 else {
+            throw RuntimeError(
+                "'\(source)' declares a negative arena size (\(metadata.arenaByteCount));"
+                    + " the artifact is damaged, recompile it")
+        }
+        return (
+            try requirements(metadata.inputs, "input"), try requirements(metadata.outputs, "output")
+        )
+    }
+}
+
+/// The size and alignment a caller's buffer must have for one tensor.
+struct BufferRequirement {
+    var byteCount: Int
+    var elementType: ElementType
+
+    /// Element alignment: what the generated code's loads and stores assume.
+    var alignment: Int { elementType.byteSize }
+}
+
+/// One instance per thread: the arena and pointer tables are shared by every run.
+@available(*, unavailable)
+extension CompiledModel: Sendable {}

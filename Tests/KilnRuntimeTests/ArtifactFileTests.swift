@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+
+@testable import KilnRuntime
+
+@Suite("Artifact file format")
+struct ArtifactFileTests {
+    let library: [UInt8] = Array(0..<200).map { UInt8($0) }
+    let metadata = TestModels.double()
+
+    @Test func decodeReturnsWhatWasEncoded() throws {
+        let bytes = try ArtifactFile.encode(library: library, metadata: metadata)
+        let decoded = try ArtifactFile.decode(bytes, source: "test")
+        #expect(decoded.libraryByteCount == library.count)
+        #expect(decoded.metadata == metadata)
+        #expect(Array(bytes.prefix(library.count)) == library)
+    }
+
+    @Test func trailerFollowsTheDocumentedLayout() throws {
+        let bytes = try ArtifactFile.encode(library: library, metadata: metadata)
+        func word(_ offset: Int) -> UInt64 {
+            (0..<8).reduce(0) { $0 | UInt64(bytes[offset + $1]) << (8 * $1) }
+        }
+        let n = word(bytes.count - 32)
+        let m = word(bytes.count - 24)
+        #expect(Array(bytes.suffix(8)) == Array("KILNART1".utf8))
+        #expect(n == UInt64(library.count))
+        #expect(Int(n + m) + 32 == bytes.count)
+        #expect(word(bytes.count - 16) == ArtifactChecksum.hash(Array(bytes.prefix(Int(n + m)))))
+        let json = Data(bytes[Int(n)..<Int(n + m)])
+        #expect(try JSONDecoder().decode(ArtifactMetadata.self, from: json) == metadata)
+    }
+
+    @Test func encodingIsDeterministic() throws {
+        #expect(
+            try ArtifactFile.encode(library: library, metadata: metadata)
+                == ArtifactFile.encode(library: library, metadata: metadata))
+    }
+
+    @Test func writeThenReadMetadata() throws {
+        let directory = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("m.kiln")
+        try ArtifactFile.write(library: library, metadata: metadata, to: url)
+        #expect(try ArtifactFile.readMetadata(contentsOf: url) == metadata)
+        var quantized = metadata
+        quantized.inputs[0] = TensorSignature(
+            name: "q", elementType: .int8, shape: [2, 8], scale: 0.5, zeroPoint: -3)
+        try ArtifactFile.write(library: library, metadata: quantized, to: url)
+        #expect(try ArtifactFile.readMetadata(contentsOf: url) == quantized)
+    }
+
+    @Test func truncationIsDetectedAtEveryLength() throws {
+        let bytes = try ArtifactFile.encode(library: library, metadata: metadata)
+        for length in [0, 1, 8, 31, 32, library.count, bytes.count - 33, bytes.count - 32]
+            + Array((bytes.count - 31)..<bytes.count)
+        {
+            expectRuntimeError(containing: "'cut' is not a Kiln artifact") {
+                _ = try ArtifactFile.decode(Array(bytes.prefix(length)), source: "cut")
+            }
+        }
+    }
+
+    @Test func inconsistentSizesAreReportedAsTruncation() throws {
+        var bytes = try ArtifactFile.encode(library: library, metadata: metadata)
+        bytes[bytes.count - 32] &+= 1
+        expectRuntimeError(containing: "'f' is truncated or damaged") {
+            _ = try ArtifactFile.decode(bytes, source: "f")
+        }
+        bytes[bytes.count - 25] = 0xFF
+        expectRuntimeError(containing: "'f' is truncated or damaged") {
+            _ = try ArtifactFile.decode(bytes, source: "f")
+        }
+    }
+
+    @Test(arguments: [0, 99, 199, 200, 250])
+    func anyModifiedByteIsDetected(offset: Int) throws {
+        var bytes = try ArtifactFile.encode(library: library, metadata: metadata)
+        bytes[offset] ^= 0x40
+        expectRuntimeError(
+            containing: "'f' was modified after it was compiled (checksum mismatch); recompile it"
+        ) {
+            _ = try ArtifactFile.decode(bytes, source: "f")
+        }
+    }
+
+    @Test func wrongMagicIsNotAnArtifact() throws {
+        var bytes = try ArtifactFile.encode(library: library, metadata: metadata)
+        bytes[bytes.count - 1] = UInt8(ascii: "2")
+        expectRuntimeError(containing: "'f' is not a Kiln artifact") {
+            _ = try ArtifactFile.decode(bytes, source: "f")
+        }
+        expectRuntimeError(containing: "'g' is not a Kiln artifact") {
+            _ = try ArtifactFile.decode(library, source: "g")
+        }
+    }
+
+    @Test func unreadableMetadataFromANewerFormatNamesTheVersions() {
+        let json = Array(#"{"formatVersion": 7, "kilnVersion": "3.0.0", "tensors": []}"#.utf8)
+        expectRuntimeError(containing: "format 7", "Kiln 3.0.0", "reads format 1", "recompile") {
+            _ = try ArtifactFile.decode(handMade(library: library, json: json), source: "f")
+        }
+    }
+
+    @Test func unreadableMetadataIsReported() {
+        let json = Array(#"{"formatVersion": 1}"#.utf8)
+        expectRuntimeError(containing: "'f' has metadata this runtime cannot read") {
+            _ = try ArtifactFile.decode(handMade(library: library, json: json), source: "f")
+        }
+    }
+
+    /// An artifact assembled by hand, with a valid trailer, around arbitrary metadata bytes.
+    private func handMade(library: [UInt8], json: [UInt8]) -> [UInt8] {
+        var bytes = library + json
+        let checksum = ArtifactChecksum.hash(bytes)
+        for value in [UInt64(library.count), UInt64(json.count), checksum] {
+            bytes += (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
+        }
+        return bytes + Array("KILNART1".utf8)
+    }
+}
