@@ -1,0 +1,137 @@
+import Foundation
+import Kiln
+import KilnCodegen
+import KilnIR
+import KilnPasses
+import KilnRuntime
+
+/// The compiler driver: from a Swift model file or a graph to a loadable artifact.
+///
+/// Pipeline: trace → resolve weights → passes → LLVM codegen → link → artifact.
+///
+/// ```swift
+/// let results = try Compiler().compile(modelFile: url, outputDirectory: out)
+/// let model = try CompiledModel(contentsOf: results[0].artifact)
+/// ```
+public struct Compiler: Sendable {
+    /// Creates a compiler.
+    public init() {}
+
+    /// What compiling one model produced.
+    public struct Result: Sendable {
+        /// The artifact file (`NAME.kiln`).
+        public var artifact: URL
+        /// The artifact's metadata.
+        public var metadata: ArtifactMetadata
+        /// The graph after all passes, as compiled.
+        public var graph: Graph
+        /// Seconds spent in each phase, in order.
+        public var timings: [(phase: String, seconds: Double)]
+    }
+
+    /// Traces and compiles every model in `modelFile`, writing `NAME.kiln` files into `outputDirectory`.
+    public func compile(modelFile: URL, outputDirectory: URL, tracer: ModelSourceTracer? = nil) throws -> [Result] {
+        let started = Date()
+        let traces = try (tracer ?? ModelSourceTracer()).trace(modelFile: modelFile)
+        let traceSeconds = Date().timeIntervalSince(started)
+        let diagnostics = traces.flatMap(\.diagnostics)
+        if !diagnostics.isEmpty { throw DiagnosticError(diagnostics) }
+        return try traces.map { trace in
+            guard let graph = trace.graph else { throw CompilerError("\(trace.modelName): tracing produced no graph") }
+            var result = try compile(
+                graph, options: trace.options,
+                to: outputDirectory.appendingPathComponent("\(trace.modelName).kiln"))
+            result.timings.insert(("trace", traceSeconds), at: 0)
+            return result
+        }
+    }
+
+    /// Loads weights and runs the pass pipeline that `options` asks for.
+    public func optimize(_ graph: Graph, options: CompileOptions) throws -> Graph {
+        try PassPipeline.standard(Self.pipelineConfiguration(options)).run(WeightResolver.resolve(graph))
+    }
+
+    /// Compiles a traced or imported graph to an artifact at `artifact`.
+    public func compile(_ graph: Graph, options: CompileOptions, to artifact: URL) throws -> Result {
+        var timings: [(String, Double)] = []
+        func timed<T>(_ phase: String, _ work: () throws -> T) rethrows -> T {
+            let start = Date()
+            defer { timings.append((phase, Date().timeIntervalSince(start))) }
+            return try work()
+        }
+        let optimized = try timed("passes") { try optimize(graph, options: options) }
+        let target = try Self.targetMachine(options.target)
+        let object = try timed("codegen") { try ModelCodegen(target: target).emitObject(for: optimized) }
+        let library = try timed("link") { try link(object) }
+        let metadata = Self.metadata(for: optimized, target: target)
+        try FileManager.default.createDirectory(
+            at: artifact.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try ArtifactFile.write(library: library, metadata: metadata, to: artifact)
+        return Result(artifact: artifact, metadata: metadata, graph: optimized, timings: timings)
+    }
+
+    /// The pass configuration for `options`.
+    static func pipelineConfiguration(_ options: CompileOptions) -> PipelineConfiguration {
+        var configuration = PipelineConfiguration()
+        if case .magnitude(let sparsity, let scope) = options.pruning {
+            configuration.pruning = PruneMagnitudePass.Configuration(sparsity: sparsity, isGlobal: scope == .global)
+        }
+        configuration.quantizeWeightsInt8 = options.quantization == .int8Weights
+        return configuration
+    }
+
+    /// The LLVM target machine for a compile target.
+    public static func targetMachine(_ target: CompileOptions.Target) throws -> TargetMachine {
+        switch target {
+        case .host: try TargetMachine.host()
+        case .custom(let triple, let cpu, let features): try TargetMachine(triple: triple, cpu: cpu, features: features)
+        }
+    }
+
+    private func link(_ object: [UInt8]) throws -> [UInt8] {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-link-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let objectFile = work.appendingPathComponent("model.o")
+        let library = work.appendingPathComponent("model.so")
+        try Data(object).write(to: objectFile)
+        try SharedLibraryLinker.find().link(objectFile: objectFile, output: library)
+        return [UInt8](try Data(contentsOf: library))
+    }
+
+    /// ISA extensions whose absence would make generated code fault; recorded so
+    /// the runtime can refuse to load on a CPU without them.
+    static let checkedFeatures: Set<String> = [
+        "sse", "sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "avx", "avx2", "fma", "f16c", "bmi", "bmi2", "lzcnt",
+        "popcnt", "movbe", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd", "avx512vnni", "avx512bf16",
+        "avx512fp16", "avx512vbmi", "avx512vbmi2", "avx512bitalg", "avx512vpopcntdq", "avx512ifma",
+    ]
+
+    /// The artifact metadata of a compiled graph.
+    static func metadata(for graph: Graph, target: TargetMachine) -> ArtifactMetadata {
+        func signature(_ id: ValueID) -> TensorSignature {
+            let type = graph.type(of: id)
+            let quantization = type.quantization
+            return TensorSignature(
+                name: graph[id].name, elementType: ElementType(type.dtype), shape: type.shape.dimensions,
+                scale: quantization?.scales.first, zeroPoint: quantization?.zeroPoints.first)
+        }
+        let features = target.triple.hasPrefix("x86_64") ? target.enabledFeatures.filter(checkedFeatures.contains) : []
+        return ArtifactMetadata(
+            modelName: graph.name, inputs: graph.inputs.map(signature), outputs: graph.outputs.map(signature),
+            arenaByteCount: graph.memoryPlan?.arenaByteCount ?? 0, requiredCPUFeatures: features.sorted(),
+            targetTriple: target.triple, targetCPU: target.cpu, weightByteCount: ModelReport(graph).weightByteCount)
+    }
+}
+
+extension ElementType {
+    /// The runtime's name for an IR element type.
+    init(_ dtype: DType) {
+        switch dtype {
+        case .float32: self = .float32
+        case .float16: self = .float16
+        case .int8: self = .int8
+        case .int32: self = .int32
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import KilnIR
+
+/// Size and cost figures of a graph, per layer and in total: what `kiln inspect` prints.
+public struct ModelReport: Sendable {
+    /// One node's figures.
+    public struct Layer: Sendable {
+        /// The layer name.
+        public var name: String
+        /// The op's kind, e.g. `conv2d`.
+        public var kind: String
+        /// The fused activation, if any.
+        public var activation: String?
+        /// The result's shape.
+        public var outputShape: Shape
+        /// Elements in the layer's constant operands.
+        public var parameters: Int
+        /// Multiply-accumulates per inference.
+        public var macs: Int
+    }
+
+    /// Per-layer figures, in execution order.
+    public var layers: [Layer]
+    /// Elements held in constants.
+    public var parameterCount: Int
+    /// Constant elements that are exactly zero.
+    public var zeroParameterCount: Int
+    /// Bytes of constants as stored, including per-channel scales.
+    public var weightByteCount: Int
+    /// Bytes of the planned arena, if memory has been planned.
+    public var arenaByteCount: Int?
+
+    /// Computes the figures of `graph`.
+    public init(_ graph: Graph) {
+        layers = graph.nodes.map { node in
+            let shapes = node.inputs.map { graph.type(of: $0).shape }
+            let output = graph.type(of: node.outputs[0]).shape
+            let parameters = node.inputs.filter(graph.isConstant).reduce(0) { $0 + graph.type(of: $1).elementCount }
+            var macs = 0
+            switch node.op {
+            case .fullyConnected: macs = output.elementCount * shapes[1][1]
+            case .conv2D: macs = output.elementCount * shapes[1][1] * shapes[1][2] * shapes[1][3]
+            default: break
+            }
+            return Layer(
+                name: node.name, kind: node.op.kindName, activation: node.op.fusedActivation?.rawValue,
+                outputShape: output, parameters: parameters, macs: macs)
+        }
+        var parameterCount = 0
+        var zeros = 0
+        var bytes = 0
+        for (id, source) in graph.constants {
+            let type = graph.type(of: id)
+            parameterCount += type.elementCount
+            bytes += type.byteCount + (type.quantization.map { $0.scales.count * MemoryLayout<Float>.size } ?? 0)
+            if case .data(let data) = source { zeros += data.floats().filter { $0 == 0 }.count }
+        }
+        self.parameterCount = parameterCount
+        zeroParameterCount = zeros
+        weightByteCount = bytes
+        arenaByteCount = graph.memoryPlan?.arenaByteCount
+    }
+
+    /// Total multiply-accumulates per inference.
+    public var macs: Int { layers.reduce(0) { $0 + $1.macs } }
+
+    /// A fixed-width table of the layers followed by the totals.
+    public var table: String {
+        let header = ["layer", "op", "output", "params", "MACs"]
+        let rows = layers.map { layer in
+            [
+                layer.name, layer.kind + (layer.activation.map { "+\($0)" } ?? ""), layer.outputShape.description,
+                String(layer.parameters), String(layer.macs),
+            ]
+        }
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        }
+        var lines = [line(header)] + rows.map(line)
+        let sparsity = parameterCount == 0 ? 0 : Double(zeroParameterCount) / Double(parameterCount) * 100
+        lines.append("")
+        lines.append("parameters:   \(parameterCount) (\(zeroParameterCount) zero, \(String(format: "%.1f", sparsity))%)")
+        lines.append("weight bytes: \(weightByteCount)")
+        lines.append("MACs:         \(macs)")
+        if let arenaByteCount { lines.append("arena bytes:  \(arenaByteCount)") }
+        return lines.joined(separator: "\n")
+    }
+}

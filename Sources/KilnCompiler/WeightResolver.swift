@@ -1,0 +1,93 @@
+import Foundation
+import KilnIR
+import KilnImport
+
+/// Loads every weight a traced graph refers to (files and seeded
+/// initializers), so passes and codegen see only constant data.
+///
+/// Every problem is reported, each at the model line it concerns: a missing
+/// or corrupt file at the `weights` declaration, a missing or misshapen tensor
+/// at the layer that uses it.
+public enum WeightResolver {
+    /// Returns `graph` with every constant's contents loaded.
+    public static func resolve(_ graph: Graph) throws(DiagnosticError) -> Graph {
+        var graph = graph
+        var files: [String: Result<WeightFile, WeightFileError>] = [:]
+        var diagnostics: [Diagnostic] = []
+        var reportedFiles = Set<String>()
+        let consumers = graph.consumers()
+
+        for (id, source) in graph.constants.sorted(by: { $0.key < $1.key }) {
+            let type = graph.type(of: id)
+            let layer = consumers[id]?.first.map { graph.nodes[$0] }
+            let layerLocation = layer?.location
+            switch source {
+            case .data:
+                continue
+            case .initializer(let initializer):
+                graph.constants[id] = .data(initializer.generate(shape: type.shape))
+            case .file(let reference):
+                let file: WeightFile
+                switch files[reference.path] ?? load(reference) {
+                case .success(let loaded):
+                    files[reference.path] = .success(loaded)
+                    file = loaded
+                case .failure(let error):
+                    files[reference.path] = .failure(error)
+                    if reportedFiles.insert(reference.path).inserted {
+                        diagnostics.append(.error(error.message, at: reference.location))
+                    }
+                    continue
+                }
+                let layerName = layer?.name ?? reference.key
+                let data: TensorData
+                do {
+                    data = try file.tensor(reference.key)
+                } catch {
+                    diagnostics.append(.error("layer '\(layerName)': \(error.message)", at: layerLocation))
+                    continue
+                }
+                guard data.shape == type.shape else {
+                    diagnostics.append(
+                        .error(
+                            "layer '\(layerName)': weight '\(reference.key)' in \(reference.path) has shape \(data.shape) but the layer needs \(type.shape)\(layoutHint(reference.key, layer: layer))",
+                            at: layerLocation))
+                    continue
+                }
+                switch data.dtype {
+                case .float32:
+                    graph.constants[id] = .data(data)
+                case .float16:
+                    graph.constants[id] = .data(TensorData(data.floats(), shape: data.shape))
+                case .int8, .int32:
+                    diagnostics.append(
+                        .error(
+                            "layer '\(layerName)': weight '\(reference.key)' in \(reference.path) is \(data.dtype); float weights (f32 or f16) are needed, and Kiln quantizes them itself",
+                            at: layerLocation))
+                }
+            }
+        }
+        if !diagnostics.isEmpty { throw DiagnosticError(diagnostics) }
+        return graph
+    }
+
+    private static func load(_ reference: WeightReference) -> Result<WeightFile, WeightFileError> {
+        do {
+            return .success(try WeightFile(contentsOf: URL(fileURLWithPath: reference.path), format: reference.format))
+        } catch let error as WeightFileError {
+            return .failure(error)
+        } catch {
+            return .failure(WeightFileError(message: "\(reference.path): \(error)"))
+        }
+    }
+
+    /// Reminds the user of Kiln's filter layouts when a weight's shape is off.
+    private static func layoutHint(_ key: String, layer: Node?) -> String {
+        guard key.hasSuffix(".weight"), let op = layer?.op else { return "" }
+        switch op {
+        case .fullyConnected: return " (Dense weights are [units, inputs])"
+        case .conv2D: return " (Conv2D weights are [filters, kernelHeight, kernelWidth, inputChannels])"
+        default: return ""
+        }
+    }
+}

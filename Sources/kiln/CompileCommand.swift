@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import KilnCodegen
+import KilnCompiler
+import KilnIR
+
+/// `kiln compile Model.swift -o DIR`: trace, optimize and compile every model in a file.
+struct CompileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compile", abstract: "Compile the models in a Swift model file to loadable artifacts.")
+
+    @Argument(help: "A Swift file declaring one or more Kiln models.")
+    var modelFile: String
+
+    @Option(name: .shortAndLong, help: "The directory to write NAME.kiln artifacts into.")
+    var output: String = "."
+
+    @Flag(help: "Also write each model's optimized LLVM IR as NAME.ll.")
+    var emitLLVM = false
+
+    @Flag(help: "Also write each model's optimized graph as NAME.graph.txt.")
+    var dumpGraph = false
+
+    func run() throws {
+        let directory = URL(fileURLWithPath: output)
+        let results = try reportingDiagnostics {
+            try Compiler().compile(modelFile: URL(fileURLWithPath: modelFile), outputDirectory: directory)
+        }
+        for result in results {
+            let phases = result.timings.map { "\($0.phase) \(String(format: "%.2f", $0.seconds))s" }
+            print("\(result.artifact.path): \(result.metadata.modelName) [\(phases.joined(separator: ", "))]")
+            let name = result.metadata.modelName
+            if dumpGraph {
+                try result.graph.textDump.write(
+                    to: directory.appendingPathComponent("\(name).graph.txt"), atomically: true, encoding: .utf8)
+            }
+            if emitLLVM {
+                let target = try TargetMachine.host()
+                try ModelCodegen(target: target).emitIR(for: result.graph).write(
+                    to: directory.appendingPathComponent("\(name).ll"), atomically: true, encoding: .utf8)
+            }
+        }
+    }
+}
+
+/// Runs `work`, printing located diagnostics the way compilers do and failing with their count.
+func reportingDiagnostics<T>(_ work: () throws -> T) throws -> T {
+    do {
+        return try work()
+    } catch let error as DiagnosticError {
+        FileHandle.standardError.write(Data((error.description + "\n").utf8))
+        throw ExitCode.failure
+    }
+}

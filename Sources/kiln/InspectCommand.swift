@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import KilnCompiler
+import KilnIR
+import KilnRuntime
+
+/// `kiln inspect`: layers, shapes, parameters, MACs and memory of a model or artifact.
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show a model's layers, output shapes, parameters, MACs, arena and weight bytes after passes.")
+
+    @Argument(help: "A Swift model file, or a compiled .kiln artifact.")
+    var path: String
+
+    @Flag(help: "Also print the optimized graph.")
+    var graph = false
+
+    func run() throws {
+        let url = URL(fileURLWithPath: path)
+        if url.pathExtension == "swift" {
+            let traces = try reportingDiagnostics { try ModelSourceTracer().trace(modelFile: url) }
+            for trace in traces {
+                if !trace.diagnostics.isEmpty {
+                    try reportingDiagnostics { throw DiagnosticError(trace.diagnostics) }
+                }
+                guard let traced = trace.graph else { continue }
+                let optimized = try reportingDiagnostics { try Compiler().optimize(traced, options: trace.options) }
+                print("model \(trace.modelName)")
+                print(ModelReport(optimized).table)
+                if graph { print("\n" + optimized.textDump) }
+            }
+        } else {
+            let metadata = try ArtifactFile.readMetadata(contentsOf: url)
+            print("model \(metadata.modelName) (Kiln \(metadata.kilnVersion), format \(metadata.formatVersion))")
+            for input in metadata.inputs { print("input  \(input.name): \(input.elementType.rawValue)\(input.shape)") }
+            for output in metadata.outputs { print("output \(output.name): \(output.elementType.rawValue)\(output.shape)") }
+            print("arena bytes:  \(metadata.arenaByteCount)")
+            print("weight bytes: \(metadata.weightByteCount)")
+            print("target:       \(metadata.targetTriple) \(metadata.targetCPU)")
+            print("CPU features: \(metadata.requiredCPUFeatures.joined(separator: " "))")
+        }
+    }
+}

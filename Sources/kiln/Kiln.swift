@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// The `kiln` command: compile, inspect and run Kiln models outside SwiftPM.
+@main
+struct KilnCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kiln",
+        abstract: "Compile machine-learning models ahead of time to native code.",
+        subcommands: [CompileCommand.self, InspectCommand.self, RunCommand.self])
+}
