@@ -1,12 +1,12 @@
 import Foundation
 
-/// A CPU to generate code for: triple, CPU name and feature flags, backed by an LLVM target machine.
+/// A CPU to generate code for (triple, CPU name, feature flags), backed by an LLVM target machine.
 public final class TargetMachine {
     /// The normalized target triple, e.g. `x86_64-pc-linux-gnu`.
     public let triple: String
     /// The LLVM CPU name, e.g. `znver4`, or `generic`.
     public let cpu: String
-    /// LLVM feature flags, comma-separated, e.g. `+avx2,+fma,-avx512f`.
+    /// LLVM feature flags, comma-separated without spaces, e.g. `+avx2,+fma,-avx512f`.
     public let features: String
 
     /// The bound LLVM C API.
@@ -30,6 +30,11 @@ public final class TargetMachine {
         let library = try LLVMLibrary.shared()
         let llvm = library.functions
         let normalized = llvm.takeMessage(llvm.normalizeTargetTriple(triple))
+        // LLVM warns about and ignores a flag with stray spaces, so hand-written lists are tidied.
+        let features = features.split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .filter { !$0.isEmpty }
+            .joined(separator: ",")
         var target: OpaquePointer?
         var error: OwnedCString = nil
         let failed = llvm.getTargetFromTriple(normalized, &target, &error)
@@ -81,8 +86,7 @@ public final class TargetMachine {
     /// Features switched on (`+name`), without the `+`, in the order given.
     public var enabledFeatures: [String] {
         features.split(separator: ",").compactMap { flag in
-            let flag = flag.trimmingCharacters(in: .whitespacesAndNewlines)
-            return flag.hasPrefix("+") ? String(flag.dropFirst()) : nil
+            flag.hasPrefix("+") ? String(flag.dropFirst()) : nil
         }
     }
 
