@@ -1,0 +1,104 @@
+import Kiln
+import KilnIR
+import Testing
+
+struct TinyCNN: Model {
+    var body: some Layer {
+        Input(shape: [1, 8, 8, 1])
+        Conv2D(4, kernel: 3, padding: .same, activation: .relu).named("conv")
+        MaxPool2D(2)
+        Flatten()
+        Dense(10)
+        Softmax()
+    }
+}
+
+let mismatchLine = #line + 6
+struct MismatchedModel: Model {
+    var body: some Layer {
+        Input(shape: [1, 8, 8, 1])
+        Dense(4)
+        Conv2D(4, kernel: 3)
+        Conv2D(4, kernel: 9)
+    }
+}
+
+struct LoopModel: Model {
+    var depth = 3
+    var body: some Layer {
+        Input(shape: [1, 16])
+        for _ in 0..<depth { Dense(16, activation: .tanh) }
+        if depth > 2 { ActivationLayer(.gelu) } else { ReLU() }
+    }
+}
+
+@Suite struct DSLTests {
+    @Test func tracesLayersIntoUnfusedGraph() throws {
+        let graph = try TinyCNN.graph()
+        #expect(graph.name == "TinyCNN")
+        #expect(
+            graph.nodes.map(\.op.kindName) == [
+                "conv2d", "add", "relu", "max_pool2d", "reshape", "fully_connected", "add", "softmax",
+            ])
+        #expect(graph.type(of: graph.outputs[0]) == TensorType(.float32, [1, 10]))
+        #expect(graph.nodes[0].name == "conv")
+        #expect(graph.values.contains { $0.name == "conv.weight" && $0.type.shape == [4, 3, 3, 1] })
+        #expect(graph.values.contains { $0.name == "dense_0.weight" && $0.type.shape == [10, 64] })
+        #expect(graph.nodes[0].location?.file.hasSuffix("DSLTests.swift") == true)
+        try graph.verify()
+    }
+
+    @Test func shapeMismatchNamesLayerFileAndLine() {
+        let result = MismatchedModel.trace()
+        #expect(result.graph == nil)
+        #expect(result.diagnostics.count == 1)
+        let diagnostic = result.diagnostics[0]
+        #expect(diagnostic.location?.line == mismatchLine)
+        #expect(diagnostic.location?.file.hasSuffix("Tests/KilnTests/DSLTests.swift") == true)
+        #expect(diagnostic.message.contains("conv2d_0"))
+        #expect(diagnostic.description.contains("DSLTests.swift:\(mismatchLine): error:"))
+    }
+
+    @Test func loopsAndConditionalsBuildLayers() throws {
+        let graph = try LoopModel.graph()
+        #expect(graph.nodes.filter { $0.op == .activation(.tanh) }.count == 3)
+        #expect(graph.nodes.last?.op == .activation(.gelu))
+        #expect(Set(graph.nodes.map(\.name)).isSuperset(of: ["dense_0", "dense_1", "dense_2"]))
+    }
+
+    @Test func seededWeightsDifferPerLayerButNotPerTrace() throws {
+        let first = try LoopModel.graph()
+        let second = try LoopModel.graph()
+        #expect(first.constants == second.constants)
+        let seeds = first.constants.values.compactMap { source -> UInt64? in
+            if case .initializer(let initializer) = source { return initializer.seed }
+            return nil
+        }
+        #expect(Set(seeds).count == seeds.count)
+    }
+
+    @Test func fileWeightsResolveRelativeToTheModelFile() throws {
+        struct FileModel: Model {
+            var body: some Layer {
+                Input(shape: [1, 2])
+                Dense(1)
+            }
+            var weights: WeightSource { .safetensors("weights/m.safetensors") }
+        }
+        let graph = try FileModel.graph()
+        let references = graph.constants.values.compactMap { source -> WeightReference? in
+            if case .file(let reference) = source { return reference }
+            return nil
+        }
+        #expect(references.count == 2)
+        #expect(references.allSatisfy { $0.path.hasSuffix("Tests/KilnTests/weights/m.safetensors") })
+        #expect(Set(references.map(\.key)) == ["dense_0.weight", "dense_0.bias"])
+    }
+
+    @Test func bodyWithoutInputIsDiagnosed() {
+        struct NoInput: Model {
+            var body: some Layer { Dense(3) }
+        }
+        #expect(NoInput.trace().diagnostics.first?.message.contains("start the body with Input") == true)
+    }
+}

@@ -1,0 +1,154 @@
+import KilnIR
+import KilnPasses
+import KilnReference
+import Testing
+
+@testable import Kiln
+
+/// Before/after checks for each pass, and that every pass preserves the graph's meaning.
+@Suite struct PassTests {
+    func resolved(_ graph: Graph) -> Graph {
+        var graph = graph
+        for (id, source) in graph.constants {
+            if case .initializer(let initializer) = source {
+                graph.constants[id] = .data(initializer.generate(shape: graph.type(of: id).shape))
+            }
+        }
+        return graph
+    }
+
+    func randomInput(_ graph: Graph, seed: UInt64 = 7) -> [TensorData] {
+        graph.inputs.map { id in
+            let shape = graph.type(of: id).shape
+            return WeightInitializer(scheme: .glorotUniform, seed: seed, fanIn: 1, fanOut: 1).generate(shape: shape)
+        }
+    }
+
+    func outputs(_ graph: Graph, _ inputs: [TensorData]) throws -> [Float] {
+        try ReferenceInterpreter(graph).run(inputs)[0].floats()
+    }
+
+    @Test func fuseBiasActivationFoldsEpilogues() throws {
+        var graph = resolved(try TinyCNN.graph())
+        let before = try outputs(graph, randomInput(graph))
+        try FuseBiasActivationPass().run(on: &graph)
+        #expect(graph.nodes.map(\.op.kindName) == ["conv2d", "max_pool2d", "reshape", "fully_connected", "softmax"])
+        #expect(graph.nodes[0].op.fusedActivation == .relu)
+        #expect(graph.nodes[0].inputs.count == 3)
+        try graph.verify()
+        #expect(try outputs(graph, randomInput(graph)) == before)
+    }
+
+    @Test func fusionKeepsObservableIntermediates() throws {
+        var graph = Graph(name: "g")
+        let x = graph.addInput(name: "x", type: TensorType(.float32, [1, 4]))
+        let w = graph.addConstant(name: "w", data: TensorData([Float](repeating: 0.5, count: 8), shape: [2, 4]))
+        let y = try graph.addNode(.fullyConnected(activation: nil), inputs: [x, w], name: "fc")
+        let z = try graph.addNode(.activation(.relu), inputs: [y], name: "relu")
+        graph.outputs = [y, z]
+        try FuseBiasActivationPass().run(on: &graph)
+        #expect(graph.nodes.count == 2)
+    }
+
+    @Test func foldConstantsEvaluatesConstantSubgraphs() throws {
+        var graph = Graph(name: "g")
+        let x = graph.addInput(name: "x", type: TensorType(.float32, [3]))
+        let a = graph.addConstant(name: "a", data: TensorData([1, -2, 3], shape: [3]))
+        let relu = try graph.addNode(.activation(.relu), inputs: [a], name: "relu")
+        let sum = try graph.addNode(.add(activation: nil), inputs: [x, relu], name: "sum")
+        graph.outputs = [sum]
+        try FoldConstantsPass().run(on: &graph)
+        #expect(graph.nodes.map(\.op.kindName) == ["add"])
+        let folded = graph.constantData(graph.nodes[0].inputs[1])
+        #expect(folded?.floats() == [1, 0, 3])
+    }
+
+    @Test func canonicalizeRemovesNoOpReshapesAndDeadNodes() throws {
+        var graph = Graph(name: "g")
+        let x = graph.addInput(name: "x", type: TensorType(.float32, [2, 3]))
+        let same = try graph.addNode(.reshape([2, 3]), inputs: [x], name: "same")
+        let flat = try graph.addNode(.reshape([6]), inputs: [same], name: "flat")
+        let back = try graph.addNode(.reshape([3, 2]), inputs: [flat], name: "back")
+        _ = try graph.addNode(.activation(.tanh), inputs: [x], name: "dead")
+        graph.outputs = [back]
+        try CanonicalizePass().run(on: &graph)
+        #expect(graph.nodes.count == 1)
+        #expect(graph.nodes[0].op == .reshape([3, 2]))
+        #expect(graph.nodes[0].inputs == graph.inputs)
+    }
+
+    @Test func quantizeWeightsInt8StoresPerChannelInt8() throws {
+        var graph = resolved(try TinyCNN.graph())
+        try FuseBiasActivationPass().run(on: &graph)
+        let floatBytes = graph.constantByteCount
+        let reference = try outputs(graph, randomInput(graph))
+        let originals = graph.nodes.filter { $0.op.kindName == "fully_connected" || $0.op.kindName == "conv2d" }
+            .map { graph.constantData($0.inputs[1])!.floats() }
+        try QuantizeWeightsInt8Pass().run(on: &graph)
+        try graph.verify()
+        let filters = graph.nodes.filter { $0.op.kindName == "fully_connected" || $0.op.kindName == "conv2d" }
+            .map { $0.inputs[1] }
+        for (filter, original) in zip(filters, originals) {
+            let type = graph.type(of: filter)
+            #expect(type.dtype == .int8)
+            let quantization = try #require(type.quantization)
+            #expect(quantization.axis == 0 && quantization.scales.count == type.shape[0])
+            // Each dequantized weight is within half a step of the original.
+            let q = graph.constantData(filter)!.floats()
+            let inner = q.count / type.shape[0]
+            for index in q.indices {
+                let scale = quantization.scales[index / inner]
+                #expect(abs(q[index] * scale - original[index]) <= scale / 2 * 1.0001)
+            }
+        }
+        #expect(graph.constantByteCount < floatBytes / 2)
+        let quantized = try outputs(graph, randomInput(graph))
+        for (a, b) in zip(quantized, reference) { #expect(abs(a - b) < 0.02) }
+    }
+
+    @Test(arguments: [false, true])
+    func pruneMagnitudeZeroesExactlyTheSmallest(global: Bool) throws {
+        var graph = resolved(try TinyCNN.graph())
+        try PruneMagnitudePass(.init(sparsity: 0.5, isGlobal: global)).run(on: &graph)
+        let filters = graph.nodes.filter { $0.op.kindName == "fully_connected" || $0.op.kindName == "conv2d" }
+            .map { graph.constantData($0.inputs[1])!.floats() }
+        let all = filters.flatMap { $0 }
+        #expect(all.filter { $0 == 0 }.count == all.count / 2)
+        if !global {
+            for filter in filters {
+                #expect(filter.filter { $0 == 0 }.count == filter.count / 2)
+                let survivors = filter.filter { $0 != 0 }.map(abs)
+                #expect(survivors.min()! >= filter.map(abs).sorted()[filter.count / 2 - 1])
+            }
+        }
+    }
+
+    @Test func pruneRejectsBadSparsity() throws {
+        var graph = resolved(try TinyCNN.graph())
+        #expect(throws: DiagnosticError.self) { try PruneMagnitudePass(.init(sparsity: 1.5)).run(on: &graph) }
+    }
+
+    @Test func planMemoryReusesBuffersAndVerifies() throws {
+        var graph = Graph(name: "chain")
+        var value = graph.addInput(name: "x", type: TensorType(.float32, [1, 256]))
+        for index in 0..<6 { value = try graph.addNode(.activation(.relu), inputs: [value], name: "r\(index)") }
+        graph.outputs = [value]
+        try PlanMemoryPass().run(on: &graph)
+        let plan = try #require(graph.memoryPlan)
+        // Five intermediates of 1 KiB in a chain need only two buffers.
+        #expect(plan.arenaByteCount == 2048)
+        #expect(plan.offsets.count == 5)
+        #expect(graph.memoryPlanDiagnostics(plan).isEmpty)
+    }
+
+    @Test func standardPipelinePreservesMeaning() throws {
+        let graph = resolved(try TinyCNN.graph())
+        let inputs = randomInput(graph)
+        let optimized = try PassPipeline.standard().run(graph)
+        #expect(PassPipeline.standard().ids == ["canonicalize", "fold-constants", "fuse-bias-activation", "plan-memory"])
+        #expect(optimized.memoryPlan != nil)
+        let expected = try outputs(graph, inputs)
+        let actual = try outputs(optimized, inputs)
+        for (a, b) in zip(actual, expected) { #expect(abs(a - b) <= 1e-6) }
+    }
+}
