@@ -260,6 +260,17 @@ struct LLVMBindingTests {
         #expect(ir.mangledName(ir.vector(ir.f16, 32)) == "v32f16")
     }
 
+    @Test("integer constants wrap to their type's width")
+    func integerConstants() throws {
+        let ir = try IRModule(name: "kiln_constants")
+        #expect(ir.constant(-1, ir.i8) == ir.constant(255, ir.i8))
+        #expect(ir.constant(1, ir.i1) == ir.constant(-1, ir.i1))
+        _ = beginFunction(ir, "constants", returning: ir.i64, parameters: [])
+        ir.return(ir.add(ir.constant(-3, ir.i64), ir.zext(ir.constant(-1, ir.i16), to: ir.i64)))
+        try ir.verify()
+        #expect(ir.textualIR.contains("ret i64 65532"))
+    }
+
     @Test("a module calling an external function fails to link under -z defs")
     func linkerRejectsUndefinedSymbols() throws {
         let ir = try IRModule(name: "kiln_undefined")

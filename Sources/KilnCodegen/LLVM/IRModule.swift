@@ -121,9 +121,14 @@ final class IRModule {
     /// An `f32` constant.
     func constant(_ value: Float) -> IRValue { llvm.constReal(f32, Double(value)) }
 
-    /// A scalar integer constant of `type`, truncated to its width.
+    /// A scalar integer constant of `type`, truncated to its width (so -1 is all ones).
     func constant(_ value: Int, _ type: IRType) -> IRValue {
-        llvm.constInt(type, UInt64(bitPattern: Int64(value)), 1)
+        let bits = UInt64(bitPattern: Int64(value))
+        let width = Int(llvm.getIntTypeWidth(type))
+        // Newer LLVMs assert when a value does not fit the width, so narrow types get the
+        // truncated bit pattern; only types wider than 64 bits need LLVM to sign-extend.
+        if width >= 64 { return llvm.constInt(type, bits, value < 0 ? 1 : 0) }
+        return llvm.constInt(type, bits & ((1 << UInt64(width)) - 1), 0)
     }
 
     /// A constant vector whose `count` lanes all hold the constant `scalar`.
