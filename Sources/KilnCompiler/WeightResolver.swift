@@ -44,7 +44,7 @@ public enum WeightResolver {
                 do {
                     data = try file.tensor(reference.key)
                 } catch {
-                    diagnostics.append(.error("layer '\(layerName)': \(error.message)", at: layerLocation))
+                    diagnostics.append(.error("layer '\(layerName)': \(error)", at: layerLocation))
                     continue
                 }
                 guard data.shape == type.shape else {

@@ -26,10 +26,12 @@ enum Kernels {
         var out = [Float](repeating: 0, count: rows * units)
         for row in 0..<rows {
             for n in 0..<units {
-                var sum: Float = operands.count > 2 ? operands[2].values[n] : 0
+                var sum: Float = 0
                 for k in 0..<depth {
                     sum += x.values[row * depth + k] * w.values[n * depth + k]
                 }
+                // Bias last, as TensorFlow Lite's reference kernels add it.
+                if operands.count > 2 { sum += operands[2].values[n] }
                 out[row * units + n] = apply(activation, sum)
             }
         }
@@ -53,7 +55,7 @@ enum Kernels {
             for oy in 0..<outHeight {
                 for ox in 0..<outWidth {
                     for oc in 0..<outChannels {
-                        var sum: Float = operands.count > 2 ? operands[2].values[oc] : 0
+                        var sum: Float = 0
                         for ky in 0..<kernelHeight {
                             let iy = oy * attributes.strides[0] - rows.padBefore + ky * attributes.dilations[0]
                             guard iy >= 0, iy < inHeight else { continue }
@@ -67,6 +69,7 @@ enum Kernels {
                                 }
                             }
                         }
+                        if operands.count > 2 { sum += operands[2].values[oc] }
                         out[((b * outHeight + oy) * outWidth + ox) * outChannels + oc] = apply(attributes.activation, sum)
                     }
                 }

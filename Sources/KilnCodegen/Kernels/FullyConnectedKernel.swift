@@ -60,7 +60,7 @@ struct Conv2DKernel {
                             let iy = ir.add(originY, emitter.affine(ky, times: attributes.dilations[0]))
                             ir.loop("kx", from: 0, to: kernel.width) { kx in
                                 let ix = ir.add(originX, emitter.affine(kx, times: attributes.dilations[1]))
-                                let body = {
+                                func body() {
                                     let row = ir.add(emitter.affine(batch, times: height), iy)
                                     let inputBase = emitter.affine(ir.add(emitter.affine(row, times: width), ix), times: channels)
                                     let tapBase = emitter.affine(

@@ -58,6 +58,23 @@ extension IRModule {
         return block
     }
 
+    /// Makes new instructions go at the start of `block`, before anything already in it.
+    func positionAtStart(of block: IRBlock) {
+        if let first = llvm.getFirstInstruction(block) {
+            llvm.positionBuilderBefore(builder, first)
+        } else {
+            llvm.positionBuilderAtEnd(builder, block)
+        }
+    }
+
+    /// The function that holds the block new instructions go into.
+    var currentFunction: IRValue { llvm.getBasicBlockParent(insertBlock) }
+
+    /// A stack slot for one value of `type`; place it in the entry block so mem2reg can promote it.
+    func alloca(_ type: IRType, name: String = "") -> IRValue {
+        llvm.buildAlloca(builder, type, name)
+    }
+
     // MARK: Arithmetic
 
     /// Integer `a + b` (wrapping).

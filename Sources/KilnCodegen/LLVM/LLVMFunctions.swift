@@ -121,6 +121,9 @@ struct LLVMFunctions: Sendable {
     let positionBuilderAtEnd: @convention(c) (OpaquePointer, OpaquePointer) -> Void
     let getInsertBlock: @convention(c) (OpaquePointer) -> OpaquePointer?
     let getBasicBlockParent: @convention(c) (OpaquePointer) -> OpaquePointer
+    let getFirstInstruction: @convention(c) (OpaquePointer) -> OpaquePointer?
+    let positionBuilderBefore: @convention(c) (OpaquePointer, OpaquePointer) -> Void
+    let buildAlloca: @convention(c) (OpaquePointer, OpaquePointer, CStringArgument) -> OpaquePointer
 
     // Instructions.
     let buildAdd: BinaryBuilderFunction
@@ -301,6 +304,9 @@ struct LLVMFunctions: Sendable {
         positionBuilderAtEnd = try b.required("LLVMPositionBuilderAtEnd")
         getInsertBlock = try b.required("LLVMGetInsertBlock")
         getBasicBlockParent = try b.required("LLVMGetBasicBlockParent")
+        getFirstInstruction = try b.required("LLVMGetFirstInstruction")
+        positionBuilderBefore = try b.required("LLVMPositionBuilderBefore")
+        buildAlloca = try b.required("LLVMBuildAlloca")
 
         buildAdd = try b.required("LLVMBuildAdd")
         buildNSWAdd = try b.required("LLVMBuildNSWAdd")

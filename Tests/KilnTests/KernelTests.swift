@@ -1,0 +1,139 @@
+import Kiln
+import KilnIR
+import Testing
+
+/// Every op's native code against the reference interpreter, element by
+/// element, over shapes that hit full vectors, vector remainders (1, 3, 7,
+/// 17, 63, 65 …), strides, dilations and both paddings.
+@Suite struct KernelTests {
+    /// A graph with one input and one node applying `op` to it and `constants`.
+    static func singleOp(
+        _ op: Op, input: Shape, constants: [TensorData] = [], quantization: QuantizationParameters? = nil
+    ) throws -> Graph {
+        var graph = Graph(name: "single")
+        let x = graph.addInput(name: "x", type: TensorType(.float32, input))
+        let operands = constants.enumerated().map { index, data in
+            graph.addConstant(name: "c\(index)", data: data, quantization: index == 0 ? quantization : nil)
+        }
+        graph.outputs = [try graph.addNode(op, inputs: [x] + operands, name: "op")]
+        return graph
+    }
+
+    static func weights(_ shape: Shape, seed: UInt64) -> TensorData {
+        TensorData(uniformValues(shape.elementCount, in: -0.5...0.5, seed: seed), shape: shape)
+    }
+
+    static let fullyConnectedShapes: [(rows: Int, depth: Int, units: Int)] = [
+        (1, 1, 1), (1, 3, 7), (1, 17, 16), (1, 64, 63), (1, 65, 65), (3, 7, 17), (2, 33, 130), (1, 640, 128),
+    ]
+
+    @Test(arguments: fullyConnectedShapes)
+    func fullyConnected(rows: Int, depth: Int, units: Int) throws {
+        for activation in [nil, Activation.relu] {
+            let graph = try Self.singleOp(
+                .fullyConnected(activation: activation), input: [rows, depth],
+                constants: [Self.weights([units, depth], seed: 3), Self.weights([units], seed: 4)])
+            try expectCompiledMatchesReference(graph, "fc \(rows)x\(depth)→\(units) \(activation?.rawValue ?? "")")
+        }
+    }
+
+    @Test(arguments: [(1, 17, 16), (3, 7, 65), (1, 64, 63)])
+    func fullyConnectedWithInt8Weights(rows: Int, depth: Int, units: Int) throws {
+        let graph = try Self.singleOp(
+            .fullyConnected(activation: nil), input: [rows, depth],
+            constants: [Self.weights([units, depth], seed: 5), Self.weights([units], seed: 6)])
+        try expectCompiledMatchesReference(
+            graph, options: CompileOptions(quantization: .int8Weights), "int8 fc \(rows)x\(depth)→\(units)")
+    }
+
+    struct ConvCase: Sendable, CustomTestStringConvertible {
+        var input: Shape
+        var filters: Int
+        var kernel: (Int, Int)
+        var strides: [Int] = [1, 1]
+        var dilations: [Int] = [1, 1]
+        var padding: Padding
+        var testDescription: String { "\(input) k\(kernel) f\(filters) s\(strides) d\(dilations) \(padding)" }
+    }
+
+    static let convolutionCases: [ConvCase] = [
+        ConvCase(input: [1, 7, 7, 1], filters: 3, kernel: (3, 3), padding: .same),
+        ConvCase(input: [1, 8, 8, 3], filters: 17, kernel: (3, 3), strides: [2, 2], padding: .same),
+        ConvCase(input: [1, 9, 7, 5], filters: 16, kernel: (3, 3), dilations: [2, 2], padding: .valid),
+        ConvCase(input: [1, 5, 5, 2], filters: 65, kernel: (1, 1), padding: .valid),
+        ConvCase(input: [2, 6, 6, 4], filters: 7, kernel: (5, 5), strides: [2, 2], padding: .same),
+        ConvCase(input: [1, 1, 1, 3], filters: 4, kernel: (1, 1), padding: .valid),
+        ConvCase(input: [1, 10, 4, 2], filters: 63, kernel: (3, 1), strides: [2, 1], padding: .same),
+        ConvCase(input: [1, 49, 10, 1], filters: 64, kernel: (10, 4), strides: [2, 2], padding: .same),
+    ]
+
+    @Test(arguments: convolutionCases)
+    func convolution(_ c: ConvCase) throws {
+        let attributes = Conv2DAttributes(
+            strides: c.strides, dilations: c.dilations, padding: c.padding, activation: .relu6)
+        let graph = try Self.singleOp(
+            .conv2D(attributes), input: c.input,
+            constants: [
+                Self.weights([c.filters, c.kernel.0, c.kernel.1, c.input[3]], seed: 8), Self.weights([c.filters], seed: 9),
+            ])
+        try expectCompiledMatchesReference(graph, inputRange: -3...3, "conv \(c.testDescription)")
+    }
+
+    @Test func convolutionWithInt8Weights() throws {
+        let graph = try Self.singleOp(
+            .conv2D(Conv2DAttributes(padding: .same)), input: [1, 6, 6, 3],
+            constants: [Self.weights([17, 3, 3, 3], seed: 10)])
+        try expectCompiledMatchesReference(graph, options: CompileOptions(quantization: .int8Weights), "int8 conv")
+    }
+
+    static let poolingCases: [(input: Shape, window: Int, stride: Int, padding: Padding)] = [
+        ([1, 8, 8, 1], 2, 2, .valid), ([1, 7, 7, 3], 3, 2, .same), ([1, 5, 6, 17], 2, 1, .same),
+        ([2, 4, 4, 33], 3, 3, .same), ([1, 9, 9, 65], 3, 2, .valid),
+    ]
+
+    @Test(arguments: poolingCases)
+    func pooling(input: Shape, window: Int, stride: Int, padding: KilnIR.Padding) throws {
+        let attributes = Pool2DAttributes(window: [window, window], strides: [stride, stride], padding: padding)
+        for op in [Op.maxPool2D(attributes), .averagePool2D(attributes)] {
+            let graph = try Self.singleOp(op, input: input)
+            try expectCompiledMatchesReference(graph, "\(op.kindName) \(input) w\(window) s\(stride) \(padding)")
+        }
+    }
+
+    @Test(arguments: Activation.allCases)
+    func activation(_ function: KilnIR.Activation) throws {
+        for count in [1, 3, 7, 17, 63, 65, 1000] {
+            let graph = try Self.singleOp(.activation(function), input: [count])
+            let tolerance: Float = [.relu, .relu6].contains(function) ? 0 : 1e-4
+            try expectCompiledMatchesReference(
+                graph, inputRange: -12...12, tolerance: tolerance, "\(function) ×\(count)")
+        }
+    }
+
+    @Test(arguments: [(1, 1), (1, 3), (3, 17), (2, 65), (1, 1000)])
+    func softmax(rows: Int, depth: Int) throws {
+        let graph = try Self.singleOp(.softmax, input: [rows, depth])
+        try expectCompiledMatchesReference(graph, inputRange: -20...20, tolerance: 1e-4, "softmax \(rows)x\(depth)")
+    }
+
+    static let broadcastCases: [(a: Shape, b: Shape)] = [
+        ([2, 3, 17], [17]), ([4, 1], [1, 5]), ([1, 8, 8, 3], [1, 1, 1, 3]), ([65], [65]), ([3, 7], [1]),
+        ([2, 1, 9], [2, 3, 1]),
+    ]
+
+    @Test(arguments: broadcastCases)
+    func binaryBroadcast(a: Shape, b: Shape) throws {
+        for op in [Op.add(activation: nil), .multiply(activation: .relu)] {
+            var graph = Graph(name: "binary")
+            let x = graph.addInput(name: "a", type: TensorType(.float32, a))
+            let y = graph.addInput(name: "b", type: TensorType(.float32, b))
+            graph.outputs = [try graph.addNode(op, inputs: [x, y], name: "op")]
+            try expectCompiledMatchesReference(graph, "\(op.kindName) \(a) \(b)")
+        }
+    }
+
+    @Test func reshapeCopiesThrough() throws {
+        let graph = try Self.singleOp(.reshape([3, 7, 5]), input: [1, 105])
+        try expectCompiledMatchesReference(graph, tolerance: 0, "reshape")
+    }
+}
