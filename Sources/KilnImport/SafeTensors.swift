@@ -171,7 +171,7 @@ public struct SafeTensors: Sendable {
         }
     }
 
-    /// A `.safetensors` file holding `tensors` (in key order) and `metadata`.
+    /// A `.safetensors` file holding `tensors` and `metadata`.
     ///
     /// The name `__metadata__` is reserved by the format, so a tensor with that name is not written.
     public static func encode(_ tensors: [String: TensorData], metadata: [String: String] = [:]) -> [UInt8] {
@@ -180,8 +180,13 @@ public struct SafeTensors: Sendable {
             let pairs = metadata.sorted { $0.key < $1.key }.map { JSONValue.quoted($0.key) + ":" + JSONValue.quoted($0.value) }
             fields.append(JSONValue.quoted(metadataKey) + ":{" + pairs.joined(separator: ",") + "}")
         }
+        // Widest elements first, as the reference writer orders them, so every tensor's
+        // data stays aligned to its element size for readers that map the file.
+        let ordered = tensors.sorted {
+            ($0.value.dtype.byteSize, $1.key) > ($1.value.dtype.byteSize, $0.key)
+        }
         var data: [UInt8] = []
-        for (name, tensor) in tensors.sorted(by: { $0.key < $1.key }) where name != metadataKey {
+        for (name, tensor) in ordered where name != metadataKey {
             let begin = data.count
             data += tensor.bytes
             let shape = tensor.shape.dimensions.map(String.init).joined(separator: ",")
