@@ -10,7 +10,9 @@ import Testing
 
     @Test func inflatesStoredBlocks() throws {
         // Two stored blocks: "abc" (not final) then "de" (final).
-        let stream: [UInt8] = [0x00, 3, 0, 0xFC, 0xFF] + Array("abc".utf8) + [0x01, 2, 0, 0xFD, 0xFF] + Array("de".utf8)
+        let stream: [UInt8] =
+            [0x00, 3, 0, 0xFC, 0xFF] + Array("abc".utf8) + [0x01, 2, 0, 0xFD, 0xFF]
+            + Array("de".utf8)
         #expect(try Inflate.decompress(stream[...], limit: 5) == Array("abcde".utf8))
     }
 

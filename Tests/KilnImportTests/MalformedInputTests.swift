@@ -21,8 +21,10 @@ import Testing
     }
 
     static let readableFixtures = [
-        "f32_2x3.npy", "f16_4.npy", "i8_5.npy", "i32_2x2.npy", "f32_scalar.npy", "f32_0x3.npy", "f32_2x3_v2.npy",
-        "f32_2x3_v3.npy", "savez.npz", "savez_compressed.npz", "deflate_stored_blocks.npz", "mixed.safetensors",
+        "f32_2x3.npy", "f16_4.npy", "i8_5.npy", "i32_2x2.npy", "f32_scalar.npy", "f32_0x3.npy",
+        "f32_2x3_v2.npy",
+        "f32_2x3_v3.npy", "savez.npz", "savez_compressed.npz", "deflate_stored_blocks.npz",
+        "mixed.safetensors",
     ]
 
     @Test(arguments: readableFixtures)
@@ -60,7 +62,9 @@ import Testing
     @Test func flippedSignaturesThrow() throws {
         var npy = try Fixture.bytes("f32_2x3.npy")
         npy[1] ^= 0xFF
-        expectFailure(containing: "f32_2x3.npy", "not a NumPy") { _ = try NumPyArray.decode(npy, source: "f32_2x3.npy") }
+        expectFailure(containing: "f32_2x3.npy", "not a NumPy") {
+            _ = try NumPyArray.decode(npy, source: "f32_2x3.npy")
+        }
 
         var safetensors = try Fixture.bytes("mixed.safetensors")
         safetensors[8] = UInt8(ascii: "[")
@@ -102,8 +106,13 @@ import Testing
             let count = Int(next() % 300)
             var bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }
             // Give each reader a valid start now and then so the fuzzing reaches past the first check.
-            if trial % 3 == 0, count >= 10 { bytes.replaceSubrange(0..<8, with: [0x93] + Array("NUMPY".utf8) + [1, 0]) }
-            if trial % 3 == 1, count >= 8 { bytes.replaceSubrange(0..<8, with: [UInt8(truncatingIfNeeded: count - 8), 0, 0, 0, 0, 0, 0, 0]) }
+            if trial % 3 == 0, count >= 10 {
+                bytes.replaceSubrange(0..<8, with: [0x93] + Array("NUMPY".utf8) + [1, 0])
+            }
+            if trial % 3 == 1, count >= 8 {
+                bytes.replaceSubrange(
+                    0..<8, with: [UInt8(truncatingIfNeeded: count - 8), 0, 0, 0, 0, 0, 0, 0])
+            }
             _ = try? NumPyArray.decode(bytes, source: "random")
             _ = try? SafeTensors(bytes: bytes, source: "random")
             _ = try? NumPyArchive(bytes: bytes, source: "random")

@@ -60,9 +60,13 @@ import Testing
     }
 
     @Test func namesTheMemberWhenItsArrayIsUnsupported() throws {
-        let bytes = ZipArchive.encode([(name: "double.npy", contents: try Fixture.bytes("f64_2.npy"))])
+        let bytes = ZipArchive.encode([
+            (name: "double.npy", contents: try Fixture.bytes("f64_2.npy"))
+        ])
         let archive = try NumPyArchive(bytes: bytes, source: "model.npz")
-        expectFailure(containing: "model.npz member 'double.npy'", "'<f8'") { _ = try archive.tensor("double") }
+        expectFailure(containing: "model.npz member 'double.npy'", "'<f8'") {
+            _ = try archive.tensor("double")
+        }
     }
 
     @Test func detectsCorruptedMemberData() throws {
@@ -70,7 +74,9 @@ import Testing
         // Past the 30-byte local header, the name "w.npy" and the 128-byte .npy header: the first element.
         bytes[30 + 5 + 128] ^= 0x40
         let archive = try NumPyArchive(bytes: bytes, source: "flipped.npz")
-        expectFailure(containing: "flipped.npz", "member 'w.npy'", "CRC-32") { _ = try archive.tensor("w") }
+        expectFailure(containing: "flipped.npz", "member 'w.npy'", "CRC-32") {
+            _ = try archive.tensor("w")
+        }
     }
 
     @Test func rejectsUnsupportedCompressionAndZip64() throws {
@@ -84,7 +90,9 @@ import Testing
         }
         var zip64 = bytes
         for offset in (end + 16)..<(end + 20) { zip64[offset] = 0xFF }
-        expectFailure(containing: "big.npz", "zip64") { _ = try NumPyArchive(bytes: zip64, source: "big.npz") }
+        expectFailure(containing: "big.npz", "zip64") {
+            _ = try NumPyArchive(bytes: zip64, source: "big.npz")
+        }
         var encrypted = bytes
         encrypted[directory + 8] |= 1
         expectFailure(containing: "secret.npz", "encrypted") {
@@ -103,6 +111,8 @@ import Testing
 
     @Test func reportsAMissingFile() throws {
         let url = try temporaryDirectory().appendingPathComponent("absent.npz")
-        expectFailure(containing: "absent.npz: no such file") { _ = try NumPyArchive(contentsOf: url) }
+        expectFailure(containing: "absent.npz: no such file") {
+            _ = try NumPyArchive(contentsOf: url)
+        }
     }
 }

@@ -27,7 +27,9 @@ import Testing
         #expect(scalar.floats() == [3.25])
     }
 
-    @Test(arguments: ["f32_2x3.npy", "f16_4.npy", "i8_5.npy", "i32_2x2.npy", "f32_scalar.npy", "f32_0x3.npy"])
+    @Test(arguments: [
+        "f32_2x3.npy", "f16_4.npy", "i8_5.npy", "i32_2x2.npy", "f32_scalar.npy", "f32_0x3.npy",
+    ])
     func encodesByteForByteLikeNumPy(file: String) throws {
         let bytes = try Fixture.bytes(file)
         #expect(NumPyArray.encode(try NumPyArray.decode(bytes, source: file)) == bytes)
@@ -54,13 +56,16 @@ import Testing
             "{\"descr\": \"i1\", \"fortran_order\": False, \"shape\": (3L,)}",
             "{ 'shape' : [3] , 'descr' : '|i1' , 'fortran_order' : False }",
         ] {
-            let tensor = try NumPyArray.decode(npyBytes(header: header, payload: payload), source: "a.npy")
+            let tensor = try NumPyArray.decode(
+                npyBytes(header: header, payload: payload), source: "a.npy")
             #expect(tensor.int8s() == [1, 2, 3])
         }
     }
 
     @Test func rejectsUnsupportedDTypesNamingTheFile() throws {
-        expectFailure(containing: "f64_2.npy", "unsupported dtype '<f8'", "'<f4' (float32)", "astype") {
+        expectFailure(
+            containing: "f64_2.npy", "unsupported dtype '<f8'", "'<f4' (float32)", "astype"
+        ) {
             _ = try NumPyArray.read(contentsOf: Fixture.url("f64_2.npy"))
         }
         expectFailure(containing: "f32_big_endian.npy", "big-endian dtype '>f4'") {
@@ -74,7 +79,8 @@ import Testing
         }
         expectFailure(containing: "rec.npy", "structured") {
             let header = "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }"
-            _ = try NumPyArray.decode(npyBytes(header: header, payload: [0, 0, 0, 0]), source: "rec.npy")
+            _ = try NumPyArray.decode(
+                npyBytes(header: header, payload: [0, 0, 0, 0]), source: "rec.npy")
         }
     }
 
@@ -85,16 +91,26 @@ import Testing
             ("{'descr': '<f4', 'shape': (1,)}", "no 'fortran_order'"),
             ("{'descr': '<f4', 'fortran_order': 0, 'shape': (1,)}", "not True or False"),
             ("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,)}", "'shape'"),
-            ("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'extra': 1}", "unexpected key 'extra'"),
-            ("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (1,)}", "repeats the key 'descr'"),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'extra': 1}",
+                "unexpected key 'extra'"
+            ),
+            (
+                "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (1,)}",
+                "repeats the key 'descr'"
+            ),
             ("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)", "not a valid dictionary"),
             ("['descr', '<f4']", "not a dictionary"),
-            ("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", "integer too large"),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}",
+                "integer too large"
+            ),
             (String(repeating: "(", count: 5000), "nested too deeply"),
         ]
         for (header, fragment) in cases {
             expectFailure(containing: "bad.npy", fragment) {
-                _ = try NumPyArray.decode(npyBytes(header: header, payload: [0, 0, 0, 0]), source: "bad.npy")
+                _ = try NumPyArray.decode(
+                    npyBytes(header: header, payload: [0, 0, 0, 0]), source: "bad.npy")
             }
         }
     }
@@ -129,6 +145,8 @@ import Testing
 
     @Test func reportsAMissingFile() throws {
         let url = try temporaryDirectory().appendingPathComponent("absent.npy")
-        expectFailure(containing: "absent.npy: no such file") { _ = try NumPyArray.read(contentsOf: url) }
+        expectFailure(containing: "absent.npy: no such file") {
+            _ = try NumPyArray.read(contentsOf: url)
+        }
     }
 }

@@ -18,14 +18,23 @@ import Testing
 
     @Test func rejectsUnsupportedDTypesNamingTheTensor() throws {
         let file = try SafeTensors(contentsOf: Fixture.url("mixed.safetensors"))
-        expectFailure(containing: "mixed.safetensors", "tensor 'bf16'", "dtype BF16", "F32, F16, I8 and I32") {
+        expectFailure(
+            containing: "mixed.safetensors", "tensor 'bf16'", "dtype BF16", "F32, F16, I8 and I32"
+        ) {
             _ = try file.tensor("bf16")
         }
-        let header = #"{"d":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},"x":{"dtype":"Q7","shape":[],"data_offsets":[8,9]}}"#
-        let other = try SafeTensors(bytes: safetensorsBytes(header: header, data: Array(repeating: 0, count: 9)), source: "f64.safetensors")
+        let header =
+            #"{"d":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},"x":{"dtype":"Q7","shape":[],"data_offsets":[8,9]}}"#
+        let other = try SafeTensors(
+            bytes: safetensorsBytes(header: header, data: Array(repeating: 0, count: 9)),
+            source: "f64.safetensors")
         #expect(other.keys == ["d", "x"])
-        expectFailure(containing: "f64.safetensors", "tensor 'd'", "dtype F64") { _ = try other.tensor("d") }
-        expectFailure(containing: "f64.safetensors", "tensor 'x'", "dtype Q7") { _ = try other.tensor("x") }
+        expectFailure(containing: "f64.safetensors", "tensor 'd'", "dtype F64") {
+            _ = try other.tensor("d")
+        }
+        expectFailure(containing: "f64.safetensors", "tensor 'x'", "dtype Q7") {
+            _ = try other.tensor("x")
+        }
     }
 
     @Test func roundTripsEveryDTypeAndMetadata() throws {
@@ -47,7 +56,8 @@ import Testing
                 Issue.record("entry \(name) is malformed")
                 continue
             }
-            #expect(begin % tensor.dtype.byteSize == 0, "\(name) starts aligned to its element size")
+            #expect(
+                begin % tensor.dtype.byteSize == 0, "\(name) starts aligned to its element size")
         }
 
         let file = try SafeTensors(contentsOf: url)
@@ -77,7 +87,8 @@ import Testing
             _ = try SafeTensors(bytes: [1, 0, 0], source: "tiny.safetensors")
         }
         expectFailure(containing: "huge.safetensors", "header length 18446744073709551615") {
-            _ = try SafeTensors(bytes: Array(repeating: 0xFF, count: 16), source: "huge.safetensors")
+            _ = try SafeTensors(
+                bytes: Array(repeating: 0xFF, count: 16), source: "huge.safetensors")
         }
     }
 
@@ -88,12 +99,21 @@ import Testing
             (#"[1, 2]"#, "not a JSON object"),
             (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}} x"#, "not valid JSON"),
             (#"{"a":{"dtype":"F32","shape":[1]}}"#, "tensor 'a': the header gives no data_offsets"),
-            (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,400]}}"#, "reach past the end of the data (4 bytes)"),
-            (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#, "hold 4 bytes but F32 shape [2] needs 8"),
+            (
+                #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,400]}}"#,
+                "reach past the end of the data (4 bytes)"
+            ),
+            (
+                #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#,
+                "hold 4 bytes but F32 shape [2] needs 8"
+            ),
             (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}"#, "begin <= end"),
             (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}}"#, "non-negative"),
             (#"{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#, "non-negative integers"),
-            (#"{"a":{"dtype":"F32","shape":[9223372036854775807,2],"data_offsets":[0,4]}}"#, "too large"),
+            (
+                #"{"a":{"dtype":"F32","shape":[9223372036854775807,2],"data_offsets":[0,4]}}"#,
+                "too large"
+            ),
             (#"{"a":{"dtype":7,"shape":[1],"data_offsets":[0,4]}}"#, "no dtype string"),
             (#"{"__metadata__":{"k":1}}"#, "__metadata__ entry 'k' is not a string"),
             (#"{"__metadata__":[]}"#, "__metadata__ is not an object"),
@@ -103,7 +123,9 @@ import Testing
         ]
         for (header, fragment) in cases {
             expectFailure(containing: "bad.safetensors", fragment) {
-                _ = try SafeTensors(bytes: safetensorsBytes(header: header, data: [0, 0, 0, 0]), source: "bad.safetensors")
+                _ = try SafeTensors(
+                    bytes: safetensorsBytes(header: header, data: [0, 0, 0, 0]),
+                    source: "bad.safetensors")
             }
         }
         expectFailure(containing: "bad.safetensors", "not valid UTF-8") {
@@ -115,20 +137,26 @@ import Testing
 
     @Test func readsEscapesAndPaddingInTheHeader() throws {
         let header = #"{"w\u00e9\ud83d\ude00":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}}   "#
-        let file = try SafeTensors(bytes: safetensorsBytes(header: header, data: [1, 255]), source: "esc.safetensors")
+        let file = try SafeTensors(
+            bytes: safetensorsBytes(header: header, data: [1, 255]), source: "esc.safetensors")
         #expect(file.keys == ["w\u{e9}\u{1F600}"])
         #expect(try file.tensor("w\u{e9}\u{1F600}").int8s() == [1, -1])
     }
 
     @Test func reportsAMissingKeyWithTheKeysThatExist() throws {
         let file = try SafeTensors(contentsOf: Fixture.url("mixed.safetensors"))
-        expectFailure(containing: "mixed.safetensors", "no tensor named 'nope'", "'bf16', 'bias', 'idx', 'q', 'scalar'", "(6 in all)") {
+        expectFailure(
+            containing: "mixed.safetensors", "no tensor named 'nope'",
+            "'bf16', 'bias', 'idx', 'q', 'scalar'", "(6 in all)"
+        ) {
             _ = try file.tensor("nope")
         }
     }
 
     @Test func reportsAMissingFile() throws {
         let url = try temporaryDirectory().appendingPathComponent("absent.safetensors")
-        expectFailure(containing: "absent.safetensors: no such file") { _ = try SafeTensors(contentsOf: url) }
+        expectFailure(containing: "absent.safetensors: no such file") {
+            _ = try SafeTensors(contentsOf: url)
+        }
     }
 }

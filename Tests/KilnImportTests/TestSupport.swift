@@ -27,18 +27,22 @@ enum Fixture {
 
 /// A fresh, empty directory for files a test writes.
 func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("KilnImportTests-\(UUID().uuidString)")
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "KilnImportTests-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
 
 /// Checks `actual` against `expected`: dtype, shape, then every element.
 func expectTensor(
-    _ actual: TensorData, equals expected: TensorData, sourceLocation: Testing.SourceLocation = #_sourceLocation
+    _ actual: TensorData, equals expected: TensorData,
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
 ) {
     #expect(actual.dtype == expected.dtype, sourceLocation: sourceLocation)
     #expect(actual.shape == expected.shape, sourceLocation: sourceLocation)
-    guard actual.dtype == expected.dtype, actual.elementCount == expected.elementCount else { return }
+    guard actual.dtype == expected.dtype, actual.elementCount == expected.elementCount else {
+        return
+    }
     switch expected.dtype {
     case .int8:
         for (index, (got, want)) in zip(actual.int8s(), expected.int8s()).enumerated() {
@@ -50,7 +54,9 @@ func expectTensor(
         }
     case .float32, .float16:
         for (index, (got, want)) in zip(actual.floats(), expected.floats()).enumerated() {
-            #expect(got.bitPattern == want.bitPattern, "element \(index): \(got) vs \(want)", sourceLocation: sourceLocation)
+            #expect(
+                got.bitPattern == want.bitPattern, "element \(index): \(got) vs \(want)",
+                sourceLocation: sourceLocation)
         }
     }
     #expect(actual.bytes == expected.bytes, sourceLocation: sourceLocation)
@@ -58,14 +64,17 @@ func expectTensor(
 
 /// Runs `body`, which must fail with a ``WeightFileError`` whose message contains every fragment.
 func expectFailure(
-    containing fragments: String..., sourceLocation: Testing.SourceLocation = #_sourceLocation, _ body: () throws -> Void
+    containing fragments: String..., sourceLocation: Testing.SourceLocation = #_sourceLocation,
+    _ body: () throws -> Void
 ) {
     do {
         try body()
         Issue.record("expected an error containing \(fragments)", sourceLocation: sourceLocation)
     } catch let error as WeightFileError {
         for fragment in fragments {
-            #expect(error.message.contains(fragment), "\(error.message)", sourceLocation: sourceLocation)
+            #expect(
+                error.message.contains(fragment), "\(error.message)", sourceLocation: sourceLocation
+            )
         }
     } catch {
         Issue.record("expected a WeightFileError, got \(error)", sourceLocation: sourceLocation)

@@ -50,7 +50,10 @@ import Testing
     func reportsAMissingKeyWithAFewKeysThatExist(format: WeightFileFormat) throws {
         let url = try writeSamples(as: format)
         let weights = try WeightFile(contentsOf: url, format: format)
-        expectFailure(containing: url.lastPathComponent, "no tensor named 'conv2.weight'", "'conv1.bias'", "(6 in all)") {
+        expectFailure(
+            containing: url.lastPathComponent, "no tensor named 'conv2.weight'", "'conv1.bias'",
+            "(6 in all)"
+        ) {
             _ = try weights.tensor("conv2.weight")
         }
     }
@@ -65,13 +68,17 @@ import Testing
     @Test func reportsMissingFilesAndDirectories() throws {
         let directory = try temporaryDirectory()
         expectFailure(containing: "absent.safetensors: no such file") {
-            _ = try WeightFile(contentsOf: directory.appendingPathComponent("absent.safetensors"), format: .safetensors)
+            _ = try WeightFile(
+                contentsOf: directory.appendingPathComponent("absent.safetensors"),
+                format: .safetensors)
         }
         expectFailure(containing: "absent.npz: no such file") {
-            _ = try WeightFile(contentsOf: directory.appendingPathComponent("absent.npz"), format: .npz)
+            _ = try WeightFile(
+                contentsOf: directory.appendingPathComponent("absent.npz"), format: .npz)
         }
         expectFailure(containing: "absent: no such directory") {
-            _ = try WeightFile(contentsOf: directory.appendingPathComponent("absent"), format: .npyDirectory)
+            _ = try WeightFile(
+                contentsOf: directory.appendingPathComponent("absent"), format: .npyDirectory)
         }
     }
 
