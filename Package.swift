@@ -40,7 +40,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR"]),
-        .testTarget(name: "KilnImportTests", dependencies: ["KilnImport", "KilnIR"]),
+        .testTarget(name: "KilnImportTests", dependencies: ["KilnImport", "KilnIR"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnCodegenTests", dependencies: ["KilnCodegen", "KilnIR"]),
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime"]),
         .testTarget(

@@ -27,7 +27,8 @@ enum FileIO {
         do {
             try Data(bytes).write(to: url, options: .atomic)
         } catch {
-            throw WeightFileError(displayPath(of: url), "cannot be written: \(error.localizedDescription)")
+            throw WeightFileError(
+                displayPath(of: url), "cannot be written: \(error.localizedDescription)")
         }
     }
 }

@@ -22,10 +22,12 @@ enum Inflate {
                 try copyStoredBlock(&reader, into: &output, limit: limit)
             case 1:
                 let (literals, distances) = try fixedCodes()
-                try decodeBlock(&reader, literals: literals, distances: distances, into: &output, limit: limit)
+                try decodeBlock(
+                    &reader, literals: literals, distances: distances, into: &output, limit: limit)
             case 2:
                 let (literals, distances) = try dynamicCodes(&reader)
-                try decodeBlock(&reader, literals: literals, distances: distances, into: &output, limit: limit)
+                try decodeBlock(
+                    &reader, literals: literals, distances: distances, into: &output, limit: limit)
             default:
                 throw Failure(reason: "invalid block type 3")
             }
@@ -33,7 +35,9 @@ enum Inflate {
         return output
     }
 
-    private static func copyStoredBlock(_ reader: inout BitReader, into output: inout [UInt8], limit: Int)
+    private static func copyStoredBlock(
+        _ reader: inout BitReader, into output: inout [UInt8], limit: Int
+    )
         throws(Failure)
     {
         reader.alignToByte()
@@ -48,21 +52,25 @@ enum Inflate {
 
     // Length and distance symbols select a base value plus this many extra bits (RFC 1951 §3.2.5).
     private static let lengthBases: [Int] = [
-        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258,
+        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115,
+        131, 163, 195, 227, 258,
     ]
     private static let lengthExtraBits: [Int] = [
         0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
     ]
     private static let distanceBases: [Int] = [
-        1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097,
+        1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
+        2049, 3073, 4097,
         6145, 8193, 12289, 16385, 24577,
     ]
     private static let distanceExtraBits: [Int] = [
-        0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13,
+        0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12,
+        13, 13,
     ]
 
     private static func decodeBlock(
-        _ reader: inout BitReader, literals: HuffmanCode, distances: HuffmanCode, into output: inout [UInt8],
+        _ reader: inout BitReader, literals: HuffmanCode, distances: HuffmanCode,
+        into output: inout [UInt8],
         limit: Int
     ) throws(Failure) {
         while true {
@@ -74,15 +82,21 @@ enum Inflate {
             }
             if symbol == 256 { return }
             let lengthIndex = symbol - 257
-            guard lengthIndex < lengthBases.count else { throw Failure(reason: "invalid length symbol \(symbol)") }
+            guard lengthIndex < lengthBases.count else {
+                throw Failure(reason: "invalid length symbol \(symbol)")
+            }
             let length = lengthBases[lengthIndex] + (try reader.bits(lengthExtraBits[lengthIndex]))
             let distanceSymbol = try distances.decode(&reader)
             guard distanceSymbol < distanceBases.count else {
                 throw Failure(reason: "invalid distance symbol \(distanceSymbol)")
             }
-            let distance = distanceBases[distanceSymbol] + (try reader.bits(distanceExtraBits[distanceSymbol]))
+            let distance =
+                distanceBases[distanceSymbol] + (try reader.bits(distanceExtraBits[distanceSymbol]))
             guard distance <= output.count else {
-                throw Failure(reason: "a back-reference reaches \(distance) bytes back, before the start of the data")
+                throw Failure(
+                    reason:
+                        "a back-reference reaches \(distance) bytes back, before the start of the data"
+                )
             }
             guard output.count + length <= limit else { throw overrun(limit) }
             // Byte by byte on purpose: a copy may overlap the bytes it is producing.
@@ -97,18 +111,28 @@ enum Inflate {
         var literalLengths = [UInt8](repeating: 8, count: 288)
         for symbol in 144..<256 { literalLengths[symbol] = 9 }
         for symbol in 256..<280 { literalLengths[symbol] = 7 }
-        return (try HuffmanCode(lengths: literalLengths), try HuffmanCode(lengths: [UInt8](repeating: 5, count: 32)))
+        return (
+            try HuffmanCode(lengths: literalLengths),
+            try HuffmanCode(lengths: [UInt8](repeating: 5, count: 32))
+        )
     }
 
     /// The order code-length code lengths are transmitted in (RFC 1951 §3.2.7).
-    private static let codeLengthOrder = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
+    private static let codeLengthOrder = [
+        16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+    ]
 
-    private static func dynamicCodes(_ reader: inout BitReader) throws(Failure) -> (HuffmanCode, HuffmanCode) {
+    private static func dynamicCodes(_ reader: inout BitReader) throws(Failure) -> (
+        HuffmanCode, HuffmanCode
+    ) {
         let literalCount = try reader.bits(5) + 257
         let distanceCount = try reader.bits(5) + 1
         let codeLengthCount = try reader.bits(4) + 4
         guard literalCount <= 286, distanceCount <= 30 else {
-            throw Failure(reason: "a dynamic block declares \(literalCount) literal and \(distanceCount) distance codes")
+            throw Failure(
+                reason:
+                    "a dynamic block declares \(literalCount) literal and \(distanceCount) distance codes"
+            )
         }
         var codeLengthLengths = [UInt8](repeating: 0, count: 19)
         for index in 0..<codeLengthCount {
@@ -145,7 +169,9 @@ enum Inflate {
             }
             lengths += repeatElement(repeated, count: count)
         }
-        guard lengths[256] != 0 else { throw Failure(reason: "a dynamic block has no end-of-block code") }
+        guard lengths[256] != 0 else {
+            throw Failure(reason: "a dynamic block has no end-of-block code")
+        }
         return (
             try HuffmanCode(lengths: Array(lengths[0..<literalCount])),
             try HuffmanCode(lengths: Array(lengths[literalCount...]))
@@ -153,7 +179,8 @@ enum Inflate {
     }
 
     private static func overrun(_ limit: Int) -> Failure {
-        Failure(reason: "the data decompresses to more than the \(limit) bytes the archive declares")
+        Failure(
+            reason: "the data decompresses to more than the \(limit) bytes the archive declares")
     }
 }
 
@@ -189,7 +216,9 @@ private struct BitReader {
 
     mutating func drop(_ count: Int) throws(Inflate.Failure) {
         if bitCount < count { refill() }
-        guard bitCount >= count else { throw Inflate.Failure(reason: "the compressed data ends unexpectedly") }
+        guard bitCount >= count else {
+            throw Inflate.Failure(reason: "the compressed data ends unexpectedly")
+        }
         buffer >>= UInt64(count)
         bitCount -= count
     }
@@ -233,7 +262,9 @@ private struct HuffmanCode {
         var available = 1
         for length in 1...15 {
             available = available * 2 - counts[length]
-            guard available >= 0 else { throw Inflate.Failure(reason: "a Huffman code is over-subscribed") }
+            guard available >= 0 else {
+                throw Inflate.Failure(reason: "a Huffman code is over-subscribed")
+            }
         }
         maxLength = counts.lastIndex { $0 > 0 } ?? 0
         // Incomplete codes are allowed (RFC 1951 permits them for one-symbol
@@ -266,7 +297,9 @@ private struct HuffmanCode {
 
     func decode(_ reader: inout BitReader) throws(Inflate.Failure) -> Int {
         let entry = table[reader.peek(maxLength)]
-        guard entry != 0 else { throw Inflate.Failure(reason: "invalid Huffman code in the compressed data") }
+        guard entry != 0 else {
+            throw Inflate.Failure(reason: "invalid Huffman code in the compressed data")
+        }
         try reader.drop(Int(entry & 0xF))
         return Int(entry >> 4)
     }

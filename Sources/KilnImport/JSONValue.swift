@@ -24,7 +24,9 @@ indirect enum JSONValue {
         var parser = Parser(text: Array(text))
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
-        guard parser.position == parser.text.count else { throw parser.failure("unexpected text after the value") }
+        guard parser.position == parser.text.count else {
+            throw parser.failure("unexpected text after the value")
+        }
         return value
     }
 
@@ -93,7 +95,8 @@ indirect enum JSONValue {
 
         mutating func consume(_ word: String) -> Bool {
             let utf8 = Array(word.utf8)
-            guard text.count - position >= utf8.count, text[position..<(position + utf8.count)].elementsEqual(utf8)
+            guard text.count - position >= utf8.count,
+                text[position..<(position + utf8.count)].elementsEqual(utf8)
             else { return false }
             position += utf8.count
             return true
@@ -112,7 +115,9 @@ indirect enum JSONValue {
                 skipWhitespace()
                 guard current == UInt8(ascii: "\"") else { throw failure("expected a string key") }
                 let key = try string()
-                guard seen.insert(key).inserted else { throw failure("duplicate key \(JSONValue.quoted(key))") }
+                guard seen.insert(key).inserted else {
+                    throw failure("duplicate key \(JSONValue.quoted(key))")
+                }
                 try expect(UInt8(ascii: ":"), "':'")
                 members.append((key, try value(depth: depth + 1)))
                 skipWhitespace()
@@ -143,7 +148,9 @@ indirect enum JSONValue {
 
         mutating func digits() -> Int {
             let start = position
-            while let byte = current, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") { position += 1 }
+            while let byte = current, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                position += 1
+            }
             return position - start
         }
 
@@ -168,7 +175,9 @@ indirect enum JSONValue {
                 guard digits() > 0 else { throw failure("expected exponent digits") }
                 isInteger = false
             }
-            guard isInteger, let value = Int(String(decoding: text[start..<position], as: UTF8.self)) else {
+            guard isInteger,
+                let value = Int(String(decoding: text[start..<position], as: UTF8.self))
+            else {
                 return .otherNumber
             }
             return .integer(value)
@@ -179,7 +188,9 @@ indirect enum JSONValue {
             var scalars = String.UnicodeScalarView()
             var literalStart = position
             func flush(_ end: Int) {
-                scalars.append(contentsOf: String(decoding: text[literalStart..<end], as: UTF8.self).unicodeScalars)
+                scalars.append(
+                    contentsOf: String(decoding: text[literalStart..<end], as: UTF8.self)
+                        .unicodeScalars)
             }
             while true {
                 guard let byte = current else { throw failure("unterminated string") }
@@ -219,17 +230,23 @@ indirect enum JSONValue {
             if (0xD800..<0xDC00).contains(first) {
                 guard consume("\\u") else { throw failure("unpaired surrogate escape") }
                 let second = try hexQuad()
-                guard (0xDC00..<0xE000).contains(second) else { throw failure("unpaired surrogate escape") }
+                guard (0xDC00..<0xE000).contains(second) else {
+                    throw failure("unpaired surrogate escape")
+                }
                 let combined = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
                 guard let scalar = Unicode.Scalar(combined) else { throw failure("invalid escape") }
                 return scalar
             }
-            guard let scalar = Unicode.Scalar(first) else { throw failure("unpaired surrogate escape") }
+            guard let scalar = Unicode.Scalar(first) else {
+                throw failure("unpaired surrogate escape")
+            }
             return scalar
         }
 
         mutating func hexQuad() throws(SyntaxError) -> UInt32 {
-            guard text.count - position >= 4 else { throw failure("expected four hex digits after \\u") }
+            guard text.count - position >= 4 else {
+                throw failure("expected four hex digits after \\u")
+            }
             var value: UInt32 = 0
             for byte in text[position..<(position + 4)] {
                 guard let digit = Character(Unicode.Scalar(byte)).hexDigitValue else {

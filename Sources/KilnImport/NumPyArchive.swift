@@ -37,13 +37,16 @@ public struct NumPyArchive: Sendable {
         guard let member = membersByKey[key] else {
             throw WeightFileError.missingKey(key, in: source, available: keys)
         }
-        return try NumPyArray.decode(archive.contents(of: member), source: "\(source) member '\(member.name)'")
+        return try NumPyArray.decode(
+            archive.contents(of: member), source: "\(source) member '\(member.name)'")
     }
 
     /// An uncompressed `.npz` archive holding `tensors`, readable by `np.load`.
     public static func encode(_ tensors: [String: TensorData]) -> [UInt8] {
         ZipArchive.encode(
-            tensors.sorted { $0.key < $1.key }.map { (name: $0.key + ".npy", contents: NumPyArray.encode($0.value)) })
+            tensors.sorted { $0.key < $1.key }.map {
+                (name: $0.key + ".npy", contents: NumPyArray.encode($0.value))
+            })
     }
 
     /// Writes `tensors` to `url` as an uncompressed `.npz` archive.

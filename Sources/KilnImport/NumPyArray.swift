@@ -17,7 +17,8 @@ public enum NumPyArray {
         let reader = ByteReader(bytes: bytes, source: source)
         let prefix = bytes.prefix(magic.count)
         guard prefix.elementsEqual(magic.prefix(prefix.count)) else {
-            throw WeightFileError(source, "not a NumPy .npy file (it does not start with \\x93NUMPY)")
+            throw WeightFileError(
+                source, "not a NumPy .npy file (it does not start with \\x93NUMPY)")
         }
         let major = try reader.uint8(at: 6, "format version")
         let minor = try reader.uint8(at: 7, "format version")
@@ -32,13 +33,21 @@ public enum NumPyArray {
             headerLength = Int(try reader.uint32(at: 8, "header length"))
         default:
             throw WeightFileError(
-                source, "unsupported .npy format version \(major).\(minor); Kiln reads versions 1.0, 2.0 and 3.0")
+                source,
+                "unsupported .npy format version \(major).\(minor); Kiln reads versions 1.0, 2.0 and 3.0"
+            )
         }
-        let header = try NumPyHeader(parsing: try reader.bytes(at: headerStart, count: headerLength, "header"), source: source)
+        let header = try NumPyHeader(
+            parsing: try reader.bytes(at: headerStart, count: headerLength, "header"),
+            source: source)
         let dataStart = headerStart + headerLength
         let shapeText = "shape (" + header.shape.map(String.init).joined(separator: ", ") + ")"
-        guard let expected = ShapeArithmetic.byteCount(of: header.shape, elementSize: header.dtype.byteSize) else {
-            throw WeightFileError(source, "\(shapeText) is too large to address; the file is corrupt")
+        guard
+            let expected = ShapeArithmetic.byteCount(
+                of: header.shape, elementSize: header.dtype.byteSize)
+        else {
+            throw WeightFileError(
+                source, "\(shapeText) is too large to address; the file is corrupt")
         }
         let available = bytes.count - dataStart
         guard available >= expected else {
@@ -50,9 +59,11 @@ public enum NumPyArray {
         guard available == expected else {
             throw WeightFileError(
                 source,
-                "\(available - expected) unexpected bytes follow the array data of \(shapeText); the file is corrupt")
+                "\(available - expected) unexpected bytes follow the array data of \(shapeText); the file is corrupt"
+            )
         }
-        return TensorData(dtype: header.dtype, shape: Shape(header.shape), bytes: Array(bytes[dataStart...]))
+        return TensorData(
+            dtype: header.dtype, shape: Shape(header.shape), bytes: Array(bytes[dataStart...]))
     }
 
     /// Reads the `.npy` file at `url`.
@@ -68,7 +79,9 @@ public enum NumPyArray {
         let versionOneLength = paddedHeaderLength(headerBytes.count, prefixLength: 10)
         let isVersionOne = versionOneLength <= Int(UInt16.max)
         let prefixLength = isVersionOne ? 10 : 12
-        let paddedLength = isVersionOne ? versionOneLength : paddedHeaderLength(headerBytes.count, prefixLength: 12)
+        let paddedLength =
+            isVersionOne
+            ? versionOneLength : paddedHeaderLength(headerBytes.count, prefixLength: 12)
         let padding = paddedLength - headerBytes.count - 1
 
         var bytes = magic

@@ -35,29 +35,38 @@ struct NumPyHeader {
         do {
             literal = try PythonLiteral.parse(Array(text))
         } catch {
-            throw WeightFileError(source, "the .npy header is not a valid dictionary (\(error.reason)); the file is corrupt")
+            throw WeightFileError(
+                source,
+                "the .npy header is not a valid dictionary (\(error.reason)); the file is corrupt")
         }
         guard case .dictionary(let entries) = literal else {
-            throw WeightFileError(source, "the .npy header is not a dictionary; the file is corrupt")
+            throw WeightFileError(
+                source, "the .npy header is not a dictionary; the file is corrupt")
         }
         var fields: [String: PythonLiteral] = [:]
         for (key, value) in entries {
             guard case .string(let name) = key else {
-                throw WeightFileError(source, "the .npy header has a key that is not a string; the file is corrupt")
+                throw WeightFileError(
+                    source, "the .npy header has a key that is not a string; the file is corrupt")
             }
             guard ["descr", "fortran_order", "shape"].contains(name) else {
-                throw WeightFileError(source, "the .npy header has an unexpected key '\(name)'; the file is corrupt")
+                throw WeightFileError(
+                    source, "the .npy header has an unexpected key '\(name)'; the file is corrupt")
             }
             guard fields.updateValue(value, forKey: name) == nil else {
-                throw WeightFileError(source, "the .npy header repeats the key '\(name)'; the file is corrupt")
+                throw WeightFileError(
+                    source, "the .npy header repeats the key '\(name)'; the file is corrupt")
             }
         }
         dtype = try Self.dtype(of: fields["descr"], source: source)
         guard let fortranOrder = fields["fortran_order"] else {
-            throw WeightFileError(source, "the .npy header has no 'fortran_order'; the file is corrupt")
+            throw WeightFileError(
+                source, "the .npy header has no 'fortran_order'; the file is corrupt")
         }
         guard case .boolean(let isColumnMajor) = fortranOrder else {
-            throw WeightFileError(source, "the .npy header's 'fortran_order' is not True or False; the file is corrupt")
+            throw WeightFileError(
+                source,
+                "the .npy header's 'fortran_order' is not True or False; the file is corrupt")
         }
         guard !isColumnMajor else {
             throw WeightFileError(
@@ -66,11 +75,15 @@ struct NumPyHeader {
                     + "save np.ascontiguousarray(array) instead")
         }
         guard case .sequence(let dimensions)? = fields["shape"] else {
-            throw WeightFileError(source, "the .npy header has no 'shape' tuple; the file is corrupt")
+            throw WeightFileError(
+                source, "the .npy header has no 'shape' tuple; the file is corrupt")
         }
         shape = try dimensions.map { dimension in
             guard case .integer(let size) = dimension, size >= 0 else {
-                throw WeightFileError(source, "the .npy header's 'shape' holds something other than sizes; the file is corrupt")
+                throw WeightFileError(
+                    source,
+                    "the .npy header's 'shape' holds something other than sizes; the file is corrupt"
+                )
             }
             return size
         }
@@ -82,19 +95,24 @@ struct NumPyHeader {
             if let dtype = acceptedDescriptors[name] { return dtype }
             let advice = "Kiln reads \(supportedList); convert first, e.g. array.astype(np.float32)"
             if name.hasPrefix(">") {
-                throw WeightFileError(source, "big-endian dtype '\(name)' is not supported; \(advice)")
+                throw WeightFileError(
+                    source, "big-endian dtype '\(name)' is not supported; \(advice)")
             }
             if name.dropFirst().hasPrefix("O") || name == "O" {
-                throw WeightFileError(source, "object arrays (dtype '\(name)') are not supported; \(advice)")
+                throw WeightFileError(
+                    source, "object arrays (dtype '\(name)') are not supported; \(advice)")
             }
             throw WeightFileError(source, "unsupported dtype '\(name)'; \(advice)")
         case .sequence:
             throw WeightFileError(
-                source, "structured (record) arrays are not supported; Kiln reads plain arrays of \(supportedList)")
+                source,
+                "structured (record) arrays are not supported; Kiln reads plain arrays of \(supportedList)"
+            )
         case nil:
             throw WeightFileError(source, "the .npy header has no 'descr'; the file is corrupt")
         default:
-            throw WeightFileError(source, "the .npy header's 'descr' is not a dtype string; the file is corrupt")
+            throw WeightFileError(
+                source, "the .npy header's 'descr' is not a dtype string; the file is corrupt")
         }
     }
 

@@ -74,7 +74,9 @@ indirect enum PythonLiteral {
 
         mutating func consume(word: String) -> Bool {
             let utf8 = Array(word.utf8)
-            guard position + utf8.count <= text.count, Array(text[position..<(position + utf8.count)]) == utf8 else {
+            guard position + utf8.count <= text.count,
+                Array(text[position..<(position + utf8.count)]) == utf8
+            else {
                 return false
             }
             position += utf8.count
@@ -115,7 +117,8 @@ indirect enum PythonLiteral {
             var digits = 0
             while let byte = current, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
                 let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
-                let (sum, overflow2) = shifted.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
+                let (sum, overflow2) = shifted.addingReportingOverflow(
+                    Int(byte - UInt8(ascii: "0")))
                 guard !overflow1, !overflow2 else { throw failure("integer too large") }
                 value = sum
                 digits += 1
@@ -160,7 +163,9 @@ indirect enum PythonLiteral {
                 }
                 let key = try value(depth: depth + 1)
                 skipWhitespace()
-                guard current == UInt8(ascii: ":") else { throw failure("expected ':' after a dictionary key") }
+                guard current == UInt8(ascii: ":") else {
+                    throw failure("expected ':' after a dictionary key")
+                }
                 position += 1
                 entries.append((key, try value(depth: depth + 1)))
                 skipWhitespace()

@@ -16,12 +16,14 @@ public struct SafeTensors: Sendable {
     }
 
     /// The safetensors dtype names Kiln reads.
-    static let supportedDTypes: [String: DType] = ["F32": .float32, "F16": .float16, "I8": .int8, "I32": .int32]
+    static let supportedDTypes: [String: DType] = [
+        "F32": .float32, "F16": .float16, "I8": .int8, "I32": .int32,
+    ]
 
     /// Element sizes of the dtypes Kiln does not read, so their entries can still be checked.
     private static let otherDTypeSizes: [String: Int] = [
-        "BOOL": 1, "U8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "BF16": 2, "U32": 4, "F64": 8,
-        "I64": 8, "U64": 8,
+        "BOOL": 1, "U8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "BF16": 2,
+        "U32": 4, "F64": 8, "I64": 8, "U64": 8,
     ]
 
     private static let metadataKey = "__metadata__"
@@ -48,17 +50,20 @@ public struct SafeTensors: Sendable {
         let reader = ByteReader(bytes: bytes, source: source)
         guard bytes.count >= 8 else {
             throw WeightFileError(
-                source, "is \(bytes.count) bytes, too short for the 8-byte header length; the file is truncated "
+                source,
+                "is \(bytes.count) bytes, too short for the 8-byte header length; the file is truncated "
                     + "or is not a safetensors file")
         }
         let headerLength = try reader.uint64(at: 0, "header length")
         guard headerLength <= UInt64(bytes.count - 8) else {
             throw WeightFileError(
-                source, "header length \(headerLength) exceeds the file size \(bytes.count); the file is truncated "
+                source,
+                "header length \(headerLength) exceeds the file size \(bytes.count); the file is truncated "
                     + "or is not a safetensors file")
         }
         let dataStart = 8 + Int(headerLength)
-        let header = try Self.parseHeader(reader.bytes(at: 8, count: Int(headerLength), "header"), source: source)
+        let header = try Self.parseHeader(
+            reader.bytes(at: 8, count: Int(headerLength), "header"), source: source)
 
         var entries: [String: Entry] = [:]
         var metadata: [String: String] = [:]
@@ -67,7 +72,8 @@ public struct SafeTensors: Sendable {
                 metadata = try Self.parseMetadata(value, source: source)
             } else {
                 entries[name] = try Self.parseEntry(
-                    value, name: name, dataStart: dataStart, dataCount: bytes.count - dataStart, source: source)
+                    value, name: name, dataStart: dataStart, dataCount: bytes.count - dataStart,
+                    source: source)
             }
         }
         self.entries = entries
@@ -79,45 +85,64 @@ public struct SafeTensors: Sendable {
         key: String, value: JSONValue
     )] {
         guard String(validating: text, as: UTF8.self) != nil else {
-            throw WeightFileError(source, "the header is not valid UTF-8; the file is corrupt or is not a safetensors file")
+            throw WeightFileError(
+                source,
+                "the header is not valid UTF-8; the file is corrupt or is not a safetensors file")
         }
         let json: JSONValue
         do {
             json = try JSONValue.parse(text)
         } catch {
             throw WeightFileError(
-                source, "the header is not valid JSON (\(error.reason)); the file is corrupt or is not a safetensors file")
+                source,
+                "the header is not valid JSON (\(error.reason)); the file is corrupt or is not a safetensors file"
+            )
         }
         guard case .object(let members) = json else {
-            throw WeightFileError(source, "the header is not a JSON object; the file is corrupt or is not a safetensors file")
+            throw WeightFileError(
+                source,
+                "the header is not a JSON object; the file is corrupt or is not a safetensors file")
         }
         return members
     }
 
-    private static func parseMetadata(_ value: JSONValue, source: String) throws -> [String: String] {
+    private static func parseMetadata(_ value: JSONValue, source: String) throws -> [String: String]
+    {
         guard case .object(let members) = value else {
-            throw WeightFileError(source, "the header's __metadata__ is not an object of strings; the file is corrupt")
+            throw WeightFileError(
+                source, "the header's __metadata__ is not an object of strings; the file is corrupt"
+            )
         }
         var metadata: [String: String] = [:]
         for (key, value) in members {
             guard case .string(let text) = value else {
-                throw WeightFileError(source, "the header's __metadata__ entry '\(key)' is not a string; the file is corrupt")
+                throw WeightFileError(
+                    source,
+                    "the header's __metadata__ entry '\(key)' is not a string; the file is corrupt")
             }
             metadata[key] = text
         }
         return metadata
     }
 
-    private static func parseEntry(_ value: JSONValue, name: String, dataStart: Int, dataCount: Int, source: String)
+    private static func parseEntry(
+        _ value: JSONValue, name: String, dataStart: Int, dataCount: Int, source: String
+    )
         throws -> Entry
     {
         func corrupt(_ problem: String) -> WeightFileError {
             WeightFileError(source, "tensor '\(name)': \(problem); the file is corrupt")
         }
-        guard case .object(let members) = value else { throw corrupt("its header entry is not an object") }
+        guard case .object(let members) = value else {
+            throw corrupt("its header entry is not an object")
+        }
         let fields = Dictionary(members, uniquingKeysWith: { first, _ in first })
-        guard case .string(let dtypeName)? = fields["dtype"] else { throw corrupt("the header gives no dtype string") }
-        guard case .array(let shapeValues)? = fields["shape"] else { throw corrupt("the header gives no shape array") }
+        guard case .string(let dtypeName)? = fields["dtype"] else {
+            throw corrupt("the header gives no dtype string")
+        }
+        guard case .array(let shapeValues)? = fields["shape"] else {
+            throw corrupt("the header gives no shape array")
+        }
         guard case .array(let offsetValues)? = fields["data_offsets"] else {
             throw corrupt("the header gives no data_offsets array")
         }
@@ -129,11 +154,16 @@ public struct SafeTensors: Sendable {
         }
         guard offsetValues.count == 2, case .integer(let begin) = offsetValues[0],
             case .integer(let end) = offsetValues[1], begin >= 0, begin <= end
-        else { throw corrupt("data_offsets is not a pair [begin, end] of non-negative integers with begin <= end") }
+        else {
+            throw corrupt(
+                "data_offsets is not a pair [begin, end] of non-negative integers with begin <= end"
+            )
+        }
         let offsetsText = "data_offsets [\(begin), \(end)]"
         guard end <= dataCount else {
             throw WeightFileError(
-                source, "tensor '\(name)': \(offsetsText) reach past the end of the data (\(dataCount) bytes); "
+                source,
+                "tensor '\(name)': \(offsetsText) reach past the end of the data (\(dataCount) bytes); "
                     + "the file is truncated or corrupt")
         }
         if let elementSize = supportedDTypes[dtypeName]?.byteSize ?? otherDTypeSizes[dtypeName] {
@@ -142,10 +172,13 @@ public struct SafeTensors: Sendable {
                 throw corrupt("shape \(shapeText) is too large to address")
             }
             guard needed == end - begin else {
-                throw corrupt("\(offsetsText) hold \(end - begin) bytes but \(dtypeName) shape \(shapeText) needs \(needed)")
+                throw corrupt(
+                    "\(offsetsText) hold \(end - begin) bytes but \(dtypeName) shape \(shapeText) needs \(needed)"
+                )
             }
         }
-        return Entry(dtypeName: dtypeName, shape: shape, byteRange: (dataStart + begin)..<(dataStart + end))
+        return Entry(
+            dtypeName: dtypeName, shape: shape, byteRange: (dataStart + begin)..<(dataStart + end))
     }
 
     /// The tensor named `key`.
@@ -155,10 +188,13 @@ public struct SafeTensors: Sendable {
         }
         guard let dtype = Self.supportedDTypes[entry.dtypeName] else {
             throw WeightFileError(
-                source, "tensor '\(key)' has dtype \(entry.dtypeName), which Kiln does not read; supported dtypes are "
-                    + "F32, F16, I8 and I32; convert the tensor (e.g. tensor.float()) before saving")
+                source,
+                "tensor '\(key)' has dtype \(entry.dtypeName), which Kiln does not read; supported dtypes are "
+                    + "F32, F16, I8 and I32; convert the tensor (e.g. tensor.float()) before saving"
+            )
         }
-        return TensorData(dtype: dtype, shape: Shape(entry.shape), bytes: Array(bytes[entry.byteRange]))
+        return TensorData(
+            dtype: dtype, shape: Shape(entry.shape), bytes: Array(bytes[entry.byteRange]))
     }
 
     /// The safetensors name of `dtype`.
@@ -171,22 +207,32 @@ public struct SafeTensors: Sendable {
         }
     }
 
-    /// A `.safetensors` file holding `tensors` (in key order) and `metadata`.
+    /// A `.safetensors` file holding `tensors` and `metadata`.
     ///
     /// The name `__metadata__` is reserved by the format, so a tensor with that name is not written.
-    public static func encode(_ tensors: [String: TensorData], metadata: [String: String] = [:]) -> [UInt8] {
+    public static func encode(_ tensors: [String: TensorData], metadata: [String: String] = [:])
+        -> [UInt8]
+    {
         var fields: [String] = []
         if !metadata.isEmpty {
-            let pairs = metadata.sorted { $0.key < $1.key }.map { JSONValue.quoted($0.key) + ":" + JSONValue.quoted($0.value) }
+            let pairs = metadata.sorted { $0.key < $1.key }.map {
+                JSONValue.quoted($0.key) + ":" + JSONValue.quoted($0.value)
+            }
             fields.append(JSONValue.quoted(metadataKey) + ":{" + pairs.joined(separator: ",") + "}")
         }
+        // Widest elements first, as the reference writer orders them, so every tensor's
+        // data stays aligned to its element size for readers that map the file.
+        let ordered = tensors.sorted {
+            ($0.value.dtype.byteSize, $1.key) > ($1.value.dtype.byteSize, $0.key)
+        }
         var data: [UInt8] = []
-        for (name, tensor) in tensors.sorted(by: { $0.key < $1.key }) where name != metadataKey {
+        for (name, tensor) in ordered where name != metadataKey {
             let begin = data.count
             data += tensor.bytes
             let shape = tensor.shape.dimensions.map(String.init).joined(separator: ",")
             fields.append(
-                JSONValue.quoted(name) + ":{\"dtype\":\"\(self.name(of: tensor.dtype))\",\"shape\":[\(shape)],"
+                JSONValue.quoted(name)
+                    + ":{\"dtype\":\"\(self.name(of: tensor.dtype))\",\"shape\":[\(shape)],"
                     + "\"data_offsets\":[\(begin),\(data.count)]}")
         }
         var header = Array(("{" + fields.joined(separator: ",") + "}").utf8)
@@ -201,7 +247,9 @@ public struct SafeTensors: Sendable {
     }
 
     /// Writes `tensors` and `metadata` to `url` as a `.safetensors` file.
-    public static func write(_ tensors: [String: TensorData], metadata: [String: String] = [:], to url: URL) throws {
+    public static func write(
+        _ tensors: [String: TensorData], metadata: [String: String] = [:], to url: URL
+    ) throws {
         try FileIO.write(encode(tensors, metadata: metadata), to: url)
     }
 }

@@ -45,11 +45,14 @@ public struct WeightFile: Sendable {
     /// The names of the `.npy` files in `directory`, without the extension.
     private static func arrayKeys(inDirectory directory: URL, source: String) throws -> [String] {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory)
+        else {
             throw WeightFileError(source, "no such directory")
         }
         guard isDirectory.boolValue else {
-            throw WeightFileError(source, "is not a directory; .npy weights are read from a directory of KEY.npy files")
+            throw WeightFileError(
+                source,
+                "is not a directory; .npy weights are read from a directory of KEY.npy files")
         }
         let names: [String]
         do {
@@ -57,7 +60,8 @@ public struct WeightFile: Sendable {
         } catch {
             throw WeightFileError(source, "cannot be listed: \(error.localizedDescription)")
         }
-        return names.filter { $0.hasSuffix(".npy") && $0.count > 4 }.map { String($0.dropLast(4)) }.sorted()
+        return names.filter { $0.hasSuffix(".npy") && $0.count > 4 }.map { String($0.dropLast(4)) }
+            .sorted()
     }
 
     /// The tensor stored under `key`.

@@ -23,12 +23,16 @@ extension WeightFileError {
     }
 
     /// The file ended before a structure that should be there.
-    static func truncated(_ source: String, reading what: String, at offset: Int) -> WeightFileError {
-        WeightFileError(source, "the file ends inside the \(what) at byte \(offset); the file is truncated or corrupt")
+    static func truncated(_ source: String, reading what: String, at offset: Int) -> WeightFileError
+    {
+        WeightFileError(
+            source,
+            "the file ends inside the \(what) at byte \(offset); the file is truncated or corrupt")
     }
 
     /// A key that is not in the file; lists a few keys that are, so typos are easy to spot.
-    static func missingKey(_ key: String, in source: String, available: [String]) -> WeightFileError {
+    static func missingKey(_ key: String, in source: String, available: [String]) -> WeightFileError
+    {
         if available.isEmpty {
             return WeightFileError(source, "no tensor named '\(key)'; the file holds no tensors")
         }

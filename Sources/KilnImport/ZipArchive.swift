@@ -34,17 +34,20 @@ struct ZipArchive {
         let directoryOffset = try reader.uint32(at: endOffset + 16, "end of central directory")
         if entryCount == 0xFFFF || directorySize == 0xFFFF_FFFF || directoryOffset == 0xFFFF_FFFF {
             throw WeightFileError(
-                source, "is a zip64 archive (over 65535 members or 4 GiB), which is not supported; "
+                source,
+                "is a zip64 archive (over 65535 members or 4 GiB), which is not supported; "
                     + "split the weights into smaller files")
         }
         guard diskNumber == 0, directoryDisk == 0, entriesOnDisk == entryCount else {
-            throw WeightFileError(source, "is a multi-part (split) zip archive, which is not supported")
+            throw WeightFileError(
+                source, "is a multi-part (split) zip archive, which is not supported")
         }
         guard reader.contains(offset: Int(directoryOffset), count: Int(directorySize)),
             Int(directoryOffset) + Int(directorySize) <= endOffset
         else {
             throw WeightFileError(
-                source, "the central directory (\(directorySize) bytes at byte \(directoryOffset)) lies outside the "
+                source,
+                "the central directory (\(directorySize) bytes at byte \(directoryOffset)) lies outside the "
                     + "file; the file is truncated or corrupt")
         }
 
@@ -54,7 +57,8 @@ struct ZipArchive {
         for _ in 0..<entryCount {
             let member = try Self.readCentralHeader(reader, at: &offset)
             guard names.insert(member.name).inserted else {
-                throw WeightFileError(source, "the archive holds two members named '\(member.name)'; it is corrupt")
+                throw WeightFileError(
+                    source, "the archive holds two members named '\(member.name)'; it is corrupt")
             }
             members.append(member)
         }
@@ -65,24 +69,32 @@ struct ZipArchive {
     private static func findEndRecord(_ reader: ByteReader) throws -> Int {
         guard reader.count >= endRecordSize else {
             throw WeightFileError(
-                reader.source, "is \(reader.count) bytes, too short to be a zip archive; the file is truncated "
+                reader.source,
+                "is \(reader.count) bytes, too short to be a zip archive; the file is truncated "
                     + "or is not an .npz file")
         }
         let last = reader.count - endRecordSize
         let first = max(0, last - Int(UInt16.max))
         for offset in stride(from: last, through: first, by: -1) {
-            guard try reader.uint32(at: offset, "end of central directory") == endSignature else { continue }
+            guard try reader.uint32(at: offset, "end of central directory") == endSignature else {
+                continue
+            }
             let commentLength = try reader.uint16(at: offset + 20, "end of central directory")
             if offset + endRecordSize + Int(commentLength) == reader.count { return offset }
         }
         throw WeightFileError(
-            reader.source, "has no zip end-of-central-directory record; the file is truncated or is not an .npz file")
+            reader.source,
+            "has no zip end-of-central-directory record; the file is truncated or is not an .npz file"
+        )
     }
 
-    private static func readCentralHeader(_ reader: ByteReader, at offset: inout Int) throws -> Member {
+    private static func readCentralHeader(_ reader: ByteReader, at offset: inout Int) throws
+        -> Member
+    {
         let what = "central directory"
         guard try reader.uint32(at: offset, what) == centralHeaderSignature else {
-            throw WeightFileError(reader.source, "the zip central directory is corrupt at byte \(offset)")
+            throw WeightFileError(
+                reader.source, "the zip central directory is corrupt at byte \(offset)")
         }
         let flags = try reader.uint16(at: offset + 8, what)
         let method = try reader.uint16(at: offset + 10, what)
@@ -93,11 +105,14 @@ struct ZipArchive {
         let extraLength = Int(try reader.uint16(at: offset + 30, what))
         let commentLength = Int(try reader.uint16(at: offset + 32, what))
         let localHeaderOffset = try reader.uint32(at: offset + 42, what)
-        let name = String(decoding: try reader.bytes(at: offset + 46, count: nameLength, what), as: UTF8.self)
+        let name = String(
+            decoding: try reader.bytes(at: offset + 46, count: nameLength, what), as: UTF8.self)
         offset += 46 + nameLength + extraLength + commentLength
 
         let problem: String? =
-            if compressedSize == 0xFFFF_FFFF || uncompressedSize == 0xFFFF_FFFF || localHeaderOffset == 0xFFFF_FFFF {
+            if compressedSize == 0xFFFF_FFFF || uncompressedSize == 0xFFFF_FFFF
+                || localHeaderOffset == 0xFFFF_FFFF
+            {
                 "uses zip64 (members over 4 GiB), which is not supported"
             } else if flags & 1 != 0 {
                 "is encrypted, which is not supported"
@@ -126,34 +141,42 @@ struct ZipArchive {
         let extraLength = Int(try reader.uint16(at: offset + 28, what))
         let localName = try reader.bytes(at: offset + 30, count: nameLength, what)
         guard localName.elementsEqual(member.name.utf8) else {
-            throw WeightFileError(source, "the local header of member '\(member.name)' names another file; it is corrupt")
+            throw WeightFileError(
+                source,
+                "the local header of member '\(member.name)' names another file; it is corrupt")
         }
         // Sizes come from the central directory: np.savez writes zip64 placeholders in local headers.
         let data = try reader.bytes(
-            at: offset + 30 + nameLength + extraLength, count: member.compressedSize, "data of member '\(member.name)'")
+            at: offset + 30 + nameLength + extraLength, count: member.compressedSize,
+            "data of member '\(member.name)'")
 
         let contents: [UInt8]
         if member.method == Self.stored {
             guard member.compressedSize == member.uncompressedSize else {
-                throw WeightFileError(source, "member '\(member.name)' is stored but its two sizes differ; it is corrupt")
+                throw WeightFileError(
+                    source,
+                    "member '\(member.name)' is stored but its two sizes differ; it is corrupt")
             }
             contents = Array(data)
         } else {
             do {
                 contents = try Inflate.decompress(data, limit: member.uncompressedSize)
             } catch {
-                throw WeightFileError(source, "member '\(member.name)' cannot be decompressed: \(error.reason)")
+                throw WeightFileError(
+                    source, "member '\(member.name)' cannot be decompressed: \(error.reason)")
             }
             guard contents.count == member.uncompressedSize else {
                 throw WeightFileError(
-                    source, "member '\(member.name)' decompresses to \(contents.count) bytes, not the "
+                    source,
+                    "member '\(member.name)' decompresses to \(contents.count) bytes, not the "
                         + "\(member.uncompressedSize) the archive declares; it is corrupt")
             }
         }
         let crc = CRC32.checksum(contents)
         guard crc == member.crc else {
             throw WeightFileError(
-                source, "member '\(member.name)' fails its CRC-32 check (expected \(hex(member.crc)), "
+                source,
+                "member '\(member.name)' fails its CRC-32 check (expected \(hex(member.crc)), "
                     + "got \(hex(crc))); the archive is corrupt")
         }
         return contents
@@ -183,7 +206,9 @@ struct ZipArchive {
             let localOffset = UInt32(truncatingIfNeeded: bytes.count)
 
             bytes.appendLittleEndian(localHeaderSignature)
-            for field: UInt16 in [20, flags, stored, dosTime, dosDate] { bytes.appendLittleEndian(field) }
+            for field: UInt16 in [20, flags, stored, dosTime, dosDate] {
+                bytes.appendLittleEndian(field)
+            }
             for field: UInt32 in [crc, size, size] { bytes.appendLittleEndian(field) }
             bytes.appendLittleEndian(UInt16(truncatingIfNeeded: name.count))
             bytes.appendLittleEndian(UInt16(0))
@@ -191,7 +216,9 @@ struct ZipArchive {
             bytes += file.contents
 
             directory.appendLittleEndian(centralHeaderSignature)
-            for field: UInt16 in [20, 20, flags, stored, dosTime, dosDate] { directory.appendLittleEndian(field) }
+            for field: UInt16 in [20, 20, flags, stored, dosTime, dosDate] {
+                directory.appendLittleEndian(field)
+            }
             for field: UInt32 in [crc, size, size] { directory.appendLittleEndian(field) }
             // Name length, then no extra field, comment, disk number or attributes.
             for field: UInt16 in [UInt16(truncatingIfNeeded: name.count), 0, 0, 0, 0] {
