@@ -55,7 +55,7 @@ struct LoopModel: Model {
         let diagnostic = result.diagnostics[0]
         #expect(diagnostic.location?.line == mismatchLine)
         #expect(diagnostic.location?.file.hasSuffix("Tests/KilnTests/DSLTests.swift") == true)
-        #expect(diagnostic.message.contains("conv2d_0"))
+        #expect(diagnostic.message.contains("conv2d_1") && diagnostic.message.contains("window does not fit"))
         #expect(diagnostic.description.contains("DSLTests.swift:\(mismatchLine): error:"))
     }
 
