@@ -36,14 +36,23 @@ public struct Compiler: Sendable {
         let traceSeconds = Date().timeIntervalSince(started)
         let diagnostics = traces.flatMap(\.diagnostics)
         if !diagnostics.isEmpty { throw DiagnosticError(diagnostics) }
-        return try traces.map { trace in
+        // Compile every model before failing, so one build reports all of the file's problems.
+        var results: [Result] = []
+        var problems: [Diagnostic] = []
+        for trace in traces {
             guard let graph = trace.graph else { throw CompilerError("\(trace.modelName): tracing produced no graph") }
-            var result = try compile(
-                graph, options: trace.options,
-                to: outputDirectory.appendingPathComponent("\(trace.modelName).kiln"))
-            result.timings.insert(("trace", traceSeconds), at: 0)
-            return result
+            do {
+                var result = try compile(
+                    graph, options: trace.options,
+                    to: outputDirectory.appendingPathComponent("\(trace.modelName).kiln"))
+                result.timings.insert(("trace", traceSeconds), at: 0)
+                results.append(result)
+            } catch let error as DiagnosticError {
+                problems += error.diagnostics.filter { !problems.contains($0) }
+            }
         }
+        if !problems.isEmpty { throw DiagnosticError(problems) }
+        return results
     }
 
     /// Loads weights and runs the pass pipeline that `options` asks for.

@@ -39,7 +39,8 @@ public enum WeightResolver {
                     }
                     continue
                 }
-                let layerName = layer?.name ?? reference.key
+                // Keys are `LAYER.weight` / `LAYER.bias`; the consumer may be a helper node such as a bias add.
+                let layerName = reference.key.split(separator: ".").dropLast().joined(separator: ".")
                 let data: TensorData
                 do {
                     data = try file.tensor(reference.key)
