@@ -5,10 +5,12 @@ let package = Package(
     name: "kiln",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "Kiln", targets: ["Kiln"]),
+        // What apps depend on: the DSL for model files and the runtime for generated code.
+        .library(name: "Kiln", targets: ["Kiln", "KilnRuntime"]),
         .library(name: "KilnRuntime", targets: ["KilnRuntime"]),
         .library(name: "KilnCompiler", targets: ["KilnCompiler"]),
         .executable(name: "kiln", targets: ["kiln"]),
+        .plugin(name: "KilnPlugin", targets: ["KilnPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -39,6 +41,8 @@ let package = Package(
                 "KilnCompiler", "KilnRuntime", "KilnImport", "KilnIR",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // Build tool plugin: compiles an app's model files with `kiln build`.
+        .plugin(name: "KilnPlugin", capability: .buildTool(), dependencies: ["kiln"]),
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR"]),
         .testTarget(name: "KilnImportTests", dependencies: ["KilnImport", "KilnIR"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnCodegenTests", dependencies: ["KilnCodegen", "KilnIR"]),

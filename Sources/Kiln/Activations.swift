@@ -13,9 +13,9 @@ public struct ActivationLayer: NamedLayer {
     let location: SourceLocation
 
     /// Creates an activation layer.
-    public init(_ function: Activation, file: String = #filePath, line: Int = #line) {
+    public init(_ function: Activation, file: String = #filePath, line: Int = #line, column: Int = #column) {
         self.function = function
-        location = SourceLocation(file: file, line: line)
+        location = SourceLocation(file: file, line: line, column: column)
     }
 
     /// Adds the activation node.
@@ -27,28 +27,28 @@ public struct ActivationLayer: NamedLayer {
 }
 
 /// `max(x, 0)` as a layer.
-public func ReLU(file: String = #filePath, line: Int = #line) -> ActivationLayer {
-    ActivationLayer(.relu, file: file, line: line)
+public func ReLU(file: String = #filePath, line: Int = #line, column: Int = #column) -> ActivationLayer {
+    ActivationLayer(.relu, file: file, line: line, column: column)
 }
 
 /// `min(max(x, 0), 6)` as a layer.
-public func ReLU6(file: String = #filePath, line: Int = #line) -> ActivationLayer {
-    ActivationLayer(.relu6, file: file, line: line)
+public func ReLU6(file: String = #filePath, line: Int = #line, column: Int = #column) -> ActivationLayer {
+    ActivationLayer(.relu6, file: file, line: line, column: column)
 }
 
 /// The logistic function as a layer.
-public func Sigmoid(file: String = #filePath, line: Int = #line) -> ActivationLayer {
-    ActivationLayer(.sigmoid, file: file, line: line)
+public func Sigmoid(file: String = #filePath, line: Int = #line, column: Int = #column) -> ActivationLayer {
+    ActivationLayer(.sigmoid, file: file, line: line, column: column)
 }
 
 /// The hyperbolic tangent as a layer.
-public func Tanh(file: String = #filePath, line: Int = #line) -> ActivationLayer {
-    ActivationLayer(.tanh, file: file, line: line)
+public func Tanh(file: String = #filePath, line: Int = #line, column: Int = #column) -> ActivationLayer {
+    ActivationLayer(.tanh, file: file, line: line, column: column)
 }
 
 /// The exact GELU, `x · Φ(x)`, as a layer.
-public func GELU(file: String = #filePath, line: Int = #line) -> ActivationLayer {
-    ActivationLayer(.gelu, file: file, line: line)
+public func GELU(file: String = #filePath, line: Int = #line, column: Int = #column) -> ActivationLayer {
+    ActivationLayer(.gelu, file: file, line: line, column: column)
 }
 
 /// Softmax over the last axis.
@@ -58,8 +58,8 @@ public struct Softmax: NamedLayer {
     let location: SourceLocation
 
     /// Creates a softmax layer.
-    public init(file: String = #filePath, line: Int = #line) {
-        location = SourceLocation(file: file, line: line)
+    public init(file: String = #filePath, line: Int = #line, column: Int = #column) {
+        location = SourceLocation(file: file, line: line, column: column)
     }
 
     /// Adds the softmax node.

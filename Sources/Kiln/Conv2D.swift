@@ -29,18 +29,18 @@ public struct Conv2D: NamedLayer {
     /// Creates a convolution with a square kernel and equal strides and dilation.
     public init(
         _ filters: Int, kernel: Int, strides: Int = 1, dilation: Int = 1, padding: Padding = .valid,
-        activation: Activation? = nil, useBias: Bool = true, file: String = #filePath, line: Int = #line
+        activation: Activation? = nil, useBias: Bool = true, file: String = #filePath, line: Int = #line, column: Int = #column
     ) {
         self.init(
             filters, kernel: (kernel, kernel), strides: (strides, strides), dilation: (dilation, dilation),
-            padding: padding, activation: activation, useBias: useBias, file: file, line: line)
+            padding: padding, activation: activation, useBias: useBias, file: file, line: line, column: column)
     }
 
     /// Creates a convolution with per-axis kernel size, strides and dilation.
     public init(
         _ filters: Int, kernel: (Int, Int), strides: (Int, Int) = (1, 1), dilation: (Int, Int) = (1, 1),
         padding: Padding = .valid, activation: Activation? = nil, useBias: Bool = true,
-        file: String = #filePath, line: Int = #line
+        file: String = #filePath, line: Int = #line, column: Int = #column
     ) {
         self.filters = filters
         self.kernel = kernel
@@ -49,7 +49,7 @@ public struct Conv2D: NamedLayer {
         self.padding = padding
         self.activation = activation
         self.useBias = useBias
-        self.location = SourceLocation(file: file, line: line)
+        self.location = SourceLocation(file: file, line: line, column: column)
     }
 
     /// Adds the convolution, bias and activation; fusion passes merge them later.

@@ -20,12 +20,12 @@ public struct Dense: NamedLayer {
 
     /// Creates a fully-connected layer with `units` outputs.
     public init(
-        _ units: Int, activation: Activation? = nil, useBias: Bool = true, file: String = #filePath, line: Int = #line
+        _ units: Int, activation: Activation? = nil, useBias: Bool = true, file: String = #filePath, line: Int = #line, column: Int = #column
     ) {
         self.units = units
         self.activation = activation
         self.useBias = useBias
-        self.location = SourceLocation(file: file, line: line)
+        self.location = SourceLocation(file: file, line: line, column: column)
     }
 
     /// Adds the matrix product, bias and activation; fusion passes merge them later.

@@ -13,9 +13,9 @@ public struct Input: NamedLayer {
     let location: SourceLocation
 
     /// Declares a float32 input of `shape`.
-    public init(shape: [Int], file: String = #filePath, line: Int = #line) {
+    public init(shape: [Int], file: String = #filePath, line: Int = #line, column: Int = #column) {
         self.shape = shape
-        self.location = SourceLocation(file: file, line: line)
+        self.location = SourceLocation(file: file, line: line, column: column)
     }
 
     /// Adds the graph input.

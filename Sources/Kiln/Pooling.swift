@@ -12,8 +12,8 @@ public struct MaxPool2D: NamedLayer {
     public var name: String?
 
     /// Creates max pooling with a square window; strides default to the window size.
-    public init(_ size: Int, strides: Int? = nil, padding: Padding = .valid, file: String = #filePath, line: Int = #line) {
-        geometry = PoolGeometry(size: size, strides: strides, padding: padding, file: file, line: line)
+    public init(_ size: Int, strides: Int? = nil, padding: Padding = .valid, file: String = #filePath, line: Int = #line, column: Int = #column) {
+        geometry = PoolGeometry(size: size, strides: strides, padding: padding, file: file, line: line, column: column)
     }
 
     /// Adds the pooling node.
@@ -34,8 +34,8 @@ public struct AveragePool2D: NamedLayer {
     public var name: String?
 
     /// Creates average pooling with a square window; strides default to the window size.
-    public init(_ size: Int, strides: Int? = nil, padding: Padding = .valid, file: String = #filePath, line: Int = #line) {
-        geometry = PoolGeometry(size: size, strides: strides, padding: padding, file: file, line: line)
+    public init(_ size: Int, strides: Int? = nil, padding: Padding = .valid, file: String = #filePath, line: Int = #line, column: Int = #column) {
+        geometry = PoolGeometry(size: size, strides: strides, padding: padding, file: file, line: line, column: column)
     }
 
     /// Adds the pooling node.
@@ -50,10 +50,10 @@ public struct PoolGeometry: Sendable {
     public var attributes: Pool2DAttributes
     let location: SourceLocation
 
-    init(size: Int, strides: Int?, padding: Padding, file: String, line: Int) {
+    init(size: Int, strides: Int?, padding: Padding, file: String, line: Int, column: Int) {
         let step = strides ?? size
         attributes = Pool2DAttributes(window: [size, size], strides: [step, step], padding: padding)
-        location = SourceLocation(file: file, line: line)
+        location = SourceLocation(file: file, line: line, column: column)
     }
 
     func trace(into tracer: Tracer, name: String?, kind: String, op: (Pool2DAttributes) -> Op) {

@@ -7,8 +7,8 @@ public struct Flatten: NamedLayer {
     let location: SourceLocation
 
     /// Creates a flatten layer.
-    public init(file: String = #filePath, line: Int = #line) {
-        location = SourceLocation(file: file, line: line)
+    public init(file: String = #filePath, line: Int = #line, column: Int = #column) {
+        location = SourceLocation(file: file, line: line, column: column)
     }
 
     /// Adds a reshape to `[batch, rest]`.
@@ -35,9 +35,9 @@ public struct Reshape: NamedLayer {
     let location: SourceLocation
 
     /// Creates a reshape to `shape`.
-    public init(_ shape: [Int], file: String = #filePath, line: Int = #line) {
+    public init(_ shape: [Int], file: String = #filePath, line: Int = #line, column: Int = #column) {
         self.shape = shape
-        location = SourceLocation(file: file, line: line)
+        location = SourceLocation(file: file, line: line, column: column)
     }
 
     /// Adds the reshape, inferring a `-1` dimension.

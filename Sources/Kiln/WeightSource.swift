@@ -21,27 +21,27 @@ public struct WeightSource: Hashable, Sendable, Codable {
     }
 
     /// A `.safetensors` file.
-    public static func safetensors(_ path: String, file: String = #filePath, line: Int = #line) -> WeightSource {
-        .resolving(path, format: .safetensors, file: file, line: line)
+    public static func safetensors(_ path: String, file: String = #filePath, line: Int = #line, column: Int = #column) -> WeightSource {
+        .resolving(path, format: .safetensors, file: file, line: line, column: column)
     }
 
     /// A NumPy `.npz` archive with one array per key.
-    public static func npz(_ path: String, file: String = #filePath, line: Int = #line) -> WeightSource {
-        .resolving(path, format: .npz, file: file, line: line)
+    public static func npz(_ path: String, file: String = #filePath, line: Int = #line, column: Int = #column) -> WeightSource {
+        .resolving(path, format: .npz, file: file, line: line, column: column)
     }
 
     /// A directory of NumPy `.npy` files named `KEY.npy`.
-    public static func npy(directory path: String, file: String = #filePath, line: Int = #line) -> WeightSource {
-        .resolving(path, format: .npyDirectory, file: file, line: line)
+    public static func npy(directory path: String, file: String = #filePath, line: Int = #line, column: Int = #column) -> WeightSource {
+        .resolving(path, format: .npyDirectory, file: file, line: line, column: column)
     }
 
-    private static func resolving(_ path: String, format: WeightFileFormat, file: String, line: Int) -> WeightSource {
+    private static func resolving(_ path: String, format: WeightFileFormat, file: String, line: Int, column: Int) -> WeightSource {
         var resolved = path
         if !path.hasPrefix("/"), let slash = file.lastIndex(of: "/") {
             resolved = String(file[...slash]) + path
         }
         return WeightSource(
-            storage: .file(path: resolved, format: format), location: SourceLocation(file: file, line: line))
+            storage: .file(path: resolved, format: format), location: SourceLocation(file: file, line: line, column: column))
     }
 
     /// The constant source of parameter `key`, initialized with `scheme` when seeded.

@@ -14,8 +14,13 @@ import KilnRuntime
 /// let model = try CompiledModel(contentsOf: results[0].artifact)
 /// ```
 public struct Compiler: Sendable {
+    /// The linker that turns objects into loadable libraries; found on first use if `nil`.
+    public var linker: SharedLibraryLinker?
+
     /// Creates a compiler.
-    public init() {}
+    public init(linker: SharedLibraryLinker? = nil) {
+        self.linker = linker
+    }
 
     /// What compiling one model produced.
     public struct Result: Sendable {
@@ -104,7 +109,7 @@ public struct Compiler: Sendable {
         let objectFile = work.appendingPathComponent("model.o")
         let library = work.appendingPathComponent("model.so")
         try Data(object).write(to: objectFile)
-        try SharedLibraryLinker.find().link(objectFile: objectFile, output: library)
+        try (linker ?? SharedLibraryLinker.find()).link(objectFile: objectFile, output: library)
         return [UInt8](try Data(contentsOf: library))
     }
 

@@ -50,5 +50,9 @@ func reportingDiagnostics<T>(_ work: () throws -> T) throws -> T {
     } catch let error as DiagnosticError {
         FileHandle.standardError.write(Data((error.description + "\n").utf8))
         throw ExitCode.failure
+    } catch let error as CompilerError {
+        // Already in the compiler's `file:line:column: error:` form.
+        FileHandle.standardError.write(Data((error.message + "\n").utf8))
+        throw ExitCode.failure
     }
 }

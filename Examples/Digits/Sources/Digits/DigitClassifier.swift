@@ -1,0 +1,23 @@
+import Kiln
+
+/// Classifies 8×8 grayscale digits (scikit-learn's digits, pixels scaled to 0…1).
+///
+/// Weights come from `Training/train.py`; KilnPlugin compiles this file to
+/// native code at build time.
+struct DigitClassifier: Model {
+    var body: some Layer {
+        Input(shape: [1, 8, 8, 1])
+        Flatten()
+        Dense(256, activation: .relu)
+        Dense(10)
+        Softmax()
+    }
+    var weights: WeightSource { .safetensors("digits.safetensors") }
+}
+
+/// The same classifier with int8 weights: a quarter of the weight bytes.
+struct DigitClassifierInt8: Model {
+    var body: some Layer { DigitClassifier().body }
+    var weights: WeightSource { .safetensors("digits.safetensors") }
+    var options: CompileOptions { CompileOptions(quantization: .int8Weights) }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import KilnCodegen
+import KilnCompiler
+
+/// `kiln build`: what KilnPlugin runs for each model file during `swift build`.
+///
+/// Compiles every model in the file to `NAME.kiln` and writes the Swift API
+/// that loads them. Errors are printed as `file:line:column: error:` so
+/// SwiftPM and editors place them at the model's source.
+struct BuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build", abstract: "Compile a model file for an app: artifacts plus a generated Swift API (used by KilnPlugin).")
+
+    @Argument(help: "A Swift file declaring one or more Kiln models.")
+    var modelFile: String
+
+    @Option(help: "The directory to write NAME.kiln artifacts into.")
+    var artifacts: String
+
+    @Option(help: "Where to write the generated Swift API.")
+    var swiftOutput: String
+
+    @Option(help: "The Swift compiler used to trace the model.")
+    var swiftc: String?
+
+    @Option(help: "The ld.lld used to link generated code.")
+    var linker: String?
+
+    @Option(help: "Kiln's Sources directory (holding Kiln and KilnIR), for tracing.")
+    var dslSources: String?
+
+    @Option(help: "A directory for caching the compiled DSL between builds.")
+    var cache: String?
+
+    func run() throws {
+        let tracer = try ModelSourceTracer(
+            sources: dslSources.map { DSLSources(sourcesDirectory: URL(fileURLWithPath: $0)) },
+            cacheDirectory: cache.map { URL(fileURLWithPath: $0) },
+            swiftc: swiftc.map { URL(fileURLWithPath: $0) })
+        let compiler = Compiler(linker: linker.map { SharedLibraryLinker(executable: URL(fileURLWithPath: $0)) })
+        let model = URL(fileURLWithPath: modelFile)
+        let results = try reportingDiagnostics {
+            try compiler.compile(modelFile: model, outputDirectory: URL(fileURLWithPath: artifacts), tracer: tracer)
+        }
+        let source = SwiftAPIGenerator.source(for: results.map(\.metadata), modelFile: model.lastPathComponent)
+        try source.write(to: URL(fileURLWithPath: swiftOutput), atomically: true, encoding: .utf8)
+    }
+}
