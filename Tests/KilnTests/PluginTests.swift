@@ -1,0 +1,64 @@
+import Foundation
+import KilnCompiler
+import KilnIR
+import KilnReference
+import Testing
+
+/// Builds `Tests/PluginFixture`, a package that applies KilnPlugin by path,
+/// the way an app would, and checks what the build produces.
+@Suite(.serialized) struct PluginTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let fixture = repository.appendingPathComponent("Tests/PluginFixture")
+    static let scratch = repository.appendingPathComponent(".build-fixture")
+
+    static var swift: URL? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let candidates = path.split(separator: ":").map { "\($0)/swift" } + ["/opt/swift/usr/bin/swift"]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }.map(URL.init(fileURLWithPath:))
+    }
+
+    func build(product: String) throws -> (status: Int32, output: String) {
+        let swift = try #require(Self.swift, "swift must be on PATH")
+        return try CommandLineTool.run(
+            swift,
+            ["build", "--package-path", Self.fixture.path, "--scratch-path", Self.scratch.path, "--product", product])
+    }
+
+    @Test func appUsingThePluginMatchesTheReferenceInterpreter() throws {
+        let build = try build(product: "Classifier")
+        try #require(build.status == 0, "\(build.output)")
+        let run = try CommandLineTool.run(Self.scratch.appendingPathComponent("debug/Classifier"), [])
+        #expect(run.status == 0, "\(run.output)")
+        let outputs = run.output.split(separator: "\n").map { line in
+            line.split(separator: " ").compactMap { UInt32($0) }.map(Float.init(bitPattern:))
+        }
+        #expect(outputs.count == 3)
+
+        let modelFile = Self.fixture.appendingPathComponent("Sources/Classifier/TinyNet.swift")
+        let trace = try #require(try ModelSourceTracer().trace(modelFile: modelFile).first)
+        let graph = try Compiler().optimize(try #require(trace.graph), options: trace.options)
+        let interpreter = try ReferenceInterpreter(graph)
+        let shape = graph.type(of: graph.inputs[0]).shape
+        for (sample, output) in outputs.enumerated() {
+            let input = (0..<shape.elementCount).map { Float(sin(Double($0 * (sample + 1)) * 0.37)) }
+            let expected = try interpreter.run([TensorData(input, shape: shape)])[0].floats()
+            expectClose(output, expected, tolerance: 1e-4, "plugin-built TinyNet sample \(sample)")
+        }
+    }
+
+    @Test func shapeErrorFailsTheBuildAtTheModelsLine() throws {
+        let build = try build(product: "ShapeErrorApp")
+        #expect(build.status != 0)
+        #expect(
+            build.output.contains("Sources/ShapeErrorApp/BadModel.swift:7:")
+                && build.output.contains("error: layer 'reshape_0' (reshape): cannot reshape [1x4]"), "\(build.output)")
+    }
+
+    @Test func modelUsingAppCodeFailsWithTheSelfContainedRule() throws {
+        let build = try build(product: "AppCodeApp")
+        #expect(build.status != 0)
+        #expect(build.output.contains("WideModel.swift:5:"), "\(build.output)")
+        #expect(build.output.contains("must be self-contained"), "\(build.output)")
+    }
+}

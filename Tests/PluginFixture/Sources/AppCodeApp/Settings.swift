@@ -1,0 +1,3 @@
+enum Settings {
+    static let width = 16
+}

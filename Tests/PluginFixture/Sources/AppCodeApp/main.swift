@@ -1,0 +1,1 @@
+print(try WideModel.compiled().model.metadata.modelName)

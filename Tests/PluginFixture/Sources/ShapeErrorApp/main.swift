@@ -1,0 +1,1 @@
+print(try BadModel.compiled().model.metadata.modelName)
