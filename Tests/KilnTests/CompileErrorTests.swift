@@ -26,7 +26,7 @@ import Testing
         let diagnostic = try #require(error.diagnostics.first)
         #expect(diagnostic.location?.file.hasSuffix("/ShapeError.swift") == true)
         #expect(diagnostic.location?.line == 6)
-        #expect(error.description.contains("ShapeError.swift:6: error: layer 'conv2d_0' (conv2d): the window does not fit"))
+        #expect(error.description.contains("ShapeError.swift:6:15: error: layer 'conv2d_0' (conv2d): the window does not fit"))
     }
 
     @Test func modelUsingAppCodeIsToldToBeSelfContained() throws {
@@ -69,10 +69,10 @@ import Testing
         let messages = error.diagnostics.map(\.description)
         #expect(
             messages.contains {
-                $0.contains("Models.swift:9: error: layer 'dense_1'") && $0.contains("has shape [32x16]")
+                $0.contains("Models.swift:9:14: error: layer 'dense_1'") && $0.contains("has shape [32x16]")
                     && $0.contains("needs [16x32]") && $0.contains("[units, inputs]")
             }, "\(messages)")
-        #expect(messages.contains { $0.contains("Models.swift:24: error: layer 'dense_0'") && $0.contains("dense_0.bias") })
+        #expect(messages.contains { $0.contains("Models.swift:24:14: error: layer 'dense_0'") && $0.contains("dense_0.bias") })
     }
 
     @Test func truncatedOrTamperedArtifactsAreRejected() throws {

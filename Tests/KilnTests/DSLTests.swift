@@ -56,7 +56,7 @@ struct LoopModel: Model {
         #expect(diagnostic.location?.line == mismatchLine)
         #expect(diagnostic.location?.file.hasSuffix("Tests/KilnTests/DSLTests.swift") == true)
         #expect(diagnostic.message.contains("conv2d_1") && diagnostic.message.contains("window does not fit"))
-        #expect(diagnostic.description.contains("DSLTests.swift:\(mismatchLine): error:"))
+        #expect(diagnostic.description.contains("DSLTests.swift:\(mismatchLine):15: error:"))
     }
 
     @Test func loopsAndConditionalsBuildLayers() throws {
