@@ -38,7 +38,7 @@ let package = Package(
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "KilnCompiler", "KilnRuntime", "KilnImport", "KilnIR",
+                "Kiln", "KilnCompiler", "KilnRuntime", "KilnImport", "KilnIR",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Build tool plugin: compiles an app's model files with `kiln build`.

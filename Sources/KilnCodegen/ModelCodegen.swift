@@ -72,7 +72,7 @@ public struct ModelCodegen {
             if let offset = plan.offsets[value] {
                 return ir.gep(ir.i8, arena, [ir.constant(offset, ir.i64)])
             }
-            if graph.isConstant(value) { return try emitted.float32Global(for: value, in: graph, ir: ir) }
+            if graph.isConstant(value) { return try emitted.global(for: value, in: graph, ir: ir) }
             throw CodegenError("internal error: \(value) '\(graph[value].name)' has no storage")
         }
 
@@ -82,7 +82,7 @@ public struct ModelCodegen {
             for value in operands.bufferOperands + node.outputs { arguments.append(try pointer(to: value)) }
             let function = try NodeFunction.emit(
                 node: node, index: index, operands: operands, graph: graph, ir: ir,
-                laneWidth: target.vectorWidthBits / 32, constants: &emitted, configure: { configure($0, ir: ir) })
+                laneWidth: target.vectorWidthBits / 32, configure: { configure($0, ir: ir) })
             ir.call(function.function, type: function.type, arguments)
         }
         // Outputs that no node writes (an input or constant returned directly) are copied.
@@ -92,7 +92,7 @@ public struct ModelCodegen {
             if let inputIndex = graph.inputs.firstIndex(of: output) {
                 source = ir.load(bytePointer, from: ir.gep(bytePointer, inputs, [ir.constant(inputIndex, ir.i64)]), alignment: 8)
             } else {
-                source = try emitted.float32Global(for: output, in: graph, ir: ir)
+                source = try emitted.global(for: output, in: graph, ir: ir)
             }
             let emitter = KernelEmitter(ir: ir, laneWidth: target.vectorWidthBits / 32, entryBlock: body)
             ElementwiseKernel(emitter: emitter).emitUnary(

@@ -2,6 +2,7 @@ import Foundation
 import Kiln
 import KilnCodegen
 import KilnIR
+import KilnImport
 import KilnPasses
 import KilnRuntime
 
@@ -58,6 +59,16 @@ public struct Compiler: Sendable {
         }
         if !problems.isEmpty { throw DiagnosticError(problems) }
         return results
+    }
+
+    /// Imports a TensorFlow Lite model and compiles it to `NAME.kiln` in `outputDirectory`.
+    public func compile(tfliteFile: URL, outputDirectory: URL, options: CompileOptions = CompileOptions()) throws -> Result {
+        let started = Date()
+        let graph = try TFLiteImporter.importGraph(contentsOf: tfliteFile)
+        var result = try compile(
+            graph, options: options, to: outputDirectory.appendingPathComponent("\(graph.name).kiln"))
+        result.timings.insert(("import", Date().timeIntervalSince(started)), at: 0)
+        return result
     }
 
     /// Loads weights and runs the pass pipeline that `options` asks for.

@@ -43,7 +43,7 @@ extension Graph {
     private static func attributeText(_ op: Op) -> String {
         var parts: [String] = []
         switch op {
-        case .conv2D(let attributes):
+        case .conv2D(let attributes), .depthwiseConv2D(let attributes):
             parts = [
                 "strides: \(attributes.strides)", "dilations: \(attributes.dilations)",
                 "padding: \(attributes.padding.rawValue)",
@@ -54,6 +54,10 @@ extension Graph {
                 "padding: \(attributes.padding.rawValue)",
             ]
         case .reshape(let shape): parts = ["shape: \(shape)"]
+        case .concatenation(let axis, _): parts = ["axis: \(axis)"]
+        case .pad(let paddings): parts = ["paddings: \(paddings)"]
+        case .mean(let axes, let keep): parts = ["axes: \(axes)", "keep: \(keep)"]
+        case .quantize(let dtype): parts = ["to: \(dtype)"]
         default: break
         }
         if let activation = op.fusedActivation { parts.append("activation: \(activation.rawValue)") }

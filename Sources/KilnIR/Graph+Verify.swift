@@ -52,7 +52,7 @@ extension Graph {
             } catch {
                 diagnostics.append(.error("\(label): \(error.message)", at: node.location))
             }
-            if let problem = elementTypeProblem(node.op, operandTypes) {
+            if let problem = elementTypeProblem(node.op, operandTypes, result: type(of: node.outputs[0])) {
                 diagnostics.append(.error("\(label): \(problem)", at: node.location))
             }
         }
@@ -72,25 +72,56 @@ extension Graph {
     }
 
     /// Why the operands' element types do not suit `op`, or `nil` if they do.
-    private func elementTypeProblem(_ op: Op, _ operands: [TensorType]) -> String? {
+    ///
+    /// Two regimes: float32 activations (filters may be f32, f16 or int8
+    /// dequantized in the kernel), and full-integer int8 following TensorFlow
+    /// Lite's quantization spec (per-tensor activations, symmetric filters,
+    /// int32 biases).
+    private func elementTypeProblem(_ op: Op, _ operands: [TensorType], result: TensorType) -> String? {
+        let x = operands[0]
+        func perTensor(_ type: TensorType) -> Bool {
+            type.quantization.map { $0.axis == nil && $0.scales.count == 1 } ?? false
+        }
         switch op {
-        case .fullyConnected, .conv2D:
-            let (x, filter) = (operands[0], operands[1])
-            guard x.dtype == .float32 else { return "input must be f32, got \(x.dtype)" }
-            switch filter.dtype {
-            case .float32, .float16: break
-            case .int8:
-                // Weight-only quantization: symmetric, one scale per output channel.
-                guard let quantization = filter.quantization, quantization.axis == 0,
-                    quantization.scales.count == filter.shape[0]
-                else { return "an int8 filter needs per-output-channel quantization along axis 0" }
-            case .int32: return "filter cannot be i32"
+        case .fullyConnected, .conv2D, .depthwiseConv2D:
+            let filter = operands[1]
+            var channelAxis = 0
+            if case .depthwiseConv2D = op { channelAxis = 3 }
+            if filter.dtype == .int8 {
+                guard let quantization = filter.quantization,
+                    quantization.scales.count == 1 && quantization.axis == nil
+                        || quantization.axis == channelAxis && quantization.scales.count == filter.shape[channelAxis]
+                else { return "an int8 filter needs one scale, or one per output channel along axis \(channelAxis)" }
             }
-            if operands.count == 3, operands[2].dtype != .float32 { return "bias must be f32" }
+            switch x.dtype {
+            case .float32:
+                guard filter.dtype != .int32 else { return "filter cannot be i32" }
+                if operands.count == 3, operands[2].dtype != .float32 { return "bias must be f32" }
+            case .int8:
+                guard perTensor(x), perTensor(result) else {
+                    return "int8 input and result need per-tensor quantization parameters"
+                }
+                guard filter.dtype == .int8 else { return "an int8 layer needs an int8 filter, got \(filter.dtype)" }
+                if operands.count == 3, operands[2].dtype != .int32 { return "an int8 layer's bias must be i32" }
+            default:
+                return "input must be f32 or i8, got \(x.dtype)"
+            }
             return nil
+        case .quantize:
+            return result.quantization == nil ? "the result needs quantization parameters" : nil
+        case .dequantize:
+            return x.quantization == nil ? "the input needs quantization parameters" : nil
         default:
-            let nonFloat = operands.filter { $0.dtype != .float32 }
-            return nonFloat.isEmpty ? nil : "expects f32 operands, got \(operands.map(\.dtype))"
+            guard operands.allSatisfy({ $0.dtype == x.dtype }) else {
+                return "operands must share one element type, got \(operands.map(\.dtype))"
+            }
+            switch x.dtype {
+            case .float32: return nil
+            case .int8:
+                return operands.allSatisfy(perTensor) && perTensor(result)
+                    ? nil : "int8 operands and result need per-tensor quantization parameters"
+            default: return "expects f32 or i8 operands, got \(x.dtype)"
+            }
         }
     }
 }

@@ -136,16 +136,21 @@ public struct Graph: Hashable, Sendable {
 
     /// Appends a node, inferring its result type from its operands.
     ///
+    /// Quantized results take their parameters from `quantization`, since
+    /// they are chosen by calibration, not implied by the operands.
+    ///
     /// - Throws: ``DiagnosticError`` naming the layer and `location` when the
     ///   operands do not fit the op.
     @discardableResult
-    public mutating func addNode(_ op: Op, inputs: [ValueID], name: String, location: SourceLocation? = nil) throws(DiagnosticError)
-        -> ValueID
-    {
+    public mutating func addNode(
+        _ op: Op, inputs: [ValueID], name: String, location: SourceLocation? = nil,
+        quantization: QuantizationParameters? = nil
+    ) throws(DiagnosticError) -> ValueID {
         let operandTypes = inputs.map { type(of: $0) }
-        let resultType: TensorType
+        var resultType: TensorType
         do {
             resultType = try op.inferResultType(operands: operandTypes)
+            if let quantization { resultType.quantization = quantization }
         } catch {
             throw DiagnosticError("layer '\(name)' (\(op.kindName)): \(error.message)", at: location)
         }

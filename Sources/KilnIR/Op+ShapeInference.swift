@@ -11,9 +11,10 @@ extension Op {
     /// How many operands the op takes: the required count and the maximum.
     public var operandCount: ClosedRange<Int> {
         switch self {
-        case .fullyConnected, .conv2D: 2...3
+        case .fullyConnected, .conv2D, .depthwiseConv2D: 2...3
         case .add, .multiply: 2...2
-        case .maxPool2D, .averagePool2D, .reshape, .activation, .softmax: 1...1
+        case .concatenation: 1...Int.max
+        case .maxPool2D, .averagePool2D, .reshape, .activation, .softmax, .pad, .mean, .quantize, .dequantize: 1...1
         }
     }
 
@@ -49,15 +50,18 @@ extension Op {
                 throw ShapeError("input \(x.shape) has \(x.shape[3]) channels but the filter \(filter.shape) expects \(filter.shape[3])")
             }
             try checkBias(operands, channels: filter.shape[0])
-            try checkPositive(attributes.strides + attributes.dilations, "strides and dilations")
-            let height = WindowGeometry(
-                inputSize: x.shape[1], window: filter.shape[1], stride: attributes.strides[0],
-                dilation: attributes.dilations[0], padding: attributes.padding)
-            let width = WindowGeometry(
-                inputSize: x.shape[2], window: filter.shape[2], stride: attributes.strides[1],
-                dilation: attributes.dilations[1], padding: attributes.padding)
-            try checkWindow(height, width, input: x.shape)
-            return TensorType(x.dtype, [x.shape[0], height.outputSize, width.outputSize, filter.shape[0]])
+            return try convolutionResult(x, attributes, kernel: (filter.shape[1], filter.shape[2]), channels: filter.shape[0])
+
+        case .depthwiseConv2D(let attributes):
+            let filter = operands[1]
+            guard x.shape.rank == 4, filter.shape.rank == 4, filter.shape[0] == 1 else {
+                throw ShapeError("needs an NHWC input and a [1, kh, kw, channels] filter, got \(x.shape) and \(filter.shape)")
+            }
+            guard x.shape[3] > 0, filter.shape[3] % x.shape[3] == 0 else {
+                throw ShapeError("the filter's \(filter.shape[3]) channels are not a multiple of the input's \(x.shape[3])")
+            }
+            try checkBias(operands, channels: filter.shape[3])
+            return try convolutionResult(x, attributes, kernel: (filter.shape[1], filter.shape[2]), channels: filter.shape[3])
 
         case .maxPool2D(let attributes), .averagePool2D(let attributes):
             guard x.shape.rank == 4 else { throw ShapeError("needs an NHWC input, got \(x.shape)") }
@@ -85,7 +89,66 @@ extension Op {
             let y = operands[1]
             guard x.dtype == y.dtype else { throw ShapeError("operands have different types \(x) and \(y)") }
             return TensorType(x.dtype, try Self.broadcast(x.shape, y.shape))
+
+        case .concatenation(let axis, _):
+            guard let axis = Self.normalizedAxis(axis, rank: x.shape.rank) else {
+                throw ShapeError("axis \(axis) is out of range for rank \(x.shape.rank)")
+            }
+            var dimensions = x.shape.dimensions
+            for operand in operands.dropFirst() {
+                guard operand.dtype == x.dtype, operand.shape.rank == x.shape.rank,
+                    (0..<x.shape.rank).allSatisfy({ $0 == axis || operand.shape[$0] == x.shape[$0] })
+                else { throw ShapeError("cannot join \(operand) to \(x) along axis \(axis)") }
+                dimensions[axis] += operand.shape[axis]
+            }
+            return TensorType(x.dtype, Shape(dimensions))
+
+        case .pad(let paddings):
+            guard paddings.count == x.shape.rank, paddings.allSatisfy({ $0.count == 2 && $0[0] >= 0 && $0[1] >= 0 }) else {
+                throw ShapeError("paddings \(paddings) need one non-negative [before, after] pair per axis of \(x.shape)")
+            }
+            return TensorType(x.dtype, Shape(zip(x.shape, paddings).map { $0 + $1[0] + $1[1] }))
+
+        case .mean(let axes, let keepDimensions):
+            let normalized = axes.compactMap { Self.normalizedAxis($0, rank: x.shape.rank) }
+            guard normalized.count == axes.count, Set(normalized).count == axes.count else {
+                throw ShapeError("axes \(axes) are not distinct axes of \(x.shape)")
+            }
+            let dimensions = x.shape.indices.compactMap { axis -> Int? in
+                normalized.contains(axis) ? (keepDimensions ? 1 : nil) : x.shape[axis]
+            }
+            return TensorType(x.dtype, Shape(dimensions))
+
+        case .quantize(let dtype):
+            guard dtype == .int8 || dtype == .int32, x.dtype == .float32 || x.dtype == .int8 else {
+                throw ShapeError("cannot quantize \(x.dtype) to \(dtype)")
+            }
+            return TensorType(dtype, x.shape)
+
+        case .dequantize:
+            guard x.dtype != .float32 else { throw ShapeError("the input is already f32") }
+            return TensorType(.float32, x.shape)
         }
+    }
+
+    /// `axis` counted from the front (negative axes count from the back), or `nil` if out of range.
+    public static func normalizedAxis(_ axis: Int, rank: Int) -> Int? {
+        let normalized = axis < 0 ? axis + rank : axis
+        return (0..<rank).contains(normalized) ? normalized : nil
+    }
+
+    private func convolutionResult(_ x: TensorType, _ attributes: Conv2DAttributes, kernel: (Int, Int), channels: Int)
+        throws(ShapeError) -> TensorType
+    {
+        try checkPositive(attributes.strides + attributes.dilations, "strides and dilations")
+        let height = WindowGeometry(
+            inputSize: x.shape[1], window: kernel.0, stride: attributes.strides[0],
+            dilation: attributes.dilations[0], padding: attributes.padding)
+        let width = WindowGeometry(
+            inputSize: x.shape[2], window: kernel.1, stride: attributes.strides[1],
+            dilation: attributes.dilations[1], padding: attributes.padding)
+        try checkWindow(height, width, input: x.shape)
+        return TensorType(x.dtype, [x.shape[0], height.outputSize, width.outputSize, channels])
     }
 
     /// The NumPy broadcast of two shapes.

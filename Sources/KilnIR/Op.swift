@@ -11,6 +11,10 @@ public enum Op: Hashable, Sendable, Codable {
     case fullyConnected(activation: Activation?)
     /// 2-D convolution. Inputs: x (NHWC), filter (OHWI), optional bias.
     case conv2D(Conv2DAttributes)
+    /// Depthwise 2-D convolution: each input channel convolved with its own
+    /// `multiplier` filters. Inputs: x (NHWC), filter `[1, kh, kw, channels · multiplier]`,
+    /// optional bias; the multiplier is implied by the filter's last axis.
+    case depthwiseConv2D(Conv2DAttributes)
     /// Max pooling over H and W.
     case maxPool2D(Pool2DAttributes)
     /// Average pooling over H and W; padded positions are not counted.
@@ -25,12 +29,25 @@ public enum Op: Hashable, Sendable, Codable {
     case add(activation: Activation?)
     /// Element-wise product with NumPy broadcasting, then an optional activation.
     case multiply(activation: Activation?)
+    /// Joins the operands along `axis`, then an optional activation.
+    case concatenation(axis: Int, activation: Activation?)
+    /// Pads axis `i` with `paddings[i][0]` elements before and `paddings[i][1]`
+    /// after, of value zero (the zero point for quantized tensors).
+    case pad(paddings: [[Int]])
+    /// The mean over `axes`, which stay as size 1 when `keepDimensions`.
+    case mean(axes: [Int], keepDimensions: Bool)
+    /// Converts float32 to `dtype` with the result's quantization parameters,
+    /// or requantizes an integer tensor to new parameters.
+    case quantize(to: DType)
+    /// Converts a quantized integer tensor to float32.
+    case dequantize
 
     /// The op's kind as a short, stable name used in dumps and errors.
     public var kindName: String {
         switch self {
         case .fullyConnected: "fully_connected"
         case .conv2D: "conv2d"
+        case .depthwiseConv2D: "depthwise_conv2d"
         case .maxPool2D: "max_pool2d"
         case .averagePool2D: "average_pool2d"
         case .reshape: "reshape"
@@ -38,15 +55,21 @@ public enum Op: Hashable, Sendable, Codable {
         case .softmax: "softmax"
         case .add: "add"
         case .multiply: "multiply"
+        case .concatenation: "concatenation"
+        case .pad: "pad"
+        case .mean: "mean"
+        case .quantize: "quantize"
+        case .dequantize: "dequantize"
         }
     }
 
     /// The activation fused into the op's epilogue, if any.
     public var fusedActivation: Activation? {
         switch self {
-        case .fullyConnected(let activation), .add(let activation), .multiply(let activation):
+        case .fullyConnected(let activation), .add(let activation), .multiply(let activation),
+            .concatenation(_, let activation):
             activation
-        case .conv2D(let attributes): attributes.activation
+        case .conv2D(let attributes), .depthwiseConv2D(let attributes): attributes.activation
         default: nil
         }
     }
@@ -62,6 +85,11 @@ public enum Op: Hashable, Sendable, Codable {
         case .conv2D(var attributes):
             attributes.activation = activation
             return .conv2D(attributes)
+        case .depthwiseConv2D(var attributes):
+            attributes.activation = activation
+            return .depthwiseConv2D(attributes)
+        case .concatenation(let axis, _):
+            return .concatenation(axis: axis, activation: activation)
         default: return nil
         }
     }

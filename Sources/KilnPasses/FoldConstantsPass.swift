@@ -20,13 +20,13 @@ public struct FoldConstantsPass: Pass {
                 continue
             }
             let type = graph.type(of: result)
-            guard type.dtype == .float32 else {
+            guard
+                let folded = try? ReferenceInterpreter.evaluate(
+                    node.op, operands: operands, operandTypes: node.inputs.map { graph.type(of: $0) }, resultType: type)
+            else {
                 remaining.append(node)
                 continue
             }
-            let folded = ReferenceInterpreter.evaluate(
-                node.op, operands: operands, quantizations: node.inputs.map { graph.type(of: $0).quantization },
-                resultShape: type.shape)
             graph.constants[result] = .data(folded)
         }
         graph.nodes = remaining

@@ -18,64 +18,97 @@ enum Kernels {
         return apply(function, x)
     }
 
-    /// `out[.., n] = Σ_k x[.., k] · w[n, k] + b[n]`.
+    /// `out[.., n] = act(b[n] + Σ_k x[.., k] · w[n, k])`.
     static func fullyConnected(_ operands: [Tensor], activation: Activation?, resultShape: Shape) -> Tensor {
-        let (x, w) = (operands[0], operands[1])
-        let (units, depth) = (w.shape[0], w.shape[1])
-        let rows = x.values.count / depth
-        var out = [Float](repeating: 0, count: rows * units)
+        let units = operands[1].shape[0]
+        let sums = fullyConnectedSums(
+            operands[0].values, operands[1].values, filterShape: operands[1].shape, initial: initialSums(operands, units))
+        return Tensor(shape: resultShape, values: sums.map { apply(activation, $0) })
+    }
+
+    /// The starting value of each output channel's sum: its bias, or zero.
+    ///
+    /// Starting from the bias and accumulating taps in order is how LiteRT's
+    /// default float kernels (XNNPACK) sum, so results can agree to the last bit.
+    static func initialSums(_ operands: [Tensor], _ channels: Int) -> [Float] {
+        operands.count > 2 ? operands[2].values : [Float](repeating: 0, count: channels)
+    }
+
+    /// `initial[n] + Σ_k x[r, k] · w[n, k]` for every row `r` and unit `n`.
+    static func fullyConnectedSums<T: Numeric>(_ x: [T], _ w: [T], filterShape: Shape, initial: [T]? = nil) -> [T] {
+        let (units, depth) = (filterShape[0], filterShape[1])
+        let rows = x.count / max(depth, 1)
+        var out = [T](repeating: 0, count: rows * units)
         for row in 0..<rows {
             for n in 0..<units {
-                var sum: Float = 0
-                for k in 0..<depth {
-                    sum += x.values[row * depth + k] * w.values[n * depth + k]
-                }
-                // Bias last, as TensorFlow Lite's reference kernels add it.
-                if operands.count > 2 { sum += operands[2].values[n] }
-                out[row * units + n] = apply(activation, sum)
+                var sum: T = initial?[n] ?? 0
+                for k in 0..<depth { sum += x[row * depth + k] * w[n * depth + k] }
+                out[row * units + n] = sum
             }
         }
-        return Tensor(shape: resultShape, values: out)
+        return out
     }
 
     /// NHWC input, OHWI filter.
     static func conv2D(_ operands: [Tensor], _ attributes: Conv2DAttributes, resultShape: Shape) -> Tensor {
-        let (x, w) = (operands[0], operands[1])
-        let (batches, inHeight, inWidth, inChannels) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let (outChannels, kernelHeight, kernelWidth) = (w.shape[0], w.shape[1], w.shape[2])
-        let (outHeight, outWidth) = (resultShape[1], resultShape[2])
+        let sums = convolutionSums(
+            operands[0].values, inputShape: operands[0].shape, operands[1].values, filterShape: operands[1].shape,
+            attributes, resultShape: resultShape, depthwise: false, initial: initialSums(operands, resultShape[3]))
+        return Tensor(shape: resultShape, values: sums.map { apply(attributes.activation, $0) })
+    }
+
+    /// NHWC input, `[1, kh, kw, channels · multiplier]` filter: output channel
+    /// `c · multiplier + m` convolves input channel `c` alone.
+    static func depthwiseConv2D(_ operands: [Tensor], _ attributes: Conv2DAttributes, resultShape: Shape) -> Tensor {
+        let sums = convolutionSums(
+            operands[0].values, inputShape: operands[0].shape, operands[1].values, filterShape: operands[1].shape,
+            attributes, resultShape: resultShape, depthwise: true, initial: initialSums(operands, resultShape[3]))
+        return Tensor(shape: resultShape, values: sums.map { apply(attributes.activation, $0) })
+    }
+
+    /// The convolution sums of every output element; taps in the padding contribute nothing.
+    static func convolutionSums<T: Numeric>(
+        _ x: [T], inputShape: Shape, _ w: [T], filterShape: Shape, _ attributes: Conv2DAttributes,
+        resultShape: Shape, depthwise: Bool, initial: [T]? = nil
+    ) -> [T] {
+        let (batches, inHeight, inWidth, inChannels) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let (kernelHeight, kernelWidth) = (filterShape[1], filterShape[2])
+        let (outHeight, outWidth, outChannels) = (resultShape[1], resultShape[2], resultShape[3])
+        let multiplier = max(outChannels / max(inChannels, 1), 1)
         let rows = WindowGeometry(
             inputSize: inHeight, window: kernelHeight, stride: attributes.strides[0],
             dilation: attributes.dilations[0], padding: attributes.padding)
         let columns = WindowGeometry(
             inputSize: inWidth, window: kernelWidth, stride: attributes.strides[1],
             dilation: attributes.dilations[1], padding: attributes.padding)
-        var out = [Float](repeating: 0, count: resultShape.elementCount)
+        var out = [T](repeating: 0, count: resultShape.elementCount)
         for b in 0..<batches {
             for oy in 0..<outHeight {
                 for ox in 0..<outWidth {
                     for oc in 0..<outChannels {
-                        var sum: Float = 0
+                        var sum: T = initial?[oc] ?? 0
                         for ky in 0..<kernelHeight {
                             let iy = oy * attributes.strides[0] - rows.padBefore + ky * attributes.dilations[0]
                             guard iy >= 0, iy < inHeight else { continue }
                             for kx in 0..<kernelWidth {
                                 let ix = ox * attributes.strides[1] - columns.padBefore + kx * attributes.dilations[1]
                                 guard ix >= 0, ix < inWidth else { continue }
-                                for ic in 0..<inChannels {
-                                    let input = x.values[((b * inHeight + iy) * inWidth + ix) * inChannels + ic]
-                                    let weight = w.values[((oc * kernelHeight + ky) * kernelWidth + kx) * inChannels + ic]
-                                    sum += input * weight
+                                let pixel = ((b * inHeight + iy) * inWidth + ix) * inChannels
+                                if depthwise {
+                                    sum += x[pixel + oc / multiplier] * w[(ky * kernelWidth + kx) * outChannels + oc]
+                                } else {
+                                    for ic in 0..<inChannels {
+                                        sum += x[pixel + ic] * w[((oc * kernelHeight + ky) * kernelWidth + kx) * inChannels + ic]
+                                    }
                                 }
                             }
                         }
-                        if operands.count > 2 { sum += operands[2].values[oc] }
-                        out[((b * outHeight + oy) * outWidth + ox) * outChannels + oc] = apply(attributes.activation, sum)
+                        out[((b * outHeight + oy) * outWidth + ox) * outChannels + oc] = sum
                     }
                 }
             }
         }
-        return Tensor(shape: resultShape, values: out)
+        return out
     }
 
     /// Max or average over each window; padding is skipped, not counted.
@@ -155,5 +188,65 @@ enum Kernels {
             out[index] = apply(activation, combine(a.values[offsetA], b.values[offsetB]))
         }
         return Tensor(shape: resultShape, values: out)
+    }
+}
+
+extension Kernels {
+    /// The operands joined along `axis`.
+    static func concatenate(_ operands: [Tensor], axis: Int, resultShape: Shape) -> Tensor {
+        let axis = Op.normalizedAxis(axis, rank: resultShape.rank) ?? 0
+        let outer = resultShape.dimensions[..<axis].reduce(1, *)
+        var out: [Float] = []
+        out.reserveCapacity(resultShape.elementCount)
+        for index in 0..<outer {
+            for operand in operands {
+                let block = operand.shape.dimensions[axis...].reduce(1, *)
+                out += operand.values[(index * block)..<((index + 1) * block)]
+            }
+        }
+        return Tensor(shape: resultShape, values: out)
+    }
+
+    /// `x` surrounded by `value` as `paddings` says.
+    static func pad(_ x: Tensor, _ paddings: [[Int]], value: Float, resultShape: Shape) -> Tensor {
+        var out = [Float](repeating: value, count: resultShape.elementCount)
+        let inStrides = x.shape.strides
+        let outStrides = resultShape.strides
+        for index in x.values.indices {
+            var rest = index
+            var target = 0
+            for axis in 0..<x.shape.rank {
+                let coordinate = rest / inStrides[axis]
+                rest %= inStrides[axis]
+                target += (coordinate + paddings[axis][0]) * outStrides[axis]
+            }
+            out[target] = x.values[index]
+        }
+        return Tensor(shape: resultShape, values: out)
+    }
+
+    /// The mean over `axes`.
+    static func mean(_ x: Tensor, axes: [Int], resultShape: Shape) -> Tensor {
+        let (sums, count) = reduceSum(x, axes: axes)
+        return Tensor(shape: resultShape, values: sums.map { $0 / Float(count) })
+    }
+
+    /// Sums over `axes` in row-major order of the kept axes, and how many elements each sum covers.
+    static func reduceSum(_ x: Tensor, axes: [Int]) -> (sums: [Float], count: Int) {
+        let reduced = Set(axes.compactMap { Op.normalizedAxis($0, rank: x.shape.rank) })
+        let kept = x.shape.indices.filter { !reduced.contains($0) }
+        let keptShape = Shape(kept.map { x.shape[$0] })
+        let keptStrides = keptShape.strides
+        let inStrides = x.shape.strides
+        var sums = [Float](repeating: 0, count: keptShape.elementCount)
+        for index in x.values.indices {
+            var target = 0
+            for (position, axis) in kept.enumerated() {
+                target += (index / inStrides[axis]) % x.shape[axis] * keptStrides[position]
+            }
+            sums[target] += x.values[index]
+        }
+        let count = reduced.reduce(1) { $0 * x.shape[$1] }
+        return (sums, count)
     }
 }

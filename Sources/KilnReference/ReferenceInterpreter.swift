@@ -27,44 +27,47 @@ public struct ReferenceInterpreter: Sendable {
         guard inputs.count == graph.inputs.count else {
             throw ReferenceError("the graph takes \(graph.inputs.count) inputs, got \(inputs.count)")
         }
-        var environment: [ValueID: Tensor] = [:]
+        var environment: [ValueID: TensorData] = [:]
         for (id, data) in zip(graph.inputs, inputs) {
             let type = graph.type(of: id)
             guard data.dtype == type.dtype, data.shape == type.shape else {
                 throw ReferenceError("input '\(graph[id].name)' is \(type), got \(data.dtype)\(data.shape)")
             }
-            environment[id] = Tensor(data)
+            environment[id] = data
         }
         for (id, source) in graph.constants {
-            if case .data(let data) = source {
-                environment[id] = Tensor(data, quantization: graph.type(of: id).quantization)
-            }
+            if case .data(let data) = source { environment[id] = data }
         }
         for node in graph.nodes {
-            var operands: [Tensor] = []
+            var operands: [TensorData] = []
             for input in node.inputs {
                 guard let operand = environment[input] else {
                     throw ReferenceError("layer '\(node.name)' reads \(input) before it is computed")
                 }
                 operands.append(operand)
             }
-            let resultType = graph.type(of: node.outputs[0])
-            environment[node.outputs[0]] = Self.evaluate(node.op, operands, resultShape: resultType.shape)
+            environment[node.outputs[0]] = try Self.evaluate(
+                node.op, operands: operands, operandTypes: node.inputs.map { graph.type(of: $0) },
+                resultType: graph.type(of: node.outputs[0]))
         }
         var outputs: [TensorData] = []
         for id in graph.outputs {
-            guard let tensor = environment[id] else { throw ReferenceError("output \(id) is never computed") }
-            outputs.append(TensorData(tensor.values, shape: tensor.shape))
+            guard let data = environment[id] else { throw ReferenceError("output \(id) is never computed") }
+            outputs.append(data)
         }
         return outputs
     }
 
-    /// Evaluates one op on constant operands: what constant folding calls.
-    public static func evaluate(_ op: Op, operands: [TensorData], quantizations: [QuantizationParameters?], resultShape: Shape)
-        -> TensorData
+    /// Evaluates one op: on real numbers when its result is float32, with
+    /// Kiln's integer arithmetic (``QuantizedArithmetic``) when it is int8.
+    public static func evaluate(_ op: Op, operands: [TensorData], operandTypes: [TensorType], resultType: TensorType)
+        throws(ReferenceError) -> TensorData
     {
-        let tensors = zip(operands, quantizations).map { Tensor($0, quantization: $1) }
-        let result = evaluate(op, tensors, resultShape: resultShape)
+        if resultType.dtype == .int8 || resultType.dtype == .int32 {
+            return try IntegerKernels.evaluate(op, operands, operandTypes, resultType)
+        }
+        let tensors = zip(operands, operandTypes).map { Tensor($0, quantization: $1.quantization) }
+        let result = evaluate(op, tensors, resultShape: resultType.shape)
         return TensorData(result.values, shape: result.shape)
     }
 
@@ -74,6 +77,8 @@ public struct ReferenceInterpreter: Sendable {
             return Kernels.fullyConnected(operands, activation: activation, resultShape: resultShape)
         case .conv2D(let attributes):
             return Kernels.conv2D(operands, attributes, resultShape: resultShape)
+        case .depthwiseConv2D(let attributes):
+            return Kernels.depthwiseConv2D(operands, attributes, resultShape: resultShape)
         case .maxPool2D(let attributes):
             return Kernels.pool(operands[0], attributes, resultShape: resultShape, average: false)
         case .averagePool2D(let attributes):
@@ -88,6 +93,16 @@ public struct ReferenceInterpreter: Sendable {
             return Kernels.elementwise(operands[0], operands[1], resultShape: resultShape, activation: activation, +)
         case .multiply(let activation):
             return Kernels.elementwise(operands[0], operands[1], resultShape: resultShape, activation: activation, *)
+        case .concatenation(let axis, let activation):
+            let joined = Kernels.concatenate(operands, axis: axis, resultShape: resultShape)
+            return Tensor(shape: resultShape, values: joined.values.map { Kernels.apply(activation, $0) })
+        case .pad(let paddings):
+            return Kernels.pad(operands[0], paddings, value: 0, resultShape: resultShape)
+        case .mean(let axes, _):
+            return Kernels.mean(operands[0], axes: axes, resultShape: resultShape)
+        case .quantize, .dequantize:
+            // Operands arrive dequantized, so a float result is the value itself.
+            return Tensor(shape: resultShape, values: operands[0].values)
         }
     }
 }

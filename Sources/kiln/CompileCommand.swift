@@ -9,7 +9,7 @@ struct CompileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compile", abstract: "Compile the models in a Swift model file to loadable artifacts.")
 
-    @Argument(help: "A Swift file declaring one or more Kiln models.")
+    @Argument(help: "A Swift file declaring one or more Kiln models, or a .tflite model.")
     var modelFile: String
 
     @Option(name: .shortAndLong, help: "The directory to write NAME.kiln artifacts into.")
@@ -23,8 +23,11 @@ struct CompileCommand: ParsableCommand {
 
     func run() throws {
         let directory = URL(fileURLWithPath: output)
+        let url = URL(fileURLWithPath: modelFile)
         let results = try reportingDiagnostics {
-            try Compiler().compile(modelFile: URL(fileURLWithPath: modelFile), outputDirectory: directory)
+            url.pathExtension == "tflite"
+                ? [try Compiler().compile(tfliteFile: url, outputDirectory: directory)]
+                : try Compiler().compile(modelFile: url, outputDirectory: directory)
         }
         for result in results {
             let phases = result.timings.map { "\($0.phase) \(String(format: "%.2f", $0.seconds))s" }

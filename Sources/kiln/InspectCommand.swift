@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import KilnCompiler
 import KilnIR
+import KilnImport
+import Kiln
 import KilnRuntime
 
 /// `kiln inspect`: layers, shapes, parameters, MACs and memory of a model or artifact.
@@ -10,7 +12,7 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Show a model's layers, output shapes, parameters, MACs, arena and weight bytes after passes.")
 
-    @Argument(help: "A Swift model file, or a compiled .kiln artifact.")
+    @Argument(help: "A Swift model file, a .tflite model, or a compiled .kiln artifact.")
     var path: String
 
     @Flag(help: "Also print the optimized graph.")
@@ -30,6 +32,12 @@ struct InspectCommand: ParsableCommand {
                 print(ModelReport(optimized).table)
                 if graph { print("\n" + optimized.textDump) }
             }
+        } else if url.pathExtension == "tflite" {
+            let imported = try reportingDiagnostics { try TFLiteImporter.importGraph(contentsOf: url) }
+            let optimized = try reportingDiagnostics { try Compiler().optimize(imported, options: CompileOptions()) }
+            print("model \(imported.name)")
+            print(ModelReport(optimized).table)
+            if graph { print("\n" + optimized.textDump) }
         } else {
             let metadata = try ArtifactFile.readMetadata(contentsOf: url)
             print("model \(metadata.modelName) (Kiln \(metadata.kilnVersion), format \(metadata.formatVersion))")

@@ -25,8 +25,9 @@ struct RunCommand: ParsableCommand {
         }
         let (input, output) = (model.metadata.inputs[0], model.metadata.outputs[0])
         let data = try NumPyArray.read(contentsOf: URL(fileURLWithPath: inputs))
-        guard data.dtype == .float32 else {
-            throw ValidationError("\(inputs) holds \(data.dtype) values; the model's input '\(input.name)' takes float32")
+        guard data.dtype.description == DType(input.elementType).description else {
+            throw ValidationError(
+                "\(inputs) holds \(data.dtype) values; the model's input '\(input.name)' takes \(input.elementType.rawValue)")
         }
         let batch = data.shape.first ?? 1
         guard batch > 0, data.elementCount == batch * input.elementCount else {
@@ -34,21 +35,41 @@ struct RunCommand: ParsableCommand {
                 "\(inputs) has shape \(data.shape); each of its \(batch) entries must hold \(input.elementCount) values for input '\(input.name)' \(input.shape)"
             )
         }
-        let values = data.floats()
-        var results: [Float] = []
-        results.reserveCapacity(batch * output.elementCount)
-        var row = [Float](repeating: 0, count: output.elementCount)
-        for index in 0..<batch {
-            let slice = values[(index * input.elementCount)..<((index + 1) * input.elementCount)]
-            try slice.withUnsafeBufferPointer { source in
-                try row.withUnsafeMutableBufferPointer { destination in try model.run(source, into: destination) }
+        var results = [UInt8](repeating: 0, count: batch * output.byteCount)
+        var failure: (any Error)?
+        data.bytes.withUnsafeBytes { source in
+            results.withUnsafeMutableBytes { destination in
+                for index in 0..<batch {
+                    let entry = UnsafeRawBufferPointer(rebasing: source[(index * input.byteCount)..<((index + 1) * input.byteCount)])
+                    let slot = UnsafeMutableRawBufferPointer(
+                        rebasing: destination[(index * output.byteCount)..<((index + 1) * output.byteCount)])
+                    do {
+                        try model.run(input: entry, output: slot)
+                    } catch {
+                        failure = error
+                        return
+                    }
+                }
             }
-            results += row
         }
+        if let failure { throw failure }
         // A batch axis of 1 in the model is replaced by the file's batch axis.
         let perEntry = data.shape.rank == input.shape.count && output.shape.first == 1
             ? Array(output.shape.dropFirst()) : output.shape
         try NumPyArray.write(
-            TensorData(results, shape: Shape([batch] + perEntry)), to: URL(fileURLWithPath: outputs))
+            TensorData(dtype: DType(output.elementType), shape: Shape([batch] + perEntry), bytes: results),
+            to: URL(fileURLWithPath: outputs))
+    }
+}
+
+extension DType {
+    /// The IR's name for a runtime element type.
+    init(_ type: ElementType) {
+        switch type {
+        case .float32: self = .float32
+        case .float16: self = .float16
+        case .int8: self = .int8
+        case .int32: self = .int32
+        }
     }
 }

@@ -16,13 +16,54 @@ struct ElementwiseKernel {
         }
     }
 
-    /// `output = combine(a, b)` broadcast to `shape`, then `activation`.
+    /// How a binary kernel reads its operands and writes its result.
+    struct BinaryElements {
+        /// Loads `lanes` operand values at an offset as f32, or one value repeated when `repeated`.
+        var load: (_ operand: Int, _ pointer: IRValue, _ offset: IRValue, _ lanes: Int, _ repeated: Bool) -> IRValue
+        /// Stores `lanes` f32 results at an offset.
+        var store: (_ value: IRValue, _ offset: IRValue, _ lanes: Int) -> Void
+    }
+
+    /// float32 operands and result, with `activation` applied.
+    func floatElements(output: IRValue, activation: Activation?) -> BinaryElements {
+        BinaryElements(
+            load: { _, pointer, offset, lanes, repeated in
+                repeated
+                    ? emitter.broadcastLoad(pointer, offset: offset, lanes: lanes)
+                    : emitter.loadVector(pointer, offset: offset, lanes: lanes)
+            },
+            store: { value, offset, lanes in
+                emitter.storeVector(emitter.activate(value, activation, lanes: lanes), output, offset: offset)
+            })
+    }
+
+    /// int8 operands dequantized to f32, and the result quantized to `result` within `range`.
+    func quantizedElements(
+        operands: [QuantizationParameters], result: QuantizationParameters, range: ClosedRange<Int32>, output: IRValue
+    ) -> BinaryElements {
+        let ir = emitter.ir
+        return BinaryElements(
+            load: { operand, pointer, offset, lanes, repeated in
+                let raw = repeated
+                    ? ir.broadcast(ir.load(ir.i8, from: ir.gep(ir.i8, pointer, [offset]), alignment: 1), count: lanes)
+                    : ir.load(ir.vector(ir.i8, lanes), from: ir.gep(ir.i8, pointer, [offset]), alignment: 1)
+                return emitter.dequantized(
+                    raw, scale: operands[operand].scales[0], zeroPoint: operands[operand].zeroPoints[0], lanes: lanes)
+            },
+            store: { value, offset, lanes in
+                let steps = ir.fdiv(value, emitter.splat(result.scales[0], lanes: lanes))
+                emitter.storeQuantized(
+                    steps, zeroPoint: result.zeroPoints[0], range: range, lanes: lanes, output: output, offset: offset)
+            })
+    }
+
+    /// `combine(a, b)` broadcast to `shape`.
     ///
     /// Leading axes are walked with nested loops; the last axis is vectorized,
-    /// with an operand of extent 1 there loaded once and splatted.
+    /// with an operand of extent 1 there loaded once and repeated.
     func emitBinary(
         shape: Shape, a: (pointer: IRValue, shape: Shape), b: (pointer: IRValue, shape: Shape),
-        output: IRValue, activation: Activation?, combine: @escaping (IRValue, IRValue) -> IRValue
+        elements: BinaryElements, combine: @escaping (IRValue, IRValue) -> IRValue
     ) {
         let ir = emitter.ir
         let rank = max(shape.rank, 1)
@@ -41,15 +82,14 @@ struct ElementwiseKernel {
                 for run in LaneRun.covering(inner, width: emitter.laneWidth) {
                     ir.loop("i", from: 0, to: run.count) { block in
                         let position = emitter.affine(block, times: run.lanes, plus: run.start)
-                        func operand(_ pointer: IRValue, _ base: IRValue, _ stride: Int) -> IRValue {
+                        func operand(_ index: Int, _ pointer: IRValue, _ base: IRValue, _ stride: Int) -> IRValue {
                             stride == 0
-                                ? emitter.broadcastLoad(pointer, offset: base, lanes: run.lanes)
-                                : emitter.loadVector(pointer, offset: ir.add(base, position), lanes: run.lanes)
+                                ? elements.load(index, pointer, base, run.lanes, true)
+                                : elements.load(index, pointer, ir.add(base, position), run.lanes, false)
                         }
-                        let x = operand(a.pointer, offsets.a, stridesA[axis])
-                        let y = operand(b.pointer, offsets.b, stridesB[axis])
-                        let value = emitter.activate(combine(x, y), activation, lanes: run.lanes)
-                        emitter.storeVector(value, output, offset: ir.add(offsets.out, position))
+                        let x = operand(0, a.pointer, offsets.a, stridesA[axis])
+                        let y = operand(1, b.pointer, offsets.b, stridesB[axis])
+                        elements.store(combine(x, y), ir.add(offsets.out, position), run.lanes)
                     }
                 }
                 return

@@ -17,7 +17,7 @@ struct FullyConnectedKernel {
             dot.emitPosition(output: output, outputBase: emitter.affine(row, times: units), accumulators: accumulators) {
                 tap in
                 ir.loop("k", from: 0, to: depth) { k in
-                    tap(k, ir.load(ir.f32, from: ir.gep(ir.f32, input, [ir.add(inputBase, k)]), alignment: 4))
+                    tap(k, dot.epilogue.tap(emitter, input: input, offset: ir.add(inputBase, k)))
                 }
             }
         }
@@ -66,9 +66,7 @@ struct Conv2DKernel {
                                     let tapBase = emitter.affine(
                                         ir.add(emitter.affine(ky, times: kernel.width), kx), times: channels)
                                     ir.loop("ci", from: 0, to: channels) { ci in
-                                        let x = ir.load(
-                                            ir.f32, from: ir.gep(ir.f32, inputPointer, [ir.add(inputBase, ci)]),
-                                            alignment: 4)
+                                        let x = dot.epilogue.tap(emitter, input: inputPointer, offset: ir.add(inputBase, ci))
                                         tap(ir.add(tapBase, ci), x)
                                     }
                                 }

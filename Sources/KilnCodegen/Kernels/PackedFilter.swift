@@ -46,7 +46,8 @@ struct PackedFilter {
         let channels = filter.shape[0]
         depth = channels == 0 ? 0 : filter.elementCount / channels
         dtype = filter.dtype
-        scales = filter.dtype == .int8 ? quantization?.scales : nil
+        // Per-tensor scales are repeated so kernels always load one per channel.
+        scales = quantization.map { $0.scales.count == 1 ? Array(repeating: $0.scales[0], count: channels) : $0.scales }
 
         var tiles: [ColumnTile] = []
         let blockColumns = laneWidth * Self.vectorsPerTile

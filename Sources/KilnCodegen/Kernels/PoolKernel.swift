@@ -8,6 +8,8 @@ struct PoolKernel {
     let output: Shape
     let attributes: Pool2DAttributes
     let isAverage: Bool
+    /// Input and output parameters for int8 pooling; `nil` for float32.
+    let quantization: (input: QuantizationParameters, output: QuantizationParameters)?
 
     func emit(input inputPointer: IRValue, output outputPointer: IRValue) {
         let ir = emitter.ir
@@ -17,8 +19,10 @@ struct PoolKernel {
         let columns = WindowGeometry(
             inputSize: width, window: attributes.window[1], stride: attributes.strides[1], padding: attributes.padding)
         let runs = LaneRun.covering(channels, width: emitter.laneWidth)
+        let isQuantized = quantization != nil
+        func slotType(_ lanes: Int) -> IRType { isQuantized ? ir.vector(ir.i32, lanes) : emitter.vectorType(lanes) }
         let slots = Dictionary(uniqueKeysWithValues: Set(runs.map(\.lanes)).map {
-            ($0, emitter.accumulator(emitter.vectorType($0)))
+            ($0, emitter.accumulator(slotType($0)))
         })
         ir.loop("batch", from: 0, to: input[0]) { batch in
             ir.loop("oy", from: 0, to: output[1]) { oy in
@@ -31,8 +35,10 @@ struct PoolKernel {
                         guard let slot = slots[run.lanes] else { continue }
                         ir.loop("c", from: 0, to: run.count) { block in
                             let channel = emitter.affine(block, times: run.lanes, plus: run.start)
-                            let initial: Float = isAverage ? 0 : -.infinity
-                            ir.store(emitter.splat(initial, lanes: run.lanes), to: slot, alignment: 4)
+                            let initial = isQuantized
+                                ? ir.splat(ir.constant(isAverage ? 0 : -128, ir.i32), count: run.lanes)
+                                : emitter.splat(isAverage ? 0 : -.infinity, lanes: run.lanes)
+                            ir.store(initial, to: slot, alignment: 4)
                             ir.loop("ky", from: 0, to: attributes.window[0]) { ky in
                                 let iy = ir.add(originY, ky)
                                 ir.loop("kx", from: 0, to: attributes.window[1]) { kx in
@@ -42,27 +48,52 @@ struct PoolKernel {
                                     emitter.ifTrue(inside) {
                                         let row = ir.add(emitter.affine(batch, times: height), iy)
                                         let base = emitter.affine(ir.add(emitter.affine(row, times: width), ix), times: channels)
-                                        let x = emitter.loadVector(inputPointer, offset: ir.add(base, channel), lanes: run.lanes)
-                                        let current = ir.load(emitter.vectorType(run.lanes), from: slot, alignment: 4)
-                                        let combined = isAverage ? ir.fadd(current, x) : emitter.maximum(current, x)
+                                        let offset = ir.add(base, channel)
+                                        let current = ir.load(slotType(run.lanes), from: slot, alignment: 4)
+                                        let combined: IRValue
+                                        if isQuantized {
+                                            let raw = ir.load(ir.vector(ir.i8, run.lanes), from: ir.gep(ir.i8, inputPointer, [offset]), alignment: 1)
+                                            let x = ir.sext(raw, to: slotType(run.lanes))
+                                            combined = isAverage ? ir.add(current, x) : ir.select(ir.icmp(.sgt, x, current), x, current)
+                                        } else {
+                                            let x = emitter.loadVector(inputPointer, offset: offset, lanes: run.lanes)
+                                            combined = isAverage ? ir.fadd(current, x) : emitter.maximum(current, x)
+                                        }
                                         ir.store(combined, to: slot, alignment: 4)
                                     }
                                 }
                             }
-                            var result = ir.load(emitter.vectorType(run.lanes), from: slot, alignment: 4)
-                            if isAverage {
-                                let count = ir.mul(
-                                    validCount(origin: originY, window: attributes.window[0], size: height),
-                                    validCount(origin: originX, window: attributes.window[1], size: width))
-                                let divisor = ir.broadcast(ir.sitofp(count, to: ir.f32), count: run.lanes)
-                                result = ir.fdiv(result, divisor)
+                            var result = ir.load(slotType(run.lanes), from: slot, alignment: 4)
+                            let count = ir.mul(
+                                validCount(origin: originY, window: attributes.window[0], size: height),
+                                validCount(origin: originX, window: attributes.window[1], size: width))
+                            let outputOffset = ir.add(outputBase, channel)
+                            if let quantization {
+                                if isAverage { result = roundedQuotient(result, count, lanes: run.lanes) }
+                                emitter.storeRequantized(
+                                    result, from: quantization.input, to: quantization.output, lanes: run.lanes,
+                                    output: outputPointer, offset: outputOffset)
+                            } else {
+                                if isAverage {
+                                    result = ir.fdiv(result, ir.broadcast(ir.sitofp(count, to: ir.f32), count: run.lanes))
+                                }
+                                emitter.storeVector(result, outputPointer, offset: outputOffset)
                             }
-                            emitter.storeVector(result, outputPointer, offset: ir.add(outputBase, channel))
                         }
                     }
                 }
             }
         }
+    }
+
+    /// `sum / count` rounded half away from zero, lane-wise on i32.
+    private func roundedQuotient(_ sum: IRValue, _ count: IRValue, lanes: Int) -> IRValue {
+        let ir = emitter.ir
+        let count32 = ir.broadcast(ir.trunc(count, to: ir.i32), count: lanes)
+        let half = ir.sdiv(count32, ir.splat(ir.constant(2, ir.i32), count: lanes))
+        let nonNegative = ir.icmp(.sge, sum, ir.zero(ir.vector(ir.i32, lanes)))
+        let adjusted = ir.select(nonNegative, ir.add(sum, half), ir.sub(sum, half))
+        return ir.sdiv(adjusted, count32)
     }
 
     /// `min(origin + window, size) - max(origin, 0)`: taps of one axis inside the input.

@@ -1,0 +1,129 @@
+import KilnIR
+
+/// What happens to a dot-product accumulator before it is stored: bias,
+/// int8-weight scale and activation in float mode; bias and requantization
+/// (``QuantizedArithmetic``) in int8 mode.
+enum Epilogue {
+    /// f32 accumulators; `scales` dequantizes int8 weights per channel.
+    case float(scales: IRValue?, bias: IRValue?, activation: Activation?)
+    /// i32 accumulators over `x - inputZeroPoint`; `scales` holds the per-channel requantization multipliers.
+    case quantized(bias: IRValue?, scales: IRValue, inputZeroPoint: Int32, outputZeroPoint: Int32, range: ClosedRange<Int32>)
+
+    /// Whether accumulators are i32.
+    var isQuantized: Bool {
+        if case .quantized = self { return true }
+        return false
+    }
+
+    /// The accumulator vector type.
+    func accumulatorType(_ emitter: KernelEmitter, lanes: Int) -> IRType {
+        isQuantized ? emitter.ir.vector(emitter.ir.i32, lanes) : emitter.vectorType(lanes)
+    }
+
+    /// Whether the bias is the accumulator's starting value, as in XNNPACK's
+    /// float kernels (LiteRT's default), rather than added at the end.
+    var startsWithBias: Bool {
+        if case .float(nil, _?, _) = self { return true }
+        return false
+    }
+
+    /// The accumulator's starting value for output channels `channel…`: the
+    /// bias in plain float layers, else zero.
+    func initial(_ emitter: KernelEmitter, channel: IRValue, lanes: Int) -> IRValue {
+        if startsWithBias, case .float(_, let bias?, _) = self {
+            return emitter.loadVector(bias, offset: channel, lanes: lanes)
+        }
+        return emitter.ir.zero(accumulatorType(emitter, lanes: lanes))
+    }
+
+    /// An input element as the accumulator's scalar type: f32, or i32 minus the zero point.
+    func tap(_ emitter: KernelEmitter, input: IRValue, offset: IRValue) -> IRValue {
+        let ir = emitter.ir
+        switch self {
+        case .float:
+            return ir.load(ir.f32, from: ir.gep(ir.f32, input, [offset]), alignment: 4)
+        case .quantized(_, _, let zeroPoint, _, _):
+            let raw = ir.sext(ir.load(ir.i8, from: ir.gep(ir.i8, input, [offset]), alignment: 1), to: ir.i32)
+            return ir.sub(raw, ir.constant(Int(zeroPoint), ir.i32))
+        }
+    }
+
+    /// `lanes` consecutive input elements as an accumulator-typed vector (for depthwise kernels).
+    func tapVector(_ emitter: KernelEmitter, input: IRValue, offset: IRValue, lanes: Int) -> IRValue {
+        let ir = emitter.ir
+        switch self {
+        case .float:
+            return emitter.loadVector(input, offset: offset, lanes: lanes)
+        case .quantized(_, _, let zeroPoint, _, _):
+            let type = ir.vector(ir.i32, lanes)
+            let raw = ir.sext(ir.load(ir.vector(ir.i8, lanes), from: ir.gep(ir.i8, input, [offset]), alignment: 1), to: type)
+            return ir.sub(raw, ir.splat(ir.constant(Int(zeroPoint), ir.i32), count: lanes))
+        }
+    }
+
+    /// Loads `lanes` weights of `weightType` at `offset` as accumulator-typed values.
+    func weights(_ emitter: KernelEmitter, _ base: IRValue, weightType: IRType, offset: IRValue, lanes: Int) -> IRValue {
+        let ir = emitter.ir
+        guard isQuantized else { return emitter.loadVector(base, elementType: weightType, offset: offset, lanes: lanes) }
+        let raw = ir.load(ir.vector(ir.i8, lanes), from: ir.gep(ir.i8, base, [offset]), alignment: 1)
+        return ir.sext(raw, to: ir.vector(ir.i32, lanes))
+    }
+
+    /// `accumulator + x · w` (an FMA in float mode).
+    func multiplyAdd(_ emitter: KernelEmitter, _ x: IRValue, _ w: IRValue, _ accumulator: IRValue, lanes: Int) -> IRValue {
+        isQuantized
+            ? emitter.ir.add(accumulator, emitter.ir.mul(x, w))
+            : emitter.fma(x, w, accumulator, lanes: lanes)
+    }
+
+    /// Finishes `accumulator` for output channels `channel…` and stores it at `offset` of `output`.
+    func store(
+        _ emitter: KernelEmitter, _ accumulator: IRValue, channel: IRValue, lanes: Int, output: IRValue, offset: IRValue
+    ) {
+        let ir = emitter.ir
+        switch self {
+        case .float(let scales, let bias, let activation):
+            var value = accumulator
+            if let scales { value = ir.fmul(value, emitter.loadVector(scales, offset: channel, lanes: lanes)) }
+            if let bias, !startsWithBias { value = ir.fadd(value, emitter.loadVector(bias, offset: channel, lanes: lanes)) }
+            emitter.storeVector(emitter.activate(value, activation, lanes: lanes), output, offset: offset)
+        case .quantized(let bias, let scales, _, let zeroPoint, let range):
+            var value = accumulator
+            if let bias {
+                let biasVector = ir.load(ir.vector(ir.i32, lanes), from: ir.gep(ir.i32, bias, [channel]), alignment: 4)
+                value = ir.add(value, biasVector)
+            }
+            let steps = ir.fmul(ir.sitofp(value, to: emitter.vectorType(lanes)), emitter.loadVector(scales, offset: channel, lanes: lanes))
+            emitter.storeQuantized(steps, zeroPoint: zeroPoint, range: range, lanes: lanes, output: output, offset: offset)
+        }
+    }
+}
+
+extension KernelEmitter {
+    /// Stores `clamp(roundHalfEven(steps) + zeroPoint, range)` as int8, exactly as
+    /// ``QuantizedArithmetic/quantize(steps:zeroPoint:range:)`` computes it.
+    func storeQuantized(
+        _ steps: IRValue, zeroPoint: Int32, range: ClosedRange<Int32>, lanes: Int, output: IRValue, offset: IRValue
+    ) {
+        ir.store(quantized(steps, zeroPoint: zeroPoint, range: range, lanes: lanes), to: ir.gep(ir.i8, output, [offset]), alignment: 1)
+    }
+
+    /// `clamp(roundHalfEven(steps) + zeroPoint, range)` as an int8 vector.
+    func quantized(_ steps: IRValue, zeroPoint: Int32, range: ClosedRange<Int32>, lanes: Int) -> IRValue {
+        let low = splat(Float(range.lowerBound - zeroPoint), lanes: lanes)
+        let high = splat(Float(range.upperBound - zeroPoint), lanes: lanes)
+        // NaN-free inputs: select-based min/max match Swift's min/max here.
+        let limited = minimum(maximum(steps, low), high)
+        let rounded = unaryIntrinsic("llvm.roundeven", limited, lanes: lanes)
+        let intType = ir.vector(ir.i32, lanes)
+        let shifted = ir.add(ir.fptosi(rounded, to: intType), ir.splat(ir.constant(Int(zeroPoint), ir.i32), count: lanes))
+        return ir.trunc(shifted, to: ir.vector(ir.i8, lanes))
+    }
+
+    /// `scale · Float(q - zeroPoint)` for an int8 vector, as ``QuantizedArithmetic/dequantize(_:scale:zeroPoint:)``.
+    func dequantized(_ q: IRValue, scale: Float, zeroPoint: Int32, lanes: Int) -> IRValue {
+        let intType = ir.vector(ir.i32, lanes)
+        let centered = ir.sub(ir.sext(q, to: intType), ir.splat(ir.constant(Int(zeroPoint), ir.i32), count: lanes))
+        return ir.fmul(splat(scale, lanes: lanes), ir.sitofp(centered, to: vectorType(lanes)))
+    }
+}

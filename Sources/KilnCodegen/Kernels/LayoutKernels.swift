@@ -1,0 +1,123 @@
+import KilnIR
+
+/// Kernels that move data: concatenation, padding, and mean reduction, for
+/// float32 and int8 tensors.
+struct LayoutKernels {
+    let emitter: KernelEmitter
+    /// The element type of the tensors moved (f32 or i8).
+    let elementType: IRType
+
+    private var ir: IRModule { emitter.ir }
+
+    /// Copies `count` elements, transforming each vector with `transform` (identity by default).
+    func emitCopy(
+        count: Int, from source: IRValue, sourceBase: IRValue, to destination: IRValue, destinationBase: IRValue,
+        transform: (IRValue, Int) -> IRValue = { value, _ in value }
+    ) {
+        for run in LaneRun.covering(count, width: emitter.laneWidth) {
+            ir.loop("copy", from: 0, to: run.count) { block in
+                let offset = emitter.affine(block, times: run.lanes, plus: run.start)
+                let type = ir.vector(elementType, run.lanes)
+                let value = ir.load(type, from: ir.gep(elementType, source, [ir.add(sourceBase, offset)]), alignment: 1)
+                ir.store(
+                    transform(value, run.lanes), to: ir.gep(elementType, destination, [ir.add(destinationBase, offset)]),
+                    alignment: 1)
+            }
+        }
+    }
+
+    /// Joins `operands` along `axis` of `shape`; `transforms[i]` maps operand `i`'s vectors into the result.
+    func emitConcatenation(
+        shape: Shape, axis: Int, operands: [(pointer: IRValue, shape: Shape)], output: IRValue,
+        transforms: [(IRValue, Int) -> IRValue]
+    ) {
+        let axis = Op.normalizedAxis(axis, rank: shape.rank) ?? 0
+        let outer = shape.dimensions[..<axis].reduce(1, *)
+        let outputBlock = shape.dimensions[axis...].reduce(1, *)
+        ir.loop("outer", from: 0, to: outer) { index in
+            var offset = 0
+            for (position, operand) in operands.enumerated() {
+                let block = operand.shape.dimensions[axis...].reduce(1, *)
+                emitCopy(
+                    count: block, from: operand.pointer, sourceBase: emitter.affine(index, times: block),
+                    to: output, destinationBase: emitter.affine(index, times: outputBlock, plus: offset),
+                    transform: transforms[position])
+                offset += block
+            }
+        }
+    }
+
+    /// Fills `output` with `fill` and copies the input's innermost rows into place.
+    func emitPad(input: IRValue, inputShape: Shape, paddings: [[Int]], output: IRValue, outputShape: Shape, fill: IRValue) {
+        ir.loop("fill", from: 0, to: outputShape.elementCount) { index in
+            ir.store(fill, to: ir.gep(elementType, output, [index]), alignment: 1)
+        }
+        let rank = inputShape.rank
+        let (inputStrides, outputStrides) = (inputShape.strides, outputShape.strides)
+        func walk(axis: Int, source: IRValue, destination: IRValue) {
+            if axis == rank - 1 {
+                emitCopy(
+                    count: inputShape[axis], from: input, sourceBase: source, to: output,
+                    destinationBase: ir.add(destination, emitter.index(paddings[axis][0])))
+                return
+            }
+            ir.loop("d\(axis)", from: 0, to: inputShape[axis]) { coordinate in
+                walk(
+                    axis: axis + 1, source: ir.add(source, emitter.affine(coordinate, times: inputStrides[axis])),
+                    destination: ir.add(
+                        destination, emitter.affine(coordinate, times: outputStrides[axis], plus: paddings[axis][0] * outputStrides[axis])))
+            }
+        }
+        let zero = emitter.index(0)
+        if rank == 0 {
+            emitCopy(count: 1, from: input, sourceBase: zero, to: output, destinationBase: zero)
+        } else {
+            walk(axis: 0, source: zero, destination: zero)
+        }
+    }
+
+    /// The sum over `axes` of each output element, accumulated in input order,
+    /// handed to `finish` with the output element's offset.
+    ///
+    /// `element` converts one loaded input element to the accumulator type
+    /// (f32, or i32 minus the zero point).
+    func emitReduction(
+        input: IRValue, inputShape: Shape, axes: [Int], accumulator: IRType, zero: IRValue,
+        element: (IRValue) -> IRValue, finish: (_ sum: IRValue, _ outputOffset: IRValue) -> Void
+    ) {
+        let reduced = Set(axes.compactMap { Op.normalizedAxis($0, rank: inputShape.rank) })
+        let kept = inputShape.indices.filter { !reduced.contains($0) }
+        let reducedAxes = inputShape.indices.filter { reduced.contains($0) }
+        let keptStrides = Shape(kept.map { inputShape[$0] }).strides
+        let strides = inputShape.strides
+        let slot = emitter.accumulator(accumulator)
+        func walkKept(_ position: Int, source: IRValue, destination: IRValue) {
+            guard position < kept.count else {
+                ir.store(zero, to: slot, alignment: 4)
+                walkReduced(0, source: source)
+                finish(ir.load(accumulator, from: slot, alignment: 4), destination)
+                return
+            }
+            let axis = kept[position]
+            ir.loop("keep\(axis)", from: 0, to: inputShape[axis]) { coordinate in
+                walkKept(
+                    position + 1, source: ir.add(source, emitter.affine(coordinate, times: strides[axis])),
+                    destination: ir.add(destination, emitter.affine(coordinate, times: keptStrides[position])))
+            }
+        }
+        func walkReduced(_ position: Int, source: IRValue) {
+            guard position < reducedAxes.count else {
+                let value = element(ir.load(elementType, from: ir.gep(elementType, input, [source]), alignment: 1))
+                let current = ir.load(accumulator, from: slot, alignment: 4)
+                ir.store(accumulator == ir.f32 ? ir.fadd(current, value) : ir.add(current, value), to: slot, alignment: 4)
+                return
+            }
+            let axis = reducedAxes[position]
+            ir.loop("reduce\(axis)", from: 0, to: inputShape[axis]) { coordinate in
+                walkReduced(position + 1, source: ir.add(source, emitter.affine(coordinate, times: strides[axis])))
+            }
+        }
+        let zeroIndex = emitter.index(0)
+        walkKept(0, source: zeroIndex, destination: zeroIndex)
+    }
+}

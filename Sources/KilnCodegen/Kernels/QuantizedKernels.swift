@@ -1,0 +1,124 @@
+import KilnIR
+
+extension KernelEmitter {
+    /// Stores i32 values expressed in `input`'s int8 parameters as int8 in `output`'s,
+    /// as the reference's requantization does (a plain narrowing when they are equal).
+    func storeRequantized(
+        _ values: IRValue, from input: QuantizationParameters, to output: QuantizationParameters, lanes: Int,
+        output pointer: IRValue, offset: IRValue, range: ClosedRange<Int32> = QuantizedArithmetic.int8Range
+    ) {
+        let narrow: IRValue
+        if input.scales[0] == output.scales[0], input.zeroPoints[0] == output.zeroPoints[0] {
+            let low = ir.splat(ir.constant(Int(range.lowerBound), ir.i32), count: lanes)
+            let high = ir.splat(ir.constant(Int(range.upperBound), ir.i32), count: lanes)
+            let above = ir.select(ir.icmp(.sgt, values, low), values, low)
+            narrow = ir.trunc(ir.select(ir.icmp(.slt, above, high), above, high), to: ir.vector(ir.i8, lanes))
+        } else {
+            let centered = ir.sub(values, ir.splat(ir.constant(Int(input.zeroPoints[0]), ir.i32), count: lanes))
+            let real = ir.fmul(splat(input.scales[0], lanes: lanes), ir.sitofp(centered, to: vectorType(lanes)))
+            let steps = ir.fdiv(real, splat(output.scales[0], lanes: lanes))
+            narrow = quantized(steps, zeroPoint: output.zeroPoints[0], range: range, lanes: lanes)
+        }
+        ir.store(narrow, to: ir.gep(ir.i8, pointer, [offset]), alignment: 1)
+    }
+
+    /// Loads `lanes` int8 values at `offset` widened to i32.
+    func loadInt8(_ base: IRValue, offset: IRValue, lanes: Int) -> IRValue {
+        let raw = ir.load(ir.vector(ir.i8, lanes), from: ir.gep(ir.i8, base, [offset]), alignment: 1)
+        return ir.sext(raw, to: ir.vector(ir.i32, lanes))
+    }
+}
+
+/// Element-wise and row-wise kernels on int8 tensors.
+struct QuantizedKernels {
+    let emitter: KernelEmitter
+
+    /// `output[i] = table[input[i] + 128]`: int8 activations as a 256-entry lookup.
+    func emitLookup(count: Int, table: [Int8], input: IRValue, output: IRValue) {
+        let ir = emitter.ir
+        let global = ir.addConstantBytes(name: "lut", bytes: table.map { UInt8(bitPattern: $0) }, alignment: 64)
+        ir.loop("i", from: 0, to: count) { index in
+            let q = ir.sext(ir.load(ir.i8, from: ir.gep(ir.i8, input, [index]), alignment: 1), to: ir.i64)
+            let entry = ir.load(ir.i8, from: ir.gep(ir.i8, global, [ir.add(q, emitter.index(128))]), alignment: 1)
+            ir.store(entry, to: ir.gep(ir.i8, output, [index]), alignment: 1)
+        }
+    }
+
+    /// Int8 softmax over the last axis, as ``QuantizedArithmetic/softmaxRow(_:exponentials:output:)``.
+    func emitSoftmax(shape: Shape, input: IRValue, output: IRValue, inputScale: Float, parameters: QuantizationParameters) {
+        let ir = emitter.ir
+        let depth = shape.dimensions.last ?? 1
+        let exponentials = QuantizedArithmetic.softmaxExponentials(inputScale: inputScale)
+        let table = ir.addConstantBytes(
+            name: "softmax.exp", bytes: TensorData(exponentials, shape: [256]).bytes, alignment: 64)
+        let maximum = emitter.accumulator(ir.i32)
+        let sum = emitter.accumulator(ir.f32)
+        func exponential(_ offset: IRValue) -> IRValue {
+            let q = ir.sext(ir.load(ir.i8, from: ir.gep(ir.i8, input, [offset]), alignment: 1), to: ir.i32)
+            let distance = ir.sext(ir.sub(ir.load(ir.i32, from: maximum, alignment: 4), q), to: ir.i64)
+            return ir.load(ir.f32, from: ir.gep(ir.f32, table, [distance]), alignment: 4)
+        }
+        ir.loop("row", from: 0, to: shape.elementCount / max(depth, 1)) { row in
+            let base = emitter.affine(row, times: depth)
+            ir.store(ir.constant(-128, ir.i32), to: maximum, alignment: 4)
+            ir.loop("max", from: 0, to: depth) { j in
+                let q = ir.sext(ir.load(ir.i8, from: ir.gep(ir.i8, input, [ir.add(base, j)]), alignment: 1), to: ir.i32)
+                let current = ir.load(ir.i32, from: maximum, alignment: 4)
+                ir.store(ir.select(ir.icmp(.sgt, q, current), q, current), to: maximum, alignment: 4)
+            }
+            ir.store(ir.constant(0), to: sum, alignment: 4)
+            ir.loop("sum", from: 0, to: depth) { j in
+                let current = ir.load(ir.f32, from: sum, alignment: 4)
+                ir.store(ir.fadd(current, exponential(ir.add(base, j))), to: sum, alignment: 4)
+            }
+            let scaled = ir.fmul(ir.load(ir.f32, from: sum, alignment: 4), ir.constant(parameters.scales[0]))
+            let reciprocal = ir.fdiv(ir.constant(1), scaled)
+            ir.loop("store", from: 0, to: depth) { j in
+                let offset = ir.add(base, j)
+                let steps = ir.broadcast(ir.fmul(exponential(offset), reciprocal), count: 1)
+                emitter.storeQuantized(
+                    steps, zeroPoint: parameters.zeroPoints[0], range: QuantizedArithmetic.int8Range, lanes: 1,
+                    output: output, offset: offset)
+            }
+        }
+    }
+
+    /// float32 → int8, or int8 → int8 with new parameters.
+    func emitQuantize(
+        count: Int, input: IRValue, inputParameters: QuantizationParameters?, output: IRValue,
+        outputParameters: QuantizationParameters
+    ) {
+        let ir = emitter.ir
+        for run in LaneRun.covering(count, width: emitter.laneWidth) {
+            ir.loop("i", from: 0, to: run.count) { block in
+                let offset = emitter.affine(block, times: run.lanes, plus: run.start)
+                if let inputParameters {
+                    emitter.storeRequantized(
+                        emitter.loadInt8(input, offset: offset, lanes: run.lanes), from: inputParameters,
+                        to: outputParameters, lanes: run.lanes, output: output, offset: offset)
+                } else {
+                    let steps = ir.fdiv(
+                        emitter.loadVector(input, offset: offset, lanes: run.lanes),
+                        emitter.splat(outputParameters.scales[0], lanes: run.lanes))
+                    emitter.storeQuantized(
+                        steps, zeroPoint: outputParameters.zeroPoints[0], range: QuantizedArithmetic.int8Range,
+                        lanes: run.lanes, output: output, offset: offset)
+                }
+            }
+        }
+    }
+
+    /// int8 → float32.
+    func emitDequantize(count: Int, input: IRValue, parameters: QuantizationParameters, output: IRValue) {
+        let ir = emitter.ir
+        for run in LaneRun.covering(count, width: emitter.laneWidth) {
+            ir.loop("i", from: 0, to: run.count) { block in
+                let offset = emitter.affine(block, times: run.lanes, plus: run.start)
+                let raw = ir.load(ir.vector(ir.i8, run.lanes), from: ir.gep(ir.i8, input, [offset]), alignment: 1)
+                let value = emitter.dequantized(
+                    raw, scale: parameters.scales[0], zeroPoint: parameters.zeroPoints[0], lanes: run.lanes)
+                emitter.storeVector(value, output, offset: offset)
+            }
+        }
+    }
+}

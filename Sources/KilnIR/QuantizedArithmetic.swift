@@ -1,0 +1,115 @@
+import Foundation
+
+/// Kiln's int8 arithmetic: the exact formulas both the reference interpreter
+/// and generated code use, so they agree bit for bit.
+///
+/// They follow TensorFlow Lite's quantization spec (`real = scale · (q - zeroPoint)`,
+/// symmetric int8 filters, int32 biases with scale `inputScale · filterScale`)
+/// and the rounding LiteRT's default CPU kernels (XNNPACK) apply when
+/// requantizing accumulators: a float32 multiplier and round-half-to-even.
+public enum QuantizedArithmetic {
+    /// The int8 range, as int32.
+    public static let int8Range: ClosedRange<Int32> = -128...127
+
+    /// The multiplier from an int32 accumulator to output steps: `inputScale · filterScale / outputScale`,
+    /// evaluated in float32 from left to right.
+    public static func requantizationScale(input: Float, filter: Float, output: Float) -> Float {
+        input * filter / output
+    }
+
+    /// `clamp(roundHalfEven(Float(accumulator) · scale) + zeroPoint, range)`.
+    public static func requantize(_ accumulator: Int32, scale: Float, zeroPoint: Int32, range: ClosedRange<Int32>)
+        -> Int32
+    {
+        quantize(steps: Float(accumulator) * scale, zeroPoint: zeroPoint, range: range)
+    }
+
+    /// `clamp(roundHalfEven(value) + zeroPoint, range)` for a value already in output steps.
+    ///
+    /// Clamping happens before rounding, against the integer bounds shifted by
+    /// the zero point; that gives the same result and never overflows, and it
+    /// is how generated code computes it.
+    public static func quantize(steps value: Float, zeroPoint: Int32, range: ClosedRange<Int32> = int8Range) -> Int32 {
+        let low = Float(range.lowerBound - zeroPoint)
+        let high = Float(range.upperBound - zeroPoint)
+        let limited = value.isNaN ? 0 : min(max(value, low), high)
+        return Int32(limited.rounded(.toNearestOrEven)) + zeroPoint
+    }
+
+    /// The quantized range an activation leaves: ReLU clamps below at the
+    /// zero point, ReLU6 also above at the step nearest 6.
+    ///
+    /// - Returns: `nil` for activations that cannot be fused into an int8 op.
+    public static func activationRange(_ activation: Activation?, scale: Float, zeroPoint: Int32) -> ClosedRange<Int32>? {
+        switch activation {
+        case nil: return int8Range
+        case .relu?: return max(zeroPoint, -128)...127
+        case .relu6?:
+            let six = saturatingInt32((6 / scale).rounded(.toNearestOrAwayFromZero)) &+ zeroPoint
+            return max(zeroPoint, -128)...max(min(six, 127), max(zeroPoint, -128))
+        default: return nil
+        }
+    }
+
+    /// `value` limited to `range`.
+    public static func clamp(_ value: Int32, _ range: ClosedRange<Int32>) -> Int32 {
+        min(max(value, range.lowerBound), range.upperBound)
+    }
+
+    /// Converts a whole-valued float to Int32, saturating instead of trapping.
+    public static func saturatingInt32(_ value: Float) -> Int32 {
+        if value.isNaN { return 0 }
+        if value >= 2_147_483_520 { return .max }
+        if value <= -2_147_483_648 { return .min }
+        return Int32(value)
+    }
+}
+
+extension QuantizedArithmetic {
+    /// `scale · (q - zeroPoint)` in float32, the dequantization every int8 kernel uses.
+    public static func dequantize(_ q: Int32, scale: Float, zeroPoint: Int32) -> Float {
+        scale * Float(q - zeroPoint)
+    }
+
+    /// The int8 result of `function` for each of the 256 int8 inputs, indexed by `q + 128`.
+    ///
+    /// Element-wise functions on int8 tensors are table lookups, computed here
+    /// once in float64 and rounded half to even.
+    public static func lookupTable(
+        _ function: Activation, input: QuantizationParameters, output: QuantizationParameters
+    ) -> [Int8] {
+        (-128...127).map { q in
+            let real = Double(input.scales[0]) * Double(Int32(q) - input.zeroPoints[0])
+            let result: Double
+            switch function {
+            case .relu: result = max(real, 0)
+            case .relu6: result = min(max(real, 0), 6)
+            case .sigmoid: result = 1 / (1 + exp(-real))
+            case .tanh: result = tanh(real)
+            case .gelu: result = 0.5 * real * erfc(-real / 2.0.squareRoot())
+            }
+            let steps = Float(result / Double(output.scales[0]))
+            return Int8(quantize(steps: steps, zeroPoint: output.zeroPoints[0]))
+        }
+    }
+
+    /// `e^(-inputScale · beta · d)` for each distance `d` = 0…255 below a row's maximum:
+    /// the exponentials int8 softmax sums.
+    public static func softmaxExponentials(inputScale: Float, beta: Float = 1) -> [Float] {
+        (0...255).map { distance in Float(exp(-Double(inputScale) * Double(beta) * Double(distance))) }
+    }
+
+    /// One row of int8 softmax: exponentials from ``softmaxExponentials(inputScale:beta:)``
+    /// summed left to right in float32, each divided by the sum and quantized.
+    public static func softmaxRow(
+        _ row: [Int32], exponentials: [Float], output: QuantizationParameters
+    ) -> [Int32] {
+        let maximum = row.max() ?? 0
+        var sum: Float = 0
+        for q in row { sum += exponentials[Int(maximum - q)] }
+        let reciprocal = 1 / (sum * output.scales[0])
+        return row.map { q in
+            quantize(steps: exponentials[Int(maximum - q)] * reciprocal, zeroPoint: output.zeroPoints[0])
+        }
+    }
+}

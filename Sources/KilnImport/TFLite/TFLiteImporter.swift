@@ -1,0 +1,248 @@
+import Foundation
+import KilnIR
+
+/// Converts a TensorFlow Lite model into a Kiln graph.
+///
+/// Tensor layouts already match Kiln's (NHWC, `[N, K]` and OHWI filters), so
+/// constants are taken as stored, int8 quantization parameters included.
+/// Anything Kiln cannot run is an error naming the operator and its position.
+///
+/// ```swift
+/// let graph = try TFLiteImporter.importGraph(contentsOf: url)
+/// ```
+public enum TFLiteImporter {
+    /// The TFLite builtin operators the importer converts.
+    public static let supportedOperators: [TFLiteBuiltinOperator] = [
+        .add, .averagePool2D, .concatenation, .conv2D, .depthwiseConv2D, .dequantize, .fullyConnected, .logistic,
+        .maxPool2D, .mean, .mul, .pad, .padV2, .quantize, .relu, .relu6, .reshape, .softmax, .squeeze, .tanh,
+    ]
+
+    /// Reads and converts the model at `url`; the graph is named after the file.
+    public static func importGraph(contentsOf url: URL) throws -> Graph {
+        let model = try TFLiteModel(contentsOf: url)
+        return try importGraph(model, name: url.deletingPathExtension().lastPathComponent, source: url.lastPathComponent)
+    }
+
+    /// Converts the first subgraph of `model`.
+    public static func importGraph(_ model: TFLiteModel, name: String, source: String) throws -> Graph {
+        guard let subgraph = model.subgraphs.first else { throw TFLiteError(message: "\(source): the model has no subgraph") }
+        var converter = Converter(model: model, subgraph: subgraph, source: source, graph: Graph(name: name))
+        try converter.run()
+        return converter.graph
+    }
+}
+
+/// The state of one conversion: which Kiln value each TFLite tensor became.
+private struct Converter {
+    let model: TFLiteModel
+    let subgraph: TFLiteSubgraph
+    let source: String
+    var graph: Graph
+    var values: [Int: ValueID] = [:]
+
+    mutating func run() throws {
+        for index in subgraph.inputs {
+            values[index] = graph.addInput(name: subgraph.tensors[index].name, type: try tensorType(index))
+        }
+        for (position, op) in subgraph.operators.enumerated() {
+            let code = model.operatorCodes[op.opcodeIndex].builtinCode
+            do {
+                try convert(op, code)
+            } catch let error as TFLiteError {
+                throw error
+            } catch {
+                throw TFLiteError(message: "\(source): operator #\(position) \(code.name): \(error)")
+            }
+        }
+        graph.outputs = try subgraph.outputs.map { try value(of: $0) }
+        try graph.verify()
+    }
+
+    // MARK: Tensors
+
+    func tensorType(_ index: Int) throws -> TensorType {
+        let tensor = subgraph.tensors[index]
+        let dtype: DType
+        switch tensor.type {
+        case .float32: dtype = .float32
+        case .float16: dtype = .float16
+        case .int8: dtype = .int8
+        case .int32: dtype = .int32
+        default:
+            throw TFLiteError(
+                message: "\(source): tensor '\(tensor.name)' has type \(tensor.type.name); Kiln supports FLOAT32, FLOAT16, INT8 and INT32")
+        }
+        return TensorType(dtype, Shape(tensor.shape), quantization: quantization(tensor, dtype: dtype))
+    }
+
+    func quantization(_ tensor: TFLiteTensor, dtype: DType) -> QuantizationParameters? {
+        guard dtype == .int8 || dtype == .int32, let q = tensor.quantization, !q.scale.isEmpty else { return nil }
+        let zeroPoints = q.zeroPoint.isEmpty
+            ? [Int32](repeating: 0, count: q.scale.count) : q.zeroPoint.map { Int32(truncatingIfNeeded: $0) }
+        guard zeroPoints.count == q.scale.count else { return nil }
+        return QuantizationParameters(scales: q.scale, zeroPoints: zeroPoints, axis: q.scale.count > 1 ? q.quantizedDimension : nil)
+    }
+
+    /// The Kiln value of tensor `index`, creating constants on first use.
+    mutating func value(of index: Int) throws -> ValueID {
+        if let id = values[index] { return id }
+        let tensor = subgraph.tensors[index]
+        let type = try tensorType(index)
+        let bytes = tensor.buffer < model.buffers.count ? model.buffers[tensor.buffer] : []
+        guard !bytes.isEmpty else {
+            throw TFLiteError(message: "\(source): tensor '\(tensor.name)' is read before any operator writes it")
+        }
+        guard bytes.count == type.byteCount else {
+            throw TFLiteError(
+                message: "\(source): constant '\(tensor.name)' holds \(bytes.count) bytes but \(type) needs \(type.byteCount)")
+        }
+        let id = graph.addConstant(
+            name: tensor.name, data: TensorData(dtype: type.dtype, shape: type.shape, bytes: bytes),
+            quantization: type.quantization)
+        values[index] = id
+        return id
+    }
+
+    /// The integers of a constant int32 or int64 tensor (shapes, axes, paddings).
+    func integers(_ index: Int) throws -> [Int] {
+        let tensor = subgraph.tensors[index]
+        let bytes = tensor.buffer < model.buffers.count ? model.buffers[tensor.buffer] : []
+        let size: Int
+        switch tensor.type {
+        case .int32: size = 4
+        case .int64: size = 8
+        default: throw TFLiteError(message: "\(source): '\(tensor.name)' must be a constant int32 or int64 tensor")
+        }
+        guard !bytes.isEmpty, bytes.count % size == 0 else {
+            throw TFLiteError(message: "\(source): '\(tensor.name)' must be a constant tensor")
+        }
+        return stride(from: 0, to: bytes.count, by: size).map { start in
+            var word: UInt64 = 0
+            for byte in 0..<size { word |= UInt64(bytes[start + byte]) << (8 * byte) }
+            return size == 4 ? Int(Int32(truncatingIfNeeded: word)) : Int(Int64(bitPattern: word))
+        }
+    }
+
+    // MARK: Operators
+
+    mutating func convert(_ op: TFLiteOperator, _ code: TFLiteBuiltinOperator) throws {
+        guard let outputIndex = op.outputs.first, op.outputs.count == 1 else {
+            throw TFLiteError(message: "\(source): \(code.name) must have exactly one output")
+        }
+        let output = subgraph.tensors[outputIndex]
+        let outputType = try tensorType(outputIndex)
+        let operands = op.inputs.filter { $0 >= 0 }
+        func input(_ position: Int) throws -> ValueID {
+            guard position < operands.count else { throw TFLiteError(message: "\(source): \(code.name) is missing input \(position)") }
+            return try value(of: operands[position])
+        }
+        var result: ValueID
+        switch (code, op.options) {
+        case (.conv2D, .conv2D(let options)):
+            let attributes = try convolution(
+                options.padding, [options.strideHeight, options.strideWidth],
+                [options.dilationHeightFactor, options.dilationWidthFactor], options.activation)
+            result = try add(.conv2D(attributes), try operands.indices.map(input), output)
+        case (.depthwiseConv2D, .depthwiseConv2D(let options)):
+            let attributes = try convolution(
+                options.padding, [options.strideHeight, options.strideWidth],
+                [options.dilationHeightFactor, options.dilationWidthFactor], options.activation)
+            result = try add(.depthwiseConv2D(attributes), try operands.indices.map(input), output)
+        case (.fullyConnected, _):
+            var activation: TFLiteActivation = .none
+            if case .fullyConnected(let fullyConnected) = op.options {
+                guard fullyConnected.weightsFormat == .default else {
+                    throw TFLiteError(message: "\(source): FULLY_CONNECTED with shuffled weights is not supported")
+                }
+                activation = fullyConnected.activation
+            }
+            var x = try input(0)
+            let filter = try input(1)
+            let depth = graph.type(of: filter).shape.dimensions.last ?? 1
+            let xShape = graph.type(of: x).shape
+            if xShape.rank != 2 || xShape.dimensions.last != depth {
+                // TFLite flattens the input to [elements / depth, depth].
+                x = try graph.addNode(
+                    .reshape([xShape.elementCount / max(depth, 1), depth]), inputs: [x], name: "\(output.name).flatten")
+            }
+            result = try add(
+                .fullyConnected(activation: try Self.activation(activation)), [x, filter] + (try operands.indices.dropFirst(2).map(input)),
+                output)
+        case (.averagePool2D, .pool2D(let options)), (.maxPool2D, .pool2D(let options)):
+            let attributes = Pool2DAttributes(
+                window: [options.filterHeight, options.filterWidth], strides: [options.strideHeight, options.strideWidth],
+                padding: options.padding == .same ? .same : .valid)
+            result = try add(code == .averagePool2D ? .averagePool2D(attributes) : .maxPool2D(attributes), [try input(0)], output)
+            if let activation = try Self.activation(options.activation) {
+                result = try graph.addNode(
+                    .activation(activation), inputs: [result], name: "\(output.name).\(activation.rawValue)",
+                    quantization: outputType.quantization)
+            }
+        case (.reshape, _), (.squeeze, _):
+            result = try add(.reshape(Shape(output.shape)), [try input(0)], output)
+        case (.softmax, .softmax(let beta)):
+            guard beta == 1 else { throw TFLiteError(message: "\(source): SOFTMAX with beta \(beta) is not supported (only 1)") }
+            result = try add(.softmax, [try input(0)], output)
+        case (.add, .add(let activation)):
+            result = try add(.add(activation: try Self.activation(activation)), [try input(0), try input(1)], output)
+        case (.mul, .mul(let activation)):
+            result = try add(.multiply(activation: try Self.activation(activation)), [try input(0), try input(1)], output)
+        case (.concatenation, .concatenation(let axis, let activation)):
+            result = try add(
+                .concatenation(axis: axis, activation: try Self.activation(activation)), try operands.indices.map(input), output)
+        case (.pad, _), (.padV2, _):
+            let flat = try integers(operands[1])
+            let paddings = stride(from: 0, to: flat.count, by: 2).map { [flat[$0], flat[$0 + 1]] }
+            result = try add(.pad(paddings: paddings), [try input(0)], output)
+        case (.mean, .reducer(let keepDims)):
+            result = try add(.mean(axes: try integers(operands[1]), keepDimensions: keepDims), [try input(0)], output)
+        case (.quantize, _):
+            result = try add(.quantize(to: outputType.dtype), [try input(0)], output)
+        case (.dequantize, _):
+            result = try add(.dequantize, [try input(0)], output)
+        case (.logistic, _):
+            result = try add(.activation(.sigmoid), [try input(0)], output)
+        case (.tanh, _):
+            result = try add(.activation(.tanh), [try input(0)], output)
+        case (.relu, _):
+            result = try add(.activation(.relu), [try input(0)], output)
+        case (.relu6, _):
+            result = try add(.activation(.relu6), [try input(0)], output)
+        default:
+            throw TFLiteError(
+                message: "\(source): operator \(code.name) (builtin code \(code.code)) is not supported; Kiln imports \(TFLiteImporter.supportedOperators.map(\.name).joined(separator: ", "))")
+        }
+        // Keep the model's exact output shape (e.g. FULLY_CONNECTED with keep_num_dims).
+        if graph.type(of: result).shape != Shape(output.shape) {
+            result = try graph.addNode(
+                .reshape(Shape(output.shape)), inputs: [result], name: "\(output.name).reshape",
+                quantization: outputType.quantization)
+        }
+        values[outputIndex] = result
+    }
+
+    /// Appends a node computing `output` (named after it, with its quantization).
+    mutating func add(_ op: Op, _ inputs: [ValueID], _ output: TFLiteTensor) throws -> ValueID {
+        let quantization = output.type == .int8 ? quantization(output, dtype: .int8) : nil
+        return try graph.addNode(op, inputs: inputs, name: output.name, quantization: quantization)
+    }
+
+    func convolution(_ padding: TFLitePadding, _ strides: [Int], _ dilations: [Int], _ activation: TFLiteActivation) throws
+        -> Conv2DAttributes
+    {
+        Conv2DAttributes(
+            strides: strides, dilations: dilations, padding: padding == .same ? .same : .valid,
+            activation: try Self.activation(activation))
+    }
+
+    static func activation(_ activation: TFLiteActivation) throws -> Activation? {
+        switch activation {
+        case .none: return nil
+        case .relu: return .relu
+        case .relu6: return .relu6
+        case .tanh: return .tanh
+        case .reluN1To1, .signBit:
+            throw TFLiteError(message: "fused activation \(activation) is not supported")
+        }
+    }
+}
