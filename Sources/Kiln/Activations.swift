@@ -10,6 +10,8 @@ public struct ActivationLayer: NamedLayer {
     public var function: Activation
     /// The layer's name; the function's name with a counter by default.
     public var name: String?
+    /// The output's int8 quantization parameters, if the layer runs on int8 data.
+    public var quantization: QuantizationParameters?
     let location: SourceLocation
 
     /// Creates an activation layer.
@@ -22,7 +24,7 @@ public struct ActivationLayer: NamedLayer {
     public func trace(into tracer: Tracer) {
         let name = tracer.layerName(name, kind: function.rawValue, at: location)
         guard tracer.requireInput(for: name, at: location) != nil else { return }
-        tracer.apply(.activation(function), name: name, at: location)
+        tracer.apply(.activation(function), name: name, at: location, quantization: quantization)
     }
 }
 
@@ -55,6 +57,8 @@ public func GELU(file: String = #filePath, line: Int = #line, column: Int = #col
 public struct Softmax: NamedLayer {
     /// The layer's name; `softmax_N` by default.
     public var name: String?
+    /// The output's int8 quantization parameters, if the layer runs on int8 data.
+    public var quantization: QuantizationParameters?
     let location: SourceLocation
 
     /// Creates a softmax layer.
@@ -66,6 +70,6 @@ public struct Softmax: NamedLayer {
     public func trace(into tracer: Tracer) {
         let name = tracer.layerName(name, kind: "softmax", at: location)
         guard tracer.requireInput(for: name, at: location) != nil else { return }
-        tracer.apply(.softmax, name: name, at: location)
+        tracer.apply(.softmax, name: name, at: location, quantization: quantization)
     }
 }

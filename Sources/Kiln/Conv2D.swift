@@ -24,6 +24,8 @@ public struct Conv2D: NamedLayer {
     public var useBias: Bool
     /// The layer's name; `conv2d_N` by default.
     public var name: String?
+    /// The output's int8 quantization parameters, if the layer runs on int8 data.
+    public var quantization: QuantizationParameters?
     let location: SourceLocation
 
     /// Creates a convolution with a square kernel and equal strides and dilation.
@@ -64,20 +66,17 @@ public struct Conv2D: NamedLayer {
             return tracer.fail("Conv2D '\(name)' needs positive filters and kernel size", at: location)
         }
         let channels = input.shape[3]
-        let fanIn = kernel.height * kernel.width * channels
-        let weight = tracer.addParameter(
-            layer: name, suffix: "weight", shape: [filters, kernel.height, kernel.width, channels],
-            scheme: activation.initializerScheme, fanIn: fanIn, fanOut: kernel.height * kernel.width * filters)
         let attributes = Conv2DAttributes(
             strides: [strides.height, strides.width], dilations: [dilation.height, dilation.width], padding: padding)
-        tracer.apply(.conv2D(attributes), operands: [weight], name: name, at: location)
-        if useBias {
-            let bias = tracer.addParameter(
-                layer: name, suffix: "bias", shape: [filters], scheme: .zeros, fanIn: fanIn, fanOut: filters)
-            tracer.apply(.add(activation: nil), operands: [bias], name: "\(name).bias_add", at: location)
-        }
-        if let activation {
-            tracer.apply(.activation(activation), name: "\(name).\(activation.rawValue)", at: location)
-        }
+        tracer.addWeightedLayer(
+            .init(
+                op: { activation in
+                    var fused = attributes
+                    fused.activation = activation
+                    return .conv2D(fused)
+                }, name: name, weightShape: [filters, kernel.height, kernel.width, channels], channelAxis: 0,
+                channels: filters, useBias: useBias, activation: activation,
+                fanIn: kernel.height * kernel.width * channels, fanOut: kernel.height * kernel.width * filters,
+                location: location, quantization: quantization))
     }
 }

@@ -16,6 +16,8 @@ public struct Dense: NamedLayer {
     public var useBias: Bool
     /// The layer's name; `dense_N` by default.
     public var name: String?
+    /// The output's int8 quantization parameters, if the layer runs on int8 data.
+    public var quantization: QuantizationParameters?
     let location: SourceLocation
 
     /// Creates a fully-connected layer with `units` outputs.
@@ -34,18 +36,11 @@ public struct Dense: NamedLayer {
         guard let input = tracer.requireInput(for: name, at: location) else { return }
         guard units > 0 else { return tracer.fail("Dense needs at least one unit, got \(units)", at: location) }
         let features = input.shape.dimensions.last ?? 0
-        let weight = tracer.addParameter(
-            layer: name, suffix: "weight", shape: [units, features], scheme: activation.initializerScheme,
-            fanIn: features, fanOut: units)
-        tracer.apply(.fullyConnected(activation: nil), operands: [weight], name: name, at: location)
-        if useBias {
-            let bias = tracer.addParameter(
-                layer: name, suffix: "bias", shape: [units], scheme: .zeros, fanIn: features, fanOut: units)
-            tracer.apply(.add(activation: nil), operands: [bias], name: "\(name).bias_add", at: location)
-        }
-        if let activation {
-            tracer.apply(.activation(activation), name: "\(name).\(activation.rawValue)", at: location)
-        }
+        tracer.addWeightedLayer(
+            .init(
+                op: { .fullyConnected(activation: $0) }, name: name, weightShape: [units, features], channelAxis: 0,
+                channels: units, useBias: useBias, activation: activation, fanIn: features, fanOut: units,
+                location: location, quantization: quantization))
     }
 }
 

@@ -1,6 +1,6 @@
 import KilnIR
 
-/// The model's input: its shape (batch first) and element type.
+/// The model's input: its shape (batch first); float32, or int8 when `.quantized(scale:zeroPoint:)`.
 ///
 /// ```swift
 /// Input(shape: [1, 28, 28, 1])
@@ -10,6 +10,8 @@ public struct Input: NamedLayer {
     public var shape: [Int]
     /// The input's name in the generated API; `input` by default.
     public var name: String?
+    /// The output's int8 quantization parameters, if the layer runs on int8 data.
+    public var quantization: QuantizationParameters?
     let location: SourceLocation
 
     /// Declares a float32 input of `shape`.
@@ -20,6 +22,7 @@ public struct Input: NamedLayer {
 
     /// Adds the graph input.
     public func trace(into tracer: Tracer) {
-        tracer.addInput(name: name ?? "input", type: TensorType(.float32, Shape(shape)), at: location)
+        let type = TensorType(quantization == nil ? .float32 : .int8, Shape(shape), quantization: quantization)
+        tracer.addInput(name: name ?? "input", type: type, at: location)
     }
 }

@@ -7,10 +7,13 @@ public protocol Layer {
     func trace(into tracer: Tracer)
 }
 
-/// A layer with a user-settable name, used for its graph nodes and weight keys.
+/// A layer with a user-settable name, used for its graph nodes and weight
+/// keys, and, on int8 data, the quantization of its output.
 public protocol NamedLayer: Layer {
     /// The explicit name, or `nil` for an automatic one such as `dense_0`.
     var name: String? { get set }
+    /// The output's int8 quantization parameters, for layers in a quantized model.
+    var quantization: QuantizationParameters? { get set }
 }
 
 extension NamedLayer {
@@ -22,6 +25,22 @@ extension NamedLayer {
     public func named(_ name: String) -> Self {
         var copy = self
         copy.name = name
+        return copy
+    }
+
+    /// The same layer producing int8 values `q` that stand for `scale · (q - zeroPoint)`.
+    ///
+    /// On an ``Input`` it makes the model take int8 data; on a layer reading
+    /// int8 data it fixes the layer's output parameters (from calibration or
+    /// an imported model). Int8 layers load their weights as int8 with
+    /// `NAME.weight_scale` and int32 biases.
+    ///
+    /// ```swift
+    /// Conv2D(64, kernel: 3, activation: .relu).quantized(scale: 0.021, zeroPoint: -128)
+    /// ```
+    public func quantized(scale: Float, zeroPoint: Int32) -> Self {
+        var copy = self
+        copy.quantization = .perTensor(scale: scale, zeroPoint: zeroPoint)
         return copy
     }
 }

@@ -11,3 +11,6 @@ public typealias Diagnostic = KilnIR.Diagnostic
 
 /// Every problem found while tracing, thrown together.
 public typealias DiagnosticError = KilnIR.DiagnosticError
+
+/// Affine int8 quantization parameters: `real = scale · (q - zeroPoint)`.
+public typealias QuantizationParameters = KilnIR.QuantizationParameters

@@ -4,6 +4,8 @@ import KilnIR
 public struct Flatten: NamedLayer {
     /// The layer's name; `flatten_N` by default.
     public var name: String?
+    /// The output's int8 quantization parameters, if the layer runs on int8 data.
+    public var quantization: QuantizationParameters?
     let location: SourceLocation
 
     /// Creates a flatten layer.
@@ -16,7 +18,7 @@ public struct Flatten: NamedLayer {
         let name = tracer.layerName(name, kind: "flatten", at: location)
         guard let input = tracer.requireInput(for: name, at: location) else { return }
         let batch = input.shape.first ?? 1
-        tracer.apply(.reshape([batch, input.elementCount / max(batch, 1)]), name: name, at: location)
+        tracer.apply(.reshape([batch, input.elementCount / max(batch, 1)]), name: name, at: location, quantization: quantization)
     }
 }
 
@@ -32,6 +34,8 @@ public struct Reshape: NamedLayer {
     public var shape: [Int]
     /// The layer's name; `reshape_N` by default.
     public var name: String?
+    /// The output's int8 quantization parameters, if the layer runs on int8 data.
+    public var quantization: QuantizationParameters?
     let location: SourceLocation
 
     /// Creates a reshape to `shape`.
@@ -54,6 +58,6 @@ public struct Reshape: NamedLayer {
             }
             target[axis] = input.elementCount / known
         }
-        tracer.apply(.reshape(Shape(target)), name: name, at: location)
+        tracer.apply(.reshape(Shape(target)), name: name, at: location, quantization: quantization)
     }
 }

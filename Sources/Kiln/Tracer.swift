@@ -7,7 +7,7 @@ import KilnIR
 public final class Tracer {
     private var graph: Graph
     private var diagnostics: [Diagnostic] = []
-    private var current: ValueID?
+    private var currentValue: ValueID?
     private var failed = false
     private var nameCounts: [String: Int] = [:]
     private var usedNames: Set<String> = []
@@ -48,7 +48,7 @@ public final class Tracer {
     /// Adds a model input and makes it the current value.
     public func addInput(name: String, type: TensorType, at location: SourceLocation) {
         guard !failed else { return }
-        if current != nil || !graph.inputs.isEmpty {
+        if currentValue != nil || !graph.inputs.isEmpty {
             fail("Input(shape:) must come first and only once in a sequential body", at: location)
             return
         }
@@ -56,7 +56,7 @@ public final class Tracer {
             fail("input shape \(type.shape) must have positive dimensions", at: location)
             return
         }
-        current = graph.addInput(name: name, type: type)
+        currentValue = graph.addInput(name: name, type: type)
     }
 
     /// The current value's type, or a diagnostic if there is none yet.
@@ -69,31 +69,83 @@ public final class Tracer {
         return type
     }
 
+    /// Whether the value the next layer reads is int8.
+    public var isQuantized: Bool { currentType?.dtype == .int8 }
+
+    /// The value the next layer reads; branching layers save and restore it.
+    var current: ValueID? {
+        get { failed ? nil : currentValue }
+        set { currentValue = newValue }
+    }
+
     /// Adds a parameter (`LAYER.SUFFIX`) whose contents come from the model's weight source.
+    ///
+    /// `dtype` int8 declares a quantized filter whose scales load from
+    /// `LAYER.SUFFIX_scale` (per channel along `scaleAxis`); int32 declares a
+    /// quantized bias. Both need weights from a file.
     public func addParameter(
-        layer: String, suffix: String, shape: Shape, scheme: WeightInitializer.Scheme, fanIn: Int, fanOut: Int
+        layer: String, suffix: String, shape: Shape, scheme: WeightInitializer.Scheme, fanIn: Int, fanOut: Int,
+        dtype: DType = .float32, scaleAxis: Int? = nil, at location: SourceLocation? = nil
     ) -> ValueID {
         let key = "\(layer).\(suffix)"
+        if dtype != .float32, !weights.isFile, let location {
+            fail("layer '\(layer)' runs on int8 data and needs its weights from a file, not seeded initialization", at: location)
+        }
         return graph.addConstant(
-            name: key, type: TensorType(.float32, shape),
-            source: weights.source(forKey: key, scheme: scheme, fanIn: fanIn, fanOut: fanOut))
+            name: key, type: TensorType(dtype, shape),
+            source: weights.source(forKey: key, scheme: scheme, fanIn: fanIn, fanOut: fanOut, quantizedAxis: scaleAxis))
     }
 
     /// Applies `op` to the current value and `operands`, making the result current.
-    public func apply(_ op: Op, operands: [ValueID] = [], name: String, at location: SourceLocation) {
-        guard !failed, let input = current else { return }
+    ///
+    /// On int8 data the result takes `quantization`, or, for ops that keep
+    /// their input's range, the input's parameters.
+    public func apply(
+        _ op: Op, operands: [ValueID] = [], name: String, at location: SourceLocation,
+        quantization: QuantizationParameters? = nil
+    ) {
+        guard let input = current else { return }
+        current = node(op, inputs: [input] + operands, name: name, at: location, quantization: quantization)
+    }
+
+    /// Adds a node on explicit inputs and returns its result, or `nil` after an error.
+    func node(
+        _ op: Op, inputs: [ValueID], name: String, at location: SourceLocation, quantization: QuantizationParameters?
+    ) -> ValueID? {
+        guard !failed else { return nil }
+        var resultQuantization = quantization
+        if let first = inputs.first, graph.type(of: first).dtype == .int8, resultQuantization == nil {
+            switch op {
+            case .maxPool2D, .averagePool2D, .reshape, .pad, .concatenation, .activation(.relu), .activation(.relu6):
+                resultQuantization = graph.type(of: first).quantization
+            case .softmax, .activation(.sigmoid):
+                // TensorFlow Lite's fixed output range for probabilities.
+                resultQuantization = .perTensor(scale: 1.0 / 256, zeroPoint: -128)
+            case .dequantize:
+                break
+            default:
+                fail(
+                    "layer '\(name)' reads int8 data; give its output parameters with .quantized(scale:zeroPoint:)",
+                    at: location)
+                return nil
+            }
+        }
         do {
-            current = try graph.addNode(op, inputs: [input] + operands, name: name, location: location)
+            return try graph.addNode(op, inputs: inputs, name: name, location: location, quantization: resultQuantization)
         } catch {
             diagnostics.append(contentsOf: error.diagnostics)
             failed = true
+            return nil
         }
     }
 
+    /// The type of value `id`.
+    func type(of id: ValueID) -> TensorType { graph.type(of: id) }
+
     func finish(options: CompileOptions) -> TraceResult {
         if !failed {
-            if let current {
-                graph.outputs = [current]
+            if let currentValue {
+                graph.outputs = [currentValue]
             } else {
                 diagnostics.append(.error("the model's body is empty: start it with Input(shape:)"))
             }

@@ -44,8 +44,17 @@ public struct WeightSource: Hashable, Sendable, Codable {
             storage: .file(path: resolved, format: format), location: SourceLocation(file: file, line: line, column: column))
     }
 
-    /// The constant source of parameter `key`, initialized with `scheme` when seeded.
-    func source(forKey key: String, scheme: WeightInitializer.Scheme, fanIn: Int, fanOut: Int) -> ConstantSource {
+    /// Whether parameters come from a file (the only source of int8 weights).
+    var isFile: Bool {
+        if case .file = storage { return true }
+        return false
+    }
+
+    /// The constant source of parameter `key`, initialized with `scheme` when
+    /// seeded; int8 weights also name their scales (`KEY_scale`).
+    func source(
+        forKey key: String, scheme: WeightInitializer.Scheme, fanIn: Int, fanOut: Int, quantizedAxis: Int? = nil
+    ) -> ConstantSource {
         switch storage {
         case .seeded(let seed):
             // Mix the key into the seed so each parameter gets its own stream
@@ -54,7 +63,10 @@ public struct WeightSource: Hashable, Sendable, Codable {
             for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
             return .initializer(WeightInitializer(scheme: scheme, seed: seed ^ hash, fanIn: fanIn, fanOut: fanOut))
         case .file(let path, let format):
-            return .file(WeightReference(path: path, format: format, key: key, location: location))
+            return .file(
+                WeightReference(
+                    path: path, format: format, key: key, location: location,
+                    scaleKey: quantizedAxis.map { _ in "\(key)_scale" }, scaleAxis: quantizedAxis))
         }
     }
 }

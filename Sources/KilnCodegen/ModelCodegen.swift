@@ -72,7 +72,7 @@ public struct ModelCodegen {
             if let offset = plan.offsets[value] {
                 return ir.gep(ir.i8, arena, [ir.constant(offset, ir.i64)])
             }
-            if graph.isConstant(value) { return try emitted.global(for: value, in: graph, ir: ir) }
+            if graph.isConstant(value) { return ir.bitcast(try emitted.global(for: value, in: graph, ir: ir), to: bytePointer) }
             throw CodegenError("internal error: \(value) '\(graph[value].name)' has no storage")
         }
 

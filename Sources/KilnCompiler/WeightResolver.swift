@@ -55,21 +55,50 @@ public enum WeightResolver {
                             at: layerLocation))
                     continue
                 }
-                switch data.dtype {
-                case .float32:
+                switch (type.dtype, data.dtype) {
+                case (.float32, .float32), (.int32, .int32):
                     graph.constants[id] = .data(data)
-                case .float16:
+                case (.float32, .float16):
                     graph.constants[id] = .data(TensorData(data.floats(), shape: data.shape))
-                case .int8, .int32:
+                case (.int8, .int8), (.float32, .int8) where reference.scaleKey.map(file.keys.contains) == true:
+                    do {
+                        let quantization = try scales(for: reference, file: file, shape: data.shape)
+                        graph[id].type = TensorType(.int8, data.shape, quantization: quantization)
+                        graph.constants[id] = .data(data)
+                    } catch {
+                        diagnostics.append(.error("layer '\(layerName)': \(error)", at: layerLocation))
+                    }
+                case (.float32, _):
                     diagnostics.append(
                         .error(
                             "layer '\(layerName)': weight '\(reference.key)' in \(reference.path) is \(data.dtype); float weights (f32 or f16) are needed, and Kiln quantizes them itself",
+                            at: layerLocation))
+                default:
+                    diagnostics.append(
+                        .error(
+                            "layer '\(layerName)': weight '\(reference.key)' in \(reference.path) is \(data.dtype) but this int8 layer needs \(type.dtype)",
                             at: layerLocation))
                 }
             }
         }
         if !diagnostics.isEmpty { throw DiagnosticError(diagnostics) }
         return graph
+    }
+
+    /// The quantization of an int8 weight, read from its `_scale` tensor: one
+    /// scale, or one per channel along the reference's axis; zero points are 0.
+    private static func scales(for reference: WeightReference, file: WeightFile, shape: Shape) throws -> QuantizationParameters {
+        guard let key = reference.scaleKey else { throw CompilerError("int8 weight '\(reference.key)' has no scales") }
+        let scales = try file.tensor(key)
+        guard scales.dtype == .float32 else { throw CompilerError("'\(key)' must hold f32 scales, got \(scales.dtype)") }
+        let values = scales.floats()
+        let axis = reference.scaleAxis ?? 0
+        if values.count == 1 { return .perTensor(scale: values[0], zeroPoint: 0) }
+        guard axis < shape.rank, values.count == shape[axis] else {
+            throw CompilerError(
+                "'\(key)' holds \(values.count) scales; '\(reference.key)' \(shape) needs 1 or \(axis < shape.rank ? shape[axis] : 0) (one per channel along axis \(axis))")
+        }
+        return .symmetric(scales: values, axis: axis)
     }
 
     private static func load(_ reference: WeightReference) -> Result<WeightFile, WeightFileError> {

@@ -22,13 +22,22 @@ public struct WeightReference: Hashable, Sendable, Codable {
     public var key: String
     /// Where the model named the file, for errors about it.
     public var location: SourceLocation?
+    /// For int8 weights: the key of their float32 scales (one, or one per channel along `scaleAxis`).
+    public var scaleKey: String?
+    /// The channel axis of per-channel scales.
+    public var scaleAxis: Int?
 
     /// Creates a reference to tensor `key` in the file at `path`.
-    public init(path: String, format: WeightFileFormat, key: String, location: SourceLocation? = nil) {
+    public init(
+        path: String, format: WeightFileFormat, key: String, location: SourceLocation? = nil, scaleKey: String? = nil,
+        scaleAxis: Int? = nil
+    ) {
         self.path = path
         self.format = format
         self.key = key
         self.location = location
+        self.scaleKey = scaleKey
+        self.scaleAxis = scaleAxis
     }
 }
 

@@ -1,7 +1,7 @@
 import KilnIR
 
-/// `fuse-bias-activation`: folds a bias add into the fully-connected or
-/// convolution node before it, and an activation into the node before it, so
+/// `fuse-bias-activation`: folds a bias add into the fully-connected,
+/// convolution or depthwise node before it, and an activation into the node before it, so
 /// codegen applies both in the producing kernel's epilogue.
 ///
 /// A node is absorbed only when its operand has no other reader and is not a
@@ -52,8 +52,8 @@ public struct FuseBiasActivationPass: Pass {
                 graph.isConstant(bias), graph.type(of: bias).dtype == .float32
             else { return nil }
             switch producer.op {
-            case .fullyConnected, .conv2D:
-                let channels = graph.type(of: producer.inputs[1]).shape[0]
+            case .fullyConnected, .conv2D, .depthwiseConv2D:
+                let channels = graph.type(of: producer.outputs[0]).shape.dimensions.last ?? 0
                 guard graph.type(of: bias).shape == [channels] else { return nil }
                 fused.inputs.append(bias)
                 return fused

@@ -1,0 +1,109 @@
+import KilnIR
+
+/// Pads each axis with zeros (the zero point on int8 data).
+///
+/// ```swift
+/// Pad([[0, 0], [1, 1], [1, 1], [0, 0]])  // one pixel around an NHWC image
+/// ```
+public struct Pad: NamedLayer {
+    /// `[before, after]` for every axis, batch first.
+    public var paddings: [[Int]]
+    /// The layer's name; `pad_N` by default.
+    public var name: String?
+    /// The output's int8 quantization parameters; the input's by default.
+    public var quantization: QuantizationParameters?
+    let location: SourceLocation
+
+    /// Creates a padding layer.
+    public init(_ paddings: [[Int]], file: String = #filePath, line: Int = #line, column: Int = #column) {
+        self.paddings = paddings
+        location = SourceLocation(file: file, line: line, column: column)
+    }
+
+    /// Adds the pad node.
+    public func trace(into tracer: Tracer) {
+        let name = tracer.layerName(name, kind: "pad", at: location)
+        guard tracer.requireInput(for: name, at: location) != nil else { return }
+        tracer.apply(.pad(paddings: paddings), name: name, at: location, quantization: quantization)
+    }
+}
+
+/// The mean over some axes.
+///
+/// ```swift
+/// Mean(axes: [1, 2])  // global average pooling of NHWC data to [N, C]
+/// ```
+public struct Mean: NamedLayer {
+    /// The axes averaged over; negative axes count from the back.
+    public var axes: [Int]
+    /// Whether averaged axes stay as size 1.
+    public var keepDimensions: Bool
+    /// The layer's name; `mean_N` by default.
+    public var name: String?
+    /// The output's int8 quantization parameters, if the layer runs on int8 data.
+    public var quantization: QuantizationParameters?
+    let location: SourceLocation
+
+    /// Creates a mean over `axes`.
+    public init(
+        axes: [Int], keepDimensions: Bool = false, file: String = #filePath, line: Int = #line, column: Int = #column
+    ) {
+        self.axes = axes
+        self.keepDimensions = keepDimensions
+        location = SourceLocation(file: file, line: line, column: column)
+    }
+
+    /// Adds the mean node.
+    public func trace(into tracer: Tracer) {
+        let name = tracer.layerName(name, kind: "mean", at: location)
+        guard tracer.requireInput(for: name, at: location) != nil else { return }
+        tracer.apply(.mean(axes: axes, keepDimensions: keepDimensions), name: name, at: location, quantization: quantization)
+    }
+}
+
+/// Converts float32 data to int8 with the given parameters, or requantizes int8 data.
+///
+/// ```swift
+/// Quantize(scale: 0.05, zeroPoint: -3)
+/// ```
+public struct Quantize: NamedLayer {
+    /// The layer's name; `quantize_N` by default.
+    public var name: String?
+    /// The output's int8 quantization parameters.
+    public var quantization: QuantizationParameters?
+    let location: SourceLocation
+
+    /// Creates a quantize layer producing `scale · (q - zeroPoint)`.
+    public init(scale: Float, zeroPoint: Int32, file: String = #filePath, line: Int = #line, column: Int = #column) {
+        quantization = .perTensor(scale: scale, zeroPoint: zeroPoint)
+        location = SourceLocation(file: file, line: line, column: column)
+    }
+
+    /// Adds the quantize node.
+    public func trace(into tracer: Tracer) {
+        let name = tracer.layerName(name, kind: "quantize", at: location)
+        guard tracer.requireInput(for: name, at: location) != nil else { return }
+        tracer.apply(.quantize(to: .int8), name: name, at: location, quantization: quantization)
+    }
+}
+
+/// Converts int8 data to float32.
+public struct Dequantize: NamedLayer {
+    /// The layer's name; `dequantize_N` by default.
+    public var name: String?
+    /// Unused: the output is float32.
+    public var quantization: QuantizationParameters?
+    let location: SourceLocation
+
+    /// Creates a dequantize layer.
+    public init(file: String = #filePath, line: Int = #line, column: Int = #column) {
+        location = SourceLocation(file: file, line: line, column: column)
+    }
+
+    /// Adds the dequantize node.
+    public func trace(into tracer: Tracer) {
+        let name = tracer.layerName(name, kind: "dequantize", at: location)
+        guard tracer.requireInput(for: name, at: location) != nil else { return }
+        tracer.apply(.dequantize, name: name, at: location)
+    }
+}

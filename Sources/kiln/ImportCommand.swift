@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import KilnCompiler
+import KilnImport
+
+/// `kiln import MODEL.tflite --swift DIR`: turn a model file into DSL source and weights.
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Write a .tflite model as a Kiln DSL model (.swift) and its weights (.safetensors).")
+
+    @Argument(help: "A TensorFlow Lite model.")
+    var model: String
+
+    @Option(help: "The directory to write NAME.swift and NAME.safetensors into (e.g. your target's Sources folder).")
+    var swift: String
+
+    @Option(help: "The Swift type name of the model; derived from the file name by default.")
+    var typeName: String?
+
+    func run() throws {
+        let url = URL(fileURLWithPath: model)
+        let graph = try TFLiteImporter.importGraph(contentsOf: url)
+        let name = typeName ?? ModelSourceWriter.typeName(for: url.deletingPathExtension().lastPathComponent)
+        let directory = URL(fileURLWithPath: swift)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (source, weights) = try ModelSourceWriter(typeName: name).write(graph, weightFileName: "\(name).safetensors")
+        try SafeTensors.write(weights, metadata: ["source": url.lastPathComponent], to: directory.appendingPathComponent("\(name).safetensors"))
+        try source.write(to: directory.appendingPathComponent("\(name).swift"), atomically: true, encoding: .utf8)
+        print("\(directory.appendingPathComponent("\(name).swift").path)")
+    }
+}
