@@ -168,35 +168,12 @@ enum IntegerKernels {
 
     /// Max of raw values, or the average rounded half away from zero, over in-bounds taps.
     static func pool(_ x: Quantized, _ attributes: Pool2DAttributes, _ resultShape: Shape, average: Bool) -> [Int32] {
-        let (batches, inHeight, inWidth, channels) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let (outHeight, outWidth) = (resultShape[1], resultShape[2])
-        let rows = WindowGeometry(
-            inputSize: inHeight, window: attributes.window[0], stride: attributes.strides[0], padding: attributes.padding)
-        let columns = WindowGeometry(
-            inputSize: inWidth, window: attributes.window[1], stride: attributes.strides[1], padding: attributes.padding)
         var out = [Int32](repeating: 0, count: resultShape.elementCount)
-        for b in 0..<batches {
-            for oy in 0..<outHeight {
-                for ox in 0..<outWidth {
-                    for c in 0..<channels {
-                        var (sum, maximum, count): (Int32, Int32, Int32) = (0, -128, 0)
-                        for ky in 0..<attributes.window[0] {
-                            let iy = oy * attributes.strides[0] - rows.padBefore + ky
-                            guard iy >= 0, iy < inHeight else { continue }
-                            for kx in 0..<attributes.window[1] {
-                                let ix = ox * attributes.strides[1] - columns.padBefore + kx
-                                guard ix >= 0, ix < inWidth else { continue }
-                                let value = x.values[((b * inHeight + iy) * inWidth + ix) * channels + c]
-                                sum += value
-                                maximum = max(maximum, value)
-                                count += 1
-                            }
-                        }
-                        let rounded = sum >= 0 ? (sum + count / 2) / count : (sum - count / 2) / count
-                        out[((b * outHeight + oy) * outWidth + ox) * channels + c] = average ? rounded : maximum
-                    }
-                }
-            }
+        Kernels.forEachWindow(inputShape: x.shape, attributes, resultShape: resultShape) { output, taps in
+            let values = taps.map { x.values[$0] }
+            let (sum, count) = (values.reduce(0, +), Int32(values.count))
+            let rounded = count == 0 ? 0 : sum >= 0 ? (sum + count / 2) / count : (sum - count / 2) / count
+            out[output] = average ? rounded : values.max() ?? -128
         }
         return out
     }

@@ -113,37 +113,43 @@ enum Kernels {
 
     /// Max or average over each window; padding is skipped, not counted.
     static func pool(_ x: Tensor, _ attributes: Pool2DAttributes, resultShape: Shape, average: Bool) -> Tensor {
-        let (batches, inHeight, inWidth, channels) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        var out = [Float](repeating: 0, count: resultShape.elementCount)
+        forEachWindow(inputShape: x.shape, attributes, resultShape: resultShape) { output, taps in
+            let values = taps.map { x.values[$0] }
+            out[output] = average ? values.reduce(0, +) / Float(max(values.count, 1)) : values.max() ?? 0
+        }
+        return Tensor(shape: resultShape, values: out)
+    }
+
+    /// Calls `body` for each pooled output element with the flat input indices of its in-bounds taps.
+    static func forEachWindow(
+        inputShape: Shape, _ attributes: Pool2DAttributes, resultShape: Shape, _ body: (_ output: Int, _ taps: [Int]) -> Void
+    ) {
+        let (batches, inHeight, inWidth, channels) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (outHeight, outWidth) = (resultShape[1], resultShape[2])
         let rows = WindowGeometry(
             inputSize: inHeight, window: attributes.window[0], stride: attributes.strides[0], padding: attributes.padding)
         let columns = WindowGeometry(
             inputSize: inWidth, window: attributes.window[1], stride: attributes.strides[1], padding: attributes.padding)
-        var out = [Float](repeating: 0, count: resultShape.elementCount)
         for b in 0..<batches {
             for oy in 0..<outHeight {
                 for ox in 0..<outWidth {
                     for c in 0..<channels {
-                        var result: Float = average ? 0 : -.infinity
-                        var count = 0
+                        var taps: [Int] = []
                         for ky in 0..<attributes.window[0] {
                             let iy = oy * attributes.strides[0] - rows.padBefore + ky
                             guard iy >= 0, iy < inHeight else { continue }
                             for kx in 0..<attributes.window[1] {
                                 let ix = ox * attributes.strides[1] - columns.padBefore + kx
                                 guard ix >= 0, ix < inWidth else { continue }
-                                let value = x.values[((b * inHeight + iy) * inWidth + ix) * channels + c]
-                                result = average ? result + value : max(result, value)
-                                count += 1
+                                taps.append(((b * inHeight + iy) * inWidth + ix) * channels + c)
                             }
                         }
-                        out[((b * outHeight + oy) * outWidth + ox) * channels + c] =
-                            average ? result / Float(max(count, 1)) : result
+                        body(((b * outHeight + oy) * outWidth + ox) * channels + c, taps)
                     }
                 }
             }
         }
-        return Tensor(shape: resultShape, values: out)
     }
 
     /// Softmax over the last axis, shifted by the row maximum for range safety.
