@@ -6,5 +6,5 @@ struct KilnCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kiln",
         abstract: "Compile machine-learning models ahead of time to native code.",
-        subcommands: [CompileCommand.self, InspectCommand.self, RunCommand.self, ImportCommand.self, BuildCommand.self])
+        subcommands: [CompileCommand.self, InspectCommand.self, RunCommand.self, ImportCommand.self, BenchCommand.self, BuildCommand.self])
 }
