@@ -14,3 +14,6 @@ public typealias DiagnosticError = KilnIR.DiagnosticError
 
 /// Affine int8 quantization parameters: `real = scale · (q - zeroPoint)`.
 public typealias QuantizationParameters = KilnIR.QuantizationParameters
+
+/// Which values share one dynamically chosen int8 grid: `.perBatch` or `.perRow`.
+public typealias DynamicQuantizationScope = KilnIR.DynamicQuantizationScope

@@ -107,3 +107,29 @@ public struct Dequantize: NamedLayer {
         tracer.apply(.dequantize, name: name, at: location)
     }
 }
+
+/// Rounds float data to the int8 grid its own range gives (per batch entry or
+/// per row) and passes on the dequantized values: how dynamic-range ("hybrid")
+/// layers of imported models see their input.
+public struct DynamicRangeQuantize: NamedLayer {
+    /// Which values share one grid.
+    public var scope: DynamicQuantizationScope
+    /// The layer's name; `dynamic_range_quantize_N` by default.
+    public var name: String?
+    /// Unused: the output is float32.
+    public var quantization: QuantizationParameters?
+    let location: SourceLocation
+
+    /// Creates a dynamic-range rounding layer.
+    public init(_ scope: DynamicQuantizationScope, file: String = #filePath, line: Int = #line, column: Int = #column) {
+        self.scope = scope
+        location = SourceLocation(file: file, line: line, column: column)
+    }
+
+    /// Adds the rounding node.
+    public func trace(into tracer: Tracer) {
+        let name = tracer.layerName(name, kind: "dynamic_range_quantize", at: location)
+        guard tracer.requireInput(for: name, at: location) != nil else { return }
+        tracer.apply(.dynamicRangeQuantize(scope), name: name, at: location)
+    }
+}

@@ -176,6 +176,11 @@ struct NodeFunction {
                 count: resultType.elementCount, input: pointers[0],
                 inputParameters: inputType.dtype == .int8 ? parameters(inputType) : nil, output: output,
                 outputParameters: parameters(resultType))
+        case .dynamicRangeQuantize(let scope):
+            let shape = resultType.shape
+            let groupSize = scope == .perRow ? (shape.dimensions.last ?? 1) : resultType.elementCount / max(shape.first ?? 1, 1)
+            QuantizedKernels(emitter: emitter).emitDynamicRangeQuantize(
+                count: resultType.elementCount, groupSize: groupSize, input: pointers[0], output: output)
         case .dequantize:
             let inputType = operandType(0)
             guard inputType.dtype == .int8 else {

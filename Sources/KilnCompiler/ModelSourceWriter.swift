@@ -174,6 +174,8 @@ private struct WriterState {
             expression = "Quantize(scale: \(q.scales[0]), zeroPoint: \(q.zeroPoints[0])).named(\"\(name("quantize"))\")"
         case .dequantize:
             expression = "Dequantize().named(\"\(name("dequantize"))\")"
+        case .dynamicRangeQuantize(let scope):
+            expression = "DynamicRangeQuantize(.\(scope.rawValue)).named(\"\(name("dynamic_range_quantize"))\")"
         case .add, .multiply, .concatenation:
             guard !chained, node.inputs.allSatisfy({ !graph.isConstant($0) }) else {
                 throw CompilerError("layer '\(node.name)' (\(node.op.kindName)) with a constant operand cannot be written in the DSL yet")

@@ -14,7 +14,9 @@ extension Op {
         case .fullyConnected, .conv2D, .depthwiseConv2D: 2...3
         case .add, .multiply: 2...2
         case .concatenation: 1...Int.max
-        case .maxPool2D, .averagePool2D, .reshape, .activation, .softmax, .pad, .mean, .quantize, .dequantize: 1...1
+        case .maxPool2D, .averagePool2D, .reshape, .activation, .softmax, .pad, .mean, .quantize, .dequantize,
+            .dynamicRangeQuantize:
+            1...1
         }
     }
 
@@ -128,6 +130,10 @@ extension Op {
         case .dequantize:
             guard x.dtype != .float32 else { throw ShapeError("the input is already f32") }
             return TensorType(.float32, x.shape)
+
+        case .dynamicRangeQuantize:
+            guard x.dtype == .float32, x.shape.rank >= 1 else { throw ShapeError("needs an f32 input, got \(x)") }
+            return x
         }
     }
 

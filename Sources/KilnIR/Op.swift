@@ -41,6 +41,11 @@ public enum Op: Hashable, Sendable, Codable {
     case quantize(to: DType)
     /// Converts a quantized integer tensor to float32.
     case dequantize
+    /// Rounds float32 values to the int8 grid that each batch entry's (or
+    /// each innermost row's) own range gives, returning the dequantized float32
+    /// values: how dynamic-range ("hybrid") kernels see their input. See
+    /// ``QuantizedArithmetic/dynamicRangeParameters(minimum:maximum:)``.
+    case dynamicRangeQuantize(DynamicQuantizationScope)
 
     /// The op's kind as a short, stable name used in dumps and errors.
     public var kindName: String {
@@ -60,6 +65,7 @@ public enum Op: Hashable, Sendable, Codable {
         case .mean: "mean"
         case .quantize: "quantize"
         case .dequantize: "dequantize"
+        case .dynamicRangeQuantize: "dynamic_range_quantize"
         }
     }
 
@@ -107,6 +113,14 @@ public enum Activation: String, Hashable, Sendable, Codable, CaseIterable {
     case tanh
     /// `x · Φ(x)` with the exact (erf-based) Gaussian CDF.
     case gelu
+}
+
+/// Which values share one set of dynamically chosen quantization parameters.
+public enum DynamicQuantizationScope: String, Hashable, Sendable, Codable {
+    /// Everything in one batch entry.
+    case perBatch
+    /// Each innermost row (one pixel's channels, one fully-connected input row).
+    case perRow
 }
 
 /// How a sliding window treats the border.

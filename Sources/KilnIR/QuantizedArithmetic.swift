@@ -113,3 +113,39 @@ extension QuantizedArithmetic {
         }
     }
 }
+
+/// The int8 grid a dynamic-range kernel picks for one group of float values.
+public struct DynamicRangeParameters: Hashable, Sendable {
+    /// Multiplier from real values to steps.
+    public var multiplier: Float
+    /// Real value of one step.
+    public var step: Float
+    /// The zero point.
+    public var zeroPoint: Int32
+}
+
+extension QuantizedArithmetic {
+    /// Asymmetric int8 parameters covering `[min(0, minimum), max(0, maximum)]`,
+    /// computed in float32 as XNNPACK's dynamic quantization does (LiteRT's
+    /// default for layers with int8 weights and float activations): the zero
+    /// point is taken from whichever end loses less, clamped and rounded half
+    /// to even; an all-zero range gets step 1.
+    public static func dynamicRangeParameters(minimum: Float, maximum: Float) -> DynamicRangeParameters {
+        let low = min(0, minimum)
+        let high = max(0, maximum)
+        let scale: Float = low == high ? 1 : 255 / (high - low)
+        let lowScaled = low * scale
+        let highScaled = high * scale
+        var zeroPoint = (-128 + lowScaled) + (127 + highScaled) > 0 ? -128 - lowScaled : 127 - highScaled
+        zeroPoint = min(max(zeroPoint, -128), 127)
+        let step = 1 / scale
+        return DynamicRangeParameters(
+            multiplier: 1 / step, step: step, zeroPoint: Int32(zeroPoint.rounded(.toNearestOrEven)))
+    }
+
+    /// `x` rounded to the grid of `parameters` and returned as a real value.
+    public static func roundToGrid(_ x: Float, _ parameters: DynamicRangeParameters) -> Float {
+        let q = quantize(steps: x * parameters.multiplier, zeroPoint: parameters.zeroPoint)
+        return Float(q - parameters.zeroPoint) * parameters.step
+    }
+}

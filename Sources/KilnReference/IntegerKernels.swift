@@ -119,7 +119,7 @@ enum IntegerKernels {
             }
             guard let x else { break }
             return finish(x.values.map { requantized($0, x) })
-        case .dequantize:
+        case .dequantize, .dynamicRangeQuantize:
             break
         }
         throw ReferenceError("\(op.kindName) is not defined on int8 tensors of these types")

@@ -256,3 +256,18 @@ extension Kernels {
         return (sums, count)
     }
 }
+
+extension Kernels {
+    /// Each group's values rounded to the int8 grid its own range gives.
+    static func dynamicRangeQuantize(_ x: Tensor, _ scope: DynamicQuantizationScope) -> Tensor {
+        let group = scope == .perRow ? (x.shape.dimensions.last ?? 1) : x.values.count / max(x.shape.first ?? 1, 1)
+        var out = x.values
+        for start in stride(from: 0, to: out.count, by: max(group, 1)) {
+            let values = x.values[start..<min(start + group, out.count)]
+            let parameters = QuantizedArithmetic.dynamicRangeParameters(
+                minimum: values.min() ?? 0, maximum: values.max() ?? 0)
+            for index in values.indices { out[index] = QuantizedArithmetic.roundToGrid(x.values[index], parameters) }
+        }
+        return Tensor(shape: x.shape, values: out)
+    }
+}

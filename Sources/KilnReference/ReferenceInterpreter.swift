@@ -103,6 +103,8 @@ public struct ReferenceInterpreter: Sendable {
         case .quantize, .dequantize:
             // Operands arrive dequantized, so a float result is the value itself.
             return Tensor(shape: resultShape, values: operands[0].values)
+        case .dynamicRangeQuantize(let scope):
+            return Kernels.dynamicRangeQuantize(operands[0], scope)
         }
     }
 }

@@ -122,3 +122,83 @@ struct QuantizedKernels {
         }
     }
 }
+
+extension QuantizedKernels {
+    /// Rounds each group of `groupSize` floats to the int8 grid of its own range,
+    /// exactly as ``QuantizedArithmetic/dynamicRangeParameters(minimum:maximum:)``
+    /// and ``QuantizedArithmetic/roundToGrid(_:_:)`` define it.
+    func emitDynamicRangeQuantize(count: Int, groupSize: Int, input: IRValue, output: IRValue) {
+        let ir = emitter.ir
+        let runs = LaneRun.covering(groupSize, width: emitter.laneWidth)
+        let slots = Dictionary(uniqueKeysWithValues: Set(runs.map(\.lanes)).map {
+            ($0, (emitter.accumulator(emitter.vectorType($0)), emitter.accumulator(emitter.vectorType($0))))
+        })
+        let extremes = (emitter.accumulator(ir.f32), emitter.accumulator(ir.f32))
+        ir.loop("group", from: 0, to: count / max(groupSize, 1)) { group in
+            let base = emitter.affine(group, times: groupSize)
+            ir.store(ir.constant(Float.infinity), to: extremes.0, alignment: 4)
+            ir.store(ir.constant(-Float.infinity), to: extremes.1, alignment: 4)
+            for run in runs {
+                guard let (low, high) = slots[run.lanes] else { continue }
+                let type = emitter.vectorType(run.lanes)
+                ir.store(emitter.splat(.infinity, lanes: run.lanes), to: low, alignment: 4)
+                ir.store(emitter.splat(-.infinity, lanes: run.lanes), to: high, alignment: 4)
+                ir.loop("minmax", from: 0, to: run.count) { block in
+                    let x = emitter.loadVector(input, offset: ir.add(base, emitter.affine(block, times: run.lanes, plus: run.start)), lanes: run.lanes)
+                    ir.store(emitter.minimum(x, ir.load(type, from: low, alignment: 4)), to: low, alignment: 4)
+                    ir.store(emitter.maximum(x, ir.load(type, from: high, alignment: 4)), to: high, alignment: 4)
+                }
+                let runLow = reduce(ir.load(type, from: low, alignment: 4), lanes: run.lanes, emitter.minimum)
+                let runHigh = reduce(ir.load(type, from: high, alignment: 4), lanes: run.lanes, emitter.maximum)
+                ir.store(emitter.minimum(runLow, ir.load(ir.f32, from: extremes.0, alignment: 4)), to: extremes.0, alignment: 4)
+                ir.store(emitter.maximum(runHigh, ir.load(ir.f32, from: extremes.1, alignment: 4)), to: extremes.1, alignment: 4)
+            }
+            let (multiplier, step, zeroPoint) = parameters(
+                minimum: ir.load(ir.f32, from: extremes.0, alignment: 4), maximum: ir.load(ir.f32, from: extremes.1, alignment: 4))
+            let lowBound = ir.sitofp(ir.sub(ir.constant(-128, ir.i32), zeroPoint), to: ir.f32)
+            let highBound = ir.sitofp(ir.sub(ir.constant(127, ir.i32), zeroPoint), to: ir.f32)
+            for run in runs {
+                ir.loop("round", from: 0, to: run.count) { block in
+                    let offset = ir.add(base, emitter.affine(block, times: run.lanes, plus: run.start))
+                    let steps = ir.fmul(emitter.loadVector(input, offset: offset, lanes: run.lanes), ir.broadcast(multiplier, count: run.lanes))
+                    let limited = emitter.minimum(
+                        emitter.maximum(steps, ir.broadcast(lowBound, count: run.lanes)), ir.broadcast(highBound, count: run.lanes))
+                    let rounded = ir.fptosi(
+                        emitter.unaryIntrinsic("llvm.roundeven", limited, lanes: run.lanes), to: ir.vector(ir.i32, run.lanes))
+                    let value = ir.fmul(ir.sitofp(rounded, to: emitter.vectorType(run.lanes)), ir.broadcast(step, count: run.lanes))
+                    emitter.storeVector(value, output, offset: offset)
+                }
+            }
+        }
+    }
+
+    /// Lane-wise `combine` down to one scalar.
+    private func reduce(_ vector: IRValue, lanes: Int, _ combine: (IRValue, IRValue) -> IRValue) -> IRValue {
+        var result = emitter.ir.extractElement(vector, at: 0)
+        for lane in 1..<max(lanes, 1) { result = combine(result, emitter.ir.extractElement(vector, at: lane)) }
+        return result
+    }
+
+    /// The scalar parameter arithmetic of ``QuantizedArithmetic/dynamicRangeParameters(minimum:maximum:)``.
+    private func parameters(minimum: IRValue, maximum: IRValue) -> (multiplier: IRValue, step: IRValue, zeroPoint: IRValue) {
+        let ir = emitter.ir
+        let zero = ir.constant(Float(0))
+        let low = ir.select(ir.fcmp(.olt, minimum, zero), minimum, zero)
+        let high = ir.select(ir.fcmp(.oge, maximum, zero), maximum, zero)
+        let scale = ir.select(ir.fcmp(.oeq, low, high), ir.constant(Float(1)), ir.fdiv(ir.constant(Float(255)), ir.fsub(high, low)))
+        let lowScaled = ir.fmul(low, scale)
+        let highScaled = ir.fmul(high, scale)
+        let balance = ir.fadd(ir.fadd(ir.constant(Float(-128)), lowScaled), ir.fadd(ir.constant(Float(127)), highScaled))
+        var zeroPoint = ir.select(
+            ir.fcmp(.ogt, balance, zero), ir.fsub(ir.constant(Float(-128)), lowScaled), ir.fsub(ir.constant(Float(127)), highScaled))
+        let floor = ir.constant(Float(-128))
+        zeroPoint = ir.select(ir.fcmp(.oge, floor, zeroPoint), floor, zeroPoint)
+        let ceiling = ir.constant(Float(127))
+        zeroPoint = ir.select(ir.fcmp(.olt, ceiling, zeroPoint), ceiling, zeroPoint)
+        let rounded = ir.fptosi(
+            ir.extractElement(emitter.unaryIntrinsic("llvm.roundeven", ir.broadcast(zeroPoint, count: 1), lanes: 1), at: 0),
+            to: ir.i32)
+        let step = ir.fdiv(ir.constant(Float(1)), scale)
+        return (ir.fdiv(ir.constant(Float(1)), step), step, rounded)
+    }
+}

@@ -142,7 +142,11 @@ private struct Converter {
             let attributes = try convolution(
                 options.padding, [options.strideHeight, options.strideWidth],
                 [options.dilationHeightFactor, options.dilationWidthFactor], options.activation)
-            result = try add(.conv2D(attributes), try operands.indices.map(input), output)
+            var inputs = try operands.indices.map(input)
+            let filterShape = graph.type(of: inputs[1]).shape
+            let isPointwise = filterShape[1] == 1 && filterShape[2] == 1 && attributes.strides == [1, 1]
+            inputs[0] = try dynamicRangeInput(inputs, scope: isPointwise ? .perRow : .perBatch, output)
+            result = try add(.conv2D(attributes), inputs, output)
         case (.depthwiseConv2D, .depthwiseConv2D(let options)):
             let attributes = try convolution(
                 options.padding, [options.strideHeight, options.strideWidth],
@@ -165,6 +169,7 @@ private struct Converter {
                 x = try graph.addNode(
                     .reshape([xShape.elementCount / max(depth, 1), depth]), inputs: [x], name: "\(output.name).flatten")
             }
+            x = try dynamicRangeInput([x, filter], scope: .perRow, output)
             result = try add(
                 .fullyConnected(activation: try Self.activation(activation)), [x, filter] + (try operands.indices.dropFirst(2).map(input)),
                 output)
@@ -219,6 +224,20 @@ private struct Converter {
                 quantization: outputType.quantization)
         }
         values[outputIndex] = result
+    }
+
+    /// The input of a layer, rounded first as a dynamic-range kernel would when
+    /// the layer has int8 weights and float activations ("hybrid" layers).
+    ///
+    /// LiteRT's default kernels (XNNPACK) quantize such inputs on the fly: per
+    /// row for fully-connected and 1×1 stride-1 convolutions (which run as
+    /// matrix products), per batch entry for other convolutions. Matching that
+    /// is what lets imported hybrid models reproduce LiteRT's outputs.
+    mutating func dynamicRangeInput(_ inputs: [ValueID], scope: DynamicQuantizationScope, _ output: TFLiteTensor) throws
+        -> ValueID
+    {
+        guard graph.type(of: inputs[0]).dtype == .float32, graph.type(of: inputs[1]).dtype == .int8 else { return inputs[0] }
+        return try graph.addNode(.dynamicRangeQuantize(scope), inputs: [inputs[0]], name: "\(output.name).input_quantize")
     }
 
     /// Appends a node computing `output` (named after it, with its quantization).
