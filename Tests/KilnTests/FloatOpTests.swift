@@ -43,9 +43,8 @@ import Testing
         let channels = c.input[3] * c.multiplier
         let filter = graph.addConstant(name: "w", data: Self.weights([1, c.kernel.0, c.kernel.1, channels], seed: 3))
         let bias = graph.addConstant(name: "b", data: Self.weights([channels], seed: 4))
-        for (index, (operands, activation)) in [([x, filter], nil), ([x, filter, bias], nil), ([x, filter, bias], Activation.relu6)]
-            .enumerated()
-        {
+        let layers: [([ValueID], Activation?)] = [([x, filter], nil), ([x, filter, bias], nil), ([x, filter, bias], .relu6)]
+        for (index, (operands, activation)) in layers.enumerated() {
             let attributes = Conv2DAttributes(
                 strides: c.strides, dilations: c.dilations, padding: c.padding, activation: activation)
             graph.outputs.append(try graph.addNode(.depthwiseConv2D(attributes), inputs: operands, name: "dw\(index)"))

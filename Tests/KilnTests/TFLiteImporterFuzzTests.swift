@@ -91,7 +91,8 @@ import Testing
             }
             for position in positions {
                 // Alternate single-bit flips with whole-byte replacements, which make large offsets and counts.
-                bytes[position] ^= trial % 2 == 0 ? UInt8(1) << (random >> 32 & 7) : UInt8(truncatingIfNeeded: random >> 40) | 0x80
+                bytes[position] ^=
+                    trial % 2 == 0 ? UInt8(1) << (random >> 32 & 7) : UInt8(truncatingIfNeeded: random >> 40) | 0x80
             }
             let outcome = Self.frontEnd(bytes, "trial \(trial), bytes \(positions)")
             outcomes["\(outcome)", default: 0] += 1

@@ -157,7 +157,9 @@ struct TFLiteModelTests {
             let liteRT = Array(expected[(sample * classes)..<((sample + 1) * classes)])
             let kilnClass = kiln.indices.max { kiln[$0] < kiln[$1] }
             let liteRTClass = liteRT.indices.max { liteRT[$0] < liteRT[$1] }
-            #expect(kilnClass == liteRTClass, "kws_ref_model_float32 sample \(sample): class \(kilnClass ?? -1), LiteRT \(liteRTClass ?? -1)")
+            #expect(
+                kilnClass == liteRTClass,
+                "kws_ref_model_float32 sample \(sample): class \(kilnClass ?? -1), LiteRT \(liteRTClass ?? -1)")
             #expect(abs(kiln.reduce(0, +) - 1) < 1e-4, "sample \(sample): probabilities sum to \(kiln.reduce(0, +))")
             for (index, (a, e)) in zip(kiln, liteRT).enumerated() {
                 largest = max(largest, abs(a - e))
