@@ -168,6 +168,13 @@ struct NodeFunction {
             LayoutKernels(emitter: emitter, elementType: isQuantized ? ir.i8 : ir.f32).emitPad(
                 input: pointers[0], inputShape: shapes[0], paddings: paddings, output: output,
                 outputShape: resultType.shape, fill: fill)
+            // A result with its own parameters is requantized in place, padding
+            // included (the input's zero point becomes the result's).
+            if isQuantized, try parameters(operandType(0)) != parameters(resultType) {
+                try QuantizedKernels(emitter: emitter).emitQuantize(
+                    count: resultType.elementCount, input: output, inputParameters: parameters(operandType(0)),
+                    output: output, outputParameters: parameters(resultType))
+            }
         case .mean(let axes, _):
             try emitMean(axes: axes, inputShape: shapes[0])
         case .quantize:

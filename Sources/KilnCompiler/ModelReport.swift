@@ -40,6 +40,8 @@ public struct ModelReport: Sendable {
             switch node.op {
             case .fullyConnected: macs = output.elementCount * shapes[1][1]
             case .conv2D: macs = output.elementCount * shapes[1][1] * shapes[1][2] * shapes[1][3]
+            // Each output channel reads one input channel: a kh × kw window.
+            case .depthwiseConv2D: macs = output.elementCount * shapes[1][1] * shapes[1][2]
             default: break
             }
             return Layer(

@@ -97,9 +97,13 @@ struct QuantizedKernels {
                         emitter.loadInt8(input, offset: offset, lanes: run.lanes), from: inputParameters,
                         to: outputParameters, lanes: run.lanes, output: output, offset: offset)
                 } else {
-                    let steps = ir.fdiv(
+                    let quotient = ir.fdiv(
                         emitter.loadVector(input, offset: offset, lanes: run.lanes),
                         emitter.splat(outputParameters.scales[0], lanes: run.lanes))
+                    // Float inputs may hold NaN, which the clamp in `quantized` would
+                    // send to the lower bound; QuantizedArithmetic maps it to 0 steps.
+                    let steps = ir.select(
+                        ir.fcmp(.ord, quotient, quotient), quotient, emitter.splat(0, lanes: run.lanes))
                     emitter.storeQuantized(
                         steps, zeroPoint: outputParameters.zeroPoints[0], range: QuantizedArithmetic.int8Range,
                         lanes: run.lanes, output: output, offset: offset)

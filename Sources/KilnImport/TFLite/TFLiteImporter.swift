@@ -49,7 +49,10 @@ private struct Converter {
             do {
                 try convert(op, code)
             } catch let error as TFLiteError {
-                throw error
+                // Put the operator and its position after the file name the message may start with.
+                let prefix = "\(source): "
+                let problem = error.message.hasPrefix(prefix) ? String(error.message.dropFirst(prefix.count)) : error.message
+                throw TFLiteError(message: "\(prefix)operator #\(position) \(code.name): \(problem)")
             } catch {
                 throw TFLiteError(message: "\(source): operator #\(position) \(code.name): \(error)")
             }
@@ -126,16 +129,17 @@ private struct Converter {
     // MARK: Operators
 
     mutating func convert(_ op: TFLiteOperator, _ code: TFLiteBuiltinOperator) throws {
-        guard let outputIndex = op.outputs.first, op.outputs.count == 1 else {
+        guard let outputIndex = op.outputs.first, op.outputs.count == 1, outputIndex >= 0 else {
             throw TFLiteError(message: "\(source): \(code.name) must have exactly one output")
         }
         let output = subgraph.tensors[outputIndex]
         let outputType = try tensorType(outputIndex)
         let operands = op.inputs.filter { $0 >= 0 }
-        func input(_ position: Int) throws -> ValueID {
+        func operand(_ position: Int) throws -> Int {
             guard position < operands.count else { throw TFLiteError(message: "\(source): \(code.name) is missing input \(position)") }
-            return try value(of: operands[position])
+            return operands[position]
         }
+        func input(_ position: Int) throws -> ValueID { try value(of: try operand(position)) }
         var result: ValueID
         switch (code, op.options) {
         case (.conv2D, .conv2D(let options)):
@@ -196,11 +200,14 @@ private struct Converter {
             result = try add(
                 .concatenation(axis: axis, activation: try Self.activation(activation)), try operands.indices.map(input), output)
         case (.pad, _), (.padV2, _):
-            let flat = try integers(operands[1])
+            let flat = try integers(try operand(1))
+            guard flat.count % 2 == 0 else {
+                throw TFLiteError(message: "\(source): \(code.name) paddings hold \(flat.count) integers, not [before, after] pairs")
+            }
             let paddings = stride(from: 0, to: flat.count, by: 2).map { [flat[$0], flat[$0 + 1]] }
             result = try add(.pad(paddings: paddings), [try input(0)], output)
         case (.mean, .reducer(let keepDims)):
-            result = try add(.mean(axes: try integers(operands[1]), keepDimensions: keepDims), [try input(0)], output)
+            result = try add(.mean(axes: try integers(try operand(1)), keepDimensions: keepDims), [try input(0)], output)
         case (.quantize, _):
             result = try add(.quantize(to: outputType.dtype), [try input(0)], output)
         case (.dequantize, _):
@@ -215,7 +222,7 @@ private struct Converter {
             result = try add(.activation(.relu6), [try input(0)], output)
         default:
             throw TFLiteError(
-                message: "\(source): operator \(code.name) (builtin code \(code.code)) is not supported; Kiln imports \(TFLiteImporter.supportedOperators.map(\.name).joined(separator: ", "))")
+                message: "\(source): not supported (builtin code \(code.code)); Kiln imports \(TFLiteImporter.supportedOperators.map(\.name).joined(separator: ", "))")
         }
         // Keep the model's exact output shape (e.g. FULLY_CONNECTED with keep_num_dims).
         if graph.type(of: result).shape != Shape(output.shape) {
