@@ -60,7 +60,8 @@ public enum WeightResolver {
                     graph.constants[id] = .data(data)
                 case (.float32, .float16):
                     graph.constants[id] = .data(TensorData(data.floats(), shape: data.shape))
-                case (.int8, .int8), (.float32, .int8) where reference.scaleKey.map(file.keys.contains) == true:
+                case (.int8, .int8) where reference.scaleKey != nil,
+                    (.float32, .int8) where reference.scaleKey.map(file.keys.contains) == true:
                     do {
                         let quantization = try scales(for: reference, file: file, shape: data.shape)
                         graph[id].type = TensorType(.int8, data.shape, quantization: quantization)

@@ -4,20 +4,11 @@ import KilnIR
 import KilnImport
 import Testing
 
-/// The MLPerf Tiny models in `../shared/models`, beside the repository.
-enum SharedModels {
-    static let directory = PluginTests.repository.deletingLastPathComponent().appendingPathComponent("shared/models")
-    static var available: Bool { FileManager.default.fileExists(atPath: directory.appendingPathComponent("README.md").path) }
-    static let names = ["ad01_fp32", "ad01_int8", "kws_ref_model", "kws_ref_model_float32"]
-
-    static func url(_ name: String, _ suffix: String) -> URL { directory.appendingPathComponent(name + suffix) }
-}
-
 /// `kiln import` writes each shared model as Swift source and weights; a
 /// package compiles them through KilnPlugin like hand-written models, and its
 /// outputs must reproduce LiteRT's stored outputs.
 // Skipped where ../shared/models is absent (it is not part of the repository).
-@Suite(.serialized, .enabled(if: SharedModels.available, "the MLPerf Tiny models are not in ../shared/models"))
+@Suite(.serialized, .enabled(if: MLPerfTinyModels.available, MLPerfTinyModels.skipReason))
 struct ImportedModelPluginTests {
     static let package = PluginTests.repository.appendingPathComponent(".build-imported/Package")
     static let scratch = PluginTests.repository.appendingPathComponent(".build-imported/scratch")
@@ -27,9 +18,9 @@ struct ImportedModelPluginTests {
         let sources = package.appendingPathComponent("Sources/ImportedModels")
         try FileManager.default.createDirectory(at: sources, withIntermediateDirectories: true)
         var typeNames: [String: String] = [:]
-        for name in SharedModels.names {
+        for name in MLPerfTinyModels.names {
             let typeName = ModelSourceWriter.typeName(for: name)
-            let graph = try TFLiteImporter.importGraph(contentsOf: SharedModels.url(name, ".tflite"))
+            let graph = try TFLiteImporter.importGraph(contentsOf: MLPerfTinyModels.url(name, "tflite"))
             let (source, weights) = try ModelSourceWriter(typeName: typeName).write(graph, weightFileName: "\(typeName).safetensors")
             try writeIfChanged(Data(source.utf8), to: sources.appendingPathComponent("\(typeName).swift"))
             try writeIfChanged(Data(SafeTensors.encode(weights)), to: sources.appendingPathComponent("\(typeName).safetensors"))
@@ -96,13 +87,12 @@ struct ImportedModelPluginTests {
     @Test func importedSwiftModelsReproduceLiteRT() throws {
         let typeNames = try Self.writePackage()
         let swift = try #require(PluginTests.swift)
-        let build = try CommandLineTool.run(
-            swift, ["build", "--package-path", Self.package.path, "--scratch-path", Self.scratch.path])
+        let build = try PluginTests.swiftBuild(swift, ["--package-path", Self.package.path, "--scratch-path", Self.scratch.path])
         try #require(build.status == 0, "\(build.output)")
         let executable = Self.scratch.appendingPathComponent("debug/ImportedModels")
-        for name in SharedModels.names {
-            let inputs = try NumPyArray.read(contentsOf: SharedModels.url(name, ".inputs.npy"))
-            let expected = try NumPyArray.read(contentsOf: SharedModels.url(name, ".outputs.npy"))
+        for name in MLPerfTinyModels.names {
+            let inputs = try NumPyArray.read(contentsOf: MLPerfTinyModels.url(name, "inputs.npy"))
+            let expected = try NumPyArray.read(contentsOf: MLPerfTinyModels.url(name, "outputs.npy"))
             let inputFile = Self.scratch.appendingPathComponent("\(name).in")
             let outputFile = Self.scratch.appendingPathComponent("\(name).out")
             try Data(inputs.bytes).write(to: inputFile)

@@ -224,10 +224,10 @@ import Testing
     /// Every activation on every element count; one input per count, all in one
     /// graph, plus one input holding each of the 256 int8 values, so every table entry is checked.
     @Test(arguments: [
-        QuantizationParameters.perTensor(scale: 0.05, zeroPoint: -3), .perTensor(scale: 0.1, zeroPoint: 40),
+        KilnIR.QuantizationParameters.perTensor(scale: 0.05, zeroPoint: -3), .perTensor(scale: 0.1, zeroPoint: 40),
         .perTensor(scale: 0.0235, zeroPoint: -128),
     ])
-    func activationLookupTables(_ input: QuantizationParameters) throws {
+    func activationLookupTables(_ input: KilnIR.QuantizationParameters) throws {
         var graph = Graph(name: "activations")
         var labels: [String] = []
         for count in Self.elementCounts + [256] {

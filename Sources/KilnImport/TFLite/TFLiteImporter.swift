@@ -147,8 +147,8 @@ private struct Converter {
                 options.padding, [options.strideHeight, options.strideWidth],
                 [options.dilationHeightFactor, options.dilationWidthFactor], options.activation)
             var inputs = try operands.indices.map(input)
-            let filterShape = graph.type(of: inputs[1]).shape
-            let isPointwise = filterShape[1] == 1 && filterShape[2] == 1 && attributes.strides == [1, 1]
+            let filterShape = graph.type(of: try input(1)).shape
+            let isPointwise = filterShape.rank == 4 && filterShape[1] == 1 && filterShape[2] == 1 && attributes.strides == [1, 1]
             inputs[0] = try dynamicRangeInput(inputs, scope: isPointwise ? .perRow : .perBatch, output)
             result = try add(.conv2D(attributes), inputs, output)
         case (.depthwiseConv2D, .depthwiseConv2D(let options)):
@@ -243,7 +243,9 @@ private struct Converter {
     mutating func dynamicRangeInput(_ inputs: [ValueID], scope: DynamicQuantizationScope, _ output: TFLiteTensor) throws
         -> ValueID
     {
-        guard graph.type(of: inputs[0]).dtype == .float32, graph.type(of: inputs[1]).dtype == .int8 else { return inputs[0] }
+        guard inputs.count >= 2, graph.type(of: inputs[0]).dtype == .float32, graph.type(of: inputs[1]).dtype == .int8,
+            graph.type(of: inputs[1]).shape.rank >= 2
+        else { return inputs[0] }
         return try graph.addNode(.dynamicRangeQuantize(scope), inputs: [inputs[0]], name: "\(output.name).input_quantize")
     }
 
