@@ -176,6 +176,8 @@ public struct WindowGeometry: Hashable, Sendable {
     public var outputSize: Int
     /// Padding before the first input element.
     public var padBefore: Int
+    /// Whether some window reaches into the padding, so kernels must check each tap's bounds.
+    public var touchesPadding: Bool
 
     /// Computes geometry with TensorFlow's rules for `same` and `valid`.
     public init(inputSize: Int, window: Int, stride: Int, dilation: Int = 1, padding: Padding) {
@@ -189,5 +191,6 @@ public struct WindowGeometry: Hashable, Sendable {
             let total = max(0, (outputSize - 1) * stride + effectiveWindow - inputSize)
             padBefore = total / 2
         }
+        touchesPadding = padBefore > 0 || (outputSize - 1) * stride + effectiveWindow - padBefore > inputSize
     }
 }

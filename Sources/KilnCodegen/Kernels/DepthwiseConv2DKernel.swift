@@ -52,7 +52,7 @@ struct DepthwiseConv2DKernel {
                                     let ix = ir.add(originX, emitter.affine(kx, times: attributes.dilations[1]))
                                     let inside = ir.and(
                                         emitter.isInRange(iy, below: height), emitter.isInRange(ix, below: width))
-                                    emitter.ifTrue(inside) {
+                                    emitter.ifTrue(inside, when: rows.touchesPadding || columns.touchesPadding) {
                                         let row = ir.add(emitter.affine(batch, times: height), iy)
                                         let base = emitter.affine(ir.add(emitter.affine(row, times: width), ix), times: channels)
                                         let x = epilogue.tapVector(

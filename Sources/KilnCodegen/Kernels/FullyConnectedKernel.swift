@@ -27,8 +27,8 @@ struct FullyConnectedKernel {
 /// Direct 2-D convolution over NHWC input with an OHWI filter, one output
 /// pixel at a time, all output channels per pixel in register-blocked tiles.
 ///
-/// With `.valid` padding no tap can fall outside the input, so the bounds
-/// checks are left out entirely.
+/// When no window reaches into the padding (all `.valid` layers, and `.same`
+/// layers such as 1×1 convolutions), the bounds checks are left out entirely.
 struct Conv2DKernel {
     let emitter: KernelEmitter
     let dot: DotProductKernel
@@ -46,7 +46,7 @@ struct Conv2DKernel {
         let columns = WindowGeometry(
             inputSize: width, window: kernel.width, stride: attributes.strides[1],
             dilation: attributes.dilations[1], padding: attributes.padding)
-        let needsBounds = rows.padBefore > 0 || columns.padBefore > 0 || attributes.padding == .same
+        let needsBounds = rows.touchesPadding || columns.touchesPadding
         let accumulators = dot.makeAccumulators()
         ir.loop("batch", from: 0, to: input[0]) { batch in
             ir.loop("oy", from: 0, to: output[1]) { oy in

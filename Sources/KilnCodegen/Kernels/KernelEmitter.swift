@@ -70,8 +70,10 @@ struct KernelEmitter {
         return slot
     }
 
-    /// Emits `body` only where `condition` holds at run time.
-    func ifTrue(_ condition: IRValue, _ body: () throws -> Void) rethrows {
+    /// Emits `body` only where `condition` holds at run time, or unconditionally
+    /// when `needed` is false (the condition is known to hold).
+    func ifTrue(_ condition: IRValue, when needed: Bool = true, _ body: () throws -> Void) rethrows {
+        guard needed else { return try body() }
         let function = ir.currentFunction
         let then = ir.appendBlock("if.then", to: function)
         let merge = ir.appendBlock("if.end", to: function)

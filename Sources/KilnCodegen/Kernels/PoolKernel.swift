@@ -45,7 +45,7 @@ struct PoolKernel {
                                     let ix = ir.add(originX, kx)
                                     let inside = ir.and(
                                         emitter.isInRange(iy, below: height), emitter.isInRange(ix, below: width))
-                                    emitter.ifTrue(inside) {
+                                    emitter.ifTrue(inside, when: rows.touchesPadding || columns.touchesPadding) {
                                         let row = ir.add(emitter.affine(batch, times: height), iy)
                                         let base = emitter.affine(ir.add(emitter.affine(row, times: width), ix), times: channels)
                                         let offset = ir.add(base, channel)
