@@ -106,6 +106,13 @@ struct NodeFunction {
                 emitter: emitter, dot: dot, rows: resultType.elementCount / max(shapes[1][0], 1), depth: shapes[1][1],
                 units: shapes[1][0]
             ).emit(input: pointers[0], output: output)
+        case .conv2D(let attributes) where Self.isPointwise(attributes, input: shapes[0], filter: shapes[1], output: resultType.shape):
+            // A 1×1, stride-1 convolution is a matrix product over pixels: run it as one, with row blocking.
+            let dot = try dotProduct(activation: attributes.activation)
+            FullyConnectedKernel(
+                emitter: emitter, dot: dot, rows: resultType.elementCount / max(shapes[1][0], 1), depth: shapes[1][3],
+                units: shapes[1][0]
+            ).emit(input: pointers[0], output: output)
         case .conv2D(let attributes):
             let dot = try dotProduct(activation: attributes.activation)
             Conv2DKernel(
@@ -196,6 +203,11 @@ struct NodeFunction {
             try QuantizedKernels(emitter: emitter).emitDequantize(
                 count: resultType.elementCount, input: pointers[0], parameters: parameters(inputType), output: output)
         }
+    }
+
+    /// Whether a convolution reads exactly one input pixel per output pixel, in order.
+    static func isPointwise(_ attributes: Conv2DAttributes, input: Shape, filter: Shape, output: Shape) -> Bool {
+        filter[1] == 1 && filter[2] == 1 && attributes.strides == [1, 1] && input[1] == output[1] && input[2] == output[2]
     }
 
     /// Per-tensor quantization parameters of an int8 tensor.

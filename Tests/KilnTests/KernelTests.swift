@@ -25,6 +25,7 @@ import Testing
 
     static let fullyConnectedShapes: [(rows: Int, depth: Int, units: Int)] = [
         (1, 1, 1), (1, 3, 7), (1, 17, 16), (1, 64, 63), (1, 65, 65), (3, 7, 17), (2, 33, 130), (1, 640, 128),
+        (6, 17, 33), (9, 64, 65),
     ]
 
     @Test(arguments: fullyConnectedShapes)
@@ -61,6 +62,7 @@ import Testing
         ConvCase(input: [1, 8, 8, 3], filters: 17, kernel: (3, 3), strides: [2, 2], padding: .same),
         ConvCase(input: [1, 9, 7, 5], filters: 16, kernel: (3, 3), dilations: [2, 2], padding: .valid),
         ConvCase(input: [1, 5, 5, 2], filters: 65, kernel: (1, 1), padding: .valid),
+        ConvCase(input: [2, 7, 7, 16], filters: 17, kernel: (1, 1), padding: .same),
         ConvCase(input: [2, 6, 6, 4], filters: 7, kernel: (5, 5), strides: [2, 2], padding: .same),
         ConvCase(input: [1, 1, 1, 3], filters: 4, kernel: (1, 1), padding: .valid),
         ConvCase(input: [1, 10, 4, 2], filters: 63, kernel: (3, 1), strides: [2, 1], padding: .same),

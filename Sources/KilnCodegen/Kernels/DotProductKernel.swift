@@ -23,57 +23,72 @@ struct DotProductKernel {
         }
     }
 
-    /// Emits all channel tiles for one output position.
+    /// Emits all channel tiles for a block of output positions that share every weight load.
     ///
     /// - Parameters:
-    ///   - output: the result buffer; channel `c` goes to element `outputBase + c`.
+    ///   - output: the result buffer; channel `c` of position `p` goes to element `outputBases[p] + c`.
+    ///   - accumulators: slots from ``makeAccumulators(positions:)`` for at least `outputBases.count` positions.
     ///   - reduction: emits the reduction loops, calling its argument once per
-    ///     tap with the tap's depth index `k` (i64) and input value (f32, or
-    ///     i32 already centered on the zero point).
-    func emitPosition(
-        output: IRValue, outputBase: IRValue, accumulators: [ColumnTile: [IRValue]],
-        reduction: ((_ k: IRValue, _ x: IRValue) -> Void) -> Void
+    ///     tap with the tap's depth index `k` (i64) and each position's input
+    ///     value (f32, or i32 already centered on the zero point).
+    func emitPositions(
+        output: IRValue, outputBases: [IRValue], accumulators: [ColumnTile: [[IRValue]]],
+        reduction: ((_ k: IRValue, _ xs: [IRValue]) -> Void) -> Void
     ) {
         for (run, tile) in filter.tiles.enumerated() {
-            guard let slots = accumulators[tile] else { continue }
+            guard let allSlots = accumulators[tile] else { continue }
+            let slots = Array(allSlots.prefix(outputBases.count))
             let type = epilogue.accumulatorType(emitter, lanes: tile.lanes)
             ir.loop("tile", from: 0, to: tile.count) { tileIndex in
                 let tileBase = emitter.affine(
                     tileIndex, times: filter.depth * tile.columns, plus: filter.runOffsets[run])
                 let firstChannel = emitter.affine(tileIndex, times: tile.columns, plus: tile.start)
-                for (vector, slot) in slots.enumerated() {
-                    let channel = ir.add(firstChannel, emitter.index(vector * tile.lanes))
-                    ir.store(epilogue.initial(emitter, channel: channel, lanes: tile.lanes), to: slot, alignment: 4)
-                }
-                reduction { k, x in
-                    let broadcast = ir.broadcast(x, count: tile.lanes)
-                    let stepBase = ir.add(tileBase, ir.mul(k, emitter.index(tile.columns)))
-                    for (vector, slot) in slots.enumerated() {
-                        let offset = ir.add(stepBase, emitter.index(vector * tile.lanes))
-                        let w = epilogue.weights(emitter, weights, weightType: weightType, offset: offset, lanes: tile.lanes)
-                        let sum = epilogue.multiplyAdd(
-                            emitter, broadcast, w, ir.load(type, from: slot, alignment: 4), lanes: tile.lanes)
-                        ir.store(sum, to: slot, alignment: 4)
+                for position in slots {
+                    for (vector, slot) in position.enumerated() {
+                        let channel = ir.add(firstChannel, emitter.index(vector * tile.lanes))
+                        ir.store(epilogue.initial(emitter, channel: channel, lanes: tile.lanes), to: slot, alignment: 4)
                     }
                 }
-                for (vector, slot) in slots.enumerated() {
-                    let channel = ir.add(firstChannel, emitter.index(vector * tile.lanes))
-                    epilogue.store(
-                        emitter, ir.load(type, from: slot, alignment: 4), channel: channel, lanes: tile.lanes,
-                        output: output, offset: ir.add(outputBase, channel))
+                reduction { k, xs in
+                    let broadcasts = xs.map { ir.broadcast($0, count: tile.lanes) }
+                    let stepBase = ir.add(tileBase, ir.mul(k, emitter.index(tile.columns)))
+                    for vector in 0..<tile.vectors {
+                        let offset = ir.add(stepBase, emitter.index(vector * tile.lanes))
+                        let w = epilogue.weights(emitter, weights, weightType: weightType, offset: offset, lanes: tile.lanes)
+                        for (position, broadcast) in broadcasts.enumerated() {
+                            let slot = slots[position][vector]
+                            let sum = epilogue.multiplyAdd(
+                                emitter, broadcast, w, ir.load(type, from: slot, alignment: 4), lanes: tile.lanes)
+                            ir.store(sum, to: slot, alignment: 4)
+                        }
+                    }
+                }
+                for (position, outputBase) in outputBases.enumerated() {
+                    for (vector, slot) in slots[position].enumerated() {
+                        let channel = ir.add(firstChannel, emitter.index(vector * tile.lanes))
+                        epilogue.store(
+                            emitter, ir.load(type, from: slot, alignment: 4), channel: channel, lanes: tile.lanes,
+                            output: output, offset: ir.add(outputBase, channel))
+                    }
                 }
             }
         }
     }
 
-    /// One accumulator slot per vector of each tile shape, allocated once per node function.
-    func makeAccumulators() -> [ColumnTile: [IRValue]] {
-        var result: [ColumnTile: [IRValue]] = [:]
+    /// One accumulator slot per vector of each tile shape and per position,
+    /// allocated once per node function.
+    func makeAccumulators(positions: Int = 1) -> [ColumnTile: [[IRValue]]] {
+        var result: [ColumnTile: [[IRValue]]] = [:]
         for tile in filter.tiles {
-            result[tile] = (0..<tile.vectors).map { _ in
-                emitter.accumulator(epilogue.accumulatorType(emitter, lanes: tile.lanes))
+            result[tile] = (0..<positions).map { _ in
+                (0..<tile.vectors).map { _ in emitter.accumulator(epilogue.accumulatorType(emitter, lanes: tile.lanes)) }
             }
         }
         return result
     }
+
+    /// Positions per block: as many as keep every accumulator, the weight
+    /// vectors and the broadcasts in registers (32 vector registers with
+    /// AVX-512, 16 otherwise).
+    var positionsPerBlock: Int { emitter.laneWidth >= 16 ? 4 : 2 }
 }

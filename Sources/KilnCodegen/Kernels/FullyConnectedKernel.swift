@@ -11,13 +11,20 @@ struct FullyConnectedKernel {
 
     func emit(input: IRValue, output: IRValue) {
         let ir = emitter.ir
-        let accumulators = dot.makeAccumulators()
-        ir.loop("row", from: 0, to: rows) { row in
-            let inputBase = emitter.affine(row, times: depth)
-            dot.emitPosition(output: output, outputBase: emitter.affine(row, times: units), accumulators: accumulators) {
-                tap in
-                ir.loop("k", from: 0, to: depth) { k in
-                    tap(k, dot.epilogue.tap(emitter, input: input, offset: ir.add(inputBase, k)))
+        let block = dot.positionsPerBlock
+        let accumulators = dot.makeAccumulators(positions: block)
+        // Blocks of rows share each weight load; leftover rows go one at a time.
+        let blocked = rows / block * block
+        for (start, end, size) in [(0, blocked, block), (blocked, rows, 1)] where end > start {
+            ir.loop("row", from: start, to: end, step: size) { first in
+                let rows = (0..<size).map { ir.add(first, emitter.index($0)) }
+                dot.emitPositions(
+                    output: output, outputBases: rows.map { emitter.affine($0, times: units) },
+                    accumulators: accumulators
+                ) { tap in
+                    ir.loop("k", from: 0, to: depth) { k in
+                        tap(k, rows.map { dot.epilogue.tap(emitter, input: input, offset: ir.add(emitter.affine($0, times: depth), k)) })
+                    }
                 }
             }
         }
@@ -55,7 +62,7 @@ struct Conv2DKernel {
                     let outputBase = emitter.affine(ir.add(pixel, ox), times: output[3])
                     let originY = emitter.affine(oy, times: attributes.strides[0], plus: -rows.padBefore)
                     let originX = emitter.affine(ox, times: attributes.strides[1], plus: -columns.padBefore)
-                    dot.emitPosition(output: outputPointer, outputBase: outputBase, accumulators: accumulators) { tap in
+                    dot.emitPositions(output: outputPointer, outputBases: [outputBase], accumulators: accumulators) { tap in
                         ir.loop("ky", from: 0, to: kernel.height) { ky in
                             let iy = ir.add(originY, emitter.affine(ky, times: attributes.dilations[0]))
                             ir.loop("kx", from: 0, to: kernel.width) { kx in
@@ -67,7 +74,7 @@ struct Conv2DKernel {
                                         ir.add(emitter.affine(ky, times: kernel.width), kx), times: channels)
                                     ir.loop("ci", from: 0, to: channels) { ci in
                                         let x = dot.epilogue.tap(emitter, input: inputPointer, offset: ir.add(inputBase, ci))
-                                        tap(ir.add(tapBase, ci), x)
+                                        tap(ir.add(tapBase, ci), [x])
                                     }
                                 }
                                 if needsBounds {
