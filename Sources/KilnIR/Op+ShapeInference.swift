@@ -68,12 +68,7 @@ extension Op {
         case .maxPool2D(let attributes), .averagePool2D(let attributes):
             guard x.shape.rank == 4 else { throw ShapeError("needs an NHWC input, got \(x.shape)") }
             try checkPositive(attributes.strides + attributes.window, "window and strides")
-            let height = WindowGeometry(
-                inputSize: x.shape[1], window: attributes.window[0], stride: attributes.strides[0],
-                padding: attributes.padding)
-            let width = WindowGeometry(
-                inputSize: x.shape[2], window: attributes.window[1], stride: attributes.strides[1],
-                padding: attributes.padding)
+            let (height, width) = attributes.geometry(input: x.shape)
             try checkWindow(height, width, input: x.shape)
             return TensorType(x.dtype, [x.shape[0], height.outputSize, width.outputSize, x.shape[3]])
 
@@ -147,12 +142,7 @@ extension Op {
         throws(ShapeError) -> TensorType
     {
         try checkPositive(attributes.strides + attributes.dilations, "strides and dilations")
-        let height = WindowGeometry(
-            inputSize: x.shape[1], window: kernel.0, stride: attributes.strides[0],
-            dilation: attributes.dilations[0], padding: attributes.padding)
-        let width = WindowGeometry(
-            inputSize: x.shape[2], window: kernel.1, stride: attributes.strides[1],
-            dilation: attributes.dilations[1], padding: attributes.padding)
+        let (height, width) = attributes.geometry(input: x.shape, kernel: kernel)
         try checkWindow(height, width, input: x.shape)
         return TensorType(x.dtype, [x.shape[0], height.outputSize, width.outputSize, channels])
     }

@@ -170,6 +170,28 @@ public struct Pool2DAttributes: Hashable, Sendable, Codable {
     }
 }
 
+extension Conv2DAttributes {
+    /// The row and column geometry of this convolution over an NHWC `input` with a `kernel` of (height, width).
+    public func geometry(input: Shape, kernel: (Int, Int)) -> (rows: WindowGeometry, columns: WindowGeometry) {
+        (
+            WindowGeometry(
+                inputSize: input[1], window: kernel.0, stride: strides[0], dilation: dilations[0], padding: padding),
+            WindowGeometry(
+                inputSize: input[2], window: kernel.1, stride: strides[1], dilation: dilations[1], padding: padding)
+        )
+    }
+}
+
+extension Pool2DAttributes {
+    /// The row and column geometry of this pooling window over an NHWC `input`.
+    public func geometry(input: Shape) -> (rows: WindowGeometry, columns: WindowGeometry) {
+        (
+            WindowGeometry(inputSize: input[1], window: window[0], stride: strides[0], padding: padding),
+            WindowGeometry(inputSize: input[2], window: window[1], stride: strides[1], padding: padding)
+        )
+    }
+}
+
 /// The padding and output size of one spatial axis of a sliding window.
 public struct WindowGeometry: Hashable, Sendable {
     /// Output positions along the axis.

@@ -75,12 +75,7 @@ enum Kernels {
         let (kernelHeight, kernelWidth) = (filterShape[1], filterShape[2])
         let (outHeight, outWidth, outChannels) = (resultShape[1], resultShape[2], resultShape[3])
         let multiplier = max(outChannels / max(inChannels, 1), 1)
-        let rows = WindowGeometry(
-            inputSize: inHeight, window: kernelHeight, stride: attributes.strides[0],
-            dilation: attributes.dilations[0], padding: attributes.padding)
-        let columns = WindowGeometry(
-            inputSize: inWidth, window: kernelWidth, stride: attributes.strides[1],
-            dilation: attributes.dilations[1], padding: attributes.padding)
+        let (rows, columns) = attributes.geometry(input: inputShape, kernel: (kernelHeight, kernelWidth))
         var out = [T](repeating: 0, count: resultShape.elementCount)
         for b in 0..<batches {
             for oy in 0..<outHeight {
@@ -127,10 +122,7 @@ enum Kernels {
     ) {
         let (batches, inHeight, inWidth, channels) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (outHeight, outWidth) = (resultShape[1], resultShape[2])
-        let rows = WindowGeometry(
-            inputSize: inHeight, window: attributes.window[0], stride: attributes.strides[0], padding: attributes.padding)
-        let columns = WindowGeometry(
-            inputSize: inWidth, window: attributes.window[1], stride: attributes.strides[1], padding: attributes.padding)
+        let (rows, columns) = attributes.geometry(input: inputShape)
         for b in 0..<batches {
             for oy in 0..<outHeight {
                 for ox in 0..<outWidth {

@@ -21,12 +21,7 @@ struct DepthwiseConv2DKernel {
         let (height, width, channels) = (input[1], input[2], input[3])
         let outChannels = output[3]
         let multiplier = outChannels / channels
-        let rows = WindowGeometry(
-            inputSize: height, window: kernel.height, stride: attributes.strides[0],
-            dilation: attributes.dilations[0], padding: attributes.padding)
-        let columns = WindowGeometry(
-            inputSize: width, window: kernel.width, stride: attributes.strides[1],
-            dilation: attributes.dilations[1], padding: attributes.padding)
+        let (rows, columns) = attributes.geometry(input: input, kernel: (kernel.height, kernel.width))
         let runs = multiplier == 1
             ? LaneRun.covering(outChannels, width: emitter.laneWidth) : [LaneRun(start: 0, lanes: 1, count: outChannels)]
         let slots = Dictionary(uniqueKeysWithValues: Set(runs.map(\.lanes)).map {

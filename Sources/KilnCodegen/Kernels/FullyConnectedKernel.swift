@@ -47,12 +47,7 @@ struct Conv2DKernel {
     func emit(input inputPointer: IRValue, output outputPointer: IRValue) {
         let ir = emitter.ir
         let (height, width, channels) = (input[1], input[2], input[3])
-        let rows = WindowGeometry(
-            inputSize: height, window: kernel.height, stride: attributes.strides[0],
-            dilation: attributes.dilations[0], padding: attributes.padding)
-        let columns = WindowGeometry(
-            inputSize: width, window: kernel.width, stride: attributes.strides[1],
-            dilation: attributes.dilations[1], padding: attributes.padding)
+        let (rows, columns) = attributes.geometry(input: input, kernel: (kernel.height, kernel.width))
         let needsBounds = rows.touchesPadding || columns.touchesPadding
         let accumulators = dot.makeAccumulators()
         ir.loop("batch", from: 0, to: input[0]) { batch in

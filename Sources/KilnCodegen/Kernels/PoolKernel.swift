@@ -14,10 +14,7 @@ struct PoolKernel {
     func emit(input inputPointer: IRValue, output outputPointer: IRValue) {
         let ir = emitter.ir
         let (height, width, channels) = (input[1], input[2], input[3])
-        let rows = WindowGeometry(
-            inputSize: height, window: attributes.window[0], stride: attributes.strides[0], padding: attributes.padding)
-        let columns = WindowGeometry(
-            inputSize: width, window: attributes.window[1], stride: attributes.strides[1], padding: attributes.padding)
+        let (rows, columns) = attributes.geometry(input: input)
         let runs = LaneRun.covering(channels, width: emitter.laneWidth)
         let isQuantized = quantization != nil
         func slotType(_ lanes: Int) -> IRType { isQuantized ? ir.vector(ir.i32, lanes) : emitter.vectorType(lanes) }
