@@ -82,7 +82,9 @@ public struct ModelCodegen {
             for value in operands.bufferOperands + node.outputs { arguments.append(try pointer(to: value)) }
             let function = try NodeFunction.emit(
                 node: node, index: index, operands: operands, graph: graph, ir: ir,
-                laneWidth: target.vectorWidthBits / 32, configure: { configure($0, ir: ir) })
+                laneWidth: target.vectorWidthBits / 32,
+                hasVNNI: target.vectorWidthBits >= 512 && target.enabledFeatures.contains("avx512vnni"),
+                configure: { configure($0, ir: ir) })
             ir.call(function.function, type: function.type, arguments)
         }
         // Outputs that no node writes (an input or constant returned directly) are copied.

@@ -71,7 +71,7 @@ struct NodeFunction {
     private func operandType(_ index: Int) -> TensorType { graph.type(of: node.inputs[index]) }
 
     static func emit(
-        node: Node, index: Int, operands: NodeOperands, graph: Graph, ir: IRModule, laneWidth: Int,
+        node: Node, index: Int, operands: NodeOperands, graph: Graph, ir: IRModule, laneWidth: Int, hasVNNI: Bool,
         configure: (IRValue) -> Void
     ) throws -> (function: IRValue, type: IRType) {
         let bytePointer = ir.pointer(to: ir.i8)
@@ -86,7 +86,8 @@ struct NodeFunction {
         let caller = ir.insertBlock
         let entry = ir.appendBlock("entry", to: function)
         ir.position(at: entry)
-        let emitter = KernelEmitter(ir: ir, laneWidth: laneWidth, entryBlock: entry)
+        var emitter = KernelEmitter(ir: ir, laneWidth: laneWidth, entryBlock: entry)
+        emitter.hasVNNI = hasVNNI
         let body = NodeFunction(
             node: node, graph: graph, emitter: emitter, pointers: (0..<parameterCount).map { ir.parameter(function, $0) })
         try body.emitKernel()
@@ -100,6 +101,14 @@ struct NodeFunction {
         let shapes = node.inputs.map { graph.type(of: $0).shape }
         let elementwise = ElementwiseKernel(emitter: emitter)
         switch node.op {
+        case .fullyConnected(let activation) where isQuantized && VNNIFullyConnectedKernel.applies(units: shapes[1][0], emitter: emitter):
+            try emitVNNI(activation: activation, rows: resultType.elementCount / shapes[1][0], depth: shapes[1][1], units: shapes[1][0])
+        case .conv2D(let attributes)
+        where isQuantized && Self.isPointwise(attributes, input: shapes[0], filter: shapes[1], output: resultType.shape)
+            && VNNIFullyConnectedKernel.applies(units: shapes[1][0], emitter: emitter):
+            try emitVNNI(
+                activation: attributes.activation, rows: resultType.elementCount / shapes[1][0], depth: shapes[1][3],
+                units: shapes[1][0])
         case .fullyConnected(let activation):
             let dot = try dotProduct(activation: activation)
             FullyConnectedKernel(
@@ -264,6 +273,31 @@ struct NodeFunction {
         return DotProductKernel(
             emitter: emitter, filter: filter, weights: weights,
             epilogue: try epilogue(activation: activation, filterScales: filter.scales))
+    }
+
+    /// An int8 fully-connected or 1×1 layer on the VNNI kernel.
+    private func emitVNNI(activation: Activation?, rows: Int, depth: Int, units: Int) throws {
+        guard let filter = graph.constantData(node.inputs[1]), filter.dtype == .int8,
+            let filterScales = operandType(1).quantization?.scales
+        else { throw CodegenError("layer '\(node.name)': an int8 layer needs a constant int8 filter") }
+        let input = try parameters(operandType(0))
+        let output = try parameters(resultType)
+        let bias = node.inputs.count > 2 ? graph.constantData(node.inputs[2])?.int32s() : nil
+        let multipliers = (0..<units).map { channel in
+            QuantizedArithmetic.requantizationScale(
+                input: input.scales[0], filter: filterScales.count == 1 ? filterScales[0] : filterScales[channel],
+                output: output.scales[0])
+        }
+        let scales = ir.addConstantBytes(
+            name: "requantize.\(node.name)", bytes: TensorData(multipliers, shape: [units]).bytes, alignment: 64)
+        VNNIFullyConnectedKernel(
+            emitter: emitter, rows: rows, depth: depth, units: units,
+            epilogue: .quantized(
+                bias: nil, scales: scales, inputZeroPoint: input.zeroPoints[0], outputZeroPoint: output.zeroPoints[0],
+                range: try range(activation)),
+            packed: .init(
+                filter: filter.int8s(), units: units, depth: depth, bias: bias, inputZeroPoint: input.zeroPoints[0])
+        ).emit(input: pointers[0], output: self.output)
     }
 
     private func emitDepthwise(_ attributes: Conv2DAttributes) throws {
