@@ -1,0 +1,36 @@
+import KilnIR
+
+/// Globals for constants used as plain buffers, emitted once each.
+struct ConstantGlobals {
+    private var globals: [ValueID: IRValue] = [:]
+
+    /// The global holding constant `value`: int8 tensors as stored, anything
+    /// else as f32 (dequantized when quantized).
+    mutating func global(for value: ValueID, in graph: Graph, ir: IRModule) throws -> IRValue {
+        if let global = globals[value] { return global }
+        guard let data = graph.constantData(value) else {
+            throw CodegenError("internal error: constant '\(graph[value].name)' has no data")
+        }
+        let type = graph.type(of: value)
+        let bytes: [UInt8]
+        if data.dtype == .int8, type.quantization != nil {
+            bytes = data.bytes
+        } else {
+            bytes = TensorData(dequantized(data, type.quantization), shape: data.shape).bytes
+        }
+        let global = ir.addConstantBytes(name: "const.\(graph[value].name)", bytes: bytes, alignment: 64)
+        globals[value] = global
+        return global
+    }
+
+    private func dequantized(_ data: TensorData, _ quantization: QuantizationParameters?) -> [Float] {
+        let raw = data.floats()
+        guard let quantization, data.dtype == .int8 || data.dtype == .int32 else { return raw }
+        let channels = quantization.axis.map { data.shape[$0] } ?? 1
+        let inner = quantization.axis.map { data.shape.dimensions[($0 + 1)...].reduce(1, *) } ?? raw.count
+        return raw.enumerated().map { index, value in
+            let channel = channels == 1 ? 0 : (index / inner) % channels
+            return quantization.scales[channel] * (value - Float(quantization.zeroPoints[channel]))
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import KilnIR
+
+/// The kernels of layers with filters and of the layout ops, emitted for one node.
+extension NodeFunction {
+    /// The epilogue of a fully-connected or convolution node: float (optionally
+    /// dequantizing int8 weights) or int8 requantization.
+    func epilogue(activation: Activation?, filterScales: [Float]?) throws -> Epilogue {
+        let biasGlobal = node.inputs.count > 2
+            ? graph.constantData(node.inputs[2]).map {
+                ir.addConstantBytes(name: "bias.\(node.name)", bytes: $0.bytes, alignment: 64)
+            } : nil
+        guard resultType.dtype == .int8 else {
+            let scales = filterScales.map {
+                ir.addConstantBytes(name: "scales.\(node.name)", bytes: TensorData($0, shape: [$0.count]).bytes, alignment: 64)
+            }
+            return .float(scales: scales, bias: biasGlobal, activation: activation)
+        }
+        let input = try parameters(operandType(0))
+        let output = try parameters(resultType)
+        guard let filterScales else { throw CodegenError("layer '\(node.name)': an int8 layer needs a quantized filter") }
+        let multipliers = filterScales.map {
+            QuantizedArithmetic.requantizationScale(input: input.scales[0], filter: $0, output: output.scales[0])
+        }
+        let scales = ir.addConstantBytes(
+            name: "requantize.\(node.name)", bytes: TensorData(multipliers, shape: [multipliers.count]).bytes, alignment: 64)
+        return .quantized(
+            bias: biasGlobal, scales: scales, inputZeroPoint: input.zeroPoints[0], outputZeroPoint: output.zeroPoints[0],
+            range: try range(activation))
+    }
+
+    /// Packs the filter and bakes filter, scales and bias into globals.
+    func dotProduct(activation: Activation?) throws -> DotProductKernel {
+        guard let filterData = graph.constantData(node.inputs[1]) else {
+            throw CodegenError("layer '\(node.name)': filters must be constants")
+        }
+        let filter = PackedFilter(filterData, quantization: operandType(1).quantization, laneWidth: emitter.laneWidth)
+        let weights = ir.addConstantBytes(name: "weights.\(node.name)", bytes: filter.bytes, alignment: 64)
+        return DotProductKernel(
+            emitter: emitter, filter: filter, weights: weights,
+            epilogue: try epilogue(activation: activation, filterScales: filter.scales))
+    }
+
+    /// An int8 fully-connected or 1×1 layer on the VNNI kernel.
+    func emitVNNI(activation: Activation?, rows: Int, depth: Int, units: Int) throws {
+        guard let filter = graph.constantData(node.inputs[1]), filter.dtype == .int8,
+            let filterScales = operandType(1).quantization?.scales
+        else { throw CodegenError("layer '\(node.name)': an int8 layer needs a constant int8 filter") }
+        let input = try parameters(operandType(0))
+        let output = try parameters(resultType)
+        let bias = node.inputs.count > 2 ? graph.constantData(node.inputs[2])?.int32s() : nil
+        let multipliers = (0..<units).map { channel in
+            QuantizedArithmetic.requantizationScale(
+                input: input.scales[0], filter: filterScales.count == 1 ? filterScales[0] : filterScales[channel],
+                output: output.scales[0])
+        }
+        let scales = ir.addConstantBytes(
+            name: "requantize.\(node.name)", bytes: TensorData(multipliers, shape: [units]).bytes, alignment: 64)
+        VNNIFullyConnectedKernel(
+            emitter: emitter, rows: rows, depth: depth, units: units,
+            epilogue: .quantized(
+                bias: nil, scales: scales, inputZeroPoint: input.zeroPoints[0], outputZeroPoint: output.zeroPoints[0],
+                range: try range(activation)),
+            packed: .init(
+                filter: filter.int8s(), units: units, depth: depth, bias: bias, inputZeroPoint: input.zeroPoints[0])
+        ).emit(input: pointers[0], output: self.output)
+    }
+
+    func emitDepthwise(_ attributes: Conv2DAttributes) throws {
+        guard let filterData = graph.constantData(node.inputs[1]) else {
+            throw CodegenError("layer '\(node.name)': filters must be constants")
+        }
+        let filterType = operandType(1)
+        let channels = filterType.shape[3]
+        let scales = filterType.quantization.map {
+            $0.scales.count == 1 ? Array(repeating: $0.scales[0], count: channels) : $0.scales
+        }
+        let weightType: IRType =
+            switch filterData.dtype {
+            case .int8: ir.i8
+            case .float16: ir.f16
+            default: ir.f32
+            }
+        DepthwiseConv2DKernel(
+            emitter: emitter, epilogue: try epilogue(activation: attributes.activation, filterScales: scales),
+            weights: ir.addConstantBytes(name: "weights.\(node.name)", bytes: filterData.bytes, alignment: 64),
+            weightType: weightType, input: operandType(0).shape, output: resultType.shape,
+            kernel: (filterType.shape[1], filterType.shape[2]), attributes: attributes
+        ).emit(input: pointers[0], output: output)
+    }
+
+    func emitConcatenation(axis: Int, activation: Activation?, shapes: [Shape]) throws {
+        let isQuantized = resultType.dtype == .int8
+        let operands = shapes.indices.map { (pointers[$0], shapes[$0]) }
+        var transforms: [(IRValue, Int) -> IRValue] = []
+        if isQuantized {
+            let output = try parameters(resultType)
+            let bounds = try range(activation)
+            for index in shapes.indices {
+                let input = try parameters(operandType(index))
+                transforms.append { value, lanes in
+                    let widened = ir.sext(value, to: ir.vector(ir.i32, lanes))
+                    if input == output {
+                        let low = ir.splat(ir.constant(Int(bounds.lowerBound), ir.i32), count: lanes)
+                        let high = ir.splat(ir.constant(Int(bounds.upperBound), ir.i32), count: lanes)
+                        let above = ir.select(ir.icmp(.sgt, widened, low), widened, low)
+                        return ir.trunc(ir.select(ir.icmp(.slt, above, high), above, high), to: ir.vector(ir.i8, lanes))
+                    }
+                    let steps = ir.fdiv(
+                        emitter.dequantized(value, scale: input.scales[0], zeroPoint: input.zeroPoints[0], lanes: lanes),
+                        emitter.splat(output.scales[0], lanes: lanes))
+                    return emitter.quantized(steps, zeroPoint: output.zeroPoints[0], range: bounds, lanes: lanes)
+                }
+            }
+        } else {
+            transforms = shapes.map { _ in { value, lanes in emitter.activate(value, activation, lanes: lanes) } }
+        }
+        LayoutKernels(emitter: emitter, elementType: isQuantized ? ir.i8 : ir.f32).emitConcatenation(
+            shape: resultType.shape, axis: axis, operands: operands, output: output, transforms: transforms)
+    }
+
+    func emitMean(axes: [Int], inputShape: Shape) throws {
+        let count = Float(inputShape.elementCount / max(resultType.elementCount, 1))
+        if resultType.dtype == .int8 {
+            let input = try parameters(operandType(0))
+            let result = try parameters(resultType)
+            LayoutKernels(emitter: emitter, elementType: ir.i8).emitReduction(
+                input: pointers[0], inputShape: inputShape, axes: axes, accumulator: ir.i32, zero: ir.constant(0, ir.i32),
+                element: { ir.sub(ir.sext($0, to: ir.i32), ir.constant(Int(input.zeroPoints[0]), ir.i32)) },
+                finish: { sum, offset in
+                    let real = ir.fmul(ir.constant(input.scales[0]), ir.sitofp(sum, to: ir.f32))
+                    let steps = ir.broadcast(ir.fdiv(real, ir.constant(count * result.scales[0])), count: 1)
+                    emitter.storeQuantized(
+                        steps, zeroPoint: result.zeroPoints[0], range: QuantizedArithmetic.int8Range, lanes: 1,
+                        output: output, offset: offset)
+                })
+        } else {
+            LayoutKernels(emitter: emitter, elementType: ir.f32).emitReduction(
+                input: pointers[0], inputShape: inputShape, axes: axes, accumulator: ir.f32, zero: ir.constant(Float(0)),
+                element: { $0 },
+                finish: { sum, offset in
+                    ir.store(ir.fdiv(sum, ir.constant(count)), to: ir.gep(ir.f32, output, [offset]), alignment: 4)
+                })
+        }
+    }
+}
