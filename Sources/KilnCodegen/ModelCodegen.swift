@@ -25,8 +25,11 @@ public struct ModelCodegen {
     }
 
     /// Compiles `graph` (constants loaded, memory planned) to an object file.
-    public func emitObject(for graph: Graph) throws -> [UInt8] {
-        let module = try emitModule(for: graph)
+    ///
+    /// With `exportedMetadata`, the object also exports a NUL-terminated
+    /// string symbol holding it, for code that links the object statically.
+    public func emitObject(for graph: Graph, exportedMetadata: (symbol: String, text: String)? = nil) throws -> [UInt8] {
+        let module = try emitModule(for: graph, exportedMetadata: exportedMetadata)
         try target.optimize(module)
         return try target.emitObject(module)
     }
@@ -46,7 +49,7 @@ public struct ModelCodegen {
     }
 
     /// Builds and verifies the unoptimized module.
-    func emitModule(for graph: Graph) throws -> IRModule {
+    func emitModule(for graph: Graph, exportedMetadata: (symbol: String, text: String)? = nil) throws -> IRModule {
         guard let plan = graph.memoryPlan else {
             throw CodegenError("the graph has no memory plan; run the 'plan-memory' pass before code generation")
         }
@@ -101,6 +104,10 @@ public struct ModelCodegen {
                 count: graph.type(of: graph.outputs[index]).elementCount, input: source, output: destination) { value, _ in value }
         }
         ir.returnVoid()
+        if let exportedMetadata {
+            _ = ir.addConstantBytes(
+                name: exportedMetadata.symbol, bytes: Array(exportedMetadata.text.utf8) + [0], alignment: 1, exported: true)
+        }
         try ir.verify()
         return ir
     }

@@ -38,7 +38,7 @@ extension CompiledModel {
             ?? "one input and one output"
         return RuntimeError(
             "\(api) needs a model with \(wanted); model '\(metadata.modelName)'"
-                + " (\(url.path)) takes \(describe(metadata.inputs))"
+                + " (\(url?.path ?? "linked")) takes \(describe(metadata.inputs))"
                 + " and produces \(describe(metadata.outputs));"
                 + " use run(inputs:outputs:) with one buffer per tensor")
     }

@@ -18,20 +18,20 @@
 public final class CompiledModel {
     /// The description of the model stored in the artifact.
     public let metadata: ArtifactMetadata
-    /// The artifact file this model was loaded from.
-    public let url: URL
+    /// The artifact file this model was loaded from; `nil` for a model linked into the program.
+    public let url: URL?
 
     /// The signature of the generated C entry point:
     /// `void kiln_run(void *arena, const void *const *inputs, void *const *outputs)`.
-    typealias EntryPoint =
+    public typealias EntryPoint =
         @convention(c) (
             UnsafeMutableRawPointer?,
             UnsafePointer<UnsafeRawPointer?>?,
             UnsafePointer<UnsafeMutableRawPointer?>?
         ) -> Void
 
-    /// Kept alive so that `entryPoint` stays mapped.
-    private let library: DynamicLibrary
+    /// Kept alive so that `entryPoint` stays mapped; `nil` for a linked model.
+    private let library: DynamicLibrary?
     let entryPoint: EntryPoint
     /// Scratch memory for the generated code's intermediates, allocated once.
     let arena: UnsafeMutableRawPointer
@@ -81,6 +81,38 @@ public final class CompiledModel {
         self.inputRequirements = requirements.inputs
         self.outputRequirements = requirements.outputs
         // At least one byte, so a model with no intermediates still gets a valid pointer.
+        arena = UnsafeMutableRawPointer.allocate(
+            byteCount: max(1, metadata.arenaByteCount), alignment: Self.arenaAlignment)
+        inputTable = .allocate(capacity: max(1, metadata.inputs.count))
+        inputTable.initialize(repeating: nil, count: max(1, metadata.inputs.count))
+        outputTable = .allocate(capacity: max(1, metadata.outputs.count))
+        outputTable.initialize(repeating: nil, count: max(1, metadata.outputs.count))
+    }
+
+    /// Wraps a model whose object file is linked into this program (`kiln compile --static`).
+    ///
+    /// `metadata` is the JSON the object exports as `kiln_NAME_metadata`; it
+    /// is checked like an artifact's (format, Kiln version, CPU features).
+    ///
+    /// ```swift
+    /// let model = try CompiledModel(linkedEntryPoint: kiln_Digits_run, metadataJSON: String(cString: kiln_Digits_metadata))
+    /// ```
+    public init(linkedEntryPoint: EntryPoint, metadataJSON: String) throws {
+        let source = "linked model"
+        let metadata: ArtifactMetadata
+        do {
+            metadata = try JSONDecoder().decode(ArtifactMetadata.self, from: Data(metadataJSON.utf8))
+        } catch {
+            throw RuntimeError("the linked model's metadata cannot be read (\(error)); regenerate its object file")
+        }
+        try Self.checkCompatibility(of: metadata, source: source)
+        let requirements = try Self.bufferRequirements(of: metadata, source: source)
+        self.metadata = metadata
+        self.url = nil
+        self.library = nil
+        self.entryPoint = linkedEntryPoint
+        self.inputRequirements = requirements.inputs
+        self.outputRequirements = requirements.outputs
         arena = UnsafeMutableRawPointer.allocate(
             byteCount: max(1, metadata.arenaByteCount), alignment: Self.arenaAlignment)
         inputTable = .allocate(capacity: max(1, metadata.inputs.count))

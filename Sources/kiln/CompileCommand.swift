@@ -3,6 +3,8 @@ import Foundation
 import KilnCodegen
 import KilnCompiler
 import KilnIR
+import KilnImport
+import Kiln
 
 /// `kiln compile Model.swift -o DIR`: trace, optimize and compile every model in a file.
 struct CompileCommand: ParsableCommand {
@@ -21,9 +23,15 @@ struct CompileCommand: ParsableCommand {
     @Flag(help: "Also write each model's optimized graph as NAME.graph.txt.")
     var dumpGraph = false
 
+    @Flag(help: "Write NAME.o and NAME.h for static linking (firmware, other build systems) instead of NAME.kiln.")
+    var `static` = false
+
     func run() throws {
         let directory = URL(fileURLWithPath: output)
         let url = URL(fileURLWithPath: modelFile)
+        if `static` {
+            return try compileStatic(url, to: directory)
+        }
         let results = try reportingDiagnostics {
             url.pathExtension == "tflite"
                 ? [try Compiler().compile(tfliteFile: url, outputDirectory: directory)]
@@ -42,6 +50,23 @@ struct CompileCommand: ParsableCommand {
                 try ModelCodegen(target: target).emitIR(for: result.graph).write(
                     to: directory.appendingPathComponent("\(name).ll"), atomically: true, encoding: .utf8)
             }
+        }
+    }
+}
+
+extension CompileCommand {
+    /// Traces or imports the models and writes an object file and C header for each.
+    func compileStatic(_ url: URL, to directory: URL) throws {
+        let graphs: [(Graph, CompileOptions)] = try reportingDiagnostics {
+            if url.pathExtension == "tflite" { return [(try TFLiteImporter.importGraph(contentsOf: url), CompileOptions())] }
+            return try ModelSourceTracer().trace(modelFile: url).map { trace in
+                guard let graph = trace.graph, trace.diagnostics.isEmpty else { throw DiagnosticError(trace.diagnostics) }
+                return (graph, trace.options)
+            }
+        }
+        for (graph, options) in graphs {
+            let result = try reportingDiagnostics { try Compiler().compileStatic(graph, options: options, outputDirectory: directory) }
+            print("\(result.object.path), \(result.header.path): \(result.metadata.modelName) [\(result.metadata.entryPoint)]")
         }
     }
 }

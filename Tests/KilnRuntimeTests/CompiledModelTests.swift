@@ -17,7 +17,7 @@ struct CompiledModelTests {
     @Test func metadataIsTheOneWritten() throws {
         try withModel(TestModels.double()) { model throws in
             #expect(model.metadata == TestModels.double())
-            #expect(model.url.lastPathComponent == "model.kiln")
+            #expect(model.url?.lastPathComponent == "model.kiln")
         }
     }
 

@@ -19,7 +19,7 @@ extension IRModule {
     ///
     /// The bytes are handed to LLVM in one call without per-element constants, so tens of
     /// megabytes cost one copy.
-    func addConstantBytes(name: String, bytes: [UInt8], alignment: Int) -> IRValue {
+    func addConstantBytes(name: String, bytes: [UInt8], alignment: Int, exported: Bool = false) -> IRValue {
         precondition(bytes.count <= Int(UInt32.max), "LLVM constant arrays are limited to 4 GiB")
         let initializer = bytes.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { chars in
@@ -29,8 +29,12 @@ extension IRModule {
         let global = llvm.addGlobal(module, llvm.typeOf(initializer), name)
         llvm.setInitializer(global, initializer)
         llvm.setGlobalConstant(global, 1)
-        llvm.setLinkage(global, 9)  // LLVMPrivateLinkage: no symbol, nothing for the linker to see.
-        llvm.setUnnamedAddress(global, 2)  // LLVMGlobalUnnamedAddr: identical blobs may merge.
+        if exported {
+            llvm.setLinkage(global, Linkage.external.llvmValue)  // A symbol C code can name.
+        } else {
+            llvm.setLinkage(global, 9)  // LLVMPrivateLinkage: no symbol, nothing for the linker to see.
+            llvm.setUnnamedAddress(global, 2)  // LLVMGlobalUnnamedAddr: identical blobs may merge.
+        }
         llvm.setAlignment(global, UInt32(alignment))
         return global
     }
