@@ -57,11 +57,33 @@ extension NodeFunction {
             name: "requantize.\(node.name)", bytes: TensorData(multipliers, shape: [units]).bytes, alignment: 64)
         VNNIFullyConnectedKernel(
             emitter: emitter, rows: rows, depth: depth, units: units,
-            epilogue: .quantized(
-                bias: nil, scales: scales, inputZeroPoint: input.zeroPoints[0], outputZeroPoint: output.zeroPoints[0],
-                range: try range(activation)),
+            mode: .int8(
+                .quantized(
+                    bias: nil, scales: scales, inputZeroPoint: input.zeroPoints[0], outputZeroPoint: output.zeroPoints[0],
+                    range: try range(activation))),
             packed: .init(
                 filter: filter.int8s(), units: units, depth: depth, bias: bias, inputZeroPoint: input.zeroPoints[0])
+        ).emit(input: pointers[0], output: self.output)
+    }
+
+    /// A dynamic-range layer (float input rounded per row, int8 filter) fused with
+    /// its rounding and run on the VNNI kernel; `pointers[0]` is the unrounded input.
+    func emitDynamicRangeVNNI(activation: Activation?, rows: Int, depth: Int, units: Int) throws {
+        guard let filter = graph.constantData(node.inputs[1]), filter.dtype == .int8,
+            let filterScales = operandType(1).quantization?.scales
+        else { throw CodegenError("layer '\(node.name)': a dynamic-range layer needs a constant int8 filter") }
+        let scales = filterScales.count == 1 ? Array(repeating: filterScales[0], count: units) : filterScales
+        let bias = node.inputs.count > 2
+            ? graph.constantData(node.inputs[2]).map {
+                ir.addConstantBytes(name: "bias.\(node.name)", bytes: $0.bytes, alignment: 64)
+            } : nil
+        VNNIFullyConnectedKernel(
+            emitter: emitter, rows: rows, depth: depth, units: units,
+            mode: .dynamicRange(
+                scales: ir.addConstantBytes(
+                    name: "scales.\(node.name)", bytes: TensorData(scales, shape: [units]).bytes, alignment: 64),
+                bias: bias, activation: activation),
+            packed: .init(filter: filter.int8s(), units: units, depth: depth, bias: nil, inputZeroPoint: 0)
         ).emit(input: pointers[0], output: self.output)
     }
 

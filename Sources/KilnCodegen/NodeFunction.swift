@@ -7,6 +7,9 @@ struct NodeFunction {
     let emitter: KernelEmitter
     /// Pointers to the buffer operands, then the result.
     let pointers: [IRValue]
+    /// Whether this layer absorbs the per-row dynamic-range rounding before it
+    /// (``ModelCodegen/dynamicRangeFusions(in:hasVNNI:)``), reading the unrounded input.
+    var roundsInput = false
 
     var ir: IRModule { emitter.ir }
     var output: IRValue { pointers[pointers.count - 1] }
@@ -15,7 +18,7 @@ struct NodeFunction {
 
     static func emit(
         node: Node, index: Int, operands: NodeOperands, graph: Graph, ir: IRModule, laneWidth: Int, hasVNNI: Bool,
-        configure: (IRValue) -> Void
+        roundsInput: Bool = false, configure: (IRValue) -> Void
     ) throws -> (function: IRValue, type: IRType) {
         let bytePointer = ir.pointer(to: ir.i8)
         let parameterCount = operands.bufferOperands.count + node.outputs.count
@@ -31,8 +34,9 @@ struct NodeFunction {
         ir.position(at: entry)
         var emitter = KernelEmitter(ir: ir, laneWidth: laneWidth, entryBlock: entry)
         emitter.hasVNNI = hasVNNI
-        let body = NodeFunction(
+        var body = NodeFunction(
             node: node, graph: graph, emitter: emitter, pointers: (0..<parameterCount).map { ir.parameter(function, $0) })
+        body.roundsInput = roundsInput
         try body.emitKernel()
         ir.returnVoid()
         ir.position(at: caller)
@@ -43,6 +47,19 @@ struct NodeFunction {
         let isQuantized = resultType.dtype == .int8
         let shapes = node.inputs.map { graph.type(of: $0).shape }
         let elementwise = ElementwiseKernel(emitter: emitter)
+        if roundsInput {
+            switch node.op {
+            case .fullyConnected(let activation):
+                return try emitDynamicRangeVNNI(
+                    activation: activation, rows: resultType.elementCount / shapes[1][0], depth: shapes[1][1], units: shapes[1][0])
+            case .conv2D(let attributes):
+                return try emitDynamicRangeVNNI(
+                    activation: attributes.activation, rows: resultType.elementCount / shapes[1][0], depth: shapes[1][3],
+                    units: shapes[1][0])
+            default:
+                throw CodegenError("internal error: layer '\(node.name)' cannot absorb a dynamic-range rounding")
+            }
+        }
         switch node.op {
         case .fullyConnected(let activation) where isQuantized && VNNIFullyConnectedKernel.applies(units: shapes[1][0], emitter: emitter):
             try emitVNNI(activation: activation, rows: resultType.elementCount / shapes[1][0], depth: shapes[1][1], units: shapes[1][0])

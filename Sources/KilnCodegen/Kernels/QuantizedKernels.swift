@@ -134,46 +134,66 @@ extension QuantizedKernels {
     func emitDynamicRangeQuantize(count: Int, groupSize: Int, input: IRValue, output: IRValue) {
         let ir = emitter.ir
         let runs = LaneRun.covering(groupSize, width: emitter.laneWidth)
-        let slots = Dictionary(uniqueKeysWithValues: Set(runs.map(\.lanes)).map {
-            ($0, (emitter.accumulator(emitter.vectorType($0)), emitter.accumulator(emitter.vectorType($0))))
-        })
-        let extremes = (emitter.accumulator(ir.f32), emitter.accumulator(ir.f32))
+        let scratch = extremeSlots(groupSize)
         ir.loop("group", from: 0, to: count / max(groupSize, 1)) { group in
             let base = emitter.affine(group, times: groupSize)
-            ir.store(ir.constant(Float.infinity), to: extremes.0, alignment: 4)
-            ir.store(ir.constant(-Float.infinity), to: extremes.1, alignment: 4)
-            for run in runs {
-                guard let (low, high) = slots[run.lanes] else { continue }
-                let type = emitter.vectorType(run.lanes)
-                ir.store(emitter.splat(.infinity, lanes: run.lanes), to: low, alignment: 4)
-                ir.store(emitter.splat(-.infinity, lanes: run.lanes), to: high, alignment: 4)
-                ir.loop("minmax", from: 0, to: run.count) { block in
-                    let x = emitter.loadVector(input, offset: ir.add(base, emitter.affine(block, times: run.lanes, plus: run.start)), lanes: run.lanes)
-                    ir.store(emitter.minimum(x, ir.load(type, from: low, alignment: 4)), to: low, alignment: 4)
-                    ir.store(emitter.maximum(x, ir.load(type, from: high, alignment: 4)), to: high, alignment: 4)
-                }
-                let runLow = reduce(ir.load(type, from: low, alignment: 4), lanes: run.lanes, emitter.minimum)
-                let runHigh = reduce(ir.load(type, from: high, alignment: 4), lanes: run.lanes, emitter.maximum)
-                ir.store(emitter.minimum(runLow, ir.load(ir.f32, from: extremes.0, alignment: 4)), to: extremes.0, alignment: 4)
-                ir.store(emitter.maximum(runHigh, ir.load(ir.f32, from: extremes.1, alignment: 4)), to: extremes.1, alignment: 4)
-            }
-            let (multiplier, step, zeroPoint) = parameters(
-                minimum: ir.load(ir.f32, from: extremes.0, alignment: 4), maximum: ir.load(ir.f32, from: extremes.1, alignment: 4))
-            let lowBound = ir.sitofp(ir.sub(ir.constant(-128, ir.i32), zeroPoint), to: ir.f32)
-            let highBound = ir.sitofp(ir.sub(ir.constant(127, ir.i32), zeroPoint), to: ir.f32)
+            let (minimum, maximum) = extremes(of: input, base: base, count: groupSize, slots: scratch)
+            let grid = parameters(minimum: minimum, maximum: maximum)
             for run in runs {
                 ir.loop("round", from: 0, to: run.count) { block in
                     let offset = ir.add(base, emitter.affine(block, times: run.lanes, plus: run.start))
-                    let steps = ir.fmul(emitter.loadVector(input, offset: offset, lanes: run.lanes), ir.broadcast(multiplier, count: run.lanes))
-                    let limited = emitter.minimum(
-                        emitter.maximum(steps, ir.broadcast(lowBound, count: run.lanes)), ir.broadcast(highBound, count: run.lanes))
-                    let rounded = ir.fptosi(
-                        emitter.unaryIntrinsic("llvm.roundeven", limited, lanes: run.lanes), to: ir.vector(ir.i32, run.lanes))
-                    let value = ir.fmul(ir.sitofp(rounded, to: emitter.vectorType(run.lanes)), ir.broadcast(step, count: run.lanes))
+                    let steps = roundedSteps(emitter.loadVector(input, offset: offset, lanes: run.lanes), grid, lanes: run.lanes)
+                    let value = ir.fmul(ir.sitofp(steps, to: emitter.vectorType(run.lanes)), ir.broadcast(grid.step, count: run.lanes))
                     emitter.storeVector(value, output, offset: offset)
                 }
             }
         }
+    }
+
+    /// Accumulator slots for ``extremes(of:base:count:slots:)``, allocated once per node function.
+    func extremeSlots(_ count: Int) -> (vectors: [Int: (IRValue, IRValue)], scalars: (IRValue, IRValue)) {
+        let lanes = Set(LaneRun.covering(count, width: emitter.laneWidth).map(\.lanes))
+        let vectors = Dictionary(uniqueKeysWithValues: lanes.map {
+            ($0, (emitter.accumulator(emitter.vectorType($0)), emitter.accumulator(emitter.vectorType($0))))
+        })
+        return (vectors, (emitter.accumulator(emitter.ir.f32), emitter.accumulator(emitter.ir.f32)))
+    }
+
+    /// The smallest and largest of `count` floats at `base`.
+    func extremes(
+        of input: IRValue, base: IRValue, count: Int, slots: (vectors: [Int: (IRValue, IRValue)], scalars: (IRValue, IRValue))
+    ) -> (IRValue, IRValue) {
+        let ir = emitter.ir
+        let extremes = slots.scalars
+        ir.store(ir.constant(Float.infinity), to: extremes.0, alignment: 4)
+        ir.store(ir.constant(-Float.infinity), to: extremes.1, alignment: 4)
+        for run in LaneRun.covering(count, width: emitter.laneWidth) {
+            guard let (low, high) = slots.vectors[run.lanes] else { continue }
+            let type = emitter.vectorType(run.lanes)
+            ir.store(emitter.splat(.infinity, lanes: run.lanes), to: low, alignment: 4)
+            ir.store(emitter.splat(-.infinity, lanes: run.lanes), to: high, alignment: 4)
+            ir.loop("minmax", from: 0, to: run.count) { block in
+                let x = emitter.loadVector(input, offset: ir.add(base, emitter.affine(block, times: run.lanes, plus: run.start)), lanes: run.lanes)
+                ir.store(emitter.minimum(x, ir.load(type, from: low, alignment: 4)), to: low, alignment: 4)
+                ir.store(emitter.maximum(x, ir.load(type, from: high, alignment: 4)), to: high, alignment: 4)
+            }
+            let runLow = reduce(ir.load(type, from: low, alignment: 4), lanes: run.lanes, emitter.minimum)
+            let runHigh = reduce(ir.load(type, from: high, alignment: 4), lanes: run.lanes, emitter.maximum)
+            ir.store(emitter.minimum(runLow, ir.load(ir.f32, from: extremes.0, alignment: 4)), to: extremes.0, alignment: 4)
+            ir.store(emitter.maximum(runHigh, ir.load(ir.f32, from: extremes.1, alignment: 4)), to: extremes.1, alignment: 4)
+        }
+        return (ir.load(ir.f32, from: extremes.0, alignment: 4), ir.load(ir.f32, from: extremes.1, alignment: 4))
+    }
+
+    /// `clamp(roundHalfEven(x · multiplier))` within `[-128 - zp, 127 - zp]`, as i32 steps from the zero point.
+    func roundedSteps(_ x: IRValue, _ grid: (multiplier: IRValue, step: IRValue, zeroPoint: IRValue), lanes: Int) -> IRValue {
+        let ir = emitter.ir
+        let lowBound = ir.sitofp(ir.sub(ir.constant(-128, ir.i32), grid.zeroPoint), to: ir.f32)
+        let highBound = ir.sitofp(ir.sub(ir.constant(127, ir.i32), grid.zeroPoint), to: ir.f32)
+        let steps = ir.fmul(x, ir.broadcast(grid.multiplier, count: lanes))
+        let limited = emitter.minimum(
+            emitter.maximum(steps, ir.broadcast(lowBound, count: lanes)), ir.broadcast(highBound, count: lanes))
+        return ir.fptosi(emitter.unaryIntrinsic("llvm.roundeven", limited, lanes: lanes), to: ir.vector(ir.i32, lanes))
     }
 
     /// Lane-wise `combine` down to one scalar.
@@ -184,7 +204,7 @@ extension QuantizedKernels {
     }
 
     /// The scalar parameter arithmetic of ``QuantizedArithmetic/dynamicRangeParameters(minimum:maximum:)``.
-    private func parameters(minimum: IRValue, maximum: IRValue) -> (multiplier: IRValue, step: IRValue, zeroPoint: IRValue) {
+    func parameters(minimum: IRValue, maximum: IRValue) -> (multiplier: IRValue, step: IRValue, zeroPoint: IRValue) {
         let ir = emitter.ir
         let zero = ir.constant(Float(0))
         let low = ir.select(ir.fcmp(.olt, minimum, zero), minimum, zero)
