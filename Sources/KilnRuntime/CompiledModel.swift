@@ -51,7 +51,7 @@ public final class CompiledModel {
     /// versions, and the CPU features the generated code needs, then loads
     /// the library and allocates the arena. Each failure throws a
     /// `RuntimeError` naming the file and what to do about it.
-    public init(contentsOf url: URL) throws {
+    public convenience init(contentsOf url: URL) throws {
         guard url.isFileURL else {
             throw RuntimeError("cannot load '\(url)': compiled models must be local files")
         }
@@ -74,10 +74,20 @@ public final class CompiledModel {
             )
         }
 
+        self.init(
+            metadata: metadata, url: url, library: library, entryPoint: unsafeBitCast(address, to: EntryPoint.self),
+            requirements: requirements)
+    }
+
+    /// Takes ownership of a loaded entry point and allocates the arena and pointer tables once.
+    private init(
+        metadata: ArtifactMetadata, url: URL?, library: DynamicLibrary?, entryPoint: EntryPoint,
+        requirements: (inputs: [BufferRequirement], outputs: [BufferRequirement])
+    ) {
         self.metadata = metadata
         self.url = url
         self.library = library
-        self.entryPoint = unsafeBitCast(address, to: EntryPoint.self)
+        self.entryPoint = entryPoint
         self.inputRequirements = requirements.inputs
         self.outputRequirements = requirements.outputs
         // At least one byte, so a model with no intermediates still gets a valid pointer.
@@ -97,7 +107,7 @@ public final class CompiledModel {
     /// ```swift
     /// let model = try CompiledModel(linkedEntryPoint: kiln_Digits_run, metadataJSON: String(cString: kiln_Digits_metadata))
     /// ```
-    public init(linkedEntryPoint: EntryPoint, metadataJSON: String) throws {
+    public convenience init(linkedEntryPoint: EntryPoint, metadataJSON: String) throws {
         let source = "linked model"
         let metadata: ArtifactMetadata
         do {
@@ -107,18 +117,7 @@ public final class CompiledModel {
         }
         try Self.checkCompatibility(of: metadata, source: source)
         let requirements = try Self.bufferRequirements(of: metadata, source: source)
-        self.metadata = metadata
-        self.url = nil
-        self.library = nil
-        self.entryPoint = linkedEntryPoint
-        self.inputRequirements = requirements.inputs
-        self.outputRequirements = requirements.outputs
-        arena = UnsafeMutableRawPointer.allocate(
-            byteCount: max(1, metadata.arenaByteCount), alignment: Self.arenaAlignment)
-        inputTable = .allocate(capacity: max(1, metadata.inputs.count))
-        inputTable.initialize(repeating: nil, count: max(1, metadata.inputs.count))
-        outputTable = .allocate(capacity: max(1, metadata.outputs.count))
-        outputTable.initialize(repeating: nil, count: max(1, metadata.outputs.count))
+        self.init(metadata: metadata, url: nil, library: nil, entryPoint: linkedEntryPoint, requirements: requirements)
     }
 
     deinit {
