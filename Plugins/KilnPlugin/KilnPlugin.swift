@@ -3,49 +3,65 @@ import PackagePlugin
 
 /// Compiles the Kiln models of a target at build time.
 ///
-/// For each Swift file that imports Kiln and declares a `Model`, one build
-/// command runs `kiln build`, producing `NAME.kiln` artifacts (resources of
-/// the target) and `FILE+Kiln.swift` (the typed API). Its inputs are the model
-/// file, the weight files it names and the DSL's sources, so editing any of
-/// them rebuilds the model and nothing else does.
+/// On a Swift target, each file that imports Kiln and declares a `Model` gets
+/// one `kiln build` command producing `NAME.kiln` artifacts (resources) and
+/// `FILE+Kiln.swift` (the typed API). On a C target (static mode, with
+/// `experimentalCGen`), the models of its Swift dependencies become `NAME.S`
+/// sources and `NAME.h` headers, all included by `kiln_models.h`. Inputs are
+/// the model file, the weight files it names and the DSL sources, so editing
+/// any of them rebuilds the model and nothing else does.
 @main
 struct KilnPlugin: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) async throws -> [Command] {
         guard let target = target as? SourceModuleTarget else { return [] }
-        guard let dsl = target.recursiveTargetDependencies.first(where: { $0.name == "Kiln" }) as? SourceModuleTarget,
-            let ir = target.recursiveTargetDependencies.first(where: { $0.name == "KilnIR" }) as? SourceModuleTarget
+        let dependencies = target.recursiveTargetDependencies
+        guard let dsl = dependencies.first(where: { $0.name == "Kiln" }) as? SourceModuleTarget,
+            let ir = dependencies.first(where: { $0.name == "KilnIR" }) as? SourceModuleTarget,
+            let modelProtocol = dsl.sourceFiles.first(where: { $0.url.lastPathComponent == "Model.swift" })
         else { throw KilnPluginError("target '\(target.name)' must depend on the Kiln product to use KilnPlugin") }
-        let kiln = try context.tool(named: "kiln").url
-        let swiftc = try context.tool(named: "swiftc").url
-        let linker = try context.tool(named: "ld.lld").url
-        let dslSources = Array(dsl.sourceFiles(withSuffix: "swift").map(\.url)) + ir.sourceFiles(withSuffix: "swift").map(\.url)
+        let tools = try ["kiln", "swiftc", "ld.lld"].map { try context.tool(named: $0).url }
+        let dslSources = (dsl.sourceFiles(withSuffix: "swift").map(\.url)) + ir.sourceFiles(withSuffix: "swift").map(\.url)
         let work = context.pluginWorkDirectoryURL
-        // Kiln's `Sources` directory: the parent of the DSL target's directory.
-        guard let modelProtocol = dslSources.first(where: { $0.lastPathComponent == "Model.swift" }) else {
-            throw KilnPluginError("the Kiln DSL's sources were not found")
-        }
-        let sourcesDirectory = modelProtocol.deletingLastPathComponent().deletingLastPathComponent()
-
-        return try target.sourceFiles(withSuffix: "swift").compactMap { file -> Command? in
+        let isStatic = target is ClangSourceModuleTarget
+        let modelTargets = isStatic
+            ? dependencies.compactMap { $0 as? SwiftSourceModuleTarget }.filter { !$0.name.hasPrefix("Kiln") } : [target]
+        let common = [
+            "--swiftc", tools[1].path, "--linker", tools[2].path, "--cache", work.appendingPathComponent("Cache").path,
+            // Kiln's `Sources` directory: the parent of the DSL target's directory.
+            "--dsl-sources", modelProtocol.url.deletingLastPathComponent().deletingLastPathComponent().path,
+        ]
+        var headers: [String] = []
+        var commands: [Command] = []
+        for file in modelTargets.flatMap({ $0.sourceFiles(withSuffix: "swift") }) {
             let source = try String(contentsOf: file.url, encoding: .utf8)
             let models = modelNames(in: source)
-            guard source.contains("import Kiln"), !models.isEmpty else { return nil }
-            let stem = file.url.deletingPathExtension().lastPathComponent
-            let artifacts = work.appendingPathComponent("Artifacts")
-            let generated = work.appendingPathComponent("\(stem)+Kiln.swift")
+            guard source.contains("import Kiln"), !models.isEmpty else { continue }
+            let artifacts = work.appendingPathComponent(isStatic ? "Static" : "Artifacts")
+            var arguments = ["build", file.url.path, "--artifacts", artifacts.path] + common
+            var outputs = models.map { artifacts.appendingPathComponent("\($0).\(isStatic ? "S" : "kiln")") }
+            if isStatic {
+                arguments += ["--static", "--header-directory", work.appendingPathComponent("include").path]
+                outputs += models.map { work.appendingPathComponent("include/\($0).h") }
+                headers += models.map { "#include \"\($0).h\"" }
+            } else {
+                let generated = work.appendingPathComponent("\(file.url.deletingPathExtension().lastPathComponent)+Kiln.swift")
+                arguments += ["--swift-output", generated.path]
+                outputs.append(generated)
+            }
             let weights = weightPaths(in: source).map { file.url.deletingLastPathComponent().appendingPathComponent($0) }
-            return .buildCommand(
-                displayName: "Compiling Kiln model \(file.url.lastPathComponent)",
-                executable: kiln,
-                arguments: [
-                    "build", file.url.path, "--artifacts", artifacts.path, "--swift-output", generated.path,
-                    "--swiftc", swiftc.path, "--linker", linker.path,
-                    "--dsl-sources", sourcesDirectory.path,
-                    "--cache", work.appendingPathComponent("Cache").path,
-                ],
-                inputFiles: [file.url] + weights + dslSources,
-                outputFiles: [generated] + models.map { artifacts.appendingPathComponent("\($0).kiln") })
+            commands.append(
+                .buildCommand(
+                    displayName: "Compiling Kiln model \(file.url.lastPathComponent)", executable: tools[0],
+                    arguments: arguments, inputFiles: [file.url] + weights + dslSources, outputFiles: outputs))
         }
+        if isStatic {
+            // One header for the C target's own header to include, naming every model.
+            let include = work.appendingPathComponent("include")
+            try FileManager.default.createDirectory(at: include, withIntermediateDirectories: true)
+            let umbrella = (["/* Generated by KilnPlugin: every model compiled into this target. */"] + headers).joined(separator: "\n")
+            try (umbrella + "\n").write(to: include.appendingPathComponent("kiln_models.h"), atomically: true, encoding: .utf8)
+        }
+        return commands
     }
 
     /// Types declared as conforming to `Model` (the same rule `kiln` applies when tracing).

@@ -26,8 +26,8 @@ public struct ModelCodegen {
 
     /// Compiles `graph` (constants loaded, memory planned) to an object file.
     ///
-    /// With `exportedMetadata`, the object also exports a NUL-terminated
-    /// string symbol holding it, for code that links the object statically.
+    /// With `exportedMetadata`, the object also exports a function of that name
+    /// returning the NUL-terminated text, for code that links the object statically.
     public func emitObject(for graph: Graph, exportedMetadata: (symbol: String, text: String)? = nil) throws -> [UInt8] {
         let module = try emitModule(for: graph, exportedMetadata: exportedMetadata)
         try target.optimize(module)
@@ -41,9 +41,9 @@ public struct ModelCodegen {
         return module.textualIR
     }
 
-    /// The optimized assembly of `graph`, for inspection.
-    public func emitAssembly(for graph: Graph) throws -> String {
-        let module = try emitModule(for: graph)
+    /// The optimized assembly of `graph`, for inspection or for assembling elsewhere.
+    public func emitAssembly(for graph: Graph, exportedMetadata: (symbol: String, text: String)? = nil) throws -> String {
+        let module = try emitModule(for: graph, exportedMetadata: exportedMetadata)
         try target.optimize(module)
         return try target.emitAssembly(module)
     }
@@ -108,8 +108,15 @@ public struct ModelCodegen {
         }
         ir.returnVoid()
         if let exportedMetadata {
-            _ = ir.addConstantBytes(
-                name: exportedMetadata.symbol, bytes: Array(exportedMetadata.text.utf8) + [0], alignment: 1, exported: true)
+            // An accessor function rather than a data symbol: every language imports functions the same way.
+            let text = ir.addConstantBytes(
+                name: "\(exportedMetadata.symbol).text", bytes: Array(exportedMetadata.text.utf8) + [0], alignment: 1)
+            let accessor = ir.addFunction(
+                name: exportedMetadata.symbol, type: ir.functionType(returning: bytePointer, parameters: []),
+                linkage: .external)
+            ir.addAttribute("nounwind", to: accessor)
+            ir.position(at: ir.appendBlock("entry", to: accessor))
+            ir.return(ir.bitcast(text, to: bytePointer))
         }
         try ir.verify()
         return ir

@@ -5,9 +5,9 @@ import KilnIR
 import KilnRuntime
 
 extension Compiler {
-    /// What a static compile produced: an object file and its C header.
+    /// What a static compile produced: an object file (or assembly) and its C header.
     public struct StaticResult: Sendable {
-        /// `NAME.o`: the model's code, weights and exported metadata; it calls nothing outside itself.
+        /// `NAME.o` (or `NAME.S`): the model's code, weights and metadata accessor; it calls nothing outside itself.
         public var object: URL
         /// `NAME.h`: the entry point, the metadata symbol and the buffer sizes.
         public var header: URL
@@ -24,8 +24,12 @@ extension Compiler {
     /// Compiles `graph` to an object file and C header for static linking (firmware, other build systems).
     ///
     /// The object exports `void kiln_NAME_run(void *arena, const void *const *inputs, void *const *outputs)`
-    /// and `const char kiln_NAME_metadata[]` (JSON), where NAME is ``symbolName(for:)`` of the graph's name.
-    public func compileStatic(_ graph: Graph, options: CompileOptions, outputDirectory: URL) throws -> StaticResult {
+    /// and `const char *kiln_NAME_metadata(void)` (JSON), where NAME is ``symbolName(for:)`` of the graph's name.
+    /// With `assembly`, it is written as `NAME.S` assembly instead (what SwiftPM C targets compile), and the
+    /// header goes to `headerDirectory` when given.
+    public func compileStatic(
+        _ graph: Graph, options: CompileOptions, outputDirectory: URL, assembly: Bool = false, headerDirectory: URL? = nil
+    ) throws -> StaticResult {
         let optimized = try optimize(graph, options: options)
         let target = try Self.targetMachine(options.target)
         let name = Self.symbolName(for: graph.name)
@@ -34,14 +38,29 @@ extension Compiler {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(metadata), as: UTF8.self)
-        let object = try ModelCodegen(target: target, entryPoint: metadata.entryPoint).emitObject(
-            for: optimized, exportedMetadata: ("kiln_\(name)_metadata", json))
+        let codegen = ModelCodegen(target: target, entryPoint: metadata.entryPoint)
+        let exported = ("kiln_\(name)_metadata", json)
+        let headers = headerDirectory ?? outputDirectory
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
-        let objectURL = outputDirectory.appendingPathComponent("\(graph.name).o")
-        let headerURL = outputDirectory.appendingPathComponent("\(graph.name).h")
-        try Data(object).write(to: objectURL)
+        try FileManager.default.createDirectory(at: headers, withIntermediateDirectories: true)
+        let objectURL = outputDirectory.appendingPathComponent("\(graph.name).\(assembly ? "S" : "o")")
+        let headerURL = headers.appendingPathComponent("\(graph.name).h")
+        if assembly {
+            let text = try codegen.emitAssembly(for: optimized, exportedMetadata: exported)
+            try Self.preprocessorSafe(text).write(to: objectURL, atomically: true, encoding: .utf8)
+        } else {
+            try Data(try codegen.emitObject(for: optimized, exportedMetadata: exported)).write(to: objectURL)
+        }
         try Self.header(for: metadata, symbol: name).write(to: headerURL, atomically: true, encoding: .utf8)
         return StaticResult(object: objectURL, header: headerURL, metadata: metadata)
+    }
+
+    /// Assembly without the comment lines LLVM writes (`# %bb.0:`): `.S` files
+    /// go through the C preprocessor, which would read them as directives.
+    static func preprocessorSafe(_ assembly: String) -> String {
+        assembly.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("#") }
+            .joined(separator: "\n")
     }
 
     /// The C header declaring a statically compiled model.
@@ -77,7 +96,7 @@ extension Compiler {
                 "void kiln_\(name)_run(void *arena, const void *const *inputs, void *const *outputs);",
                 "",
                 "/* The model's metadata as JSON (names, shapes, types, quantization, CPU features). */",
-                "extern const char kiln_\(name)_metadata[];",
+                "const char *kiln_\(name)_metadata(void);",
                 "",
                 "#ifdef __cplusplus",
                 "}",

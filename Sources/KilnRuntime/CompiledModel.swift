@@ -101,11 +101,11 @@ public final class CompiledModel {
 
     /// Wraps a model whose object file is linked into this program (`kiln compile --static`).
     ///
-    /// `metadata` is the JSON the object exports as `kiln_NAME_metadata`; it
+    /// `metadataJSON` is what the object's `kiln_NAME_metadata()` returns; it
     /// is checked like an artifact's (format, Kiln version, CPU features).
     ///
     /// ```swift
-    /// let model = try CompiledModel(linkedEntryPoint: kiln_Digits_run, metadataJSON: String(cString: kiln_Digits_metadata))
+    /// let model = try CompiledModel(linkedEntryPoint: kiln_Digits_run, metadataJSON: String(cString: kiln_Digits_metadata()))
     /// ```
     public convenience init(linkedEntryPoint: EntryPoint, metadataJSON: String) throws {
         let source = "linked model"

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KilnCodegen
 import KilnCompiler
+import KilnIR
 
 /// `kiln build`: what KilnPlugin runs for each model file during `swift build`.
 ///
@@ -18,8 +19,14 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "The directory to write NAME.kiln artifacts into.")
     var artifacts: String
 
-    @Option(help: "Where to write the generated Swift API.")
-    var swiftOutput: String
+    @Option(help: "Where to write the generated Swift API (not with --static).")
+    var swiftOutput: String?
+
+    @Flag(help: "Write NAME.S assembly and NAME.h headers for a C target instead of loadable artifacts.")
+    var `static` = false
+
+    @Option(help: "With --static: the directory for the NAME.h headers.")
+    var headerDirectory: String?
 
     @Option(help: "The Swift compiler used to trace the model.")
     var swiftc: String?
@@ -40,8 +47,25 @@ struct BuildCommand: ParsableCommand {
             swiftc: swiftc.map { URL(fileURLWithPath: $0) })
         let compiler = Compiler(linker: linker.map { SharedLibraryLinker(executable: URL(fileURLWithPath: $0)) })
         let model = URL(fileURLWithPath: modelFile)
+        let output = URL(fileURLWithPath: artifacts)
+        if `static` {
+            let traces = try reportingDiagnostics { try tracer.trace(modelFile: model) }
+            for trace in traces {
+                guard let graph = trace.graph, trace.diagnostics.isEmpty else {
+                    try reportingDiagnostics { throw DiagnosticError(trace.diagnostics) }
+                    continue
+                }
+                _ = try reportingDiagnostics {
+                    try compiler.compileStatic(
+                        graph, options: trace.options, outputDirectory: output, assembly: true,
+                        headerDirectory: headerDirectory.map { URL(fileURLWithPath: $0) })
+                }
+            }
+            return
+        }
+        guard let swiftOutput else { throw ValidationError("--swift-output is required without --static") }
         let results = try reportingDiagnostics {
-            try compiler.compile(modelFile: model, outputDirectory: URL(fileURLWithPath: artifacts), tracer: tracer)
+            try compiler.compile(modelFile: model, outputDirectory: output, tracer: tracer)
         }
         let source = SwiftAPIGenerator.source(for: results.map(\.metadata), modelFile: model.lastPathComponent)
         try source.write(to: URL(fileURLWithPath: swiftOutput), atomically: true, encoding: .utf8)

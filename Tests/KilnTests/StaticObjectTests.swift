@@ -43,7 +43,7 @@ import Testing
                 void *outputs[] = {output};
                 kiln_TinyCNN_run(arena, inputs, outputs);
                 fwrite(output, 1, sizeof output, stdout);
-                return kiln_TinyCNN_metadata[0] == '{' ? 0 : 3;
+                return kiln_TinyCNN_metadata()[0] == '{' ? 0 : 3;
             }
 
             """
@@ -82,10 +82,10 @@ import Testing
         let handle = try #require(dlopen(library.path, RTLD_NOW | RTLD_LOCAL))
         defer { dlclose(handle) }
         let entry = try #require(dlsym(handle, "kiln_TinyCNN_run"))
-        let metadata = try #require(dlsym(handle, "kiln_TinyCNN_metadata"))
+        typealias MetadataAccessor = @convention(c) () -> UnsafePointer<CChar>
+        let metadata = unsafeBitCast(try #require(dlsym(handle, "kiln_TinyCNN_metadata")), to: MetadataAccessor.self)
         let model = try CompiledModel(
-            linkedEntryPoint: unsafeBitCast(entry, to: CompiledModel.EntryPoint.self),
-            metadataJSON: String(cString: metadata.assumingMemoryBound(to: CChar.self)))
+            linkedEntryPoint: unsafeBitCast(entry, to: CompiledModel.EntryPoint.self), metadataJSON: String(cString: metadata()))
         #expect(model.url == nil)
         #expect(model.metadata.entryPoint == "kiln_TinyCNN_run")
         let input = uniformValues(64, in: -1...1, seed: 9)
