@@ -42,12 +42,22 @@ import Testing
         try #require(build.status == 0, "\(build.output)")
         let run = try CommandLineTool.run(Self.scratch.appendingPathComponent("debug/Classifier"), [])
         #expect(run.status == 0, "\(run.output)")
-        let outputs = run.output.split(separator: "\n").map { line in
+        try Self.expectOutputsMatchReference(
+            run.output, modelFile: Self.fixture.appendingPathComponent("Sources/Classifier/TinyNet.swift"),
+            tolerance: 1e-4, "plugin-built TinyNet")
+    }
+
+    /// Checks a fixture program's printed outputs (one line of float bit patterns per
+    /// sample, inputs `sin(0.37 · i · (sample + 1))`) against the reference
+    /// interpreter run on the traced model file.
+    static func expectOutputsMatchReference(
+        _ printed: String, modelFile: URL, tolerance: Float, _ context: String,
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) throws {
+        let outputs = printed.split(separator: "\n").map { line in
             line.split(separator: " ").compactMap { UInt32($0) }.map(Float.init(bitPattern:))
         }
-        #expect(outputs.count == 3)
-
-        let modelFile = Self.fixture.appendingPathComponent("Sources/Classifier/TinyNet.swift")
+        #expect(outputs.count == 3, sourceLocation: sourceLocation)
         let trace = try #require(try ModelSourceTracer().trace(modelFile: modelFile).first)
         let graph = try Compiler().optimize(try #require(trace.graph), options: trace.options)
         let interpreter = try ReferenceInterpreter(graph)
@@ -55,7 +65,7 @@ import Testing
         for (sample, output) in outputs.enumerated() {
             let input = (0..<shape.elementCount).map { Float(sin(Double($0 * (sample + 1)) * 0.37)) }
             let expected = try interpreter.run([TensorData(input, shape: shape)])[0].floats()
-            expectClose(output, expected, tolerance: 1e-4, "plugin-built TinyNet sample \(sample)")
+            expectClose(output, expected, tolerance: tolerance, "\(context) sample \(sample)", sourceLocation: sourceLocation)
         }
     }
 

@@ -19,36 +19,28 @@ struct Conv2DKernel {
         let (rows, columns) = attributes.geometry(input: input, kernel: (kernel.height, kernel.width))
         let needsBounds = rows.touchesPadding || columns.touchesPadding
         let accumulators = dot.makeAccumulators()
-        ir.loop("batch", from: 0, to: input[0]) { batch in
-            ir.loop("oy", from: 0, to: output[1]) { oy in
-                ir.loop("ox", from: 0, to: output[2]) { ox in
-                    let pixel = emitter.affine(ir.add(emitter.affine(batch, times: output[1]), oy), times: output[2])
-                    let outputBase = emitter.affine(ir.add(pixel, ox), times: output[3])
-                    let originY = emitter.affine(oy, times: attributes.strides[0], plus: -rows.padBefore)
-                    let originX = emitter.affine(ox, times: attributes.strides[1], plus: -columns.padBefore)
-                    dot.emitPositions(output: outputPointer, outputBases: [outputBase], accumulators: accumulators) { tap in
-                        ir.loop("ky", from: 0, to: kernel.height) { ky in
-                            let iy = ir.add(originY, emitter.affine(ky, times: attributes.dilations[0]))
-                            ir.loop("kx", from: 0, to: kernel.width) { kx in
-                                let ix = ir.add(originX, emitter.affine(kx, times: attributes.dilations[1]))
-                                func body() {
-                                    let row = ir.add(emitter.affine(batch, times: height), iy)
-                                    let inputBase = emitter.affine(ir.add(emitter.affine(row, times: width), ix), times: channels)
-                                    let tapBase = emitter.affine(
-                                        ir.add(emitter.affine(ky, times: kernel.width), kx), times: channels)
-                                    ir.loop("ci", from: 0, to: channels) { ci in
-                                        let x = dot.epilogue.tap(emitter, input: inputPointer, offset: ir.add(inputBase, ci))
-                                        tap(ir.add(tapBase, ci), [x])
-                                    }
-                                }
-                                if needsBounds {
-                                    let inside = ir.and(
-                                        emitter.isInRange(iy, below: height), emitter.isInRange(ix, below: width))
-                                    emitter.ifTrue(inside, body)
-                                } else {
-                                    body()
-                                }
+        emitter.forEachWindow(output: output, strides: attributes.strides, rows: rows, columns: columns) { window in
+            dot.emitPositions(output: outputPointer, outputBases: [window.outputBase], accumulators: accumulators) { tap in
+                ir.loop("ky", from: 0, to: kernel.height) { ky in
+                    let iy = ir.add(window.originY, emitter.affine(ky, times: attributes.dilations[0]))
+                    ir.loop("kx", from: 0, to: kernel.width) { kx in
+                        let ix = ir.add(window.originX, emitter.affine(kx, times: attributes.dilations[1]))
+                        func body() {
+                            let row = ir.add(emitter.affine(window.batch, times: height), iy)
+                            let inputBase = emitter.affine(ir.add(emitter.affine(row, times: width), ix), times: channels)
+                            let tapBase = emitter.affine(
+                                ir.add(emitter.affine(ky, times: kernel.width), kx), times: channels)
+                            ir.loop("ci", from: 0, to: channels) { ci in
+                                let x = dot.epilogue.tap(emitter, input: inputPointer, offset: ir.add(inputBase, ci))
+                                tap(ir.add(tapBase, ci), [x])
                             }
+                        }
+                        if needsBounds {
+                            let inside = ir.and(
+                                emitter.isInRange(iy, below: height), emitter.isInRange(ix, below: width))
+                            emitter.ifTrue(inside, body)
+                        } else {
+                            body()
                         }
                     }
                 }

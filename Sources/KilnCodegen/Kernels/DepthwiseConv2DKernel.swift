@@ -27,44 +27,36 @@ struct DepthwiseConv2DKernel {
         let slots = Dictionary(uniqueKeysWithValues: Set(runs.map(\.lanes)).map {
             ($0, emitter.accumulator(epilogue.accumulatorType(emitter, lanes: $0)))
         })
-        ir.loop("batch", from: 0, to: input[0]) { batch in
-            ir.loop("oy", from: 0, to: output[1]) { oy in
-                ir.loop("ox", from: 0, to: output[2]) { ox in
-                    let originY = emitter.affine(oy, times: attributes.strides[0], plus: -rows.padBefore)
-                    let originX = emitter.affine(ox, times: attributes.strides[1], plus: -columns.padBefore)
-                    let pixel = emitter.affine(ir.add(emitter.affine(batch, times: output[1]), oy), times: output[2])
-                    let outputBase = emitter.affine(ir.add(pixel, ox), times: outChannels)
-                    for run in runs {
-                        guard let slot = slots[run.lanes] else { continue }
-                        let type = epilogue.accumulatorType(emitter, lanes: run.lanes)
-                        ir.loop("c", from: 0, to: run.count) { block in
-                            let channel = emitter.affine(block, times: run.lanes, plus: run.start)
-                            let inputChannel = multiplier == 1 ? channel : ir.sdiv(channel, emitter.index(multiplier))
-                            ir.store(epilogue.initial(emitter, channel: channel, lanes: run.lanes), to: slot, alignment: 4)
-                            ir.loop("ky", from: 0, to: kernel.height) { ky in
-                                let iy = ir.add(originY, emitter.affine(ky, times: attributes.dilations[0]))
-                                ir.loop("kx", from: 0, to: kernel.width) { kx in
-                                    let ix = ir.add(originX, emitter.affine(kx, times: attributes.dilations[1]))
-                                    let inside = ir.and(
-                                        emitter.isInRange(iy, below: height), emitter.isInRange(ix, below: width))
-                                    emitter.ifTrue(inside, when: rows.touchesPadding || columns.touchesPadding) {
-                                        let row = ir.add(emitter.affine(batch, times: height), iy)
-                                        let base = emitter.affine(ir.add(emitter.affine(row, times: width), ix), times: channels)
-                                        let x = epilogue.tapVector(
-                                            emitter, input: inputPointer, offset: ir.add(base, inputChannel), lanes: run.lanes)
-                                        let tap = emitter.affine(ir.add(emitter.affine(ky, times: kernel.width), kx), times: outChannels)
-                                        let w = epilogue.weights(
-                                            emitter, weights, weightType: weightType, offset: ir.add(tap, channel), lanes: run.lanes)
-                                        let current = ir.load(type, from: slot, alignment: 4)
-                                        ir.store(epilogue.multiplyAdd(emitter, x, w, current, lanes: run.lanes), to: slot, alignment: 4)
-                                    }
-                                }
+        emitter.forEachWindow(output: output, strides: attributes.strides, rows: rows, columns: columns) { window in
+            for run in runs {
+                guard let slot = slots[run.lanes] else { continue }
+                let type = epilogue.accumulatorType(emitter, lanes: run.lanes)
+                ir.loop("c", from: 0, to: run.count) { block in
+                    let channel = emitter.affine(block, times: run.lanes, plus: run.start)
+                    let inputChannel = multiplier == 1 ? channel : ir.sdiv(channel, emitter.index(multiplier))
+                    ir.store(epilogue.initial(emitter, channel: channel, lanes: run.lanes), to: slot, alignment: 4)
+                    ir.loop("ky", from: 0, to: kernel.height) { ky in
+                        let iy = ir.add(window.originY, emitter.affine(ky, times: attributes.dilations[0]))
+                        ir.loop("kx", from: 0, to: kernel.width) { kx in
+                            let ix = ir.add(window.originX, emitter.affine(kx, times: attributes.dilations[1]))
+                            let inside = ir.and(
+                                emitter.isInRange(iy, below: height), emitter.isInRange(ix, below: width))
+                            emitter.ifTrue(inside, when: rows.touchesPadding || columns.touchesPadding) {
+                                let row = ir.add(emitter.affine(window.batch, times: height), iy)
+                                let base = emitter.affine(ir.add(emitter.affine(row, times: width), ix), times: channels)
+                                let x = epilogue.tapVector(
+                                    emitter, input: inputPointer, offset: ir.add(base, inputChannel), lanes: run.lanes)
+                                let tap = emitter.affine(ir.add(emitter.affine(ky, times: kernel.width), kx), times: outChannels)
+                                let w = epilogue.weights(
+                                    emitter, weights, weightType: weightType, offset: ir.add(tap, channel), lanes: run.lanes)
+                                let current = ir.load(type, from: slot, alignment: 4)
+                                ir.store(epilogue.multiplyAdd(emitter, x, w, current, lanes: run.lanes), to: slot, alignment: 4)
                             }
-                            epilogue.store(
-                                emitter, ir.load(type, from: slot, alignment: 4), channel: channel, lanes: run.lanes,
-                                output: outputPointer, offset: ir.add(outputBase, channel))
                         }
                     }
+                    epilogue.store(
+                        emitter, ir.load(type, from: slot, alignment: 4), channel: channel, lanes: run.lanes,
+                        output: outputPointer, offset: ir.add(window.outputBase, channel))
                 }
             }
         }

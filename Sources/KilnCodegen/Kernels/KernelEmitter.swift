@@ -1,3 +1,5 @@
+import KilnIR
+
 /// Shared helpers the op kernels use to emit vector code into one node function.
 ///
 /// Every f32 vector op works on `<lanes x float>` for any lane count, so a
@@ -160,5 +162,36 @@ struct LaneRun: Hashable {
             lanes = lanes > 8 ? 8 : (lanes > 4 ? 4 : 1)
         }
         return runs
+    }
+}
+
+/// Where one output pixel of a sliding-window kernel reads and writes.
+struct WindowPosition {
+    /// The batch index (i64).
+    var batch: IRValue
+    /// Input row and column of the window's top-left tap, negative inside the padding (i64).
+    var originY: IRValue
+    var originX: IRValue
+    /// Element offset of the pixel's first output channel.
+    var outputBase: IRValue
+}
+
+extension KernelEmitter {
+    /// Loops over every output pixel of an NHWC sliding-window op, handing `body` its window origin and output offset.
+    func forEachWindow(
+        output: Shape, strides: [Int], rows: WindowGeometry, columns: WindowGeometry, _ body: (WindowPosition) -> Void
+    ) {
+        ir.loop("batch", from: 0, to: output[0]) { batch in
+            ir.loop("oy", from: 0, to: output[1]) { oy in
+                ir.loop("ox", from: 0, to: output[2]) { ox in
+                    let pixel = affine(ir.add(affine(batch, times: output[1]), oy), times: output[2])
+                    body(
+                        WindowPosition(
+                            batch: batch, originY: affine(oy, times: strides[0], plus: -rows.padBefore),
+                            originX: affine(ox, times: strides[1], plus: -columns.padBefore),
+                            outputBase: affine(ir.add(pixel, ox), times: output[3])))
+                }
+            }
+        }
     }
 }

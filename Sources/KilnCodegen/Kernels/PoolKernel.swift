@@ -21,62 +21,54 @@ struct PoolKernel {
         let slots = Dictionary(uniqueKeysWithValues: Set(runs.map(\.lanes)).map {
             ($0, emitter.accumulator(slotType($0)))
         })
-        ir.loop("batch", from: 0, to: input[0]) { batch in
-            ir.loop("oy", from: 0, to: output[1]) { oy in
-                ir.loop("ox", from: 0, to: output[2]) { ox in
-                    let originY = emitter.affine(oy, times: attributes.strides[0], plus: -rows.padBefore)
-                    let originX = emitter.affine(ox, times: attributes.strides[1], plus: -columns.padBefore)
-                    let pixel = emitter.affine(ir.add(emitter.affine(batch, times: output[1]), oy), times: output[2])
-                    let outputBase = emitter.affine(ir.add(pixel, ox), times: channels)
-                    for run in runs {
-                        guard let slot = slots[run.lanes] else { continue }
-                        ir.loop("c", from: 0, to: run.count) { block in
-                            let channel = emitter.affine(block, times: run.lanes, plus: run.start)
-                            let initial = isQuantized
-                                ? ir.splat(ir.constant(isAverage ? 0 : -128, ir.i32), count: run.lanes)
-                                : emitter.splat(isAverage ? 0 : -.infinity, lanes: run.lanes)
-                            ir.store(initial, to: slot, alignment: 4)
-                            ir.loop("ky", from: 0, to: attributes.window[0]) { ky in
-                                let iy = ir.add(originY, ky)
-                                ir.loop("kx", from: 0, to: attributes.window[1]) { kx in
-                                    let ix = ir.add(originX, kx)
-                                    let inside = ir.and(
-                                        emitter.isInRange(iy, below: height), emitter.isInRange(ix, below: width))
-                                    emitter.ifTrue(inside, when: rows.touchesPadding || columns.touchesPadding) {
-                                        let row = ir.add(emitter.affine(batch, times: height), iy)
-                                        let base = emitter.affine(ir.add(emitter.affine(row, times: width), ix), times: channels)
-                                        let offset = ir.add(base, channel)
-                                        let current = ir.load(slotType(run.lanes), from: slot, alignment: 4)
-                                        let combined: IRValue
-                                        if isQuantized {
-                                            let raw = ir.load(ir.vector(ir.i8, run.lanes), from: ir.gep(ir.i8, inputPointer, [offset]), alignment: 1)
-                                            let x = ir.sext(raw, to: slotType(run.lanes))
-                                            combined = isAverage ? ir.add(current, x) : ir.select(ir.icmp(.sgt, x, current), x, current)
-                                        } else {
-                                            let x = emitter.loadVector(inputPointer, offset: offset, lanes: run.lanes)
-                                            combined = isAverage ? ir.fadd(current, x) : emitter.maximum(current, x)
-                                        }
-                                        ir.store(combined, to: slot, alignment: 4)
-                                    }
+        emitter.forEachWindow(output: output, strides: attributes.strides, rows: rows, columns: columns) { window in
+            for run in runs {
+                guard let slot = slots[run.lanes] else { continue }
+                ir.loop("c", from: 0, to: run.count) { block in
+                    let channel = emitter.affine(block, times: run.lanes, plus: run.start)
+                    let initial = isQuantized
+                        ? ir.splat(ir.constant(isAverage ? 0 : -128, ir.i32), count: run.lanes)
+                        : emitter.splat(isAverage ? 0 : -.infinity, lanes: run.lanes)
+                    ir.store(initial, to: slot, alignment: 4)
+                    ir.loop("ky", from: 0, to: attributes.window[0]) { ky in
+                        let iy = ir.add(window.originY, ky)
+                        ir.loop("kx", from: 0, to: attributes.window[1]) { kx in
+                            let ix = ir.add(window.originX, kx)
+                            let inside = ir.and(
+                                emitter.isInRange(iy, below: height), emitter.isInRange(ix, below: width))
+                            emitter.ifTrue(inside, when: rows.touchesPadding || columns.touchesPadding) {
+                                let row = ir.add(emitter.affine(window.batch, times: height), iy)
+                                let base = emitter.affine(ir.add(emitter.affine(row, times: width), ix), times: channels)
+                                let offset = ir.add(base, channel)
+                                let current = ir.load(slotType(run.lanes), from: slot, alignment: 4)
+                                let combined: IRValue
+                                if isQuantized {
+                                    let raw = ir.load(ir.vector(ir.i8, run.lanes), from: ir.gep(ir.i8, inputPointer, [offset]), alignment: 1)
+                                    let x = ir.sext(raw, to: slotType(run.lanes))
+                                    combined = isAverage ? ir.add(current, x) : ir.select(ir.icmp(.sgt, x, current), x, current)
+                                } else {
+                                    let x = emitter.loadVector(inputPointer, offset: offset, lanes: run.lanes)
+                                    combined = isAverage ? ir.fadd(current, x) : emitter.maximum(current, x)
                                 }
-                            }
-                            var result = ir.load(slotType(run.lanes), from: slot, alignment: 4)
-                            let count = ir.mul(
-                                validCount(origin: originY, window: attributes.window[0], size: height),
-                                validCount(origin: originX, window: attributes.window[1], size: width))
-                            let outputOffset = ir.add(outputBase, channel)
-                            if let quantization {
-                                if isAverage { result = roundedQuotient(result, count, lanes: run.lanes) }
-                                emitter.storeRequantized(
-                                    result, from: quantization.input, to: quantization.output, lanes: run.lanes,
-                                    output: outputPointer, offset: outputOffset)
-                            } else {
-                                if isAverage {
-                                    result = ir.fdiv(result, ir.broadcast(ir.sitofp(count, to: ir.f32), count: run.lanes))
-                                }
-                                emitter.storeVector(result, outputPointer, offset: outputOffset)
+                                ir.store(combined, to: slot, alignment: 4)
                             }
                         }
+                    }
+                    var result = ir.load(slotType(run.lanes), from: slot, alignment: 4)
+                    let count = ir.mul(
+                        validCount(origin: window.originY, window: attributes.window[0], size: height),
+                        validCount(origin: window.originX, window: attributes.window[1], size: width))
+                    let outputOffset = ir.add(window.outputBase, channel)
+                    if let quantization {
+                        if isAverage { result = roundedQuotient(result, count, lanes: run.lanes) }
+                        emitter.storeRequantized(
+                            result, from: quantization.input, to: quantization.output, lanes: run.lanes,
+                            output: outputPointer, offset: outputOffset)
+                    } else {
+                        if isAverage {
+                            result = ir.fdiv(result, ir.broadcast(ir.sitofp(count, to: ir.f32), count: run.lanes))
+                        }
+                        emitter.storeVector(result, outputPointer, offset: outputOffset)
                     }
                 }
             }
