@@ -23,12 +23,12 @@ let package = Package(
         // Plain, obviously-correct interpreter: the numeric oracle.
         .target(name: "KilnReference", dependencies: ["KilnIR"]),
         // Weight files (safetensors, npy, npz) and, later, model importers.
-        .target(name: "KilnImport", dependencies: ["KilnIR"]),
+        .target(name: "KilnImport", dependencies: ["KilnIR", "KilnRuntime"]),
         // Named graph-to-graph passes and the pipeline that runs them.
         .target(name: "KilnPasses", dependencies: ["KilnIR", "KilnReference"]),
         // LLVM IR emission through the LLVM C API (bound at run time with dlopen).
         .target(name: "KilnCodegen", dependencies: ["KilnIR"]),
-        // Loads compiled artifacts and runs them; no compiler, no LLVM.
+        // Loads compiled artifacts and runs them, and writes files safely; no compiler, no LLVM.
         .target(name: "KilnRuntime"),
         // The driver: trace or import, passes, codegen, link, artifact.
         .target(

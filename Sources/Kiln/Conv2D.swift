@@ -76,7 +76,8 @@ public struct Conv2D: NamedLayer {
                     return .conv2D(fused)
                 }, name: name, weightShape: [filters, kernel.height, kernel.width, channels], channelAxis: 0,
                 channels: filters, useBias: useBias, activation: activation,
-                fanIn: kernel.height * kernel.width * channels, fanOut: kernel.height * kernel.width * filters,
+                fanIn: Shape([kernel.height, kernel.width, channels]).elementCount,
+                fanOut: Shape([kernel.height, kernel.width, filters]).elementCount,
                 location: location, quantization: quantization))
     }
 }

@@ -67,7 +67,8 @@ public struct DepthwiseConv2D: NamedLayer {
                 "DepthwiseConv2D '\(name)' needs an NHWC input, a positive kernel and multiplier; got input \(input.shape)",
                 at: location)
         }
-        let channels = input.shape[3] * depthMultiplier
+        // Saturating: an oversized multiplier is reported by shape validation at this layer, not trapped here.
+        let channels = Shape([input.shape[3], depthMultiplier]).elementCount
         let attributes = Conv2DAttributes(
             strides: [strides.height, strides.width], dilations: [dilation.height, dilation.width], padding: padding)
         tracer.addWeightedLayer(
@@ -78,7 +79,8 @@ public struct DepthwiseConv2D: NamedLayer {
                     return .depthwiseConv2D(fused)
                 }, name: name, weightShape: [1, kernel.height, kernel.width, channels], channelAxis: 3,
                 channels: channels, useBias: useBias, activation: activation,
-                fanIn: kernel.height * kernel.width, fanOut: kernel.height * kernel.width * depthMultiplier,
+                fanIn: Shape([kernel.height, kernel.width]).elementCount,
+                fanOut: Shape([kernel.height, kernel.width, depthMultiplier]).elementCount,
                 location: location, quantization: quantization))
     }
 }

@@ -52,8 +52,9 @@ public struct Reshape: NamedLayer {
         let inferred = target.indices.filter { target[$0] == -1 }
         if inferred.count > 1 { return tracer.fail("Reshape \(shape) may contain at most one -1", at: location) }
         if let axis = inferred.first {
-            let known = target.filter { $0 != -1 }.reduce(1, *)
-            guard known > 0, input.elementCount % known == 0 else {
+            guard let known = Shape(target.filter { $0 != -1 }).checkedElementCount, known > 0,
+                input.elementCount % known == 0
+            else {
                 return tracer.fail("cannot reshape \(input.shape) to \(shape)", at: location)
             }
             target[axis] = input.elementCount / known

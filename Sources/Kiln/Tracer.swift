@@ -56,6 +56,10 @@ public final class Tracer {
             fail("input shape \(type.shape) must have positive dimensions", at: location)
             return
         }
+        if let problem = type.problem {
+            fail("Input: \(problem)", at: location)
+            return
+        }
         currentValue = graph.addInput(name: name, type: type)
     }
 

@@ -1,5 +1,7 @@
+import Foundation
+
 /// A failure while generating, optimizing, emitting or linking machine code.
-public struct CodegenError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct CodegenError: LocalizedError, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong and, where possible, how to fix it.
     public var message: String
 
@@ -8,4 +10,7 @@ public struct CodegenError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// The message, as printed to the user.
     public var description: String { message }
+
+    /// The message, for `localizedDescription`.
+    public var errorDescription: String? { description }
 }

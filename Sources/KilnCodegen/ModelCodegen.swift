@@ -65,17 +65,20 @@ public struct ModelCodegen {
         let (arena, inputs, outputs) = (ir.parameter(entry, 0), ir.parameter(entry, 1), ir.parameter(entry, 2))
 
         var emitted = ConstantGlobals()
+        func outputPointer(_ index: Int) -> IRValue {
+            ir.load(bytePointer, from: ir.gep(bytePointer, outputs, [ir.constant(index, ir.i64)]), alignment: 8)
+        }
+        // Where `value` is read from or written to. An input or constant that is
+        // also an output is read from where it lives; the output gets a copy below.
         func pointer(to value: ValueID) throws -> IRValue {
-            if let index = graph.outputs.firstIndex(of: value) {
-                return ir.load(bytePointer, from: ir.gep(bytePointer, outputs, [ir.constant(index, ir.i64)]), alignment: 8)
-            }
             if let index = graph.inputs.firstIndex(of: value) {
                 return ir.load(bytePointer, from: ir.gep(bytePointer, inputs, [ir.constant(index, ir.i64)]), alignment: 8)
             }
+            if graph.isConstant(value) { return ir.bitcast(try emitted.global(for: value, in: graph, ir: ir), to: bytePointer) }
+            if let index = graph.outputs.firstIndex(of: value) { return outputPointer(index) }
             if let offset = plan.offsets[value] {
                 return ir.gep(ir.i8, arena, [ir.constant(offset, ir.i64)])
             }
-            if graph.isConstant(value) { return ir.bitcast(try emitted.global(for: value, in: graph, ir: ir), to: bytePointer) }
             throw CodegenError("internal error: \(value) '\(graph[value].name)' has no storage")
         }
 
@@ -93,18 +96,14 @@ public struct ModelCodegen {
                 configure: { configure($0, ir: ir) })
             ir.call(function.function, type: function.type, arguments)
         }
-        // Outputs that no node writes (an input or constant returned directly) are copied.
-        for (index, output) in graph.outputs.enumerated() where !graph.nodes.contains(where: { $0.outputs.contains(output) }) {
-            let destination = try pointer(to: output)
-            let source: IRValue
-            if let inputIndex = graph.inputs.firstIndex(of: output) {
-                source = ir.load(bytePointer, from: ir.gep(bytePointer, inputs, [ir.constant(inputIndex, ir.i64)]), alignment: 8)
-            } else {
-                source = try emitted.global(for: output, in: graph, ir: ir)
-            }
+        // Outputs that no node writes (an input or constant returned directly) are
+        // copied byte for byte, whatever their element type.
+        let produced = Set(graph.nodes.flatMap(\.outputs))
+        for (index, output) in graph.outputs.enumerated() where !produced.contains(output) {
             let emitter = KernelEmitter(ir: ir, laneWidth: target.vectorWidthBits / 32, entryBlock: body)
-            ElementwiseKernel(emitter: emitter).emitUnary(
-                count: graph.type(of: graph.outputs[index]).elementCount, input: source, output: destination) { value, _ in value }
+            LayoutKernels(emitter: emitter, elementType: ir.i8).emitCopy(
+                count: graph.type(of: output).byteCount, from: try pointer(to: output), sourceBase: emitter.index(0),
+                to: outputPointer(index), destinationBase: emitter.index(0))
         }
         ir.returnVoid()
         if let exportedMetadata {

@@ -30,6 +30,32 @@ extension Compiler {
     public func compileStatic(
         _ graph: Graph, options: CompileOptions, outputDirectory: URL, assembly: Bool = false, headerDirectory: URL? = nil
     ) throws -> StaticResult {
+        try compileStatic(
+            [(graph, options)], outputDirectory: outputDirectory, assembly: assembly, headerDirectory: headerDirectory)[0]
+    }
+
+    /// Compiles several graphs as ``compileStatic(_:options:outputDirectory:assembly:headerDirectory:)`` does,
+    /// writing files only when every graph compiled: all of them or none.
+    public func compileStatic(
+        _ graphs: [(Graph, CompileOptions)], outputDirectory: URL, assembly: Bool = false, headerDirectory: URL? = nil
+    ) throws -> [StaticResult] {
+        let headers = headerDirectory ?? outputDirectory
+        let built = try graphs.map { graph, options in
+            try buildStatic(graph, options: options, assembly: assembly, outputDirectory: outputDirectory, headers: headers)
+        }
+        try Self.createOutputDirectory(outputDirectory)
+        try Self.createOutputDirectory(headers)
+        for (result, object, header) in built {
+            try OutputFile.write(object, to: result.object)
+            try OutputFile.write(header, to: result.header)
+        }
+        return built.map(\.result)
+    }
+
+    /// The object (or assembly) and header bytes of one graph, and where they go.
+    private func buildStatic(
+        _ graph: Graph, options: CompileOptions, assembly: Bool, outputDirectory: URL, headers: URL
+    ) throws -> (result: StaticResult, object: [UInt8], header: [UInt8]) {
         let optimized = try optimize(graph, options: options)
         let target = try Self.targetMachine(options.target)
         let name = Self.symbolName(for: graph.name)
@@ -40,19 +66,13 @@ extension Compiler {
         let json = String(decoding: try encoder.encode(metadata), as: UTF8.self)
         let codegen = ModelCodegen(target: target, entryPoint: metadata.entryPoint)
         let exported = ("kiln_\(name)_metadata", json)
-        let headers = headerDirectory ?? outputDirectory
-        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: headers, withIntermediateDirectories: true)
-        let objectURL = outputDirectory.appendingPathComponent("\(graph.name).\(assembly ? "S" : "o")")
-        let headerURL = headers.appendingPathComponent("\(graph.name).h")
-        if assembly {
-            let text = try codegen.emitAssembly(for: optimized, exportedMetadata: exported)
-            try Self.preprocessorSafe(text).write(to: objectURL, atomically: true, encoding: .utf8)
-        } else {
-            try Data(try codegen.emitObject(for: optimized, exportedMetadata: exported)).write(to: objectURL)
-        }
-        try Self.header(for: metadata, symbol: name).write(to: headerURL, atomically: true, encoding: .utf8)
-        return StaticResult(object: objectURL, header: headerURL, metadata: metadata)
+        let object = assembly
+            ? Array(Self.preprocessorSafe(try codegen.emitAssembly(for: optimized, exportedMetadata: exported)).utf8)
+            : try codegen.emitObject(for: optimized, exportedMetadata: exported)
+        let result = StaticResult(
+            object: outputDirectory.appendingPathComponent("\(graph.name).\(assembly ? "S" : "o")"),
+            header: headers.appendingPathComponent("\(graph.name).h"), metadata: metadata)
+        return (result, object, Array(Self.header(for: metadata, symbol: name).utf8))
     }
 
     /// Assembly without the comment lines LLVM writes (`# %bb.0:`): `.S` files

@@ -42,23 +42,26 @@ public struct Compiler: Sendable {
         let traceSeconds = Date().timeIntervalSince(started)
         let diagnostics = traces.flatMap(\.diagnostics)
         if !diagnostics.isEmpty { throw DiagnosticError(diagnostics) }
-        // Compile every model before failing, so one build reports all of the file's problems.
-        var results: [Result] = []
+        // Compile every model before failing, so one build reports all of the file's problems,
+        // and write artifacts only when all compiled: a file yields all its artifacts or none.
+        var built: [(Result, [UInt8])] = []
         var problems: [Diagnostic] = []
         for trace in traces {
             guard let graph = trace.graph else { throw CompilerError("\(trace.modelName): tracing produced no graph") }
             do {
-                var result = try compile(
+                var (result, bytes) = try build(
                     graph, options: trace.options,
-                    to: outputDirectory.appendingPathComponent("\(trace.modelName).kiln"))
+                    artifact: outputDirectory.appendingPathComponent("\(trace.modelName).kiln"))
                 result.timings.insert(("trace", traceSeconds), at: 0)
-                results.append(result)
+                built.append((result, bytes))
             } catch let error as DiagnosticError {
                 problems += error.diagnostics.filter { !problems.contains($0) }
             }
         }
         if !problems.isEmpty { throw DiagnosticError(problems) }
-        return results
+        try Self.createOutputDirectory(outputDirectory)
+        for (result, bytes) in built { try OutputFile.write(bytes, to: result.artifact) }
+        return built.map(\.0)
     }
 
     /// Imports a TensorFlow Lite model and compiles it to `NAME.kiln` in `outputDirectory`.
@@ -71,13 +74,39 @@ public struct Compiler: Sendable {
         return result
     }
 
-    /// Loads weights and runs the pass pipeline that `options` asks for.
+    /// Validates the graph, loads weights and runs the pass pipeline that `options` asks for.
     public func optimize(_ graph: Graph, options: CompileOptions) throws -> Graph {
-        try PassPipeline.standard(Self.pipelineConfiguration(options)).run(WeightResolver.resolve(graph))
+        // Validate what the model states before loading weights sized by it; the pipeline verifies the rest.
+        try graph.validate()
+        return try PassPipeline.standard(Self.pipelineConfiguration(options)).run(WeightResolver.resolve(graph))
     }
 
     /// Compiles a traced or imported graph to an artifact at `artifact`.
     public func compile(_ graph: Graph, options: CompileOptions, to artifact: URL) throws -> Result {
+        let (result, bytes) = try build(graph, options: options, artifact: artifact)
+        try Self.createOutputDirectory(artifact.deletingLastPathComponent())
+        try OutputFile.write(bytes, to: artifact)
+        return result
+    }
+
+    /// Creates `directory` if needed, or explains why it cannot be used.
+    static func createOutputDirectory(_ directory: URL) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw CompilerError("\(directory.path): is a file, not a directory; give an output directory")
+            }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw CompilerError("\(directory.path): cannot create the output directory: \(error.localizedDescription)")
+        }
+    }
+
+    /// Compiles a graph to an artifact's bytes, without writing them.
+    func build(_ graph: Graph, options: CompileOptions, artifact: URL) throws -> (Result, [UInt8]) {
         var timings: [(String, Double)] = []
         func timed<T>(_ phase: String, _ work: () throws -> T) rethrows -> T {
             let start = Date()
@@ -89,10 +118,8 @@ public struct Compiler: Sendable {
         let object = try timed("codegen") { try ModelCodegen(target: target).emitObject(for: optimized) }
         let library = try timed("link") { try link(object) }
         let metadata = Self.metadata(for: optimized, target: target)
-        try FileManager.default.createDirectory(
-            at: artifact.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try ArtifactFile.write(library: library, metadata: metadata, to: artifact)
-        return Result(artifact: artifact, metadata: metadata, graph: optimized, timings: timings)
+        let bytes = try ArtifactFile.encode(library: library, metadata: metadata)
+        return (Result(artifact: artifact, metadata: metadata, graph: optimized, timings: timings), bytes)
     }
 
     /// The pass configuration for `options`.
@@ -114,9 +141,8 @@ public struct Compiler: Sendable {
     }
 
     private func link(_ object: [UInt8]) throws -> [UInt8] {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-link-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: work) }
+        let work = try Cleanup.makeTemporaryDirectory(prefix: "kiln-link")
+        defer { Cleanup.removeDirectory(work) }
         let objectFile = work.appendingPathComponent("model.o")
         let library = work.appendingPathComponent("model.so")
         try Data(object).write(to: objectFile)

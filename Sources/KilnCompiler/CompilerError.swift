@@ -1,5 +1,7 @@
+import Foundation
+
 /// Why the compiler could not produce an artifact, in words a user can act on.
-public struct CompilerError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct CompilerError: LocalizedError, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong and what to do about it.
     public var message: String
 
@@ -8,4 +10,7 @@ public struct CompilerError: Error, Hashable, Sendable, CustomStringConvertible 
 
     /// The message.
     public var description: String { message }
+
+    /// The message, for `localizedDescription`.
+    public var errorDescription: String? { description }
 }

@@ -6,36 +6,62 @@ enum Subprocess {
         var status: Int32
         var standardOutput: Data
         var standardError: String
+        /// Whether the tool was killed for running past its time limit.
+        var timedOut = false
     }
 
-    static func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil) throws -> Result {
+    /// Runs `executable` and waits for it, or for `timeout` seconds at most.
+    ///
+    /// The tool runs in a process group of its own (Foundation starts it so),
+    /// which is registered with ``Cleanup``; on timeout the whole group is
+    /// killed, so nothing it started keeps running.
+    static func run(
+        _ executable: URL, _ arguments: [String], in directory: URL? = nil, environment: [String: String]? = nil,
+        timeout: Double? = nil
+    ) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
+        if let environment { process.environment = environment }
         let output = Pipe()
         let error = Pipe()
         process.standardOutput = output
         process.standardError = error
+        let exited = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in exited.signal() }
         do {
             try process.run()
         } catch {
             throw CompilerError("could not run \(executable.path): \(error.localizedDescription)")
         }
+        let group = process.processIdentifier
+        Cleanup.register(processGroup: group)
+        defer { Cleanup.unregister(processGroup: group) }
         // Drain both pipes concurrently so a chatty tool cannot fill one and block.
+        let outputData = LockedData()
         let errorData = LockedData()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errorData.set(error.fileHandleForReading.readDataToEndOfFile())
-            group.leave()
+        let drained = DispatchGroup()
+        for (pipe, data) in [(output, outputData), (error, errorData)] {
+            drained.enter()
+            DispatchQueue.global().async {
+                data.set(pipe.fileHandleForReading.readDataToEndOfFile())
+                drained.leave()
+            }
         }
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
+        var timedOut = false
+        if let timeout, exited.wait(timeout: .now() + timeout) == .timedOut {
+            timedOut = true
+            kill(-group, SIGKILL)
+            exited.wait()
+        } else if timeout == nil {
+            exited.wait()
+        }
+        drained.wait()
         process.waitUntilExit()
         return Result(
-            status: process.terminationStatus, standardOutput: outputData,
-            standardError: String(decoding: errorData.get(), as: UTF8.self))
+            status: process.terminationStatus, standardOutput: outputData.get(),
+            standardError: String(decoding: errorData.get(), as: UTF8.self), timedOut: timedOut)
     }
 
     /// Finds an executable: an explicit environment override, then `PATH`, then known locations.

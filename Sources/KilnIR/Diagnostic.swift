@@ -1,3 +1,5 @@
+import Foundation
+
 /// A problem found in a model or graph, with where it was written.
 public struct Diagnostic: Hashable, Sendable, Codable, CustomStringConvertible {
     /// How serious a diagnostic is.
@@ -32,7 +34,7 @@ public struct Diagnostic: Hashable, Sendable, Codable, CustomStringConvertible {
 }
 
 /// One or more diagnostics thrown together, e.g. every shape error in a model.
-public struct DiagnosticError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct DiagnosticError: LocalizedError, Hashable, Sendable, CustomStringConvertible {
     /// The diagnostics, in the order they were found.
     public var diagnostics: [Diagnostic]
 
@@ -46,4 +48,7 @@ public struct DiagnosticError: Error, Hashable, Sendable, CustomStringConvertibl
 
     /// One diagnostic per line.
     public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+
+    /// The message, for `localizedDescription`.
+    public var errorDescription: String? { description }
 }

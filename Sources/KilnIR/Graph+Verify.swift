@@ -1,13 +1,16 @@
 extension Graph {
     /// Checks the graph's structural and type invariants.
     ///
-    /// Every operand is defined before it is used, every value has exactly one
+    /// Every value's type is within Kiln's limits with valid quantization
+    /// parameters, outputs are distinct, every operand is defined before it is used, every value has exactly one
     /// definition, result types agree with shape inference, constant contents
     /// agree with their declared types, and element types suit each op.
     ///
     /// - Returns: one diagnostic per violated invariant, located at the node's source when known.
     public func verificationDiagnostics() -> [Diagnostic] {
-        var diagnostics: [Diagnostic] = []
+        // Types come first: the structural checks below compute with shapes.
+        var diagnostics = validationDiagnostics()
+        if !diagnostics.isEmpty { return diagnostics }
         var defined = Set<ValueID>()
         func define(_ id: ValueID, _ what: String, at location: SourceLocation?) {
             guard values.indices.contains(id.index) else {
@@ -51,6 +54,7 @@ extension Graph {
                 }
             } catch {
                 diagnostics.append(.error("\(label): \(error.message)", at: node.location))
+                continue  // the element-type rules below assume the operands fit the op
             }
             if let problem = elementTypeProblem(node.op, operandTypes, result: type(of: node.outputs[0])) {
                 diagnostics.append(.error("\(label): \(problem)", at: node.location))

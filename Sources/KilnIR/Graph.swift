@@ -148,9 +148,10 @@ public struct Graph: Hashable, Sendable {
     ) throws(DiagnosticError) -> ValueID {
         let operandTypes = inputs.map { type(of: $0) }
         var resultType: TensorType
-        do {
+        do throws(ShapeError) {
             resultType = try op.inferResultType(operands: operandTypes)
             if let quantization { resultType.quantization = quantization }
+            if let problem = resultType.problem { throw ShapeError("its result: \(problem)") }
         } catch {
             throw DiagnosticError("layer '\(name)' (\(op.kindName)): \(error.message)", at: location)
         }

@@ -27,6 +27,8 @@ extension Op {
         guard operandCount.contains(operands.count) else {
             throw ShapeError("expects \(operandCount) operands, got \(operands.count)")
         }
+        // Bounded dimensions keep every size computed below far from overflow.
+        if let problem = operands.lazy.compactMap(\.shape.problem).first { throw ShapeError(problem) }
         let x = operands[0]
         switch self {
         case .fullyConnected:
@@ -67,7 +69,8 @@ extension Op {
 
         case .maxPool2D(let attributes), .averagePool2D(let attributes):
             guard x.shape.rank == 4 else { throw ShapeError("needs an NHWC input, got \(x.shape)") }
-            try checkPositive(attributes.strides + attributes.window, "window and strides")
+            try checkWindowAttribute(attributes.window, "window")
+            try checkWindowAttribute(attributes.strides, "strides")
             let (height, width) = attributes.geometry(input: x.shape)
             try checkWindow(height, width, input: x.shape)
             return TensorType(x.dtype, [x.shape[0], height.outputSize, width.outputSize, x.shape[3]])
@@ -101,7 +104,10 @@ extension Op {
             return TensorType(x.dtype, Shape(dimensions))
 
         case .pad(let paddings):
-            guard paddings.count == x.shape.rank, paddings.allSatisfy({ $0.count == 2 && $0[0] >= 0 && $0[1] >= 0 }) else {
+            let bound = Shape.maximumDimension
+            guard paddings.count == x.shape.rank,
+                paddings.allSatisfy({ $0.count == 2 && (0...bound).contains($0[0]) && (0...bound).contains($0[1]) })
+            else {
                 throw ShapeError("paddings \(paddings) need one non-negative [before, after] pair per axis of \(x.shape)")
             }
             return TensorType(x.dtype, Shape(zip(x.shape, paddings).map { $0 + $1[0] + $1[1] }))
@@ -141,7 +147,9 @@ extension Op {
     private func convolutionResult(_ x: TensorType, _ attributes: Conv2DAttributes, kernel: (Int, Int), channels: Int)
         throws(ShapeError) -> TensorType
     {
-        try checkPositive(attributes.strides + attributes.dilations, "strides and dilations")
+        guard kernel.0 > 0, kernel.1 > 0 else { throw ShapeError("the filter's window \(kernel.0)x\(kernel.1) is empty") }
+        try checkWindowAttribute(attributes.strides, "strides")
+        try checkWindowAttribute(attributes.dilations, "dilations")
         let (height, width) = attributes.geometry(input: x.shape, kernel: kernel)
         try checkWindow(height, width, input: x.shape)
         return TensorType(x.dtype, [x.shape[0], height.outputSize, width.outputSize, channels])
@@ -175,7 +183,14 @@ extension Op {
         }
     }
 
-    private func checkPositive(_ values: [Int], _ what: String) throws(ShapeError) {
-        guard values.allSatisfy({ $0 > 0 }) else { throw ShapeError("\(what) must be positive, got \(values)") }
+    /// The largest window size, stride or dilation: 2²⁴, far beyond any real
+    /// layer and small enough that window arithmetic on valid shapes cannot overflow.
+    public static let maximumWindowAttribute = 1 << 24
+
+    private func checkWindowAttribute(_ values: [Int], _ what: String) throws(ShapeError) {
+        guard values.count == 2 else { throw ShapeError("\(what) need two values (height, width), got \(values)") }
+        guard values.allSatisfy({ (1...Self.maximumWindowAttribute).contains($0) }) else {
+            throw ShapeError("\(what) must be positive and at most \(Self.maximumWindowAttribute), got \(values)")
+        }
     }
 }

@@ -36,15 +36,31 @@ public struct Shape: Hashable, Sendable, Codable, RandomAccessCollection, Expres
     public var rank: Int { dimensions.count }
 
     /// The number of elements (1 for a scalar).
-    public var elementCount: Int { dimensions.reduce(1, *) }
+    ///
+    /// Saturates at `Int.max` instead of trapping, so code that meets a shape
+    /// before validation cannot crash on it; validated shapes never get there
+    /// (see ``problem``).
+    public var elementCount: Int { checkedElementCount ?? .max }
 
-    /// Row-major strides in elements.
+    /// The number of elements, or `nil` when a dimension is negative or the product overflows `Int`.
+    public var checkedElementCount: Int? {
+        var count = 1
+        for dimension in dimensions {
+            guard dimension >= 0 else { return nil }
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow else { return nil }
+            count = product
+        }
+        return count
+    }
+
+    /// Row-major strides in elements (wrapping instead of trapping for shapes that fail validation).
     public var strides: [Int] {
         var result = [Int](repeating: 1, count: rank)
         var step = 1
         for axis in (0..<rank).reversed() {
             result[axis] = step
-            step *= dimensions[axis]
+            step = step &* dimensions[axis]
         }
         return result
     }

@@ -18,8 +18,11 @@ public struct TensorType: Hashable, Sendable, Codable, CustomStringConvertible {
     /// The number of elements.
     public var elementCount: Int { shape.elementCount }
 
-    /// The number of bytes a dense buffer of this type occupies.
-    public var byteCount: Int { shape.elementCount * dtype.byteSize }
+    /// The number of bytes a dense buffer of this type occupies (saturating at `Int.max`, like ``Shape/elementCount``).
+    public var byteCount: Int {
+        let (bytes, overflow) = shape.elementCount.multipliedReportingOverflow(by: dtype.byteSize)
+        return overflow ? .max : bytes
+    }
 
     /// Written as `f32[1x8x8x1]`.
     public var description: String { "\(dtype)\(shape)" }

@@ -1,4 +1,5 @@
 import Foundation
+import KilnRuntime
 import KilnIR
 
 /// A NumPy `.npz` archive: a zip of `.npy` members, one per key, as written
@@ -16,7 +17,7 @@ public struct NumPyArchive: Sendable {
 
     /// Reads the archive at `url`.
     public init(contentsOf url: URL) throws {
-        try self.init(bytes: FileIO.readBytes(of: url), source: FileIO.displayPath(of: url))
+        try self.init(bytes: FileIO.readBytes(of: url), source: InputFile.displayPath(of: url))
     }
 
     /// Reads an archive from its bytes; `source` names it in error messages.

@@ -1,4 +1,5 @@
 import Foundation
+import KilnRuntime
 import KilnIR
 
 /// Reads and writes single NumPy arrays in the `.npy` format (versions 1.0, 2.0 and 3.0).
@@ -68,7 +69,7 @@ public enum NumPyArray {
 
     /// Reads the `.npy` file at `url`.
     public static func read(contentsOf url: URL) throws -> TensorData {
-        try decode(FileIO.readBytes(of: url), source: FileIO.displayPath(of: url))
+        try decode(FileIO.readBytes(of: url), source: InputFile.displayPath(of: url))
     }
 
     /// Encodes `data` as a `.npy` file byte for byte as `np.save` would write it.
@@ -107,8 +108,8 @@ public enum NumPyArray {
         return textLength + (alignment - unpadded % alignment) + 1
     }
 
-    /// Writes `data` to `url` as a `.npy` file.
-    public static func write(_ data: TensorData, to url: URL) throws {
-        try FileIO.write(encode(data), to: url)
+    /// Writes `data` to `url` as a `.npy` file, refusing to overwrite any of `protected` (see ``OutputFile``).
+    public static func write(_ data: TensorData, to url: URL, protecting protected: [URL] = []) throws {
+        try FileIO.write(encode(data), to: url, protecting: protected)
     }
 }

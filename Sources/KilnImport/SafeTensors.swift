@@ -1,4 +1,5 @@
 import Foundation
+import KilnRuntime
 import KilnIR
 
 /// A `.safetensors` file: an 8-byte little-endian header length, a JSON
@@ -40,7 +41,7 @@ public struct SafeTensors: Sendable {
 
     /// Reads the file at `url`.
     public init(contentsOf url: URL) throws {
-        try self.init(bytes: FileIO.readBytes(of: url), source: FileIO.displayPath(of: url))
+        try self.init(bytes: FileIO.readBytes(of: url), source: InputFile.displayPath(of: url))
     }
 
     /// Reads a file from its bytes; `source` names it in error messages.

@@ -1,5 +1,6 @@
 import Foundation
 import KilnIR
+import KilnRuntime
 
 /// One front door over every weight file format Kiln reads.
 ///
@@ -26,7 +27,7 @@ public struct WeightFile: Sendable {
     /// Opens the weights at `url`; for ``WeightFileFormat/npyDirectory`` `url` is a directory of `KEY.npy` files.
     public init(contentsOf url: URL, format: WeightFileFormat) throws {
         self.format = format
-        source = FileIO.displayPath(of: url)
+        source = InputFile.displayPath(of: url)
         switch format {
         case .safetensors:
             let file = try SafeTensors(contentsOf: url)

@@ -1,9 +1,11 @@
+import Foundation
+
 /// A weight file that is missing, unreadable, malformed or unsupported.
 ///
 /// The message always starts with the file's path as it was given, so it
 /// can be shown to the user as is:
 /// `weights.safetensors: header length 9999 exceeds the file size 120; …`.
-public struct WeightFileError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct WeightFileError: LocalizedError, Hashable, Sendable, CustomStringConvertible {
     /// The full, user-facing explanation, starting with the file's path.
     public var message: String
 
@@ -14,6 +16,9 @@ public struct WeightFileError: Error, Hashable, Sendable, CustomStringConvertibl
 
     /// The message.
     public var description: String { message }
+
+    /// The message, for `localizedDescription`.
+    public var errorDescription: String? { description }
 }
 
 extension WeightFileError {

@@ -1,3 +1,4 @@
+import Foundation
 import KilnIR
 
 /// Runs a graph with plain, obviously-correct loops: the oracle every compiled
@@ -110,7 +111,7 @@ public struct ReferenceInterpreter: Sendable {
 }
 
 /// Why the reference interpreter cannot run a graph.
-public struct ReferenceError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct ReferenceError: LocalizedError, Hashable, Sendable, CustomStringConvertible {
     /// What is wrong.
     public var message: String
 
@@ -119,6 +120,9 @@ public struct ReferenceError: Error, Hashable, Sendable, CustomStringConvertible
 
     /// The message.
     public var description: String { message }
+
+    /// The message, for `localizedDescription`.
+    public var errorDescription: String? { description }
 }
 
 /// A dense float tensor: the interpreter's working form of every value.

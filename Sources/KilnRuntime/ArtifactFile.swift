@@ -48,12 +48,7 @@ public enum ArtifactFile {
     /// The file is written to a temporary name and renamed into place, so a
     /// process that has the old artifact loaded keeps a consistent copy.
     public static func write(library: [UInt8], metadata: ArtifactMetadata, to url: URL) throws {
-        let bytes = try encode(library: library, metadata: metadata)
-        do {
-            try Data(bytes).write(to: url, options: .atomic)
-        } catch {
-            throw RuntimeError("cannot write artifact '\(url.path)': \(error)")
-        }
+        try OutputFile.write(try encode(library: library, metadata: metadata), to: url)
     }
 
     /// Validates artifact bytes and returns the library size and the metadata.
@@ -67,17 +62,8 @@ public enum ArtifactFile {
 
     /// Reads and validates the artifact at `url` and returns its metadata.
     public static func readMetadata(contentsOf url: URL) throws -> ArtifactMetadata {
-        let data = try readFile(url)
+        let data = try InputFile.read(url)
         return try data.withUnsafeBytes { try decode(raw: $0, source: url.path).metadata }
-    }
-
-    /// The contents of the file at `url`, or an error naming it.
-    static func readFile(_ url: URL) throws -> Data {
-        do {
-            return try Data(contentsOf: url)
-        } catch {
-            throw RuntimeError("cannot read artifact '\(url.path)': \(error)")
-        }
     }
 
     /// `decode(_:source:)` over borrowed bytes, so loading a file needs no second copy.

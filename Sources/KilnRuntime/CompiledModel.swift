@@ -56,7 +56,7 @@ public final class CompiledModel {
             throw RuntimeError("cannot load '\(url)': compiled models must be local files")
         }
         let source = url.path
-        let data = try ArtifactFile.readFile(url)
+        let data = try InputFile.read(url)
         let metadata = try data.withUnsafeBytes {
             try ArtifactFile.decode(raw: $0, source: source).metadata
         }

@@ -1,5 +1,7 @@
+import Foundation
+
 /// An error from loading or running a compiled model, worded so the user can act on it.
-public struct RuntimeError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct RuntimeError: LocalizedError, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong, naming the artifact or tensor involved and, where possible, the fix.
     public var message: String
 
@@ -10,4 +12,7 @@ public struct RuntimeError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// The message.
     public var description: String { message }
+
+    /// The message, for `localizedDescription`.
+    public var errorDescription: String? { description }
 }

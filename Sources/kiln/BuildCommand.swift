@@ -3,6 +3,7 @@ import Foundation
 import KilnCodegen
 import KilnCompiler
 import KilnIR
+import KilnRuntime
 
 /// `kiln build`: what KilnPlugin runs for each model file during `swift build`.
 ///
@@ -49,25 +50,14 @@ struct BuildCommand: ParsableCommand {
         let model = URL(fileURLWithPath: modelFile)
         let output = URL(fileURLWithPath: artifacts)
         if `static` {
-            let traces = try reportingDiagnostics { try tracer.trace(modelFile: model) }
-            for trace in traces {
-                guard let graph = trace.graph, trace.diagnostics.isEmpty else {
-                    try reportingDiagnostics { throw DiagnosticError(trace.diagnostics) }
-                    continue
-                }
-                _ = try reportingDiagnostics {
-                    try compiler.compileStatic(
-                        graph, options: trace.options, outputDirectory: output, assembly: true,
-                        headerDirectory: headerDirectory.map { URL(fileURLWithPath: $0) })
-                }
-            }
+            _ = try compiler.compileStatic(
+                try tracer.tracedGraphs(modelFile: model), outputDirectory: output, assembly: true,
+                headerDirectory: headerDirectory.map { URL(fileURLWithPath: $0) })
             return
         }
         guard let swiftOutput else { throw ValidationError("--swift-output is required without --static") }
-        let results = try reportingDiagnostics {
-            try compiler.compile(modelFile: model, outputDirectory: output, tracer: tracer)
-        }
+        let results = try compiler.compile(modelFile: model, outputDirectory: output, tracer: tracer)
         let source = SwiftAPIGenerator.source(for: results.map(\.metadata), modelFile: model.lastPathComponent)
-        try source.write(to: URL(fileURLWithPath: swiftOutput), atomically: true, encoding: .utf8)
+        try OutputFile.write(Array(source.utf8), to: URL(fileURLWithPath: swiftOutput))
     }
 }

@@ -4,6 +4,7 @@ import KilnCodegen
 import KilnCompiler
 import KilnIR
 import KilnImport
+import KilnRuntime
 import Kiln
 
 /// `kiln compile Model.swift -o DIR`: trace, optimize and compile every model in a file.
@@ -32,23 +33,23 @@ struct CompileCommand: ParsableCommand {
         if `static` {
             return try compileStatic(url, to: directory)
         }
-        let results = try reportingDiagnostics {
+        let results =
             url.pathExtension == "tflite"
-                ? [try Compiler().compile(tfliteFile: url, outputDirectory: directory)]
-                : try Compiler().compile(modelFile: url, outputDirectory: directory)
-        }
+            ? [try Compiler().compile(tfliteFile: url, outputDirectory: directory)]
+            : try Compiler().compile(modelFile: url, outputDirectory: directory)
         for result in results {
             let phases = result.timings.map { "\($0.phase) \(String(format: "%.2f", $0.seconds))s" }
             print("\(result.artifact.path): \(result.metadata.modelName) [\(phases.joined(separator: ", "))]")
             let name = result.metadata.modelName
             if dumpGraph {
-                try result.graph.textDump.write(
-                    to: directory.appendingPathComponent("\(name).graph.txt"), atomically: true, encoding: .utf8)
+                try OutputFile.write(
+                    Array(result.graph.textDump.utf8), to: directory.appendingPathComponent("\(name).graph.txt"))
             }
             if emitLLVM {
                 let target = try TargetMachine.host()
-                try ModelCodegen(target: target).emitIR(for: result.graph).write(
-                    to: directory.appendingPathComponent("\(name).ll"), atomically: true, encoding: .utf8)
+                try OutputFile.write(
+                    Array(try ModelCodegen(target: target).emitIR(for: result.graph).utf8),
+                    to: directory.appendingPathComponent("\(name).ll"))
             }
         }
     }
@@ -57,30 +58,12 @@ struct CompileCommand: ParsableCommand {
 extension CompileCommand {
     /// Traces or imports the models and writes an object file and C header for each.
     func compileStatic(_ url: URL, to directory: URL) throws {
-        let graphs: [(Graph, CompileOptions)] = try reportingDiagnostics {
-            if url.pathExtension == "tflite" { return [(try TFLiteImporter.importGraph(contentsOf: url), CompileOptions())] }
-            return try ModelSourceTracer().trace(modelFile: url).map { trace in
-                guard let graph = trace.graph, trace.diagnostics.isEmpty else { throw DiagnosticError(trace.diagnostics) }
-                return (graph, trace.options)
-            }
-        }
-        for (graph, options) in graphs {
-            let result = try reportingDiagnostics { try Compiler().compileStatic(graph, options: options, outputDirectory: directory) }
+        let graphs =
+            url.pathExtension == "tflite"
+            ? [(try TFLiteImporter.importGraph(contentsOf: url), CompileOptions())]
+            : try ModelSourceTracer().tracedGraphs(modelFile: url)
+        for result in try Compiler().compileStatic(graphs, outputDirectory: directory) {
             print("\(result.object.path), \(result.header.path): \(result.metadata.modelName) [\(result.metadata.entryPoint)]")
         }
-    }
-}
-
-/// Runs `work`, printing located diagnostics the way compilers do and failing with their count.
-func reportingDiagnostics<T>(_ work: () throws -> T) throws -> T {
-    do {
-        return try work()
-    } catch let error as DiagnosticError {
-        FileHandle.standardError.write(Data((error.description + "\n").utf8))
-        throw ExitCode.failure
-    } catch let error as CompilerError {
-        // Already in the compiler's `file:line:column: error:` form.
-        FileHandle.standardError.write(Data((error.message + "\n").utf8))
-        throw ExitCode.failure
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KilnCompiler
 import KilnImport
+import KilnRuntime
 
 /// `kiln import MODEL.tflite --swift DIR`: turn a model file into DSL source and weights.
 struct ImportCommand: ParsableCommand {
@@ -26,7 +27,7 @@ struct ImportCommand: ParsableCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let (source, weights) = try ModelSourceWriter(typeName: name).write(graph, weightFileName: "\(name).safetensors")
         try SafeTensors.write(weights, metadata: ["source": url.lastPathComponent], to: directory.appendingPathComponent("\(name).safetensors"))
-        try source.write(to: directory.appendingPathComponent("\(name).swift"), atomically: true, encoding: .utf8)
+        try OutputFile.write(Array(source.utf8), to: directory.appendingPathComponent("\(name).swift"), protecting: [url])
         print("\(directory.appendingPathComponent("\(name).swift").path)")
     }
 }

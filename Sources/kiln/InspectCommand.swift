@@ -21,20 +21,20 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         let url = URL(fileURLWithPath: path)
         if url.pathExtension == "swift" {
-            let traces = try reportingDiagnostics { try ModelSourceTracer().trace(modelFile: url) }
+            let traces = try ModelSourceTracer().trace(modelFile: url)
             for trace in traces {
                 if !trace.diagnostics.isEmpty {
-                    try reportingDiagnostics { throw DiagnosticError(trace.diagnostics) }
+                    throw DiagnosticError(trace.diagnostics)
                 }
                 guard let traced = trace.graph else { continue }
-                let optimized = try reportingDiagnostics { try Compiler().optimize(traced, options: trace.options) }
+                let optimized = try Compiler().optimize(traced, options: trace.options)
                 print("model \(trace.modelName)")
                 print(ModelReport(optimized).table)
                 if graph { print("\n" + optimized.textDump) }
             }
         } else if url.pathExtension == "tflite" {
-            let imported = try reportingDiagnostics { try TFLiteImporter.importGraph(contentsOf: url) }
-            let optimized = try reportingDiagnostics { try Compiler().optimize(imported, options: CompileOptions()) }
+            let imported = try TFLiteImporter.importGraph(contentsOf: url)
+            let optimized = try Compiler().optimize(imported, options: CompileOptions())
             print("model \(imported.name)")
             print(ModelReport(optimized).table)
             if graph { print("\n" + optimized.textDump) }

@@ -19,46 +19,43 @@ struct RunCommand: ParsableCommand {
     var outputs: String
 
     func run() throws {
-        let model = try CompiledModel(contentsOf: URL(fileURLWithPath: artifact))
+        let artifactURL = URL(fileURLWithPath: artifact)
+        let inputsURL = URL(fileURLWithPath: inputs)
+        let model = try CompiledModel(contentsOf: artifactURL)
         guard model.metadata.inputs.count == 1, model.metadata.outputs.count == 1 else {
-            throw ValidationError("kiln run supports models with one input and one output")
+            throw CommandError("\(artifact): kiln run supports models with one input and one output")
         }
         let (input, output) = (model.metadata.inputs[0], model.metadata.outputs[0])
-        let data = try NumPyArray.read(contentsOf: URL(fileURLWithPath: inputs))
+        let data = try NumPyArray.read(contentsOf: inputsURL)
         guard data.dtype.description == DType(input.elementType).description else {
-            throw ValidationError(
+            throw CommandError(
                 "\(inputs) holds \(data.dtype) values; the model's input '\(input.name)' takes \(input.elementType.rawValue)")
         }
-        let batch = data.shape.first ?? 1
-        guard batch > 0, data.elementCount == batch * input.elementCount else {
-            throw ValidationError(
-                "\(inputs) has shape \(data.shape); each of its \(batch) entries must hold \(input.elementCount) values for input '\(input.name)' \(input.shape)"
-            )
+        // Entries are the model's input shape, or that shape without its batch axis of 1.
+        let entryShape = Array(data.shape.dimensions.dropFirst())
+        let dropsBatchAxis = input.shape.first == 1 && entryShape == Array(input.shape.dropFirst())
+        let batch = data.shape.first ?? 0
+        guard batch > 0, entryShape == input.shape || dropsBatchAxis else {
+            let expected = input.shape.first == 1 ? "[N, \(input.shape.dropFirst().map(String.init).joined(separator: ", "))] or " : ""
+            throw CommandError(
+                "\(inputs) has shape \(data.shape); for input '\(input.name)' \(input.shape) it must be "
+                    + "\(expected)[N, \(input.shape.map(String.init).joined(separator: ", "))] with N ≥ 1 entries")
         }
         var results = [UInt8](repeating: 0, count: batch * output.byteCount)
-        var failure: (any Error)?
-        data.bytes.withUnsafeBytes { source in
-            results.withUnsafeMutableBytes { destination in
+        try data.bytes.withUnsafeBytes { source in
+            try results.withUnsafeMutableBytes { destination in
                 for index in 0..<batch {
                     let entry = UnsafeRawBufferPointer(rebasing: source[(index * input.byteCount)..<((index + 1) * input.byteCount)])
                     let slot = UnsafeMutableRawBufferPointer(
                         rebasing: destination[(index * output.byteCount)..<((index + 1) * output.byteCount)])
-                    do {
-                        try model.run(input: entry, output: slot)
-                    } catch {
-                        failure = error
-                        return
-                    }
+                    try model.run(input: entry, output: slot)
                 }
             }
         }
-        if let failure { throw failure }
-        // A batch axis of 1 in the model is replaced by the file's batch axis.
-        let perEntry = data.shape.rank == input.shape.count && output.shape.first == 1
-            ? Array(output.shape.dropFirst()) : output.shape
+        let perEntry = dropsBatchAxis && output.shape.first == 1 ? Array(output.shape.dropFirst()) : output.shape
         try NumPyArray.write(
             TensorData(dtype: DType(output.elementType), shape: Shape([batch] + perEntry), bytes: results),
-            to: URL(fileURLWithPath: outputs))
+            to: URL(fileURLWithPath: outputs), protecting: [inputsURL, artifactURL])
     }
 }
 

@@ -55,7 +55,7 @@ struct LoadErrorTests {
 
     @Test func missingFileIsReported() {
         let url = URL(fileURLWithPath: "/nonexistent/kiln/model.kiln")
-        expectRuntimeError(containing: "cannot read artifact '/nonexistent/kiln/model.kiln'") {
+        expectRuntimeError(containing: "/nonexistent/kiln/model.kiln: no such file") {
             _ = try CompiledModel(contentsOf: url)
         }
     }

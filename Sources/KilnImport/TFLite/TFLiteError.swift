@@ -1,9 +1,11 @@
+import Foundation
+
 /// A TensorFlow Lite model file that is missing, unreadable, malformed or unsupported.
 ///
 /// The message always starts with the file's path as it was given, so it
 /// can be shown to the user as is:
 /// `model.tflite: subgraph 0, tensor 3: shape: vector … runs past the end of the file`.
-public struct TFLiteError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct TFLiteError: LocalizedError, Hashable, Sendable, CustomStringConvertible {
     /// The full, user-facing explanation, starting with the file's path.
     public var message: String
 
@@ -14,6 +16,9 @@ public struct TFLiteError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// The message.
     public var description: String { message }
+
+    /// The message, for `localizedDescription`.
+    public var errorDescription: String? { description }
 }
 
 extension TFLiteError {

@@ -75,15 +75,24 @@ private struct Converter {
             throw TFLiteError(
                 message: "\(source): tensor '\(tensor.name)' has type \(tensor.type.name); Kiln supports FLOAT32, FLOAT16, INT8 and INT32")
         }
-        return TensorType(dtype, Shape(tensor.shape), quantization: quantization(tensor, dtype: dtype))
+        let type = TensorType(dtype, Shape(tensor.shape), quantization: try quantization(tensor, dtype: dtype))
+        if let problem = type.problem {
+            throw TFLiteError(message: "\(source): tensor \(index) '\(tensor.name)': \(problem)")
+        }
+        return type
     }
 
-    func quantization(_ tensor: TFLiteTensor, dtype: DType) -> QuantizationParameters? {
+    func quantization(_ tensor: TFLiteTensor, dtype: DType) throws -> QuantizationParameters? {
         guard dtype == .int8 || dtype == .int32, let q = tensor.quantization, !q.scale.isEmpty else { return nil }
-        let zeroPoints = q.zeroPoint.isEmpty
-            ? [Int32](repeating: 0, count: q.scale.count) : q.zeroPoint.map { Int32(truncatingIfNeeded: $0) }
-        guard zeroPoints.count == q.scale.count else { return nil }
-        return QuantizationParameters(scales: q.scale, zeroPoints: zeroPoints, axis: q.scale.count > 1 ? q.quantizedDimension : nil)
+        let zeroPoints: [Int64] = q.zeroPoint.isEmpty ? Array(repeating: 0, count: q.scale.count) : q.zeroPoint
+        let narrowed = zeroPoints.compactMap { Int32(exactly: $0) }
+        guard zeroPoints.count == q.scale.count, narrowed.count == zeroPoints.count else {
+            throw TFLiteError(
+                message: "\(source): tensor '\(tensor.name)': quantization has \(q.scale.count) scales and zero points \(q.zeroPoint); "
+                    + "it needs one 32-bit zero point per scale")
+        }
+        return QuantizationParameters(
+            scales: q.scale, zeroPoints: narrowed, axis: q.scale.count > 1 ? q.quantizedDimension : nil)
     }
 
     /// The Kiln value of tensor `index`, creating constants on first use.
@@ -251,7 +260,7 @@ private struct Converter {
 
     /// Appends a node computing `output` (named after it, with its quantization).
     mutating func add(_ op: Op, _ inputs: [ValueID], _ output: TFLiteTensor) throws -> ValueID {
-        let quantization = output.type == .int8 ? quantization(output, dtype: .int8) : nil
+        let quantization = output.type == .int8 ? try quantization(output, dtype: .int8) : nil
         return try graph.addNode(op, inputs: inputs, name: output.name, quantization: quantization)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import KilnRuntime
 
 /// A TensorFlow Lite model (`.tflite` file) as plain values: operator table, subgraphs and buffers.
 ///
@@ -41,7 +42,7 @@ public struct TFLiteModel: Hashable, Sendable {
             // FileIO's messages already start with the path.
             throw TFLiteError(message: error.message)
         }
-        try self.init(bytes: bytes, source: FileIO.displayPath(of: url))
+        try self.init(bytes: bytes, source: InputFile.displayPath(of: url))
     }
 
     /// Decodes a model file's bytes, throwing a ``TFLiteError`` that names `source` when they are malformed.
