@@ -124,16 +124,23 @@ enum CommandLineTool {
         return nil
     }
 
-    static func run(_ tool: URL, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// Runs `tool` to completion; `environment` adds to or overrides this process's variables.
+    ///
+    /// `status` is the exit status, or 128 + the signal number when a signal ended it (as shells report it).
+    static func run(_ tool: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> (
+        status: Int32, output: String
+    ) {
         let process = Process()
         process.executableURL = tool
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return (status, String(decoding: data, as: UTF8.self))
     }
 }

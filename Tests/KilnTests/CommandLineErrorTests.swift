@@ -1,0 +1,80 @@
+import Foundation
+import KilnIR
+import KilnImport
+import Testing
+
+/// `kiln` reports what went wrong in plain words with the path, prints the
+/// usage only when the command line itself was wrong, and never writes over
+/// the files a command reads.
+@Suite struct CommandLineErrorTests {
+    static let repro = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/Repro")
+
+    /// Compiles the int8 identity model into a fresh directory.
+    func compiledIdentity() throws -> (kiln: URL, directory: URL, artifact: URL, input: URL) {
+        let kiln = try #require(CommandLineTool.kiln)
+        let directory = try temporaryDirectory()
+        let compile = try CommandLineTool.run(
+            kiln, ["compile", Self.repro.appendingPathComponent("identity_int8.tflite").path, "-o", directory.path])
+        #expect(compile.status == 0, "\(compile.output)")
+        let input = directory.appendingPathComponent("x.npy")
+        try FileManager.default.copyItem(at: Self.repro.appendingPathComponent("x_int8.npy"), to: input)
+        return (kiln, directory, directory.appendingPathComponent("identity_int8.kiln"), input)
+    }
+
+    @Test func runRefusesToOverwriteItsInputsOrArtifact() throws {
+        let (kiln, directory, artifact, input) = try compiledIdentity()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let before = (try Data(contentsOf: artifact), try Data(contentsOf: input))
+        for target in [input, artifact] {
+            let run = try CommandLineTool.run(
+                kiln, ["run", artifact.path, "--inputs", input.path, "--outputs", target.path])
+            #expect(run.status == 1, "\(run.output)")
+            #expect(run.output.contains("refusing to overwrite"), "\(run.output)")
+        }
+        #expect(try Data(contentsOf: artifact) == before.0 && Data(contentsOf: input) == before.1)
+    }
+
+    /// Errors that are not about the command line's syntax.
+    struct Failure: CustomTestStringConvertible, Sendable {
+        var name: String
+        /// The arguments after `kiln`; `DIR` stands for the test's directory.
+        var arguments: [String]
+        var message: String
+        var testDescription: String { name }
+    }
+
+    static let failures: [Failure] = [
+        Failure(
+            name: "missing artifact", arguments: ["run", "DIR/nope.kiln", "--inputs", "DIR/x.npy", "--outputs", "DIR/y.npy"],
+            message: "error: DIR/nope.kiln: no such file"),
+        Failure(
+            name: "missing inputs", arguments: ["run", "DIR/identity_int8.kiln", "--inputs", "DIR/none.npy", "--outputs", "DIR/y.npy"],
+            message: "error: DIR/none.npy: no such file"),
+        Failure(
+            name: "output directory is a file", arguments: ["compile", "REPRO/identity_int8.tflite", "-o", "DIR/x.npy"],
+            message: "error: DIR/x.npy: is a file, not a directory"),
+        Failure(
+            name: "inputs of the wrong shape",
+            arguments: ["run", "DIR/identity_int8.kiln", "--inputs", "REPRO/x_int8_4096.npy", "--outputs", "DIR/y.npy"],
+            message: "has shape [2x1x4096]; for input"),
+    ]
+
+    @Test(arguments: failures) func failureIsReportedWithoutUsage(_ failure: Failure) throws {
+        let (kiln, directory, _, _) = try compiledIdentity()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func expand(_ text: String) -> String {
+            text.replacingOccurrences(of: "DIR", with: directory.path).replacingOccurrences(of: "REPRO", with: Self.repro.path)
+        }
+        let run = try CommandLineTool.run(kiln, failure.arguments.map(expand))
+        #expect(run.status == 1, "\(run.output)")
+        #expect(run.output.contains(expand(failure.message)), "\(run.output)")
+        #expect(!run.output.contains("Usage:") && !run.output.contains("NSCocoaErrorDomain"), "\(run.output)")
+    }
+
+    @Test func wrongCommandLinePrintsUsage() throws {
+        let kiln = try #require(CommandLineTool.kiln)
+        let run = try CommandLineTool.run(kiln, ["run", "model.kiln"])
+        #expect(run.status == 64, "\(run.output)")
+        #expect(run.output.contains("Usage:"), "\(run.output)")
+    }
+}
