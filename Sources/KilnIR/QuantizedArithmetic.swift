@@ -130,6 +130,10 @@ extension QuantizedArithmetic {
     /// default for layers with int8 weights and float activations): the zero
     /// point is taken from whichever end loses less, clamped and rounded half
     /// to even; an all-zero range gets step 1.
+    ///
+    /// Non-finite groups stay non-finite: a NaN `maximum` (the group holds a
+    /// NaN) gives a NaN step, and an infinite range an infinite one, so every
+    /// value of the group rounds to NaN, as IEEE arithmetic would carry it.
     public static func dynamicRangeParameters(minimum: Float, maximum: Float) -> DynamicRangeParameters {
         let low = min(0, minimum)
         let high = max(0, maximum)
@@ -138,9 +142,11 @@ extension QuantizedArithmetic {
         let highScaled = high * scale
         var zeroPoint = (-128 + lowScaled) + (127 + highScaled) > 0 ? -128 - lowScaled : 127 - highScaled
         zeroPoint = min(max(zeroPoint, -128), 127)
-        let step = 1 / scale
+        let step = maximum.isNaN ? .nan : 1 / scale
+        // An infinite range makes the zero point NaN (∞ · 0); it is taken as 0, and every value of
+        // the group then rounds to NaN through the infinite step.
         return DynamicRangeParameters(
-            multiplier: 1 / step, step: step, zeroPoint: Int32(zeroPoint.rounded(.toNearestOrEven)))
+            multiplier: 1 / step, step: step, zeroPoint: saturatingInt32(zeroPoint.rounded(.toNearestOrEven)))
     }
 
     /// `x` rounded to the grid of `parameters` and returned as a real value.

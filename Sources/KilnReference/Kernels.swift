@@ -5,8 +5,9 @@ import KilnIR
 enum Kernels {
     static func apply(_ function: Activation, _ x: Float) -> Float {
         switch function {
-        case .relu: return max(x, 0)
-        case .relu6: return min(max(x, 0), 6)
+        // Written with comparisons so NaN stays NaN, as IEEE arithmetic and LiteRT keep it.
+        case .relu: return x < 0 ? 0 : x
+        case .relu6: return x < 0 ? 0 : (x > 6 ? 6 : x)
         case .sigmoid: return 1 / (1 + Foundation.exp(-x))
         case .tanh: return Foundation.tanh(x)
         case .gelu: return Float(0.5 * Double(x) * Foundation.erfc(-Double(x) / 2.0.squareRoot()))
@@ -111,7 +112,7 @@ enum Kernels {
         var out = [Float](repeating: 0, count: resultShape.elementCount)
         forEachWindow(inputShape: x.shape, attributes, resultShape: resultShape) { output, taps in
             let values = taps.map { x.values[$0] }
-            out[output] = average ? values.reduce(0, +) / Float(max(values.count, 1)) : values.max() ?? 0
+            out[output] = average ? values.reduce(0, +) / Float(max(values.count, 1)) : maximum(values) ?? 0
         }
         return Tensor(shape: resultShape, values: out)
     }
@@ -144,13 +145,18 @@ enum Kernels {
         }
     }
 
+    /// The largest value, NaN if any is NaN (IEEE 754-2019 `maximum`), or `nil` if there are none.
+    static func maximum<Values: Collection<Float>>(_ values: Values) -> Float? {
+        values.contains(where: \.isNaN) ? .nan : values.max()
+    }
+
     /// Softmax over the last axis, shifted by the row maximum for range safety.
     static func softmax(_ x: Tensor) -> Tensor {
         let depth = x.shape.dimensions.last ?? 1
         var out = x.values
         for start in stride(from: 0, to: out.count, by: depth) {
             let row = start..<(start + depth)
-            let maximum = x.values[row].max() ?? 0
+            let maximum = Self.maximum(x.values[row]) ?? 0
             var sum: Float = 0
             for index in row {
                 out[index] = Foundation.exp(x.values[index] - maximum)
@@ -256,8 +262,9 @@ extension Kernels {
         var out = x.values
         for start in stride(from: 0, to: out.count, by: max(group, 1)) {
             let values = x.values[start..<min(start + group, out.count)]
+            // A NaN maximum turns the whole group into NaN (see dynamicRangeParameters).
             let parameters = QuantizedArithmetic.dynamicRangeParameters(
-                minimum: values.min() ?? 0, maximum: values.max() ?? 0)
+                minimum: values.filter { !$0.isNaN }.min() ?? 0, maximum: maximum(values) ?? 0)
             for index in values.indices { out[index] = QuantizedArithmetic.roundToGrid(x.values[index], parameters) }
         }
         return Tensor(shape: x.shape, values: out)

@@ -141,7 +141,8 @@ struct ElementwiseKernel {
             }
             let maximum = reduce(
                 initial: -.infinity, element: { emitter.loadVector(input, offset: $0, lanes: $1) },
-                combineVectors: emitter.maximum, horizontal: emitter.horizontalMax, combineScalars: emitter.maximum)
+                combineVectors: emitter.maximumPropagatingNaN, horizontal: emitter.horizontalMax,
+                combineScalars: emitter.maximumPropagatingNaN)
             let sum = reduce(
                 initial: 0,
                 element: { offset, lanes in

@@ -8,9 +8,9 @@ extension KernelEmitter {
         guard let activation else { return x }
         switch activation {
         case .relu:
-            return maximumOrZero(x, lanes: lanes)
+            return clamp(x, low: splat(0, lanes: lanes))
         case .relu6:
-            return minimum(maximumOrZero(x, lanes: lanes), splat(6, lanes: lanes))
+            return clamp(x, low: splat(0, lanes: lanes), high: splat(6, lanes: lanes))
         case .sigmoid:
             return sigmoid(x, lanes: lanes)
         case .tanh:
@@ -20,19 +20,17 @@ extension KernelEmitter {
         }
     }
 
-    private func maximumOrZero(_ x: IRValue, lanes: Int) -> IRValue {
-        ir.select(ir.fcmp(.ogt, x, splat(0, lanes: lanes)), x, splat(0, lanes: lanes))
-    }
-
-    /// `e^x` to about 1 ulp on [-87, 88]; inputs outside are clamped.
+    /// `e^x` to about 1 ulp on [-87, 88]; inputs outside are clamped, NaN stays NaN.
     ///
     /// Range reduction `x = n·ln2 + r` with |r| ≤ ln2/2 (ln2 split in two
     /// parts so `n·ln2` is exact), a degree-7 Taylor polynomial for `e^r`
     /// (truncation error below 6e-9), and `2^n` built in the exponent bits.
     func exp(_ x: IRValue, lanes: Int) -> IRValue {
-        let clamped = minimum(maximum(x, splat(-87.0, lanes: lanes)), splat(88.0, lanes: lanes))
+        let clamped = clamp(x, low: splat(-87.0, lanes: lanes), high: splat(88.0, lanes: lanes))
         let scaled = ir.fadd(ir.fmul(clamped, splat(1.442_695_04, lanes: lanes)), splat(0.5, lanes: lanes))
         let n = unaryIntrinsic("llvm.floor", scaled, lanes: lanes)
+        // A NaN `n` would make the integer conversion below poison; the polynomial carries the NaN instead.
+        let exponentSteps = replacingNaN(n, with: splat(0, lanes: lanes))
         var r = fma(n, splat(-0.693_359_375, lanes: lanes), clamped, lanes: lanes)
         r = fma(n, splat(2.121_944_4e-4, lanes: lanes), r, lanes: lanes)
         let coefficients: [Float] = [1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1, 1]
@@ -41,7 +39,7 @@ extension KernelEmitter {
             polynomial = fma(polynomial, r, splat(coefficient, lanes: lanes), lanes: lanes)
         }
         let intType = ir.vector(ir.i32, lanes)
-        let exponent = ir.add(ir.fptosi(n, to: intType), ir.splat(ir.constant(127, ir.i32), count: lanes))
+        let exponent = ir.add(ir.fptosi(exponentSteps, to: intType), ir.splat(ir.constant(127, ir.i32), count: lanes))
         let power = ir.bitcast(ir.shl(exponent, ir.splat(ir.constant(23, ir.i32), count: lanes)), to: vectorType(lanes))
         return ir.fmul(polynomial, power)
     }

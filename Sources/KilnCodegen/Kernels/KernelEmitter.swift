@@ -106,16 +106,34 @@ struct KernelEmitter {
         reduce(vector, lanes: lanes) { ir.fadd($0, $1) }
     }
 
-    /// The largest lane of an f32 vector.
+    /// The largest lane of an f32 vector, NaN if any lane is NaN.
     func horizontalMax(_ vector: IRValue, lanes: Int) -> IRValue {
-        reduce(vector, lanes: lanes) { maximum($0, $1) }
+        reduce(vector, lanes: lanes) { maximumPropagatingNaN($0, $1) }
     }
 
-    /// Lane-wise `a > b ? a : b`.
+    /// Lane-wise `a > b ? a : b`: `b` where either is NaN, so a NaN in `a` is dropped.
     func maximum(_ a: IRValue, _ b: IRValue) -> IRValue { ir.select(ir.fcmp(.ogt, a, b), a, b) }
 
-    /// Lane-wise `a < b ? a : b`.
+    /// Lane-wise `a < b ? a : b`: `b` where either is NaN, so a NaN in `a` is dropped.
     func minimum(_ a: IRValue, _ b: IRValue) -> IRValue { ir.select(ir.fcmp(.olt, a, b), a, b) }
+
+    /// Lane-wise IEEE 754-2019 `maximum`: the larger value, or NaN where either is NaN.
+    func maximumPropagatingNaN(_ a: IRValue, _ b: IRValue) -> IRValue {
+        ir.select(ir.fcmp(.uno, a, b), ir.fadd(a, b), maximum(a, b))
+    }
+
+    /// Lane-wise `x` limited to `[low, high]` (either bound optional), NaN staying NaN.
+    func clamp(_ x: IRValue, low: IRValue? = nil, high: IRValue? = nil) -> IRValue {
+        var result = x
+        if let low { result = ir.select(ir.fcmp(.olt, result, low), low, result) }
+        if let high { result = ir.select(ir.fcmp(.ogt, result, high), high, result) }
+        return result
+    }
+
+    /// Lane-wise `x`, with NaN replaced by `replacement`.
+    func replacingNaN(_ x: IRValue, with replacement: IRValue) -> IRValue {
+        ir.select(ir.fcmp(.uno, x, x), replacement, x)
+    }
 
     private func reduce(_ vector: IRValue, lanes: Int, _ combine: (IRValue, IRValue) -> IRValue) -> IRValue {
         // Pairwise halving keeps the dependency chain log2(lanes) long.

@@ -48,7 +48,7 @@ struct PoolKernel {
                                     combined = isAverage ? ir.add(current, x) : ir.select(ir.icmp(.sgt, x, current), x, current)
                                 } else {
                                     let x = emitter.loadVector(inputPointer, offset: offset, lanes: run.lanes)
-                                    combined = isAverage ? ir.fadd(current, x) : emitter.maximum(current, x)
+                                    combined = isAverage ? ir.fadd(current, x) : emitter.maximumPropagatingNaN(current, x)
                                 }
                                 ir.store(combined, to: slot, alignment: 4)
                             }

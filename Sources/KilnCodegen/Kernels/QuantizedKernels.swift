@@ -100,10 +100,9 @@ struct QuantizedKernels {
                     let quotient = ir.fdiv(
                         emitter.loadVector(input, offset: offset, lanes: run.lanes),
                         emitter.splat(outputParameters.scales[0], lanes: run.lanes))
-                    // Float inputs may hold NaN, which the clamp in `quantized` would
-                    // send to the lower bound; QuantizedArithmetic maps it to 0 steps.
-                    let steps = ir.select(
-                        ir.fcmp(.ord, quotient, quotient), quotient, emitter.splat(0, lanes: run.lanes))
+                    // Float inputs may hold NaN, which the clamp in `quantized` would send to the
+                    // lower bound; QuantizedArithmetic maps it to 0 steps. (Integer layers never see NaN.)
+                    let steps = emitter.replacingNaN(quotient, with: emitter.splat(0, lanes: run.lanes))
                     emitter.storeQuantized(
                         steps, zeroPoint: outputParameters.zeroPoints[0], range: QuantizedArithmetic.int8Range,
                         lanes: run.lanes, output: output, offset: offset)
@@ -159,7 +158,7 @@ extension QuantizedKernels {
         return (vectors, (emitter.accumulator(emitter.ir.f32), emitter.accumulator(emitter.ir.f32)))
     }
 
-    /// The smallest and largest of `count` floats at `base`.
+    /// The smallest of `count` floats at `base` (NaN ignored) and the largest (NaN if any is NaN).
     func extremes(
         of input: IRValue, base: IRValue, count: Int, slots: (vectors: [Int: (IRValue, IRValue)], scalars: (IRValue, IRValue))
     ) -> (IRValue, IRValue) {
@@ -175,12 +174,14 @@ extension QuantizedKernels {
             ir.loop("minmax", from: 0, to: run.count) { block in
                 let x = emitter.loadVector(input, offset: ir.add(base, emitter.affine(block, times: run.lanes, plus: run.start)), lanes: run.lanes)
                 ir.store(emitter.minimum(x, ir.load(type, from: low, alignment: 4)), to: low, alignment: 4)
-                ir.store(emitter.maximum(x, ir.load(type, from: high, alignment: 4)), to: high, alignment: 4)
+                ir.store(emitter.maximumPropagatingNaN(x, ir.load(type, from: high, alignment: 4)), to: high, alignment: 4)
             }
             let runLow = reduce(ir.load(type, from: low, alignment: 4), lanes: run.lanes, emitter.minimum)
-            let runHigh = reduce(ir.load(type, from: high, alignment: 4), lanes: run.lanes, emitter.maximum)
+            let runHigh = reduce(ir.load(type, from: high, alignment: 4), lanes: run.lanes, emitter.maximumPropagatingNaN)
             ir.store(emitter.minimum(runLow, ir.load(ir.f32, from: extremes.0, alignment: 4)), to: extremes.0, alignment: 4)
-            ir.store(emitter.maximum(runHigh, ir.load(ir.f32, from: extremes.1, alignment: 4)), to: extremes.1, alignment: 4)
+            ir.store(
+                emitter.maximumPropagatingNaN(runHigh, ir.load(ir.f32, from: extremes.1, alignment: 4)), to: extremes.1,
+                alignment: 4)
         }
         return (ir.load(ir.f32, from: extremes.0, alignment: 4), ir.load(ir.f32, from: extremes.1, alignment: 4))
     }
@@ -191,8 +192,9 @@ extension QuantizedKernels {
         let lowBound = ir.sitofp(ir.sub(ir.constant(-128, ir.i32), grid.zeroPoint), to: ir.f32)
         let highBound = ir.sitofp(ir.sub(ir.constant(127, ir.i32), grid.zeroPoint), to: ir.f32)
         let steps = ir.fmul(x, ir.broadcast(grid.multiplier, count: lanes))
-        let limited = emitter.minimum(
-            emitter.maximum(steps, ir.broadcast(lowBound, count: lanes)), ir.broadcast(highBound, count: lanes))
+        let limited = emitter.clamp(
+            emitter.replacingNaN(steps, with: emitter.splat(0, lanes: lanes)), low: ir.broadcast(lowBound, count: lanes),
+            high: ir.broadcast(highBound, count: lanes))
         return ir.fptosi(emitter.unaryIntrinsic("llvm.roundeven", limited, lanes: lanes), to: ir.vector(ir.i32, lanes))
     }
 
@@ -219,10 +221,14 @@ extension QuantizedKernels {
         zeroPoint = ir.select(ir.fcmp(.oge, floor, zeroPoint), floor, zeroPoint)
         let ceiling = ir.constant(Float(127))
         zeroPoint = ir.select(ir.fcmp(.olt, ceiling, zeroPoint), ceiling, zeroPoint)
+        // As QuantizedArithmetic: an infinite range gives a NaN zero point, taken as 0.
+        zeroPoint = ir.select(ir.fcmp(.uno, zeroPoint, zeroPoint), zero, zeroPoint)
         let rounded = ir.fptosi(
             ir.extractElement(emitter.unaryIntrinsic("llvm.roundeven", ir.broadcast(zeroPoint, count: 1), lanes: 1), at: 0),
             to: ir.i32)
-        let step = ir.fdiv(ir.constant(Float(1)), scale)
+        // A NaN maximum (the group holds NaN) makes the whole group NaN, as in QuantizedArithmetic.
+        let step = ir.select(
+            ir.fcmp(.uno, maximum, maximum), ir.constant(Float.nan), ir.fdiv(ir.constant(Float(1)), scale))
         return (ir.fdiv(ir.constant(Float(1)), step), step, rounded)
     }
 }
