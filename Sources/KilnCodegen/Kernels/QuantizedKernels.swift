@@ -149,35 +149,48 @@ extension QuantizedKernels {
         }
     }
 
+    /// Per lane width: the running minimum, maximum and non-finite probe; then the scalar minimum and maximum.
+    typealias ExtremeSlots = (vectors: [Int: (IRValue, IRValue, IRValue)], scalars: (IRValue, IRValue))
+
     /// Accumulator slots for ``extremes(of:base:count:slots:)``, allocated once per node function.
-    func extremeSlots(_ count: Int) -> (vectors: [Int: (IRValue, IRValue)], scalars: (IRValue, IRValue)) {
+    func extremeSlots(_ count: Int) -> ExtremeSlots {
         let lanes = Set(LaneRun.covering(count, width: emitter.laneWidth).map(\.lanes))
-        let vectors = Dictionary(uniqueKeysWithValues: lanes.map {
-            ($0, (emitter.accumulator(emitter.vectorType($0)), emitter.accumulator(emitter.vectorType($0))))
+        let vectors = Dictionary(uniqueKeysWithValues: lanes.map { lanes in
+            let slot = { emitter.accumulator(emitter.vectorType(lanes)) }
+            return (lanes, (slot(), slot(), slot()))
         })
         return (vectors, (emitter.accumulator(emitter.ir.f32), emitter.accumulator(emitter.ir.f32)))
     }
 
-    /// The smallest of `count` floats at `base` (NaN ignored) and the largest (NaN if any is NaN).
+    /// The smallest of `count` floats at `base` (NaN ignored) and the largest (NaN if any is not finite).
+    ///
+    /// Non-finite values are caught by a separate sum of `x · 0` (NaN for NaN and ±∞),
+    /// a chain independent of the min/max chains, so the loop stays as fast as a plain min/max.
     func extremes(
-        of input: IRValue, base: IRValue, count: Int, slots: (vectors: [Int: (IRValue, IRValue)], scalars: (IRValue, IRValue))
+        of input: IRValue, base: IRValue, count: Int, slots: ExtremeSlots
     ) -> (IRValue, IRValue) {
         let ir = emitter.ir
         let extremes = slots.scalars
         ir.store(ir.constant(Float.infinity), to: extremes.0, alignment: 4)
         ir.store(ir.constant(-Float.infinity), to: extremes.1, alignment: 4)
         for run in LaneRun.covering(count, width: emitter.laneWidth) {
-            guard let (low, high) = slots.vectors[run.lanes] else { continue }
+            guard let (low, high, probe) = slots.vectors[run.lanes] else { continue }
             let type = emitter.vectorType(run.lanes)
             ir.store(emitter.splat(.infinity, lanes: run.lanes), to: low, alignment: 4)
             ir.store(emitter.splat(-.infinity, lanes: run.lanes), to: high, alignment: 4)
+            ir.store(emitter.splat(0, lanes: run.lanes), to: probe, alignment: 4)
             ir.loop("minmax", from: 0, to: run.count) { block in
                 let x = emitter.loadVector(input, offset: ir.add(base, emitter.affine(block, times: run.lanes, plus: run.start)), lanes: run.lanes)
                 ir.store(emitter.minimum(x, ir.load(type, from: low, alignment: 4)), to: low, alignment: 4)
-                ir.store(emitter.maximumPropagatingNaN(x, ir.load(type, from: high, alignment: 4)), to: high, alignment: 4)
+                ir.store(emitter.maximum(x, ir.load(type, from: high, alignment: 4)), to: high, alignment: 4)
+                ir.store(
+                    emitter.fma(x, emitter.splat(0, lanes: run.lanes), ir.load(type, from: probe, alignment: 4), lanes: run.lanes),
+                    to: probe, alignment: 4)
             }
             let runLow = reduce(ir.load(type, from: low, alignment: 4), lanes: run.lanes, emitter.minimum)
-            let runHigh = reduce(ir.load(type, from: high, alignment: 4), lanes: run.lanes, emitter.maximumPropagatingNaN)
+            let runHigh = ir.fadd(
+                reduce(ir.load(type, from: high, alignment: 4), lanes: run.lanes, emitter.maximum),
+                reduce(ir.load(type, from: probe, alignment: 4), lanes: run.lanes) { ir.fadd($0, $1) })
             ir.store(emitter.minimum(runLow, ir.load(ir.f32, from: extremes.0, alignment: 4)), to: extremes.0, alignment: 4)
             ir.store(
                 emitter.maximumPropagatingNaN(runHigh, ir.load(ir.f32, from: extremes.1, alignment: 4)), to: extremes.1,

@@ -193,7 +193,7 @@ struct VNNIFullyConnectedKernel {
     /// row after row (`paddedDepth` apart) and each row's zero point and step.
     private func quantizeRows(
         input: IRValue, bases: [IRValue], into buffer: IRValue, paddedDepth: Int,
-        grids: [(zeroPoint: IRValue, step: IRValue)], slots: (vectors: [Int: (IRValue, IRValue)], scalars: (IRValue, IRValue))
+        grids: [(zeroPoint: IRValue, step: IRValue)], slots: QuantizedKernels.ExtremeSlots
     ) {
         let ir = emitter.ir
         let kernels = QuantizedKernels(emitter: emitter)
