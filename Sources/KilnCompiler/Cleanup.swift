@@ -17,7 +17,7 @@ public enum Cleanup {
     }
 
     /// Kills every registered process group and removes every registered directory.
-    public static func cleanUpNow() {
+    static func cleanUpNow() {
         let (groups, directories) = state.takeAll()
         for group in groups { kill(-group, SIGKILL) }
         for directory in directories { try? FileManager.default.removeItem(at: directory) }

@@ -14,17 +14,13 @@ struct CommandError: LocalizedError {
     var errorDescription: String? { message }
 }
 
-/// `kiln`'s exit statuses, as documented in the README.
-enum ExitStatus {
-    /// The model, an input or a file could not be used; the message says which and why.
-    static let failure: Int32 = 1
-    /// The command line was wrong; the usage is printed.
-    static let usage: Int32 = 64
-}
-
 extension KilnCommand {
     /// Runs the command, cleaning up children and temporary files on SIGINT,
     /// SIGTERM and SIGHUP, and printing every error in one place.
+    ///
+    /// Exit statuses (the README lists them): 0 success; 1 a model, input or
+    /// file could not be used; 64 a wrong command line (ArgumentParser's, with
+    /// the usage); 128 + N after signal N.
     static func main() {
         Cleanup.installSignalHandlers()
         let command: any ParsableCommand
@@ -42,7 +38,7 @@ extension KilnCommand {
             exit(withError: error)
         } catch {
             FileHandle.standardError.write(Data((Self.message(for: error) + "\n").utf8))
-            Foundation.exit(ExitStatus.failure)
+            Foundation.exit(1)
         }
     }
 

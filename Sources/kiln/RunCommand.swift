@@ -36,10 +36,12 @@ struct RunCommand: ParsableCommand {
         let dropsBatchAxis = input.shape.first == 1 && entryShape == Array(input.shape.dropFirst())
         let batch = data.shape.first ?? 0
         guard batch > 0, entryShape == input.shape || dropsBatchAxis else {
-            let expected = input.shape.first == 1 ? "[N, \(input.shape.dropFirst().map(String.init).joined(separator: ", "))] or " : ""
+            // Written as Shape prints, e.g. [Nx1x640].
+            func batched(_ shape: some Collection<Int>) -> String { "[N" + shape.map { "x\($0)" }.joined() + "]" }
+            let expected = input.shape.first == 1 ? "\(batched(input.shape.dropFirst())) or " : ""
             throw CommandError(
-                "\(inputs) has shape \(data.shape); for input '\(input.name)' \(input.shape) it must be "
-                    + "\(expected)[N, \(input.shape.map(String.init).joined(separator: ", "))] with N ≥ 1 entries")
+                "\(inputs) has shape \(data.shape); for input '\(input.name)' \(Shape(input.shape)) it must be "
+                    + "\(expected)\(batched(input.shape)) with N ≥ 1 entries")
         }
         var results = [UInt8](repeating: 0, count: batch * output.byteCount)
         try data.bytes.withUnsafeBytes { source in
