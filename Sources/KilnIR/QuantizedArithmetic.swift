@@ -141,12 +141,12 @@ extension QuantizedArithmetic {
         let lowScaled = low * scale
         let highScaled = high * scale
         var zeroPoint = (-128 + lowScaled) + (127 + highScaled) > 0 ? -128 - lowScaled : 127 - highScaled
-        zeroPoint = min(max(zeroPoint, -128), 127)
-        let step = maximum.isNaN ? .nan : 1 / scale
-        // An infinite range makes the zero point NaN (∞ · 0); it is taken as 0, and every value of
+        // An infinite range makes the zero point NaN (∞ · 0); it goes to -128, and every value of
         // the group then rounds to NaN through the infinite step.
+        zeroPoint = zeroPoint > -128 ? min(zeroPoint, 127) : -128
+        let step = maximum.isNaN ? .nan : 1 / scale
         return DynamicRangeParameters(
-            multiplier: 1 / step, step: step, zeroPoint: saturatingInt32(zeroPoint.rounded(.toNearestOrEven)))
+            multiplier: 1 / step, step: step, zeroPoint: Int32(zeroPoint.rounded(.toNearestOrEven)))
     }
 
     /// `x` rounded to the grid of `parameters` and returned as a real value.

@@ -164,8 +164,9 @@ extension QuantizedKernels {
 
     /// The smallest of `count` floats at `base` (NaN ignored) and the largest (NaN if any is not finite).
     ///
-    /// Non-finite values are caught by a separate sum of `x · 0` (NaN for NaN and ±∞),
-    /// a chain independent of the min/max chains, so the loop stays as fast as a plain min/max.
+    /// Non-finite values are caught by a separate sum of `x · 0` (NaN for NaN and ±∞), a chain
+    /// independent of the min/max chains and added to the maximum once at the end, so the loop and
+    /// the reductions stay as fast as a plain min/max.
     func extremes(
         of input: IRValue, base: IRValue, count: Int, slots: ExtremeSlots
     ) -> (IRValue, IRValue) {
@@ -173,6 +174,7 @@ extension QuantizedKernels {
         let extremes = slots.scalars
         ir.store(ir.constant(Float.infinity), to: extremes.0, alignment: 4)
         ir.store(ir.constant(-Float.infinity), to: extremes.1, alignment: 4)
+        var nonFinite = ir.constant(Float(0))
         for run in LaneRun.covering(count, width: emitter.laneWidth) {
             guard let (low, high, probe) = slots.vectors[run.lanes] else { continue }
             let type = emitter.vectorType(run.lanes)
@@ -188,15 +190,14 @@ extension QuantizedKernels {
                     to: probe, alignment: 4)
             }
             let runLow = reduce(ir.load(type, from: low, alignment: 4), lanes: run.lanes, emitter.minimum)
-            let runHigh = ir.fadd(
-                reduce(ir.load(type, from: high, alignment: 4), lanes: run.lanes, emitter.maximum),
-                reduce(ir.load(type, from: probe, alignment: 4), lanes: run.lanes) { ir.fadd($0, $1) })
+            let runHigh = reduce(ir.load(type, from: high, alignment: 4), lanes: run.lanes, emitter.maximum)
+            nonFinite = ir.fadd(nonFinite, reduce(ir.load(type, from: probe, alignment: 4), lanes: run.lanes) { ir.fadd($0, $1) })
             ir.store(emitter.minimum(runLow, ir.load(ir.f32, from: extremes.0, alignment: 4)), to: extremes.0, alignment: 4)
-            ir.store(
-                emitter.maximumPropagatingNaN(runHigh, ir.load(ir.f32, from: extremes.1, alignment: 4)), to: extremes.1,
-                alignment: 4)
+            ir.store(emitter.maximum(runHigh, ir.load(ir.f32, from: extremes.1, alignment: 4)), to: extremes.1, alignment: 4)
         }
-        return (ir.load(ir.f32, from: extremes.0, alignment: 4), ir.load(ir.f32, from: extremes.1, alignment: 4))
+        return (
+            ir.load(ir.f32, from: extremes.0, alignment: 4), ir.fadd(ir.load(ir.f32, from: extremes.1, alignment: 4), nonFinite)
+        )
     }
 
     /// `clamp(roundHalfEven(x · multiplier))` within `[-128 - zp, 127 - zp]`, as i32 steps from the zero point.
@@ -205,9 +206,9 @@ extension QuantizedKernels {
         let lowBound = ir.sitofp(ir.sub(ir.constant(-128, ir.i32), grid.zeroPoint), to: ir.f32)
         let highBound = ir.sitofp(ir.sub(ir.constant(127, ir.i32), grid.zeroPoint), to: ir.f32)
         let steps = ir.fmul(x, ir.broadcast(grid.multiplier, count: lanes))
-        let limited = emitter.clamp(
-            emitter.replacingNaN(steps, with: emitter.splat(0, lanes: lanes)), low: ir.broadcast(lowBound, count: lanes),
-            high: ir.broadcast(highBound, count: lanes))
+        // NaN lands on a bound (a defined integer); its group's step is NaN, so the value never shows.
+        let limited = emitter.minimum(
+            emitter.maximum(steps, ir.broadcast(lowBound, count: lanes)), ir.broadcast(highBound, count: lanes))
         return ir.fptosi(emitter.unaryIntrinsic("llvm.roundeven", limited, lanes: lanes), to: ir.vector(ir.i32, lanes))
     }
 
@@ -231,11 +232,10 @@ extension QuantizedKernels {
         var zeroPoint = ir.select(
             ir.fcmp(.ogt, balance, zero), ir.fsub(ir.constant(Float(-128)), lowScaled), ir.fsub(ir.constant(Float(127)), highScaled))
         let floor = ir.constant(Float(-128))
-        zeroPoint = ir.select(ir.fcmp(.oge, floor, zeroPoint), floor, zeroPoint)
+        // `uge`: a NaN zero point (from an infinite range) goes to the floor, as in QuantizedArithmetic.
+        zeroPoint = ir.select(ir.fcmp(.uge, floor, zeroPoint), floor, zeroPoint)
         let ceiling = ir.constant(Float(127))
         zeroPoint = ir.select(ir.fcmp(.olt, ceiling, zeroPoint), ceiling, zeroPoint)
-        // As QuantizedArithmetic: an infinite range gives a NaN zero point, taken as 0.
-        zeroPoint = ir.select(ir.fcmp(.uno, zeroPoint, zeroPoint), zero, zeroPoint)
         let rounded = ir.fptosi(
             ir.extractElement(emitter.unaryIntrinsic("llvm.roundeven", ir.broadcast(zeroPoint, count: 1), lanes: 1), at: 0),
             to: ir.i32)

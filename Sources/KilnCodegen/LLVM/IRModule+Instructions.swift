@@ -20,9 +20,9 @@ enum IntPredicate {
 }
 
 /// Floating-point comparison predicates for `fcmp`: ordered ones (false if either is NaN),
-/// plus `ord`/`uno` to test for NaN.
+/// `ord`/`uno` to test for NaN, and `uge` (true if either is NaN) for clamps that must send NaN to a bound.
 enum RealPredicate {
-    case oeq, one, olt, ole, ogt, oge, ord, uno
+    case oeq, one, olt, ole, ogt, oge, ord, uno, uge
 
     /// The `LLVMRealPredicate` value.
     var llvmValue: UInt32 {
@@ -35,6 +35,7 @@ enum RealPredicate {
         case .one: 6
         case .ord: 7
         case .uno: 8
+        case .uge: 11
         }
     }
 }
