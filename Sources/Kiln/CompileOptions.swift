@@ -47,11 +47,38 @@ public struct CompileOptions: Hashable, Sendable, Codable {
     public var quantization: Quantization
     /// Pruning applied at build time.
     public var pruning: Pruning
+    /// Where the options were written, so a bad value is reported at the model's line.
+    let location: SourceLocation?
 
     /// Creates compile options; the defaults are the host CPU, float32, no pruning.
-    public init(target: Target = .host, quantization: Quantization = .none, pruning: Pruning = .none) {
+    public init(
+        target: Target = .host, quantization: Quantization = .none, pruning: Pruning = .none,
+        file: String = #filePath, line: Int = #line, column: Int = #column
+    ) {
         self.target = target
         self.quantization = quantization
         self.pruning = pruning
+        self.location = SourceLocation(file: file, line: line, column: column)
+    }
+
+    /// Problems with the options' values, located where the options were written.
+    public var diagnostics: [Diagnostic] {
+        guard case .magnitude(let sparsity, _) = pruning, !(0...1).contains(sparsity) else { return [] }
+        // `contains` is false for NaN too, which JSON could not even carry to the compiler.
+        return [.error("pruning sparsity must be a number from 0 to 1, got \(sparsity)", at: location)]
+    }
+}
+
+extension CompileOptions {
+    /// Options are equal when they compile the same way, wherever they were written.
+    public static func == (lhs: CompileOptions, rhs: CompileOptions) -> Bool {
+        lhs.target == rhs.target && lhs.quantization == rhs.quantization && lhs.pruning == rhs.pruning
+    }
+
+    /// Hashes what `==` compares.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(target)
+        hasher.combine(quantization)
+        hasher.combine(pruning)
     }
 }

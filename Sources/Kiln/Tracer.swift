@@ -154,8 +154,12 @@ public final class Tracer {
                 diagnostics.append(.error("the model's body is empty: start it with Input(shape:)"))
             }
         }
+        let optionProblems = options.diagnostics
+        diagnostics.append(contentsOf: optionProblems)
         let ok = diagnostics.isEmpty
+        // Bad option values are reported above; they are not carried on, since JSON cannot hold a NaN.
         return TraceResult(
-            modelName: graph.name, graph: ok ? graph : nil, options: options, diagnostics: diagnostics)
+            modelName: graph.name, graph: ok ? graph : nil, options: optionProblems.isEmpty ? options : CompileOptions(),
+            diagnostics: diagnostics)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Kiln
 import KilnIR
 import Testing
@@ -100,5 +101,32 @@ struct LoopModel: Model {
             var body: some Layer { Dense(3) }
         }
         #expect(NoInput.trace().diagnostics.first?.message.contains("start the body with Input") == true)
+    }
+
+    /// A model whose options ask for pruning sparsity `sparsity`, written on `optionsLine`.
+    struct PrunedModel: Model {
+        nonisolated(unsafe) static var sparsity = 0.5
+        static let optionsLine = #line + 2
+        var options: CompileOptions {
+            CompileOptions(pruning: .magnitude(sparsity: Self.sparsity))
+        }
+        var body: some Layer {
+            Input(shape: [1, 4])
+            Dense(2)
+        }
+    }
+
+    @Test(.serialized, arguments: [1.5, -0.1, .nan, .infinity])
+    func badSparsityIsAnErrorAtTheOptionsLine(_ sparsity: Double) throws {
+        PrunedModel.sparsity = sparsity
+        defer { PrunedModel.sparsity = 0.5 }
+        let result = PrunedModel.trace()
+        let diagnostic = try #require(result.diagnostics.first)
+        #expect(result.graph == nil)
+        #expect(diagnostic.message == "pruning sparsity must be a number from 0 to 1, got \(sparsity)")
+        #expect(diagnostic.location?.file == #filePath)
+        #expect(diagnostic.location?.line == PrunedModel.optionsLine)
+        // The result still reaches the compiler: JSON cannot hold the NaN itself.
+        _ = try JSONEncoder().encode(result)
     }
 }
