@@ -77,9 +77,47 @@ public struct SafeTensors: Sendable {
                     source: source)
             }
         }
+        try Self.checkLayout(of: entries, dataStart: dataStart, dataEnd: bytes.count, source: source)
         self.entries = entries
         self.metadata = metadata
         keys = entries.keys.sorted()
+    }
+
+    /// The format's rule: the tensors tile the data exactly, with no overlap,
+    /// no gap and nothing after the last one. A file that breaks it was
+    /// damaged or written by a broken tool, and its weights cannot be trusted.
+    private static func checkLayout(
+        of entries: [String: Entry], dataStart: Int, dataEnd: Int, source: String
+    ) throws {
+        let ordered = entries.sorted { ($0.value.byteRange.lowerBound, $0.key) < ($1.value.byteRange.lowerBound, $1.key) }
+        var position = dataStart
+        var previous: String?
+        func relative(_ range: Range<Int>) -> String {
+            "[\(range.lowerBound - dataStart), \(range.upperBound - dataStart)]"
+        }
+        for (name, entry) in ordered {
+            let range = entry.byteRange
+            if range.lowerBound < position, let previous, let other = entries[previous] {
+                throw WeightFileError(
+                    source,
+                    "tensor '\(name)': data_offsets \(relative(range)) overlap those of tensor '\(previous)' "
+                        + "\(relative(other.byteRange)); the file is corrupt")
+            }
+            if range.lowerBound > position {
+                throw WeightFileError(
+                    source,
+                    "bytes \(position - dataStart)..<\(range.lowerBound - dataStart) of the data belong to no "
+                        + "tensor (before tensor '\(name)'); the file is corrupt")
+            }
+            position = range.upperBound
+            previous = name
+        }
+        guard position == dataEnd else {
+            throw WeightFileError(
+                source,
+                "\(dataEnd - position == 1 ? "1 byte follows" : "\(dataEnd - position) bytes follow") the last "
+                    + "tensor's data; the file is corrupt or was appended to")
+        }
     }
 
     private static func parseHeader(_ text: ArraySlice<UInt8>, source: String) throws -> [(

@@ -135,6 +135,23 @@ import Testing
         }
     }
 
+    /// The tensors must tile the data: overlaps, gaps and trailing bytes are corruption.
+    @Test(arguments: [
+        (#"{"a":{"dtype":"I8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"I8","shape":[2],"data_offsets":[2,4]}}"#,
+         [UInt8](repeating: 0, count: 4), "tensor 'b': data_offsets [2, 4] overlap those of tensor 'a' [0, 4]"),
+        (#"{"a":{"dtype":"I8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}}"#,
+         [0, 0], "tensor 'b': data_offsets [0, 2] overlap those of tensor 'a' [0, 2]"),
+        (#"{"a":{"dtype":"I8","shape":[2],"data_offsets":[2,4]}}"#, [0, 0, 0, 0],
+         "bytes 0..<2 of the data belong to no tensor (before tensor 'a')"),
+        (#"{"a":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}}"#, [0, 0, 0, 0], "2 bytes follow the last tensor's data"),
+        (#"{}"#, [7], "1 byte follows the last tensor's data"),
+    ])
+    func rejectsDataThatTheTensorsDoNotTile(header: String, data: [UInt8], fragment: String) {
+        expectFailure(containing: "bad.safetensors", fragment) {
+            _ = try SafeTensors(bytes: safetensorsBytes(header: header, data: data), source: "bad.safetensors")
+        }
+    }
+
     @Test func readsEscapesAndPaddingInTheHeader() throws {
         let header = #"{"w\u00e9\ud83d\ude00":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}}   "#
         let file = try SafeTensors(
