@@ -36,14 +36,16 @@ public struct ModelReport: Sendable {
             let shapes = node.inputs.map { graph.type(of: $0).shape }
             let output = graph.type(of: node.outputs[0]).shape
             let parameters = node.inputs.filter(graph.isConstant).reduce(0) { $0 + graph.type(of: $1).elementCount }
-            var macs = 0
+            // Saturating: a report must not trap on a model too large to run.
+            let macsPerOutput: [Int]
             switch node.op {
-            case .fullyConnected: macs = output.elementCount * shapes[1][1]
-            case .conv2D: macs = output.elementCount * shapes[1][1] * shapes[1][2] * shapes[1][3]
+            case .fullyConnected: macsPerOutput = [shapes[1][1]]
+            case .conv2D: macsPerOutput = Array(shapes[1].dimensions[1...3])
             // Each output channel reads one input channel: a kh × kw window.
-            case .depthwiseConv2D: macs = output.elementCount * shapes[1][1] * shapes[1][2]
-            default: break
+            case .depthwiseConv2D: macsPerOutput = Array(shapes[1].dimensions[1...2])
+            default: macsPerOutput = []
             }
+            let macs = macsPerOutput.isEmpty ? 0 : Shape(macsPerOutput + output.dimensions).elementCount
             return Layer(
                 name: node.name, kind: node.op.kindName, activation: node.op.fusedActivation?.rawValue,
                 outputShape: output, parameters: parameters, macs: macs)
@@ -64,7 +66,12 @@ public struct ModelReport: Sendable {
     }
 
     /// Total multiply-accumulates per inference.
-    public var macs: Int { layers.reduce(0) { $0 + $1.macs } }
+    public var macs: Int {
+        layers.reduce(0) { total, layer in
+            let (sum, overflow) = total.addingReportingOverflow(layer.macs)
+            return overflow ? Int.max : sum
+        }
+    }
 
     /// A fixed-width table of the layers followed by the totals.
     public var table: String {
