@@ -67,8 +67,11 @@ public struct ReferenceInterpreter: Sendable {
         if resultType.dtype == .int8 || resultType.dtype == .int32 {
             return try IntegerKernels.evaluate(op, operands, operandTypes, resultType)
         }
-        let tensors = zip(operands, operandTypes).map { Tensor($0, quantization: $1.quantization) }
-        let result = evaluate(op, tensors, resultShape: resultType.shape)
+        let result =
+            Kernels.weightOnlyInt8Layer(op, operands, operandTypes, resultShape: resultType.shape)
+            ?? evaluate(
+                op, zip(operands, operandTypes).map { Tensor($0, quantization: $1.quantization) },
+                resultShape: resultType.shape)
         return TensorData(result.values, shape: result.shape)
     }
 
