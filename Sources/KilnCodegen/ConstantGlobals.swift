@@ -23,6 +23,14 @@ struct ConstantGlobals {
         return global
     }
 
+    /// A global holding constant `value`'s bytes exactly as stored, for outputs that return it.
+    mutating func storedBytes(for value: ValueID, in graph: Graph, ir: IRModule) throws -> IRValue {
+        guard let data = graph.constantData(value) else {
+            throw CodegenError("internal error: constant '\(graph[value].name)' has no data")
+        }
+        return ir.addConstantBytes(name: "const.stored.\(graph[value].name)", bytes: data.bytes, alignment: 64)
+    }
+
     private func dequantized(_ data: TensorData, _ quantization: QuantizationParameters?) -> [Float] {
         let raw = data.floats()
         guard let quantization, data.dtype == .int8 || data.dtype == .int32 else { return raw }

@@ -101,8 +101,13 @@ public struct ModelCodegen {
         let produced = Set(graph.nodes.flatMap(\.outputs))
         for (index, output) in graph.outputs.enumerated() where !produced.contains(output) {
             let emitter = KernelEmitter(ir: ir, laneWidth: target.vectorWidthBits / 32, entryBlock: body)
+            // A constant is copied from its bytes as stored: the kernels' global may be widened to f32.
+            let source =
+                graph.isConstant(output)
+                ? ir.bitcast(try emitted.storedBytes(for: output, in: graph, ir: ir), to: bytePointer)
+                : try pointer(to: output)
             LayoutKernels(emitter: emitter, elementType: ir.i8).emitCopy(
-                count: graph.type(of: output).byteCount, from: try pointer(to: output), sourceBase: emitter.index(0),
+                count: graph.type(of: output).byteCount, from: source, sourceBase: emitter.index(0),
                 to: outputPointer(index), destinationBase: emitter.index(0))
         }
         ir.returnVoid()
