@@ -46,6 +46,12 @@ public enum Cleanup {
     }
 
     /// Records a running child's process group until ``unregister(processGroup:)``.
+    /// Blocks for good once a termination signal is being handled, so that
+    /// the handler's exit status (128 + N) wins over errors its cleanup causes.
+    static func waitIfStopping() {
+        while state.isStopping { Thread.sleep(forTimeInterval: 1) }
+    }
+
     static func register(processGroup: pid_t) { state.addGroup(processGroup) }
 
     /// Forgets a child's process group once it has exited.
@@ -56,6 +62,9 @@ public enum Cleanup {
         private var groups: Set<pid_t> = []
         private var directories: Set<URL> = []
         private var sources: [any DispatchSourceSignal] = []
+        private var stopping = false
+
+        var isStopping: Bool { locked { stopping } }
 
         func addGroup(_ group: pid_t) { locked { _ = groups.insert(group) } }
         func removeGroup(_ group: pid_t) { locked { _ = groups.remove(group) } }
@@ -77,6 +86,7 @@ public enum Cleanup {
                     signal(signalNumber, SIG_IGN)
                     let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
                     source.setEventHandler {
+                        Cleanup.state.locked { Cleanup.state.stopping = true }
                         Cleanup.cleanUpNow()
                         exit(128 + signalNumber)
                     }
@@ -86,7 +96,7 @@ public enum Cleanup {
             }
         }
 
-        private func locked<T>(_ body: () -> T) -> T {
+        fileprivate func locked<T>(_ body: () -> T) -> T {
             lock.lock()
             defer { lock.unlock() }
             return body()

@@ -59,6 +59,8 @@ enum Subprocess {
         }
         drained.wait()
         process.waitUntilExit()
+        // A child killed by kiln's own signal handler is not a failure to report: the handler is exiting.
+        Cleanup.waitIfStopping()
         return Result(
             status: process.terminationStatus, standardOutput: outputData.get(),
             standardError: String(decoding: errorData.get(), as: UTF8.self), timedOut: timedOut)
