@@ -41,6 +41,10 @@ let package = Package(
                 "Kiln", "KilnCompiler", "KilnRuntime", "KilnImport", "KilnIR",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // Structure-aware fuzz targets: the readers, validator, importer and passes on edited models and files.
+        .target(name: "KilnFuzzing", dependencies: ["Kiln", "KilnCompiler", "KilnImport", "KilnIR"]),
+        // Runs the fuzz targets, under libFuzzer (scripts/fuzz.sh) or on seeded random inputs.
+        .executableTarget(name: "kiln-fuzz", dependencies: ["KilnFuzzing", "KilnImport"]),
         // Build tool plugin: compiles an app's model files with `kiln build`.
         .plugin(name: "KilnPlugin", capability: .buildTool(), dependencies: ["kiln"]),
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR"]),
@@ -49,7 +53,10 @@ let package = Package(
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime"]),
         .testTarget(
             name: "KilnTests",
-            dependencies: ["Kiln", "KilnIR", "KilnReference", "KilnPasses", "KilnCodegen", "KilnRuntime", "KilnCompiler", "KilnImport"],
+            dependencies: [
+                "Kiln", "KilnIR", "KilnReference", "KilnPasses", "KilnCodegen", "KilnRuntime", "KilnCompiler", "KilnImport",
+                "KilnFuzzing",
+            ],
             // Model files the tests compile with the Kiln compiler, not part of the test target.
             exclude: ["Fixtures"]),
     ],

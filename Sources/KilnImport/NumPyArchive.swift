@@ -50,6 +50,13 @@ public struct NumPyArchive: Sendable {
             })
     }
 
+    /// An uncompressed archive of `members` as given, whatever their names and bytes hold.
+    ///
+    /// For tools and tests that need archives NumPy would not write.
+    public static func encode(members: [(name: String, contents: [UInt8])]) -> [UInt8] {
+        ZipArchive.encode(members)
+    }
+
     /// Writes `tensors` to `url` as an uncompressed `.npz` archive.
     public static func write(_ tensors: [String: TensorData], to url: URL) throws {
         try FileIO.write(encode(tensors), to: url)

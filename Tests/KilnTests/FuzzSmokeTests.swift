@@ -1,0 +1,30 @@
+import Foundation
+import KilnFuzzing
+import Testing
+
+/// A short run of every fuzz target: the committed corpus (`Fuzz/Corpus/*.hex`), then
+/// seeded random edits of it. The long coverage-guided runs are `scripts/fuzz.sh`.
+@Suite struct FuzzSmokeTests {
+    static let corpusRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fuzz/Corpus")
+
+    static func corpus(_ target: String) throws -> [[UInt8]] {
+        FuzzCorpus.decode(try String(contentsOf: corpusRoot.appendingPathComponent("\(target).hex"), encoding: .utf8))
+    }
+
+    @Test(arguments: FuzzTarget.all())
+    func corpusAndRandomEditsEndInResultsOrErrors(_ target: FuzzTarget) throws {
+        let corpus = try Self.corpus(target.name)
+        #expect(corpus.count >= 20, "the committed corpus of \(target.name) is missing")
+        // A trap or a hang fails the run; what is checked here is that the inputs reach every stage.
+        let run = RandomFuzzRun(target, corpus: corpus, runs: 1500, seed: 7)
+        #expect(run.executions == corpus.count + 1500)
+        #expect((run.outcomes[.unreadable] ?? 0) > 0, "\(run.outcomes)")
+        #expect((run.outcomes[.accepted] ?? 0) > 0, "\(run.outcomes)")
+    }
+}
+
+extension FuzzTarget: CustomTestStringConvertible {
+    public var testDescription: String { name }
+}
