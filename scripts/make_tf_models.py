@@ -1,0 +1,514 @@
+#!/usr/bin/env python3
+"""Builds Kiln's "today's TensorFlow converter output" fixtures.
+
+Run it through scripts/make_tf_models.sh, which makes the pinned virtualenv
+(.venv-models) first. Every model is a Keras 3 model with seeded, untrained
+weights, converted the way Keras 3 documents it (`model.export(path,
+format="litert", ...)`: Keras ExportArchive -> SavedModel ->
+`tf.lite.TFLiteConverter.from_saved_model`), once as float32 and once as
+full-integer int8. The reference outputs come from LiteRT's interpreter
+(`ai_edge_litert.interpreter`), since `tf.lite.Interpreter` is deprecated.
+
+Writes into Tests/KilnTests/Fixtures/Keras/ (or --out):
+  NAME.tflite, NAME_int8.tflite         float32 / int8 model (float I/O)
+  NAME_int8io.tflite                    int8 model with int8 I/O (keras_cnn only)
+  NAME.inputs.npy                       batch-1 float32 input (both NAME and NAME_int8)
+  NAME_int8io.inputs.npy                that input quantized with the model's input parameters
+  VARIANT.outputs.npy                   LiteRT's output (VARIANT.outputs.K.npy when there are several)
+  ops.txt                               operators, tensor types and dynamic shape signatures per file
+  README.md                             how the files were made, versions, sizes and checksums
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import hashlib
+import importlib.metadata
+import os
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # CPU only, so results do not depend on a GPU
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # oneDNN's reordered float sums vary by CPU
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+from ai_edge_litert import schema_py_generated as schema  # noqa: E402
+from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = 1234
+REPRESENTATIVE_SAMPLES = 32
+
+# --------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------
+
+
+def keras_cnn():
+    inputs = keras.Input((28, 28, 1), name="image")
+    x = layers.Conv2D(8, 3, activation="relu")(inputs)
+    x = layers.BatchNormalization()(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(16, 3)(x)
+    x = layers.Dropout(0.25)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(32, activation="relu")(x)
+    outputs = layers.Dense(10, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="keras_cnn")
+
+
+MOBILENET_ALPHA = 0.5
+
+
+def mobilenet_v3_small():
+    # include_preprocessing=True (the default): the model takes pixels in [0, 255].
+    return keras.applications.MobileNetV3Small(
+        input_shape=(96, 96, 3), alpha=MOBILENET_ALPHA, minimalistic=False, include_top=True,
+        weights=None, classes=10)
+
+
+# EfficientNetB0 at 64x64 with 10 classes still has 4.06M parameters (a 16 MB float
+# file; the input size does not change the weights). So the fixture keeps B0's
+# topology (stem, all 16 MBConv blocks with squeeze-excite, swish, top) through
+# Keras's own EfficientNet builder, at half B0's width. Depth stays B0's.
+EFFICIENTNET_WIDTH = 0.5
+EFFICIENTNET_DEPTH = 1.0
+
+
+def efficientnet_b0():
+    from keras.src.applications.efficientnet import EfficientNet  # what EfficientNetB0 calls
+
+    return EfficientNet(
+        EFFICIENTNET_WIDTH, EFFICIENTNET_DEPTH, 224, dropout_rate=0.2, name="efficientnet_b0_w05",
+        include_top=True, weights=None, input_shape=(64, 64, 3), classes=10)
+
+
+def transformer_block():
+    tokens = keras.Input((16, 32), name="tokens")
+    attention = layers.MultiHeadAttention(num_heads=4, key_dim=8)(tokens, tokens)
+    x = layers.LayerNormalization()(layers.Add()([tokens, attention]))
+    h = layers.Dense(64, activation="gelu")(x)
+    h = layers.Dense(32)(h)
+    x = layers.LayerNormalization()(layers.Add()([x, h]))
+    x = layers.GlobalAveragePooling1D()(x)
+    outputs = layers.Dense(4)(x)
+    return keras.Model(tokens, outputs, name="transformer_block")
+
+
+# The recurrent layers are unrolled (49 steps, one subgraph). With Keras 3 on TF 2.21 the
+# alternatives fail: a rolled layer exported as Keras declares it (batch None) keeps
+# TensorList ops, which the converter emits as Flex (SELECT_TF_OPS) ops that LiteRT's
+# builtin interpreter cannot run, and with builtins only it refuses ("Lowering tensor
+# list ops is failed"); with a static batch of 1 it becomes WHILE + cond/body subgraphs,
+# fine in float, but int8 calibration then segfaults in the calibrator
+# (tensorflow/tensorflow#75140, "Calibrator segfaults trying to log the while operation").
+RNN_UNROLL = True
+
+
+def lstm_kws():
+    features = keras.Input((49, 10), name="mfcc")
+    x = layers.LSTM(32, unroll=RNN_UNROLL)(features)
+    outputs = layers.Dense(12, activation="softmax")(x)
+    return keras.Model(features, outputs, name="lstm_kws")
+
+
+def gru_kws():
+    features = keras.Input((49, 10), name="mfcc")
+    x = layers.GRU(32, unroll=RNN_UNROLL)(features)
+    outputs = layers.Dense(12, activation="softmax")(x)
+    return keras.Model(features, outputs, name="gru_kws")
+
+
+# name -> (builder, input sampler, int8-I/O variant too)
+def uniform(low, high):
+    return lambda rng, shape: rng.uniform(low, high, shape).astype(np.float32)
+
+
+def normal(rng, shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+MODELS = {
+    "keras_cnn": (keras_cnn, uniform(0.0, 1.0), True),
+    "mobilenet_v3_small": (mobilenet_v3_small, uniform(0.0, 255.0), False),
+    "efficientnet_b0": (efficientnet_b0, uniform(0.0, 255.0), False),
+    "transformer_block": (transformer_block, normal, False),
+    "lstm_kws": (lstm_kws, normal, False),
+    "gru_kws": (gru_kws, normal, False),
+}
+
+# Variables Keras initializes to a constant. Left alone, batch norm is an identity and
+# every bias is zero, which hides folding and bias bugs; they get seeded noise instead.
+SCALE_VARIABLES = {"gamma", "moving_variance"}
+OFFSET_VARIABLES = {"beta", "moving_mean", "bias"}
+
+
+def perturb_constant_variables(model, rng):
+    changed = 0
+    for variable in model.weights:
+        name = variable.name.split("/")[-1].split(":")[0]
+        if variable.dtype not in ("float32", tf.float32):
+            continue
+        value = np.asarray(variable.numpy())
+        if name in SCALE_VARIABLES:
+            value = value * rng.uniform(0.8, 1.2, value.shape)
+        elif name in OFFSET_VARIABLES:
+            value = value + rng.normal(0.0, 0.05, value.shape)
+        else:
+            continue
+        variable.assign(value.astype(np.float32))
+        changed += 1
+    return changed
+
+
+# --------------------------------------------------------------------------
+# Conversion and reference outputs
+# --------------------------------------------------------------------------
+
+
+def export_litert(model, path, **converter_options):
+    """Keras 3's documented TFLite path; options go to the TFLiteConverter as attributes."""
+    model.export(str(path), format="litert", verbose=False, **converter_options)
+
+
+def int8_options(samples, int8_io=False):
+    def representative_dataset():
+        for sample in samples:
+            yield [sample[None, ...]]
+
+    options = dict(
+        optimizations=[tf.lite.Optimize.DEFAULT],
+        representative_dataset=representative_dataset,
+        target_spec={"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]},
+    )
+    if int8_io:
+        options.update(inference_input_type=tf.int8, inference_output_type=tf.int8)
+    return options
+
+
+def quantize(values, detail):
+    scale, zero_point = detail["quantization"]
+    q = np.round(values / scale) + zero_point
+    info = np.iinfo(detail["dtype"])
+    return np.clip(q, info.min, info.max).astype(detail["dtype"])
+
+
+def run_litert(path, inputs):
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    interpreter.allocate_tensors()
+    input_details = interpreter.get_input_details()
+    assert len(input_details) == len(inputs), (path, input_details)
+    for detail, value in zip(input_details, inputs):
+        assert value.dtype == detail["dtype"] and tuple(value.shape) == tuple(detail["shape"]), (path, detail, value.shape)
+        interpreter.set_tensor(detail["index"], value)
+    interpreter.invoke()
+    outputs = [interpreter.get_tensor(d["index"]).copy() for d in interpreter.get_output_details()]
+    # Subgraph 0's tensor shapes as LiteRT resized them for this batch-1 input.
+    runtime_shapes = {d["index"]: tuple(map(int, d["shape"])) for d in interpreter.get_tensor_details()}
+    return outputs, runtime_shapes
+
+
+def save_outputs(out_dir, variant, outputs):
+    names = [f"{variant}.outputs.npy"] if len(outputs) == 1 else [
+        f"{variant}.outputs.{k}.npy" for k in range(len(outputs))]
+    for name, value in zip(names, outputs):
+        np.save(out_dir / name, value)
+    return names
+
+
+# --------------------------------------------------------------------------
+# ops.txt
+# --------------------------------------------------------------------------
+
+OPERATOR_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+TENSOR_TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+KILN_FALLBACK = {
+    "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "FULLY_CONNECTED",
+    "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "PADV2", "QUANTIZE", "RELU", "RELU6", "RESHAPE", "SOFTMAX",
+    "SQUEEZE", "TANH"}
+KILN_TENSOR_TYPES = {"FLOAT32", "FLOAT16", "INT8", "INT32"}
+
+
+def kiln_supported_operators():
+    """TFLiteImporter.supportedOperators, read from the Swift sources (names from TFLiteBuiltinOperator.swift)."""
+    try:
+        ops_src = (REPO / "Sources/KilnImport/TFLite/TFLiteBuiltinOperator.swift").read_text()
+        importer_src = (REPO / "Sources/KilnImport/TFLite/TFLiteImporter.swift").read_text()
+        names = dict((case, name) for name, case in re.findall(r"/// `(\w+)`, code \d+\.\s*case (\w+)", ops_src))
+        listed = re.search(r"supportedOperators[^=]*=\s*\[(.*?)\]", importer_src, re.S).group(1)
+        supported = {names[case] for case in re.findall(r"\.(\w+)", listed)}
+        return supported, "Sources/KilnImport/TFLite/TFLiteImporter.swift (supportedOperators)"
+    except Exception as error:  # the sources moved: fall back to the list known when this was written
+        return KILN_FALLBACK, f"built-in list (could not read the Swift sources: {error})"
+
+
+def operator_name(code):
+    builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+    if builtin == schema.BuiltinOperator.CUSTOM:
+        custom = code.customCode.decode() if isinstance(code.customCode, bytes) else code.customCode
+        return f"CUSTOM({custom})"
+    return OPERATOR_NAMES.get(builtin, f"BuiltinOperator({builtin})")
+
+
+def describe(path, kiln_ops, kind, runtime_shapes=None):
+    model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+    names = [operator_name(code) for code in model.operatorCodes]
+    lines = [f"== {path.name}  ({kind}; {path.stat().st_size} bytes; {len(model.subgraphs)} subgraph(s))"]
+    all_ops, all_types, dynamic = collections.Counter(), set(), {}
+    for s, subgraph in enumerate(model.subgraphs):
+        sg_name = subgraph.name.decode() if isinstance(subgraph.name, bytes) else (subgraph.name or "")
+        ops = collections.Counter(names[op.opcodeIndex] for op in subgraph.operators or [])
+        all_ops.update(ops)
+        tensors = subgraph.tensors or []
+
+        def tensor_text(i):
+            t = tensors[i]
+            shape = [] if t.shape is None else list(map(int, t.shape))
+            text = f"{t.name.decode()} {TENSOR_TYPE_NAMES[t.type]} {shape}"
+            if t.shapeSignature is not None and len(t.shapeSignature):
+                text += f" signature {list(map(int, t.shapeSignature))}"
+            q = t.quantization
+            if q is not None and q.scale is not None and len(q.scale) == 1:
+                text += f" scale {float(q.scale[0]):.9g} zero_point {int(q.zeroPoint[0])}"
+            return text
+
+        lines.append(f"subgraph {s} '{sg_name}': {sum(ops.values())} operators, {len(tensors)} tensors")
+        if s == 0:
+            lines += [f"  input:  {tensor_text(i)}" for i in subgraph.inputs]
+            lines += [f"  output: {tensor_text(i)}" for i in subgraph.outputs]
+        lines.append("  operators: " + ", ".join(f"{n} x{c}" if c > 1 else n for n, c in ops.items()))
+        if any(t.type == schema.TensorType.INT8 for t in tensors):
+            # Operators an int8 model still runs in float (between a DEQUANTIZE and a QUANTIZE).
+            float_ops = [f"#{k} {names[op.opcodeIndex]}" for k, op in enumerate(subgraph.operators or [])
+                         if names[op.opcodeIndex] not in ("QUANTIZE", "DEQUANTIZE")
+                         and any(tensors[t].type == schema.TensorType.FLOAT32
+                                 for t in list(op.inputs) + list(op.outputs) if t >= 0)]
+            lines.append("  float operators in this int8 model: " + (", ".join(float_ops) or "(none)"))
+        for i, t in enumerate(tensors):
+            all_types.add(TENSOR_TYPE_NAMES[t.type])
+            if t.shapeSignature is not None and any(int(d) == -1 for d in t.shapeSignature):
+                key = (s, TENSOR_TYPE_NAMES[t.type], tuple(map(int, t.shape)), tuple(map(int, t.shapeSignature)))
+                dynamic.setdefault(key, []).append(i)
+    missing = sorted(set(all_ops) - kiln_ops)
+    lines.append("  NOT imported by Kiln: " + (", ".join(missing) if missing else "(none)"))
+    lines.append("  tensor types: " + ", ".join(sorted(all_types)) + (
+        "  (Kiln lacks: " + ", ".join(sorted(all_types - KILN_TENSOR_TYPES)) + ")" if all_types - KILN_TENSOR_TYPES else ""))
+    if len(model.subgraphs) > 1:
+        lines.append("  note: Kiln's importer converts only subgraph 0")
+    # The converter writes a placeholder `shape` for tensors whose size it could not infer
+    # (e.g. the output of a RESHAPE fed by a computed shape): compare with LiteRT at batch 1.
+    stale = []
+    for i, t in enumerate(model.subgraphs[0].tensors or []):
+        stored = tuple(map(int, t.shape)) if t.shape is not None else ()
+        if runtime_shapes and i in runtime_shapes and runtime_shapes[i] != stored:
+            stale.append(f"    sg0 t{i} {TENSOR_TYPE_NAMES[t.type]} stored {list(stored)}, LiteRT at batch 1 "
+                         f"{list(runtime_shapes[i])}: {t.name.decode()}")
+    if runtime_shapes is not None:
+        lines.append(f"  tensors whose stored shape is not the shape LiteRT gives them for the batch-1 input: {len(stale)}")
+        lines += stale
+    n_dynamic = sum(len(v) for v in dynamic.values())
+    lines.append(f"  tensors with a dynamic (-1) shape signature: {n_dynamic}"
+                 + (" (grouped: subgraph, type, shape -> signature: tensor indices)" if n_dynamic else ""))
+    for (s, type_name, shape, signature), indices in dynamic.items():
+        lines.append(f"    sg{s} {type_name} {list(shape)} -> {list(signature)} x{len(indices)}: {index_ranges(indices)}")
+    return lines, set(all_ops), missing, n_dynamic, len(stale)
+
+
+def index_ranges(indices):
+    runs, start = [], indices[0]
+    for previous, current in zip(indices, indices[1:] + [None]):
+        if current != previous + 1:
+            runs.append(str(start) if start == previous else f"{start}-{previous}")
+            start = current
+    return ", ".join(runs)
+
+
+# --------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------
+
+
+def versions():
+    packages = ["tensorflow", "keras", "numpy", "ai-edge-litert", "flatbuffers", "ml-dtypes", "protobuf", "h5py"]
+    found = {}
+    for p in packages:
+        try:
+            found[p] = importlib.metadata.version(p)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=REPO / "Tests/KilnTests/Fixtures/Keras")
+    parser.add_argument("--only", nargs="*", choices=sorted(MODELS), help="build only these (no README/ops.txt rewrite)")
+    args = parser.parse_args()
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    names = args.only or list(MODELS)
+    if not args.only:  # a full run replaces every generated file
+        for old in list(out.glob("*.tflite")) + list(out.glob("*.npy")):
+            old.unlink()
+
+    started = time.time()
+    kiln_ops, kiln_source = kiln_supported_operators()
+    records = []  # (file, kind, input file, output files)
+    notes = {}
+    for name in names:
+        builder, sampler, int8_io = MODELS[name]
+        t0 = time.time()
+        keras.utils.set_random_seed(SEED)
+        model = builder()
+        perturbed = perturb_constant_variables(model, np.random.default_rng(SEED))
+        shape = tuple(model.inputs[0].shape[1:])
+        rep_rng, input_rng = np.random.default_rng(SEED + 1), np.random.default_rng(SEED + 2)
+        samples = [sampler(rep_rng, shape) for _ in range(REPRESENTATIVE_SAMPLES)]
+        x = sampler(input_rng, (1, *shape))
+        np.save(out / f"{name}.inputs.npy", x)
+        notes[name] = f"{model.count_params()} parameters, {len(model.layers)} Keras layers, {perturbed} constant-initialized variables perturbed"
+
+        variants = [(name, "float32", {}), (f"{name}_int8", "int8, float I/O", int8_options(samples))]
+        if int8_io:
+            variants.append((f"{name}_int8io", "int8, int8 I/O", int8_options(samples, int8_io=True)))
+        for variant, kind, options in variants:
+            path = out / f"{variant}.tflite"
+            export_litert(model, path, **options)
+            interpreter = Interpreter(model_path=str(path))
+            detail = interpreter.get_input_details()[0]
+            if detail["dtype"] == np.float32:
+                inputs, input_file = [x], f"{name}.inputs.npy"
+            else:
+                inputs, input_file = [quantize(x, detail)], f"{variant}.inputs.npy"
+                np.save(out / input_file, inputs[0])
+            outputs, runtime_shapes = run_litert(path, inputs)
+            output_files = save_outputs(out, variant, outputs)
+            records.append((path.name, kind, input_file, output_files, runtime_shapes))
+            print(f"{variant}: {path.stat().st_size} bytes, outputs "
+                  + ", ".join(f"{o.dtype}{list(o.shape)}" for o in outputs), flush=True)
+        print(f"  {name} done in {time.time() - t0:.1f} s ({notes[name]})", flush=True)
+        keras.backend.clear_session()
+
+    if args.only:
+        return
+
+    # ops.txt
+    ops_lines = [
+        "# Builtin operators in each generated .tflite (per subgraph, in order of first use, xN = count),",
+        "# its inputs/outputs, tensor types and every tensor whose shape signature has a -1 (dynamic) dimension",
+        "# (grouped by subgraph, type, shape and signature; tensor indices as in the flatbuffer's subgraph).",
+        f"# 'NOT imported by Kiln' compares against {kiln_source}:",
+        "#   " + ", ".join(sorted(kiln_ops)),
+        "# Generated by scripts/make_tf_models.sh; do not edit.",
+        "",
+    ]
+    summary = []
+    for file, kind, _, _, runtime_shapes in records:
+        lines, ops, missing, n_dynamic, n_stale = describe(out / file, kiln_ops, kind, runtime_shapes)
+        ops_lines += lines + [""]
+        summary.append((file, missing, n_dynamic, n_stale))
+    (out / "ops.txt").write_text("\n".join(ops_lines))
+
+    # README.md
+    v = versions()
+    files = sorted(p for p in out.iterdir() if p.suffix in (".tflite", ".npy"))
+    total = sum(p.stat().st_size for p in files)
+    readme = [
+        "# Keras → TFLite fixtures (generated)",
+        "",
+        "Everything in this folder is generated: do not edit by hand. Regenerate from the repository root with",
+        "",
+        "```sh",
+        "bash scripts/make_tf_models.sh",
+        "```",
+        "",
+        "which creates `.venv-models/` (Python 3.11 virtualenv, git-ignored), installs the pinned packages and runs",
+        "`scripts/make_tf_models.py`. It rewrites every `.tflite`/`.npy` here, `ops.txt` and this README.",
+        "",
+        "## Versions",
+        "",
+        f"- Python {platform.python_version()} on {platform.system()} {platform.machine()}",
+        *[f"- {k}=={val}" for k, val in v.items()],
+        "",
+        "## How they are made",
+        "",
+        "- Keras 3 models (TensorFlow backend, CPU) with untrained weights: `keras.utils.set_random_seed("
+        f"{SEED})` before each model is built; then every constant-initialized variable (biases, batch/layer-norm"
+        " gamma/beta, moving mean/variance) gets seeded noise (scales x U(0.8, 1.2), offsets + N(0, 0.05)) so that"
+        " batch norm is no identity and biases are not zero.",
+        "- Converted the way Keras 3 documents it: `model.export(path, format=\"litert\", **converter_options)`"
+        " (Keras ExportArchive → SavedModel → `tf.lite.TFLiteConverter.from_saved_model`; Keras sets"
+        " `supported_ops=[TFLITE_BUILTINS, SELECT_TF_OPS]` and `experimental_enable_resource_variables=True`)."
+        " The batch dimension is left as Keras declares it (`None`), so input/activation tensors carry shape"
+        " `[1, ...]` with shape signature `[-1, ...]`.",
+        "- `NAME.tflite`: float32, converter defaults.",
+        "- `NAME_int8.tflite`: full-integer int8: `optimizations=[tf.lite.Optimize.DEFAULT]`,"
+        f" `target_spec.supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8]`, a representative dataset of"
+        f" {REPRESENTATIVE_SAMPLES} random samples (numpy `default_rng({SEED + 1})`); float32 input/output kept"
+        " (QUANTIZE / DEQUANTIZE at the edges).",
+        "- `keras_cnn_int8io.tflite`: the same plus `inference_input_type=tf.int8, inference_output_type=tf.int8`.",
+        f"- `NAME.inputs.npy`: one batch-1 float32 input (numpy `default_rng({SEED + 2})`), shared by `NAME` and"
+        " `NAME_int8`. Image models with Keras preprocessing (MobileNetV3, EfficientNet) and the CNN take uniform"
+        " pixels ([0, 255], resp. [0, 1]); the sequence models take N(0, 1). `keras_cnn_int8io.inputs.npy` is that"
+        " input quantized with the model's input scale and zero point (int8).",
+        "- `VARIANT.outputs.npy`: the output of LiteRT's interpreter (`ai_edge_litert.interpreter.Interpreter`,"
+        " default op resolver, 1 thread) for that input; int8 for `keras_cnn_int8io`. Multi-output models would get"
+        " `VARIANT.outputs.0.npy`, `.1.npy`, … (none of these has more than one output).",
+        "- `ops.txt`: operators per file and subgraph, every tensor with a dynamic (-1) shape signature, and every"
+        " tensor whose stored `shape` differs from the shape LiteRT gives it for the batch-1 input (the converter"
+        " writes a placeholder such as `[1, 1]` where it could not infer a size, e.g. after a RESHAPE whose shape"
+        " operand is computed by SHAPE/GATHER/REDUCE_PROD/PACK).",
+        "",
+        "## Models",
+        "",
+        "- `keras_cnn`: 28x28x1 → Conv2D(8, 3, relu) → BatchNormalization → MaxPooling2D → Conv2D(16, 3) →"
+        " Dropout → Flatten → Dense(32, relu) → Dense(10, softmax).",
+        f"- `mobilenet_v3_small`: `keras.applications.MobileNetV3Small(input_shape=(96, 96, 3), alpha={MOBILENET_ALPHA},"
+        " minimalistic=False, include_top=True, weights=None, classes=10)`.",
+        f"- `efficientnet_b0`: EfficientNetB0's topology at 64x64x3, 10 classes, **at width {EFFICIENTNET_WIDTH}**"
+        f" (depth {EFFICIENTNET_DEPTH}, i.e. all 16 MBConv blocks): `keras.src.applications.efficientnet.EfficientNet("
+        f"{EFFICIENTNET_WIDTH}, {EFFICIENTNET_DEPTH}, 224, dropout_rate=0.2, weights=None, input_shape=(64, 64, 3),"
+        " classes=10)`, the builder `keras.applications.EfficientNetB0` calls with (1.0, 1.0). Full-width B0 has"
+        " 4.06M parameters whatever the input size (a 16 MB float file), over this folder's size budget.",
+        "- `transformer_block`: (16, 32) → MultiHeadAttention(4 heads, key_dim 8) + residual → LayerNormalization →"
+        " Dense(64, gelu) → Dense(32) + residual → LayerNormalization → GlobalAveragePooling1D → Dense(4).",
+        "- `lstm_kws`: (49, 10) → LSTM(32) → Dense(12, softmax); `gru_kws`: the same with GRU(32)"
+        " (GRU reset_after=True, Keras's default), both with **`unroll=True`**: a rolled layer exported as"
+        " Keras declares it keeps TensorList ops (Flex ops with Keras's SELECT_TF_OPS, which LiteRT's builtin"
+        " interpreter cannot run; \"Lowering tensor list ops is failed\" with builtins only), and with a static"
+        " batch of 1 it becomes WHILE + cond/body subgraphs that convert in float but crash int8 calibration"
+        " (segfault in the calibrator, tensorflow/tensorflow#75140).",
+        "",
+        *[f"  - `{n}`: {notes[n]}" for n in names],
+        "",
+        f"## Files ({total} bytes in all)",
+        "",
+        "| file | bytes | sha256 (first 16 hex digits) |",
+        "| --- | ---: | --- |",
+        *[f"| {p.name} | {p.stat().st_size} | `{hashlib.sha256(p.read_bytes()).hexdigest()[:16]}` |" for p in files],
+        "",
+        "## Operators Kiln does not import yet",
+        "",
+        f"Compared with {kiln_source} when these files were generated; `ops.txt` has the full lists.",
+        "",
+        *[f"- {file}: {', '.join(missing) if missing else '(none)'}; {n} tensors with a -1 shape signature"
+          + (f"; {stale} tensors whose stored shape is a placeholder (see ops.txt)" if stale else "")
+          for file, missing, n, stale in summary],
+        "",
+    ]
+    (out / "README.md").write_text("\n".join(readme))
+    print(f"\nwrote {len(files)} model/array files ({total} bytes) + ops.txt + README.md to {out} "
+          f"in {time.time() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
