@@ -43,6 +43,14 @@ public struct FuseBiasActivationPass: Pass {
         var fused = producer
         switch node.op {
         case .activation(let activation):
+            // An int8 activation requantizes to its own parameters; only a clamp that keeps them folds into
+            // the producer's epilogue (a sigmoid, say, is a lookup table between two scales).
+            let produced = graph.type(of: producer.outputs[0])
+            if produced.dtype == .int8 {
+                guard activation == .relu || activation == .relu6,
+                    graph.type(of: node.outputs[0]).quantization == produced.quantization
+                else { return nil }
+            }
             guard let op = producer.op.fusing(activation) else { return nil }
             fused.op = op
             return fused

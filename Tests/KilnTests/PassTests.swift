@@ -39,6 +39,33 @@ import Testing
         #expect(try outputs(graph, randomInput(graph)) == before)
     }
 
+    /// An int8 activation folds into its producer only when it is a clamp at the producer's own scale.
+    @Test(arguments: ["relu at the same scale", "relu at another scale", "sigmoid"])
+    func int8ActivationsFuseOnlyAsClampsAtTheSameScale(_ case: String) throws {
+        let activation: KilnIR.Activation = `case` == "sigmoid" ? .sigmoid : .relu
+        let outputQuantization: QuantizationParameters =
+            switch `case` {
+            case "relu at the same scale": .perTensor(scale: 0.1, zeroPoint: -128)
+            case "relu at another scale": .perTensor(scale: 0.05, zeroPoint: -128)
+            default: .perTensor(scale: 1.0 / 256, zeroPoint: -128)
+            }
+        let fuses = `case` == "relu at the same scale"
+        var graph = Graph(name: "int8")
+        let x = graph.addInput(name: "x", type: TensorType(.int8, [1, 4], quantization: .perTensor(scale: 0.1, zeroPoint: 0)))
+        let w = graph.addConstant(
+            name: "w", data: TensorData(int8: [Int8](repeating: 3, count: 8), shape: [2, 4]),
+            quantization: .symmetric(scales: [0.01, 0.02], axis: 0))
+        let dense = try graph.addNode(
+            .fullyConnected(activation: nil), inputs: [x, w], name: "dense",
+            quantization: .perTensor(scale: 0.1, zeroPoint: -128))
+        graph.outputs = [
+            try graph.addNode(.activation(activation), inputs: [dense], name: "act", quantization: outputQuantization)
+        ]
+        try FuseBiasActivationPass().run(on: &graph)
+        #expect(graph.nodes.count == (fuses ? 1 : 2))
+        try graph.verify()
+    }
+
     @Test func fusionKeepsObservableIntermediates() throws {
         var graph = Graph(name: "g")
         let x = graph.addInput(name: "x", type: TensorType(.float32, [1, 4]))
