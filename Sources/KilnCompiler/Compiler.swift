@@ -68,9 +68,10 @@ public struct Compiler: Sendable {
     public func compile(tfliteFile: URL, outputDirectory: URL, options: CompileOptions = CompileOptions()) throws -> Result {
         let started = Date()
         let graph = try TFLiteImporter.importGraph(contentsOf: tfliteFile)
+        let importSeconds = Date().timeIntervalSince(started)
         var result = try compile(
             graph, options: options, to: outputDirectory.appendingPathComponent("\(graph.name).kiln"))
-        result.timings.insert(("import", Date().timeIntervalSince(started)), at: 0)
+        result.timings.insert(("import", importSeconds), at: 0)
         return result
     }
 
