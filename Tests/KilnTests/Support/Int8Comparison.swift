@@ -32,7 +32,7 @@ func runCompiled(_ model: CompiledModel, _ inputs: [TensorData], outputByteCount
     // Copy into 64-byte aligned buffers, as an app would hand them over.
     let inputBuffers = inputs.map { data in
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(data.bytes.count, 1), alignment: 64)
-        buffer.copyMemory(from: UnsafeRawBufferPointer(start: data.bytes, count: data.bytes.count))
+        data.bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
         return UnsafeRawBufferPointer(rebasing: buffer[0..<data.bytes.count])
     }
     let outputBuffers = outputByteCounts.map { count in
