@@ -7,7 +7,9 @@ import KilnImport
 /// import and reach the passes.
 public enum SeedModels {
     /// Every built-in seed.
-    public static var all: [TFLiteModel] { [floatCNN, floatElementwise, int8CNN, hybridFullyConnected] }
+    public static var all: [TFLiteModel] {
+        [floatCNN, floatElementwise, int8CNN, hybridFullyConnected, shapeArithmetic]
+    }
 
     /// `input → CONV_2D → DEPTHWISE_CONV_2D → MAX_POOL_2D → RESHAPE → FULLY_CONNECTED → SOFTMAX`, float32.
     static var floatCNN: TFLiteModel {
@@ -98,6 +100,29 @@ public enum SeedModels {
             ],
             [2, 3], .fullyConnected(TFLiteFullyConnectedOptions(activation: .relu, asymmetricQuantizeInputs: true)))
         return model.finish(inputs: [input], outputs: [x])
+    }
+
+    /// The shape computations converters write around reshapes, folded at import:
+    /// `SHAPE → STRIDED_SLICE → PACK → RESHAPE` (a Keras `Flatten`) and `SHAPE → GATHER → REDUCE_PROD → CONCATENATION`.
+    static var shapeArithmetic: TFLiteModel {
+        var model = Builder()
+        let input = model.tensor([1, 4, 4, 2])
+        let shape = model.add(.shape, [input], [4], .none, type: .int32)
+        let batch = model.add(
+            .stridedSlice, [shape, model.int32s([0]), model.int32s([1]), model.int32s([1])], [], 
+            .stridedSlice(TFLiteStridedSliceOptions(shrinkAxisMask: 1)), type: .int32)
+        let packed = model.add(.pack, [batch, model.int32s([-1], shape: [])], [2], .pack(valuesCount: 2, axis: 0), type: .int32)
+        let flat = model.add(.reshape, [input, packed], [1, 32], .reshape(newShape: nil))
+        let spatial = model.add(.gather, [shape, model.int32s([1, 2])], [2], .gather(axis: 0, batchDims: 0), type: .int32)
+        let pixels = model.add(.reduceProd, [spatial, model.int32s([0])], [1], .reducer(keepDims: true), type: .int32)
+        let target = model.add(
+            .concatenation, [model.int32s([1]), pixels, model.int32s([2])], [3],
+            .concatenation(axis: 0, activation: .none), type: .int32)
+        let rows = model.add(.reshape, [input, target], [1, 16, 2], .reshape(newShape: nil))
+        let dense = model.add(
+            .fullyConnected, [flat, model.floats([4, 32]), model.floats([4])], [1, 4],
+            .fullyConnected(TFLiteFullyConnectedOptions()))
+        return model.finish(inputs: [input], outputs: [dense, rows])
     }
 
     /// Assembles one subgraph: tensors, constant buffers with deterministic contents, and operators.

@@ -79,6 +79,8 @@ extension TFLiteBuiltinOptions {
             self = .dequantize
         case 43:
             self = .padV2
+        case 59:
+            self = .pack(valuesCount: try fields.int(0, "values_count"), axis: try fields.int(1, "axis"))
         case 75:
             self = .leakyRelu(alpha: try fields.float(0, "alpha"))
         case 89:

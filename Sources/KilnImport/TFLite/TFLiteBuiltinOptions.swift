@@ -42,6 +42,8 @@ public enum TFLiteBuiltinOptions: Hashable, Sendable {
     case stridedSlice(TFLiteStridedSliceOptions)
     /// `DequantizeOptions` (union type 38), which has no fields.
     case dequantize
+    /// `PackOptions` (union type 59): stacks `valuesCount` tensors along a new dimension `axis`.
+    case pack(valuesCount: Int, axis: Int)
     /// `PadV2Options` (union type 43), which has no fields.
     case padV2
     /// `LeakyReluOptions` (union type 75): `x < 0 ? alpha × x : x`.
@@ -75,6 +77,7 @@ public enum TFLiteBuiltinOptions: Hashable, Sendable {
         case .squeeze: 30
         case .stridedSlice: 32
         case .dequantize: 38
+        case .pack: 59
         case .padV2: 43
         case .leakyRelu: 75
         case .quantize: 89

@@ -26,19 +26,21 @@ public enum TFLiteImporter {
     /// Converts the first subgraph of `model`.
     public static func importGraph(_ model: TFLiteModel, name: String, source: String) throws -> Graph {
         guard let subgraph = model.subgraphs.first else { throw TFLiteError(message: "\(source): the model has no subgraph") }
-        var converter = Converter(model: model, subgraph: subgraph, source: source, graph: Graph(name: name))
+        var converter = TFLiteConversion(model: model, subgraph: subgraph, source: source, graph: Graph(name: name))
         try converter.run()
         return converter.graph
     }
 }
 
-/// The state of one conversion: which Kiln value each TFLite tensor became.
-private struct Converter {
+/// The state of one conversion: which Kiln value each TFLite tensor became,
+/// and which integer tensors are known at import (see ``StaticTensor``).
+struct TFLiteConversion {
     let model: TFLiteModel
     let subgraph: TFLiteSubgraph
     let source: String
     var graph: Graph
     var values: [Int: ValueID] = [:]
+    var known: [Int: StaticTensor] = [:]
 
     mutating func run() throws {
         for index in subgraph.inputs {
@@ -47,7 +49,7 @@ private struct Converter {
         for (position, op) in subgraph.operators.enumerated() {
             let code = model.operatorCodes[op.opcodeIndex].builtinCode
             do {
-                try convert(op, code)
+                if try !foldShapeArithmetic(op, code) { try convert(op, code) }
             } catch let error as TFLiteError {
                 // Put the operator and its position after the file name the message may start with.
                 let prefix = "\(source): "
@@ -100,6 +102,18 @@ private struct Converter {
         if let id = values[index] { return id }
         let tensor = subgraph.tensors[index]
         let type = try tensorType(index)
+        if let folded = known[index], type.dtype == .int32 {
+            // A folded shape computation read as data: it becomes a constant like any other.
+            guard folded.values.count == type.shape.elementCount else {
+                throw TFLiteError(
+                    message: "\(source): tensor '\(tensor.name)' computes to \(folded.values.count) values at import, "
+                        + "but its shape is \(type.shape)")
+            }
+            let id = graph.addConstant(
+                name: tensor.name, data: TensorData(int32: folded.values.map { Int32(truncatingIfNeeded: $0) }, shape: type.shape))
+            values[index] = id
+            return id
+        }
         let bytes = tensor.buffer < model.buffers.count ? model.buffers[tensor.buffer] : []
         guard !bytes.isEmpty else {
             throw TFLiteError(message: "\(source): tensor '\(tensor.name)' is read before any operator writes it")
@@ -117,6 +131,7 @@ private struct Converter {
 
     /// The integers of a constant int32 or int64 tensor (shapes, axes, paddings).
     func integers(_ index: Int) throws -> [Int] {
+        if let folded = known[index] { return folded.values }
         let tensor = subgraph.tensors[index]
         let bytes = tensor.buffer < model.buffers.count ? model.buffers[tensor.buffer] : []
         let size: Int
@@ -197,7 +212,8 @@ private struct Converter {
                     quantization: outputType.quantization)
             }
         case (.reshape, _), (.squeeze, _):
-            result = try add(.reshape(Shape(output.shape)), [try input(0)], output)
+            let x = try input(0)
+            result = try add(.reshape(try reshapeTarget(of: x, op, output)), [x], output)
         case (.softmax, .softmax(let beta)):
             guard beta == 1 else { throw TFLiteError(message: "\(source): SOFTMAX with beta \(beta) is not supported (only 1)") }
             result = try add(.softmax, [try input(0)], output)

@@ -152,6 +152,9 @@ extension TFLiteBuiltinOptions {
             table.set(5, .bool(options.offset))
         case .leakyRelu(let alpha):
             table.set(0, .float(alpha))
+        case .pack(let valuesCount, let axis):
+            table.set(0, int(valuesCount))
+            table.set(1, int(axis))
         }
         return table
     }

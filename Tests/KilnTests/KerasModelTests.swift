@@ -1,0 +1,78 @@
+import Foundation
+import Kiln
+import KilnCompiler
+import KilnIR
+import KilnImport
+import KilnRuntime
+import Testing
+
+/// Models exported by today's TensorFlow converter (TensorFlow 2.21, Keras 3;
+/// `Fixtures/Keras`, made by `scripts/make_tf_models.sh`) import, compile and
+/// match LiteRT: float32 within 1e-4 relative, int8 within one step of the
+/// output's scale.
+@Suite struct KerasModelTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/Keras")
+
+    /// A model file and the input LiteRT ran it on.
+    struct Case: CustomTestStringConvertible, Sendable {
+        var model: String
+        var input: String
+        var testDescription: String { model }
+    }
+
+    static let importable = [
+        Case(model: "keras_cnn", input: "keras_cnn"),
+        Case(model: "keras_cnn_int8", input: "keras_cnn"),
+        Case(model: "keras_cnn_int8io", input: "keras_cnn_int8io"),
+        Case(model: "efficientnet_b0", input: "efficientnet_b0"),
+        Case(model: "efficientnet_b0_int8", input: "efficientnet_b0"),
+    ]
+
+    @Test(arguments: importable)
+    func matchesLiteRT(_ case: Case) throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = Self.fixtures.appendingPathComponent("\(`case`.model).tflite")
+        let result = try Compiler().compile(tfliteFile: file, outputDirectory: directory)
+        // Every shape computation folded away: no node works on int32 shape tensors.
+        #expect(result.graph.nodes.allSatisfy { node in node.outputs.allSatisfy { result.graph.type(of: $0).dtype != .int32 } })
+        let input = try NumPyArray.read(contentsOf: Self.fixtures.appendingPathComponent("\(`case`.input).inputs.npy"))
+        let expected = try NumPyArray.read(contentsOf: Self.fixtures.appendingPathComponent("\(`case`.model).outputs.npy"))
+        let model = try CompiledModel(contentsOf: result.artifact)
+        var output = [UInt8](repeating: 0, count: model.metadata.outputs[0].byteCount)
+        try input.bytes.withUnsafeBytes { source in
+            try output.withUnsafeMutableBytes { try model.run(input: source, output: $0) }
+        }
+        let actual = TensorData(dtype: expected.dtype, shape: expected.shape, bytes: output)
+        let outputType = result.graph.type(of: result.graph.outputs[0])
+        if expected.dtype == .int8 {
+            let differences = zip(actual.floats(), expected.floats()).map { abs($0 - $1) }
+            #expect(differences.allSatisfy { $0 <= 1 }, "\(actual.floats()) vs LiteRT \(expected.floats())")
+        } else if `case`.model.hasSuffix("int8") {
+            // Float outputs of an int8 model: dequantized, so one step is the last layer's scale.
+            let step = try #require(result.graph.nodes.last { $0.op == .dequantize }.map {
+                result.graph.type(of: $0.inputs[0]).quantization?.scales[0] ?? 0
+            })
+            let differences = zip(actual.floats(), expected.floats()).map { abs($0 - $1) }
+            #expect(differences.allSatisfy { $0 <= step * 1.001 }, "\(actual.floats()) vs LiteRT \(expected.floats())")
+        } else {
+            let scale = expected.floats().map(abs).max() ?? 1
+            for (kiln, liteRT) in zip(actual.floats(), expected.floats()) {
+                #expect(abs(kiln - liteRT) <= 1e-4 * max(abs(liteRT), scale), "\(kiln) vs LiteRT \(liteRT)")
+            }
+        }
+        #expect(outputType.shape == expected.shape)
+    }
+
+    /// Models with operators Kiln does not import yet fail with the operator, its position and the file.
+    @Test(arguments: [
+        ("mobilenet_v3_small", "operator #3 HARD_SWISH"), ("transformer_block", "operator #6 TRANSPOSE"),
+        ("lstm_kws", "operator #3 FILL"), ("gru_kws", "operator #3 FILL"),
+    ])
+    func unsupportedOperatorsAreNamed(model: String, fragment: String) throws {
+        let file = Self.fixtures.appendingPathComponent("\(model).tflite")
+        let error = #expect(throws: TFLiteError.self) { try TFLiteImporter.importGraph(contentsOf: file) }
+        #expect(error?.message.hasPrefix("\(model).tflite: \(fragment): not supported") == true, "\(error?.message ?? "")")
+    }
+}
