@@ -17,6 +17,11 @@ public enum TFLiteImporter {
         .maxPool2D, .mean, .mul, .pad, .padV2, .quantize, .relu, .relu6, .reshape, .softmax, .squeeze, .tanh,
     ]
 
+    /// The operators folded to constants when they compute integer shape tensors from known values.
+    public static var shapeArithmeticOperators: [TFLiteBuiltinOperator] {
+        TFLiteConversion.shapeArithmetic.sorted { $0.name < $1.name }
+    }
+
     /// Reads and converts the model at `url`; the graph is named after the file.
     public static func importGraph(contentsOf url: URL) throws -> Graph {
         let model = try TFLiteModel(contentsOf: url)
@@ -247,7 +252,10 @@ struct TFLiteConversion {
             result = try add(.activation(.relu6), [try input(0)], output)
         default:
             throw TFLiteError(
-                message: "\(source): not supported (builtin code \(code.code)); Kiln imports \(TFLiteImporter.supportedOperators.map(\.name).joined(separator: ", "))")
+                message: "\(source): not supported (builtin code \(code.code)); Kiln imports "
+                    + TFLiteImporter.supportedOperators.map(\.name).joined(separator: ", ")
+                    + ", and folds integer shape arithmetic ("
+                    + TFLiteImporter.shapeArithmeticOperators.map(\.name).joined(separator: ", ") + ") at import")
         }
         // Keep the model's exact output shape (e.g. FULLY_CONNECTED with keep_num_dims).
         if graph.type(of: result).shape != Shape(output.shape) {
