@@ -53,6 +53,11 @@ public func GELU(file: String = #filePath, line: Int = #line, column: Int = #col
     ActivationLayer(.gelu, file: file, line: line, column: column)
 }
 
+/// MobileNetV3's hard swish, `x/6 · min(max(x + 3, 0), 6)`, as a layer.
+public func HardSwish(file: String = #filePath, line: Int = #line, column: Int = #column) -> ActivationLayer {
+    ActivationLayer(.hardSwish, file: file, line: line, column: column)
+}
+
 /// Softmax over the last axis.
 public struct Softmax: NamedLayer {
     /// The layer's name; `softmax_N` by default.

@@ -48,7 +48,7 @@ extension Optional where Wrapped == Activation {
     /// He initialization suits ReLU-family layers; Glorot suits the rest.
     var initializerScheme: WeightInitializer.Scheme {
         switch self {
-        case .relu?, .relu6?, .gelu?: .heUniform
+        case .relu?, .relu6?, .gelu?, .hardSwish?: .heUniform
         default: .glorotUniform
         }
     }

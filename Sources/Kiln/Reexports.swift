@@ -1,6 +1,6 @@
 import KilnIR
 
-/// An element-wise activation function: `.relu`, `.relu6`, `.sigmoid`, `.tanh`, `.gelu`.
+/// An element-wise activation function: `.relu`, `.relu6`, `.sigmoid`, `.tanh`, `.gelu`, `.hardSwish`.
 public typealias Activation = KilnIR.Activation
 
 /// How a sliding window treats the border: `.same` or `.valid`.

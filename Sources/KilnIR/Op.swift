@@ -113,6 +113,8 @@ public enum Activation: String, Hashable, Sendable, Codable, CaseIterable {
     case tanh
     /// `x · Φ(x)` with the exact (erf-based) Gaussian CDF.
     case gelu
+    /// `x/6 · min(max(x + 3, 0), 6)`: MobileNetV3's piecewise-linear swish.
+    case hardSwish
 }
 
 /// Which values share one set of dynamically chosen quantization parameters.

@@ -87,6 +87,7 @@ extension QuantizedArithmetic {
             case .sigmoid: result = 1 / (1 + exp(-real))
             case .tanh: result = tanh(real)
             case .gelu: result = 0.5 * real * erfc(-real / 2.0.squareRoot())
+            case .hardSwish: result = real * min(max(real + 3, 0), 6) / 6
             }
             let steps = Float(result / Double(output.scales[0]))
             return Int8(quantize(steps: steps, zeroPoint: output.zeroPoints[0]))

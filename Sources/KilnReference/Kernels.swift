@@ -11,8 +11,15 @@ enum Kernels {
         case .sigmoid: return 1 / (1 + Foundation.exp(-x))
         case .tanh: return Foundation.tanh(x)
         case .gelu: return Float(0.5 * Double(x) * Foundation.erfc(-Double(x) / 2.0.squareRoot()))
+        // XNNPACK's order, (x · 1/6) · clamp(x + 3), so results agree to the bit; NaN stays NaN.
+        case .hardSwish:
+            let shifted = x + 3
+            return (x * Self.oneSixth) * (shifted < 0 ? 0 : (shifted > 6 ? 6 : shifted))
         }
     }
+
+    /// 1/6 rounded to float, as LiteRT's kernels multiply by it.
+    static let oneSixth: Float = 1.0 / 6
 
     static func apply(_ function: Activation?, _ x: Float) -> Float {
         guard let function else { return x }

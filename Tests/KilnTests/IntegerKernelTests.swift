@@ -222,6 +222,7 @@ import Testing
         (.sigmoid, .perTensor(scale: 1.0 / 256, zeroPoint: -128)),
         (.tanh, .perTensor(scale: 1.0 / 128, zeroPoint: 0)),
         (.gelu, .perTensor(scale: 0.045, zeroPoint: -100)),
+        (.hardSwish, .perTensor(scale: 0.04, zeroPoint: -119)),
     ]
 
     /// Every activation on every element count; one input per count, all in one

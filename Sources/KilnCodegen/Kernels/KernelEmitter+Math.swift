@@ -17,6 +17,11 @@ extension KernelEmitter {
             return tanh(x, lanes: lanes)
         case .gelu:
             return gelu(x, lanes: lanes)
+        case .hardSwish:
+            // (x · 1/6) · clamp(x + 3, 0, 6), in XNNPACK's order so results match LiteRT's to the bit.
+            let shifted = ir.fadd(x, splat(3, lanes: lanes))
+            let gate = clamp(shifted, low: splat(0, lanes: lanes), high: splat(6, lanes: lanes))
+            return ir.fmul(ir.fmul(x, splat(1.0 / 6, lanes: lanes)), gate)
         }
     }
 

@@ -13,8 +13,9 @@ import KilnIR
 public enum TFLiteImporter {
     /// The TFLite builtin operators the importer converts.
     public static let supportedOperators: [TFLiteBuiltinOperator] = [
-        .add, .averagePool2D, .concatenation, .conv2D, .depthwiseConv2D, .dequantize, .fullyConnected, .logistic,
-        .maxPool2D, .mean, .mul, .pad, .padV2, .quantize, .relu, .relu6, .reshape, .softmax, .squeeze, .tanh,
+        .add, .averagePool2D, .concatenation, .conv2D, .depthwiseConv2D, .dequantize, .fullyConnected, .hardSwish,
+        .logistic, .maxPool2D, .mean, .mul, .pad, .padV2, .quantize, .relu, .relu6, .reshape, .softmax, .squeeze,
+        .tanh,
     ]
 
     /// The operators folded to constants when they compute integer shape tensors from known values.
@@ -250,6 +251,8 @@ struct TFLiteConversion {
             result = try add(.activation(.relu), [try input(0)], output)
         case (.relu6, _):
             result = try add(.activation(.relu6), [try input(0)], output)
+        case (.hardSwish, _):
+            result = try add(.activation(.hardSwish), [try input(0)], output)
         default:
             throw TFLiteError(
                 message: "\(source): not supported (builtin code \(code.code)); Kiln imports "
