@@ -46,6 +46,8 @@ public enum Merge: Hashable, Sendable {
     case add(activation: Activation? = nil)
     /// Element-wise product, then an optional activation.
     case multiply(activation: Activation? = nil)
+    /// The first result minus each of the others, then an optional activation.
+    case subtract(activation: Activation? = nil)
     /// Joined along `axis` (the channel axis by default).
     case concatenate(axis: Int = -1)
 }
@@ -109,12 +111,13 @@ extension Tracer {
             return node(
                 .concatenation(axis: axis, activation: nil), inputs: values, name: name, at: location,
                 quantization: quantization)
-        case .add(let activation), .multiply(let activation):
+        case .add(let activation), .multiply(let activation), .subtract(let activation):
             guard var result = values.first else { return nil }
             for (index, value) in values.dropFirst().enumerated() {
                 let isLast = index == values.count - 2
                 var op: Op = .add(activation: isLast ? activation : nil)
                 if case .multiply = merge { op = .multiply(activation: isLast ? activation : nil) }
+                if case .subtract = merge { op = .subtract(activation: isLast ? activation : nil) }
                 guard let next = node(op, inputs: [result, value], name: isLast ? name : "\(name).\(index)", at: location, quantization: quantization)
                 else { return nil }
                 result = next

@@ -27,6 +27,11 @@ public struct SymbolicTensor {
         merge([lhs, rhs], .add(), kind: "add")
     }
 
+    /// The element-wise difference (with NumPy broadcasting).
+    public static func - (lhs: SymbolicTensor, rhs: SymbolicTensor) -> SymbolicTensor {
+        merge([lhs, rhs], .subtract(), kind: "subtract")
+    }
+
     /// The element-wise product (with NumPy broadcasting).
     public static func * (lhs: SymbolicTensor, rhs: SymbolicTensor) -> SymbolicTensor {
         merge([lhs, rhs], .multiply(), kind: "multiply")
@@ -72,6 +77,16 @@ public func multiply(
 ) -> SymbolicTensor {
     SymbolicTensor.merge(
         [a, b], .multiply(activation: activation), kind: "multiply",
+        quantization: scale.map { .perTensor(scale: $0, zeroPoint: zeroPoint) })
+}
+
+/// The element-wise difference `a − b`, then `activation`; on int8 data the
+/// result takes `scale` and `zeroPoint`.
+public func subtract(
+    _ a: SymbolicTensor, _ b: SymbolicTensor, activation: Activation? = nil, scale: Float? = nil, zeroPoint: Int32 = 0
+) -> SymbolicTensor {
+    SymbolicTensor.merge(
+        [a, b], .subtract(activation: activation), kind: "subtract",
         quantization: scale.map { .perTensor(scale: $0, zeroPoint: zeroPoint) })
 }
 

@@ -28,6 +28,37 @@ public struct Pad: NamedLayer {
     }
 }
 
+/// The block of the input starting at `begin` with extent `size` along each axis.
+///
+/// ```swift
+/// Slice(begin: [0, 32], size: [1, 32])  // the second 32 features of a [1, 128] row
+/// ```
+public struct Slice: NamedLayer {
+    /// Where the block starts on each axis, batch first.
+    public var begin: [Int]
+    /// The block's extent on each axis.
+    public var size: [Int]
+    /// The layer's name; `slice_N` by default.
+    public var name: String?
+    /// The output's int8 quantization parameters; the input's by default.
+    public var quantization: QuantizationParameters?
+    let location: SourceLocation
+
+    /// Creates a slicing layer.
+    public init(begin: [Int], size: [Int], file: String = #filePath, line: Int = #line, column: Int = #column) {
+        self.begin = begin
+        self.size = size
+        location = SourceLocation(file: file, line: line, column: column)
+    }
+
+    /// Adds the slice node.
+    public func trace(into tracer: Tracer) {
+        let name = tracer.layerName(name, kind: "slice", at: location)
+        guard tracer.requireInput(for: name, at: location) != nil else { return }
+        tracer.apply(.slice(begin: begin, size: size), name: name, at: location, quantization: quantization)
+    }
+}
+
 /// The mean over some axes.
 ///
 /// ```swift

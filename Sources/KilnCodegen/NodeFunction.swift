@@ -125,9 +125,7 @@ struct NodeFunction {
             } else {
                 elementwise.emitSoftmax(shape: resultType.shape, input: pointers[0], output: output)
             }
-        case .add(let activation), .multiply(let activation):
-            var isAdd = false
-            if case .add = node.op { isAdd = true }
+        case .add(let activation), .multiply(let activation), .subtract(let activation):
             let elements = try isQuantized
                 ? elementwise.quantizedElements(
                     operands: [parameters(operandType(0)), parameters(operandType(1))], result: parameters(resultType),
@@ -135,7 +133,13 @@ struct NodeFunction {
                 : elementwise.floatElements(output: output, activation: activation)
             elementwise.emitBinary(
                 shape: resultType.shape, a: (pointers[0], shapes[0]), b: (pointers[1], shapes[1]), elements: elements,
-                combine: isAdd ? { ir.fadd($0, $1) } : { ir.fmul($0, $1) })
+                combine: { a, b in
+                    switch node.op {
+                    case .add: ir.fadd(a, b)
+                    case .subtract: ir.fsub(a, b)
+                    default: ir.fmul(a, b)
+                    }
+                })
         case .concatenation(let axis, let activation):
             try emitConcatenation(axis: axis, activation: activation, shapes: shapes)
         case .pad(let paddings):
@@ -146,6 +150,17 @@ struct NodeFunction {
                 outputShape: resultType.shape, fill: fill)
             // A result with its own parameters is requantized in place, padding
             // included (the input's zero point becomes the result's).
+            if isQuantized, try parameters(operandType(0)) != parameters(resultType) {
+                try QuantizedKernels(emitter: emitter).emitQuantize(
+                    count: resultType.elementCount, input: output, inputParameters: parameters(operandType(0)),
+                    output: output, outputParameters: parameters(resultType))
+            }
+        case .slice(let begin, _):
+            guard resultType.dtype == .float32 || isQuantized else {
+                throw CodegenError("layer '\(node.name)': slicing \(resultType.dtype) tensors is not supported")
+            }
+            LayoutKernels(emitter: emitter, elementType: isQuantized ? ir.i8 : ir.f32).emitSlice(
+                input: pointers[0], inputShape: shapes[0], begin: begin, output: output, outputShape: resultType.shape)
             if isQuantized, try parameters(operandType(0)) != parameters(resultType) {
                 try QuantizedKernels(emitter: emitter).emitQuantize(
                     count: resultType.elementCount, input: output, inputParameters: parameters(operandType(0)),

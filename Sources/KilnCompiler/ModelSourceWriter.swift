@@ -167,6 +167,8 @@ private struct WriterState {
             expression = "Softmax().named(\"\(name("softmax"))\")"
         case .pad(let paddings):
             expression = "Pad(\(paddings)).named(\"\(name("pad"))\")"
+        case .slice(let begin, let size):
+            expression = "Slice(begin: \(begin), size: \(size)).named(\"\(name("slice"))\")"
         case .mean(let axes, let keep):
             expression = "Mean(axes: \(axes), keepDimensions: \(keep)).named(\"\(name("mean"))\")"
         case .quantize:
@@ -176,7 +178,7 @@ private struct WriterState {
             expression = "Dequantize().named(\"\(name("dequantize"))\")"
         case .dynamicRangeQuantize(let scope):
             expression = "DynamicRangeQuantize(.\(scope.rawValue)).named(\"\(name("dynamic_range_quantize"))\")"
-        case .add, .multiply, .concatenation:
+        case .add, .multiply, .subtract, .concatenation:
             guard !chained, node.inputs.allSatisfy({ !graph.isConstant($0) }) else {
                 throw CompilerError("layer '\(node.name)' (\(node.op.kindName)) with a constant operand cannot be written in the DSL yet")
             }
@@ -189,6 +191,8 @@ private struct WriterState {
                 return "let \(variable) = add(\(operands[0]), \(operands[1])\(activation(fused))\(parameters))"
             case .multiply(let fused):
                 return "let \(variable) = multiply(\(operands[0]), \(operands[1])\(activation(fused))\(parameters))"
+            case .subtract(let fused):
+                return "let \(variable) = subtract(\(operands[0]), \(operands[1])\(activation(fused))\(parameters))"
             case .concatenation(let axis, let fused):
                 return "let \(variable) = concatenate([\(operands.joined(separator: ", "))], axis: \(axis)\(activation(fused))\(parameters))"
             default:

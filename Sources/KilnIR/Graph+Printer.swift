@@ -56,6 +56,7 @@ extension Graph {
         case .reshape(let shape): parts = ["shape: \(shape)"]
         case .concatenation(let axis, _): parts = ["axis: \(axis)"]
         case .pad(let paddings): parts = ["paddings: \(paddings)"]
+        case .slice(let begin, let size): parts = ["begin: \(begin)", "size: \(size)"]
         case .mean(let axes, let keep): parts = ["axes: \(axes)", "keep: \(keep)"]
         case .quantize(let dtype): parts = ["to: \(dtype)"]
         default: break

@@ -12,9 +12,9 @@ extension Op {
     public var operandCount: ClosedRange<Int> {
         switch self {
         case .fullyConnected, .conv2D, .depthwiseConv2D: 2...3
-        case .add, .multiply: 2...2
+        case .add, .multiply, .subtract: 2...2
         case .concatenation: 1...Int.max
-        case .maxPool2D, .averagePool2D, .reshape, .activation, .softmax, .pad, .mean, .quantize, .dequantize,
+        case .maxPool2D, .averagePool2D, .reshape, .activation, .softmax, .pad, .slice, .mean, .quantize, .dequantize,
             .dynamicRangeQuantize:
             1...1
         }
@@ -85,7 +85,7 @@ extension Op {
             guard x.shape.rank >= 1 else { throw ShapeError("needs an input of rank ≥ 1") }
             return TensorType(x.dtype, x.shape)
 
-        case .add, .multiply:
+        case .add, .multiply, .subtract:
             let y = operands[1]
             guard x.dtype == y.dtype else { throw ShapeError("operands have different types \(x) and \(y)") }
             return TensorType(x.dtype, try Self.broadcast(x.shape, y.shape))
@@ -111,6 +111,15 @@ extension Op {
                 throw ShapeError("paddings \(paddings) need one non-negative [before, after] pair per axis of \(x.shape)")
             }
             return TensorType(x.dtype, Shape(zip(x.shape, paddings).map { $0 + $1[0] + $1[1] }))
+
+        case .slice(let begin, let size):
+            let fits = zip(begin, size).enumerated().allSatisfy { axis, block in
+                block.0 >= 0 && block.1 >= 0 && block.0 <= x.shape[axis] && block.1 <= x.shape[axis] - block.0
+            }
+            guard begin.count == x.shape.rank, size.count == x.shape.rank, fits else {
+                throw ShapeError("slice from \(begin) of size \(size) does not lie inside \(x.shape)")
+            }
+            return TensorType(x.dtype, Shape(size))
 
         case .mean(let axes, let keepDimensions):
             let normalized = axes.compactMap { Self.normalizedAxis($0, rank: x.shape.rank) }

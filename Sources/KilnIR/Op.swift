@@ -29,11 +29,15 @@ public enum Op: Hashable, Sendable, Codable {
     case add(activation: Activation?)
     /// Element-wise product with NumPy broadcasting, then an optional activation.
     case multiply(activation: Activation?)
+    /// Element-wise difference, first operand minus second, with NumPy broadcasting, then an optional activation.
+    case subtract(activation: Activation?)
     /// Joins the operands along `axis`, then an optional activation.
     case concatenation(axis: Int, activation: Activation?)
     /// Pads axis `i` with `paddings[i][0]` elements before and `paddings[i][1]`
     /// after, of value zero (the zero point for quantized tensors).
     case pad(paddings: [[Int]])
+    /// The block of the input starting at `begin` with extent `size` along each axis.
+    case slice(begin: [Int], size: [Int])
     /// The mean over `axes`, which stay as size 1 when `keepDimensions`.
     case mean(axes: [Int], keepDimensions: Bool)
     /// Converts float32 to `dtype` with the result's quantization parameters,
@@ -60,8 +64,10 @@ public enum Op: Hashable, Sendable, Codable {
         case .softmax: "softmax"
         case .add: "add"
         case .multiply: "multiply"
+        case .subtract: "subtract"
         case .concatenation: "concatenation"
         case .pad: "pad"
+        case .slice: "slice"
         case .mean: "mean"
         case .quantize: "quantize"
         case .dequantize: "dequantize"
@@ -72,7 +78,7 @@ public enum Op: Hashable, Sendable, Codable {
     /// The activation fused into the op's epilogue, if any.
     public var fusedActivation: Activation? {
         switch self {
-        case .fullyConnected(let activation), .add(let activation), .multiply(let activation),
+        case .fullyConnected(let activation), .add(let activation), .multiply(let activation), .subtract(let activation),
             .concatenation(_, let activation):
             activation
         case .conv2D(let attributes), .depthwiseConv2D(let attributes): attributes.activation
@@ -88,6 +94,7 @@ public enum Op: Hashable, Sendable, Codable {
         case .fullyConnected: return .fullyConnected(activation: activation)
         case .add: return .add(activation: activation)
         case .multiply: return .multiply(activation: activation)
+        case .subtract: return .subtract(activation: activation)
         case .conv2D(var attributes):
             attributes.activation = activation
             return .conv2D(attributes)

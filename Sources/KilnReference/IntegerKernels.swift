@@ -75,15 +75,19 @@ enum IntegerKernels {
                     Array(x.values[start..<(start + depth)]), exponentials: exponentials, output: output)
             }
             return finish(out)
-        case .add(let activation), .multiply(let activation):
+        case .add(let activation), .multiply(let activation), .subtract(let activation):
             let (a, b) = (inputs[0], inputs[1])
-            var isAdd = false
-            if case .add = op { isAdd = true }
+            let combine: (Float, Float) -> Float =
+                switch op {
+                case .add: (+)
+                case .subtract: (-)
+                default: (*)
+                }
             let bounds = try range(activation)
             let combined = broadcastPairs(a.shape, b.shape, result.shape).map { pair in
                 let real = QuantizedArithmetic.dequantize(a.values[pair.0], scale: a.scale, zeroPoint: a.zeroPoint)
                 let other = QuantizedArithmetic.dequantize(b.values[pair.1], scale: b.scale, zeroPoint: b.zeroPoint)
-                let value = isAdd ? real + other : real * other
+                let value = combine(real, other)
                 return QuantizedArithmetic.quantize(steps: value / output.scales[0], zeroPoint: outputZero, range: bounds)
             }
             return finish(combined)
@@ -100,6 +104,9 @@ enum IntegerKernels {
                 Tensor(shape: x.shape, values: x.values.map(Float.init)), paddings, value: Float(x.zeroPoint),
                 resultShape: result.shape)
             return finish(padded.values.map { requantized(Int32($0), x) })
+        case .slice(let begin, _):
+            guard let x else { break }
+            return finish(Kernels.slice(x.values, shape: x.shape, begin: begin, resultShape: result.shape).map { requantized($0, x) })
         case .mean(let axes, _):
             guard let x else { break }
             let centered = Tensor(shape: x.shape, values: x.values.map { Float($0 - x.zeroPoint) })

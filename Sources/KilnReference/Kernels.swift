@@ -236,6 +236,20 @@ extension Kernels {
         return Tensor(shape: resultShape, values: out)
     }
 
+    /// `out[i] = x[begin + i]` for every index `i` of the result.
+    static func slice<T>(_ values: [T], shape: Shape, begin: [Int], resultShape: Shape) -> [T] {
+        let strides = shape.strides
+        return (0..<resultShape.elementCount).map { index in
+            var rest = index
+            var source = 0
+            for (axis, stride) in resultShape.strides.enumerated() {
+                source += (rest / stride + begin[axis]) * strides[axis]
+                rest %= stride
+            }
+            return values[source]
+        }
+    }
+
     /// The mean over `axes`.
     static func mean(_ x: Tensor, axes: [Int], resultShape: Shape) -> Tensor {
         let (sums, count) = reduceSum(x, axes: axes)

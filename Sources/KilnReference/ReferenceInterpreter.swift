@@ -97,11 +97,17 @@ public struct ReferenceInterpreter: Sendable {
             return Kernels.elementwise(operands[0], operands[1], resultShape: resultShape, activation: activation, +)
         case .multiply(let activation):
             return Kernels.elementwise(operands[0], operands[1], resultShape: resultShape, activation: activation, *)
+        case .subtract(let activation):
+            return Kernels.elementwise(operands[0], operands[1], resultShape: resultShape, activation: activation, -)
         case .concatenation(let axis, let activation):
             let joined = Kernels.concatenate(operands, axis: axis, resultShape: resultShape)
             return Tensor(shape: resultShape, values: joined.values.map { Kernels.apply(activation, $0) })
         case .pad(let paddings):
             return Kernels.pad(operands[0], paddings, value: 0, resultShape: resultShape)
+        case .slice(let begin, _):
+            return Tensor(
+                shape: resultShape,
+                values: Kernels.slice(operands[0].values, shape: operands[0].shape, begin: begin, resultShape: resultShape))
         case .mean(let axes, _):
             return Kernels.mean(operands[0], axes: axes, resultShape: resultShape)
         case .quantize, .dequantize:

@@ -291,6 +291,7 @@ import Testing
             [
                 (Op.add(activation: activation), QuantizationParameters.perTensor(scale: 0.09, zeroPoint: 3)),
                 (Op.multiply(activation: activation), QuantizationParameters.perTensor(scale: 0.2, zeroPoint: -10)),
+                (Op.subtract(activation: activation), QuantizationParameters.perTensor(scale: 0.1, zeroPoint: 7)),
             ]
         }
         for (op, output) in outputs {
@@ -305,6 +306,21 @@ import Testing
     }
 
     // MARK: Layout
+
+    /// int8 slices copy the block, and requantize it when the result has its own parameters.
+    @Test(arguments: KernelTests.sliceCases)
+    func slice(input: Shape, begin: [Int], size: [Int]) throws {
+        var graph = Graph(name: "slice")
+        let x = graph.addInput(name: "x", type: TensorType(.int8, input, quantization: .perTensor(scale: 0.05, zeroPoint: -5)))
+        let op = Op.slice(begin: begin, size: size)
+        graph.outputs = [
+            try graph.addNode(op, inputs: [x], name: "same", quantization: .perTensor(scale: 0.05, zeroPoint: -5)),
+            try graph.addNode(op, inputs: [x], name: "requantized", quantization: .perTensor(scale: 0.07, zeroPoint: 9)),
+        ]
+        try expectCompiledInt8MatchesReference(
+            graph, seed: 37, expectSpread: false, labels: ["same parameters", "requantized"],
+            "int8 slice \(input) from \(begin) size \(size)")
+    }
 
     struct ConcatenationCase: Sendable, CustomTestStringConvertible {
         var shapes: [Shape]

@@ -125,13 +125,25 @@ import Testing
 
     @Test(arguments: broadcastCases)
     func binaryBroadcast(a: Shape, b: Shape) throws {
-        for op in [Op.add(activation: nil), .multiply(activation: .relu)] {
+        for op in [Op.add(activation: nil), .multiply(activation: .relu), .subtract(activation: nil), .subtract(activation: .relu6)] {
             var graph = Graph(name: "binary")
             let x = graph.addInput(name: "a", type: TensorType(.float32, a))
             let y = graph.addInput(name: "b", type: TensorType(.float32, b))
             graph.outputs = [try graph.addNode(op, inputs: [x, y], name: "op")]
             try expectCompiledMatchesReference(graph, "\(op.kindName) \(a) \(b)")
         }
+    }
+
+    static let sliceCases: [(input: Shape, begin: [Int], size: [Int])] = [
+        ([1, 128], [0, 32], [1, 32]), ([49, 1, 10], [7, 0, 0], [1, 1, 10]), ([2, 5, 7, 3], [1, 2, 0, 1], [1, 3, 7, 2]),
+        ([65], [1], [63]), ([3, 17], [0, 0], [3, 17]), ([4, 4], [2, 3], [2, 0]),
+    ]
+
+    /// Slices copy exactly the block they name, at every offset and row length around the vector width.
+    @Test(arguments: sliceCases)
+    func slice(input: Shape, begin: [Int], size: [Int]) throws {
+        let graph = try Self.singleOp(.slice(begin: begin, size: size), input: input)
+        try expectCompiledMatchesReference(graph, tolerance: 0, "slice \(input) from \(begin) size \(size)")
     }
 
     @Test func reshapeCopiesThrough() throws {

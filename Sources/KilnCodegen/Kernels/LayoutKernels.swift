@@ -1,6 +1,6 @@
 import KilnIR
 
-/// Kernels that move data: concatenation, padding, and mean reduction, for
+/// Kernels that move data: concatenation, padding, slicing and mean reduction, for
 /// float32 and int8 tensors.
 struct LayoutKernels {
     let emitter: KernelEmitter
@@ -74,6 +74,27 @@ struct LayoutKernels {
         } else {
             walk(axis: 0, source: zero, destination: zero)
         }
+    }
+
+    /// Copies the block of `input` starting at `begin` into `output`, one innermost row at a time.
+    func emitSlice(input: IRValue, inputShape: Shape, begin: [Int], output: IRValue, outputShape: Shape) {
+        let rank = outputShape.rank
+        let (inputStrides, outputStrides) = (inputShape.strides, outputShape.strides)
+        let start = zip(begin, inputStrides).reduce(0) { $0 + $1.0 * $1.1 }
+        func walk(axis: Int, source: IRValue, destination: IRValue) {
+            if axis >= rank - 1 {
+                emitCopy(
+                    count: rank == 0 ? 1 : outputShape[rank - 1], from: input, sourceBase: source, to: output,
+                    destinationBase: destination)
+                return
+            }
+            ir.loop("d\(axis)", from: 0, to: outputShape[axis]) { coordinate in
+                walk(
+                    axis: axis + 1, source: ir.add(source, emitter.affine(coordinate, times: inputStrides[axis])),
+                    destination: ir.add(destination, emitter.affine(coordinate, times: outputStrides[axis])))
+            }
+        }
+        walk(axis: 0, source: emitter.index(start), destination: emitter.index(0))
     }
 
     /// The sum over `axes` of each output element, accumulated in input order,
