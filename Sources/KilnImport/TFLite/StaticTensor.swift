@@ -69,22 +69,37 @@ struct StaticTensor: Hashable, Sendable {
         return StaticTensor(shape: newShape, values: values)
     }
 
-    /// `STRIDED_SLICE` with begin, end and stride vectors and TensorFlow's bit masks.
-    func stridedSlice(
-        begin: [Int], end: [Int], strides: [Int], beginMask: Int, endMask: Int, shrinkAxisMask: Int, offset: Bool
-    ) throws -> StaticTensor {
+    /// Which elements a `STRIDED_SLICE` takes along each dimension of its input.
+    struct SliceGeometry: Hashable {
+        /// The first index taken along each dimension.
+        var starts: [Int]
+        /// The step between indices along each dimension.
+        var steps: [Int]
+        /// How many indices are taken along each dimension.
+        var counts: [Int]
+        /// The result's shape: `counts` without the shrunk dimensions.
+        var shape: [Int]
+    }
+
+    /// The geometry of `STRIDED_SLICE` on a tensor of `shape`, with TensorFlow's bit masks.
+    static func stridedSliceGeometry(
+        shape: [Int], begin: [Int], end: [Int], strides: [Int], beginMask: Int, endMask: Int, shrinkAxisMask: Int,
+        offset: Bool
+    ) throws -> SliceGeometry {
         guard begin.count == end.count, begin.count == strides.count, begin.count <= shape.count else {
             throw Problem("begin, end and strides must have one entry per sliced dimension (input rank \(shape.count))")
         }
-        var starts: [Int] = []
-        var steps: [Int] = []
-        var counts: [Int] = []
-        var kept: [Int] = []
+        var geometry = SliceGeometry(starts: [], steps: [], counts: [], shape: [])
+        func take(_ start: Int, _ step: Int, _ count: Int, kept: Bool) {
+            geometry.starts.append(start)
+            geometry.steps.append(step)
+            geometry.counts.append(count)
+            if kept { geometry.shape.append(count) }
+        }
         for dimension in shape.indices {
             let size = shape[dimension]
             guard dimension < begin.count else {
-                (starts, steps, counts) = (starts + [0], steps + [1], counts + [size])
-                kept.append(size)
+                take(0, 1, size, kept: true)
                 continue
             }
             let step = strides[dimension]
@@ -100,7 +115,7 @@ struct StaticTensor: Hashable, Sendable {
                 guard (0..<size).contains(index) else {
                     throw Problem("index \(begin[dimension]) is out of range for dimension \(dimension) of size \(size)")
                 }
-                (starts, steps, counts) = (starts + [index], steps + [1], counts + [1])
+                take(index, 1, 1, kept: false)
                 continue
             }
             let first = beginMask & bit != 0 ? (step > 0 ? 0 : size - 1) : clamp(begin[dimension])
@@ -109,10 +124,19 @@ struct StaticTensor: Hashable, Sendable {
                 ? (step > 0 ? size : -1) : clamp(offset ? begin[dimension] &+ end[dimension] : end[dimension])
             // Written so that no stride, however large, overflows.
             let span = step > 0 ? last - first : first - last
-            let count = span <= 0 ? 0 : (step == .min ? 1 : (span - 1) / abs(step) + 1)
-            (starts, steps, counts) = (starts + [first], steps + [step], counts + [count])
-            kept.append(count)
+            take(first, step, span <= 0 ? 0 : (step == .min ? 1 : (span - 1) / abs(step) + 1), kept: true)
         }
+        return geometry
+    }
+
+    /// `STRIDED_SLICE` with begin, end and stride vectors and TensorFlow's bit masks.
+    func stridedSlice(
+        begin: [Int], end: [Int], strides: [Int], beginMask: Int, endMask: Int, shrinkAxisMask: Int, offset: Bool
+    ) throws -> StaticTensor {
+        let geometry = try Self.stridedSliceGeometry(
+            shape: shape, begin: begin, end: end, strides: strides, beginMask: beginMask, endMask: endMask,
+            shrinkAxisMask: shrinkAxisMask, offset: offset)
+        let (starts, steps, counts, kept) = (geometry.starts, geometry.steps, geometry.counts, geometry.shape)
         let inputStrides = Self.strides(of: shape)
         var result: [Int] = []
         result.reserveCapacity(try Self.count(of: counts))

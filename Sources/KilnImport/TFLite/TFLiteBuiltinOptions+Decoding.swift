@@ -79,6 +79,12 @@ extension TFLiteBuiltinOptions {
             self = .dequantize
         case 43:
             self = .padV2
+        case 35:
+            self = .split(count: try fields.int(0, "num_splits"))
+        case 64:
+            self = .unpack(count: try fields.int(0, "num"), axis: try fields.int(1, "axis"))
+        case 79:
+            self = .splitV(count: try fields.int(0, "num_splits"))
         case 59:
             self = .pack(valuesCount: try fields.int(0, "values_count"), axis: try fields.int(1, "axis"))
         case 75:

@@ -42,8 +42,14 @@ public enum TFLiteBuiltinOptions: Hashable, Sendable {
     case stridedSlice(TFLiteStridedSliceOptions)
     /// `DequantizeOptions` (union type 38), which has no fields.
     case dequantize
+    /// `SplitOptions` (union type 35): `count` equal parts.
+    case split(count: Int)
     /// `PackOptions` (union type 59): stacks `valuesCount` tensors along a new dimension `axis`.
     case pack(valuesCount: Int, axis: Int)
+    /// `UnpackOptions` (union type 64): `count` tensors, one per index along `axis`, which disappears.
+    case unpack(count: Int, axis: Int)
+    /// `SplitVOptions` (union type 79): `count` parts of the sizes an operand gives.
+    case splitV(count: Int)
     /// `PadV2Options` (union type 43), which has no fields.
     case padV2
     /// `LeakyReluOptions` (union type 75): `x < 0 ? alpha × x : x`.
@@ -77,7 +83,10 @@ public enum TFLiteBuiltinOptions: Hashable, Sendable {
         case .squeeze: 30
         case .stridedSlice: 32
         case .dequantize: 38
+        case .split: 35
         case .pack: 59
+        case .unpack: 64
+        case .splitV: 79
         case .padV2: 43
         case .leakyRelu: 75
         case .quantize: 89

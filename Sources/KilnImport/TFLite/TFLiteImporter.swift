@@ -14,8 +14,8 @@ public enum TFLiteImporter {
     /// The TFLite builtin operators the importer converts.
     public static let supportedOperators: [TFLiteBuiltinOperator] = [
         .add, .averagePool2D, .concatenation, .conv2D, .depthwiseConv2D, .dequantize, .fullyConnected, .hardSwish,
-        .logistic, .maxPool2D, .mean, .mul, .pad, .padV2, .quantize, .relu, .relu6, .reshape, .softmax, .squeeze,
-        .tanh,
+        .fill, .logistic, .maxPool2D, .mean, .mul, .pad, .padV2, .quantize, .relu, .relu6, .reshape, .slice, .softmax,
+        .split, .splitV, .squeeze, .stridedSlice, .sub, .tanh, .transpose, .unpack,
     ]
 
     /// The operators folded to constants when they compute integer shape tensors from known values.
@@ -55,7 +55,11 @@ struct TFLiteConversion {
         for (position, op) in subgraph.operators.enumerated() {
             let code = model.operatorCodes[op.opcodeIndex].builtinCode
             do {
-                if try !foldShapeArithmetic(op, code) { try convert(op, code) }
+                if Self.splittingOperators.contains(code) {
+                    try convertParts(op, code)
+                } else if try !foldShapeArithmetic(op, code) {
+                    try convert(op, code)
+                }
             } catch let error as TFLiteError {
                 // Put the operator and its position after the file name the message may start with.
                 let prefix = "\(source): "
@@ -253,6 +257,17 @@ struct TFLiteConversion {
             result = try add(.activation(.relu6), [try input(0)], output)
         case (.hardSwish, _):
             result = try add(.activation(.hardSwish), [try input(0)], output)
+        case (.slice, _):
+            result = try convertSlice(try input(0), begin: try operand(1), size: try operand(2), output)
+        case (.stridedSlice, .stridedSlice(let options)):
+            result = try convertStridedSlice(
+                try input(0), options, begin: try operand(1), end: try operand(2), strides: try operand(3), output)
+        case (.fill, _):
+            result = try convertFill(dimensions: try operand(0), value: try operand(1), output, outputType)
+        case (.transpose, _):
+            result = try convertTranspose(try input(0), permutation: try operand(1), output)
+        case (.sub, .sub(let activation)):
+            result = try add(.subtract(activation: try Self.activation(activation)), [try input(0), try input(1)], output)
         default:
             throw TFLiteError(
                 message: "\(source): not supported (builtin code \(code.code)); Kiln imports "

@@ -152,6 +152,11 @@ extension TFLiteBuiltinOptions {
             table.set(5, .bool(options.offset))
         case .leakyRelu(let alpha):
             table.set(0, .float(alpha))
+        case .split(let count), .splitV(let count):
+            table.set(0, int(count))
+        case .unpack(let count, let axis):
+            table.set(0, int(count))
+            table.set(1, int(axis))
         case .pack(let valuesCount, let axis):
             table.set(0, int(valuesCount))
             table.set(1, int(axis))
