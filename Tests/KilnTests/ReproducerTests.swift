@@ -125,16 +125,24 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).isEmpty, "temporary files were left")
     }
 
+    /// A /proc file's bytes, read through FileHandle: Foundation's whole-file reads leak the
+    /// buffer of a file whose size reads as 0, as /proc files do.
+    static func procFile(_ path: String) -> Data? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        return try? handle.readToEnd()
+    }
+
     /// The command lines of running processes that contain `text` (read from /proc).
     static func processes(mentioning text: String) -> [String] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.filter { $0.allSatisfy(\.isNumber) }.compactMap { pid in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
+            guard let data = procFile("/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
             let command = String(decoding: data.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
                 .trimmingCharacters(in: .whitespaces)
             guard command.contains(text) else { return nil }
             // A zombie has exited; its entry goes once it is reaped.
-            let status = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            let status = procFile("/proc/\(pid)/stat").map { String(decoding: $0, as: UTF8.self) } ?? ""
             return status.contains(") Z ") ? nil : command.split(separator: " ").first.map(String.init)
         }
     }
