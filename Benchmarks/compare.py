@@ -1,9 +1,13 @@
-"""Kiln beside LiteRT on the MLPerf Tiny models, in one run, as ratios.
+"""Kiln beside LiteRT on a folder of .tflite models, in one run, as ratios.
 
 Both are driven from this Python process the same way: one inference per
 call, one thread, the median of many calls (so both include about a
 microsecond of Python call overhead). Kiln artifacts are loaded with ctypes
 (an artifact is a shared library followed by a metadata trailer).
+
+Every NAME.tflite with an input file (NAME.inputs.npy, or for NAME_int8 and
+NAME_int8io the float model's NAME.inputs.npy) is measured; a model Kiln
+cannot compile is listed with the reason.
 
 Usage: python compare.py KILN_EXECUTABLE MODELS_DIR [RUNS]
 """
@@ -20,7 +24,15 @@ import time
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-MODELS = ["ad01_fp32", "ad01_int8", "kws_ref_model_float32", "kws_ref_model"]
+
+
+def input_file(models, name):
+    """NAME.inputs.npy, or the float model's inputs for an int8 variant."""
+    for candidate in (name, name.removesuffix("_int8io"), name.removesuffix("_int8")):
+        path = os.path.join(models, candidate + ".inputs.npy")
+        if os.path.exists(path):
+            return path
+    return None
 
 
 def median_microseconds(call, runs):
@@ -79,13 +91,17 @@ def main():
     print(f"ctypes call overhead: {call_overhead(runs):.2f} µs (included in the Kiln column)")
     print(f"{'model':<24}{'LiteRT µs':>12}{'Kiln µs':>12}{'LiteRT/Kiln':>14}{'max |Δ|':>12}")
     with tempfile.TemporaryDirectory() as directory:
-        for name in MODELS:
+        names = sorted(entry.removesuffix(".tflite") for entry in os.listdir(models) if entry.endswith(".tflite"))
+        for name in names:
             path = os.path.join(models, name + ".tflite")
-            if not os.path.exists(path):
-                print(f"{name:<24} missing")
+            inputs = input_file(models, name)
+            if inputs is None:
                 continue
-            subprocess.run([kiln_tool, "compile", path, "-o", directory], check=True, stdout=subprocess.DEVNULL)
-            sample = np.load(os.path.join(models, name + ".inputs.npy"))[:1]
+            compiled = subprocess.run([kiln_tool, "compile", path, "-o", directory], capture_output=True, text=True)
+            if compiled.returncode != 0:
+                print(f"{name:<24} kiln: {compiled.stderr.strip().splitlines()[-1][:100]}")
+                continue
+            sample = np.load(inputs)[:1]
             litert_time, litert_output = litert(path, sample, runs)
             kiln_time, kiln_output = kiln(os.path.join(directory, name + ".kiln"), sample, runs)
             difference = np.abs(litert_output.astype(np.float64) - kiln_output.astype(np.float64)).max()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks Kiln beside LiteRT on ../shared/models in one run (see compare.py).
+# Benchmarks Kiln beside LiteRT in one run (see compare.py): ../shared/models by default, or MODELS=folder
+# (Tests/KilnTests/Fixtures/Keras holds models exported by TensorFlow 2.21).
 # Installs LiteRT into .venv (PyPI) and builds the kiln tool in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
