@@ -39,10 +39,15 @@ public struct RandomFuzzRun {
 }
 
 /// A small deterministic generator (SplitMix64), so a run reproduces from its seed.
-struct SplitMix64 {
-    var state: UInt64
+public struct SplitMix64: Sendable {
+    /// The generator's state; any value is a valid seed.
+    public var state: UInt64
 
-    mutating func next() -> UInt64 {
+    /// A generator starting from `state`.
+    public init(state: UInt64) { self.state = state }
+
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -1,6 +1,7 @@
 import Foundation
 import Kiln
 import KilnCompiler
+import KilnFuzzing
 import KilnIR
 import KilnImport
 import Testing
@@ -9,19 +10,6 @@ import Testing
 /// passes) throw or succeed, never trap or hang; and an operator Kiln cannot
 /// import is named, with its position, in the error.
 @Suite struct TFLiteImporterFuzzTests {
-    /// A small deterministic generator (SplitMix64), so a failing case reproduces.
-    struct Generator {
-        var state: UInt64
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     enum Outcome { case unreadable, notImported, rejectedByPasses, accepted }
 
     /// Reads, imports and optimizes `bytes`; every failure must be a thrown error with a message.
@@ -74,7 +62,7 @@ import Testing
         // Most of the file is weights, where any byte is valid, so most flips go
         // to the first and last 2 kB, where the tables, vtables and shapes lie.
         let edge = min(2048, original.count / 2)
-        var generator = Generator(state: 0x4B49_4C4E)
+        var generator = SplitMix64(state: 0x4B49_4C4E)
         var outcomes: [String: Int] = [:]
         let start = ContinuousClock.now
         for trial in 0..<400 {
