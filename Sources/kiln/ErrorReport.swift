@@ -36,6 +36,11 @@ extension KilnCommand {
             exit(withError: error)
         } catch let error as ValidationError {
             exit(withError: error)
+        } catch let error as CleanExit {
+            exit(withError: error)
+        } catch where exitCode(for: error) == .success {
+            // `kiln help [command]` runs ArgumentParser's help command, which "fails" with the help text.
+            exit(withError: error)
         } catch {
             FileHandle.standardError.write(Data((Self.message(for: error) + "\n").utf8))
             Foundation.exit(1)

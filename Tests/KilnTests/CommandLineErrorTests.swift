@@ -34,6 +34,16 @@ import Testing
         #expect(try Data(contentsOf: artifact) == before.0 && Data(contentsOf: input) == before.1)
     }
 
+    /// Help is printed, not reported as an error, however it is asked for.
+    @Test(arguments: [["--help"], ["compile", "--help"], ["help", "run"], ["import", "-h"]])
+    func helpIsPrintedWithStatusZero(_ arguments: [String]) throws {
+        let kiln = try #require(CommandLineTool.kiln)
+        let help = try CommandLineTool.run(kiln, arguments)
+        #expect(help.status == 0, "\(help.output)")
+        #expect(help.output.contains("USAGE: kiln"), "\(help.output)")
+        #expect(!help.output.lowercased().contains("error"), "\(help.output)")
+    }
+
     /// Errors that are not about the command line's syntax.
     struct Failure: CustomTestStringConvertible, Sendable {
         var name: String
