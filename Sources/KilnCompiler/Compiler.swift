@@ -31,28 +31,29 @@ public struct Compiler: Sendable {
         public var metadata: ArtifactMetadata
         /// The graph after all passes, as compiled.
         public var graph: Graph
+        /// The options it was compiled with.
+        public var options: CompileOptions
         /// Seconds spent in each phase, in order.
         public var timings: [(phase: String, seconds: Double)]
     }
 
-    /// Traces and compiles every model in `modelFile`, writing `NAME.kiln` files into `outputDirectory`.
-    public func compile(modelFile: URL, outputDirectory: URL, tracer: ModelSourceTracer? = nil) throws -> [Result] {
+    /// Loads every model of `source` and compiles each to `NAME.kiln` in `outputDirectory`.
+    ///
+    /// Every model is compiled before any fails, so one build reports all of
+    /// a file's problems, and artifacts are written only when all compiled:
+    /// a source yields all its artifacts or none.
+    public func compile(_ source: ModelSource, outputDirectory: URL, tracer: ModelSourceTracer? = nil) throws -> [Result] {
         let started = Date()
-        let traces = try (tracer ?? ModelSourceTracer()).trace(modelFile: modelFile)
-        let traceSeconds = Date().timeIntervalSince(started)
-        let diagnostics = traces.flatMap(\.diagnostics)
-        if !diagnostics.isEmpty { throw DiagnosticError(diagnostics) }
-        // Compile every model before failing, so one build reports all of the file's problems,
-        // and write artifacts only when all compiled: a file yields all its artifacts or none.
+        let models = try source.load(tracer: tracer)
+        let loadSeconds = Date().timeIntervalSince(started)
         var built: [(Result, [UInt8])] = []
         var problems: [Diagnostic] = []
-        for trace in traces {
-            guard let graph = trace.graph else { throw CompilerError("\(trace.modelName): tracing produced no graph") }
+        for model in models {
             do {
                 var (result, bytes) = try build(
-                    graph, options: trace.options,
-                    artifact: outputDirectory.appendingPathComponent("\(trace.modelName).kiln"))
-                result.timings.insert(("trace", traceSeconds), at: 0)
+                    model.graph, options: model.options,
+                    artifact: outputDirectory.appendingPathComponent("\(model.name).kiln"))
+                result.timings.insert((source.loadPhase, loadSeconds), at: 0)
                 built.append((result, bytes))
             } catch let error as DiagnosticError {
                 problems += error.diagnostics.filter { !problems.contains($0) }
@@ -64,15 +65,19 @@ public struct Compiler: Sendable {
         return built.map(\.0)
     }
 
+    /// Traces and compiles every model in `modelFile`, writing `NAME.kiln` files into `outputDirectory`.
+    public func compile(modelFile: URL, outputDirectory: URL, tracer: ModelSourceTracer? = nil) throws -> [Result] {
+        try compile(.swiftFile(modelFile), outputDirectory: outputDirectory, tracer: tracer)
+    }
+
     /// Imports a TensorFlow Lite model and compiles it to `NAME.kiln` in `outputDirectory`.
-    public func compile(tfliteFile: URL, outputDirectory: URL, options: CompileOptions = CompileOptions()) throws -> Result {
-        let started = Date()
-        let graph = try TFLiteImporter.importGraph(contentsOf: tfliteFile)
-        let importSeconds = Date().timeIntervalSince(started)
-        var result = try compile(
-            graph, options: options, to: outputDirectory.appendingPathComponent("\(graph.name).kiln"))
-        result.timings.insert(("import", importSeconds), at: 0)
-        return result
+    public func compile(tfliteFile: URL, outputDirectory: URL) throws -> Result {
+        try compile(.tfliteFile(tfliteFile), outputDirectory: outputDirectory)[0]
+    }
+
+    /// The optimized graph's LLVM IR, for the CPU its options target (what `--emit-llvm` writes).
+    public func llvmIR(for graph: Graph, options: CompileOptions) throws -> String {
+        try ModelCodegen(target: Self.targetMachine(options.target)).emitIR(for: graph)
     }
 
     /// Validates the graph, loads weights and runs the pass pipeline that `options` asks for.
@@ -120,7 +125,7 @@ public struct Compiler: Sendable {
         let library = try timed("link") { try link(object) }
         let metadata = Self.metadata(for: optimized, target: target)
         let bytes = try ArtifactFile.encode(library: library, metadata: metadata)
-        return (Result(artifact: artifact, metadata: metadata, graph: optimized, timings: timings), bytes)
+        return (Result(artifact: artifact, metadata: metadata, graph: optimized, options: options, timings: timings), bytes)
     }
 
     /// The pass configuration for `options`.

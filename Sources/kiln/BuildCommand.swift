@@ -48,16 +48,17 @@ struct BuildCommand: ParsableCommand {
             swiftc: swiftc.map { URL(fileURLWithPath: $0) })
         let compiler = Compiler(linker: linker.map { SharedLibraryLinker(executable: URL(fileURLWithPath: $0)) })
         let model = URL(fileURLWithPath: modelFile)
+        let source = try ModelSource(url: model)
         let output = URL(fileURLWithPath: artifacts)
         if `static` {
             _ = try compiler.compileStatic(
-                try tracer.tracedGraphs(modelFile: model), outputDirectory: output, assembly: true,
+                try source.load(tracer: tracer).map { ($0.graph, $0.options) }, outputDirectory: output, assembly: true,
                 headerDirectory: headerDirectory.map { URL(fileURLWithPath: $0) })
             return
         }
         guard let swiftOutput else { throw ValidationError("--swift-output is required without --static") }
-        let results = try compiler.compile(modelFile: model, outputDirectory: output, tracer: tracer)
-        let source = SwiftAPIGenerator.source(for: results.map(\.metadata), modelFile: model.lastPathComponent)
-        try OutputFile.write(Array(source.utf8), to: URL(fileURLWithPath: swiftOutput))
+        let results = try compiler.compile(source, outputDirectory: output, tracer: tracer)
+        let api = SwiftAPIGenerator.source(for: results.map(\.metadata), modelFile: model.lastPathComponent)
+        try OutputFile.write(Array(api.utf8), to: URL(fileURLWithPath: swiftOutput))
     }
 }

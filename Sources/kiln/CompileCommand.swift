@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
-import KilnCodegen
 import KilnCompiler
 import KilnIR
-import KilnImport
 import KilnRuntime
 import Kiln
 
@@ -29,15 +27,16 @@ struct CompileCommand: ParsableCommand {
 
     func run() throws {
         let directory = URL(fileURLWithPath: output)
-        let url = URL(fileURLWithPath: modelFile)
+        let source = try ModelSource(url: URL(fileURLWithPath: modelFile))
         if `static` {
-            return try compileStatic(url, to: directory)
+            for result in try Compiler().compileStatic(
+                source.load().map { ($0.graph, $0.options) }, outputDirectory: directory)
+            {
+                print("\(result.object.path), \(result.header.path): \(result.metadata.modelName) [\(result.metadata.entryPoint)]")
+            }
+            return
         }
-        let results =
-            url.pathExtension == "tflite"
-            ? [try Compiler().compile(tfliteFile: url, outputDirectory: directory)]
-            : try Compiler().compile(modelFile: url, outputDirectory: directory)
-        for result in results {
+        for result in try Compiler().compile(source, outputDirectory: directory) {
             let phases = result.timings.map { "\($0.phase) \(String(format: "%.2f", $0.seconds))s" }
             print("\(result.artifact.path): \(result.metadata.modelName) [\(phases.joined(separator: ", "))]")
             let name = result.metadata.modelName
@@ -46,24 +45,11 @@ struct CompileCommand: ParsableCommand {
                     Array(result.graph.textDump.utf8), to: directory.appendingPathComponent("\(name).graph.txt"))
             }
             if emitLLVM {
-                let target = try TargetMachine.host()
+                // For the model's own target, as the artifact was compiled.
                 try OutputFile.write(
-                    Array(try ModelCodegen(target: target).emitIR(for: result.graph).utf8),
+                    Array(try Compiler().llvmIR(for: result.graph, options: result.options).utf8),
                     to: directory.appendingPathComponent("\(name).ll"))
             }
-        }
-    }
-}
-
-extension CompileCommand {
-    /// Traces or imports the models and writes an object file and C header for each.
-    func compileStatic(_ url: URL, to directory: URL) throws {
-        let graphs =
-            url.pathExtension == "tflite"
-            ? [(try TFLiteImporter.importGraph(contentsOf: url), CompileOptions())]
-            : try ModelSourceTracer().tracedGraphs(modelFile: url)
-        for result in try Compiler().compileStatic(graphs, outputDirectory: directory) {
-            print("\(result.object.path), \(result.header.path): \(result.metadata.modelName) [\(result.metadata.entryPoint)]")
         }
     }
 }

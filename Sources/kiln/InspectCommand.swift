@@ -2,8 +2,6 @@ import ArgumentParser
 import Foundation
 import KilnCompiler
 import KilnIR
-import KilnImport
-import Kiln
 import KilnRuntime
 
 /// `kiln inspect`: layers, shapes, parameters, MACs and memory of a model or artifact.
@@ -20,24 +18,13 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         let url = URL(fileURLWithPath: path)
-        if url.pathExtension == "swift" {
-            let traces = try ModelSourceTracer().trace(modelFile: url)
-            for trace in traces {
-                if !trace.diagnostics.isEmpty {
-                    throw DiagnosticError(trace.diagnostics)
-                }
-                guard let traced = trace.graph else { continue }
-                let optimized = try Compiler().optimize(traced, options: trace.options)
-                print("model \(trace.modelName)")
+        if url.pathExtension != "kiln" {
+            for model in try ModelSource(url: url).load() {
+                let optimized = try Compiler().optimize(model.graph, options: model.options)
+                print("model \(model.name)")
                 print(ModelReport(optimized).table)
                 if graph { print("\n" + optimized.textDump) }
             }
-        } else if url.pathExtension == "tflite" {
-            let imported = try TFLiteImporter.importGraph(contentsOf: url)
-            let optimized = try Compiler().optimize(imported, options: CompileOptions())
-            print("model \(imported.name)")
-            print(ModelReport(optimized).table)
-            if graph { print("\n" + optimized.textDump) }
         } else {
             let metadata = try ArtifactFile.readMetadata(contentsOf: url)
             print("model \(metadata.modelName) (Kiln \(metadata.kilnVersion), format \(metadata.formatVersion))")

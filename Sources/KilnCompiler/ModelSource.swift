@@ -1,0 +1,72 @@
+import Foundation
+import Kiln
+import KilnIR
+import KilnImport
+
+/// The one front door for models: where a model comes from, and how it becomes graphs.
+///
+/// Every `kiln` command and the plugin load models through it, so a new kind
+/// of source (ONNX next) is added here once.
+///
+/// ```swift
+/// let models = try ModelSource(url: url).load()
+/// ```
+public enum ModelSource: Sendable {
+    /// A Swift file declaring one or more `Model` types, traced by compiling it.
+    case swiftFile(URL)
+    /// A TensorFlow Lite flat buffer, imported.
+    case tfliteFile(URL)
+
+    /// A model as loaded: its graph (weights not yet resolved, no passes run) and how to compile it.
+    public struct LoadedModel: Sendable {
+        /// The model's name: its type name, or the file's name without extension.
+        public var name: String
+        /// The traced or imported graph.
+        public var graph: Graph
+        /// The compile options the source asks for (a Swift model's `options`; defaults otherwise).
+        public var options: CompileOptions
+    }
+
+    /// The kinds of file Kiln reads models from, by extension, for messages and help.
+    public static let fileKinds = "a Swift model file (.swift) or a TensorFlow Lite model (.tflite)"
+
+    /// The source `url` names, by its extension.
+    public init(url: URL) throws {
+        switch url.pathExtension.lowercased() {
+        case "swift": self = .swiftFile(url)
+        case "tflite": self = .tfliteFile(url)
+        default:
+            throw CompilerError("\(url.path): Kiln cannot read this kind of file; give \(Self.fileKinds)")
+        }
+    }
+
+    /// The file the models come from.
+    public var url: URL {
+        switch self {
+        case .swiftFile(let url), .tfliteFile(let url): url
+        }
+    }
+
+    /// Every model in the source; tracing problems are thrown together, each at its file and line.
+    public func load(tracer: ModelSourceTracer? = nil) throws -> [LoadedModel] {
+        switch self {
+        case .swiftFile(let url):
+            return try (tracer ?? ModelSourceTracer()).tracedGraphs(modelFile: url).map { graph, options in
+                LoadedModel(name: graph.name, graph: graph, options: options)
+            }
+        case .tfliteFile(let url):
+            let graph = try TFLiteImporter.importGraph(contentsOf: url)
+            return [LoadedModel(name: graph.name, graph: graph, options: CompileOptions())]
+        }
+    }
+}
+
+extension ModelSource {
+    /// The name of the loading phase in compile timings.
+    var loadPhase: String {
+        switch self {
+        case .swiftFile: "trace"
+        case .tfliteFile: "import"
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+import Kiln
+import KilnCompiler
+import KilnIR
+import Testing
+
+/// Every model enters through `ModelSource`, and what it cannot read is named with the kinds it can.
+@Suite struct ModelSourceTests {
+    static let keras = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/Keras")
+
+    @Test func unknownKindsAreAnErrorNamingTheFileAndTheKinds() {
+        let error = #expect(throws: CompilerError.self) { try ModelSource(url: URL(fileURLWithPath: "/models/net.onnx")) }
+        #expect(error?.message == "/models/net.onnx: Kiln cannot read this kind of file; give \(ModelSource.fileKinds)")
+    }
+
+    @Test func tfliteFilesLoadOneModelNamedAfterTheFile() throws {
+        let source = try ModelSource(url: Self.keras.appendingPathComponent("keras_cnn.tflite"))
+        let models = try source.load()
+        #expect(models.map(\.name) == ["keras_cnn"])
+        #expect(models[0].options == CompileOptions())
+    }
+
+    /// `--emit-llvm` writes IR for the model's own target, not the build machine's.
+    @Test func llvmIRFollowsTheModelsTarget() throws {
+        let model = try ModelSource(url: Self.keras.appendingPathComponent("keras_cnn.tflite")).load()[0]
+        let options = CompileOptions(target: .custom(triple: "aarch64-unknown-linux-gnu", cpu: "cortex-a53", features: "+neon"))
+        let graph = try Compiler().optimize(model.graph, options: options)
+        let ir = try Compiler().llvmIR(for: graph, options: options)
+        #expect(ir.contains("target triple = \"aarch64-unknown-linux-gnu\""))
+    }
+}
