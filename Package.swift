@@ -33,12 +33,12 @@ let package = Package(
         // The driver: trace or import, passes, codegen, link, artifact.
         .target(
             name: "KilnCompiler",
-            dependencies: ["Kiln", "KilnIR", "KilnImport", "KilnPasses", "KilnCodegen", "KilnRuntime", "KilnReference"]),
+            dependencies: ["Kiln", "KilnIR", "KilnImport", "KilnPasses", "KilnCodegen", "KilnRuntime"]),
         // Command-line front end.
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "Kiln", "KilnCompiler", "KilnRuntime", "KilnImport", "KilnIR",
+                "Kiln", "KilnCodegen", "KilnCompiler", "KilnRuntime", "KilnImport", "KilnIR",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Structure-aware fuzz targets: the readers, validator, importer and passes on edited models and files.
@@ -47,9 +47,10 @@ let package = Package(
         .executableTarget(name: "kiln-fuzz", dependencies: ["KilnFuzzing", "KilnImport"]),
         // Build tool plugin: compiles an app's model files with `kiln build`.
         .plugin(name: "KilnPlugin", capability: .buildTool(), dependencies: ["kiln"]),
+        // Each target lists exactly the modules its files import.
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR"]),
         .testTarget(name: "KilnImportTests", dependencies: ["KilnImport", "KilnIR"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "KilnCodegenTests", dependencies: ["KilnCodegen", "KilnIR"]),
+        .testTarget(name: "KilnCodegenTests", dependencies: ["KilnCodegen"]),
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime"]),
         .testTarget(
             name: "KilnTests",
