@@ -115,7 +115,19 @@ import Testing
         #expect(graph.nodes.map(\.op.kindName) == ["relu", "relu6"])
     }
 
-    @Test(arguments: [TFLiteBuiltinOperator.transpose, .sub, .gelu, .custom])
+    /// GELU imports in its exact form; the tanh approximation would not match, so it is an error.
+    @Test func geluImportsOnlyInItsExactForm() throws {
+        let exact = try TFLiteImporter.importGraph(
+            Self.model(with: .gelu, options: .gelu(approximate: false)), name: "gelu", source: "gelu.tflite")
+        #expect(exact.nodes.map(\.op.kindName) == ["relu", "gelu"])
+        let error = #expect(throws: TFLiteError.self) {
+            try TFLiteImporter.importGraph(
+                Self.model(with: .gelu, options: .gelu(approximate: true)), name: "gelu", source: "gelu.tflite")
+        }
+        #expect(error?.message.contains("operator #1 GELU: the tanh approximation") == true, "\(error?.message ?? "")")
+    }
+
+    @Test(arguments: [TFLiteBuiltinOperator.batchMatMul, .div, .neg, .custom])
     func unsupportedOperatorIsNamedWithItsPosition(_ code: TFLiteBuiltinOperator) throws {
         let error = #expect(throws: TFLiteError.self) {
             try TFLiteImporter.importGraph(Self.model(with: code, inputs: 2), name: "bad", source: "bad.tflite")

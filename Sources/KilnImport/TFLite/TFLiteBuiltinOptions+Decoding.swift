@@ -93,6 +93,8 @@ extension TFLiteBuiltinOptions {
             self = .quantize
         case 91:
             self = .hardSwish
+        case 116:
+            self = .gelu(approximate: try fields.bool(0, "approximate"))
         default:
             self = .unsupported(typeCode: typeCode)
         }

@@ -58,6 +58,8 @@ public enum TFLiteBuiltinOptions: Hashable, Sendable {
     case quantize
     /// `HardSwishOptions` (union type 91), which has no fields.
     case hardSwish
+    /// `GeluOptions` (union type 116): the tanh approximation when `approximate`, the exact erf form otherwise.
+    case gelu(approximate: Bool)
     /// An options table this reader does not decode, by its union type number.
     case unsupported(typeCode: Int)
 
@@ -91,6 +93,7 @@ public enum TFLiteBuiltinOptions: Hashable, Sendable {
         case .leakyRelu: 75
         case .quantize: 89
         case .hardSwish: 91
+        case .gelu: 116
         case .unsupported(let typeCode): typeCode
         }
     }

@@ -13,7 +13,7 @@ import KilnIR
 public enum TFLiteImporter {
     /// The TFLite builtin operators the importer converts.
     public static let supportedOperators: [TFLiteBuiltinOperator] = [
-        .add, .averagePool2D, .concatenation, .conv2D, .depthwiseConv2D, .dequantize, .fullyConnected, .hardSwish,
+        .add, .averagePool2D, .concatenation, .conv2D, .depthwiseConv2D, .dequantize, .fullyConnected, .gelu, .hardSwish,
         .fill, .logistic, .maxPool2D, .mean, .mul, .pad, .padV2, .quantize, .relu, .relu6, .reshape, .slice, .softmax,
         .split, .splitV, .squeeze, .stridedSlice, .sub, .tanh, .transpose, .unpack,
     ]
@@ -257,6 +257,11 @@ struct TFLiteConversion {
             result = try add(.activation(.relu6), [try input(0)], output)
         case (.hardSwish, _):
             result = try add(.activation(.hardSwish), [try input(0)], output)
+        case (.gelu, let options):
+            guard options != .gelu(approximate: true) else {
+                throw TFLiteError(message: "\(source): the tanh approximation of GELU is not supported (only the exact form)")
+            }
+            result = try add(.activation(.gelu), [try input(0)], output)
         case (.slice, _):
             result = try convertSlice(try input(0), begin: try operand(1), size: try operand(2), output)
         case (.stridedSlice, .stridedSlice(let options)):

@@ -152,6 +152,8 @@ extension TFLiteBuiltinOptions {
             table.set(5, .bool(options.offset))
         case .leakyRelu(let alpha):
             table.set(0, .float(alpha))
+        case .gelu(let approximate):
+            table.set(0, .bool(approximate))
         case .split(let count), .splitV(let count):
             table.set(0, int(count))
         case .unpack(let count, let axis):

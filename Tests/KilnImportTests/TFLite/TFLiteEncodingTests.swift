@@ -29,7 +29,7 @@ import Testing
         .stridedSlice(
             TFLiteStridedSliceOptions(
                 beginMask: 1, endMask: 2, ellipsisMask: 4, newAxisMask: 8, shrinkAxisMask: 16, offset: true)),
-        .leakyRelu(alpha: 0.125), .pack(valuesCount: 3, axis: -1), .split(count: 4), .splitV(count: 2),
+        .leakyRelu(alpha: 0.125), .pack(valuesCount: 3, axis: -1), .gelu(approximate: true), .split(count: 4), .splitV(count: 2),
         .unpack(count: 49, axis: 0),
     ]
 
