@@ -26,13 +26,8 @@ public enum WeightFileGenerators {
 
     /// The byte count of `shape` at `elementSize`, or a small guess when it does not fit.
     private static func byteCount(_ shape: [Int], _ elementSize: Int) -> Int {
-        var count = elementSize
-        for dimension in shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-            guard !overflow, product >= 0, product <= 1 << 16 else { return 16 }
-            count = product
-        }
-        return count
+        guard let count = Shape(shape).checkedElementCount, count <= (1 << 16) / elementSize else { return 16 }
+        return count * elementSize
     }
 
     /// Occasionally corrupts generated header text: a byte changed or the text cut short.

@@ -1,3 +1,5 @@
+import KilnIR
+
 /// An integer tensor whose values are known when a model is imported: a
 /// constant, or arithmetic on constants and static shapes.
 ///
@@ -35,13 +37,8 @@ struct StaticTensor: Hashable, Sendable {
     static func count(of shape: [Int]) throws -> Int {
         // TensorFlow Lite's kernels stop at rank 6; the bound also keeps the recursive slicing shallow.
         guard shape.count <= maximumRank else { throw Problem("rank \(shape.count) is more than \(maximumRank)") }
-        var count = 1
-        for dimension in shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-            guard dimension >= 0, !overflow, product <= maximumCount else {
-                throw Problem("shape \(shape) is negative or too large to compute at import")
-            }
-            count = product
+        guard let count = Shape(shape).checkedElementCount, count <= maximumCount else {
+            throw Problem("shape \(shape) is negative or too large to compute at import")
         }
         return count
     }
@@ -52,13 +49,6 @@ struct StaticTensor: Hashable, Sendable {
         let resolved = axis < 0 ? axis + limit : axis
         guard (0..<limit).contains(resolved) else { throw Problem("axis \(axis) is out of range for rank \(rank)") }
         return resolved
-    }
-
-    /// Row-major strides of `shape`.
-    static func strides(of shape: [Int]) -> [Int] {
-        var strides = [Int](repeating: 1, count: shape.count)
-        for index in shape.indices.reversed().dropFirst() { strides[index] = strides[index + 1] * shape[index + 1] }
-        return strides
     }
 
     /// The tensor with `shape`, which must hold as many elements.
@@ -137,7 +127,7 @@ struct StaticTensor: Hashable, Sendable {
             shape: shape, begin: begin, end: end, strides: strides, beginMask: beginMask, endMask: endMask,
             shrinkAxisMask: shrinkAxisMask, offset: offset)
         let (starts, steps, counts, kept) = (geometry.starts, geometry.steps, geometry.counts, geometry.shape)
-        let inputStrides = Self.strides(of: shape)
+        let inputStrides = Shape(shape).strides
         var result: [Int] = []
         result.reserveCapacity(try Self.count(of: counts))
         func visit(_ dimension: Int, _ base: Int) {
@@ -201,8 +191,8 @@ struct StaticTensor: Hashable, Sendable {
     func reduce(axes: [Int], keepDimensions: Bool, product: Bool) throws -> StaticTensor {
         let reduced = Set(try axes.map { try Self.axis($0, rank: shape.count) })
         let outputShape = shape.indices.map { reduced.contains($0) ? 1 : shape[$0] }
-        let outputStrides = Self.strides(of: outputShape)
-        let inputStrides = Self.strides(of: shape)
+        let outputStrides = Shape(outputShape).strides
+        let inputStrides = Shape(shape).strides
         var result = [Int](repeating: product ? 1 : 0, count: try Self.count(of: outputShape))
         for (flat, value) in values.enumerated() {
             var target = 0
@@ -225,7 +215,7 @@ struct StaticTensor: Hashable, Sendable {
             guard x == y || x == 1 || y == 1 else { throw Problem("shapes \(a.shape) and \(b.shape) do not broadcast") }
             shape.append(x == 1 ? y : x)
         }
-        let (leftStrides, rightStrides, outputStrides) = (strides(of: left), strides(of: right), strides(of: shape))
+        let (leftStrides, rightStrides, outputStrides) = (Shape(left).strides, Shape(right).strides, Shape(shape).strides)
         let values = try (0..<count(of: shape)).map { flat in
             var (i, j) = (0, 0)
             for dimension in 0..<rank {
