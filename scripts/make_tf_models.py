@@ -244,8 +244,12 @@ def kiln_supported_operators():
         ops_src = (REPO / "Sources/KilnImport/TFLite/TFLiteBuiltinOperator.swift").read_text()
         importer_src = (REPO / "Sources/KilnImport/TFLite/TFLiteImporter.swift").read_text()
         names = dict((case, name) for name, case in re.findall(r"/// `(\w+)`, code \d+\.\s*case (\w+)", ops_src))
-        listed = re.search(r"supportedOperators[^=]*=\s*\[(.*?)\]", importer_src, re.S).group(1)
+        listed = re.search(r"supportedOperators[^=]*=\s*\(?\s*\[(.*?)\]", importer_src, re.S).group(1)
         supported = {names[case] for case in re.findall(r"\.(\w+)", listed)}
+        # Operators mapped through the element-wise tables: their keys.
+        for table in ("elementwiseFunctions", "binaryFunctions"):
+            body = re.search(table + r":[^=]*=\s*\[(.*?)\]", importer_src, re.S).group(1)
+            supported |= {names[case] for case in re.findall(r"\.(\w+):", body)}
         return supported, "Sources/KilnImport/TFLite/TFLiteImporter.swift (supportedOperators)"
     except Exception as error:  # the sources moved: fall back to the list known when this was written
         return KILN_FALLBACK, f"built-in list (could not read the Swift sources: {error})"

@@ -48,6 +48,8 @@ public enum Merge: Hashable, Sendable {
     case multiply(activation: Activation? = nil)
     /// The first result minus each of the others, then an optional activation.
     case subtract(activation: Activation? = nil)
+    /// `function` of the first result and the next, of that and the one after, and so on; then an optional activation.
+    case binary(BinaryFunction, activation: Activation? = nil)
     /// Joined along `axis` (the channel axis by default).
     case concatenate(axis: Int = -1)
 }
@@ -111,13 +113,14 @@ extension Tracer {
             return node(
                 .concatenation(axis: axis, activation: nil), inputs: values, name: name, at: location,
                 quantization: quantization)
-        case .add(let activation), .multiply(let activation), .subtract(let activation):
+        case .add(let activation), .multiply(let activation), .subtract(let activation), .binary(_, let activation):
             guard var result = values.first else { return nil }
             for (index, value) in values.dropFirst().enumerated() {
                 let isLast = index == values.count - 2
                 var op: Op = .add(activation: isLast ? activation : nil)
                 if case .multiply = merge { op = .multiply(activation: isLast ? activation : nil) }
                 if case .subtract = merge { op = .subtract(activation: isLast ? activation : nil) }
+                if case .binary(let function, _) = merge { op = .binary(function, activation: isLast ? activation : nil) }
                 guard let next = node(op, inputs: [result, value], name: isLast ? name : "\(name).\(index)", at: location, quantization: quantization)
                 else { return nil }
                 result = next

@@ -37,6 +37,11 @@ public struct SymbolicTensor {
         merge([lhs, rhs], .multiply(), kind: "multiply")
     }
 
+    /// The element-wise quotient (with NumPy broadcasting).
+    public static func / (lhs: SymbolicTensor, rhs: SymbolicTensor) -> SymbolicTensor {
+        merge([lhs, rhs], .binary(.divide), kind: "divide")
+    }
+
     static func merge(_ tensors: [SymbolicTensor], _ merge: Merge, kind: String, quantization: QuantizationParameters? = nil)
         -> SymbolicTensor
     {
@@ -88,6 +93,42 @@ public func subtract(
     SymbolicTensor.merge(
         [a, b], .subtract(activation: activation), kind: "subtract",
         quantization: scale.map { .perTensor(scale: $0, zeroPoint: zeroPoint) })
+}
+
+/// `function(a, b)` element by element (`.divide`, `.minimum`, `.maximum`,
+/// `.squaredDifference`, `.power`), then `activation`; on int8 data the result
+/// takes `scale` and `zeroPoint`.
+///
+/// ```swift
+/// let variance = mean(combine(x, mu, .squaredDifference))
+/// ```
+public func combine(
+    _ a: SymbolicTensor, _ b: SymbolicTensor, _ function: BinaryFunction, activation: Activation? = nil, scale: Float? = nil,
+    zeroPoint: Int32 = 0
+) -> SymbolicTensor {
+    SymbolicTensor.merge(
+        [a, b], .binary(function, activation: activation), kind: function.rawValue,
+        quantization: scale.map { .perTensor(scale: $0, zeroPoint: zeroPoint) })
+}
+
+/// The matrix product of the last two axes of `a` and `b`, batched over the
+/// leading axes (broadcast); `adjointA`/`adjointB` read an operand transposed.
+/// On int8 data the result takes `scale` and `zeroPoint`.
+///
+/// ```swift
+/// let scores = matmul(queries, keys, adjointB: true)  // [heads, tokens, tokens]
+/// ```
+public func matmul(
+    _ a: SymbolicTensor, _ b: SymbolicTensor, adjointA: Bool = false, adjointB: Bool = false, scale: Float? = nil,
+    zeroPoint: Int32 = 0
+) -> SymbolicTensor {
+    let tracer = a.tracer
+    guard let left = a.id, let right = b.id else { return SymbolicTensor(id: nil, tracer: tracer, location: a.location) }
+    let name = tracer.layerName(nil, kind: "matmul", at: a.location)
+    let result = tracer.node(
+        .batchMatMul(adjointA: adjointA, adjointB: adjointB), inputs: [left, right], name: name, at: a.location,
+        quantization: scale.map { .perTensor(scale: $0, zeroPoint: zeroPoint) })
+    return SymbolicTensor(id: result, tracer: tracer, location: a.location)
 }
 
 /// A block written as a function from its input to its output, for graphs a

@@ -59,6 +59,34 @@ public struct Slice: NamedLayer {
     }
 }
 
+/// Reorders the axes: result axis `i` is input axis `permutation[i]`.
+///
+/// ```swift
+/// Transpose([0, 2, 1, 3])  // [batch, tokens, heads, depth] to [batch, heads, tokens, depth]
+/// ```
+public struct Transpose: NamedLayer {
+    /// The input axis each result axis takes.
+    public var permutation: [Int]
+    /// The layer's name; `transpose_N` by default.
+    public var name: String?
+    /// The output's int8 quantization parameters; the input's by default.
+    public var quantization: QuantizationParameters?
+    let location: SourceLocation
+
+    /// Creates a transposition.
+    public init(_ permutation: [Int], file: String = #filePath, line: Int = #line, column: Int = #column) {
+        self.permutation = permutation
+        location = SourceLocation(file: file, line: line, column: column)
+    }
+
+    /// Adds the transpose node.
+    public func trace(into tracer: Tracer) {
+        let name = tracer.layerName(name, kind: "transpose", at: location)
+        guard tracer.requireInput(for: name, at: location) != nil else { return }
+        tracer.apply(.transpose(permutation: permutation), name: name, at: location, quantization: quantization)
+    }
+}
+
 /// The mean over some axes.
 ///
 /// ```swift

@@ -125,7 +125,7 @@ struct NodeFunction {
             } else {
                 elementwise.emitSoftmax(shape: resultType.shape, input: pointers[0], output: output)
             }
-        case .add(let activation), .multiply(let activation), .subtract(let activation):
+        case .add(let activation), .multiply(let activation), .subtract(let activation), .binary(_, let activation):
             let elements = try isQuantized
                 ? elementwise.quantizedElements(
                     operands: [parameters(operandType(0)), parameters(operandType(1))], result: parameters(resultType),
@@ -133,13 +133,23 @@ struct NodeFunction {
                 : elementwise.floatElements(output: output, activation: activation)
             elementwise.emitBinary(
                 shape: resultType.shape, a: (pointers[0], shapes[0]), b: (pointers[1], shapes[1]), elements: elements,
-                combine: { a, b in
+                combine: { a, b, lanes in
                     switch node.op {
                     case .add: ir.fadd(a, b)
                     case .subtract: ir.fsub(a, b)
+                    case .binary(let function, _): emitter.combine(a, b, function, lanes: lanes)
                     default: ir.fmul(a, b)
                     }
                 })
+        case .batchMatMul(let adjointA, let adjointB):
+            let quantization = try isQuantized ? (parameters(operandType(0)), parameters(operandType(1)), parameters(resultType)) : nil
+            guard isQuantized || resultType.dtype == .float32 else {
+                throw CodegenError("layer '\(node.name)': batch matrix products of \(resultType.dtype) tensors are not supported")
+            }
+            BatchMatMulKernel(
+                emitter: emitter, a: shapes[0], b: shapes[1], output: resultType.shape, adjointA: adjointA, adjointB: adjointB,
+                quantization: quantization
+            ).emit(a: pointers[0], b: pointers[1], output: output)
         case .concatenation(let axis, let activation):
             try emitConcatenation(axis: axis, activation: activation, shapes: shapes)
         case .pad(let paddings):
@@ -148,24 +158,22 @@ struct NodeFunction {
             LayoutKernels(emitter: emitter, elementType: isQuantized ? ir.i8 : ir.f32).emitPad(
                 input: pointers[0], inputShape: shapes[0], paddings: paddings, output: output,
                 outputShape: resultType.shape, fill: fill)
-            // A result with its own parameters is requantized in place, padding
-            // included (the input's zero point becomes the result's).
-            if isQuantized, try parameters(operandType(0)) != parameters(resultType) {
-                try QuantizedKernels(emitter: emitter).emitQuantize(
-                    count: resultType.elementCount, input: output, inputParameters: parameters(operandType(0)),
-                    output: output, outputParameters: parameters(resultType))
-            }
+            // Padding included: the input's zero point becomes the result's.
+            try requantizeInPlaceIfNeeded()
         case .slice(let begin, _):
             guard resultType.dtype == .float32 || isQuantized else {
                 throw CodegenError("layer '\(node.name)': slicing \(resultType.dtype) tensors is not supported")
             }
             LayoutKernels(emitter: emitter, elementType: isQuantized ? ir.i8 : ir.f32).emitSlice(
                 input: pointers[0], inputShape: shapes[0], begin: begin, output: output, outputShape: resultType.shape)
-            if isQuantized, try parameters(operandType(0)) != parameters(resultType) {
-                try QuantizedKernels(emitter: emitter).emitQuantize(
-                    count: resultType.elementCount, input: output, inputParameters: parameters(operandType(0)),
-                    output: output, outputParameters: parameters(resultType))
+            try requantizeInPlaceIfNeeded()
+        case .transpose(let permutation):
+            guard resultType.dtype == .float32 || isQuantized else {
+                throw CodegenError("layer '\(node.name)': transposing \(resultType.dtype) tensors is not supported")
             }
+            LayoutKernels(emitter: emitter, elementType: isQuantized ? ir.i8 : ir.f32).emitTranspose(
+                input: pointers[0], inputShape: shapes[0], permutation: permutation, output: output)
+            try requantizeInPlaceIfNeeded()
         case .mean(let axes, _):
             try emitMean(axes: axes, inputShape: shapes[0])
         case .quantize:
@@ -187,6 +195,14 @@ struct NodeFunction {
             try QuantizedKernels(emitter: emitter).emitDequantize(
                 count: resultType.elementCount, input: pointers[0], parameters: parameters(inputType), output: output)
         }
+    }
+
+    /// Requantizes an int8 result written in its input's parameters to its own, in place.
+    private func requantizeInPlaceIfNeeded() throws {
+        guard resultType.dtype == .int8, try parameters(operandType(0)) != parameters(resultType) else { return }
+        try QuantizedKernels(emitter: emitter).emitQuantize(
+            count: resultType.elementCount, input: output, inputParameters: parameters(operandType(0)),
+            output: output, outputParameters: parameters(resultType))
     }
 
     /// Whether a convolution reads exactly one input pixel per output pixel, in order.

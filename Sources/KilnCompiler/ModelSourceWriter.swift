@@ -169,6 +169,8 @@ private struct WriterState {
             expression = "Pad(\(paddings)).named(\"\(name("pad"))\")"
         case .slice(let begin, let size):
             expression = "Slice(begin: \(begin), size: \(size)).named(\"\(name("slice"))\")"
+        case .transpose(let permutation):
+            expression = "Transpose(\(permutation)).named(\"\(name("transpose"))\")"
         case .mean(let axes, let keep):
             expression = "Mean(axes: \(axes), keepDimensions: \(keep)).named(\"\(name("mean"))\")"
         case .quantize:
@@ -178,7 +180,7 @@ private struct WriterState {
             expression = "Dequantize().named(\"\(name("dequantize"))\")"
         case .dynamicRangeQuantize(let scope):
             expression = "DynamicRangeQuantize(.\(scope.rawValue)).named(\"\(name("dynamic_range_quantize"))\")"
-        case .add, .multiply, .subtract, .concatenation:
+        case .add, .multiply, .subtract, .binary, .batchMatMul, .concatenation:
             guard !chained, node.inputs.allSatisfy({ !graph.isConstant($0) }) else {
                 throw CompilerError("layer '\(node.name)' (\(node.op.kindName)) with a constant operand cannot be written in the DSL yet")
             }
@@ -193,6 +195,10 @@ private struct WriterState {
                 return "let \(variable) = multiply(\(operands[0]), \(operands[1])\(activation(fused))\(parameters))"
             case .subtract(let fused):
                 return "let \(variable) = subtract(\(operands[0]), \(operands[1])\(activation(fused))\(parameters))"
+            case .binary(let function, let fused):
+                return "let \(variable) = combine(\(operands[0]), \(operands[1]), .\(function.rawValue)\(activation(fused))\(parameters))"
+            case .batchMatMul(let adjointA, let adjointB):
+                return "let \(variable) = matmul(\(operands[0]), \(operands[1]), adjointA: \(adjointA), adjointB: \(adjointB)\(parameters))"
             case .concatenation(let axis, let fused):
                 return "let \(variable) = concatenate([\(operands.joined(separator: ", "))], axis: \(axis)\(activation(fused))\(parameters))"
             default:

@@ -8,7 +8,7 @@ import KilnImport
 public enum SeedModels {
     /// Every built-in seed.
     public static var all: [TFLiteModel] {
-        [floatCNN, floatElementwise, int8CNN, hybridFullyConnected, shapeArithmetic]
+        [floatCNN, floatElementwise, floatAttention, int8CNN, hybridFullyConnected, shapeArithmetic]
     }
 
     /// `input → CONV_2D → DEPTHWISE_CONV_2D → MAX_POOL_2D → RESHAPE → FULLY_CONNECTED → SOFTMAX`, float32.
@@ -49,6 +49,32 @@ public enum SeedModels {
         x = model.add(.concatenation, [sigmoid, tanh], [1, 4, 4, 6], .concatenation(axis: 3, activation: .none))
         x = model.add(.mean, [x, model.int32s([1, 2])], [1, 1, 1, 6], .reducer(keepDims: true))
         x = model.add(.squeeze, [x], [1, 6], .squeeze(dimensions: [1, 2]))
+        return model.finish(inputs: [input], outputs: [x])
+    }
+
+    /// Attention and layer-norm arithmetic, float32: `TRANSPOSE`, `BATCH_MATMUL`, `SQUARED_DIFFERENCE`, `RSQRT`,
+    /// `NEG`, `DIV`, `MAXIMUM`, `MINIMUM`, `POW`, `EXP`, `LOG`, `ABS`, `SQRT`, `ELU`, `RELU_N1_TO_1`, `RELU_0_TO_1`.
+    static var floatAttention: TFLiteModel {
+        var model = Builder()
+        let input = model.tensor([1, 4, 2, 3])
+        let heads = model.add(.transpose, [input, model.int32s([0, 2, 1, 3])], [1, 2, 4, 3], .transpose)
+        let scores = model.add(
+            .batchMatMul, [heads, heads], [1, 2, 4, 4],
+            .batchMatMul(adjointX: false, adjointY: true, asymmetricQuantizeInputs: false))
+        var x = model.add(.batchMatMul, [scores, heads], [1, 2, 4, 3], .batchMatMul(adjointX: false, adjointY: false, asymmetricQuantizeInputs: false))
+        let mean = model.add(.mean, [x, model.int32s([3])], [1, 2, 4, 1], .reducer(keepDims: true))
+        let variance = model.add(
+            .mean, [model.add(.squaredDifference, [x, mean], [1, 2, 4, 3], .none), model.int32s([3])], [1, 2, 4, 1],
+            .reducer(keepDims: true))
+        let scale = model.add(.rsqrt, [model.add(.add, [variance, model.floats([1])], [1, 2, 4, 1], .add(activation: .none))], [1, 2, 4, 1], .none)
+        x = model.add(.mul, [model.add(.sub, [x, mean], [1, 2, 4, 3], .sub(activation: .none)), scale], [1, 2, 4, 3], .mul(activation: .none))
+        x = model.add(.add, [x, model.add(.neg, [mean], [1, 2, 4, 1], .none)], [1, 2, 4, 3], .add(activation: .none))
+        x = model.add(.div, [x, model.add(.exp, [x], [1, 2, 4, 3], .none)], [1, 2, 4, 3], .div(activation: .reluN1To1))
+        let positive = model.add(.abs, [x], [1, 2, 4, 3], .none)
+        x = model.add(.maximum, [x, model.add(.log, [positive], [1, 2, 4, 3], .none)], [1, 2, 4, 3], .none)
+        x = model.add(.minimum, [x, model.add(.sqrt, [positive], [1, 2, 4, 3], .none)], [1, 2, 4, 3], .none)
+        x = model.add(.pow, [model.add(.relu0To1, [x], [1, 2, 4, 3], .none), model.floats([3])], [1, 2, 4, 3], .none)
+        x = model.add(.elu, [model.add(.reluN1To1, [x], [1, 2, 4, 3], .none)], [1, 2, 4, 3], .none)
         return model.finish(inputs: [input], outputs: [x])
     }
 

@@ -12,10 +12,10 @@ extension Op {
     public var operandCount: ClosedRange<Int> {
         switch self {
         case .fullyConnected, .conv2D, .depthwiseConv2D: 2...3
-        case .add, .multiply, .subtract: 2...2
+        case .add, .multiply, .subtract, .binary, .batchMatMul: 2...2
         case .concatenation: 1...Int.max
-        case .maxPool2D, .averagePool2D, .reshape, .activation, .softmax, .pad, .slice, .mean, .quantize, .dequantize,
-            .dynamicRangeQuantize:
+        case .maxPool2D, .averagePool2D, .reshape, .activation, .softmax, .pad, .slice, .transpose, .mean, .quantize,
+            .dequantize, .dynamicRangeQuantize:
             1...1
         }
     }
@@ -85,10 +85,30 @@ extension Op {
             guard x.shape.rank >= 1 else { throw ShapeError("needs an input of rank ≥ 1") }
             return TensorType(x.dtype, x.shape)
 
-        case .add, .multiply, .subtract:
+        case .add, .multiply, .subtract, .binary:
             let y = operands[1]
             guard x.dtype == y.dtype else { throw ShapeError("operands have different types \(x) and \(y)") }
             return TensorType(x.dtype, try Self.broadcast(x.shape, y.shape))
+
+        case .batchMatMul(let adjointA, let adjointB):
+            let y = operands[1]
+            guard x.dtype == y.dtype, x.shape.rank >= 2, y.shape.rank >= 2 else {
+                throw ShapeError("needs two operands of one type and rank ≥ 2, got \(x) and \(y)")
+            }
+            let (a, b) = (x.shape.dimensions, y.shape.dimensions)
+            let (rows, depth) = adjointA ? (a[a.count - 1], a[a.count - 2]) : (a[a.count - 2], a[a.count - 1])
+            let (otherDepth, columns) = adjointB ? (b[b.count - 1], b[b.count - 2]) : (b[b.count - 2], b[b.count - 1])
+            guard depth == otherDepth else {
+                throw ShapeError("cannot multiply \(x.shape) by \(y.shape): inner sizes \(depth) and \(otherDepth) differ")
+            }
+            let batch = try Self.broadcast(Shape(Array(a.dropLast(2))), Shape(Array(b.dropLast(2))))
+            return TensorType(x.dtype, Shape(batch.dimensions + [rows, columns]))
+
+        case .transpose(let permutation):
+            guard permutation.count == x.shape.rank, Set(permutation) == Set(0..<x.shape.rank) else {
+                throw ShapeError("permutation \(permutation) does not reorder the \(x.shape.rank) axes of \(x.shape)")
+            }
+            return TensorType(x.dtype, Shape(permutation.map { x.shape[$0] }))
 
         case .concatenation(let axis, _):
             guard let axis = Self.normalizedAxis(axis, rank: x.shape.rank) else {

@@ -31,6 +31,14 @@ public enum Op: Hashable, Sendable, Codable {
     case multiply(activation: Activation?)
     /// Element-wise difference, first operand minus second, with NumPy broadcasting, then an optional activation.
     case subtract(activation: Activation?)
+    /// Element-wise `function(a, b)` with NumPy broadcasting, then an optional activation.
+    ///
+    /// Add, multiply and subtract keep their own cases: passes fold biases and
+    /// scales through them.
+    case binary(BinaryFunction, activation: Activation?)
+    /// `[..., M, K] · [..., K, N]` over the last two axes, the leading (batch)
+    /// axes broadcast; an operand marked adjoint is read transposed (`[..., K, M]`, `[..., N, K]`).
+    case batchMatMul(adjointA: Bool, adjointB: Bool)
     /// Joins the operands along `axis`, then an optional activation.
     case concatenation(axis: Int, activation: Activation?)
     /// Pads axis `i` with `paddings[i][0]` elements before and `paddings[i][1]`
@@ -38,6 +46,8 @@ public enum Op: Hashable, Sendable, Codable {
     case pad(paddings: [[Int]])
     /// The block of the input starting at `begin` with extent `size` along each axis.
     case slice(begin: [Int], size: [Int])
+    /// Reorders the axes: result axis `i` is input axis `permutation[i]`.
+    case transpose(permutation: [Int])
     /// The mean over `axes`, which stay as size 1 when `keepDimensions`.
     case mean(axes: [Int], keepDimensions: Bool)
     /// Converts float32 to `dtype` with the result's quantization parameters,
@@ -65,9 +75,12 @@ public enum Op: Hashable, Sendable, Codable {
         case .add: "add"
         case .multiply: "multiply"
         case .subtract: "subtract"
+        case .binary(let function, _): function.rawValue
+        case .batchMatMul: "batch_matmul"
         case .concatenation: "concatenation"
         case .pad: "pad"
         case .slice: "slice"
+        case .transpose: "transpose"
         case .mean: "mean"
         case .quantize: "quantize"
         case .dequantize: "dequantize"
@@ -79,7 +92,7 @@ public enum Op: Hashable, Sendable, Codable {
     public var fusedActivation: Activation? {
         switch self {
         case .fullyConnected(let activation), .add(let activation), .multiply(let activation), .subtract(let activation),
-            .concatenation(_, let activation):
+            .binary(_, let activation), .concatenation(_, let activation):
             activation
         case .conv2D(let attributes), .depthwiseConv2D(let attributes): attributes.activation
         default: nil
@@ -95,6 +108,7 @@ public enum Op: Hashable, Sendable, Codable {
         case .add: return .add(activation: activation)
         case .multiply: return .multiply(activation: activation)
         case .subtract: return .subtract(activation: activation)
+        case .binary(let function, _): return .binary(function, activation: activation)
         case .conv2D(var attributes):
             attributes.activation = activation
             return .conv2D(attributes)
@@ -108,7 +122,8 @@ public enum Op: Hashable, Sendable, Codable {
     }
 }
 
-/// An element-wise activation function.
+/// An element-wise function of one value: the activations networks use, and
+/// the math functions imported graphs apply element by element.
 public enum Activation: String, Hashable, Sendable, Codable, CaseIterable {
     /// `max(x, 0)`.
     case relu
@@ -122,6 +137,38 @@ public enum Activation: String, Hashable, Sendable, Codable, CaseIterable {
     case gelu
     /// `x/6 · min(max(x + 3, 0), 6)`: MobileNetV3's piecewise-linear swish.
     case hardSwish
+    /// `x` for `x > 0`, else `e^x - 1`.
+    case elu
+    /// `min(max(x, -1), 1)`.
+    case reluMinus1To1
+    /// `min(max(x, 0), 1)`.
+    case relu0To1
+    /// `e^x`.
+    case exp
+    /// The natural logarithm; NaN below zero, -∞ at zero.
+    case log
+    /// The square root; NaN below zero.
+    case sqrt
+    /// `1 / √x`.
+    case rsqrt
+    /// `|x|`.
+    case abs
+    /// `-x`.
+    case negate
+}
+
+/// An element-wise function of two values.
+public enum BinaryFunction: String, Hashable, Sendable, Codable, CaseIterable {
+    /// `a / b`.
+    case divide
+    /// The smaller of `a` and `b`; NaN if either is NaN.
+    case minimum
+    /// The larger of `a` and `b`; NaN if either is NaN.
+    case maximum
+    /// `(a - b)²`.
+    case squaredDifference
+    /// `a` raised to the power `b`.
+    case power
 }
 
 /// Which values share one set of dynamically chosen quantization parameters.

@@ -36,17 +36,23 @@ public enum QuantizedArithmetic {
         return Int32(limited.rounded(.toNearestOrEven)) + zeroPoint
     }
 
-    /// The quantized range an activation leaves: ReLU clamps below at the
-    /// zero point, ReLU6 also above at the step nearest 6.
+    /// The quantized range a clamping activation leaves: ReLU clamps below at
+    /// the zero point, ReLU6 also above at the step nearest 6, the unit ReLUs
+    /// at the steps nearest their bounds (rounded half away from zero, as LiteRT does).
     ///
     /// - Returns: `nil` for activations that cannot be fused into an int8 op.
     public static func activationRange(_ activation: Activation?, scale: Float, zeroPoint: Int32) -> ClosedRange<Int32>? {
+        func step(_ real: Float) -> Int32 { saturatingInt32((real / scale).rounded(.toNearestOrAwayFromZero)) &+ zeroPoint }
+        func range(_ low: Int32, _ high: Int32) -> ClosedRange<Int32> {
+            let lower = min(max(low, -128), 127)
+            return lower...max(min(high, 127), lower)
+        }
         switch activation {
         case nil: return int8Range
-        case .relu?: return max(zeroPoint, -128)...127
-        case .relu6?:
-            let six = saturatingInt32((6 / scale).rounded(.toNearestOrAwayFromZero)) &+ zeroPoint
-            return max(zeroPoint, -128)...max(min(six, 127), max(zeroPoint, -128))
+        case .relu?: return range(zeroPoint, 127)
+        case .relu6?: return range(zeroPoint, step(6))
+        case .reluMinus1To1?: return range(step(-1), step(1))
+        case .relu0To1?: return range(zeroPoint, step(1))
         default: return nil
         }
     }
@@ -88,6 +94,15 @@ extension QuantizedArithmetic {
             case .tanh: result = tanh(real)
             case .gelu: result = 0.5 * real * erfc(-real / 2.0.squareRoot())
             case .hardSwish: result = real * min(max(real + 3, 0), 6) / 6
+            case .elu: result = real > 0 ? real : expm1(real)
+            case .reluMinus1To1: result = min(max(real, -1), 1)
+            case .relu0To1: result = min(max(real, 0), 1)
+            case .exp: result = Foundation.exp(real)
+            case .log: result = Foundation.log(real)
+            case .sqrt: result = real.squareRoot()
+            case .rsqrt: result = 1 / real.squareRoot()
+            case .abs: result = Swift.abs(real)
+            case .negate: result = -real
             }
             let steps = Float(result / Double(output.scales[0]))
             return Int8(quantize(steps: steps, zeroPoint: output.zeroPoints[0]))

@@ -75,12 +75,13 @@ enum IntegerKernels {
                     Array(x.values[start..<(start + depth)]), exponentials: exponentials, output: output)
             }
             return finish(out)
-        case .add(let activation), .multiply(let activation), .subtract(let activation):
+        case .add(let activation), .multiply(let activation), .subtract(let activation), .binary(_, let activation):
             let (a, b) = (inputs[0], inputs[1])
             let combine: (Float, Float) -> Float =
                 switch op {
                 case .add: (+)
                 case .subtract: (-)
+                case .binary(let function, _): { Kernels.apply(function, $0, $1) }
                 default: (*)
                 }
             let bounds = try range(activation)
@@ -91,6 +92,20 @@ enum IntegerKernels {
                 return QuantizedArithmetic.quantize(steps: value / output.scales[0], zeroPoint: outputZero, range: bounds)
             }
             return finish(combined)
+        case .batchMatMul(let adjointA, let adjointB):
+            // Σ (a - za)(b - zb) in int32, requantized with the float32 multiplier `sa · sb / so`.
+            let (a, b) = (inputs[0], inputs[1])
+            let sums = Kernels.batchMatMulSums(
+                a.values.map { $0 - a.zeroPoint }, a.shape, b.values.map { $0 - b.zeroPoint }, b.shape, adjointA: adjointA,
+                adjointB: adjointB, resultShape: result.shape)
+            let scale = QuantizedArithmetic.requantizationScale(input: a.scale, filter: b.scale, output: output.scales[0])
+            return finish(
+                sums.map {
+                    QuantizedArithmetic.requantize($0, scale: scale, zeroPoint: outputZero, range: QuantizedArithmetic.int8Range)
+                })
+        case .transpose(let permutation):
+            guard let x else { break }
+            return finish(Kernels.transpose(x.values, shape: x.shape, permutation: permutation).map { requantized($0, x) })
         case .concatenation(let axis, let activation):
             let bounds = try range(activation)
             let tensors = inputs.map { input in

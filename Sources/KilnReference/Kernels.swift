@@ -15,6 +15,28 @@ enum Kernels {
         case .hardSwish:
             let shifted = x + 3
             return (x * Self.oneSixth) * (shifted < 0 ? 0 : (shifted > 6 ? 6 : shifted))
+        case .elu: return x < 0 ? Foundation.expm1(x) : x
+        case .reluMinus1To1: return x < -1 ? -1 : (x > 1 ? 1 : x)
+        case .relu0To1: return x < 0 ? 0 : (x > 1 ? 1 : x)
+        case .exp: return Foundation.exp(x)
+        case .log: return Foundation.log(x)
+        case .sqrt: return x.squareRoot()
+        case .rsqrt: return 1 / x.squareRoot()
+        case .abs: return Swift.abs(x)
+        case .negate: return -x
+        }
+    }
+
+    /// `function(a, b)` as LiteRT's float kernels compute it; NaN in either operand stays NaN.
+    static func apply(_ function: BinaryFunction, _ a: Float, _ b: Float) -> Float {
+        switch function {
+        case .divide: return a / b
+        case .minimum: return a.isNaN || b.isNaN ? .nan : Swift.min(a, b)
+        case .maximum: return a.isNaN || b.isNaN ? .nan : Swift.max(a, b)
+        case .squaredDifference:
+            let difference = a - b
+            return difference * difference
+        case .power: return Foundation.pow(a, b)
         }
     }
 

@@ -99,6 +99,20 @@ public struct ReferenceInterpreter: Sendable {
             return Kernels.elementwise(operands[0], operands[1], resultShape: resultShape, activation: activation, *)
         case .subtract(let activation):
             return Kernels.elementwise(operands[0], operands[1], resultShape: resultShape, activation: activation, -)
+        case .binary(let function, let activation):
+            return Kernels.elementwise(operands[0], operands[1], resultShape: resultShape, activation: activation) {
+                Kernels.apply(function, $0, $1)
+            }
+        case .batchMatMul(let adjointA, let adjointB):
+            let (a, b) = (operands[0], operands[1])
+            return Tensor(
+                shape: resultShape,
+                values: Kernels.batchMatMulSums(
+                    a.values, a.shape, b.values, b.shape, adjointA: adjointA, adjointB: adjointB, resultShape: resultShape))
+        case .transpose(let permutation):
+            return Tensor(
+                shape: resultShape,
+                values: Kernels.transpose(operands[0].values, shape: operands[0].shape, permutation: permutation))
         case .concatenation(let axis, let activation):
             let joined = Kernels.concatenate(operands, axis: axis, resultShape: resultShape)
             return Tensor(shape: resultShape, values: joined.values.map { Kernels.apply(activation, $0) })

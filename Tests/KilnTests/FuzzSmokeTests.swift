@@ -1,5 +1,7 @@
 import Foundation
 import KilnFuzzing
+import KilnIR
+import KilnImport
 import Testing
 
 /// A short run of every fuzz target: the committed corpus (`Fuzz/Corpus/*.hex`), then
@@ -22,6 +24,14 @@ import Testing
         #expect(run.executions == corpus.count + 1500)
         #expect((run.outcomes[.unreadable] ?? 0) > 0, "\(run.outcomes)")
         #expect((run.outcomes[.accepted] ?? 0) > 0, "\(run.outcomes)")
+    }
+
+    /// The seeds are valid models, so mutations start from graphs that reach the passes.
+    @Test func everySeedModelImports() throws {
+        for (index, seed) in SeedModels.all.enumerated() {
+            let graph = try TFLiteImporter.importGraph(seed, name: "seed\(index)", source: "seed\(index).tflite")
+            try graph.validate()
+        }
     }
 }
 

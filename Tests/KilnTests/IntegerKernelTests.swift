@@ -223,7 +223,21 @@ import Testing
         (.tanh, .perTensor(scale: 1.0 / 128, zeroPoint: 0)),
         (.gelu, .perTensor(scale: 0.045, zeroPoint: -100)),
         (.hardSwish, .perTensor(scale: 0.04, zeroPoint: -119)),
+        (.elu, .perTensor(scale: 0.03, zeroPoint: -90)),
+        (.reluMinus1To1, .perTensor(scale: 2.0 / 255, zeroPoint: 0)),
+        (.relu0To1, .perTensor(scale: 1.0 / 255, zeroPoint: -128)),
+        (.exp, .perTensor(scale: 0.5, zeroPoint: -128)),
+        (.log, .perTensor(scale: 0.04, zeroPoint: 60)),
+        (.sqrt, .perTensor(scale: 0.02, zeroPoint: -128)),
+        (.rsqrt, .perTensor(scale: 0.25, zeroPoint: -128)),
+        (.abs, .perTensor(scale: 0.05, zeroPoint: -128)),
+        (.negate, .perTensor(scale: 0.05, zeroPoint: 3)),
     ]
+
+    /// Every element-wise function has an int8 case above.
+    @Test func everyActivationHasAnInt8Case() {
+        #expect(Set(Self.activationOutputs.map(\.0)) == Set(Activation.allCases))
+    }
 
     /// Every activation on every element count; one input per count, all in one
     /// graph, plus one input holding each of the 256 int8 values, so every table entry is checked.
@@ -248,8 +262,14 @@ import Testing
         }
         var inputs = randomInputs(graph, seed: 19)
         inputs[inputs.count - 1] = TensorData(int8: (-128...127).map { Int8($0) }, shape: [256])
-        try expectCompiledInt8MatchesReference(
-            graph, inputs: inputs, labels: labels, "int8 activations x(\(input.scales[0]), \(input.zeroPoints[0]))")
+        // Clamping functions saturate most random inputs at some scales; the spread that
+        // matters is each full table's, checked below.
+        let expected = try expectCompiledInt8MatchesReference(
+            graph, inputs: inputs, expectSpread: false, labels: labels,
+            "int8 activations x(\(input.scales[0]), \(input.zeroPoints[0]))")
+        for (label, table) in zip(labels, expected) where label.hasSuffix("×256") {
+            #expect(Set(table.int8s()).count > 2, "\(label) at x(\(input.scales[0]), \(input.zeroPoints[0])) is degenerate")
+        }
     }
 
     static let softmaxShapes: [Shape] = [[1, 1], [1, 3], [3, 17], [2, 65], [1, 12], [4, 130], [1, 1000], [2, 3, 7]]
@@ -298,6 +318,12 @@ import Testing
             graph.outputs.append(try graph.addNode(op, inputs: [x, y], name: "op\(labels.count)", quantization: output))
             labels.append("\(op.kindName) \(Self.name(op.fusedActivation))")
         }
+        for function in BinaryFunction.allCases {
+            let op = Op.binary(function, activation: function == .divide ? .relu : nil)
+            graph.outputs.append(
+                try graph.addNode(op, inputs: [x, y], name: "op\(labels.count)", quantization: .perTensor(scale: 0.15, zeroPoint: -20)))
+            labels.append(function.rawValue)
+        }
         // Both operands sharing the output's parameters, the common case after TFLite's converter.
         let shared = QuantizationParameters.perTensor(scale: 0.05, zeroPoint: -5)
         graph.outputs.append(try graph.addNode(.add(activation: nil), inputs: [x, x], name: "double", quantization: shared))
@@ -320,6 +346,37 @@ import Testing
         try expectCompiledInt8MatchesReference(
             graph, seed: 37, expectSpread: false, labels: ["same parameters", "requantized"],
             "int8 slice \(input) from \(begin) size \(size)")
+    }
+
+    /// int8 transposes move bytes, and requantize when the result has its own parameters.
+    @Test(arguments: KernelTests.transposeCases)
+    func transpose(input: Shape, permutation: [Int]) throws {
+        var graph = Graph(name: "transpose")
+        let x = graph.addInput(name: "x", type: TensorType(.int8, input, quantization: .perTensor(scale: 0.05, zeroPoint: -5)))
+        let op = Op.transpose(permutation: permutation)
+        graph.outputs = [
+            try graph.addNode(op, inputs: [x], name: "same", quantization: .perTensor(scale: 0.05, zeroPoint: -5)),
+            try graph.addNode(op, inputs: [x], name: "requantized", quantization: .perTensor(scale: 0.07, zeroPoint: 9)),
+        ]
+        try expectCompiledInt8MatchesReference(
+            graph, seed: 41, expectSpread: false, labels: ["same parameters", "requantized"],
+            "int8 transpose \(input) by \(permutation)")
+    }
+
+    /// int8 batch products of two activations (both with zero points), every adjoint combination.
+    @Test(arguments: KernelTests.batchMatMulCases)
+    func batchMatMul(a: Shape, b: Shape, adjointA: Bool, adjointB: Bool) throws {
+        var graph = Graph(name: "batch_matmul")
+        let x = graph.addInput(name: "a", type: TensorType(.int8, a, quantization: .perTensor(scale: 0.05, zeroPoint: -5)))
+        let y = graph.addInput(name: "b", type: TensorType(.int8, b, quantization: .perTensor(scale: 0.04, zeroPoint: 7)))
+        let depth = adjointA ? a[a.rank - 2] : a[a.rank - 1]
+        let scale = Int8Graphs.outputScale(inputScale: 0.05, filterScale: 0.04 * 4, depth: depth)
+        graph.outputs = [
+            try graph.addNode(
+                .batchMatMul(adjointA: adjointA, adjointB: adjointB), inputs: [x, y], name: "product",
+                quantization: .perTensor(scale: scale, zeroPoint: 2))
+        ]
+        try expectCompiledInt8MatchesReference(graph, seed: 43, "int8 batch matmul \(a) · \(b) adjoint \(adjointA) \(adjointB)")
     }
 
     struct ConcatenationCase: Sendable, CustomTestStringConvertible {

@@ -1,5 +1,9 @@
+import Foundation
 import Kiln
+import KilnCompiler
 import KilnIR
+import KilnReference
+import KilnRuntime
 import Testing
 
 /// Every op's native code against the reference interpreter, element by
@@ -106,7 +110,8 @@ import Testing
     func activation(_ function: KilnIR.Activation) throws {
         for count in [1, 3, 7, 17, 63, 65, 1000] {
             let graph = try Self.singleOp(.activation(function), input: [count])
-            let tolerance: Float = [.relu, .relu6].contains(function) ? 0 : 1e-4
+            let exact: [Activation] = [.relu, .relu6, .reluMinus1To1, .relu0To1, .abs, .negate, .sqrt, .rsqrt]
+            let tolerance: Float = exact.contains(function) ? 0 : 1e-4
             try expectCompiledMatchesReference(
                 graph, inputRange: -12...12, tolerance: tolerance, "\(function) ×\(count)")
         }
@@ -132,6 +137,109 @@ import Testing
             graph.outputs = [try graph.addNode(op, inputs: [x, y], name: "op")]
             try expectCompiledMatchesReference(graph, "\(op.kindName) \(a) \(b)")
         }
+    }
+
+    /// Runs `graph` compiled and in the reference interpreter on `inputs`, and checks
+    /// each element agrees to `tolerance` relative, NaN for NaN, infinities exactly.
+    static func expectSpecialValuesMatch(
+        _ graph: Graph, _ inputs: [[Float]], tolerance: Float, _ describe: (Int) -> String,
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) throws {
+        let expected = try ReferenceInterpreter(graph).run(
+            zip(graph.inputs, inputs).map { TensorData($1, shape: graph.type(of: $0).shape) })[0].floats()
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try Compiler().compile(graph, options: CompileOptions(), to: directory.appendingPathComponent("m.kiln"))
+        let actual = try CompiledModel(contentsOf: result.artifact).run(inputs: inputs)[0]
+        for (index, (a, e)) in zip(actual, expected).enumerated() {
+            // Results near the smallest normal float (1.2e-38) may flush or round to it.
+            let close = a == e || (a.isNaN && e.isNaN) || abs(a - e) <= tolerance * abs(e) || abs(a - e) < 1e-37
+            #expect(close, "\(describe(index)) is \(a), expected \(e)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// The math functions at the edges of their domains: zeros, infinities, NaN, subnormals, overflow.
+    @Test(arguments: Activation.allCases)
+    func activationAtSpecialValues(_ function: KilnIR.Activation) throws {
+        let specials: [Float] = [
+            0, -0.0, 1, -1, .infinity, -.infinity, .nan, 1e-40, -1e-40, 1e-30, 1e30, 88, 89, -87, -88, -104, 0.4999, -0.5001,
+        ]
+        let graph = try Self.singleOp(.activation(function), input: [specials.count])
+        try Self.expectSpecialValuesMatch(graph, [specials], tolerance: 1e-6) { "\(function)(\(specials[$0]))" }
+    }
+
+    @Test(arguments: broadcastCases)
+    func binaryFunctions(a: Shape, b: Shape) throws {
+        for function in BinaryFunction.allCases {
+            var graph = Graph(name: "binary")
+            let x = graph.addInput(name: "a", type: TensorType(.float32, a))
+            let y = graph.addInput(name: "b", type: TensorType(.float32, b))
+            graph.outputs = [try graph.addNode(.binary(function, activation: nil), inputs: [x, y], name: "op")]
+            // Positive bases, so powers stay real.
+            try expectCompiledMatchesReference(graph, inputRange: 0.1...3, tolerance: 2e-6, "\(function) \(a) \(b)")
+        }
+    }
+
+    /// `pow`, minimum and maximum at the values C and IEEE define specially.
+    @Test func binaryFunctionsAtSpecialValues() throws {
+        let pairs: [(Float, Float)] = [
+            (-2, 3), (-2, 2), (-2, 0.5), (0, 2), (0, -1), (0, 0), (.nan, 0), (1, .nan), (2, -1), (-8, 1.0 / 3), (3, 40),
+            (10, -50), (.infinity, 2), (0.5, 200), (.nan, 1), (1, .nan), (-.infinity, 5),
+        ]
+        for function in BinaryFunction.allCases {
+            var graph = Graph(name: "special")
+            let a = graph.addInput(name: "a", type: TensorType(.float32, [pairs.count]))
+            let b = graph.addInput(name: "b", type: TensorType(.float32, [pairs.count]))
+            graph.outputs = [try graph.addNode(.binary(function, activation: nil), inputs: [a, b], name: "op")]
+            try Self.expectSpecialValuesMatch(graph, [pairs.map(\.0), pairs.map(\.1)], tolerance: 4e-6) {
+                "\(function)\(pairs[$0])"
+            }
+        }
+    }
+
+    static let transposeCases: [(input: Shape, permutation: [Int])] = [
+        ([1, 16, 4, 8], [0, 2, 1, 3]), ([1, 4, 16, 8], [0, 1, 3, 2]), ([3, 17], [1, 0]), ([2, 3, 65], [2, 0, 1]),
+        ([2, 5, 7, 3], [3, 1, 0, 2]), ([65], [0]), ([1, 33, 1, 2], [1, 3, 0, 2]),
+    ]
+
+    @Test(arguments: transposeCases)
+    func transpose(input: Shape, permutation: [Int]) throws {
+        let graph = try Self.singleOp(.transpose(permutation: permutation), input: input)
+        try expectCompiledMatchesReference(graph, tolerance: 0, "transpose \(input) by \(permutation)")
+    }
+
+    /// `shape` with its last two axes swapped when `adjoint`.
+    static func adjusted(_ shape: Shape, _ adjoint: Bool) -> Shape {
+        guard adjoint else { return shape }
+        var dimensions = shape.dimensions
+        dimensions.swapAt(dimensions.count - 1, dimensions.count - 2)
+        return Shape(dimensions)
+    }
+
+    /// Products of `[.., M, K]` and `[.., K, N]` with broadcast batch axes, in every adjoint combination.
+    static let batchMatMulCases: [(a: Shape, b: Shape, adjointA: Bool, adjointB: Bool)] = {
+        let products: [(Shape, Shape)] = [
+            ([1, 4, 16, 8], [1, 4, 8, 16]), ([3, 17], [17, 65]), ([2, 1, 5, 7], [3, 7, 9]), ([1, 33], [33, 1]),
+            ([4, 2, 3], [1, 3, 130]),
+        ]
+        var cases: [(a: Shape, b: Shape, adjointA: Bool, adjointB: Bool)] = []
+        for (a, b) in products {
+            for adjointA in [false, true] {
+                for adjointB in [false, true] {
+                    cases.append((adjusted(a, adjointA), adjusted(b, adjointB), adjointA, adjointB))
+                }
+            }
+        }
+        return cases
+    }()
+
+    @Test(arguments: batchMatMulCases)
+    func batchMatMul(a: Shape, b: Shape, adjointA: Bool, adjointB: Bool) throws {
+        var graph = Graph(name: "batch_matmul")
+        let x = graph.addInput(name: "a", type: TensorType(.float32, a))
+        let y = graph.addInput(name: "b", type: TensorType(.float32, b))
+        graph.outputs = [try graph.addNode(.batchMatMul(adjointA: adjointA, adjointB: adjointB), inputs: [x, y], name: "op")]
+        try expectCompiledMatchesReference(graph, "batch matmul \(a) · \(b) adjoint \(adjointA) \(adjointB)")
     }
 
     static let sliceCases: [(input: Shape, begin: [Int], size: [Int])] = [

@@ -51,19 +51,21 @@ struct ElementwiseKernel {
                     raw, scale: operands[operand].scales[0], zeroPoint: operands[operand].zeroPoints[0], lanes: lanes)
             },
             store: { value, offset, lanes in
-                let steps = ir.fdiv(value, emitter.splat(result.scales[0], lanes: lanes))
+                // A NaN result (0/0, a negative base's fractional power) lands on the zero point, as in the reference.
+                let real = emitter.replacingNaN(value, with: emitter.splat(0, lanes: lanes))
+                let steps = ir.fdiv(real, emitter.splat(result.scales[0], lanes: lanes))
                 emitter.storeQuantized(
                     steps, zeroPoint: result.zeroPoints[0], range: range, lanes: lanes, output: output, offset: offset)
             })
     }
 
-    /// `combine(a, b)` broadcast to `shape`.
+    /// `combine(a, b, lanes)` broadcast to `shape`.
     ///
     /// Leading axes are walked with nested loops; the last axis is vectorized,
     /// with an operand of extent 1 there loaded once and repeated.
     func emitBinary(
         shape: Shape, a: (pointer: IRValue, shape: Shape), b: (pointer: IRValue, shape: Shape),
-        elements: BinaryElements, combine: @escaping (IRValue, IRValue) -> IRValue
+        elements: BinaryElements, combine: @escaping (IRValue, IRValue, Int) -> IRValue
     ) {
         let ir = emitter.ir
         let rank = max(shape.rank, 1)
@@ -89,7 +91,7 @@ struct ElementwiseKernel {
                         }
                         let x = operand(0, a.pointer, offsets.a, stridesA[axis])
                         let y = operand(1, b.pointer, offsets.b, stridesB[axis])
-                        elements.store(combine(x, y), ir.add(offsets.out, position), run.lanes)
+                        elements.store(combine(x, y, run.lanes), ir.add(offsets.out, position), run.lanes)
                     }
                 }
                 return

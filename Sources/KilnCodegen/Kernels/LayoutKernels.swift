@@ -1,6 +1,6 @@
 import KilnIR
 
-/// Kernels that move data: concatenation, padding, slicing and mean reduction, for
+/// Kernels that move data: concatenation, padding, slicing, transposition and mean reduction, for
 /// float32 and int8 tensors.
 struct LayoutKernels {
     let emitter: KernelEmitter
@@ -95,6 +95,44 @@ struct LayoutKernels {
             }
         }
         walk(axis: 0, source: emitter.index(start), destination: emitter.index(0))
+    }
+
+    /// Writes the result of reordering `input`'s axes by `permutation` in
+    /// order, reading the input through the permuted strides; where the
+    /// result's innermost axis is the input's, rows are copied as vectors.
+    func emitTranspose(input: IRValue, inputShape: Shape, permutation: [Int], output: IRValue) {
+        let outputShape = Shape(permutation.map { inputShape[$0] })
+        let rank = outputShape.rank
+        let inputStrides = inputShape.strides
+        let sourceStrides = permutation.map { inputStrides[$0] }
+        let outputStrides = outputShape.strides
+        func walk(axis: Int, source: IRValue, destination: IRValue) {
+            if axis == rank - 1 {
+                if sourceStrides[axis] == 1 {
+                    emitCopy(
+                        count: outputShape[axis], from: input, sourceBase: source, to: output, destinationBase: destination)
+                } else {
+                    ir.loop("i", from: 0, to: outputShape[axis]) { i in
+                        let from = ir.gep(elementType, input, [ir.add(source, emitter.affine(i, times: sourceStrides[axis]))])
+                        ir.store(
+                            ir.load(elementType, from: from, alignment: 1),
+                            to: ir.gep(elementType, output, [ir.add(destination, i)]), alignment: 1)
+                    }
+                }
+                return
+            }
+            ir.loop("d\(axis)", from: 0, to: outputShape[axis]) { coordinate in
+                walk(
+                    axis: axis + 1, source: ir.add(source, emitter.affine(coordinate, times: sourceStrides[axis])),
+                    destination: ir.add(destination, emitter.affine(coordinate, times: outputStrides[axis])))
+            }
+        }
+        let zero = emitter.index(0)
+        if rank == 0 {
+            emitCopy(count: 1, from: input, sourceBase: zero, to: output, destinationBase: zero)
+        } else {
+            walk(axis: 0, source: zero, destination: zero)
+        }
     }
 
     /// The sum over `axes` of each output element, accumulated in input order,

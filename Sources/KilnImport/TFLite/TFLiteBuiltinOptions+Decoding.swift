@@ -93,6 +93,10 @@ extension TFLiteBuiltinOptions {
             self = .quantize
         case 91:
             self = .hardSwish
+        case 101:
+            self = .batchMatMul(
+                adjointX: try fields.bool(0, "adj_x"), adjointY: try fields.bool(1, "adj_y"),
+                asymmetricQuantizeInputs: try fields.bool(2, "asymmetric_quantize_inputs"))
         case 116:
             self = .gelu(approximate: try fields.bool(0, "approximate"))
         default:

@@ -58,6 +58,8 @@ public enum TFLiteBuiltinOptions: Hashable, Sendable {
     case quantize
     /// `HardSwishOptions` (union type 91), which has no fields.
     case hardSwish
+    /// `BatchMatMulOptions` (union type 101): an operand marked adjoint is read transposed.
+    case batchMatMul(adjointX: Bool, adjointY: Bool, asymmetricQuantizeInputs: Bool)
     /// `GeluOptions` (union type 116): the tanh approximation when `approximate`, the exact erf form otherwise.
     case gelu(approximate: Bool)
     /// An options table this reader does not decode, by its union type number.
@@ -93,6 +95,7 @@ public enum TFLiteBuiltinOptions: Hashable, Sendable {
         case .leakyRelu: 75
         case .quantize: 89
         case .hardSwish: 91
+        case .batchMatMul: 101
         case .gelu: 116
         case .unsupported(let typeCode): typeCode
         }

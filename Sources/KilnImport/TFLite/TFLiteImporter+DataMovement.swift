@@ -1,6 +1,6 @@
 import KilnIR
 
-/// Operators that move or select data, mapped onto `slice`, `reshape` and constants.
+/// Operators that move or select data, mapped onto `slice`, `transpose`, `reshape` and constants.
 extension TFLiteConversion {
     /// Operators with several outputs, each a slice of the input.
     static let splittingOperators: Set<TFLiteBuiltinOperator> = [.split, .splitV, .unpack]
@@ -114,7 +114,7 @@ extension TFLiteConversion {
         return graph.addConstant(name: output.name, data: data, quantization: type.quantization)
     }
 
-    /// TRANSPOSE that only moves size-1 dimensions, which leaves the data in place: a reshape.
+    /// TRANSPOSE: a reshape when only size-1 dimensions move (the data stays in place), a transpose otherwise.
     mutating func convertTranspose(_ x: ValueID, permutation permutationIndex: Int, _ output: TFLiteTensor) throws -> ValueID {
         let shape = graph.type(of: x).shape
         let permutation = try integers(permutationIndex)
@@ -122,11 +122,9 @@ extension TFLiteConversion {
             throw TFLiteError(message: "\(source): TRANSPOSE permutation \(permutation) does not fit \(shape)")
         }
         let moved = permutation.filter { shape[$0] != 1 }
-        guard moved == moved.sorted() else {
-            throw TFLiteError(
-                message: "\(source): TRANSPOSE \(permutation) of \(shape) reorders data, which is not supported yet "
-                    + "(only transposes that move size-1 dimensions are)")
+        if moved == moved.sorted() {
+            return try add(.reshape(Shape(permutation.map { shape[$0] })), [x], output)
         }
-        return try add(.reshape(Shape(permutation.map { shape[$0] })), [x], output)
+        return try add(.transpose(permutation: permutation), [x], output)
     }
 }

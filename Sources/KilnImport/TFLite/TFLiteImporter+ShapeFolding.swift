@@ -24,8 +24,9 @@ extension TFLiteConversion {
         var result: StaticTensor
         do {
             if code == .shape {
-                // Only the input's static shape is read, never its data.
-                result = StaticTensor(vector: subgraph.tensors[first].shape)
+                // Only the input's static shape is read, never its data: the converted value's
+                // where there is one, since a stored shape can be a placeholder.
+                result = StaticTensor(vector: values[first].map { graph.type(of: $0).shape.dimensions } ?? subgraph.tensors[first].shape)
             } else {
                 let inputs = try operands.map { index in
                     guard let tensor = try staticTensor(index) else {

@@ -12,11 +12,13 @@ import KilnIR
 /// ```
 public enum TFLiteImporter {
     /// The TFLite builtin operators the importer converts.
-    public static let supportedOperators: [TFLiteBuiltinOperator] = [
-        .add, .averagePool2D, .concatenation, .conv2D, .depthwiseConv2D, .dequantize, .fullyConnected, .gelu, .hardSwish,
-        .fill, .logistic, .maxPool2D, .mean, .mul, .pad, .padV2, .quantize, .relu, .relu6, .reshape, .slice, .softmax,
-        .split, .splitV, .squeeze, .stridedSlice, .sub, .tanh, .transpose, .unpack,
-    ]
+    public static let supportedOperators: [TFLiteBuiltinOperator] = (
+        [
+            .add, .averagePool2D, .batchMatMul, .concatenation, .conv2D, .depthwiseConv2D, .dequantize, .fullyConnected,
+            .gelu, .fill, .maxPool2D, .mean, .mul, .pad, .padV2, .quantize, .reshape, .slice, .softmax, .split, .splitV,
+            .squeeze, .stridedSlice, .sub, .transpose, .unpack,
+        ] + TFLiteConversion.elementwiseFunctions.keys + TFLiteConversion.binaryFunctions.keys
+    ).sorted { $0.name < $1.name }
 
     /// The operators folded to constants when they compute integer shape tensors from known values.
     public static var shapeArithmeticOperators: [TFLiteBuiltinOperator] {
@@ -247,16 +249,10 @@ struct TFLiteConversion {
             result = try add(.quantize(to: outputType.dtype), [try input(0)], output)
         case (.dequantize, _):
             result = try add(.dequantize, [try input(0)], output)
-        case (.logistic, _):
-            result = try add(.activation(.sigmoid), [try input(0)], output)
-        case (.tanh, _):
-            result = try add(.activation(.tanh), [try input(0)], output)
-        case (.relu, _):
-            result = try add(.activation(.relu), [try input(0)], output)
-        case (.relu6, _):
-            result = try add(.activation(.relu6), [try input(0)], output)
-        case (.hardSwish, _):
-            result = try add(.activation(.hardSwish), [try input(0)], output)
+        case (.batchMatMul, let options):
+            var (adjointA, adjointB) = (false, false)
+            if case .batchMatMul(let adjointX, let adjointY, _) = options { (adjointA, adjointB) = (adjointX, adjointY) }
+            result = try add(.batchMatMul(adjointA: adjointA, adjointB: adjointB), [try input(0), try input(1)], output)
         case (.gelu, let options):
             guard options != .gelu(approximate: true) else {
                 throw TFLiteError(message: "\(source): the tanh approximation of GELU is not supported (only the exact form)")
@@ -274,19 +270,46 @@ struct TFLiteConversion {
         case (.sub, .sub(let activation)):
             result = try add(.subtract(activation: try Self.activation(activation)), [try input(0), try input(1)], output)
         default:
-            throw TFLiteError(
-                message: "\(source): not supported (builtin code \(code.code)); Kiln imports "
-                    + TFLiteImporter.supportedOperators.map(\.name).joined(separator: ", ")
-                    + ", and folds integer shape arithmetic ("
-                    + TFLiteImporter.shapeArithmeticOperators.map(\.name).joined(separator: ", ") + ") at import")
+            if let function = Self.elementwiseFunctions[code] {
+                result = try add(.activation(function), [try input(0)], output)
+            } else if let function = Self.binaryFunctions[code] {
+                var activation: TFLiteActivation = .none
+                if case .div(let fused) = op.options { activation = fused }
+                result = try add(
+                    .binary(function, activation: try Self.activation(activation)), [try input(0), try input(1)], output)
+            } else {
+                throw unsupported(code)
+            }
         }
-        // Keep the model's exact output shape (e.g. FULLY_CONNECTED with keep_num_dims).
-        if graph.type(of: result).shape != Shape(output.shape) {
-            result = try graph.addNode(
-                .reshape(Shape(output.shape)), inputs: [result], name: "\(output.name).reshape",
-                quantization: outputType.quantization)
-        }
+        result = try keepingStoredShape(result, of: output, outputType)
         values[outputIndex] = result
+    }
+
+    /// `result` reshaped to the shape the model stores for `output` (e.g. FULLY_CONNECTED with keep_num_dims).
+    ///
+    /// Where the stored shape is a placeholder (the converter writes `[1, 1]`
+    /// for tensors downstream of a reshape it computed at run time), the
+    /// dimensions the shape signature marks dynamic (-1) take the inferred size.
+    mutating func keepingStoredShape(_ result: ValueID, of output: TFLiteTensor, _ outputType: TensorType) throws -> ValueID {
+        let inferred = graph.type(of: result).shape
+        guard inferred != outputType.shape else { return result }
+        if let signature = output.shapeSignature, signature.count == outputType.shape.rank,
+            signature.count == inferred.rank,
+            (0..<inferred.rank).allSatisfy({ signature[$0] == -1 || signature[$0] == inferred[$0] })
+        {
+            return result
+        }
+        return try graph.addNode(
+            .reshape(outputType.shape), inputs: [result], name: "\(output.name).reshape", quantization: outputType.quantization)
+    }
+
+    /// The error for an operator the importer does not convert, listing those it does.
+    func unsupported(_ code: TFLiteBuiltinOperator) -> TFLiteError {
+        TFLiteError(
+            message: "\(source): not supported (builtin code \(code.code)); Kiln imports "
+                + TFLiteImporter.supportedOperators.map(\.name).joined(separator: ", ")
+                + ", and folds integer shape arithmetic ("
+                + TFLiteImporter.shapeArithmeticOperators.map(\.name).joined(separator: ", ") + ") at import")
     }
 
     /// The input of a layer, rounded first as a dynamic-range kernel would when
@@ -311,6 +334,18 @@ struct TFLiteConversion {
         return try graph.addNode(op, inputs: inputs, name: output.name, quantization: quantization)
     }
 
+    /// Operators that apply one function to each element.
+    static let elementwiseFunctions: [TFLiteBuiltinOperator: Activation] = [
+        .abs: .abs, .elu: .elu, .exp: .exp, .hardSwish: .hardSwish, .log: .log, .logistic: .sigmoid, .neg: .negate,
+        .relu: .relu, .relu0To1: .relu0To1, .relu6: .relu6, .reluN1To1: .reluMinus1To1, .rsqrt: .rsqrt, .sqrt: .sqrt,
+        .tanh: .tanh,
+    ]
+
+    /// Element-wise operators of two operands, other than ADD, MUL and SUB.
+    static let binaryFunctions: [TFLiteBuiltinOperator: BinaryFunction] = [
+        .div: .divide, .maximum: .maximum, .minimum: .minimum, .pow: .power, .squaredDifference: .squaredDifference,
+    ]
+
     func convolution(_ padding: TFLitePadding, _ strides: [Int], _ dilations: [Int], _ activation: TFLiteActivation) throws
         -> Conv2DAttributes
     {
@@ -325,7 +360,8 @@ struct TFLiteConversion {
         case .relu: return .relu
         case .relu6: return .relu6
         case .tanh: return .tanh
-        case .reluN1To1, .signBit:
+        case .reluN1To1: return .reluMinus1To1
+        case .signBit:
             throw TFLiteError(message: "fused activation \(activation) is not supported")
         }
     }

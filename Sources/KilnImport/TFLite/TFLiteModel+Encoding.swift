@@ -154,6 +154,10 @@ extension TFLiteBuiltinOptions {
             table.set(0, .float(alpha))
         case .gelu(let approximate):
             table.set(0, .bool(approximate))
+        case .batchMatMul(let adjointX, let adjointY, let asymmetricQuantizeInputs):
+            table.set(0, .bool(adjointX))
+            table.set(1, .bool(adjointY))
+            table.set(2, .bool(asymmetricQuantizeInputs))
         case .split(let count), .splitV(let count):
             table.set(0, int(count))
         case .unpack(let count, let axis):

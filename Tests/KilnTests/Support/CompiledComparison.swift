@@ -26,15 +26,17 @@ func temporaryDirectory() throws -> URL {
 }
 
 /// Asserts `actual` equals `expected` element by element, within `tolerance`
-/// relative to the element or, for elements near zero, to the tensor's largest magnitude.
+/// relative to the element or, for elements near zero, to the tensor's largest
+/// finite magnitude; NaN must meet NaN and an infinity the same infinity.
 func expectClose(
     _ actual: [Float], _ expected: [Float], tolerance: Float, _ context: String,
     sourceLocation: Testing.SourceLocation = #_sourceLocation
 ) {
     #expect(actual.count == expected.count, "\(context): element count", sourceLocation: sourceLocation)
-    let scale = max(expected.map(abs).max() ?? 0, 1e-30)
+    let scale = max(expected.filter(\.isFinite).map(abs).max() ?? 0, 1e-30)
     var failures = 0
-    for (index, (a, e)) in zip(actual, expected).enumerated() where !(abs(a - e) <= tolerance * max(abs(e), scale * 0.1)) {
+    for (index, (a, e)) in zip(actual, expected).enumerated()
+    where !(a == e || (a.isNaN && e.isNaN) || abs(a - e) <= tolerance * max(abs(e), scale * 0.1)) {
         failures += 1
         if failures <= 3 {
             Issue.record("\(context): element \(index) is \(a), expected \(e)", sourceLocation: sourceLocation)
