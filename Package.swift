@@ -13,7 +13,8 @@ let package = Package(
         .plugin(name: "KilnPlugin", targets: ["KilnPlugin"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // The graph IR every other module speaks.
@@ -22,8 +23,10 @@ let package = Package(
         .target(name: "Kiln", dependencies: ["KilnIR"]),
         // Plain, obviously-correct interpreter: the numeric oracle.
         .target(name: "KilnReference", dependencies: ["KilnIR"]),
-        // Weight files (safetensors, npy, npz) and, later, model importers.
-        .target(name: "KilnImport", dependencies: ["KilnIR", "KilnRuntime"]),
+        // Weight files (safetensors, npy, npz) and the TensorFlow Lite and ONNX importers.
+        .target(
+            name: "KilnImport",
+            dependencies: ["KilnIR", "KilnRuntime", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Named graph-to-graph passes and the pipeline that runs them.
         .target(name: "KilnPasses", dependencies: ["KilnIR", "KilnReference"]),
         // LLVM IR emission through the LLVM C API (bound at run time with dlopen).

@@ -6,7 +6,7 @@ import KilnImport
 /// The one front door for models: where a model comes from, and how it becomes graphs.
 ///
 /// Every `kiln` command and the plugin load models through it, so a new kind
-/// of source (ONNX next) is added here once.
+/// of source is added here once.
 ///
 /// ```swift
 /// let models = try ModelSource(url: url).load()
@@ -16,6 +16,8 @@ public enum ModelSource: Sendable {
     case swiftFile(URL)
     /// A TensorFlow Lite flat buffer, imported.
     case tfliteFile(URL)
+    /// An ONNX protobuf, imported (NCHW converted to NHWC).
+    case onnxFile(URL)
 
     /// A model as loaded: its graph (weights not yet resolved, no passes run) and how to compile it.
     public struct LoadedModel: Sendable {
@@ -28,13 +30,14 @@ public enum ModelSource: Sendable {
     }
 
     /// The kinds of file Kiln reads models from, by extension, for messages and help.
-    public static let fileKinds = "a Swift model file (.swift) or a TensorFlow Lite model (.tflite)"
+    public static let fileKinds = "a Swift model file (.swift), a TensorFlow Lite model (.tflite) or an ONNX model (.onnx)"
 
     /// The source `url` names, by its extension.
     public init(url: URL) throws {
         switch url.pathExtension.lowercased() {
         case "swift": self = .swiftFile(url)
         case "tflite": self = .tfliteFile(url)
+        case "onnx": self = .onnxFile(url)
         default:
             throw CompilerError("\(url.path): Kiln cannot read this kind of file; give \(Self.fileKinds)")
         }
@@ -43,7 +46,7 @@ public enum ModelSource: Sendable {
     /// The file the models come from.
     public var url: URL {
         switch self {
-        case .swiftFile(let url), .tfliteFile(let url): url
+        case .swiftFile(let url), .tfliteFile(let url), .onnxFile(let url): url
         }
     }
 
@@ -57,6 +60,9 @@ public enum ModelSource: Sendable {
         case .tfliteFile(let url):
             let graph = try TFLiteImporter.importGraph(contentsOf: url)
             return [LoadedModel(name: graph.name, graph: graph, options: CompileOptions())]
+        case .onnxFile(let url):
+            let graph = try ONNXImporter.importGraph(contentsOf: url)
+            return [LoadedModel(name: graph.name, graph: graph, options: CompileOptions())]
         }
     }
 }
@@ -66,7 +72,7 @@ extension ModelSource {
     var loadPhase: String {
         switch self {
         case .swiftFile: "trace"
-        case .tfliteFile: "import"
+        case .tfliteFile, .onnxFile: "import"
         }
     }
 }

@@ -141,6 +141,10 @@ private struct WriterState {
         func pair(_ values: [Int]) -> String { "(\(values[0]), \(values[1]))" }
         let expression: String
         switch node.op {
+        case .conv2D(let a) where a.explicitPadding != nil, .depthwiseConv2D(let a) where a.explicitPadding != nil:
+            throw CompilerError("layer '\(node.name)' pads explicitly (\(a.explicitPadding ?? [])), which the DSL cannot express yet")
+        case .maxPool2D(let a) where a.explicitPadding != nil, .averagePool2D(let a) where a.explicitPadding != nil:
+            throw CompilerError("layer '\(node.name)' pads explicitly (\(a.explicitPadding ?? [])), which the DSL cannot express yet")
         case .conv2D(let a):
             let name = name("conv2d")
             try storeWeights(node, name: name)

@@ -46,12 +46,12 @@ extension Graph {
         case .conv2D(let attributes), .depthwiseConv2D(let attributes):
             parts = [
                 "strides: \(attributes.strides)", "dilations: \(attributes.dilations)",
-                "padding: \(attributes.padding.rawValue)",
+                "padding: \(attributes.explicitPadding.map { "\($0)" } ?? attributes.padding.rawValue)",
             ]
         case .maxPool2D(let attributes), .averagePool2D(let attributes):
             parts = [
                 "window: \(attributes.window)", "strides: \(attributes.strides)",
-                "padding: \(attributes.padding.rawValue)",
+                "padding: \(attributes.explicitPadding.map { "\($0)" } ?? attributes.padding.rawValue)",
             ]
         case .reshape(let shape): parts = ["shape: \(shape)"]
         case .concatenation(let axis, _): parts = ["axis: \(axis)"]

@@ -71,6 +71,7 @@ extension Op {
             guard x.shape.rank == 4 else { throw ShapeError("needs an NHWC input, got \(x.shape)") }
             try checkWindowAttribute(attributes.window, "window")
             try checkWindowAttribute(attributes.strides, "strides")
+            try checkExplicitPadding(attributes.explicitPadding, windows: attributes.window)
             let (height, width) = attributes.geometry(input: x.shape)
             try checkWindow(height, width, input: x.shape)
             return TensorType(x.dtype, [x.shape[0], height.outputSize, width.outputSize, x.shape[3]])
@@ -179,6 +180,9 @@ extension Op {
         guard kernel.0 > 0, kernel.1 > 0 else { throw ShapeError("the filter's window \(kernel.0)x\(kernel.1) is empty") }
         try checkWindowAttribute(attributes.strides, "strides")
         try checkWindowAttribute(attributes.dilations, "dilations")
+        try checkExplicitPadding(
+            attributes.explicitPadding,
+            windows: [(kernel.0 - 1) * attributes.dilations[0] + 1, (kernel.1 - 1) * attributes.dilations[1] + 1])
         let (height, width) = attributes.geometry(input: x.shape, kernel: kernel)
         try checkWindow(height, width, input: x.shape)
         return TensorType(x.dtype, [x.shape[0], height.outputSize, width.outputSize, channels])
@@ -215,6 +219,18 @@ extension Op {
     /// The largest window size, stride or dilation: 2²⁴, far beyond any real
     /// layer and small enough that window arithmetic on valid shapes cannot overflow.
     public static let maximumWindowAttribute = 1 << 24
+
+    /// Explicit padding is `[[top, bottom], [left, right]]`, each side smaller
+    /// than the window, so every window covers part of the input.
+    private func checkExplicitPadding(_ padding: [[Int]]?, windows: [Int]) throws(ShapeError) {
+        guard let padding else { return }
+        guard padding.count == 2, padding.allSatisfy({ $0.count == 2 }),
+            zip(padding, windows).allSatisfy({ sides, window in sides.allSatisfy { (0..<window).contains($0) } })
+        else {
+            throw ShapeError(
+                "explicit padding \(padding) needs [[top, bottom], [left, right]], each side at least 0 and smaller than the window \(windows)")
+        }
+    }
 
     private func checkWindowAttribute(_ values: [Int], _ what: String) throws(ShapeError) {
         guard values.count == 2 else { throw ShapeError("\(what) need two values (height, width), got \(values)") }

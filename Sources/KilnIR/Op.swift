@@ -195,15 +195,22 @@ public struct Conv2DAttributes: Hashable, Sendable, Codable {
     public var dilations: [Int]
     /// Border handling.
     public var padding: Padding
+    /// `[[top, bottom], [left, right]]` zero rows and columns when the model
+    /// states its padding (ONNX); overrides `padding`.
+    public var explicitPadding: [[Int]]?
     /// Activation fused into the epilogue.
     public var activation: Activation?
 
     /// Creates convolution attributes.
-    public init(strides: [Int] = [1, 1], dilations: [Int] = [1, 1], padding: Padding = .valid, activation: Activation? = nil) {
+    public init(
+        strides: [Int] = [1, 1], dilations: [Int] = [1, 1], padding: Padding = .valid, explicitPadding: [[Int]]? = nil,
+        activation: Activation? = nil
+    ) {
         precondition(strides.count == 2 && dilations.count == 2, "strides and dilations are (h, w)")
         self.strides = strides
         self.dilations = dilations
         self.padding = padding
+        self.explicitPadding = explicitPadding
         self.activation = activation
     }
 }
@@ -216,13 +223,17 @@ public struct Pool2DAttributes: Hashable, Sendable, Codable {
     public var strides: [Int]
     /// Border handling.
     public var padding: Padding
+    /// `[[top, bottom], [left, right]]` positions outside the input that windows
+    /// may cover (never counted) when the model states its padding (ONNX); overrides `padding`.
+    public var explicitPadding: [[Int]]?
 
     /// Creates pooling attributes.
-    public init(window: [Int], strides: [Int], padding: Padding = .valid) {
+    public init(window: [Int], strides: [Int], padding: Padding = .valid, explicitPadding: [[Int]]? = nil) {
         precondition(window.count == 2 && strides.count == 2, "window and strides are (h, w)")
         self.window = window
         self.strides = strides
         self.padding = padding
+        self.explicitPadding = explicitPadding
     }
 }
 
@@ -231,9 +242,11 @@ extension Conv2DAttributes {
     public func geometry(input: Shape, kernel: (Int, Int)) -> (rows: WindowGeometry, columns: WindowGeometry) {
         (
             WindowGeometry(
-                inputSize: input[1], window: kernel.0, stride: strides[0], dilation: dilations[0], padding: padding),
+                inputSize: input[1], window: kernel.0, stride: strides[0], dilation: dilations[0], padding: padding,
+                explicit: explicitPadding?[0]),
             WindowGeometry(
-                inputSize: input[2], window: kernel.1, stride: strides[1], dilation: dilations[1], padding: padding)
+                inputSize: input[2], window: kernel.1, stride: strides[1], dilation: dilations[1], padding: padding,
+                explicit: explicitPadding?[1])
         )
     }
 }
@@ -242,8 +255,10 @@ extension Pool2DAttributes {
     /// The row and column geometry of this pooling window over an NHWC `input`.
     public func geometry(input: Shape) -> (rows: WindowGeometry, columns: WindowGeometry) {
         (
-            WindowGeometry(inputSize: input[1], window: window[0], stride: strides[0], padding: padding),
-            WindowGeometry(inputSize: input[2], window: window[1], stride: strides[1], padding: padding)
+            WindowGeometry(
+                inputSize: input[1], window: window[0], stride: strides[0], padding: padding, explicit: explicitPadding?[0]),
+            WindowGeometry(
+                inputSize: input[2], window: window[1], stride: strides[1], padding: padding, explicit: explicitPadding?[1])
         )
     }
 }
@@ -257,17 +272,27 @@ public struct WindowGeometry: Hashable, Sendable {
     /// Whether some window reaches into the padding, so kernels must check each tap's bounds.
     public var touchesPadding: Bool
 
-    /// Computes geometry with TensorFlow's rules for `same` and `valid`.
-    public init(inputSize: Int, window: Int, stride: Int, dilation: Int = 1, padding: Padding) {
+    /// Computes geometry with TensorFlow's rules for `same` and `valid`, or
+    /// from `explicit` `[before, after]` padding when given (the output is
+    /// the number of whole windows, as ONNX computes it without `ceil_mode`).
+    public init(
+        inputSize: Int, window: Int, stride: Int, dilation: Int = 1, padding: Padding, explicit: [Int]? = nil
+    ) {
         let effectiveWindow = (window - 1) * dilation + 1
-        switch padding {
-        case .valid:
-            outputSize = inputSize < effectiveWindow ? 0 : (inputSize - effectiveWindow) / stride + 1
-            padBefore = 0
-        case .same:
-            outputSize = (inputSize + stride - 1) / stride
-            let total = max(0, (outputSize - 1) * stride + effectiveWindow - inputSize)
-            padBefore = total / 2
+        if let explicit, explicit.count == 2 {
+            let padded = inputSize + explicit[0] + explicit[1]
+            outputSize = padded < effectiveWindow ? 0 : (padded - effectiveWindow) / stride + 1
+            padBefore = explicit[0]
+        } else {
+            switch padding {
+            case .valid:
+                outputSize = inputSize < effectiveWindow ? 0 : (inputSize - effectiveWindow) / stride + 1
+                padBefore = 0
+            case .same:
+                outputSize = (inputSize + stride - 1) / stride
+                let total = max(0, (outputSize - 1) * stride + effectiveWindow - inputSize)
+                padBefore = total / 2
+            }
         }
         touchesPadding = padBefore > 0 || (outputSize - 1) * stride + effectiveWindow - padBefore > inputSize
     }

@@ -23,4 +23,9 @@ import Testing
         let expected = operators.map(\.name).sorted()
         #expect(try Self.list(marker) == expected, "README.md's \(marker) list should read: \(expected.joined(separator: ", "))")
     }
+
+    @Test func onnxOperatorListMatchesTheImporter() throws {
+        let expected = ONNXImporter.supportedOperators
+        #expect(try Self.list("onnx-operators") == expected, "README.md's onnx-operators list should read: \(expected.joined(separator: ", "))")
+    }
 }

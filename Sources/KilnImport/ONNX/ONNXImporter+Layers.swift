@@ -1,0 +1,242 @@
+import KilnIR
+
+/// Convolution, pooling, batch normalization and matrix products: the layers
+/// whose NCHW filters and windows become Kiln's NHWC ones at import.
+extension ONNXConversion {
+    /// `Conv` (2-D): OIHW filters become OHWI, or `[1, kh, kw, out]` for depthwise (one group per input channel).
+    mutating func convertConv(_ node: ONNXNode) throws {
+        let x = try channelsLast(try operand(node.input(0)), name: resultName(node))
+        guard let (filterShape, filter) = try floats(node, 1), filterShape.count == 4 else {
+            throw ONNXProblem("only 2-D convolutions with constant [out, in, kh, kw] weights are supported")
+        }
+        let inputShape = graph.type(of: x).shape
+        let (outputs, groupDepth, kernel) = (filterShape[0], filterShape[1], [filterShape[2], filterShape[3]])
+        let group = node.int("group", default: 1)
+        let attributes = Conv2DAttributes(
+            strides: try pair(node, "strides"), dilations: try pair(node, "dilations"),
+            padding: .valid)
+        var padded = attributes
+        (padded.padding, padded.explicitPadding) = try windowPadding(
+            node, input: (inputShape[1], inputShape[2]), kernel: kernel, strides: attributes.strides,
+            dilations: attributes.dilations)
+        let weights: ValueID
+        let op: Op
+        if group == 1 {
+            guard groupDepth == inputShape[3] else {
+                throw ONNXProblem("weights \(filterShape) expect \(groupDepth) input channels, the input has \(inputShape[3])")
+            }
+            weights = materialize(
+                "\(node.inputs[1]).ohwi", shape: [outputs, kernel[0], kernel[1], groupDepth],
+                values: permuted(filter, shape: filterShape, [0, 2, 3, 1]))
+            op = .conv2D(padded)
+        } else if group == inputShape[3], groupDepth == 1, outputs % group == 0 {
+            weights = materialize(
+                "\(node.inputs[1]).depthwise", shape: [1, kernel[0], kernel[1], outputs],
+                values: permuted(filter, shape: filterShape, [1, 2, 3, 0]))
+            op = .depthwiseConv2D(padded)
+        } else {
+            throw ONNXProblem(
+                "grouped convolution with \(group) groups of \(groupDepth) channels is not supported (only 1 group, or one per input channel)")
+        }
+        var inputs = [x, weights]
+        if let (biasShape, bias) = try floats(node, 2) {
+            inputs.append(materialize(node.inputs[2], shape: biasShape, values: bias))
+        }
+        define(node, try add(op, inputs, node), layout: .channelsLast)
+    }
+
+    /// `MaxPool` and `AveragePool` (2-D; average pooling never counts padding unless `count_include_pad` asks).
+    mutating func convertPool(_ node: ONNXNode, average: Bool) throws {
+        let x = try channelsLast(try operand(node.input(0)), name: resultName(node))
+        guard let window = node.ints("kernel_shape"), window.count == 2 else {
+            throw ONNXProblem("only 2-D pooling is supported (kernel_shape \(node.ints("kernel_shape") ?? []))")
+        }
+        guard node.outputs.count < 2 || node.outputs[1].isEmpty else {
+            throw ONNXProblem("the indices output of MaxPool is not supported")
+        }
+        guard node.int("ceil_mode", default: 0) == 0, try pair(node, "dilations") == [1, 1] else {
+            throw ONNXProblem("pooling with ceil_mode or dilations is not supported")
+        }
+        let inputShape = graph.type(of: x).shape
+        let strides = try pair(node, "strides")
+        var attributes = Pool2DAttributes(window: window, strides: strides)
+        (attributes.padding, attributes.explicitPadding) = try windowPadding(
+            node, input: (inputShape[1], inputShape[2]), kernel: window, strides: strides, dilations: [1, 1])
+        if average, node.int("count_include_pad", default: 0) != 0,
+            attributes.padding == .same || (attributes.explicitPadding?.joined().contains { $0 != 0 } ?? false)
+        {
+            throw ONNXProblem("average pooling that counts padding (count_include_pad = 1) is not supported")
+        }
+        define(node, try add(average ? .averagePool2D(attributes) : .maxPool2D(attributes), [x], node), layout: .channelsLast)
+    }
+
+    /// `GlobalAveragePool` (a mean over H and W) and `GlobalMaxPool` (a window over the whole image).
+    mutating func convertGlobalPool(_ node: ONNXNode, average: Bool) throws {
+        let x = try channelsLast(try operand(node.input(0)), name: resultName(node))
+        let shape = graph.type(of: x).shape
+        let op: Op =
+            average
+            ? .mean(axes: [1, 2], keepDimensions: true)
+            : .maxPool2D(Pool2DAttributes(window: [shape[1], shape[2]], strides: [1, 1]))
+        define(node, try add(op, [x], node), layout: .channelsLast)
+    }
+
+    /// `BatchNormalization` in inference form, `y = x · a + b` per channel with
+    /// `a = scale / √(var + ε)`, `b = bias - mean · a`: folded into the
+    /// convolution or matrix product before it when nothing else reads that
+    /// layer's result, a multiply and an add otherwise.
+    mutating func convertBatchNormalization(_ node: ONNXNode) throws {
+        guard node.int("training_mode", default: 0) == 0, node.outputs.dropFirst().allSatisfy(\.isEmpty) else {
+            throw ONNXProblem("only inference-mode batch normalization is supported")
+        }
+        let input = try node.input(0)
+        let x = try operand(input)
+        var parameters: [[Float]] = []
+        for index in 1...4 {
+            guard let (shape, values) = try floats(node, index), shape.count == 1 else {
+                throw ONNXProblem("input \(index) must be a constant vector")
+            }
+            parameters.append(values)
+        }
+        let channels = onnxShape(x).count > 1 ? onnxShape(x)[1] : 0
+        guard parameters.allSatisfy({ $0.count == channels }) else {
+            throw ONNXProblem("parameters of sizes \(parameters.map(\.count)) do not match the input's \(channels) channels")
+        }
+        let epsilon = node.float("epsilon", default: 1e-5)
+        let scale = zip(parameters[0], parameters[3]).map { $0 / ($1 + epsilon).squareRoot() }
+        let shift = (0..<channels).map { parameters[1][$0] - parameters[2][$0] * scale[$0] }
+        if readers[input] == 1, !outputNames.contains(input), try fold(scale: scale, shift: shift, into: x.id, name: resultName(node)) {
+            define(node, x.id, layout: x.layout)
+            return
+        }
+        let rank = onnxShape(x).count
+        let shape = x.layout == .channelsLast ? [channels] : [channels] + Array(repeating: 1, count: max(rank - 2, 0))
+        let id = x.layout == .channelsLast ? x.id : try plain(x, name: resultName(node))
+        let scaled = try add(.multiply(activation: nil), [id, materialize("\(resultName(node)).scale", shape: shape, values: scale)], node, suffix: ".scale")
+        let result = try add(.add(activation: nil), [scaled, materialize("\(resultName(node)).shift", shape: shape, values: shift)], node)
+        define(node, result, layout: x.layout == .channelsLast ? .channelsLast : .plain)
+    }
+
+    /// Rescales the filter and bias of the layer producing `value` per output
+    /// channel; `false` when that layer is not a convolution or matrix product with constant weights.
+    mutating func fold(scale: [Float], shift: [Float], into value: ValueID, name: String) throws -> Bool {
+        guard let index = graph.nodes.lastIndex(where: { $0.outputs.contains(value) }) else { return false }
+        let layer = graph.nodes[index]
+        guard layer.op.fusedActivation == nil, let filter = graph.constantData(layer.inputs[1]), filter.dtype == .float32
+        else { return false }
+        let channelIsFirst: Bool
+        switch layer.op {
+        case .conv2D, .fullyConnected: channelIsFirst = true
+        case .depthwiseConv2D: channelIsFirst = false
+        default: return false
+        }
+        let channels = scale.count
+        guard filter.shape[channelIsFirst ? 0 : filter.shape.rank - 1] == channels else { return false }
+        let inner = filter.elementCount / max(channels, 1)
+        let weights = filter.floats().enumerated().map { offset, weight in
+            weight * scale[channelIsFirst ? offset / max(inner, 1) : offset % channels]
+        }
+        let oldBias = layer.inputs.count > 2 ? graph.constantData(layer.inputs[2])?.floats() : nil
+        guard layer.inputs.count < 3 || oldBias != nil else { return false }
+        let bias = (0..<channels).map { (oldBias?[$0] ?? 0) * scale[$0] + shift[$0] }
+        let newFilter = graph.addConstant(name: "\(name).folded_weight", data: TensorData(weights, shape: filter.shape))
+        let newBias = graph.addConstant(name: "\(name).folded_bias", data: TensorData(bias, shape: [channels]))
+        graph.nodes[index].inputs = [layer.inputs[0], newFilter, newBias]
+        return true
+    }
+
+    /// `Gemm`: `alpha · A · op(B) + beta · C` as a fully-connected layer with constant `B` and `C`.
+    mutating func convertGemm(_ node: ONNXNode) throws {
+        guard node.int("transA", default: 0) == 0 else { throw ONNXProblem("transA = 1 is not supported") }
+        let x = try operand(node.input(0))
+        guard let (bShape, b) = try floats(node, 1), bShape.count == 2 else {
+            throw ONNXProblem("input B must be a constant matrix")
+        }
+        let transposed = node.int("transB", default: 0) != 0
+        let (units, depth) = transposed ? (bShape[0], bShape[1]) : (bShape[1], bShape[0])
+        let alpha = node.float("alpha", default: 1)
+        var filter = transposed ? b : permuted(b, shape: bShape, [1, 0])
+        if alpha != 1 { filter = filter.map { $0 * alpha } }
+        var bias: [Float]?
+        if let (cShape, c) = try floats(node, 2) {
+            let beta = node.float("beta", default: 1)
+            guard c.count == units || c.count == 1, cShape.dropLast().allSatisfy({ $0 == 1 }) else {
+                throw ONNXProblem("bias C of shape \(cShape) is not one value per output unit")
+            }
+            bias = c.count == units ? c.map { $0 * beta } : Array(repeating: c[0] * beta, count: units)
+        }
+        try addFullyConnected(node, x, filter: filter, units: units, depth: depth, bias: bias, name: node.inputs[1])
+    }
+
+    /// `MatMul`: a fully-connected layer when `B` is a constant matrix, a batch matrix product otherwise.
+    mutating func convertMatMul(_ node: ONNXNode) throws {
+        let x = try operand(node.input(0))
+        if let (bShape, b) = try? floats(node, 1), bShape.count == 2 {
+            try addFullyConnected(
+                node, x, filter: permuted(b, shape: bShape, [1, 0]), units: bShape[1], depth: bShape[0], bias: nil,
+                name: node.inputs[1])
+            return
+        }
+        let a = try plain(x, name: resultName(node))
+        let y = try plain(try operand(node.input(1)), name: resultName(node))
+        guard graph.type(of: a).shape.rank >= 2, graph.type(of: y).shape.rank >= 2 else {
+            throw ONNXProblem("matrix products of vectors are not supported (both operands need rank ≥ 2)")
+        }
+        define(node, try add(.batchMatMul(adjointA: false, adjointB: false), [a, y], node))
+    }
+
+    /// A fully-connected layer over the last axis of `x` with `filter` as `[units, depth]`;
+    /// a flattened channels-last input gets the filter's columns in its own order instead of a transpose.
+    mutating func addFullyConnected(
+        _ node: ONNXNode, _ x: ONNXValue, filter: [Float], units: Int, depth: Int, bias: [Float]?, name: String
+    ) throws {
+        var filter = filter
+        var input: ValueID
+        if case .flattenedChannelsLast(let channels, let height, let width) = x.layout, channels * height * width == depth {
+            filter = permuted(filter, shape: [units, channels, height, width], [0, 2, 3, 1])
+            input = x.id
+        } else {
+            input = try plain(x, name: resultName(node))
+        }
+        guard graph.type(of: input).shape.dimensions.last == depth else {
+            throw ONNXProblem("input \(onnxShape(x)) has \(onnxShape(x).last ?? 0) features but the weights expect \(depth)")
+        }
+        var inputs = [input, materialize("\(name).filter", shape: [units, depth], values: filter)]
+        if let bias { inputs.append(materialize("\(resultName(node)).bias", shape: [units], values: bias)) }
+        define(node, try add(.fullyConnected(activation: nil), inputs, node))
+    }
+
+    /// A two-value spatial attribute (height, width), 1s when absent.
+    func pair(_ node: ONNXNode, _ name: String) throws(ONNXProblem) -> [Int] {
+        let values = node.ints(name) ?? [1, 1]
+        guard values.count == 2 else { throw ONNXProblem("\(name) \(values) must have two values (height, width)") }
+        return values
+    }
+
+    /// The padding an ONNX window asks for: TensorFlow's `same` or `valid` where it is one of them, explicit otherwise.
+    func windowPadding(_ node: ONNXNode, input: (Int, Int), kernel: [Int], strides: [Int], dilations: [Int])
+        throws(ONNXProblem) -> (Padding, [[Int]]?)
+    {
+        let sizes = [input.0, input.1]
+        // TensorFlow's `same`: the output is ceil(input / stride), the smaller half of the padding before.
+        let same = (0..<2).map { axis -> [Int] in
+            let output = (sizes[axis] + strides[axis] - 1) / max(strides[axis], 1)
+            let total = max(0, (output - 1) * strides[axis] + (kernel[axis] - 1) * dilations[axis] + 1 - sizes[axis])
+            return [total / 2, total - total / 2]
+        }
+        switch node.string("auto_pad") ?? "NOTSET" {
+        case "VALID": return (.valid, nil)
+        case "SAME_UPPER": return (.same, nil)
+        case "SAME_LOWER": return (.valid, same.map { [$0[1], $0[0]] })
+        case "NOTSET":
+            let pads = node.ints("pads") ?? [0, 0, 0, 0]
+            guard pads.count == 4 else { throw ONNXProblem("pads \(pads) must have four values for a 2-D window") }
+            let explicit = [[pads[0], pads[2]], [pads[1], pads[3]]]
+            if pads.allSatisfy({ $0 == 0 }) { return (.valid, nil) }
+            if explicit == same { return (.same, nil) }
+            return (.valid, explicit)
+        case let other:
+            throw ONNXProblem("auto_pad '\(other)' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
+        }
+    }
+}

@@ -1,0 +1,390 @@
+import KilnIR
+
+/// Operators that reshape, reorder or select data, and the integer shape
+/// arithmetic around them, which folds to constants at import.
+extension ONNXConversion {
+    // MARK: Constants known at import
+
+    /// The node's inputs when every one is a known constant, else `nil`.
+    func knownInputs(_ node: ONNXNode) -> [ONNXConstant]? {
+        let present = node.inputs.filter { !$0.isEmpty }
+        let known = present.compactMap { values[$0] == nil ? constants[$0] : nil }
+        return known.count == present.count && !known.isEmpty ? known : nil
+    }
+
+    /// Applies a data-movement function of element positions to a constant:
+    /// `move` gets a tensor of the positions `0..<count` and returns the positions each result element takes.
+    func moved(_ constant: ONNXConstant, _ move: (StaticTensor) throws -> StaticTensor) throws -> ONNXConstant {
+        let positions = try move(StaticTensor(shape: constant.shape, values: Array(0..<constant.floats.count)))
+        switch constant {
+        case .floats(_, let values): return .floats(shape: positions.shape, values: positions.values.map { values[$0] })
+        case .integers(let tensor): return .integers(StaticTensor(shape: positions.shape, values: positions.values.map { tensor.values[$0] }))
+        }
+    }
+
+    /// The ONNX dimensions of the tensor `name`, computed or constant.
+    func dimensions(of name: String) throws(ONNXProblem) -> [Int] {
+        if let value = values[name] { return onnxShape(value) }
+        if let constant = constants[name] { return constant.shape }
+        throw ONNXProblem("reads '\(name)', which no node or initializer defines")
+    }
+
+    /// Records a constant result; `true` so converters can `return` it.
+    @discardableResult
+    mutating func defineConstant(_ node: ONNXNode, _ constant: ONNXConstant) -> Bool {
+        if let output = node.outputs.first { constants[output] = constant }
+        return true
+    }
+
+    /// Folds arithmetic on integer constants (shape computations); `false` when the operands are not both integers.
+    mutating func foldIntegers(_ node: ONNXNode) throws -> Bool {
+        guard let known = knownInputs(node), known.count == 2, let a = known[0].integers, let b = known[1].integers else {
+            return false
+        }
+        let operation: (Int, Int) throws -> Int
+        switch node.opType {
+        case "Add": operation = { $0 &+ $1 }
+        case "Sub": operation = { $0 &- $1 }
+        case "Mul": operation = { $0 &* $1 }
+        case "Div":
+            operation = { x, y in
+                guard y != 0 else { throw StaticTensor.Problem("integer division by zero") }
+                return x / y
+            }
+        case "Max": operation = { max($0, $1) }
+        case "Min": operation = { min($0, $1) }
+        default: return false
+        }
+        return defineConstant(node, .integers(try StaticTensor.broadcast(a, b, operation)))
+    }
+
+    /// `Constant`: its value, from whichever attribute holds it.
+    mutating func convertConstant(_ node: ONNXNode) throws {
+        if let tensor = node.attributes["value"]?.t {
+            defineConstant(node, try model.constant(tensor))
+        } else if let value = node.attributes["value_float"] {
+            defineConstant(node, .floats(shape: [], values: [value.f]))
+        } else if let value = node.attributes["value_floats"] {
+            defineConstant(node, .floats(shape: [value.floats.count], values: value.floats))
+        } else if let value = node.attributes["value_int"] {
+            defineConstant(node, .integers(StaticTensor(shape: [], values: [Int(clamping: value.i)])))
+        } else if let value = node.attributes["value_ints"] {
+            defineConstant(node, .integers(StaticTensor(vector: value.ints.map { Int(clamping: $0) })))
+        } else {
+            throw ONNXProblem("has no value Kiln reads (value, value_float(s) or value_int(s))")
+        }
+    }
+
+    /// `Shape`: the input's static ONNX dimensions, `start` to `end`.
+    mutating func convertShape(_ node: ONNXNode) throws {
+        let input = try node.input(0)
+        let dimensions = try dimensions(of: input)
+        let rank = dimensions.count
+        func clamped(_ index: Int) -> Int { min(max(index < 0 ? index + rank : index, 0), rank) }
+        let (start, end) = (clamped(node.int("start", default: 0)), clamped(node.int("end", default: rank)))
+        defineConstant(node, .integers(StaticTensor(vector: start < end ? Array(dimensions[start..<end]) : [])))
+    }
+
+    /// `Cast`: folded on constants; float32 data to float32 is the data itself.
+    mutating func convertCast(_ node: ONNXNode) throws {
+        let target = node.int("to", default: 0)
+        let isFloat = [ONNXDataType.float, .float16, .double].map { Int($0.rawValue) }.contains(target)
+        if let known = knownInputs(node) {
+            let constant = known[0]
+            defineConstant(
+                node,
+                isFloat
+                    ? .floats(shape: constant.shape, values: constant.floats)
+                    : .integers(StaticTensor(shape: constant.shape, values: constant.floats.map { Int(exactly: $0.rounded(.towardZero)) ?? 0 })))
+            return
+        }
+        guard target == Int(ONNXDataType.float.rawValue) else {
+            throw ONNXProblem("casting data to \(ONNXDataType.name(of: Int32(clamping: target))) is not supported")
+        }
+        try alias(node)
+    }
+
+    // MARK: Reshaping
+
+    /// `Reshape` with a constant target shape (0 copies the input's dimension, -1 is inferred).
+    mutating func convertReshape(_ node: ONNXNode) throws {
+        guard let requested = try integers(node, 1) else { throw ONNXProblem("is missing its shape input") }
+        let input = try node.input(0)
+        let dimensions = try dimensions(of: input)
+        let target = try resolvedShape(requested, input: dimensions, allowZero: node.int("allowzero", default: 0) != 0)
+        if let known = knownInputs(node) {
+            defineConstant(node, try moved(known[0]) { try $0.reshaped(target) })
+            return
+        }
+        try reshape(node, try operand(input), to: target)
+    }
+
+    /// `Flatten`: `[d0 · … · d(axis-1), d(axis) · …]`; a channels-last image flattened at axis 1 keeps its order.
+    mutating func convertFlatten(_ node: ONNXNode) throws {
+        let input = try node.input(0)
+        let dimensions = try dimensions(of: input)
+        guard let axis = Op.normalizedAxis(node.int("axis", default: 1), rank: dimensions.count + 1) else {
+            throw ONNXProblem("axis \(node.int("axis", default: 1)) is out of range for rank \(dimensions.count)")
+        }
+        let target = [dimensions[..<axis].reduce(1, *), dimensions[axis...].reduce(1, *)]
+        if let known = knownInputs(node) {
+            defineConstant(node, try moved(known[0]) { try $0.reshaped(target) })
+            return
+        }
+        let x = try operand(input)
+        if x.layout == .channelsLast, axis == 1 {
+            let (n, c, h, w) = (dimensions[0], dimensions[1], dimensions[2], dimensions[3])
+            let flat = try add(.reshape([n, h * w * c]), [x.id], node)
+            define(node, flat, layout: h * w == 1 ? .plain : .flattenedChannelsLast(channels: c, height: h, width: w))
+            return
+        }
+        try reshape(node, x, to: target)
+    }
+
+    /// `Squeeze` and `Unsqueeze`, axes from the input (opset 13 on) or the attribute.
+    mutating func convertSqueeze(_ node: ONNXNode, unsqueeze: Bool) throws {
+        let input = try node.input(0)
+        let dimensions = try dimensions(of: input)
+        let axes = try integers(node, 1) ?? node.ints("axes")
+        var target: [Int]
+        if unsqueeze {
+            guard let axes else { throw ONNXProblem("has no axes") }
+            let rank = dimensions.count + axes.count
+            let inserted = Set(try axes.map { try StaticTensor.axis($0, rank: rank) })
+            var rest = dimensions.makeIterator()
+            target = try (0..<rank).map { axis in
+                if inserted.contains(axis) { return 1 }
+                guard let next = rest.next() else { throw ONNXProblem("axes \(axes) repeat") }
+                return next
+            }
+        } else {
+            let removed = try Set((axes ?? dimensions.indices.filter { dimensions[$0] == 1 }).map { try StaticTensor.axis($0, rank: dimensions.count) })
+            guard removed.allSatisfy({ dimensions[$0] == 1 }) else {
+                throw ONNXProblem("cannot squeeze axes \(axes ?? []) of \(dimensions): only size-1 axes can be removed")
+            }
+            target = dimensions.indices.filter { !removed.contains($0) }.map { dimensions[$0] }
+        }
+        if let known = knownInputs(node) {
+            defineConstant(node, try moved(known[0]) { try $0.reshaped(target) })
+            return
+        }
+        try reshape(node, try operand(input), to: target)
+    }
+
+    /// Reshapes `x` in ONNX order; a flattened image reshaped to its own flat shape stays as it is.
+    mutating func reshape(_ node: ONNXNode, _ x: ONNXValue, to target: [Int]) throws {
+        if case .flattenedChannelsLast = x.layout, target == onnxShape(x) {
+            define(node, x.id, layout: x.layout)
+            return
+        }
+        define(node, try add(.reshape(Shape(target)), [try plain(x, name: resultName(node))], node))
+    }
+
+    /// ONNX's reshape target: 0 copies the input's dimension (unless `allowZero`), one -1 takes the rest.
+    func resolvedShape(_ requested: [Int], input: [Int], allowZero: Bool) throws(ONNXProblem) -> [Int] {
+        var target = requested.enumerated().map { axis, size in
+            size == 0 && !allowZero && axis < input.count ? input[axis] : size
+        }
+        let total = input.reduce(1, *)
+        if let unknown = target.firstIndex(of: -1) {
+            let known = target.enumerated().filter { $0.offset != unknown }.map(\.element).reduce(1, *)
+            guard target.filter({ $0 == -1 }).count == 1, known > 0, total % known == 0 else {
+                throw ONNXProblem("cannot reshape \(input) to \(requested)")
+            }
+            target[unknown] = total / known
+        }
+        guard target.allSatisfy({ $0 >= 0 }), target.reduce(1, *) == total else {
+            throw ONNXProblem("cannot reshape \(input) (\(total) elements) to \(requested)")
+        }
+        return target
+    }
+
+    /// `Transpose`; on a channels-last value the model's own NCHW↔NHWC transposes cancel against the layout.
+    mutating func convertTranspose(_ node: ONNXNode) throws {
+        let input = try node.input(0)
+        let rank = try dimensions(of: input).count
+        let permutation = node.ints("perm") ?? Array((0..<rank).reversed())
+        guard permutation.sorted() == Array(0..<rank) else {
+            throw ONNXProblem("perm \(permutation) does not reorder \(rank) axes")
+        }
+        if let known = knownInputs(node) {
+            defineConstant(
+                node,
+                try moved(known[0]) { positions in
+                    StaticTensor(
+                        shape: permutation.map { positions.shape[$0] },
+                        values: permuted(positions.values, shape: positions.shape, permutation))
+                })
+            return
+        }
+        let x = try operand(input)
+        if x.layout == .channelsLast {
+            // NCHW data stored NHWC: ONNX axis a lives at storage axis [0, 3, 1, 2][a].
+            let storage = [0, 3, 1, 2]
+            define(node, try reordered(x.id, by: permutation.map { storage[$0] }, name: resultName(node)))
+            return
+        }
+        define(node, try reordered(try plain(x, name: resultName(node)), by: permutation, name: resultName(node)))
+    }
+
+    // MARK: Selecting and joining
+
+    /// `Concat`; channels-last operands are joined along the stored axis of the ONNX one.
+    mutating func convertConcat(_ node: ONNXNode) throws {
+        let names = node.inputs.filter { !$0.isEmpty }
+        let rank = try dimensions(of: try node.input(0)).count
+        let axis = try StaticTensor.axis(node.int("axis", default: 0), rank: rank)
+        if let known = knownInputs(node) {
+            var offset = 0
+            let positions = try known.map { constant in
+                defer { offset += constant.floats.count }
+                return StaticTensor(shape: constant.shape, values: Array(offset..<(offset + constant.floats.count)))
+            }
+            let joined = try StaticTensor.concatenate(positions, axis: axis)
+            let all = known.flatMap(\.floats)
+            if known.allSatisfy({ $0.integers != nil }) {
+                let integers = known.flatMap { $0.integers?.values ?? [] }
+                defineConstant(node, .integers(StaticTensor(shape: joined.shape, values: joined.values.map { integers[$0] })))
+                return
+            }
+            defineConstant(node, .floats(shape: joined.shape, values: joined.values.map { all[$0] }))
+            return
+        }
+        let computed = names.compactMap { values[$0] }
+        let channelsLastResult = rank == 4 && computed.contains { $0.layout == .channelsLast }
+        var operands: [ValueID] = []
+        for name in names {
+            if let value = values[name] {
+                operands.append(channelsLastResult ? try channelsLast(value, name: resultName(node)) : try plain(value, name: resultName(node)))
+            } else if let constant = constants[name] {
+                let shape = constant.shape
+                operands.append(
+                    channelsLastResult
+                        ? materialize(
+                            name, shape: [shape[0], shape[2], shape[3], shape[1]],
+                            values: permuted(constant.floats, shape: shape, [0, 2, 3, 1]))
+                        : materialize(name, shape: shape, values: constant.floats))
+            }
+        }
+        let storedAxis = channelsLastResult ? [0, 3, 1, 2][axis] : axis
+        define(
+            node, try add(.concatenation(axis: storedAxis, activation: nil), operands, node),
+            layout: channelsLastResult ? .channelsLast : .plain)
+    }
+
+    /// `Slice` with constant starts, ends, axes and unit steps (any steps on constants' shape arithmetic).
+    mutating func convertSlice(_ node: ONNXNode) throws {
+        let input = try node.input(0)
+        let dimensions = try dimensions(of: input)
+        guard let starts = try integers(node, 1), let ends = try integers(node, 2) else {
+            throw ONNXProblem("needs constant starts and ends")
+        }
+        let axes = try (try integers(node, 3) ?? Array(0..<starts.count)).map { try StaticTensor.axis($0, rank: dimensions.count) }
+        let steps = try integers(node, 4) ?? Array(repeating: 1, count: starts.count)
+        guard axes.count == starts.count, ends.count == starts.count, steps.count == starts.count, Set(axes).count == axes.count
+        else { throw ONNXProblem("starts, ends, axes and steps differ in length") }
+        var begin = Array(repeating: 0, count: dimensions.count)
+        var size = dimensions
+        for (index, axis) in axes.enumerated() {
+            guard steps[index] == 1 else { throw ONNXProblem("slicing with step \(steps[index]) is not supported (only 1)") }
+            let dimension = dimensions[axis]
+            func clamped(_ value: Int) -> Int { min(max(value < 0 ? value &+ dimension : value, 0), dimension) }
+            begin[axis] = clamped(starts[index])
+            size[axis] = max(0, clamped(ends[index]) - begin[axis])
+        }
+        if let known = knownInputs(node) {
+            defineConstant(
+                node,
+                try moved(known[0]) { positions in
+                    StaticTensor(shape: size, values: sliced(positions.values, shape: positions.shape, begin: begin, size: size))
+                })
+            return
+        }
+        let x = try operand(input)
+        if x.layout == .channelsLast {
+            let storage = [0, 2, 3, 1]
+            define(
+                node, try add(.slice(begin: storage.map { begin[$0] }, size: storage.map { size[$0] }), [x.id], node),
+                layout: .channelsLast)
+            return
+        }
+        define(node, try add(.slice(begin: begin, size: size), [try plain(x, name: resultName(node))], node))
+    }
+
+    /// `Gather` of constant indices: folded on constants, a slice of the data otherwise (one index or a contiguous run).
+    mutating func convertGather(_ node: ONNXNode) throws {
+        let input = try node.input(0)
+        let dimensions = try dimensions(of: input)
+        let axis = try StaticTensor.axis(node.int("axis", default: 0), rank: dimensions.count)
+        guard let indexTensor = constants[try node.input(1)]?.integers else {
+            throw ONNXProblem("needs constant indices")
+        }
+        let indices = StaticTensor(
+            shape: indexTensor.shape, values: indexTensor.values.map { $0 < 0 ? $0 &+ dimensions[axis] : $0 })
+        if let data = constants[input], values[input] == nil {
+            defineConstant(node, try moved(data) { try $0.gather(indices, axis: axis) })
+            return
+        }
+        guard indices.shape.count <= 1, let first = indices.values.first,
+            indices.values == Array(first..<(first + indices.values.count)), first >= 0,
+            first + indices.values.count <= dimensions[axis]
+        else { throw ONNXProblem("gathering data at indices \(indices.values) is not supported (only one index or a run)") }
+        var begin = Array(repeating: 0, count: dimensions.count)
+        var size = dimensions
+        (begin[axis], size[axis]) = (first, indices.values.count)
+        let x = try plain(try operand(input), name: resultName(node))
+        var result = try add(.slice(begin: begin, size: size), [x], node, suffix: indices.shape.isEmpty ? ".slice" : "")
+        if indices.shape.isEmpty {
+            size.remove(at: axis)
+            result = try add(.reshape(Shape(size)), [result], node)
+        }
+        define(node, result)
+    }
+
+    /// `Pad` with constant pads and a zero constant value.
+    mutating func convertPad(_ node: ONNXNode) throws {
+        guard (node.string("mode") ?? "constant") == "constant" else {
+            throw ONNXProblem("mode '\(node.string("mode") ?? "")' is not supported (only constant)")
+        }
+        if let value = try floats(node, 2)?.values.first, value != 0 {
+            throw ONNXProblem("padding with \(value) is not supported (only zeros)")
+        }
+        let x = try operand(node.input(0))
+        let dimensions = onnxShape(x)
+        guard let pads = try integers(node, 1) else { throw ONNXProblem("needs constant pads") }
+        let axes = try (try integers(node, 3) ?? Array(dimensions.indices)).map { try StaticTensor.axis($0, rank: dimensions.count) }
+        guard pads.count == 2 * axes.count, pads.allSatisfy({ $0 >= 0 }) else {
+            throw ONNXProblem("pads \(pads) are not non-negative [begins…, ends…] for axes \(axes)")
+        }
+        var paddings = Array(repeating: [0, 0], count: dimensions.count)
+        for (index, axis) in axes.enumerated() { paddings[axis] = [pads[index], pads[index + axes.count]] }
+        if x.layout == .channelsLast {
+            define(node, try add(.pad(paddings: [0, 2, 3, 1].map { paddings[$0] }), [x.id], node), layout: .channelsLast)
+            return
+        }
+        define(node, try add(.pad(paddings: paddings), [try plain(x, name: resultName(node))], node))
+    }
+
+    /// `ReduceMean` over constant axes (attribute before opset 18, input from 18).
+    mutating func convertReduceMean(_ node: ONNXNode) throws {
+        let x = try operand(node.input(0))
+        let dimensions = onnxShape(x)
+        let requested = try integers(node, 1) ?? node.ints("axes") ?? []
+        if requested.isEmpty, node.int("noop_with_empty_axes", default: 0) != 0 {
+            define(node, x.id, layout: x.layout)
+            return
+        }
+        let axes = requested.isEmpty ? Array(dimensions.indices) : try requested.map { try StaticTensor.axis($0, rank: dimensions.count) }
+        let keep = node.int("keepdims", default: 1) != 0
+        if x.layout == .channelsLast {
+            let storage = [0, 2, 3, 1]
+            let kept = storage.filter { !axes.contains($0) }
+            if keep || kept == kept.sorted() {
+                let stored = axes.compactMap { storage.firstIndex(of: $0) }.sorted()
+                define(node, try add(.mean(axes: stored, keepDimensions: keep), [x.id], node), layout: keep ? .channelsLast : .plain)
+                return
+            }
+        }
+        define(node, try add(.mean(axes: axes.sorted(), keepDimensions: keep), [try plain(x, name: resultName(node))], node))
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Regenerates Tests/KilnTests/Fixtures/ONNX/: NCHW models built with the `onnx` helper API
+# (as PyTorch and tf2onnx write them: Conv/BatchNormalization/Relu/pooling/Gemm, residual,
+# depthwise, transformer-style) with ONNX Runtime's outputs, and README.md.
+#
+#   bash scripts/make_onnx_models.sh
+#
+# Makes a virtualenv in .venv-onnx/ (git-ignored) with the pinned packages below; needs
+# PyPI. Not part of the build or the tests: the fixtures are committed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+VENV="$PWD/.venv-onnx"
+PYTHON="${PYTHON:-python3}"
+
+# Pinned: the versions the committed fixtures were made with.
+ONNX_VERSION=1.23.2
+ONNXRUNTIME_VERSION=1.32.0
+NUMPY_VERSION=2.4.6
+
+if ! [ -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    rm -rf "$VENV"
+    if ! "$PYTHON" -m venv "$VENV"; then
+        if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+        "$PYTHON" -m venv "$VENV"
+    fi
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "onnx==$ONNX_VERSION" "onnxruntime==$ONNXRUNTIME_VERSION" "numpy==$NUMPY_VERSION"
+
+exec "$VENV/bin/python" scripts/make_onnx_models.py "$@"
