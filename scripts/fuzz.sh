@@ -4,17 +4,17 @@
 #   scripts/fuzz.sh TARGET [libFuzzer flags ...]     fuzz TARGET
 #   scripts/fuzz.sh TARGET --update-corpus           merge what runs found into the committed corpus
 #
-# TARGET is tflite, safetensors, npy or npz. The committed corpus is
+# TARGET is tflite, onnx, safetensors, npy or npz. The committed corpus is
 # Fuzz/Corpus/TARGET.hex, one input per line in hex; the run starts from it and
 # adds what it finds to Fuzz/Findings/TARGET (git-ignored), and a crash is
 # written to Fuzz/Findings as crash-*. Models in KILN_FUZZ_MODELS
-# (colon-separated folders of .tflite files) join the tflite target's built-in
+# (colon-separated folders of .tflite and .onnx files) join the tflite and onnx targets' built-in
 # seed models. Example, a million executions:
 #
 #   scripts/fuzz.sh tflite -runs=1000000
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?usage: scripts/fuzz.sh tflite|safetensors|npy|npz [--update-corpus | libFuzzer flags ...]}
+target=${1:?usage: scripts/fuzz.sh tflite|onnx|safetensors|npy|npz [--update-corpus | libFuzzer flags ...]}
 shift
 swift build -c release --product kiln-fuzz --scratch-path .build-fuzz \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DKILN_LIBFUZZER -Xswiftc -use-ld=lld >&2

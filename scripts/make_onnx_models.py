@@ -11,10 +11,15 @@ convolutions, Clip as ReLU6, residual additions, depthwise convolutions
 (Shape → Gather → Unsqueeze → Concat → Reshape), LayerNormalization, batched
 MatMul, Transpose, Softmax.
 
+Image models also get an int8 QDQ version, made the way ONNX Runtime documents
+it (`quant_pre_process`, then `quantize_static` with QDQ format, int8
+activations and per-channel int8 weights, calibrated on seeded random images).
+
 Writes into Tests/KilnTests/Fixtures/ONNX/:
   NAME.onnx            the model
-  NAME.inputs.npy      ONNX Runtime's input (NCHW for images, as ONNX has it)
-  NAME.outputs.npy     ONNX Runtime's output
+  NAME_qdq.onnx        its int8 QDQ version (image models)
+  NAME.inputs.npy      ONNX Runtime's input (NCHW for images, as ONNX has it; also NAME_qdq's)
+  NAME.outputs.npy     ONNX Runtime's output (NAME_qdq.outputs.npy for the QDQ version)
   README.md            how the files were made, versions and checksums
 """
 
@@ -28,6 +33,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
 
 OUT = Path(__file__).resolve().parent.parent / "Tests/KilnTests/Fixtures/ONNX"
 
@@ -173,19 +180,43 @@ def encoder():
 
 
 MODELS = {"cnn": cnn, "residual": residual, "depthwise": depthwise, "encoder": encoder}
+QDQ_MODELS = ["cnn", "residual", "depthwise"]
+
+
+class RandomImages(CalibrationDataReader):
+    """Sixteen seeded uniform [-1, 1) inputs for calibration."""
+
+    def __init__(self, name, shape):
+        rng = np.random.default_rng(7)
+        self.batches = iter([{name: rng.uniform(-1, 1, shape).astype(np.float32)} for _ in range(16)])
+
+    def get_next(self):
+        return next(self.batches, None)
+
+
+def quantized(path: Path, feed_name: str, shape) -> Path:
+    """ONNX Runtime's documented static quantization: pre-process, then QDQ int8."""
+    prepared = path.with_name(path.stem + "_prepared.onnx")
+    output = path.with_name(path.stem + "_qdq.onnx")
+    quant_pre_process(str(path), str(prepared))
+    quantize_static(
+        str(prepared), str(output), RandomImages(feed_name, shape), quant_format=QuantFormat.QDQ,
+        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True)
+    prepared.unlink()
+    return output
 
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
-    for name, build in MODELS.items():
+    for index, (name, build) in enumerate(MODELS.items()):
         model = build()
         path = OUT / f"{name}.onnx"
         onnx.save(model, path)
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         feed = session.get_inputs()[0]
         shape = [1 if not isinstance(d, int) else d for d in feed.shape]
-        rng = np.random.default_rng(100 + len(rows))
+        rng = np.random.default_rng(100 + index)
         inputs = rng.uniform(-1, 1, shape).astype(np.float32)
         (outputs,) = session.run(None, {feed.name: inputs})
         np.save(OUT / f"{name}.inputs.npy", inputs)
@@ -193,7 +224,16 @@ def main():
         ops = sorted({node.op_type for node in model.graph.node})
         rows.append((name, model.opset_import[0].version, shape, list(outputs.shape), ops))
         print(f"{name}: opset {rows[-1][1]}, input {shape}, output {rows[-1][3]}, {len(model.graph.node)} nodes")
-    versions = {package: importlib.metadata.version(package) for package in ("onnx", "onnxruntime", "numpy")}
+        if name in QDQ_MODELS:
+            qdq_path = quantized(path, feed.name, shape)
+            qdq = onnx.load(qdq_path)
+            session = ort.InferenceSession(str(qdq_path), providers=["CPUExecutionProvider"])
+            (outputs,) = session.run(None, {feed.name: inputs})
+            np.save(OUT / f"{name}_qdq.outputs.npy", outputs.astype(np.float32))
+            ops = sorted({node.op_type for node in qdq.graph.node})
+            rows.append((f"{name}_qdq", qdq.opset_import[0].version, shape, list(outputs.shape), ops))
+            print(f"{name}_qdq: {len(qdq.graph.node)} nodes, {ops}")
+    versions = {package: importlib.metadata.version(package) for package in ("onnx", "onnxruntime", "numpy", "sympy")}
     lines = [
         "# ONNX import fixtures",
         "",

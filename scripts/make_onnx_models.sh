@@ -17,6 +17,7 @@ PYTHON="${PYTHON:-python3}"
 ONNX_VERSION=1.23.2
 ONNXRUNTIME_VERSION=1.32.0
 NUMPY_VERSION=2.4.6
+SYMPY_VERSION=1.14.0  # quant_pre_process's symbolic shape inference
 
 if ! [ -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
     rm -rf "$VENV"
@@ -28,6 +29,6 @@ if ! [ -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -m pip --version >/dev/nu
     fi
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "onnx==$ONNX_VERSION" "onnxruntime==$ONNXRUNTIME_VERSION" "numpy==$NUMPY_VERSION"
+    "onnx==$ONNX_VERSION" "onnxruntime==$ONNXRUNTIME_VERSION" "numpy==$NUMPY_VERSION" "sympy==$SYMPY_VERSION"
 
 exec "$VENV/bin/python" scripts/make_onnx_models.py "$@"

@@ -24,8 +24,8 @@ public struct FuzzTarget: Sendable {
     public let run: @Sendable ([UInt8]) -> Outcome
 
     /// Every target, by name.
-    public static func all(tfliteSeeds: [TFLiteModel] = SeedModels.all) -> [FuzzTarget] {
-        [tflite(seeds: tfliteSeeds), safetensors, numPy, numPyArchive]
+    public static func all(tfliteSeeds: [TFLiteModel] = SeedModels.all, onnxSeeds: [[UInt8]] = ONNXSeedModels.all) -> [FuzzTarget] {
+        [tflite(seeds: tfliteSeeds), onnx(seeds: onnxSeeds), safetensors, numPy, numPyArchive]
     }
 
     /// TFLite reader, validator, importer and pass pipeline, on seed models with edited fields.
@@ -50,6 +50,37 @@ public struct FuzzTarget: Sendable {
             let graph: Graph
             do {
                 graph = try TFLiteImporter.importGraph(model, name: "fuzz", source: "fuzz.tflite")
+                try graph.validate()
+            } catch {
+                expectMessage(error, prefix: "")
+                return .rejected
+            }
+            do {
+                let optimized = try Compiler().optimize(graph, options: options(for: data))
+                _ = ModelReport(optimized).table
+            } catch {
+                expectMessage(error, prefix: "")
+                return .rejectedByPasses
+            }
+            return .accepted
+        }
+    }
+
+    /// ONNX decoder, importer, validator and pass pipeline, on seed models with edited wire-format fields.
+    public static func onnx(seeds: [[UInt8]]) -> FuzzTarget {
+        let mutator = ONNXMutator(seeds: seeds)
+        return FuzzTarget(name: "onnx") { data in
+            let bytes = mutator.mutate(data)
+            let model: ONNXModel
+            do {
+                model = try ONNXModel(bytes: bytes, source: "fuzz.onnx")
+            } catch {
+                expectMessage(error, prefix: "fuzz.onnx: ")
+                return .unreadable
+            }
+            let graph: Graph
+            do {
+                graph = try ONNXImporter.importGraph(model, name: "fuzz")
                 try graph.validate()
             } catch {
                 expectMessage(error, prefix: "")

@@ -11,7 +11,7 @@ import KilnImport
 
 /// The target and its seed models, read from the environment.
 enum FuzzConfiguration {
-    /// `.tflite` files in the colon-separated folders of `KILN_FUZZ_MODELS`, or the built-in seeds.
+    /// The built-in seeds and the `.tflite` files in the colon-separated folders of `KILN_FUZZ_MODELS`.
     static func seedModels(_ folders: [String]) -> [TFLiteModel] {
         var models: [TFLiteModel] = []
         for folder in folders where !folder.isEmpty {
@@ -25,8 +25,22 @@ enum FuzzConfiguration {
         return SeedModels.all + models
     }
 
+    /// The built-in ONNX seeds and the `.onnx` files in the folders, as bytes.
+    static func onnxSeeds(_ folders: [String]) -> [[UInt8]] {
+        var files: [[UInt8]] = []
+        for folder in folders where !folder.isEmpty {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            for name in names.sorted() where name.hasSuffix(".onnx") {
+                if let data = FileManager.default.contents(atPath: URL(fileURLWithPath: folder).appendingPathComponent(name).path) {
+                    files.append([UInt8](data))
+                }
+            }
+        }
+        return ONNXSeedModels.all + files
+    }
+
     static func target(named name: String, models: [String]) -> FuzzTarget? {
-        FuzzTarget.all(tfliteSeeds: seedModels(models)).first { $0.name == name }
+        FuzzTarget.all(tfliteSeeds: seedModels(models), onnxSeeds: onnxSeeds(models)).first { $0.name == name }
     }
 
     static let environmentTarget: FuzzTarget? = {
@@ -68,7 +82,7 @@ enum FuzzConfiguration {
     struct KilnFuzz {
         static func main() {
             var arguments = Array(CommandLine.arguments.dropFirst())
-            let usage = "usage: kiln-fuzz tflite|safetensors|npy|npz [--runs N] [--seed S] [--models DIR] [CORPUS ...]"
+            let usage = "usage: kiln-fuzz tflite|onnx|safetensors|npy|npz [--runs N] [--seed S] [--models DIR] [CORPUS ...]"
             guard let name = arguments.first else { fail(usage) }
             arguments.removeFirst()
             var runs = 10_000

@@ -32,6 +32,12 @@ import Testing
             let graph = try TFLiteImporter.importGraph(seed, name: "seed\(index)", source: "seed\(index).tflite")
             try graph.validate()
         }
+        for (index, seed) in ONNXSeedModels.all.enumerated() {
+            let graph = try ONNXImporter.importGraph(ONNXModel(bytes: seed, source: "seed\(index).onnx"), name: "seed\(index)")
+            try graph.validate()
+            // The wire-format view the mutator edits writes the file back byte for byte.
+            #expect(ProtobufWireMessage(parsing: seed)?.encoded == seed, "ONNX seed \(index)")
+        }
     }
 }
 

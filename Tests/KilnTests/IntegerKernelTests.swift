@@ -76,9 +76,10 @@ import Testing
         var strides: [Int] = [1, 1]
         var dilations: [Int] = [1, 1]
         var padding: Padding
+        var explicitPadding: [[Int]]? = nil
         var inputZeroPoint: Int32 = -3
         var testDescription: String {
-            "\(input) k\(kernel.0)x\(kernel.1) c\(channels) s\(strides) d\(dilations) \(padding) zp\(inputZeroPoint)"
+            "\(input) k\(kernel.0)x\(kernel.1) c\(channels) s\(strides) d\(dilations) \(explicitPadding.map { "\($0)" } ?? padding.rawValue) zp\(inputZeroPoint)"
         }
     }
 
@@ -92,6 +93,13 @@ import Testing
         ConvCase(input: [1, 6, 6, 16], channels: 130, kernel: (2, 2), strides: [2, 2], dilations: [1, 2], padding: .valid),
         ConvCase(input: [1, 5, 6, 17], channels: 1, kernel: (3, 3), dilations: [2, 2], padding: .same, inputZeroPoint: -60),
         ConvCase(input: [1, 49, 10, 1], channels: 64, kernel: (10, 4), strides: [2, 2], padding: .same, inputZeroPoint: 83),
+        // Explicit padding, as ONNX states it: symmetric with stride 2 (not TensorFlow's `same`), and lopsided.
+        ConvCase(
+            input: [1, 16, 16, 4], channels: 8, kernel: (3, 3), strides: [2, 2], padding: .valid,
+            explicitPadding: [[1, 1], [1, 1]], inputZeroPoint: -50),
+        ConvCase(
+            input: [1, 7, 9, 3], channels: 5, kernel: (3, 3), padding: .valid, explicitPadding: [[2, 0], [0, 1]],
+            inputZeroPoint: 30),
     ]
 
     @Test(arguments: convolutionCases)
@@ -107,7 +115,8 @@ import Testing
                 perChannel: perChannel, inputScale: inputScale, depth: depth, withBias: withBias,
                 seed: UInt64(10 * variant + 200))
             let attributes = Conv2DAttributes(
-                strides: c.strides, dilations: c.dilations, padding: c.padding, activation: activation)
+                strides: c.strides, dilations: c.dilations, padding: c.padding, explicitPadding: c.explicitPadding,
+                activation: activation)
             graph.outputs.append(
                 try graph.addNode(
                     .conv2D(attributes), inputs: [x] + constants, name: "conv\(variant)",
@@ -126,9 +135,10 @@ import Testing
         var strides: [Int] = [1, 1]
         var dilations: [Int] = [1, 1]
         var padding: Padding
+        var explicitPadding: [[Int]]? = nil
         var inputZeroPoint: Int32 = 5
         var testDescription: String {
-            "\(input) ×\(multiplier) k\(kernel.0)x\(kernel.1) s\(strides) d\(dilations) \(padding) zp\(inputZeroPoint)"
+            "\(input) ×\(multiplier) k\(kernel.0)x\(kernel.1) s\(strides) d\(dilations) \(explicitPadding.map { "\($0)" } ?? padding.rawValue) zp\(inputZeroPoint)"
         }
     }
 
@@ -139,6 +149,9 @@ import Testing
         DepthwiseCase(input: [2, 6, 6, 16], multiplier: 2, kernel: (3, 3), padding: .same, inputZeroPoint: 60),
         DepthwiseCase(input: [1, 7, 7, 17], multiplier: 1, kernel: (5, 5), strides: [2, 2], padding: .same),
         DepthwiseCase(input: [1, 9, 5, 63], multiplier: 1, kernel: (3, 3), strides: [2, 1], padding: .valid),
+        DepthwiseCase(
+            input: [1, 10, 10, 12], multiplier: 1, kernel: (3, 3), strides: [2, 2], padding: .valid,
+            explicitPadding: [[1, 1], [1, 1]], inputZeroPoint: -40),
         DepthwiseCase(input: [1, 6, 7, 65], multiplier: 2, kernel: (3, 3), dilations: [2, 2], padding: .same, inputZeroPoint: -9),
         DepthwiseCase(input: [1, 25, 5, 64], multiplier: 1, kernel: (3, 3), padding: .same, inputZeroPoint: -128),
         DepthwiseCase(input: [1, 4, 4, 130], multiplier: 1, kernel: (2, 2), padding: .valid, inputZeroPoint: 0),
@@ -157,7 +170,8 @@ import Testing
                 perChannel: perChannel, inputScale: inputScale, depth: depth, withBias: withBias,
                 seed: UInt64(10 * variant + 300))
             let attributes = Conv2DAttributes(
-                strides: c.strides, dilations: c.dilations, padding: c.padding, activation: activation)
+                strides: c.strides, dilations: c.dilations, padding: c.padding, explicitPadding: c.explicitPadding,
+                activation: activation)
             graph.outputs.append(
                 try graph.addNode(
                     .depthwiseConv2D(attributes), inputs: [x] + constants, name: "depthwise\(variant)",

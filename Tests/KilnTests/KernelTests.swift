@@ -58,7 +58,10 @@ import Testing
         var strides: [Int] = [1, 1]
         var dilations: [Int] = [1, 1]
         var padding: Padding
-        var testDescription: String { "\(input) k\(kernel) f\(filters) s\(strides) d\(dilations) \(padding)" }
+        var explicitPadding: [[Int]]? = nil
+        var testDescription: String {
+            "\(input) k\(kernel) f\(filters) s\(strides) d\(dilations) \(explicitPadding.map { "\($0)" } ?? padding.rawValue)"
+        }
     }
 
     static let convolutionCases: [ConvCase] = [
@@ -71,12 +74,15 @@ import Testing
         ConvCase(input: [1, 1, 1, 3], filters: 4, kernel: (1, 1), padding: .valid),
         ConvCase(input: [1, 10, 4, 2], filters: 63, kernel: (3, 1), strides: [2, 1], padding: .same),
         ConvCase(input: [1, 49, 10, 1], filters: 64, kernel: (10, 4), strides: [2, 2], padding: .same),
+        ConvCase(input: [1, 16, 16, 4], filters: 8, kernel: (3, 3), strides: [2, 2], padding: .valid, explicitPadding: [[1, 1], [1, 1]]),
+        ConvCase(input: [1, 7, 9, 3], filters: 5, kernel: (3, 3), padding: .valid, explicitPadding: [[2, 0], [0, 1]]),
     ]
 
     @Test(arguments: convolutionCases)
     func convolution(_ c: ConvCase) throws {
         let attributes = Conv2DAttributes(
-            strides: c.strides, dilations: c.dilations, padding: c.padding, activation: .relu6)
+            strides: c.strides, dilations: c.dilations, padding: c.padding, explicitPadding: c.explicitPadding,
+            activation: .relu6)
         let graph = try Self.singleOp(
             .conv2D(attributes), input: c.input,
             constants: [

@@ -47,7 +47,7 @@ extension ONNXModel {
     /// The values of `tensor`, from its typed fields, raw bytes or external file.
     func constant(_ tensor: Onnx_TensorProto) throws(ONNXProblem) -> ONNXConstant {
         let shape = tensor.dims.map { Int(clamping: $0) }
-        guard shape.allSatisfy({ $0 >= 0 }), let count = Shape(shape).checkedElementCount,
+        guard shape.allSatisfy({ (0...Shape.maximumDimension).contains($0) }), let count = Shape(shape).checkedElementCount,
             count <= Self.maximumConstantElements
         else {
             throw ONNXProblem("tensor '\(tensor.name)' has dimensions \(tensor.dims), negative or too large")

@@ -26,13 +26,13 @@ extension ONNXConversion {
         }
         if try foldIntegers(node) { return }
         let names = [try node.input(0), try node.input(1)]
-        let computed = names.compactMap { values[$0] }
+        let computed = names.compactMap { values[$0] ?? dequantized[$0]?.value }
         let channelsLastResult =
             computed.contains { $0.layout == .channelsLast } && computed.allSatisfy { onnxShape($0).count == 4 }
             && names.allSatisfy { values[$0] != nil || (constants[$0]?.shape.count ?? 0) <= 4 }
         var operands: [ValueID] = []
         for name in names {
-            if let value = values[name] {
+            if let value = try computedOperand(name) {
                 operands.append(channelsLastResult ? try channelsLast(value, name: resultName(node)) : try plain(value, name: resultName(node)))
             } else if let constant = constants[name] {
                 if channelsLastResult {
@@ -78,6 +78,19 @@ extension ONNXConversion {
         let slope = materialize("\(resultName(node)).alpha", shape: [1], values: [alpha])
         let scaled = try add(.multiply(activation: nil), [x.id, slope], node, suffix: ".scaled")
         define(node, try add(.binary(.maximum, activation: nil), [x.id, scaled], node), layout: x.layout)
+    }
+
+    /// `HardSigmoid`: `clamp(alpha · x + beta, 0, 1)`.
+    mutating func convertHardSigmoid(_ node: ONNXNode) throws {
+        let x = try operand(node.input(0))
+        let (alpha, beta) = (node.float("alpha", default: 0.2), node.float("beta", default: 0.5))
+        let scaled = try add(
+            .multiply(activation: nil), [x.id, materialize("\(resultName(node)).alpha", shape: [1], values: [alpha])], node,
+            suffix: ".scaled")
+        let shifted = try add(
+            .add(activation: nil), [scaled, materialize("\(resultName(node)).beta", shape: [1], values: [beta])], node,
+            suffix: ".shifted")
+        define(node, try add(.activation(.relu0To1), [shifted], node), layout: x.layout)
     }
 
     /// `Softmax` along one axis: the last axis of the data as Kiln stores it.

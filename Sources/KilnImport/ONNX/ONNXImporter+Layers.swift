@@ -19,28 +19,29 @@ extension ONNXConversion {
         (padded.padding, padded.explicitPadding) = try windowPadding(
             node, input: (inputShape[1], inputShape[2]), kernel: kernel, strides: attributes.strides,
             dilations: attributes.dilations)
-        let weights: ValueID
+        let weights = try ONNXWeights(self, node, 1, real: filter)
         let op: Op
+        let layout: (shape: [Int], permutation: [Int], axis: Int, suffix: String)
         if group == 1 {
             guard groupDepth == inputShape[3] else {
                 throw ONNXProblem("weights \(filterShape) expect \(groupDepth) input channels, the input has \(inputShape[3])")
             }
-            weights = materialize(
-                "\(node.inputs[1]).ohwi", shape: [outputs, kernel[0], kernel[1], groupDepth],
-                values: permuted(filter, shape: filterShape, [0, 2, 3, 1]))
+            layout = ([outputs, kernel[0], kernel[1], groupDepth], [0, 2, 3, 1], 0, "ohwi")
             op = .conv2D(padded)
         } else if group == inputShape[3], groupDepth == 1, outputs % group == 0 {
-            weights = materialize(
-                "\(node.inputs[1]).depthwise", shape: [1, kernel[0], kernel[1], outputs],
-                values: permuted(filter, shape: filterShape, [1, 2, 3, 0]))
+            layout = ([1, kernel[0], kernel[1], outputs], [1, 2, 3, 0], 3, "depthwise")
             op = .depthwiseConv2D(padded)
         } else {
             throw ONNXProblem(
                 "grouped convolution with \(group) groups of \(groupDepth) channels is not supported (only 1 group, or one per input channel)")
         }
-        var inputs = [x, weights]
-        if let (biasShape, bias) = try floats(node, 2) {
-            inputs.append(materialize(node.inputs[2], shape: biasShape, values: bias))
+        var inputs = [
+            x,
+            weights.permuted(shape: filterShape, layout.permutation, axis: layout.axis).constant(
+                in: &self, name: "\(node.inputs[1]).\(layout.suffix)", shape: layout.shape),
+        ]
+        if let bias = try ONNXWeights.input(self, node, 2) {
+            inputs.append(bias.constant(in: &self, name: node.inputs[2], shape: [outputs]))
         }
         define(node, try add(op, inputs, node), layout: .channelsLast)
     }
@@ -48,9 +49,10 @@ extension ONNXConversion {
     /// `MaxPool` and `AveragePool` (2-D; average pooling never counts padding unless `count_include_pad` asks).
     mutating func convertPool(_ node: ONNXNode, average: Bool) throws {
         let x = try channelsLast(try operand(node.input(0)), name: resultName(node))
-        guard let window = node.ints("kernel_shape"), window.count == 2 else {
+        guard node.ints("kernel_shape")?.count == 2 else {
             throw ONNXProblem("only 2-D pooling is supported (kernel_shape \(node.ints("kernel_shape") ?? []))")
         }
+        let window = try pair(node, "kernel_shape")
         guard node.outputs.count < 2 || node.outputs[1].isEmpty else {
             throw ONNXProblem("the indices output of MaxPool is not supported")
         }
@@ -105,7 +107,11 @@ extension ONNXConversion {
         let epsilon = node.float("epsilon", default: 1e-5)
         let scale = zip(parameters[0], parameters[3]).map { $0 / ($1 + epsilon).squareRoot() }
         let shift = (0..<channels).map { parameters[1][$0] - parameters[2][$0] * scale[$0] }
-        if readers[input] == 1, !outputNames.contains(input), try fold(scale: scale, shift: shift, into: x.id, name: resultName(node)) {
+        // Folding rewrites the layer before, so nothing else may read its result: not another node
+        // (through this name or an alias of it), not the graph's outputs.
+        let unshared = readers[input] == 1 && !outputNames.contains(input) && values.values.filter { $0.id == x.id }.count == 1
+            && graph.consumers()[x.id] == nil
+        if unshared, try fold(scale: scale, shift: shift, into: x.id, name: resultName(node)) {
             define(node, x.id, layout: x.layout)
             return
         }
@@ -154,16 +160,17 @@ extension ONNXConversion {
         }
         let transposed = node.int("transB", default: 0) != 0
         let (units, depth) = transposed ? (bShape[0], bShape[1]) : (bShape[1], bShape[0])
-        let alpha = node.float("alpha", default: 1)
-        var filter = transposed ? b : permuted(b, shape: bShape, [1, 0])
-        if alpha != 1 { filter = filter.map { $0 * alpha } }
-        var bias: [Float]?
+        let (alpha, beta) = (node.float("alpha", default: 1), node.float("beta", default: 1))
+        var filter = try ONNXWeights(self, node, 1, real: b)
+        if !transposed { filter = filter.permuted(shape: bShape, [1, 0], axis: 0) }
+        if alpha != 1 { filter = try filter.scaled(by: alpha) }
+        var bias: ONNXWeights?
         if let (cShape, c) = try floats(node, 2) {
-            let beta = node.float("beta", default: 1)
             guard c.count == units || c.count == 1, cShape.dropLast().allSatisfy({ $0 == 1 }) else {
                 throw ONNXProblem("bias C of shape \(cShape) is not one value per output unit")
             }
-            bias = c.count == units ? c.map { $0 * beta } : Array(repeating: c[0] * beta, count: units)
+            bias = try ONNXWeights(self, node, 2, real: c.count == units ? c : Array(repeating: c[0], count: units))
+            if beta != 1 { bias = try bias?.scaled(by: beta) }
         }
         try addFullyConnected(node, x, filter: filter, units: units, depth: depth, bias: bias, name: node.inputs[1])
     }
@@ -171,10 +178,12 @@ extension ONNXConversion {
     /// `MatMul`: a fully-connected layer when `B` is a constant matrix, a batch matrix product otherwise.
     mutating func convertMatMul(_ node: ONNXNode) throws {
         let x = try operand(node.input(0))
-        if let (bShape, b) = try? floats(node, 1), bShape.count == 2 {
+        if node.inputs.count > 1, values[node.inputs[1]] == nil, dequantized[node.inputs[1]]?.value == nil,
+            let (bShape, b) = try floats(node, 1), bShape.count == 2
+        {
             try addFullyConnected(
-                node, x, filter: permuted(b, shape: bShape, [1, 0]), units: bShape[1], depth: bShape[0], bias: nil,
-                name: node.inputs[1])
+                node, x, filter: try ONNXWeights(self, node, 1, real: b).permuted(shape: bShape, [1, 0], axis: 0),
+                units: bShape[1], depth: bShape[0], bias: nil, name: node.inputs[1])
             return
         }
         let a = try plain(x, name: resultName(node))
@@ -188,12 +197,12 @@ extension ONNXConversion {
     /// A fully-connected layer over the last axis of `x` with `filter` as `[units, depth]`;
     /// a flattened channels-last input gets the filter's columns in its own order instead of a transpose.
     mutating func addFullyConnected(
-        _ node: ONNXNode, _ x: ONNXValue, filter: [Float], units: Int, depth: Int, bias: [Float]?, name: String
+        _ node: ONNXNode, _ x: ONNXValue, filter: ONNXWeights, units: Int, depth: Int, bias: ONNXWeights?, name: String
     ) throws {
         var filter = filter
         var input: ValueID
         if case .flattenedChannelsLast(let channels, let height, let width) = x.layout, channels * height * width == depth {
-            filter = permuted(filter, shape: [units, channels, height, width], [0, 2, 3, 1])
+            filter = filter.permuted(shape: [units, channels, height, width], [0, 2, 3, 1], axis: 0)
             input = x.id
         } else {
             input = try plain(x, name: resultName(node))
@@ -201,15 +210,17 @@ extension ONNXConversion {
         guard graph.type(of: input).shape.dimensions.last == depth else {
             throw ONNXProblem("input \(onnxShape(x)) has \(onnxShape(x).last ?? 0) features but the weights expect \(depth)")
         }
-        var inputs = [input, materialize("\(name).filter", shape: [units, depth], values: filter)]
-        if let bias { inputs.append(materialize("\(resultName(node)).bias", shape: [units], values: bias)) }
+        var inputs = [input, filter.constant(in: &self, name: "\(name).filter", shape: [units, depth])]
+        if let bias { inputs.append(bias.constant(in: &self, name: "\(resultName(node)).bias", shape: [units])) }
         define(node, try add(.fullyConnected(activation: nil), inputs, node))
     }
 
-    /// A two-value spatial attribute (height, width), 1s when absent.
+    /// A two-value spatial attribute (height, width), 1s when absent; each must be a positive window size.
     func pair(_ node: ONNXNode, _ name: String) throws(ONNXProblem) -> [Int] {
         let values = node.ints(name) ?? [1, 1]
-        guard values.count == 2 else { throw ONNXProblem("\(name) \(values) must have two values (height, width)") }
+        guard values.count == 2, values.allSatisfy({ (1...Op.maximumWindowAttribute).contains($0) }) else {
+            throw ONNXProblem("\(name) \(values) must be two values (height, width) from 1 to \(Op.maximumWindowAttribute)")
+        }
         return values
     }
 
@@ -230,13 +241,70 @@ extension ONNXConversion {
         case "SAME_LOWER": return (.valid, same.map { [$0[1], $0[0]] })
         case "NOTSET":
             let pads = node.ints("pads") ?? [0, 0, 0, 0]
-            guard pads.count == 4 else { throw ONNXProblem("pads \(pads) must have four values for a 2-D window") }
+            guard pads.count == 4, pads.allSatisfy({ (0...Op.maximumWindowAttribute).contains($0) }) else {
+                throw ONNXProblem("pads \(pads) must be four values from 0 to \(Op.maximumWindowAttribute) for a 2-D window")
+            }
             let explicit = [[pads[0], pads[2]], [pads[1], pads[3]]]
             if pads.allSatisfy({ $0 == 0 }) { return (.valid, nil) }
             if explicit == same { return (.same, nil) }
             return (.valid, explicit)
         case let other:
             throw ONNXProblem("auto_pad '\(other)' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
+        }
+    }
+}
+
+/// A layer's constant weights or bias: real values, or the int8 (int32 for
+/// biases) data and parameters behind a `DequantizeLinear` in an int8 operator.
+enum ONNXWeights {
+    case real([Float])
+    case quantized([Int32], QuantizationParameters, isInt32: Bool)
+
+    /// The node's input `index`: the quantized data in an int8 operator, else `real`.
+    init(_ conversion: ONNXConversion, _ node: ONNXNode, _ index: Int, real: [Float]) throws(ONNXProblem) {
+        if let (_, values, parameters) = try conversion.quantizedWeights(node, index) {
+            self = .quantized(values, parameters, isInt32: conversion.dequantized[node.inputs[index]]?.isInt32 ?? false)
+        } else {
+            self = .real(real)
+        }
+    }
+
+    /// The node's optional input `index` (a bias), or `nil` when it is absent.
+    static func input(_ conversion: ONNXConversion, _ node: ONNXNode, _ index: Int) throws(ONNXProblem) -> ONNXWeights? {
+        guard let real = try conversion.floats(node, index)?.values else { return nil }
+        return try ONNXWeights(conversion, node, index, real: real)
+    }
+
+    /// The weights with their axes reordered; per-channel parameters move to `axis`.
+    func permuted(shape: [Int], _ permutation: [Int], axis: Int) -> ONNXWeights {
+        switch self {
+        case .real(let values):
+            return .real(KilnImport.permuted(values, shape: shape, permutation))
+        case .quantized(let values, var parameters, let isInt32):
+            if parameters.axis != nil { parameters.axis = axis }
+            return .quantized(KilnImport.permuted(values, shape: shape, permutation), parameters, isInt32: isInt32)
+        }
+    }
+
+    /// Real weights times `factor`; quantized weights cannot be rescaled exactly.
+    func scaled(by factor: Float) throws(ONNXProblem) -> ONNXWeights {
+        guard case .real(let values) = self else {
+            throw ONNXProblem("int8 weights with alpha or beta other than 1 are not supported")
+        }
+        return .real(values.map { $0 * factor })
+    }
+
+    /// The Kiln constant holding the weights with `shape`.
+    func constant(in conversion: inout ONNXConversion, name: String, shape: [Int]) -> ValueID {
+        switch self {
+        case .real(let values):
+            return conversion.materialize(name, shape: shape, values: values)
+        case .quantized(let values, let parameters, let isInt32):
+            let data =
+                isInt32
+                ? TensorData(int32: values, shape: Shape(shape))
+                : TensorData(int8: values.map { Int8(clamping: $0) }, shape: Shape(shape))
+            return conversion.graph.addConstant(name: name, data: data, quantization: parameters)
         }
     }
 }

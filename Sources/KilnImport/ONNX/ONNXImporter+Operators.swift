@@ -16,6 +16,7 @@ extension ONNXConversion {
             "MatMul": { try $0.convertMatMul($1) },
             "Clip": { try $0.convertClip($1) },
             "LeakyRelu": { try $0.convertLeakyRelu($1) },
+            "HardSigmoid": { try $0.convertHardSigmoid($1) },
             "Softmax": { try $0.convertSoftmax($1) },
             "LayerNormalization": { try $0.convertLayerNormalization($1) },
             "Flatten": { try $0.convertFlatten($1) },
@@ -33,6 +34,8 @@ extension ONNXConversion {
             "Constant": { try $0.convertConstant($1) },
             "Identity": { try $0.alias($1) },
             "Dropout": { try $0.alias($1) },
+            "QuantizeLinear": { try $0.convertQuantize($1) },
+            "DequantizeLinear": { try $0.convertDequantize($1) },
         ]
         for name in unaryFunctions.keys { table[name] = { try $0.convertUnary($1) } }
         for name in binaryOperators.keys { table[name] = { try $0.convertBinary($1) } }

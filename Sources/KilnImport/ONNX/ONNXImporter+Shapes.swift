@@ -24,8 +24,9 @@ extension ONNXConversion {
 
     /// The ONNX dimensions of the tensor `name`, computed or constant.
     func dimensions(of name: String) throws(ONNXProblem) -> [Int] {
-        if let value = values[name] { return onnxShape(value) }
+        if let value = values[name] ?? dequantized[name]?.value { return onnxShape(value) }
         if let constant = constants[name] { return constant.shape }
+        if let shape = dequantized[name]?.constant?.shape { return shape }
         throw ONNXProblem("reads '\(name)', which no node or initializer defines")
     }
 
@@ -62,6 +63,7 @@ extension ONNXConversion {
     mutating func convertConstant(_ node: ONNXNode) throws {
         if let tensor = node.attributes["value"]?.t {
             defineConstant(node, try model.constant(tensor))
+            if let output = node.outputs.first { integerTypes[output] = ONNXDataType(rawValue: tensor.dataType) }
         } else if let value = node.attributes["value_float"] {
             defineConstant(node, .floats(shape: [], values: [value.f]))
         } else if let value = node.attributes["value_floats"] {
@@ -151,6 +153,7 @@ extension ONNXConversion {
             guard let axes else { throw ONNXProblem("has no axes") }
             let rank = dimensions.count + axes.count
             let inserted = Set(try axes.map { try StaticTensor.axis($0, rank: rank) })
+            guard inserted.count == axes.count else { throw ONNXProblem("axes \(axes) repeat") }
             var rest = dimensions.makeIterator()
             target = try (0..<rank).map { axis in
                 if inserted.contains(axis) { return 1 }
@@ -185,16 +188,18 @@ extension ONNXConversion {
         var target = requested.enumerated().map { axis, size in
             size == 0 && !allowZero && axis < input.count ? input[axis] : size
         }
-        let total = input.reduce(1, *)
+        let problem = ONNXProblem("cannot reshape \(input) to \(requested)")
+        guard let total = Shape(input).checkedElementCount else { throw problem }
         if let unknown = target.firstIndex(of: -1) {
-            let known = target.enumerated().filter { $0.offset != unknown }.map(\.element).reduce(1, *)
-            guard target.filter({ $0 == -1 }).count == 1, known > 0, total % known == 0 else {
-                throw ONNXProblem("cannot reshape \(input) to \(requested)")
+            var known = target
+            known.remove(at: unknown)
+            guard !known.contains(-1), let product = Shape(known).checkedElementCount, product > 0, total % product == 0 else {
+                throw problem
             }
-            target[unknown] = total / known
+            target[unknown] = total / product
         }
-        guard target.allSatisfy({ $0 >= 0 }), target.reduce(1, *) == total else {
-            throw ONNXProblem("cannot reshape \(input) (\(total) elements) to \(requested)")
+        guard target.allSatisfy({ (0...Shape.maximumDimension).contains($0) }), Shape(target).checkedElementCount == total else {
+            throw problem
         }
         return target
     }
@@ -250,11 +255,11 @@ extension ONNXConversion {
             defineConstant(node, .floats(shape: joined.shape, values: joined.values.map { all[$0] }))
             return
         }
-        let computed = names.compactMap { values[$0] }
+        let computed = names.compactMap { values[$0] ?? dequantized[$0]?.value }
         let channelsLastResult = rank == 4 && computed.contains { $0.layout == .channelsLast }
         var operands: [ValueID] = []
         for name in names {
-            if let value = values[name] {
+            if let value = try computedOperand(name) {
                 operands.append(channelsLastResult ? try channelsLast(value, name: resultName(node)) : try plain(value, name: resultName(node)))
             } else if let constant = constants[name] {
                 let shape = constant.shape
@@ -325,9 +330,9 @@ extension ONNXConversion {
             defineConstant(node, try moved(data) { try $0.gather(indices, axis: axis) })
             return
         }
-        guard indices.shape.count <= 1, let first = indices.values.first,
-            indices.values == Array(first..<(first + indices.values.count)), first >= 0,
-            first + indices.values.count <= dimensions[axis]
+        let count = indices.values.count
+        guard indices.shape.count <= 1, let first = indices.values.first, first >= 0, first <= dimensions[axis] - count,
+            indices.values == Array(first..<(first + count))
         else { throw ONNXProblem("gathering data at indices \(indices.values) is not supported (only one index or a run)") }
         var begin = Array(repeating: 0, count: dimensions.count)
         var size = dimensions

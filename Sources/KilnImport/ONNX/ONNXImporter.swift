@@ -59,7 +59,17 @@ struct ONNXConversion {
     var materialized: [String: ValueID] = [:]
     /// How many nodes read each tensor, and which tensors are the graph's outputs (for folding decisions).
     var readers: [String: Int] = [:]
+    /// The nodes reading each tensor.
+    var readerNodes: [String: [ONNXNode]] = [:]
     var outputNames: Set<String> = []
+    /// The ONNX element type of each integer constant (to tell uint8 from int8 data).
+    var integerTypes: [String: ONNXDataType] = [:]
+    /// The int8 tensors behind `DequantizeLinear` outputs, by output name.
+    var dequantized: [String: ONNXQuantized] = [:]
+    /// While converting a node as an int8 operator: its result's parameters.
+    var int8Result: QuantizationParameters?
+    /// `QuantizeLinear` outputs already defined by the int8 operator before them.
+    var handled: Set<String> = []
 
     var source: String { model.source }
     var opset: Int { model.opset }
@@ -69,17 +79,21 @@ struct ONNXConversion {
         do {
             for tensor in proto.initializer {
                 constants[tensor.name] = try model.constant(tensor)
+                integerTypes[tensor.name] = ONNXDataType(rawValue: tensor.dataType)
             }
         } catch let problem {
             throw ONNXError(message: "\(source): \(problem)")
         }
         for node in proto.node {
-            for input in node.input where !input.isEmpty { readers[input, default: 0] += 1 }
+            for input in node.input where !input.isEmpty {
+                readers[input, default: 0] += 1
+                readerNodes[input, default: []].append(ONNXNode(node))
+            }
         }
         outputNames = Set(proto.output.map(\.name))
         for input in proto.input where constants[input.name] == nil {
             do {
-                try addInput(input, nodes: proto.node)
+                try addInput(input)
             } catch let problem as ONNXProblem {
                 throw ONNXError(message: "\(source): input '\(input.name)': \(problem)")
             }
@@ -93,11 +107,19 @@ struct ONNXConversion {
                     throw ONNXProblem(
                         "not supported; Kiln imports " + ONNXImporter.supportedOperators.joined(separator: ", "))
                 }
-                try converter(&self, ONNXNode(node))
+                let converted = ONNXNode(node)
+                if node.opType == "QuantizeLinear", handled.contains(node.output.first ?? "") {
+                    continue
+                } else if let quantize = int8Consumer(of: converted) {
+                    try convertInt8(converted, quantizedBy: quantize, converter: converter)
+                } else {
+                    try converter(&self, converted)
+                }
             } catch let problem as ONNXProblem {
                 let name = node.name.isEmpty ? "" : " '\(node.name)'"
                 throw ONNXError(message: "\(source): node #\(position) \(node.opType)\(name): \(problem)")
-            } catch let error as DiagnosticError {
+            } catch {
+                // Shape errors from the graph, and problems of folded shape arithmetic.
                 let name = node.name.isEmpty ? "" : " '\(node.name)'"
                 throw ONNXError(message: "\(source): node #\(position) \(node.opType)\(name): \(error)")
             }
@@ -109,12 +131,16 @@ struct ONNXConversion {
                 throw ONNXError(message: "\(source): output '\(output.name)': \(problem)")
             }
         }
-        try graph.verify()
+        do {
+            try graph.verify()
+        } catch {
+            throw ONNXError(message: "\(source): \(error)")
+        }
     }
 
     /// Declares a graph input: float32 with static dimensions; a symbolic
     /// batch dimension becomes 1; rank-4 inputs read by spatial layers are NHWC.
-    mutating func addInput(_ input: Onnx_ValueInfoProto, nodes: [Onnx_NodeProto]) throws {
+    mutating func addInput(_ input: Onnx_ValueInfoProto) throws {
         let tensorType = input.type.tensorType
         guard tensorType.elemType == ONNXDataType.float.rawValue else {
             throw ONNXProblem("has type \(ONNXDataType.name(of: tensorType.elemType)); Kiln's imported models take float32 inputs")
@@ -131,18 +157,37 @@ struct ONNXConversion {
                     "dimension \(axis) is \(name); Kiln compiles static shapes (export with fixed sizes; only the batch may be symbolic, and becomes 1)")
             }
         }
-        let spatial: Set<String> = ["Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization"]
-        let isImage = dimensions.count == 4 && nodes.contains { spatial.contains($0.opType) && $0.input.first == input.name }
+        let isImage = dimensions.count == 4 && feedsSpatialLayer(input.name)
         let shape = isImage ? [dimensions[0], dimensions[2], dimensions[3], dimensions[1]] : dimensions
-        let id = graph.addInput(name: input.name, type: TensorType(.float32, Shape(shape)))
+        let type = TensorType(.float32, Shape(shape))
+        if let problem = type.problem { throw ONNXProblem(problem) }
+        let id = graph.addInput(name: input.name, type: type)
         values[input.name] = ONNXValue(id: id, layout: isImage ? .channelsLast : .plain)
+    }
+
+    /// Whether `name` reaches a convolution, pooling or batch normalization as its data, directly or
+    /// through `QuantizeLinear`/`DequantizeLinear` (as a QDQ model's input does).
+    func feedsSpatialLayer(_ name: String) -> Bool {
+        let spatial: Set<String> = ["Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization"]
+        var frontier = [name]
+        var seen: Set<String> = []
+        while let next = frontier.popLast(), seen.insert(next).inserted {
+            for reader in readerNodes[next] ?? [] where reader.inputs.first == next {
+                if spatial.contains(reader.opType) { return true }
+                if ["QuantizeLinear", "DequantizeLinear"].contains(reader.opType) { frontier += reader.outputs }
+            }
+        }
+        return false
     }
 
     // MARK: Operands
 
     /// The converted value named `name`, making a Kiln float32 constant (plain layout) from a known constant on first use.
-    mutating func operand(_ name: String) throws(ONNXProblem) -> ONNXValue {
+    /// Behind a `DequantizeLinear`, the int8 tensor while converting an int8 operator, its real values otherwise.
+    mutating func operand(_ name: String) throws -> ONNXValue {
+        if int8Result != nil, let source = dequantized[name] { return try int8Operand(name, source) }
         if let value = values[name] { return value }
+        if let source = dequantized[name] { return try dequantizedFloat(name, source) }
         guard let constant = constants[name] else { throw ONNXProblem("reads '\(name)', which no node or initializer defines") }
         return ONNXValue(id: materialize(name, shape: constant.shape, values: constant.floats), layout: .plain)
     }
@@ -224,7 +269,7 @@ struct ONNXConversion {
     /// The node's float constant input `index`, or `nil` when the input is absent.
     func floats(_ node: ONNXNode, _ index: Int) throws(ONNXProblem) -> (shape: [Int], values: [Float])? {
         guard index < node.inputs.count, !node.inputs[index].isEmpty else { return nil }
-        guard let constant = constants[node.inputs[index]] else {
+        guard let constant = constants[node.inputs[index]] ?? dequantized[node.inputs[index]].flatMap(dequantizedConstant) else {
             throw ONNXProblem("input \(index) '\(node.inputs[index])' must be a constant (an initializer or Constant)")
         }
         return (constant.shape, constant.floats)
@@ -234,8 +279,9 @@ struct ONNXConversion {
     func resultName(_ node: ONNXNode) -> String { node.outputs.first ?? node.name }
 
     /// Appends a node computing the ONNX node's result.
+    /// Appends a node computing the ONNX node's result (int8 with the result's parameters for an int8 operator).
     mutating func add(_ op: Op, _ inputs: [ValueID], _ node: ONNXNode, suffix: String = "") throws -> ValueID {
-        try graph.addNode(op, inputs: inputs, name: resultName(node) + suffix)
+        try graph.addNode(op, inputs: inputs, name: resultName(node) + suffix, quantization: int8Result)
     }
 }
 

@@ -188,4 +188,40 @@ import Testing
         #expect(graph.type(of: graph.outputs[0]).shape == [1, 48])
         #expect(graph.nodes.map(\.op.kindName) == ["conv2d", "reshape"])
     }
+
+    /// `Q → DQ → Conv → Q → DQ` with uint8 activations: an int8 convolution, zero points shifted by -128;
+    /// the Relu after it, whose result is not quantized, runs in float on the dequantized values.
+    @Test func qdqConvolutionsBecomeInt8Layers() throws {
+        func integers(_ name: String, _ values: [Int64], type: ONNXDataType, shape: [Int64]) -> Onnx_TensorProto {
+            var tensor = Onnx_TensorProto()
+            tensor.name = name
+            tensor.dims = shape
+            tensor.dataType = type.rawValue
+            if type == .int64 { tensor.int64Data = values } else { tensor.int32Data = values.map { Int32($0) } }
+            return tensor
+        }
+        var model = Self.convModel()
+        model.graph.initializer = [
+            integers("wq", (0..<54).map { Int64($0 % 9) - 4 }, type: .int8, shape: [3, 2, 3, 3]),
+            Self.tensor("ws", [3], [0.01, 0.02, 0.03]), integers("wz", [0, 0, 0], type: .int8, shape: [3]),
+            Self.tensor("xs", [], [0.05]), integers("xz", [128], type: .uint8, shape: []),
+            Self.tensor("ys", [], [0.1]), integers("yz", [100], type: .uint8, shape: []),
+        ]
+        var axis = Onnx_AttributeProto()
+        (axis.name, axis.type, axis.i) = ("axis", .int, 0)
+        model.graph.node = [
+            Self.node("QuantizeLinear", ["image", "xs", "xz"], "xq"), Self.node("DequantizeLinear", ["xq", "xs", "xz"], "xd"),
+            Self.node("DequantizeLinear", ["wq", "ws", "wz"], "wd", [axis]),
+            Self.node("Conv", ["xd", "wd"], "conv", [Self.attribute("kernel_shape", ints: [3, 3])]),
+            Self.node("QuantizeLinear", ["conv", "ys", "yz"], "yq"), Self.node("DequantizeLinear", ["yq", "ys", "yz"], "yd"),
+            Self.node("Relu", ["yd"], "out"),
+        ]
+        model.graph.output = [Self.valueInfo("out", [])]
+        let graph = try Self.importGraph(model)
+        #expect(graph.nodes.map(\.op.kindName) == ["quantize", "conv2d", "dequantize", "relu"])
+        let convolution = graph.type(of: graph.nodes[1].outputs[0])
+        #expect(convolution.dtype == .int8 && convolution.quantization == .perTensor(scale: 0.1, zeroPoint: -28))
+        #expect(graph.type(of: graph.nodes[0].outputs[0]).quantization == .perTensor(scale: 0.05, zeroPoint: 0))
+        #expect(graph.type(of: graph.nodes[1].inputs[1]).quantization?.scales == [0.01, 0.02, 0.03])
+    }
 }
