@@ -6,7 +6,7 @@
 /// normalization operators.
 public enum ONNXSeedModels {
     /// Every built-in seed, as file bytes.
-    public static var all: [[UInt8]] { [imageNetwork, tokenNetwork].map(\.encoded) }
+    public static var all: [[UInt8]] { [imageNetwork, tokenNetwork, quantizedNetwork].map(\.encoded) }
 
     typealias Field = (number: Int, value: ProtobufWireMessage.Value)
     typealias M = ProtobufWireMessage
@@ -47,6 +47,11 @@ public enum ONNXSeedModels {
         M.message(5, (shape ?? [values.count]).map { M.int(1, $0) } + [M.int(2, 7)] + values.map { M.int(7, $0) } + [M.string(8, name)])
     }
 
+    /// An int8 (type 3), uint8 (2) or int32 (6) initializer, its values in `int32_data` (5).
+    static func small(_ name: String, _ values: [Int], shape: [Int], type: Int) -> Field {
+        M.message(5, shape.map { M.int(1, $0) } + [M.int(2, type)] + values.map { M.int(5, $0) } + [M.string(8, name)])
+    }
+
     /// `GraphProto.input` (11) or `output` (12): `ValueInfoProto` name 1, type 2 → tensor_type 1 → elem_type 1, shape 2 → dim 1 → dim_value 1.
     static func value(_ number: Int, _ name: String, _ shape: [Int]) -> Field {
         let dimensions = shape.map { M.message(1, [M.int(1, $0)]) }
@@ -79,6 +84,40 @@ public enum ONNXSeedModels {
                 floats("low", [], seed: 8), floats("high", [], seed: 9), floats("w3", [3, 4], seed: 10), floats("b3", [3], seed: 11),
             ],
             inputs: [value(11, "image", [1, 3, 8, 8])], outputs: [value(12, "probabilities", [1, 3])])
+    }
+
+    /// A QDQ network as ONNX Runtime's `quantize_static` writes one: uint8 and int8 activations, per-channel
+    /// int8 weights and int32 biases through DequantizeLinear; Conv, MaxPool, Add, Gemm as int8 layers,
+    /// Relu in float; opset 17.
+    static var quantizedNetwork: M {
+        func qdq(_ x: String, _ name: String, scale: String = "s", zero: String = "z") -> [Field] {
+            [node("QuantizeLinear", [x, scale, zero], "\(name)_q"), node("DequantizeLinear", ["\(name)_q", scale, zero], "\(name)_d")]
+        }
+        let axis0 = int("axis", 0)
+        return model(
+            opset: 17,
+            nodes: qdq("image", "x", zero: "uz")
+                + [
+                    node("DequantizeLinear", ["wq", "ws", "wz"], "w", [axis0]),
+                    node("DequantizeLinear", ["bq", "bs", "bz"], "b", [axis0]),
+                    node("Conv", ["x_d", "w", "b"], "c", [ints("kernel_shape", [3, 3]), ints("pads", [1, 1, 1, 1])]),
+                ] + qdq("c", "c")
+                + [node("MaxPool", ["c_d"], "p", [ints("kernel_shape", [2, 2]), ints("strides", [2, 2])])] + qdq("p", "p")
+                + [node("Add", ["p_d", "p_d"], "sum")] + qdq("sum", "sum")
+                + [node("Flatten", ["sum_d"], "flat")] + qdq("flat", "flat")
+                + [
+                    node("DequantizeLinear", ["gq", "gs", "gz"], "g", [int("axis", 1)]),
+                    node("Gemm", ["flat_d", "g"], "logits"),
+                ] + qdq("logits", "logits") + [node("Relu", ["logits_d"], "out")],
+            initializers: [
+                floats("s", [], seed: 1, positive: true), small("z", [3], shape: [], type: 3),
+                small("uz", [128], shape: [], type: 2), small("wq", (0..<36).map { $0 % 11 - 5 }, shape: [2, 2, 3, 3], type: 3),
+                floats("ws", [2], seed: 2, positive: true), small("wz", [0, 0], shape: [2], type: 3),
+                small("bq", [40, -7], shape: [2], type: 6), floats("bs", [2], seed: 3, positive: true),
+                small("bz", [0, 0], shape: [2], type: 6), small("gq", (0..<24).map { $0 % 7 - 3 }, shape: [8, 3], type: 3),
+                floats("gs", [3], seed: 4, positive: true), small("gz", [0, 0, 0], shape: [3], type: 3),
+            ],
+            inputs: [value(11, "image", [1, 2, 4, 4])], outputs: [value(12, "out", [1, 3])])
     }
 
     /// LayerNormalization, MatMul, shape arithmetic into Reshape, Transpose, batched MatMul, the

@@ -40,9 +40,9 @@ extension ONNXConversion {
                     let shape = Array(repeating: 1, count: 4 - constant.shape.count) + constant.shape
                     let reordered = permuted(constant.floats, shape: shape, [0, 2, 3, 1])
                     operands.append(
-                        materialize(name, shape: [shape[0], shape[2], shape[3], shape[1]], values: reordered))
+                        try materialize(name, shape: [shape[0], shape[2], shape[3], shape[1]], values: reordered))
                 } else {
-                    operands.append(materialize(name, shape: constant.shape, values: constant.floats))
+                    operands.append(try materialize(name, shape: constant.shape, values: constant.floats))
                 }
             } else {
                 throw ONNXProblem("reads '\(name)', which no node or initializer defines")
@@ -64,7 +64,7 @@ extension ONNXConversion {
         var result = x.id
         for (bound, function) in [(low, BinaryFunction.maximum), (high, .minimum)] {
             guard let bound else { continue }
-            let limit = materialize("\(resultName(node)).\(function)", shape: [1], values: [bound])
+            let limit = try materialize("\(resultName(node)).\(function)", shape: [1], values: [bound])
             result = try add(.binary(function, activation: nil), [result, limit], node, suffix: function == .maximum && high != nil ? ".low" : "")
         }
         define(node, result, layout: x.layout)
@@ -75,7 +75,7 @@ extension ONNXConversion {
         let alpha = node.float("alpha", default: 0.01)
         guard (0...1).contains(alpha) else { throw ONNXProblem("LeakyRelu with alpha \(alpha) outside [0, 1] is not supported") }
         let x = try operand(node.input(0))
-        let slope = materialize("\(resultName(node)).alpha", shape: [1], values: [alpha])
+        let slope = try materialize("\(resultName(node)).alpha", shape: [1], values: [alpha])
         let scaled = try add(.multiply(activation: nil), [x.id, slope], node, suffix: ".scaled")
         define(node, try add(.binary(.maximum, activation: nil), [x.id, scaled], node), layout: x.layout)
     }
@@ -85,10 +85,10 @@ extension ONNXConversion {
         let x = try operand(node.input(0))
         let (alpha, beta) = (node.float("alpha", default: 0.2), node.float("beta", default: 0.5))
         let scaled = try add(
-            .multiply(activation: nil), [x.id, materialize("\(resultName(node)).alpha", shape: [1], values: [alpha])], node,
+            .multiply(activation: nil), [x.id, try materialize("\(resultName(node)).alpha", shape: [1], values: [alpha])], node,
             suffix: ".scaled")
         let shifted = try add(
-            .add(activation: nil), [scaled, materialize("\(resultName(node)).beta", shape: [1], values: [beta])], node,
+            .add(activation: nil), [scaled, try materialize("\(resultName(node)).beta", shape: [1], values: [beta])], node,
             suffix: ".shifted")
         define(node, try add(.activation(.relu0To1), [shifted], node), layout: x.layout)
     }
@@ -124,7 +124,7 @@ extension ONNXConversion {
             .mean(axes: axis, keepDimensions: true),
             [try add(.binary(.squaredDifference, activation: nil), [x, mean], node, suffix: ".squared_difference")], node,
             suffix: ".variance")
-        let epsilon = materialize("\(resultName(node)).epsilon", shape: [1], values: [node.float("epsilon", default: 1e-5)])
+        let epsilon = try materialize("\(resultName(node)).epsilon", shape: [1], values: [node.float("epsilon", default: 1e-5)])
         let inverse = try add(
             .activation(.rsqrt), [try add(.add(activation: nil), [variance, epsilon], node, suffix: ".variance_epsilon")], node,
             suffix: ".rsqrt")

@@ -37,11 +37,11 @@ extension ONNXConversion {
         }
         var inputs = [
             x,
-            weights.permuted(shape: filterShape, layout.permutation, axis: layout.axis).constant(
+            try weights.permuted(shape: filterShape, layout.permutation, axis: layout.axis).constant(
                 in: &self, name: "\(node.inputs[1]).\(layout.suffix)", shape: layout.shape),
         ]
         if let bias = try ONNXWeights.input(self, node, 2) {
-            inputs.append(bias.constant(in: &self, name: node.inputs[2], shape: [outputs]))
+            inputs.append(try bias.constant(in: &self, name: node.inputs[2], shape: [outputs]))
         }
         define(node, try add(op, inputs, node), layout: .channelsLast)
     }
@@ -118,8 +118,8 @@ extension ONNXConversion {
         let rank = onnxShape(x).count
         let shape = x.layout == .channelsLast ? [channels] : [channels] + Array(repeating: 1, count: max(rank - 2, 0))
         let id = x.layout == .channelsLast ? x.id : try plain(x, name: resultName(node))
-        let scaled = try add(.multiply(activation: nil), [id, materialize("\(resultName(node)).scale", shape: shape, values: scale)], node, suffix: ".scale")
-        let result = try add(.add(activation: nil), [scaled, materialize("\(resultName(node)).shift", shape: shape, values: shift)], node)
+        let scaled = try add(.multiply(activation: nil), [id, try materialize("\(resultName(node)).scale", shape: shape, values: scale)], node, suffix: ".scale")
+        let result = try add(.add(activation: nil), [scaled, try materialize("\(resultName(node)).shift", shape: shape, values: shift)], node)
         define(node, result, layout: x.layout == .channelsLast ? .channelsLast : .plain)
     }
 
@@ -210,8 +210,8 @@ extension ONNXConversion {
         guard graph.type(of: input).shape.dimensions.last == depth else {
             throw ONNXProblem("input \(onnxShape(x)) has \(onnxShape(x).last ?? 0) features but the weights expect \(depth)")
         }
-        var inputs = [input, filter.constant(in: &self, name: "\(name).filter", shape: [units, depth])]
-        if let bias { inputs.append(bias.constant(in: &self, name: "\(resultName(node)).bias", shape: [units])) }
+        var inputs = [input, try filter.constant(in: &self, name: "\(name).filter", shape: [units, depth])]
+        if let bias { inputs.append(try bias.constant(in: &self, name: "\(resultName(node)).bias", shape: [units])) }
         define(node, try add(.fullyConnected(activation: nil), inputs, node))
     }
 
@@ -295,11 +295,14 @@ enum ONNXWeights {
     }
 
     /// The Kiln constant holding the weights with `shape`.
-    func constant(in conversion: inout ONNXConversion, name: String, shape: [Int]) -> ValueID {
+    func constant(in conversion: inout ONNXConversion, name: String, shape: [Int]) throws(ONNXProblem) -> ValueID {
         switch self {
         case .real(let values):
-            return conversion.materialize(name, shape: shape, values: values)
+            return try conversion.materialize(name, shape: shape, values: values)
         case .quantized(let values, let parameters, let isInt32):
+            guard Shape(shape).checkedElementCount == values.count else {
+                throw ONNXProblem("'\(name)' holds \(values.count) values, not the \(shape) the layer needs")
+            }
             let data =
                 isInt32
                 ? TensorData(int32: values, shape: Shape(shape))

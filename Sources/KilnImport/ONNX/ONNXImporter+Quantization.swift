@@ -161,7 +161,7 @@ extension ONNXConversion {
         }
         guard let real = dequantizedConstant(source) else { throw ONNXProblem("'\(name)' has no data") }
         constants[name] = real
-        return ONNXValue(id: materialize(name, shape: real.shape, values: real.floats), layout: .plain)
+        return ONNXValue(id: try materialize(name, shape: real.shape, values: real.floats), layout: .plain)
     }
 
     /// A constant's real values, `scale · (q - zeroPoint)` per channel along the parameters' axis.

@@ -265,10 +265,10 @@ extension ONNXConversion {
                 let shape = constant.shape
                 operands.append(
                     channelsLastResult
-                        ? materialize(
+                        ? try materialize(
                             name, shape: [shape[0], shape[2], shape[3], shape[1]],
                             values: permuted(constant.floats, shape: shape, [0, 2, 3, 1]))
-                        : materialize(name, shape: shape, values: constant.floats))
+                        : try materialize(name, shape: shape, values: constant.floats))
             }
         }
         let storedAxis = channelsLastResult ? [0, 3, 1, 2][axis] : axis

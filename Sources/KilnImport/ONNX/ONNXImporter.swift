@@ -189,11 +189,14 @@ struct ONNXConversion {
         if let value = values[name] { return value }
         if let source = dequantized[name] { return try dequantizedFloat(name, source) }
         guard let constant = constants[name] else { throw ONNXProblem("reads '\(name)', which no node or initializer defines") }
-        return ONNXValue(id: materialize(name, shape: constant.shape, values: constant.floats), layout: .plain)
+        return ONNXValue(id: try materialize(name, shape: constant.shape, values: constant.floats), layout: .plain)
     }
 
     /// A Kiln float32 constant for `values`, made once per `name` and `shape`.
-    mutating func materialize(_ name: String, shape: [Int], values: [Float]) -> ValueID {
+    mutating func materialize(_ name: String, shape: [Int], values: [Float]) throws(ONNXProblem) -> ValueID {
+        guard Shape(shape).checkedElementCount == values.count else {
+            throw ONNXProblem("'\(name)' holds \(values.count) values, not the \(shape) its reader needs")
+        }
         let key = "\(name)\(shape)"
         if let id = materialized[key] { return id }
         let id = graph.addConstant(name: name, data: TensorData(values, shape: Shape(shape)))
