@@ -4,6 +4,8 @@
 #
 #   bash scripts/make_tf_models.sh                    # everything
 #   bash scripts/make_tf_models.sh --only keras_cnn   # one model, into the same folder (no README/ops.txt)
+#   bash scripts/make_tf_models.sh --onnx             # the same Keras models through tf2onnx, into
+#                                                     # Tests/KilnTests/Fixtures/ONNX/tf2onnx/ (scripts/make_tf2onnx_models.py)
 #
 # Makes a Python 3.11 virtualenv in .venv-models/ (git-ignored) with the pinned packages
 # below; needs PyPI. Not part of the build or the tests: the fixtures are committed.
@@ -18,6 +20,10 @@ TENSORFLOW_VERSION=2.21.0
 KERAS_VERSION=3.15.1
 NUMPY_VERSION=2.4.6
 AI_EDGE_LITERT_VERSION=2.3.0
+TF2ONNX_VERSION=1.17.0
+ONNX_VERSION=1.23.2
+ONNXRUNTIME_VERSION=1.32.0
+SYMPY_VERSION=1.14.0
 PIP_VERSION=26.3
 
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
@@ -46,5 +52,13 @@ fi
     "keras==$KERAS_VERSION" \
     "numpy==$NUMPY_VERSION" \
     "ai-edge-litert==$AI_EDGE_LITERT_VERSION"
+
+if [[ ${1:-} == --onnx ]]; then
+    # Only the tf2onnx fixtures need these.
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "tf2onnx==$TF2ONNX_VERSION" "onnx==$ONNX_VERSION" "onnxruntime==$ONNXRUNTIME_VERSION" "sympy==$SYMPY_VERSION"
+    cd scripts
+    exec "$VENV/bin/python" make_tf2onnx_models.py
+fi
 
 exec "$VENV/bin/python" scripts/make_tf_models.py "$@"

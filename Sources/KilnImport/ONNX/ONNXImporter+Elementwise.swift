@@ -26,26 +26,16 @@ extension ONNXConversion {
         }
         if try foldIntegers(node) { return }
         let names = [try node.input(0), try node.input(1)]
-        let computed = names.compactMap { values[$0] ?? dequantized[$0]?.value }
+        let computed = try names.compactMap { try computedOperand($0) }
         let channelsLastResult =
             computed.contains { $0.layout == .channelsLast } && computed.allSatisfy { onnxShape($0).count == 4 }
-            && names.allSatisfy { values[$0] != nil || (constants[$0]?.shape.count ?? 0) <= 4 }
+            && names.allSatisfy { (try? computedOperand($0)) != nil || (try? dimensions(of: $0).count) ?? 5 <= 4 }
         var operands: [ValueID] = []
         for name in names {
             if let value = try computedOperand(name) {
                 operands.append(channelsLastResult ? try channelsLast(value, name: resultName(node)) : try plain(value, name: resultName(node)))
-            } else if let constant = constants[name] {
-                if channelsLastResult {
-                    // Pad to NCHW rank, then reorder the constant's axes as the data's.
-                    let shape = Array(repeating: 1, count: 4 - constant.shape.count) + constant.shape
-                    let reordered = permuted(constant.floats, shape: shape, [0, 2, 3, 1])
-                    operands.append(
-                        try materialize(name, shape: [shape[0], shape[2], shape[3], shape[1]], values: reordered))
-                } else {
-                    operands.append(try materialize(name, shape: constant.shape, values: constant.floats))
-                }
             } else {
-                throw ONNXProblem("reads '\(name)', which no node or initializer defines")
+                operands.append(try constantOperand(name, channelsLast: channelsLastResult))
             }
         }
         define(node, try add(op, operands, node), layout: channelsLastResult ? .channelsLast : .plain)

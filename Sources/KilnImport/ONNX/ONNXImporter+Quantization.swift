@@ -142,14 +142,41 @@ extension ONNXConversion {
     }
 
     /// The operand `name` as a computed value, or `nil` for a constant the caller lays out itself
-    /// (a dequantized constant's real values are recorded as a constant first, in float32 conversions).
+    /// with ``constantOperand(_:channelsLast:)`` (a dequantized constant's real values are recorded
+    /// as a constant first, in float32 conversions).
     mutating func computedOperand(_ name: String) throws -> ONNXValue? {
         if let source = dequantized[name] {
-            if int8Result != nil || source.value != nil { return try operand(name) }
-            if constants[name] == nil { constants[name] = dequantizedConstant(source) }
+            if let value = source.value { return int8Result != nil ? value : try operand(name) }
+            if int8Result == nil, constants[name] == nil { constants[name] = dequantizedConstant(source) }
             return nil
         }
         return values[name]
+    }
+
+    /// A constant operand of an element-wise operator: int8 in an int8 operator, float32 otherwise;
+    /// padded to rank 4 and reordered to NHWC when the data it meets is channels-last.
+    mutating func constantOperand(_ name: String, channelsLast: Bool) throws -> ValueID {
+        func laidOut<T>(_ shape: [Int], _ values: [T]) -> (shape: [Int], values: [T]) {
+            guard channelsLast else { return (shape, values) }
+            let padded = Array(repeating: 1, count: max(4 - shape.count, 0)) + shape
+            return ([padded[0], padded[2], padded[3], padded[1]], permuted(values, shape: padded, [0, 2, 3, 1]))
+        }
+        if int8Result != nil, let source = dequantized[name], let constant = source.constant {
+            guard source.parameters.scales.count == 1, !source.isInt32 else {
+                throw ONNXProblem("'\(name)' is an int8 operand with per-axis or int32 parameters, which is not supported")
+            }
+            let (shape, values) = laidOut(constant.shape, constant.values)
+            let key = "\(name).int8\(shape)"
+            if let id = materialized[key] { return id }
+            let id = graph.addConstant(
+                name: name, data: TensorData(int8: values.map { Int8(clamping: $0) }, shape: Shape(shape)),
+                quantization: source.parameters)
+            materialized[key] = id
+            return id
+        }
+        guard let constant = constants[name] else { throw ONNXProblem("reads '\(name)', which no node or initializer defines") }
+        let (shape, values) = laidOut(constant.shape, constant.floats)
+        return try materialize(name, shape: shape, values: values)
     }
 
     /// The float32 value of a dequantized tensor: a dequantize node for computed data, real values for constants.

@@ -229,6 +229,11 @@ extension ONNXConversion {
             define(node, try reordered(x.id, by: permutation.map { storage[$0] }, name: resultName(node)))
             return
         }
+        if x.layout == .plain, permutation == [0, 3, 1, 2] {
+            // NHWC data made NCHW (tf2onnx writes this before every convolution): the data as it is, channels-last.
+            define(node, x.id, layout: .channelsLast)
+            return
+        }
         define(node, try reordered(try plain(x, name: resultName(node)), by: permutation, name: resultName(node)))
     }
 
@@ -255,20 +260,14 @@ extension ONNXConversion {
             defineConstant(node, .floats(shape: joined.shape, values: joined.values.map { all[$0] }))
             return
         }
-        let computed = names.compactMap { values[$0] ?? dequantized[$0]?.value }
+        let computed = try names.compactMap { try computedOperand($0) }
         let channelsLastResult = rank == 4 && computed.contains { $0.layout == .channelsLast }
         var operands: [ValueID] = []
         for name in names {
             if let value = try computedOperand(name) {
                 operands.append(channelsLastResult ? try channelsLast(value, name: resultName(node)) : try plain(value, name: resultName(node)))
-            } else if let constant = constants[name] {
-                let shape = constant.shape
-                operands.append(
-                    channelsLastResult
-                        ? try materialize(
-                            name, shape: [shape[0], shape[2], shape[3], shape[1]],
-                            values: permuted(constant.floats, shape: shape, [0, 2, 3, 1]))
-                        : try materialize(name, shape: shape, values: constant.floats))
+            } else {
+                operands.append(try constantOperand(name, channelsLast: channelsLastResult))
             }
         }
         let storedAxis = channelsLastResult ? [0, 3, 1, 2][axis] : axis
