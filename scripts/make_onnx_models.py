@@ -147,7 +147,7 @@ def depthwise():
 def encoder():
     """Transformer-style block on [1, 8, 16] tokens: LayerNormalization, Q/K/V MatMul + Add, heads by
     Reshape/Transpose, batched MatMul, Softmax, shape arithmetic (Shape → Gather → Unsqueeze → Concat →
-    Reshape), residual Add, ReduceMean; opset 17."""
+    Reshape), residual Add, GELU through Erf, ReduceMean; opset 17."""
     b = Builder(4)
     tokens, width, heads = 8, 16, 2
     x = b.node("LayerNormalization", ["tokens", b.constant(b.rng.uniform(0.5, 1.5, [width]), "gamma"),
@@ -172,7 +172,10 @@ def encoder():
     target = b.node("Concat", [batch, length, b.constant([-1], "rest", np.int64)], axis=0)
     attention = b.node("Reshape", [attention, target])
     x = b.node("Add", ["tokens", project(attention)])
-    hidden = b.node("Relu", [project(x)])
+    # GELU as PyTorch exports it before opset 20: x · 0.5 · (1 + erf(x / √2)).
+    pre = project(x)
+    erf = b.node("Erf", [b.node("Div", [pre, b.constant(np.sqrt(2.0), "sqrt2")])])
+    hidden = b.node("Mul", [b.node("Mul", [pre, b.constant(0.5, "half")]), b.node("Add", [erf, b.constant(1.0, "one")])])
     x = b.node("Add", [x, hidden])
     y = b.node("ReduceMean", [x], axes=[1], keepdims=0)
     return b.model("encoder", [helper.make_tensor_value_info("tokens", TensorProto.FLOAT, [1, tokens, width])],

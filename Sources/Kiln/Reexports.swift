@@ -1,7 +1,13 @@
 import KilnIR
 
-/// An element-wise activation function: `.relu`, `.relu6`, `.sigmoid`, `.tanh`, `.gelu`, `.hardSwish`.
+/// An element-wise function: the activations `.relu`, `.relu6`, `.sigmoid`, `.tanh`, `.gelu`, `.hardSwish`,
+/// `.elu`, `.reluMinus1To1`, `.relu0To1`, and the math functions `.exp`, `.log`, `.sqrt`, `.rsqrt`, `.abs`,
+/// `.negate`, `.erf` (`ActivationLayer(.exp)`).
 public typealias Activation = KilnIR.Activation
+
+/// An element-wise function of two tensors for ``combine(_:_:_:activation:scale:zeroPoint:)``:
+/// `.divide`, `.minimum`, `.maximum`, `.squaredDifference`, `.power`.
+public typealias BinaryFunction = KilnIR.BinaryFunction
 
 /// How a sliding window treats the border: `.same` or `.valid`.
 public typealias Padding = KilnIR.Padding

@@ -155,6 +155,8 @@ public enum Activation: String, Hashable, Sendable, Codable, CaseIterable {
     case abs
     /// `-x`.
     case negate
+    /// The Gauss error function.
+    case erf
 }
 
 /// An element-wise function of two values.

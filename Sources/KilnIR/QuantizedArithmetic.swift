@@ -103,6 +103,7 @@ extension QuantizedArithmetic {
             case .rsqrt: result = 1 / real.squareRoot()
             case .abs: result = Swift.abs(real)
             case .negate: result = -real
+            case .erf: result = Foundation.erf(real)
             }
             let steps = Float(result / Double(output.scales[0]))
             return Int8(quantize(steps: steps, zeroPoint: output.zeroPoints[0]))

@@ -24,6 +24,7 @@ enum Kernels {
         case .rsqrt: return 1 / x.squareRoot()
         case .abs: return Swift.abs(x)
         case .negate: return -x
+        case .erf: return Foundation.erf(x)
         }
     }
 

@@ -10,7 +10,7 @@ struct CompileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compile", abstract: "Compile the models in a Swift model file to loadable artifacts.")
 
-    @Argument(help: "A Swift file declaring one or more Kiln models, or a .tflite model.")
+    @Argument(help: "A Swift file declaring one or more Kiln models, a .tflite or an .onnx model.")
     var modelFile: String
 
     @Option(name: .shortAndLong, help: "The directory to write NAME.kiln artifacts into.")

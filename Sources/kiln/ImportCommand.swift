@@ -4,13 +4,13 @@ import KilnCompiler
 import KilnImport
 import KilnRuntime
 
-/// `kiln import MODEL.tflite --swift DIR`: turn a model file into DSL source and weights.
+/// `kiln import MODEL.tflite|MODEL.onnx --swift DIR`: turn a model file into DSL source and weights.
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Write a .tflite model as a Kiln DSL model (.swift) and its weights (.safetensors).")
+        abstract: "Write a .tflite or .onnx model as a Kiln DSL model (.swift) and its weights (.safetensors).")
 
-    @Argument(help: "A TensorFlow Lite model.")
+    @Argument(help: "A TensorFlow Lite or ONNX model.")
     var model: String
 
     @Option(help: "The directory to write NAME.swift and NAME.safetensors into (e.g. your target's Sources folder).")
@@ -21,7 +21,11 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         let url = URL(fileURLWithPath: model)
-        let graph = try TFLiteImporter.importGraph(contentsOf: url)
+        let modelSource = try ModelSource(url: url)
+        if case .swiftFile = modelSource {
+            throw ValidationError("\(model) is already a Swift model file; give a .tflite or .onnx model to import")
+        }
+        let graph = try modelSource.load()[0].graph
         let name = typeName ?? ModelSourceWriter.typeName(for: url.deletingPathExtension().lastPathComponent)
         let directory = URL(fileURLWithPath: swift)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -10,7 +10,7 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Show a model's layers, output shapes, parameters, MACs, arena and weight bytes after passes.")
 
-    @Argument(help: "A Swift model file, a .tflite model, or a compiled .kiln artifact.")
+    @Argument(help: "A Swift model file, a .tflite or .onnx model, or a compiled .kiln artifact.")
     var path: String
 
     @Flag(help: "Also print the optimized graph.")

@@ -246,6 +246,7 @@ import Testing
         (.rsqrt, .perTensor(scale: 0.25, zeroPoint: -128)),
         (.abs, .perTensor(scale: 0.05, zeroPoint: -128)),
         (.negate, .perTensor(scale: 0.05, zeroPoint: 3)),
+        (.erf, .perTensor(scale: 1.0 / 128, zeroPoint: 0)),
     ]
 
     /// Every element-wise function has an int8 case above.

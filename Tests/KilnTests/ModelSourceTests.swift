@@ -9,8 +9,15 @@ import Testing
     static let keras = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/Keras")
 
     @Test func unknownKindsAreAnErrorNamingTheFileAndTheKinds() {
-        let error = #expect(throws: CompilerError.self) { try ModelSource(url: URL(fileURLWithPath: "/models/net.onnx")) }
-        #expect(error?.message == "/models/net.onnx: Kiln cannot read this kind of file; give \(ModelSource.fileKinds)")
+        let error = #expect(throws: CompilerError.self) { try ModelSource(url: URL(fileURLWithPath: "/models/net.mlmodel")) }
+        #expect(error?.message == "/models/net.mlmodel: Kiln cannot read this kind of file; give \(ModelSource.fileKinds)")
+    }
+
+    @Test func onnxFilesLoadOneModelNamedAfterTheFile() throws {
+        let source = try ModelSource(url: Self.keras.deletingLastPathComponent().appendingPathComponent("ONNX/cnn.onnx"))
+        let models = try source.load()
+        #expect(models.map(\.name) == ["cnn"])
+        #expect(models[0].graph.type(of: models[0].graph.inputs[0]).shape == [1, 32, 32, 3])
     }
 
     @Test func tfliteFilesLoadOneModelNamedAfterTheFile() throws {

@@ -2,7 +2,7 @@ import KilnIR
 
 /// Element-wise operators, softmax and layer normalization; they keep their input's layout where they can.
 extension ONNXConversion {
-    /// Relu, Sigmoid, Tanh, HardSwish, Gelu, Elu, Abs, Neg, Exp, Log, Sqrt.
+    /// Relu, Sigmoid, Tanh, HardSwish, Gelu, Elu, Abs, Neg, Exp, Log, Sqrt, Erf (PyTorch's GELU before opset 20).
     mutating func convertUnary(_ node: ONNXNode) throws {
         guard let function = Self.unaryFunctions[node.opType] else { throw ONNXProblem("not an element-wise function") }
         if function == .gelu, let approximate = node.string("approximate"), approximate != "none" {

@@ -45,7 +45,7 @@ extension ONNXConversion {
     /// Operators applying one function to each element.
     static let unaryFunctions: [String: Activation] = [
         "Relu": .relu, "Sigmoid": .sigmoid, "Tanh": .tanh, "HardSwish": .hardSwish, "Gelu": .gelu, "Elu": .elu,
-        "Abs": .abs, "Neg": .negate, "Exp": .exp, "Log": .log, "Sqrt": .sqrt,
+        "Abs": .abs, "Neg": .negate, "Exp": .exp, "Log": .log, "Sqrt": .sqrt, "Erf": .erf,
     ]
 
     /// Element-wise operators of two operands, with NumPy broadcasting.

@@ -37,7 +37,11 @@ extension ONNXConversion {
     /// `DequantizeLinear`: remembered, not converted; readers take the int8 source or, in float, its dequantized value.
     mutating func convertDequantize(_ node: ONNXNode) throws {
         let input = try node.input(0)
-        let (parameters, shift) = try quantization(node, scaleIndex: 1, zeroPointIndex: 2, perAxis: true)
+        var (parameters, shift) = try quantization(node, scaleIndex: 1, zeroPointIndex: 2, perAxis: true)
+        if let axis = parameters.axis, axis < 0 {
+            // Counted from the end, as ONNX allows.
+            parameters.axis = axis + (try dimensions(of: input)).count
+        }
         var source = ONNXQuantized(value: nil, constant: nil, parameters: parameters, isInt32: false)
         if let value = values[input] {
             guard graph.type(of: value.id).dtype == .int8, parameters.scales.count == 1 else {
