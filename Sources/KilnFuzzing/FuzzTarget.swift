@@ -47,22 +47,7 @@ public struct FuzzTarget: Sendable {
                 fatalError("a model the reader accepted does not survive writing and reading back")
             }
             _ = model.summary
-            let graph: Graph
-            do {
-                graph = try TFLiteImporter.importGraph(model, name: "fuzz", source: "fuzz.tflite")
-                try graph.validate()
-            } catch {
-                expectMessage(error, prefix: "")
-                return .rejected
-            }
-            do {
-                let optimized = try Compiler().optimize(graph, options: options(for: data))
-                _ = ModelReport(optimized).table
-            } catch {
-                expectMessage(error, prefix: "")
-                return .rejectedByPasses
-            }
-            return .accepted
+            return importedOutcome(data) { try TFLiteImporter.importGraph(model, name: "fuzz", source: "fuzz.tflite") }
         }
     }
 
@@ -78,23 +63,28 @@ public struct FuzzTarget: Sendable {
                 expectMessage(error, prefix: "fuzz.onnx: ")
                 return .unreadable
             }
-            let graph: Graph
-            do {
-                graph = try ONNXImporter.importGraph(model, name: "fuzz")
-                try graph.validate()
-            } catch {
-                expectMessage(error, prefix: "")
-                return .rejected
-            }
-            do {
-                let optimized = try Compiler().optimize(graph, options: options(for: data))
-                _ = ModelReport(optimized).table
-            } catch {
-                expectMessage(error, prefix: "")
-                return .rejectedByPasses
-            }
-            return .accepted
+            return importedOutcome(data) { try ONNXImporter.importGraph(model, name: "fuzz") }
         }
+    }
+
+    /// Imports and validates a model, then runs the pass pipeline on it with the options `data` picks.
+    private static func importedOutcome(_ data: [UInt8], importGraph: () throws -> Graph) -> Outcome {
+        let graph: Graph
+        do {
+            graph = try importGraph()
+            try graph.validate()
+        } catch {
+            expectMessage(error, prefix: "")
+            return .rejected
+        }
+        do {
+            let optimized = try Compiler().optimize(graph, options: options(for: data))
+            _ = ModelReport(optimized).table
+        } catch {
+            expectMessage(error, prefix: "")
+            return .rejectedByPasses
+        }
+        return .accepted
     }
 
     /// Compile options chosen by the input's length, so each seed edit runs through every pipeline.
