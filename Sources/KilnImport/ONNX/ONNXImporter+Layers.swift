@@ -12,13 +12,11 @@ extension ONNXConversion {
         let inputShape = graph.type(of: x).shape
         let (outputs, groupDepth, kernel) = (filterShape[0], filterShape[1], [filterShape[2], filterShape[3]])
         let group = node.int("group", default: 1)
+        let (strides, dilations) = (try pair(node, "strides"), try pair(node, "dilations"))
+        let (padding, explicitPadding) = try windowPadding(
+            node, input: (inputShape[1], inputShape[2]), kernel: kernel, strides: strides, dilations: dilations)
         let attributes = Conv2DAttributes(
-            strides: try pair(node, "strides"), dilations: try pair(node, "dilations"),
-            padding: .valid)
-        var padded = attributes
-        (padded.padding, padded.explicitPadding) = try windowPadding(
-            node, input: (inputShape[1], inputShape[2]), kernel: kernel, strides: attributes.strides,
-            dilations: attributes.dilations)
+            strides: strides, dilations: dilations, padding: padding, explicitPadding: explicitPadding)
         let weights = try ONNXWeights(self, node, 1, real: filter)
         let op: Op
         let layout: (shape: [Int], permutation: [Int], axis: Int, suffix: String)
@@ -27,10 +25,10 @@ extension ONNXConversion {
                 throw ONNXProblem("weights \(filterShape) expect \(groupDepth) input channels, the input has \(inputShape[3])")
             }
             layout = ([outputs, kernel[0], kernel[1], groupDepth], [0, 2, 3, 1], 0, "ohwi")
-            op = .conv2D(padded)
+            op = .conv2D(attributes)
         } else if group == inputShape[3], groupDepth == 1, outputs % group == 0 {
             layout = ([1, kernel[0], kernel[1], outputs], [1, 2, 3, 0], 3, "depthwise")
-            op = .depthwiseConv2D(padded)
+            op = .depthwiseConv2D(attributes)
         } else {
             throw ONNXProblem(
                 "grouped convolution with \(group) groups of \(groupDepth) channels is not supported (only 1 group, or one per input channel)")
@@ -46,7 +44,7 @@ extension ONNXConversion {
         define(node, try add(op, inputs, node), layout: .channelsLast)
     }
 
-    /// `MaxPool` and `AveragePool` (2-D; average pooling never counts padding unless `count_include_pad` asks).
+    /// `MaxPool` and `AveragePool` (2-D); average pooling does not count padding (`count_include_pad = 1` with padding is an error).
     mutating func convertPool(_ node: ONNXNode, average: Bool) throws {
         let x = try channelsLast(try operand(node.input(0)), name: resultName(node))
         guard node.ints("kernel_shape")?.count == 2 else {
