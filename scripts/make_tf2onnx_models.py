@@ -37,10 +37,9 @@ REPO = keras_fixtures.REPO
 OUT = REPO / "Tests/KilnTests/Fixtures/ONNX/tf2onnx"
 INPUTS = REPO / "Tests/KilnTests/Fixtures/Keras"
 OPSET = 17
-# The CNNs. Left out: transformer_block, because tf2onnx 1.17.0 writes Keras's exact GELU as an `Erfc`
-# node, which is no ONNX operator (ONNX Runtime refuses the model: "No Op registered for Erfc"); and the
-# recurrent models, which unroll into hundreds of nodes each and add nothing the CNNs do not cover.
-NAMES = ["keras_cnn", "mobilenet_v3_small", "efficientnet_b0"]
+# Left out: transformer_block, because tf2onnx 1.17.0 writes Keras's exact GELU as an `Erfc` node, which is
+# no ONNX operator (ONNX Runtime refuses the model: "No Op registered for Erfc").
+NAMES = ["keras_cnn", "mobilenet_v3_small", "efficientnet_b0", "lstm_kws", "gru_kws"]
 
 
 class Samples(CalibrationDataReader):

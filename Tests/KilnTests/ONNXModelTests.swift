@@ -7,7 +7,7 @@ import Testing
 
 /// ONNX models import, compile and match ONNX Runtime: float32 within 1e-4
 /// relative, their QDQ int8 versions (ONNX Runtime's `quantize_static`)
-/// within one step of the output's scale, with int8 convolutions and no
+/// within one step of the output's scale, with int8 layers and no
 /// transposes left at run time.
 ///
 /// Two sets of fixtures: NCHW models written with the `onnx` helper API
@@ -30,7 +30,7 @@ import Testing
         ["cnn", "residual", "depthwise"].flatMap { name in
             [Case(model: "ONNX/\(name)", input: "ONNX/\(name)", isNCHW: true), Case(model: "ONNX/\(name)_qdq", input: "ONNX/\(name)", isNCHW: true)]
         } + [Case(model: "ONNX/encoder", input: "ONNX/encoder", isNCHW: false)]
-        + ["keras_cnn", "mobilenet_v3_small", "efficientnet_b0"].flatMap { name in
+        + ["keras_cnn", "mobilenet_v3_small", "efficientnet_b0", "lstm_kws", "gru_kws"].flatMap { name in
             [
                 Case(model: "ONNX/tf2onnx/\(name)", input: "Keras/\(name)", isNCHW: false),
                 Case(model: "ONNX/tf2onnx/\(name)_qdq", input: "Keras/\(name)", isNCHW: false),
@@ -63,11 +63,14 @@ import Testing
         guard `case`.isQuantized else {
             return expectClose(actual, expected.floats(), tolerance: 1e-4, "\(`case`.model) against ONNX Runtime")
         }
-        // Convolutions run as int8 layers, not on dequantized floats.
+        // Convolutions and matrix products run as int8 layers, not on dequantized floats.
         #expect(
             graph.nodes.contains { node in
-                if case .conv2D = node.op { graph.type(of: node.outputs[0]).dtype == .int8 } else { false }
-            }, "\(`case`.model) has no int8 convolution")
+                switch node.op {
+                case .conv2D, .fullyConnected: graph.type(of: node.outputs[0]).dtype == .int8
+                default: false
+                }
+            }, "\(`case`.model) has no int8 convolution or matrix product")
         // The float output is dequantized from int8, so one step is the last quantized layer's scale.
         let step = try #require(graph.nodes.last { $0.op == .dequantize }.map { graph.type(of: $0.inputs[0]).quantization?.scales[0] ?? 0 })
         let differences = zip(actual, expected.floats()).map { abs($0 - $1) }

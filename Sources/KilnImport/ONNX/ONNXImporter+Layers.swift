@@ -163,14 +163,20 @@ extension ONNXConversion {
         if !transposed { filter = filter.permuted(shape: bShape, [1, 0], axis: 0) }
         if alpha != 1 { filter = try filter.scaled(by: alpha) }
         var bias: ONNXWeights?
-        if let (cShape, c) = try floats(node, 2) {
+        var addend: ValueID?
+        if node.inputs.count > 2, !node.inputs[2].isEmpty, try computedOperand(node.inputs[2]) != nil {
+            // A computed C (tf2onnx fuses MatMul + Add into Gemm): the product plus C, broadcast.
+            guard beta == 1 else { throw ONNXProblem("a computed C with beta \(beta) is not supported (only 1)") }
+            addend = try plain(try operand(node.inputs[2]), name: resultName(node))
+        } else if let (cShape, c) = try floats(node, 2) {
             guard c.count == units || c.count == 1, cShape.dropLast().allSatisfy({ $0 == 1 }) else {
                 throw ONNXProblem("bias C of shape \(cShape) is not one value per output unit")
             }
             bias = try ONNXWeights(self, node, 2, real: c.count == units ? c : Array(repeating: c[0], count: units))
             if beta != 1 { bias = try bias?.scaled(by: beta) }
         }
-        try addFullyConnected(node, x, filter: filter, units: units, depth: depth, bias: bias, name: node.inputs[1])
+        let product = try fullyConnected(node, x, filter: filter, units: units, depth: depth, bias: bias, name: node.inputs[1])
+        define(node, try addend.map { try add(.add(activation: nil), [product, $0], node) } ?? product)
     }
 
     /// `MatMul`: a fully-connected layer when `B` is a constant matrix, a batch matrix product otherwise.
@@ -179,9 +185,10 @@ extension ONNXConversion {
         if node.inputs.count > 1, values[node.inputs[1]] == nil, dequantized[node.inputs[1]]?.value == nil,
             let (bShape, b) = try floats(node, 1), bShape.count == 2
         {
-            try addFullyConnected(
+            let product = try fullyConnected(
                 node, x, filter: try ONNXWeights(self, node, 1, real: b).permuted(shape: bShape, [1, 0], axis: 0),
                 units: bShape[1], depth: bShape[0], bias: nil, name: node.inputs[1])
+            define(node, product)
             return
         }
         let a = try plain(x, name: resultName(node))
@@ -192,11 +199,11 @@ extension ONNXConversion {
         define(node, try add(.batchMatMul(adjointA: false, adjointB: false), [a, y], node))
     }
 
-    /// A fully-connected layer over the last axis of `x` with `filter` as `[units, depth]`;
+    /// Appends a fully-connected layer over the last axis of `x` with `filter` as `[units, depth]`;
     /// a flattened channels-last input gets the filter's columns in its own order instead of a transpose.
-    mutating func addFullyConnected(
+    mutating func fullyConnected(
         _ node: ONNXNode, _ x: ONNXValue, filter: ONNXWeights, units: Int, depth: Int, bias: ONNXWeights?, name: String
-    ) throws {
+    ) throws -> ValueID {
         var filter = filter
         var input: ValueID
         if case .flattenedChannelsLast(let channels, let height, let width) = x.layout, channels * height * width == depth {
@@ -210,7 +217,7 @@ extension ONNXConversion {
         }
         var inputs = [input, try filter.constant(in: &self, name: "\(name).filter", shape: [units, depth])]
         if let bias { inputs.append(try bias.constant(in: &self, name: "\(resultName(node)).bias", shape: [units])) }
-        define(node, try add(.fullyConnected(activation: nil), inputs, node))
+        return try add(.fullyConnected(activation: nil), inputs, node)
     }
 
     /// A two-value spatial attribute (height, width), 1s when absent; each must be a positive window size.

@@ -26,6 +26,8 @@ extension ONNXConversion {
             "Unsqueeze": { try $0.convertSqueeze($1, unsqueeze: true) },
             "Concat": { try $0.convertConcat($1) },
             "Slice": { try $0.convertSlice($1) },
+            "Split": { try $0.convertSplit($1) },
+            "Expand": { try $0.convertExpand($1) },
             "Pad": { try $0.convertPad($1) },
             "ReduceMean": { try $0.convertReduceMean($1) },
             "Shape": { try $0.convertShape($1) },

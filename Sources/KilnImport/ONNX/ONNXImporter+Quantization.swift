@@ -106,7 +106,8 @@ extension ONNXConversion {
             // Kiln's int8 layers take symmetric weights and no extra scaling.
             guard node.inputs.count > 1, let weights = dequantized[node.inputs[1]], weights.constant != nil,
                 weights.parameters.zeroPoints.allSatisfy({ $0 == 0 }), node.float("alpha", default: 1) == 1,
-                node.float("beta", default: 1) == 1
+                node.float("beta", default: 1) == 1,
+                node.inputs.count < 3 || node.inputs[2].isEmpty || dequantized[node.inputs[2]]?.constant != nil
             else { return nil }
         default:
             break

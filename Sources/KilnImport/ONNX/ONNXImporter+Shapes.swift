@@ -315,6 +315,73 @@ extension ONNXConversion {
         define(node, try add(.slice(begin: begin, size: size), [try plain(x, name: resultName(node))], node))
     }
 
+    /// `Split` along an axis into the sizes the `split` input (or attribute) gives, or equal parts
+    /// (the last smaller, as opset 18 has it): one slice per output.
+    mutating func convertSplit(_ node: ONNXNode) throws {
+        let input = try node.input(0)
+        let dimensions = try dimensions(of: input)
+        let axis = try StaticTensor.axis(node.int("axis", default: 0), rank: dimensions.count)
+        let parts = node.outputs.count
+        var sizes = try integers(node, 1) ?? node.ints("split") ?? []
+        if sizes.isEmpty, parts > 0 {
+            let chunk = (dimensions[axis] + parts - 1) / parts
+            sizes = (0..<parts).map { min(chunk, max(dimensions[axis] - $0 * chunk, 0)) }
+        }
+        guard sizes.count == parts, sizes.allSatisfy({ (0...dimensions[axis]).contains($0) }),
+            sizes.reduce(0, +) == dimensions[axis]
+        else { throw ONNXProblem("\(parts) outputs of sizes \(sizes) do not divide axis \(axis) of \(dimensions)") }
+        var offset = 0
+        for (index, output) in node.outputs.enumerated() {
+            defer { offset += sizes[index] }
+            guard !output.isEmpty else { continue }
+            var (begin, size) = (Array(repeating: 0, count: dimensions.count), dimensions)
+            (begin[axis], size[axis]) = (offset, sizes[index])
+            if let data = constants[input], values[input] == nil, dequantized[input] == nil {
+                constants[output] = try moved(data) { positions in
+                    StaticTensor(shape: size, values: sliced(positions.values, shape: positions.shape, begin: begin, size: size))
+                }
+                continue
+            }
+            let x = try operand(input)
+            if x.layout == .channelsLast {
+                let storage = [0, 2, 3, 1]
+                let id = try graph.addNode(
+                    .slice(begin: storage.map { begin[$0] }, size: storage.map { size[$0] }), inputs: [x.id], name: output)
+                values[output] = ONNXValue(id: id, layout: .channelsLast)
+            } else {
+                let id = try graph.addNode(.slice(begin: begin, size: size), inputs: [try plain(x, name: output)], name: output)
+                values[output] = ONNXValue(id: id, layout: .plain)
+            }
+        }
+    }
+
+    /// `Expand`: broadcast to a constant shape; folded on constants, an add of zeros on data.
+    mutating func convertExpand(_ node: ONNXNode) throws {
+        guard let requested = try integers(node, 1) else { throw ONNXProblem("needs a constant shape") }
+        let input = try node.input(0)
+        let dimensions = try dimensions(of: input)
+        let target: [Int]
+        do {
+            target = try Op.broadcast(Shape(dimensions), Shape(requested)).dimensions
+        } catch {
+            throw ONNXProblem("cannot expand \(dimensions) to \(requested): \(error.message)")
+        }
+        guard let count = Shape(target).checkedElementCount, count <= StaticTensor.maximumCount else {
+            throw ONNXProblem("expanding \(dimensions) to \(target) is too large")
+        }
+        if let known = knownInputs(node) {
+            defineConstant(
+                node,
+                try moved(known[0]) { positions in
+                    try StaticTensor.broadcast(positions, StaticTensor(shape: target, values: Array(repeating: 0, count: count))) { a, _ in a }
+                })
+            return
+        }
+        let x = try plain(try operand(input), name: resultName(node))
+        let zeros = try materialize("\(resultName(node)).zeros", shape: target, values: Array(repeating: 0, count: count))
+        define(node, try add(.add(activation: nil), [x, zeros], node))
+    }
+
     /// `Gather` of constant indices: folded on constants, a slice of the data otherwise (one index or a contiguous run).
     mutating func convertGather(_ node: ONNXNode) throws {
         let input = try node.input(0)
