@@ -30,14 +30,7 @@ extension ONNXConversion {
         let channelsLastResult =
             computed.contains { $0.layout == .channelsLast } && computed.allSatisfy { onnxShape($0).count == 4 }
             && names.allSatisfy { (try? computedOperand($0)) != nil || (try? dimensions(of: $0).count) ?? 5 <= 4 }
-        var operands: [ValueID] = []
-        for name in names {
-            if let value = try computedOperand(name) {
-                operands.append(channelsLastResult ? try channelsLast(value, name: resultName(node)) : try plain(value, name: resultName(node)))
-            } else {
-                operands.append(try constantOperand(name, channelsLast: channelsLastResult))
-            }
-        }
+        let operands = try laidOut(names, channelsLast: channelsLastResult, node)
         define(node, try add(op, operands, node), layout: channelsLastResult ? .channelsLast : .plain)
     }
 

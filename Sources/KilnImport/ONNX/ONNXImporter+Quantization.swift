@@ -158,6 +158,14 @@ extension ONNXConversion {
         return values[name]
     }
 
+    /// The operands `names` of an element-wise operator or concatenation, all channels-last or all in ONNX's order.
+    mutating func laidOut(_ names: [String], channelsLast: Bool, _ node: ONNXNode) throws -> [ValueID] {
+        try names.map { name in
+            guard let value = try computedOperand(name) else { return try constantOperand(name, channelsLast: channelsLast) }
+            return channelsLast ? try self.channelsLast(value, name: resultName(node)) : try plain(value, name: resultName(node))
+        }
+    }
+
     /// A constant operand of an element-wise operator: int8 in an int8 operator, float32 otherwise;
     /// padded to rank 4 and reordered to NHWC when the data it meets is channels-last.
     mutating func constantOperand(_ name: String, channelsLast: Bool) throws -> ValueID {

@@ -262,14 +262,7 @@ extension ONNXConversion {
         }
         let computed = try names.compactMap { try computedOperand($0) }
         let channelsLastResult = rank == 4 && computed.contains { $0.layout == .channelsLast }
-        var operands: [ValueID] = []
-        for name in names {
-            if let value = try computedOperand(name) {
-                operands.append(channelsLastResult ? try channelsLast(value, name: resultName(node)) : try plain(value, name: resultName(node)))
-            } else {
-                operands.append(try constantOperand(name, channelsLast: channelsLastResult))
-            }
-        }
+        let operands = try laidOut(names, channelsLast: channelsLastResult, node)
         let storedAxis = channelsLastResult ? [0, 3, 1, 2][axis] : axis
         define(
             node, try add(.concatenation(axis: storedAxis, activation: nil), operands, node),
