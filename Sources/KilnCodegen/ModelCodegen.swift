@@ -82,25 +82,26 @@ public struct ModelCodegen {
             throw CodegenError("internal error: \(value) '\(graph[value].name)' has no storage")
         }
 
-        let hasVNNI = target.vectorWidthBits >= 512 && target.enabledFeatures.contains("avx512vnni")
-        let fusions = Self.dynamicRangeFusions(in: graph, hasVNNI: hasVNNI)
-        let absorbed = Set(fusions.values)
-        for (index, node) in graph.nodes.enumerated() where !absorbed.contains(index) {
+        let kernels = KernelPlan(graph: graph, isa: target.isaLevel)
+        for (index, node) in graph.nodes.enumerated() {
+            let choice = kernels.choices[index]
+            if case .absorbed = choice.kernel { continue }
             var operands = try NodeOperands(node: node, graph: graph)
-            if let rounding = fusions[index] { operands.bufferOperands[0] = graph.nodes[rounding].inputs[0] }
+            if case .dynamicRangeGEMMVNNI(let rounding, _) = choice.kernel {
+                operands.bufferOperands[0] = graph.nodes[rounding].inputs[0]
+            }
             var arguments: [IRValue] = []
             for value in operands.bufferOperands + node.outputs { arguments.append(try pointer(to: value)) }
             let function = try NodeFunction.emit(
-                node: node, index: index, operands: operands, graph: graph, ir: ir,
-                laneWidth: target.vectorWidthBits / 32, hasVNNI: hasVNNI, roundsInput: fusions[index] != nil,
-                configure: { configure($0, ir: ir) })
+                node: node, index: index, choice: choice, operands: operands, graph: graph, ir: ir,
+                laneWidth: kernels.isa.laneWidth, configure: { configure($0, ir: ir) })
             ir.call(function.function, type: function.type, arguments)
         }
         // Outputs that no node writes (an input or constant returned directly) are
         // copied byte for byte, whatever their element type.
         let produced = Set(graph.nodes.flatMap(\.outputs))
         for (index, output) in graph.outputs.enumerated() where !produced.contains(output) {
-            let emitter = KernelEmitter(ir: ir, laneWidth: target.vectorWidthBits / 32, entryBlock: body)
+            let emitter = KernelEmitter(ir: ir, laneWidth: target.isaLevel.laneWidth, entryBlock: body)
             // A constant is copied from its bytes as stored: the kernels' global may be widened to f32.
             let source =
                 graph.isConstant(output)
@@ -124,40 +125,6 @@ public struct ModelCodegen {
         }
         try ir.verify()
         return ir
-    }
-
-    /// Layers (by node index) that absorb the per-row dynamic-range rounding
-    /// node just before them (its index): int8-weight fully-connected and 1×1
-    /// layers on VNNI quantize each input row once into int8 and multiply in
-    /// integers, which is how LiteRT runs them too. The rounding's own result
-    /// is then never materialized.
-    static func dynamicRangeFusions(in graph: Graph, hasVNNI: Bool) -> [Int: Int] {
-        guard hasVNNI else { return [:] }
-        let consumers = graph.consumers()
-        var result: [Int: Int] = [:]
-        for (index, node) in graph.nodes.enumerated().dropLast() {
-            guard case .dynamicRangeQuantize(.perRow) = node.op else { continue }
-            let rounded = node.outputs[0]
-            let layer = graph.nodes[index + 1]
-            guard consumers[rounded] == [index + 1], !graph.outputs.contains(rounded), layer.inputs.first == rounded,
-                let filter = layer.inputs.dropFirst().first, graph.constantData(filter)?.dtype == .int8,
-                layer.inputs.count < 3 || graph.constantData(layer.inputs[2])?.dtype == .float32
-            else { continue }
-            let shapes = layer.inputs.map { graph.type(of: $0).shape }
-            let units = shapes[1][0]
-            let depth = shapes[1].dimensions.dropFirst().reduce(1, *)
-            var eligible = false
-            switch layer.op {
-            case .fullyConnected: eligible = true
-            case .conv2D(let attributes):
-                eligible = NodeFunction.isPointwise(
-                    attributes, input: shapes[0], filter: shapes[1], output: graph.type(of: layer.outputs[0]).shape)
-            default: break
-            }
-            // The quantized rows live on the stack: keep them small.
-            if eligible, units % 16 == 0, depth <= 4096 { result[index + 1] = index }
-        }
-        return result
     }
 
     /// Attributes every generated function carries: the target CPU and features,

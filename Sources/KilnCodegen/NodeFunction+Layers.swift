@@ -40,11 +40,19 @@ extension NodeFunction {
             epilogue: try epilogue(activation: activation, filterScales: filter.scales))
     }
 
-    /// An int8 fully-connected or 1×1 layer on the VNNI kernel.
-    func emitVNNI(activation: Activation?, rows: Int, depth: Int, units: Int) throws {
+    /// Rows, depth and units of a fully-connected or pointwise layer seen as a matrix product.
+    var gemmShape: (rows: Int, depth: Int, units: Int) {
+        let filter = operandType(1).shape
+        let units = filter[0]
+        return (resultType.elementCount / max(units, 1), filter.elementCount / max(units, 1), units)
+    }
+
+    /// The VNNI kernel of an int8 layer whose filter is `[units, taps · channels]`.
+    func vnniKernel(channels: Int, taps: Int) throws -> VNNIGEMMKernel {
         guard let filter = graph.constantData(node.inputs[1]), filter.dtype == .int8,
             let filterScales = operandType(1).quantization?.scales
         else { throw CodegenError("layer '\(node.name)': an int8 layer needs a constant int8 filter") }
+        let units = operandType(1).shape[0]
         let input = try parameters(operandType(0))
         let output = try parameters(resultType)
         let bias = node.inputs.count > 2 ? graph.constantData(node.inputs[2])?.int32s() : nil
@@ -55,36 +63,65 @@ extension NodeFunction {
         }
         let scales = ir.addConstantBytes(
             name: "requantize.\(node.name)", bytes: TensorData(multipliers, shape: [units]).bytes, alignment: 64)
-        VNNIFullyConnectedKernel(
-            emitter: emitter, rows: rows, depth: depth, units: units,
+        return VNNIGEMMKernel(
+            emitter: emitter, units: units,
             mode: .int8(
                 .quantized(
                     bias: nil, scales: scales, inputZeroPoint: input.zeroPoints[0], outputZeroPoint: output.zeroPoints[0],
-                    range: try range(activation))),
+                    range: try range(node.op.fusedActivation))),
             packed: .init(
-                filter: filter.int8s(), units: units, depth: depth, bias: bias, inputZeroPoint: input.zeroPoints[0])
-        ).emit(input: pointers[0], output: self.output)
+                filter: filter.int8s(), units: units, taps: taps, channels: channels, bias: bias,
+                inputZeroPoint: input.zeroPoints[0]))
     }
 
     /// A dynamic-range layer (float input rounded per row, int8 filter) fused with
     /// its rounding and run on the VNNI kernel; `pointers[0]` is the unrounded input.
-    func emitDynamicRangeVNNI(activation: Activation?, rows: Int, depth: Int, units: Int) throws {
+    func emitDynamicRangeVNNI(rowsPerBlock: Int) throws {
+        let layer = gemmShape
         guard let filter = graph.constantData(node.inputs[1]), filter.dtype == .int8,
             let filterScales = operandType(1).quantization?.scales
         else { throw CodegenError("layer '\(node.name)': a dynamic-range layer needs a constant int8 filter") }
-        let scales = filterScales.count == 1 ? Array(repeating: filterScales[0], count: units) : filterScales
+        let scales = filterScales.count == 1 ? Array(repeating: filterScales[0], count: layer.units) : filterScales
         let bias = node.inputs.count > 2
             ? graph.constantData(node.inputs[2]).map {
                 ir.addConstantBytes(name: "bias.\(node.name)", bytes: $0.bytes, alignment: 64)
             } : nil
-        VNNIFullyConnectedKernel(
-            emitter: emitter, rows: rows, depth: depth, units: units,
+        VNNIGEMMKernel(
+            emitter: emitter, units: layer.units,
             mode: .dynamicRange(
                 scales: ir.addConstantBytes(
-                    name: "scales.\(node.name)", bytes: TensorData(scales, shape: [units]).bytes, alignment: 64),
-                bias: bias, activation: activation),
-            packed: .init(filter: filter.int8s(), units: units, depth: depth, bias: nil, inputZeroPoint: 0)
-        ).emit(input: pointers[0], output: self.output)
+                    name: "scales.\(node.name)", bytes: TensorData(scales, shape: [layer.units]).bytes, alignment: 64),
+                bias: bias, activation: node.op.fusedActivation),
+            packed: .init(filter: filter.int8s(), units: layer.units, channels: layer.depth, bias: nil, inputZeroPoint: 0)
+        ).emitRows(rows: layer.rows, rowsPerBlock: rowsPerBlock, input: pointers[0], output: output)
+    }
+
+    /// A convolution other than a pointwise one, as an implicit GEMM.
+    func emitConvolution(_ attributes: Conv2DAttributes, pixelsPerBlock: Int, vnni: Bool) throws {
+        let input = operandType(0)
+        let filter = operandType(1).shape
+        let windows = ConvolutionWindows(
+            emitter: emitter, input: input.shape, output: resultType.shape, kernel: (filter[1], filter[2]),
+            attributes: attributes)
+        let channels = input.shape[3]
+        let zeroRow: IRValue
+        if resultType.dtype == .int8 {
+            let zeroPoint = UInt8(bitPattern: Int8(clamping: try parameters(input).zeroPoints[0]))
+            zeroRow = ir.addConstantBytes(
+                name: "zeros.\(node.name)", bytes: [UInt8](repeating: zeroPoint, count: max(channels, 4)), alignment: 64)
+        } else {
+            zeroRow = ir.addConstantBytes(
+                name: "zeros.\(node.name)", bytes: [UInt8](repeating: 0, count: 4 * max(channels, 1)), alignment: 64)
+        }
+        if vnni {
+            try vnniKernel(channels: channels, taps: filter[1] * filter[2]).emitConvolution(
+                windows: windows, pixelsPerBlock: pixelsPerBlock, zeroRow: zeroRow, input: pointers[0], output: output)
+        } else {
+            Conv2DKernel(
+                emitter: emitter, dot: try dotProduct(activation: attributes.activation), windows: windows,
+                pixelsPerBlock: pixelsPerBlock, zeroRow: zeroRow
+            ).emit(input: pointers[0], output: output)
+        }
     }
 
     func emitDepthwise(_ attributes: Conv2DAttributes) throws {

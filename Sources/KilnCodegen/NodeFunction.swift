@@ -7,9 +7,8 @@ struct NodeFunction {
     let emitter: KernelEmitter
     /// Pointers to the buffer operands, then the result.
     let pointers: [IRValue]
-    /// Whether this layer absorbs the per-row dynamic-range rounding before it
-    /// (``ModelCodegen/dynamicRangeFusions(in:hasVNNI:)``), reading the unrounded input.
-    var roundsInput = false
+    /// The kernel the plan chose for this node.
+    let choice: KernelChoice
 
     var ir: IRModule { emitter.ir }
     var output: IRValue { pointers[pointers.count - 1] }
@@ -17,8 +16,8 @@ struct NodeFunction {
     func operandType(_ index: Int) -> TensorType { graph.type(of: node.inputs[index]) }
 
     static func emit(
-        node: Node, index: Int, operands: NodeOperands, graph: Graph, ir: IRModule, laneWidth: Int, hasVNNI: Bool,
-        roundsInput: Bool = false, configure: (IRValue) -> Void
+        node: Node, index: Int, choice: KernelChoice, operands: NodeOperands, graph: Graph, ir: IRModule, laneWidth: Int,
+        configure: (IRValue) -> Void
     ) throws -> (function: IRValue, type: IRType) {
         let bytePointer = ir.pointer(to: ir.i8)
         let parameterCount = operands.bufferOperands.count + node.outputs.count
@@ -32,11 +31,10 @@ struct NodeFunction {
         let caller = ir.insertBlock
         let entry = ir.appendBlock("entry", to: function)
         ir.position(at: entry)
-        var emitter = KernelEmitter(ir: ir, laneWidth: laneWidth, entryBlock: entry)
-        emitter.hasVNNI = hasVNNI
-        var body = NodeFunction(
-            node: node, graph: graph, emitter: emitter, pointers: (0..<parameterCount).map { ir.parameter(function, $0) })
-        body.roundsInput = roundsInput
+        let emitter = KernelEmitter(ir: ir, laneWidth: laneWidth, entryBlock: entry)
+        let body = NodeFunction(
+            node: node, graph: graph, emitter: emitter, pointers: (0..<parameterCount).map { ir.parameter(function, $0) },
+            choice: choice)
         try body.emitKernel()
         ir.returnVoid()
         ir.position(at: caller)
@@ -47,49 +45,37 @@ struct NodeFunction {
         let isQuantized = resultType.dtype == .int8
         let shapes = node.inputs.map { graph.type(of: $0).shape }
         let elementwise = ElementwiseKernel(emitter: emitter)
-        if roundsInput {
-            switch node.op {
-            case .fullyConnected(let activation):
-                return try emitDynamicRangeVNNI(
-                    activation: activation, rows: resultType.elementCount / shapes[1][0], depth: shapes[1][1], units: shapes[1][0])
-            case .conv2D(let attributes):
-                return try emitDynamicRangeVNNI(
-                    activation: attributes.activation, rows: resultType.elementCount / shapes[1][0], depth: shapes[1][3],
-                    units: shapes[1][0])
-            default:
-                throw CodegenError("internal error: layer '\(node.name)' cannot absorb a dynamic-range rounding")
-            }
+        switch choice.kernel {
+        case .absorbed:
+            return
+        case .gemm(let rowsPerBlock):
+            let layer = gemmShape
+            let dot = try dotProduct(activation: node.op.fusedActivation)
+            return FullyConnectedKernel(
+                emitter: emitter, dot: dot, rows: layer.rows, depth: layer.depth, units: layer.units,
+                rowsPerBlock: rowsPerBlock
+            ).emit(input: pointers[0], output: output)
+        case .gemmVNNI(let rowsPerBlock):
+            let layer = gemmShape
+            return try vnniKernel(channels: layer.depth, taps: 1).emitRows(
+                rows: layer.rows, rowsPerBlock: rowsPerBlock, input: pointers[0], output: output)
+        case .dynamicRangeGEMMVNNI(_, let rowsPerBlock):
+            return try emitDynamicRangeVNNI(rowsPerBlock: rowsPerBlock)
+        case .conv(let pixelsPerBlock):
+            guard case .conv2D(let attributes) = node.op else { break }
+            return try emitConvolution(attributes, pixelsPerBlock: pixelsPerBlock, vnni: false)
+        case .convVNNI(let pixelsPerBlock):
+            guard case .conv2D(let attributes) = node.op else { break }
+            return try emitConvolution(attributes, pixelsPerBlock: pixelsPerBlock, vnni: true)
+        case .depthwise:
+            guard case .depthwiseConv2D(let attributes) = node.op else { break }
+            return try emitDepthwise(attributes)
+        case .standard:
+            break
         }
         switch node.op {
-        case .fullyConnected(let activation) where isQuantized && VNNIFullyConnectedKernel.applies(units: shapes[1][0], emitter: emitter):
-            try emitVNNI(activation: activation, rows: resultType.elementCount / shapes[1][0], depth: shapes[1][1], units: shapes[1][0])
-        case .conv2D(let attributes)
-        where isQuantized && Self.isPointwise(attributes, input: shapes[0], filter: shapes[1], output: resultType.shape)
-            && VNNIFullyConnectedKernel.applies(units: shapes[1][0], emitter: emitter):
-            try emitVNNI(
-                activation: attributes.activation, rows: resultType.elementCount / shapes[1][0], depth: shapes[1][3],
-                units: shapes[1][0])
-        case .fullyConnected(let activation):
-            let dot = try dotProduct(activation: activation)
-            FullyConnectedKernel(
-                emitter: emitter, dot: dot, rows: resultType.elementCount / max(shapes[1][0], 1), depth: shapes[1][1],
-                units: shapes[1][0]
-            ).emit(input: pointers[0], output: output)
-        case .conv2D(let attributes) where Self.isPointwise(attributes, input: shapes[0], filter: shapes[1], output: resultType.shape):
-            // A 1×1, stride-1 convolution is a matrix product over pixels: run it as one, with row blocking.
-            let dot = try dotProduct(activation: attributes.activation)
-            FullyConnectedKernel(
-                emitter: emitter, dot: dot, rows: resultType.elementCount / max(shapes[1][0], 1), depth: shapes[1][3],
-                units: shapes[1][0]
-            ).emit(input: pointers[0], output: output)
-        case .conv2D(let attributes):
-            let dot = try dotProduct(activation: attributes.activation)
-            Conv2DKernel(
-                emitter: emitter, dot: dot, input: shapes[0], output: resultType.shape,
-                kernel: (shapes[1][1], shapes[1][2]), attributes: attributes
-            ).emit(input: pointers[0], output: output)
-        case .depthwiseConv2D(let attributes):
-            try emitDepthwise(attributes)
+        case .fullyConnected, .conv2D, .depthwiseConv2D:
+            throw CodegenError("internal error: layer '\(node.name)' has no kernel for '\(choice.name)'")
         case .maxPool2D(let attributes), .averagePool2D(let attributes):
             var isAverage = false
             if case .averagePool2D = node.op { isAverage = true }
@@ -203,11 +189,6 @@ struct NodeFunction {
         try QuantizedKernels(emitter: emitter).emitQuantize(
             count: resultType.elementCount, input: output, inputParameters: parameters(operandType(0)),
             output: output, outputParameters: parameters(resultType))
-    }
-
-    /// Whether a convolution reads exactly one input pixel per output pixel, in order.
-    static func isPointwise(_ attributes: Conv2DAttributes, input: Shape, filter: Shape, output: Shape) -> Bool {
-        filter[1] == 1 && filter[2] == 1 && attributes.strides == [1, 1] && input[1] == output[1] && input[2] == output[2]
     }
 
     /// Per-tensor quantization parameters of an int8 tensor.

@@ -74,6 +74,12 @@ import Testing
         ConvCase(input: [1, 1, 1, 3], filters: 4, kernel: (1, 1), padding: .valid),
         ConvCase(input: [1, 10, 4, 2], filters: 63, kernel: (3, 1), strides: [2, 1], padding: .same),
         ConvCase(input: [1, 49, 10, 1], filters: 64, kernel: (10, 4), strides: [2, 2], padding: .same),
+        // Pixel blocks with rows that end mid-block, first layers, wide and narrow filter counts.
+        ConvCase(input: [1, 17, 17, 3], filters: 32, kernel: (3, 3), strides: [2, 2], padding: .same),
+        ConvCase(input: [1, 3, 63, 1], filters: 16, kernel: (3, 3), padding: .same),
+        ConvCase(input: [1, 5, 65, 17], filters: 96, kernel: (3, 3), strides: [2, 2], padding: .valid),
+        ConvCase(input: [1, 9, 9, 8], filters: 24, kernel: (3, 3), dilations: [2, 2], padding: .same),
+        ConvCase(input: [1, 1, 1, 2], filters: 16, kernel: (3, 3), padding: .same),
         ConvCase(input: [1, 16, 16, 4], filters: 8, kernel: (3, 3), strides: [2, 2], padding: .valid, explicitPadding: [[1, 1], [1, 1]]),
         ConvCase(input: [1, 7, 9, 3], filters: 5, kernel: (3, 3), padding: .valid, explicitPadding: [[2, 0], [0, 1]]),
     ]

@@ -1,47 +1,34 @@
 import KilnIR
 
-/// Direct 2-D convolution over NHWC input with an OHWI filter, one output
-/// pixel at a time, all output channels per pixel in register-blocked tiles.
+/// 2-D convolution as an implicit GEMM over NHWC input with an OHWI filter:
+/// `y[n, oy, ox, o] = Σ_{ky, kx, c} x[n, oy·s + ky·d − p, ox·s + kx·d − p, c] · w[o, ky, kx, c]`,
+/// then the ``Epilogue``.
 ///
-/// When no window reaches into the padding (all `.valid` layers, and `.same`
-/// layers such as 1×1 convolutions), the bounds checks are left out entirely.
+/// Blocks of `pixelsPerBlock` output pixels of one row × register tiles of
+/// output channels accumulate together, so each packed weight vector is
+/// loaded once per block. Each window tap is read through one pointer per
+/// pixel that points at a row of zero points where the tap leaves the input
+/// (XNNPACK's indirection with a zero buffer), so the reduction has no
+/// per-element bounds checks.
 struct Conv2DKernel {
     let emitter: KernelEmitter
     let dot: DotProductKernel
-    let input: Shape  // [N, H, W, C]
-    let output: Shape  // [N, OH, OW, O]
-    let kernel: (height: Int, width: Int)
-    let attributes: Conv2DAttributes
+    let windows: ConvolutionWindows
+    let pixelsPerBlock: Int
+    /// `C` elements equal to the input's zero (the zero point for int8).
+    let zeroRow: IRValue
 
     func emit(input inputPointer: IRValue, output outputPointer: IRValue) {
         let ir = emitter.ir
-        let (height, width, channels) = (input[1], input[2], input[3])
-        let (rows, columns) = attributes.geometry(input: input, kernel: (kernel.height, kernel.width))
-        let needsBounds = rows.touchesPadding || columns.touchesPadding
-        let accumulators = dot.makeAccumulators()
-        emitter.forEachWindow(output: output, strides: attributes.strides, rows: rows, columns: columns) { window in
-            dot.emitPositions(output: outputPointer, outputBases: [window.outputBase], accumulators: accumulators) { tap in
-                ir.loop("ky", from: 0, to: kernel.height) { ky in
-                    let iy = ir.add(window.originY, emitter.affine(ky, times: attributes.dilations[0]))
-                    ir.loop("kx", from: 0, to: kernel.width) { kx in
-                        let ix = ir.add(window.originX, emitter.affine(kx, times: attributes.dilations[1]))
-                        func body() {
-                            let row = ir.add(emitter.affine(window.batch, times: height), iy)
-                            let inputBase = emitter.affine(ir.add(emitter.affine(row, times: width), ix), times: channels)
-                            let tapBase = emitter.affine(
-                                ir.add(emitter.affine(ky, times: kernel.width), kx), times: channels)
-                            ir.loop("ci", from: 0, to: channels) { ci in
-                                let x = dot.epilogue.tap(emitter, input: inputPointer, offset: ir.add(inputBase, ci))
-                                tap(ir.add(tapBase, ci), [x])
-                            }
-                        }
-                        if needsBounds {
-                            let inside = ir.and(
-                                emitter.isInRange(iy, below: height), emitter.isInRange(ix, below: width))
-                            emitter.ifTrue(inside, body)
-                        } else {
-                            body()
-                        }
+        let channels = windows.input[3]
+        let elementType = dot.epilogue.isQuantized ? ir.i8 : ir.f32
+        let accumulators = dot.makeAccumulators(positions: pixelsPerBlock)
+        windows.forEachBlock(pixels: pixelsPerBlock) { block in
+            dot.emitPositions(output: outputPointer, outputBases: block.outputBases, accumulators: accumulators) { tap in
+                windows.forEachTap(of: block, input: inputPointer, elementType: elementType, zeroRow: zeroRow) { index, sources in
+                    let tapBase = emitter.affine(index, times: channels)
+                    ir.loop("ci", from: 0, to: channels) { ci in
+                        tap(ir.add(tapBase, ci), sources.map { dot.epilogue.tap(emitter, input: $0, offset: ci) })
                     }
                 }
             }

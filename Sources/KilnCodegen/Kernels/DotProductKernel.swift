@@ -86,9 +86,4 @@ struct DotProductKernel {
         }
         return result
     }
-
-    /// Positions per block: as many as keep every accumulator, the weight
-    /// vectors and the broadcasts in registers (32 vector registers with
-    /// AVX-512, 16 otherwise).
-    var positionsPerBlock: Int { emitter.laneWidth >= 16 ? 4 : 2 }
 }

@@ -70,10 +70,17 @@ enum Epilogue {
     }
 
     /// `accumulator + x · w` (an FMA in float mode).
+    ///
+    /// In int8 mode the product is formed in 16 bits, which is exact: `x` is
+    /// centered on the zero point (`|x| ≤ 255`) and `|w| ≤ 128`, so
+    /// `|x · w| ≤ 32640`. A 16-bit multiply is one fast instruction on every
+    /// ISA, where a 32-bit one is slow on x86.
     func multiplyAdd(_ emitter: KernelEmitter, _ x: IRValue, _ w: IRValue, _ accumulator: IRValue, lanes: Int) -> IRValue {
-        isQuantized
-            ? emitter.ir.add(accumulator, emitter.ir.mul(x, w))
-            : emitter.fma(x, w, accumulator, lanes: lanes)
+        guard isQuantized else { return emitter.fma(x, w, accumulator, lanes: lanes) }
+        let ir = emitter.ir
+        let narrow = ir.vector(ir.i16, lanes)
+        let product = ir.mul(ir.trunc(x, to: narrow), ir.trunc(w, to: narrow))
+        return ir.add(accumulator, ir.sext(product, to: ir.vector(ir.i32, lanes)))
     }
 
     /// Finishes `accumulator` for output channels `channel…` and stores it at `offset` of `output`.

@@ -8,10 +8,12 @@ struct FullyConnectedKernel {
     let rows: Int
     let depth: Int
     let units: Int
+    /// Rows that share each weight load.
+    let rowsPerBlock: Int
 
     func emit(input: IRValue, output: IRValue) {
         let ir = emitter.ir
-        let block = dot.positionsPerBlock
+        let block = rowsPerBlock
         let accumulators = dot.makeAccumulators(positions: block)
         // Blocks of rows share each weight load; leftover rows go one at a time.
         let blocked = rows / block * block

@@ -13,8 +13,6 @@ struct KernelEmitter {
     /// The node function's entry block, where accumulators are allocated so
     /// LLVM promotes them to registers.
     let entryBlock: IRBlock
-    /// Whether the target has AVX-512 VNNI (`vpdpbusd`) for int8 dot products.
-    var hasVNNI = false
 
     /// `<lanes x float>`.
     func vectorType(_ lanes: Int) -> IRType { ir.vector(ir.f32, lanes) }

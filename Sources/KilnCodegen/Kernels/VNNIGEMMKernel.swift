@@ -1,0 +1,277 @@
+import KilnIR
+
+/// int8 dot products on AVX-512 VNNI, for fully-connected layers, 1×1
+/// convolutions (rows of the input) and every other convolution (implicit
+/// GEMM over window taps).
+///
+/// `vpdpbusd` multiplies four unsigned input bytes by four signed weight
+/// bytes in each of 16 lanes and adds the products into int32: 64
+/// multiply-adds per instruction. Inputs are made unsigned by flipping their
+/// sign bit (`x + 128`); the resulting `128 · Σw` and the zero point's
+/// `-zx · Σw` are folded, with the bias, into each channel's starting value at
+/// build time, so the integer sums equal `Σ (x - zx) · w + bias` exactly and
+/// requantization is the same as everywhere else. A convolution tap outside
+/// the input reads a row of zero points, which contributes exactly what that
+/// correction removes.
+///
+/// Also runs dynamic-range ("hybrid") layers: float inputs rounded per row to
+/// their own int8 grid (``QuantizedArithmetic/dynamicRangeParameters(minimum:maximum:)``),
+/// int8 weights, float outputs.
+struct VNNIGEMMKernel {
+    /// What the inputs and outputs are.
+    enum Mode {
+        /// int8 inputs; `epilogue` requantizes (its bias is `nil`: the bias is in the starting sums).
+        case int8(Epilogue)
+        /// float inputs quantized per row on the fly; results are `sum · step · scale[c] + bias[c]`, then `activation`.
+        case dynamicRange(scales: IRValue, bias: IRValue?, activation: Activation?)
+    }
+
+    let emitter: KernelEmitter
+    let units: Int
+    let mode: Mode
+    let packed: Packed
+
+    /// Accumulator vectors per tile of channels.
+    static let vectorsPerTile = 4
+
+    /// The filter packed `[tile][tap][group of 4 channels][vector][16 units][4 bytes]`,
+    /// each tap's channels padded with zero weights to whole groups, and each unit's starting sum.
+    struct Packed {
+        /// Tiles: first unit, vectors of 16 units, byte offset.
+        var tiles: [(start: Int, vectors: Int, offset: Int)]
+        var bytes: [UInt8]
+        var initial: [Int32]
+        /// Each unit's `Σ w`, for the per-row zero-point correction of dynamic-range inputs.
+        var weightSums: [Int32]
+        /// Window taps (1 for fully-connected layers) and channels read per tap.
+        var taps: Int
+        var channels: Int
+        /// Groups of four channels per tap, the last one possibly partial.
+        var groupsPerTap: Int { (channels + 3) / 4 }
+
+        /// Packs `filter` (`[units, taps · channels]`).
+        init(filter: [Int8], units: Int, taps: Int = 1, channels: Int, bias: [Int32]?, inputZeroPoint: Int32) {
+            self.taps = taps
+            self.channels = channels
+            let depth = taps * channels
+            let groups = (channels + 3) / 4
+            tiles = []
+            bytes = []
+            var start = 0
+            while start < units {
+                let vectors = min(VNNIGEMMKernel.vectorsPerTile, (units - start) / 16)
+                tiles.append((start, vectors, bytes.count))
+                for tap in 0..<taps {
+                    for group in 0..<groups {
+                        for vector in 0..<vectors {
+                            for lane in 0..<16 {
+                                let unit = start + vector * 16 + lane
+                                for byte in 0..<4 {
+                                    let channel = group * 4 + byte
+                                    bytes.append(
+                                        channel < channels
+                                            ? UInt8(bitPattern: filter[unit * depth + tap * channels + channel]) : 0)
+                                }
+                            }
+                        }
+                    }
+                }
+                start += vectors * 16
+            }
+            let sums = (0..<units).map { unit in
+                (0..<depth).reduce(Int32(0)) { $0 &+ Int32(filter[unit * depth + $1]) }
+            }
+            weightSums = sums
+            initial = (0..<units).map { (bias?[$0] ?? 0) &- (128 &+ inputZeroPoint) &* sums[$0] }
+        }
+    }
+
+    private var ir: IRModule { emitter.ir }
+    private var vectorType: IRType { ir.vector(ir.i32, 16) }
+
+    /// Per position of a block: the row's zero point and step (dynamic range only).
+    private typealias RowGrid = (zeroPoint: IRValue, step: IRValue)
+
+    /// The globals and accumulator slots of one emitted layer.
+    private struct Resources {
+        var weights: IRValue
+        var initial: IRValue
+        var weightSums: IRValue
+        var slots: [[IRValue]]
+        var dot: (function: IRValue, type: IRType)
+    }
+
+    private func makeResources(positions: Int) -> Resources {
+        let dot = ir.intrinsic(
+            "llvm.x86.avx512.vpdpbusd.512", overloads: [], returning: vectorType,
+            parameters: [vectorType, vectorType, vectorType])
+        return Resources(
+            weights: ir.addConstantBytes(name: "vnni.weights", bytes: packed.bytes, alignment: 64),
+            initial: ir.addConstantBytes(
+                name: "vnni.initial", bytes: TensorData(int32: packed.initial, shape: [units]).bytes, alignment: 64),
+            weightSums: ir.addConstantBytes(
+                name: "vnni.sums", bytes: TensorData(int32: packed.weightSums, shape: [units]).bytes, alignment: 64),
+            slots: (0..<positions).map { _ in (0..<Self.vectorsPerTile).map { _ in emitter.accumulator(vectorType) } },
+            dot: dot)
+    }
+
+    /// Rows of `taps · channels` input elements (fully-connected and 1×1 layers), `rowsPerBlock` at a time.
+    func emitRows(rows: Int, rowsPerBlock: Int, input: IRValue, output: IRValue) {
+        let resources = makeResources(positions: rowsPerBlock)
+        let depth = packed.channels
+        let paddedDepth = packed.groupsPerTap * 4
+        // Dynamic-range inputs: each row of the block quantized once into unsigned bytes on the stack.
+        var quantizedRows: IRValue?
+        var grids: [RowGrid] = []
+        let extremeSlots = QuantizedKernels(emitter: emitter).extremeSlots(depth)
+        if case .dynamicRange = mode {
+            quantizedRows = emitter.accumulator(ir.array(ir.i8, rowsPerBlock * paddedDepth))
+            grids = (0..<rowsPerBlock).map { _ in (emitter.accumulator(ir.i32), emitter.accumulator(ir.f32)) }
+        }
+        let blocked = rows / rowsPerBlock * rowsPerBlock
+        for (first, last, size) in [(0, blocked, rowsPerBlock), (blocked, rows, 1)] where last > first {
+            ir.loop("row", from: first, to: last, step: size) { row in
+                let rowIndices = (0..<size).map { ir.add(row, emitter.index($0)) }
+                let bases = rowIndices.map { emitter.affine($0, times: depth) }
+                let sources: [IRValue]
+                if let quantizedRows {
+                    quantizeRows(
+                        input: input, bases: bases, into: quantizedRows, paddedDepth: paddedDepth, grids: grids,
+                        slots: extremeSlots)
+                    sources = (0..<size).map { ir.gep(ir.i8, quantizedRows, [emitter.index($0 * paddedDepth)]) }
+                } else {
+                    sources = bases.map { ir.gep(ir.i8, input, [$0]) }
+                }
+                emitBlock(
+                    resources, outputBases: rowIndices.map { emitter.affine($0, times: units) }, grids: grids,
+                    output: output, wholeGroupsOnly: quantizedRows != nil
+                ) { body in body(emitter.index(0), sources) }
+            }
+        }
+    }
+
+    /// A convolution over NHWC int8 input, `pixelsPerBlock` output pixels at a time.
+    func emitConvolution(windows: ConvolutionWindows, pixelsPerBlock: Int, zeroRow: IRValue, input: IRValue, output: IRValue) {
+        let resources = makeResources(positions: pixelsPerBlock)
+        windows.forEachBlock(pixels: pixelsPerBlock) { block in
+            emitBlock(resources, outputBases: block.outputBases, grids: [], output: output, wholeGroupsOnly: false) { body in
+                windows.forEachTap(of: block, input: input, elementType: ir.i8, zeroRow: zeroRow, body)
+            }
+        }
+    }
+
+    /// Every tile of units for one block of positions. `walk` calls its argument once per
+    /// tap with the tap's index and each position's pointer to the tap's first channel.
+    private func emitBlock(
+        _ resources: Resources, outputBases: [IRValue], grids: [RowGrid], output: IRValue, wholeGroupsOnly: Bool,
+        walk: ((_ tap: IRValue, _ sources: [IRValue]) -> Void) -> Void
+    ) {
+        let flip = ir.constant(Int(Int32(bitPattern: 0x8080_8080)), ir.i32)
+        let fullGroups = packed.channels / 4
+        let partial = wholeGroupsOnly ? 0 : packed.channels % 4
+        let size = outputBases.count
+        for tile in packed.tiles {
+            for position in 0..<size {
+                for vector in 0..<tile.vectors {
+                    let channel = emitter.index(tile.start + vector * 16)
+                    let start = grids.isEmpty
+                        ? ir.load(vectorType, from: ir.gep(ir.i32, resources.initial, [channel]), alignment: 4)
+                        : ir.zero(vectorType)
+                    ir.store(start, to: resources.slots[position][vector], alignment: 4)
+                }
+            }
+            let tileBytes = tile.vectors * 64
+            /// One group of four channels: each position's four input bytes against each vector's weights.
+            func accumulate(weightsAt groupBase: IRValue, inputs: [IRValue]) {
+                let broadcasts = inputs.map { ir.broadcast(grids.isEmpty ? ir.xor($0, flip) : $0, count: 16) }
+                for vector in 0..<tile.vectors {
+                    let offset = ir.add(groupBase, emitter.index(vector * 64))
+                    let w = ir.load(vectorType, from: ir.gep(ir.i8, resources.weights, [offset]), alignment: 64)
+                    for (position, broadcast) in broadcasts.enumerated() {
+                        let slot = resources.slots[position][vector]
+                        let sum = ir.call(
+                            resources.dot.function, type: resources.dot.type,
+                            [ir.load(vectorType, from: slot, alignment: 4), broadcast, w])
+                        ir.store(sum, to: slot, alignment: 4)
+                    }
+                }
+            }
+            walk { tap, sources in
+                let tapBase = emitter.affine(tap, times: packed.groupsPerTap * tileBytes, plus: tile.offset)
+                let wholeGroups = wholeGroupsOnly ? packed.groupsPerTap : fullGroups
+                ir.loop("group", from: 0, to: wholeGroups) { group in
+                    let inputs = sources.map { source in
+                        ir.load(ir.i32, from: ir.gep(ir.i8, source, [emitter.affine(group, times: 4)]), alignment: 1)
+                    }
+                    accumulate(weightsAt: ir.add(tapBase, emitter.affine(group, times: tileBytes)), inputs: inputs)
+                }
+                if partial > 0 {
+                    // The last, partial group: gather the bytes that exist; their weights beyond the channels are zero.
+                    let inputs = sources.map { source in
+                        (0..<partial).reduce(ir.constant(0, ir.i32)) { word, byte in
+                            let offset = emitter.index(fullGroups * 4 + byte)
+                            let value = ir.zext(ir.load(ir.i8, from: ir.gep(ir.i8, source, [offset]), alignment: 1), to: ir.i32)
+                            return ir.or(word, ir.shl(value, ir.constant(8 * byte, ir.i32)))
+                        }
+                    }
+                    accumulate(weightsAt: ir.add(tapBase, emitter.index(fullGroups * tileBytes)), inputs: inputs)
+                }
+            }
+            for (position, outputBase) in outputBases.enumerated() {
+                for vector in 0..<tile.vectors {
+                    let channel = emitter.index(tile.start + vector * 16)
+                    let sums = ir.load(vectorType, from: resources.slots[position][vector], alignment: 4)
+                    let offset = ir.add(outputBase, channel)
+                    switch mode {
+                    case .int8(let epilogue):
+                        epilogue.store(emitter, sums, channel: channel, lanes: 16, output: output, offset: offset)
+                    case .dynamicRange(let scales, let bias, let activation):
+                        // Σ (u - 128 - zp) · w = Σ u · w - (128 + zp) · Σ w.
+                        let grid = grids[position]
+                        let shift = ir.add(ir.load(ir.i32, from: grid.zeroPoint, alignment: 4), ir.constant(128, ir.i32))
+                        let sumsOfWeights = ir.load(
+                            vectorType, from: ir.gep(ir.i32, resources.weightSums, [channel]), alignment: 4)
+                        let centered = ir.sub(sums, ir.mul(sumsOfWeights, ir.broadcast(shift, count: 16)))
+                        // (sum · step) · scale + bias: the order XNNPACK's dynamic-range kernels use.
+                        let step = ir.broadcast(ir.load(ir.f32, from: grid.step, alignment: 4), count: 16)
+                        let stepped = ir.fmul(ir.sitofp(centered, to: emitter.vectorType(16)), step)
+                        let scale = emitter.loadVector(scales, offset: channel, lanes: 16)
+                        var value = ir.fmul(stepped, scale)
+                        if let bias {
+                            value = emitter.fma(stepped, scale, emitter.loadVector(bias, offset: channel, lanes: 16), lanes: 16)
+                        }
+                        emitter.storeVector(emitter.activate(value, activation, lanes: 16), output, offset: offset)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Quantizes each row at `bases` to its own grid, storing `q + 128` as bytes
+    /// row after row (`paddedDepth` apart) and each row's zero point and step.
+    private func quantizeRows(
+        input: IRValue, bases: [IRValue], into buffer: IRValue, paddedDepth: Int, grids: [RowGrid],
+        slots: QuantizedKernels.ExtremeSlots
+    ) {
+        let kernels = QuantizedKernels(emitter: emitter)
+        let depth = packed.channels
+        for (position, base) in bases.enumerated() {
+            let (minimum, maximum) = kernels.extremes(of: input, base: base, count: depth, slots: slots)
+            let grid = kernels.parameters(minimum: minimum, maximum: maximum)
+            ir.store(grid.zeroPoint, to: grids[position].zeroPoint, alignment: 4)
+            ir.store(grid.step, to: grids[position].step, alignment: 4)
+            let shift = ir.add(grid.zeroPoint, ir.constant(128, ir.i32))
+            for run in LaneRun.covering(depth, width: emitter.laneWidth) {
+                ir.loop("quantize", from: 0, to: run.count) { block in
+                    let k = emitter.affine(block, times: run.lanes, plus: run.start)
+                    let steps = kernels.roundedSteps(
+                        emitter.loadVector(input, offset: ir.add(base, k), lanes: run.lanes), grid, lanes: run.lanes)
+                    let unsigned = ir.trunc(ir.add(steps, ir.broadcast(shift, count: run.lanes)), to: ir.vector(ir.i8, run.lanes))
+                    ir.store(
+                        unsigned, to: ir.gep(ir.i8, buffer, [emitter.affine(k, times: 1, plus: position * paddedDepth)]),
+                        alignment: 1)
+                }
+            }
+        }
+    }
+}

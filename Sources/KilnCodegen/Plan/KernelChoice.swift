@@ -1,0 +1,35 @@
+import KilnIR
+
+/// The kernel chosen for one node before any code is emitted, named the way
+/// XNNPACK names its micro-kernels: element types, operation, ISA level and
+/// register tile (`qs8_qc8w_conv3x3s2_avx512vnni_6x64`).
+public struct KernelChoice: Sendable, Hashable {
+    /// The kernel family and the parameters emission follows.
+    public enum Kernel: Sendable, Hashable {
+        /// Dot products of rows against a packed filter: fully-connected layers
+        /// and stride-1 1×1 convolutions, `rowsPerBlock` rows sharing each weight load.
+        case gemm(rowsPerBlock: Int)
+        /// An int8 ``gemm(rowsPerBlock:)`` on `vpdpbusd`.
+        case gemmVNNI(rowsPerBlock: Int)
+        /// A dynamic-range layer on `vpdpbusd` that rounds its float input per row
+        /// itself, absorbing the rounding node `rounding`.
+        case dynamicRangeGEMMVNNI(rounding: Int, rowsPerBlock: Int)
+        /// Convolution as an implicit GEMM over NHWC: blocks of `pixelsPerBlock`
+        /// output pixels along a row, each window tap read through a pointer
+        /// that points at a row of zero points where the window leaves the input.
+        case conv(pixelsPerBlock: Int)
+        /// An int8 ``conv(pixelsPerBlock:)`` on `vpdpbusd`.
+        case convVNNI(pixelsPerBlock: Int)
+        /// Depthwise convolution vectorized over channels.
+        case depthwise
+        /// Emitted as part of node `into`; nothing of its own.
+        case absorbed(into: Int)
+        /// The op's one kernel (element-wise, pooling, layout, softmax, …).
+        case standard
+    }
+
+    /// The kernel family.
+    public var kernel: Kernel
+    /// The XNNPACK-style name shown by `kiln inspect`.
+    public var name: String
+}

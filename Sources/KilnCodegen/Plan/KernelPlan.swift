@@ -1,0 +1,169 @@
+import KilnIR
+
+/// One ``KernelChoice`` per node of a graph for one ISA level: the prepare
+/// step of code generation.
+///
+/// Selection and its validation happen here, as a pure function of the graph
+/// and the level, so a plan for any target can be made and checked on any
+/// host; ``ModelCodegen`` then only emits the chosen kernels.
+public struct KernelPlan: Sendable {
+    /// The level the kernels were chosen for.
+    public let isa: ISALevel
+    /// The choice for each node, in node order.
+    public let choices: [KernelChoice]
+
+    /// Chooses a kernel for every node of `graph`.
+    public init(graph: Graph, isa: ISALevel) {
+        self.isa = isa
+        let roundings = Self.absorbedRoundings(in: graph, isa: isa)
+        var choices: [KernelChoice] = []
+        for (index, node) in graph.nodes.enumerated() {
+            let chooser = Chooser(graph: graph, node: node, isa: isa)
+            if let layer = roundings.first(where: { $0.value == index })?.key {
+                choices.append(KernelChoice(kernel: .absorbed(into: layer), name: "absorbed into \(graph.nodes[layer].name)"))
+            } else if let rounding = roundings[index] {
+                choices.append(chooser.dynamicRange(rounding: rounding))
+            } else {
+                choices.append(chooser.choice())
+            }
+        }
+        self.choices = choices
+    }
+
+    /// Layers (by node index) that absorb the per-row dynamic-range rounding
+    /// node just before them (its index): int8-weight fully-connected and 1×1
+    /// layers on VNNI quantize each input row once into int8 and multiply in
+    /// integers, which is how LiteRT runs them too. The rounding's own result
+    /// is then never materialized.
+    static func absorbedRoundings(in graph: Graph, isa: ISALevel) -> [Int: Int] {
+        guard isa.hasVNNI else { return [:] }
+        let consumers = graph.consumers()
+        var result: [Int: Int] = [:]
+        for (index, node) in graph.nodes.enumerated().dropLast() {
+            guard case .dynamicRangeQuantize(.perRow) = node.op else { continue }
+            let rounded = node.outputs[0]
+            let layer = graph.nodes[index + 1]
+            guard consumers[rounded] == [index + 1], !graph.outputs.contains(rounded), layer.inputs.first == rounded,
+                let filter = layer.inputs.dropFirst().first, graph.isConstant(filter), graph.type(of: filter).dtype == .int8,
+                layer.inputs.count < 3 || graph.type(of: layer.inputs[2]).dtype == .float32
+            else { continue }
+            let shapes = layer.inputs.map { graph.type(of: $0).shape }
+            let units = shapes[1][0]
+            let depth = shapes[1].dimensions.dropFirst().reduce(1, *)
+            var eligible = false
+            switch layer.op {
+            case .fullyConnected: eligible = true
+            case .conv2D(let attributes):
+                eligible = isPointwise(attributes, input: shapes[0], filter: shapes[1], output: graph.type(of: layer.outputs[0]).shape)
+            default: break
+            }
+            // The quantized rows live on the stack: keep them small.
+            if eligible, units % 16 == 0, depth <= 4096 { result[index + 1] = index }
+        }
+        return result
+    }
+
+    /// Whether a convolution reads exactly one input pixel per output pixel, in order.
+    static func isPointwise(_ attributes: Conv2DAttributes, input: Shape, filter: Shape, output: Shape) -> Bool {
+        filter[1] == 1 && filter[2] == 1 && attributes.strides == [1, 1] && input[1] == output[1] && input[2] == output[2]
+    }
+
+    /// A fixed-width table of node names and kernel names.
+    public func table(for graph: Graph) -> String {
+        let names = graph.nodes.map(\.name)
+        let width = names.map(\.count).max() ?? 0
+        return zip(names, choices).map { name, choice in
+            name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + choice.name
+        }.joined(separator: "\n")
+    }
+}
+
+/// Chooses the kernel of one node.
+private struct Chooser {
+    let graph: Graph
+    let node: Node
+    let isa: ISALevel
+
+    var shapes: [Shape] { node.inputs.map { graph.type(of: $0).shape } }
+    var resultType: TensorType { graph.type(of: node.outputs[0]) }
+    var isQuantized: Bool { resultType.dtype == .int8 }
+
+    func choice() -> KernelChoice {
+        switch node.op {
+        case .fullyConnected:
+            return gemm(units: shapes[1][0])
+        case .conv2D(let attributes):
+            let filter = shapes[1]
+            if KernelPlan.isPointwise(attributes, input: shapes[0], filter: filter, output: resultType.shape) {
+                return gemm(units: filter[0])
+            }
+            let vnni = isQuantized && usesVNNI(units: filter[0])
+            let pixels = pixelsPerBlock(vectors: vnni ? min(4, filter[0] / 16) : vectorsPerTile(units: filter[0]))
+            let op = "conv\(filter[1])x\(filter[2])s\(attributes.strides[0])" + dilation(attributes)
+            return KernelChoice(
+                kernel: vnni ? .convVNNI(pixelsPerBlock: pixels) : .conv(pixelsPerBlock: pixels),
+                name: name(op, tile: "\(pixels)x\(tileColumns(units: filter[0], vnni: vnni))"))
+        case .depthwiseConv2D(let attributes):
+            let filter = shapes[1]
+            let op = "dwconv\(filter[1])x\(filter[2])s\(attributes.strides[0])" + dilation(attributes)
+            return KernelChoice(kernel: .depthwise, name: name(op, tile: "1x\(min(isa.laneWidth, filter[3]))"))
+        default:
+            return KernelChoice(kernel: .standard, name: "\(dtypes)_\(node.op.kindName)")
+        }
+    }
+
+    func dynamicRange(rounding: Int) -> KernelChoice {
+        let rows = rowsPerBlock(vnni: true)
+        return KernelChoice(
+            kernel: .dynamicRangeGEMMVNNI(rounding: rounding, rowsPerBlock: rows),
+            name: "qd8_f32_qc8w_gemm_\(isa.rawValue)_\(rows)x\(tileColumns(units: shapes[1][0], vnni: true))")
+    }
+
+    private func gemm(units: Int) -> KernelChoice {
+        let vnni = isQuantized && usesVNNI(units: units)
+        let rows = rowsPerBlock(vnni: vnni)
+        return KernelChoice(
+            kernel: vnni ? .gemmVNNI(rowsPerBlock: rows) : .gemm(rowsPerBlock: rows),
+            name: name("gemm", tile: "\(rows)x\(tileColumns(units: units, vnni: vnni))"))
+    }
+
+    private func usesVNNI(units: Int) -> Bool { isa.hasVNNI && units % 16 == 0 && units > 0 }
+
+    private func rowsPerBlock(vnni: Bool) -> Int { isa.vectorRegisters >= 32 ? 4 : 2 }
+
+    /// Accumulator vectors in the widest register tile of a layer with `units` outputs.
+    private func vectorsPerTile(units: Int) -> Int {
+        max(1, min(PackedFilter.vectorsPerTile, units / isa.laneWidth))
+    }
+
+    private func tileColumns(units: Int, vnni: Bool) -> Int {
+        vnni ? 16 * min(4, units / 16) : min(units, isa.laneWidth * vectorsPerTile(units: units))
+    }
+
+    /// Output pixels per block: as many as keep `vectors` accumulators per pixel,
+    /// the weight vectors and a broadcast in registers, at most 8.
+    private func pixelsPerBlock(vectors: Int) -> Int {
+        max(1, min(8, (isa.vectorRegisters - 3 - vectors) / max(vectors, 1)))
+    }
+
+    private func dilation(_ attributes: Conv2DAttributes) -> String {
+        attributes.dilations == [1, 1] ? "" : "d\(attributes.dilations[0])"
+    }
+
+    private func name(_ op: String, tile: String) -> String { "\(dtypes)_\(op)_\(isa.rawValue)_\(tile)" }
+
+    /// The element types in XNNPACK's notation: `f32`, `qs8` (int8 activations)
+    /// with `qc8w` per-channel int8 weights, `f32_qc8w` / `f32_f16w` for float
+    /// layers with compressed weights.
+    private var dtypes: String {
+        let weights = node.inputs.dropFirst().first.flatMap { graph.isConstant($0) ? graph.type(of: $0) : nil }
+        let perChannel = (weights?.quantization?.scales.count ?? 1) > 1
+        switch (resultType.dtype, weights?.dtype) {
+        case (.int8, .int8?): return perChannel ? "qs8_qc8w" : "qs8"
+        case (.int8, _): return "qs8"
+        case (_, .int8?) where weights?.quantization != nil: return "f32_qc8w"
+        case (_, .float16?): return "f32_f16w"
+        default: return resultType.dtype == .float32 ? "f32" : resultType.dtype.rawValue
+        }
+    }
+}
