@@ -53,7 +53,7 @@ let package = Package(
         // Each target lists exactly the modules its files import.
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR"]),
         .testTarget(name: "KilnImportTests", dependencies: ["KilnImport", "KilnIR"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "KilnCodegenTests", dependencies: ["KilnCodegen"]),
+        .testTarget(name: "KilnCodegenTests", dependencies: ["KilnCodegen", "KilnIR"]),
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime"]),
         .testTarget(
             name: "KilnTests",

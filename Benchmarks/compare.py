@@ -1,31 +1,58 @@
-"""Kiln beside LiteRT (.tflite) or ONNX Runtime (.onnx) on a folder of models, in one run, as ratios.
+"""Kiln beside LiteRT and ONNX Runtime on folders of models, in one run, as ratios.
 
-Each pair is driven from this Python process the same way: one inference per
-call, one thread, the median of many calls (so both include about a
-microsecond of Python call overhead). Kiln artifacts are loaded with ctypes
-(an artifact is a shared library followed by a metadata trailer).
+Every runtime is driven from this Python process the same way: one inference
+per call, one thread (LiteRT num_threads=1; ONNX Runtime intra- and inter-op
+threads 1), the median of many calls (so each includes about a microsecond of
+Python call overhead). Kiln artifacts are loaded with ctypes (an artifact is a
+shared library followed by a metadata trailer).
 
-Every NAME.tflite or NAME.onnx with an input file (NAME.inputs.npy, or for
+One row per model. For NAME.tflite: Kiln (the .tflite compiled by `kiln
+compile`), LiteRT on it, and ONNX Runtime on NAME.onnx (its tf2onnx
+conversion) beside it or in another folder given ("—" where there is none),
+the ratios Kiln/LiteRT and Kiln/ORT (< 1: Kiln is faster) and the largest
+absolute difference between Kiln's output and LiteRT's. A NAME.onnx with no
+NAME.tflite in any folder given gets a row of its own: Kiln compiles the
+.onnx and its output is compared with ONNX Runtime's (marked *).
+
+A model is measured when it has an input file: NAME.inputs.npy, or for
 NAME_int8, NAME_int8io and NAME_qdq the float model's NAME.inputs.npy, looked
-for in MODELS_DIR and then in INPUTS_DIR) is measured; a model Kiln cannot
-compile is listed with the reason. ONNX images are NCHW and Kiln's imported
-ones NHWC: the input is transposed for Kiln, as a user of both would.
+for in the model's folder, then the other folders given, then INPUTS_DIR; the
+first entry is used. NCHW ONNX images get the input transposed for Kiln,
+whose imported models are NHWC, as a user of both would. A model that a
+runtime cannot run shows "—" and the reason under the table.
 
-Usage: python compare.py KILN_EXECUTABLE MODELS_DIR [RUNS] [INPUTS_DIR]
+Usage:
+  python compare.py KILN_EXECUTABLE MODELS_DIR [RUNS] [INPUTS_DIR]
+  python compare.py KILN_EXECUTABLE MODELS_DIR [MODELS_DIR ...] [--runs N] [--inputs DIR]
+  python compare.py --gemm KILN_EXECUTABLE [GEMM_DIR] [--runs N]
+
+--gemm: single-thread matrix multiply C[M,N] = A[M,K] B[K,N], square sizes:
+Kiln's float32 and int8 kernels (GEMM_DIR, default Benchmarks/Models/gemm,
+holds gemm_S.tflite and gemm_S_int8.tflite from make_models.py: one
+FULLY_CONNECTED layer with constant weights, the int8 one with int8
+input/output) beside NumPy's matmul (OpenBLAS, OPENBLAS_NUM_THREADS=1) and
+LiteRT, in GFLOP/s (GOP/s for int8; 2·M·N·K operations). Kiln and LiteRT pack
+the constant B at build time; NumPy gets B as an array on each call.
 """
 
-import ctypes
-import json
 import os
-import struct
-import subprocess
-import sys
-import tempfile
-import time
 
-import numpy as np
-from ai_edge_litert.interpreter import Interpreter
+# Before NumPy loads OpenBLAS: its matmul is the GEMM mode's single-thread reference.
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(variable, "1")
 
+import ctypes  # noqa: E402
+import json  # noqa: E402
+import struct  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+
+DASH = "—"
 
 
 def input_file(folders, name):
@@ -68,8 +95,13 @@ def onnx_runtime(path, sample, runs):
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    feed = {session.get_inputs()[0].name: sample}
-    call = lambda: session.run(None, feed)  # noqa: E731
+    feed = session.get_inputs()[0]
+    shape = feed.shape
+    if sample.ndim == 4 and len(shape) == 4 and all(isinstance(d, int) for d in shape[1:]) \
+            and list(sample.shape[1:]) != list(shape[1:]) and [shape[2], shape[3], shape[1]] == list(sample.shape[1:]):
+        sample = sample.transpose(0, 3, 1, 2)  # an NHWC input for an NCHW ONNX model
+    feeds = {feed.name: np.ascontiguousarray(sample)}
+    call = lambda: session.run(None, feeds)  # noqa: E731
     return median_microseconds(call, runs), call()[0]
 
 
@@ -104,33 +136,239 @@ def call_overhead(runs):
     return median_microseconds(getpid, runs)
 
 
-def main():
-    kiln_tool, models = sys.argv[1], sys.argv[2]
-    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
-    folders = [models] + sys.argv[4:5]
-    print(f"ctypes call overhead: {call_overhead(runs):.2f} µs (included in the Kiln column)")
-    print(f"{'model':<28}{'runtime':>9}{'its µs':>11}{'Kiln µs':>11}{'it/Kiln':>10}{'max |Δ|':>12}")
-    runtimes = {".tflite": ("LiteRT", litert), ".onnx": ("ORT", onnx_runtime)}
-    with tempfile.TemporaryDirectory() as directory:
-        files = sorted(entry for entry in os.listdir(models) if os.path.splitext(entry)[1] in runtimes)
-        for file in files:
+def compile_with_kiln(kiln_tool, path, directory):
+    """The artifact's path, or raises RuntimeError with kiln's last line of error."""
+    os.makedirs(directory, exist_ok=True)
+    compiled = subprocess.run([kiln_tool, "compile", path, "-o", directory], capture_output=True, text=True)
+    if compiled.returncode != 0:
+        lines = (compiled.stderr.strip() or compiled.stdout.strip() or f"exit {compiled.returncode}").splitlines()
+        raise RuntimeError(lines[-1][:160])
+    return os.path.join(directory, os.path.splitext(os.path.basename(path))[0] + ".kiln")
+
+
+def largest_difference(a, b):
+    a, b = np.asarray(a, dtype=np.float64).reshape(-1), np.asarray(b, dtype=np.float64).reshape(-1)
+    if a.size != b.size:
+        raise ValueError(f"{a.size} vs {b.size} outputs")
+    return float(np.abs(a - b).max())
+
+
+# --------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------
+
+
+def parse_arguments(argv):
+    """KILN [DIR ...] [RUNS [INPUTS_DIR]] with --runs N, --inputs DIR, --gemm anywhere."""
+    options = {"runs": None, "inputs": [], "gemm": False}
+    positional = []
+    arguments = iter(argv)
+    for argument in arguments:
+        if argument == "--gemm":
+            options["gemm"] = True
+        elif argument == "--runs":
+            options["runs"] = int(next(arguments))
+        elif argument == "--inputs":
+            options["inputs"].append(next(arguments))
+        elif argument in ("-h", "--help"):
+            print(__doc__)
+            sys.exit(0)
+        else:
+            positional.append(argument)
+    if not positional:
+        sys.exit(__doc__)
+    kiln_tool, rest = positional[0], positional[1:]
+    folders = []
+    for index, argument in enumerate(rest):
+        if argument.isdigit():  # the original form: KILN DIR RUNS [INPUTS_DIR]
+            options["runs"] = int(argument)
+            options["inputs"] += rest[index + 1:]
+            break
+        folders.append(argument)
+    return kiln_tool, folders, options
+
+
+def kiln_available(kiln_tool):
+    return os.path.isfile(kiln_tool) and os.access(kiln_tool, os.X_OK)
+
+
+def format_time(value):
+    return DASH if value is None else f"{value:.1f}" if value >= 100 else f"{value:.2f}"
+
+
+def format_ratio(numerator, denominator):
+    return DASH if numerator is None or denominator is None else f"{numerator / denominator:.2f}"
+
+
+def format_difference(value):
+    return DASH if value is None else "0" if value == 0 else f"{value:.3g}"
+
+
+def print_table(header, rows, align):
+    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
+
+    def line(cells):
+        return "| " + " | ".join(str(c).ljust(w) if a == "<" else str(c).rjust(w)
+                                 for c, w, a in zip(cells, widths, align)) + " |"
+
+    print(line(header))
+    print("|" + "|".join(("-" * (w + 1) + ":") if a == ">" else ("-" * (w + 2)) for w, a in zip(widths, align)) + "|")
+    for row in rows:
+        print(line(row))
+
+
+# --------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------
+
+def float_twin(name, names):
+    """The float model of an int8 one (NAME_int8 -> NAME, ad01_int8 -> ad01_fp32, kws_ref_model -> ..._float32)."""
+    for suffix in ("_int8io", "_int8", "_qdq"):
+        if name.endswith(suffix):
+            base = name.removesuffix(suffix)
+            return next((twin for twin in (base, base + "_fp32", base + "_float32") if twin in names), None)
+    return name + "_float32" if name + "_float32" in names else None
+
+
+def compare_models(kiln_tool, folders, runs, inputs_folders):
+    runnable = kiln_available(kiln_tool)
+    if runnable:
+        print(f"ctypes call overhead: {call_overhead(runs):.2f} µs (in the Kiln column; LiteRT and ORT pay their own bindings' overhead)")
+    notes = [] if runnable else [f"Kiln: {kiln_tool} is not an executable: no Kiln columns"]
+    listings = {folder: sorted(os.listdir(folder)) for folder in folders}
+    tflite_names = {os.path.splitext(f)[0] for files in listings.values() for f in files if f.endswith(".tflite")}
+    onnx_paths = {}  # name -> NAME.onnx, the one beside NAME.tflite first
+    for folder in folders:
+        for file in listings[folder]:
             name, extension = os.path.splitext(file)
-            label, reference = runtimes[extension]
-            path = os.path.join(models, file)
-            inputs = input_file(folders, name)
+            if extension == ".onnx" and (name not in onnx_paths or os.path.exists(os.path.join(folder, name + ".tflite"))):
+                onnx_paths[name] = os.path.join(folder, file)
+    models = []  # (name, folder, NAME.tflite or None, NAME.onnx or None)
+    for folder in folders:
+        for file in listings[folder]:
+            name, extension = os.path.splitext(file)
+            if extension == ".tflite":
+                models.append((name, folder, os.path.join(folder, file), onnx_paths.get(name)))
+            elif extension == ".onnx" and name not in tflite_names and onnx_paths[name] == os.path.join(folder, file):
+                models.append((name, folder, None, os.path.join(folder, file)))
+
+    header = ["model", "Kiln µs", "LiteRT µs", "ORT µs", "Kiln/LiteRT", "Kiln/ORT", "max abs diff Kiln vs LiteRT"]
+    rows, kiln_times = [], {}
+    with tempfile.TemporaryDirectory() as directory:
+        for number, (name, folder, tflite, onnx) in enumerate(models):
+            search = [folder] + [f for f in folders if f != folder] + inputs_folders
+            inputs = input_file(search, name)
             if inputs is None:
                 continue
-            compiled = subprocess.run([kiln_tool, "compile", path, "-o", directory], capture_output=True, text=True)
-            if compiled.returncode != 0:
-                print(f"{name:<28} kiln: {compiled.stderr.strip().splitlines()[-1][:100]}")
-                continue
             sample = np.load(inputs)[:1]
-            reference_time, reference_output = reference(path, sample, runs)
-            kiln_time, kiln_output = kiln(os.path.join(directory, name + ".kiln"), sample, runs)
-            difference = np.abs(
-                reference_output.astype(np.float64).reshape(-1) - kiln_output.astype(np.float64).reshape(-1)).max()
-            print(f"{name:<28}{label:>9}{reference_time:>11.2f}{kiln_time:>11.2f}{reference_time / kiln_time:>9.2f}x"
-                  f"{difference:>12.2e}")
+            times, outputs = {}, {}
+            for label, runtime, path in (("LiteRT", litert, tflite), ("ORT", onnx_runtime, onnx)):
+                if path is None:
+                    continue
+                try:
+                    times[label], outputs[label] = runtime(path, sample, runs)
+                except Exception as error:  # noqa: BLE001 (reported under the table)
+                    notes.append(f"{name}: {label}: {str(error).strip().splitlines()[-1][:160]}")
+            if runnable:
+                try:
+                    artifact = compile_with_kiln(kiln_tool, tflite or onnx, os.path.join(directory, str(number)))
+                    times["Kiln"], outputs["Kiln"] = kiln(artifact, sample, runs)
+                    kiln_times[name] = times["Kiln"]
+                except Exception as error:  # noqa: BLE001
+                    notes.append(f"{name}: Kiln: {str(error).strip()}")
+            reference = "LiteRT" if tflite else "ORT"
+            difference = None
+            if "Kiln" in outputs and reference in outputs:
+                try:
+                    difference = largest_difference(outputs["Kiln"], outputs[reference])
+                except ValueError as error:
+                    notes.append(f"{name}: Kiln's output vs {reference}'s: {error}")
+            kiln_time = times.get("Kiln")
+            rows.append([
+                name + ("" if tflite else " *"), format_time(kiln_time), format_time(times.get("LiteRT")),
+                format_time(times.get("ORT")), format_ratio(kiln_time, times.get("LiteRT")),
+                format_ratio(kiln_time, times.get("ORT")),
+                format_difference(difference) + (" *" if difference is not None and not tflite else "")])
+            print(f"  measured {name} ({runs} runs each)", file=sys.stderr, flush=True)
+    print()
+    print_table(header, rows, ["<", ">", ">", ">", ">", ">", ">"])
+    if any(not tflite for _, _, tflite, _ in models):
+        print("* an .onnx without a .tflite: Kiln compiles the .onnx; the difference is Kiln vs ONNX Runtime")
+    twins = [f"{name} {time_ / kiln_times[twin]:.2f}" for name, time_ in kiln_times.items()
+             if (twin := float_twin(name, kiln_times)) is not None]
+    if twins:
+        print("Kiln int8 / float32 time: " + ", ".join(twins))
+    for note in notes:
+        print(note)
+
+
+# --------------------------------------------------------------------------
+# GEMM
+# --------------------------------------------------------------------------
+
+
+def gemm(kiln_tool, folder, runs):
+    files = sorted((f for f in os.listdir(folder) if f.startswith("gemm_") and f.endswith(".tflite")),
+                   key=lambda f: (int(f.split("_")[1].split(".")[0]), f))
+    sizes = sorted({int(f.split("_")[1].split(".")[0]) for f in files})
+    runnable = kiln_available(kiln_tool)
+    notes = [] if runnable else [f"Kiln: {kiln_tool} is not an executable: no Kiln columns"]
+    header = ["M = N = K", "NumPy f32", "LiteRT f32", "Kiln f32", "Kiln f32 / NumPy", "LiteRT int8", "Kiln int8",
+              "Kiln int8 / f32", "max abs diff f32 Kiln vs LiteRT"]
+    rows = []
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as directory:
+        for size in sizes:
+            operations = 2.0 * size ** 3
+            rate = lambda microseconds: operations / (microseconds * 1e3)  # noqa: E731  (GFLOP/s)
+            a = rng.standard_normal((size, size)).astype(np.float32)
+            b = rng.standard_normal((size, size)).astype(np.float32)
+            c = np.empty((size, size), np.float32)
+            numpy_rate = rate(median_microseconds(lambda: np.matmul(a, b, out=c), runs))
+            results = {}
+            for variant, sample in (("f32", a), ("int8", rng.integers(-128, 128, (size, size), dtype=np.int8))):
+                path = os.path.join(folder, f"gemm_{size}{'' if variant == 'f32' else '_int8'}.tflite")
+                if not os.path.exists(path):
+                    continue
+                try:
+                    microseconds, results[f"LiteRT {variant} out"] = litert(path, sample, runs)
+                    results[f"LiteRT {variant}"] = rate(microseconds)
+                except Exception as error:  # noqa: BLE001
+                    notes.append(f"{os.path.basename(path)}: LiteRT: {error}")
+                if runnable:
+                    try:
+                        artifact = compile_with_kiln(kiln_tool, path, os.path.join(directory, f"{size}{variant}"))
+                        microseconds, results[f"Kiln {variant} out"] = kiln(artifact, sample, runs)
+                        results[f"Kiln {variant}"] = rate(microseconds)
+                    except Exception as error:  # noqa: BLE001
+                        notes.append(f"{os.path.basename(path)}: Kiln: {error}")
+            difference = None
+            if "Kiln f32 out" in results and "LiteRT f32 out" in results:
+                difference = largest_difference(results["Kiln f32 out"], results["LiteRT f32 out"])
+            value = lambda key: DASH if key not in results else f"{results[key]:.1f}"  # noqa: E731
+            rows.append([str(size), f"{numpy_rate:.1f}", value("LiteRT f32"), value("Kiln f32"),
+                         DASH if "Kiln f32" not in results else f"{100 * results['Kiln f32'] / numpy_rate:.0f} %",
+                         value("LiteRT int8"), value("Kiln int8"),
+                         DASH if "Kiln int8" not in results or "Kiln f32" not in results
+                         else f"{results['Kiln int8'] / results['Kiln f32']:.2f}×",
+                         format_difference(difference)])
+            print(f"  measured {size} ({runs} runs each)", file=sys.stderr, flush=True)
+    print("GFLOP/s (float32) and GOP/s (int8), one thread, median of "
+          f"{runs} calls; OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
+    print_table(header, rows, ["<"] + [">"] * (len(header) - 1))
+    for note in notes:
+        print(note)
+
+
+def main():
+    kiln_tool, folders, options = parse_arguments(sys.argv[1:])
+    if options["gemm"]:
+        folder = folders[0] if folders else os.path.join(os.path.dirname(os.path.abspath(__file__)), "Models", "gemm")
+        gemm(kiln_tool, folder, options["runs"] or 200)
+        return
+    if not folders:
+        sys.exit(__doc__)
+    compare_models(kiln_tool, folders, options["runs"] or 2000, options["inputs"])
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 import Foundation
+import KilnCodegen
 import KilnIR
 
 /// Size and cost figures of a graph, per layer and in total: what `kiln inspect` prints.
@@ -17,6 +18,8 @@ public struct ModelReport: Sendable {
         public var parameters: Int
         /// Multiply-accumulates per inference.
         public var macs: Int
+        /// The kernel chosen for the layer, when the report was made with a plan.
+        public var kernel: String?
     }
 
     /// Per-layer figures, in execution order.
@@ -30,9 +33,9 @@ public struct ModelReport: Sendable {
     /// Bytes of the planned arena, if memory has been planned.
     public var arenaByteCount: Int?
 
-    /// Computes the figures of `graph`.
-    public init(_ graph: Graph) {
-        layers = graph.nodes.map { node in
+    /// Computes the figures of `graph`, with each layer's kernel when a `plan` for it is given.
+    public init(_ graph: Graph, plan: KernelPlan? = nil) {
+        layers = graph.nodes.enumerated().map { index, node in
             let shapes = node.inputs.map { graph.type(of: $0).shape }
             let output = graph.type(of: node.outputs[0]).shape
             let parameters = node.inputs.filter(graph.isConstant).reduce(0) { $0 + graph.type(of: $1).elementCount }
@@ -48,7 +51,7 @@ public struct ModelReport: Sendable {
             let macs = macsPerOutput.isEmpty ? 0 : Shape(macsPerOutput + output.dimensions).elementCount
             return Layer(
                 name: node.name, kind: node.op.kindName, activation: node.op.fusedActivation?.rawValue,
-                outputShape: output, parameters: parameters, macs: macs)
+                outputShape: output, parameters: parameters, macs: macs, kernel: plan?.choices[index].name)
         }
         var parameterCount = 0
         var zeros = 0
@@ -75,12 +78,15 @@ public struct ModelReport: Sendable {
 
     /// A fixed-width table of the layers followed by the totals.
     public var table: String {
-        let header = ["layer", "op", "output", "params", "MACs"]
+        let showsKernels = layers.contains { $0.kernel != nil }
+        let header = ["layer", "op", "output", "params", "MACs"] + (showsKernels ? ["kernel"] : [])
+        // Converters join every folded op's name into one (TFLite: `a;b;c`); keep the table readable.
+        func shortened(_ name: String) -> String { name.count <= 48 ? name : name.prefix(47) + "…" }
         let rows = layers.map { layer in
             [
-                layer.name, layer.kind + (layer.activation.map { "+\($0)" } ?? ""), layer.outputShape.description,
+                shortened(layer.name), layer.kind + (layer.activation.map { "+\($0)" } ?? ""), layer.outputShape.description,
                 String(layer.parameters), String(layer.macs),
-            ]
+            ] + (showsKernels ? [layer.kernel ?? ""] : [])
         }
         let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
         func line(_ cells: [String]) -> String {

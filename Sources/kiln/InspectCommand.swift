@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KilnCodegen
 import KilnCompiler
 import KilnIR
 import KilnRuntime
@@ -8,7 +9,7 @@ import KilnRuntime
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show a model's layers, output shapes, parameters, MACs, arena and weight bytes after passes.")
+        abstract: "Show a model's layers, output shapes, parameters, MACs, kernels, arena and weight bytes after passes.")
 
     @Argument(help: "A Swift model file, a .tflite or .onnx model, or a compiled .kiln artifact.")
     var path: String
@@ -16,13 +17,20 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Also print the optimized graph.")
     var graph = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Show the kernels chosen for this ISA level instead of the model's target.",
+            valueName: ISALevel.allCases.map(\.rawValue).joined(separator: "|")))
+    var isa: ISALevel?
+
     func run() throws {
         let url = URL(fileURLWithPath: path)
         if url.pathExtension != "kiln" {
             for model in try ModelSource(url: url).load() {
                 let optimized = try Compiler().optimize(model.graph, options: model.options)
-                print("model \(model.name)")
-                print(ModelReport(optimized).table)
+                let level = try isa ?? Compiler.targetMachine(model.options.target).isaLevel
+                print("model \(model.name) (kernels for \(level.rawValue))")
+                print(ModelReport(optimized, plan: KernelPlan(graph: optimized, isa: level)).table)
                 if graph { print("\n" + optimized.textDump) }
             }
         } else {
@@ -37,3 +45,5 @@ struct InspectCommand: ParsableCommand {
         }
     }
 }
+
+extension ISALevel: ExpressibleByArgument {}

@@ -39,7 +39,10 @@ import Testing
 
     /// Per-channel and per-tensor filters with each fused activation, plus a layer without bias, in one graph.
     @Test(arguments: fullyConnectedCases)
-    func fullyConnected(_ c: FullyConnectedCase) throws {
+    func fullyConnected(_ c: FullyConnectedCase) throws { try Self.checkFullyConnected(c) }
+
+    /// Checks one fully-connected case compiled with `options` (the host by default).
+    static func checkFullyConnected(_ c: FullyConnectedCase, options: CompileOptions = CompileOptions()) throws {
         var graph = Graph(name: "fc")
         let x = graph.addInput(
             name: "x", type: Int8Graphs.input([c.rows, c.depth], scale: c.inputScale, zeroPoint: c.inputZeroPoint))
@@ -56,7 +59,7 @@ import Testing
             labels.append(Self.describe(perChannel, activation, withBias))
         }
         try expectCompiledInt8MatchesReference(
-            graph, seed: 7, labels: labels, "int8 fc \(c.testDescription)")
+            graph, options: options, seed: 7, labels: labels, "int8 fc \(c.testDescription)")
     }
 
     /// Filter granularity, fused activation and whether there is a bias, for each layer of a test graph.
@@ -111,7 +114,10 @@ import Testing
     ]
 
     @Test(arguments: convolutionCases)
-    func convolution(_ c: ConvCase) throws {
+    func convolution(_ c: ConvCase) throws { try Self.checkConvolution(c) }
+
+    /// Checks one convolution case compiled with `options` (the host by default).
+    static func checkConvolution(_ c: ConvCase, options: CompileOptions = CompileOptions()) throws {
         var graph = Graph(name: "conv")
         let inputScale: Float = 0.04
         let x = graph.addInput(name: "x", type: Int8Graphs.input(c.input, scale: inputScale, zeroPoint: c.inputZeroPoint))
@@ -133,7 +139,8 @@ import Testing
                         zeroPoint: Int32(15 - variant * 7))))
             labels.append(Self.describe(perChannel, activation, withBias))
         }
-        try expectCompiledInt8MatchesReference(graph, seed: 11, labels: labels, "int8 conv \(c.testDescription)")
+        try expectCompiledInt8MatchesReference(
+            graph, options: options, seed: 11, labels: labels, "int8 conv \(c.testDescription)")
     }
 
     struct DepthwiseCase: Sendable, CustomTestStringConvertible {
@@ -166,7 +173,10 @@ import Testing
     ]
 
     @Test(arguments: depthwiseCases)
-    func depthwiseConvolution(_ c: DepthwiseCase) throws {
+    func depthwiseConvolution(_ c: DepthwiseCase) throws { try Self.checkDepthwise(c) }
+
+    /// Checks one depthwise case compiled with `options` (the host by default).
+    static func checkDepthwise(_ c: DepthwiseCase, options: CompileOptions = CompileOptions()) throws {
         var graph = Graph(name: "depthwise")
         let inputScale: Float = 0.07
         let x = graph.addInput(name: "x", type: Int8Graphs.input(c.input, scale: inputScale, zeroPoint: c.inputZeroPoint))
@@ -188,7 +198,8 @@ import Testing
                         zeroPoint: Int32(variant * 11 - 30))))
             labels.append(Self.describe(perChannel, activation, withBias))
         }
-        try expectCompiledInt8MatchesReference(graph, seed: 13, labels: labels, "int8 depthwise \(c.testDescription)")
+        try expectCompiledInt8MatchesReference(
+            graph, options: options, seed: 13, labels: labels, "int8 depthwise \(c.testDescription)")
     }
 
     // MARK: Pooling

@@ -85,7 +85,10 @@ import Testing
     ]
 
     @Test(arguments: convolutionCases)
-    func convolution(_ c: ConvCase) throws {
+    func convolution(_ c: ConvCase) throws { try Self.checkConvolution(c) }
+
+    /// Checks one float convolution case compiled with `options` (the host by default).
+    static func checkConvolution(_ c: ConvCase, options: CompileOptions = CompileOptions()) throws {
         let attributes = Conv2DAttributes(
             strides: c.strides, dilations: c.dilations, padding: c.padding, explicitPadding: c.explicitPadding,
             activation: .relu6)
@@ -94,7 +97,7 @@ import Testing
             constants: [
                 Self.weights([c.filters, c.kernel.0, c.kernel.1, c.input[3]], seed: 8), Self.weights([c.filters], seed: 9),
             ])
-        try expectCompiledMatchesReference(graph, inputRange: -3...3, "conv \(c.testDescription)")
+        try expectCompiledMatchesReference(graph, options: options, inputRange: -3...3, "conv \(c.testDescription)")
     }
 
     @Test func convolutionWithInt8Weights() throws {

@@ -207,12 +207,15 @@ struct TFLiteModelTests {
         let inspect = try CommandLineTool.run(kiln, ["inspect", MLPerfTinyModels.url("kws_ref_model", "tflite").path])
         #expect(inspect.status == 0, "\(inspect.output)")
         let lines = inspect.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        #expect(lines.first == "model kws_ref_model")
+        #expect(lines.first?.hasPrefix("model kws_ref_model (kernels for ") == true, "\(lines.first ?? "")")
         let header = try #require(lines.dropFirst().first)
-        #expect(header.split(separator: " ") == ["layer", "op", "output", "params", "MACs"], "header: \(header)")
+        #expect(header.split(separator: " ") == ["layer", "op", "output", "params", "MACs", "kernel"], "header: \(header)")
         func rows(_ op: String) -> [[Substring]] {
-            lines.map { $0.split(separator: " ") }.filter { $0.count == 5 && $0[1] == op }
+            lines.map { $0.split(separator: " ") }.filter { $0.count == 6 && $0[1] == op }
         }
+        // The plan's kernel names carry the element types and shape of each layer.
+        #expect(rows("conv2d+relu").first?[5].hasPrefix("qs8_qc8w_conv10x4s2_") == true, "\(inspect.output)")
+        #expect(rows("depthwise_conv2d+relu").allSatisfy { $0[5].hasPrefix("qs8_qc8w_dwconv3x3s1_") }, "\(inspect.output)")
         // DS-CNN: one 10×4 convolution, four depthwise/pointwise pairs, pooling, flatten, dense, softmax.
         #expect(rows("conv2d+relu").count == 5)
         #expect(rows("depthwise_conv2d+relu").count == 4)

@@ -23,10 +23,13 @@ struct KernelEmitter {
     /// A constant f32 vector with every lane `value`.
     func splat(_ value: Float, lanes: Int) -> IRValue { ir.splat(ir.constant(value), count: lanes) }
 
-    /// `a * b + c` as one rounding, which is also what the reference's `+=` becomes under FMA contraction.
+    /// `a * b + c`: one rounding where the target has FMA instructions (as the
+    /// reference's `+=` is under FMA contraction), a multiply and an add where it
+    /// has none (SSE4.1), rather than a call to libm's `fmaf` that a model
+    /// artifact cannot link.
     func fma(_ a: IRValue, _ b: IRValue, _ c: IRValue, lanes: Int) -> IRValue {
         let type = vectorType(lanes)
-        let fma = ir.intrinsic("llvm.fma", overloads: [type], returning: type, parameters: [type, type, type])
+        let fma = ir.intrinsic("llvm.fmuladd", overloads: [type], returning: type, parameters: [type, type, type])
         return ir.call(fma.function, type: fma.type, [a, b, c])
     }
 

@@ -58,8 +58,9 @@ struct VNNIGEMMKernel {
             tiles = []
             bytes = []
             var start = 0
+            // The last vector may be partial: its missing units get zero weights and are never stored.
             while start < units {
-                let vectors = min(VNNIGEMMKernel.vectorsPerTile, (units - start) / 16)
+                let vectors = min(VNNIGEMMKernel.vectorsPerTile, (units - start + 15) / 16)
                 tiles.append((start, vectors, bytes.count))
                 for tap in 0..<taps {
                     for group in 0..<groups {
@@ -69,7 +70,7 @@ struct VNNIGEMMKernel {
                                 for byte in 0..<4 {
                                     let channel = group * 4 + byte
                                     bytes.append(
-                                        channel < channels
+                                        channel < channels && unit < units
                                             ? UInt8(bitPattern: filter[unit * depth + tap * channels + channel]) : 0)
                                 }
                             }
@@ -81,8 +82,10 @@ struct VNNIGEMMKernel {
             let sums = (0..<units).map { unit in
                 (0..<depth).reduce(Int32(0)) { $0 &+ Int32(filter[unit * depth + $1]) }
             }
-            weightSums = sums
-            initial = (0..<units).map { (bias?[$0] ?? 0) &- (128 &+ inputZeroPoint) &* sums[$0] }
+            // Padded to whole vectors, which the kernel loads.
+            let padding = [Int32](repeating: 0, count: (16 - units % 16) % 16)
+            weightSums = sums + padding
+            initial = (0..<units).map { (bias?[$0] ?? 0) &- (128 &+ inputZeroPoint) &* sums[$0] } + padding
         }
     }
 
@@ -108,9 +111,11 @@ struct VNNIGEMMKernel {
         return Resources(
             weights: ir.addConstantBytes(name: "vnni.weights", bytes: packed.bytes, alignment: 64),
             initial: ir.addConstantBytes(
-                name: "vnni.initial", bytes: TensorData(int32: packed.initial, shape: [units]).bytes, alignment: 64),
+                name: "vnni.initial", bytes: TensorData(int32: packed.initial, shape: [packed.initial.count]).bytes,
+                alignment: 64),
             weightSums: ir.addConstantBytes(
-                name: "vnni.sums", bytes: TensorData(int32: packed.weightSums, shape: [units]).bytes, alignment: 64),
+                name: "vnni.sums", bytes: TensorData(int32: packed.weightSums, shape: [packed.weightSums.count]).bytes,
+                alignment: 64),
             slots: (0..<positions).map { _ in (0..<Self.vectorsPerTile).map { _ in emitter.accumulator(vectorType) } },
             dot: dot)
     }
@@ -219,28 +224,32 @@ struct VNNIGEMMKernel {
             }
             for (position, outputBase) in outputBases.enumerated() {
                 for vector in 0..<tile.vectors {
-                    let channel = emitter.index(tile.start + vector * 16)
-                    let sums = ir.load(vectorType, from: resources.slots[position][vector], alignment: 4)
+                    let first = tile.start + vector * 16
+                    let lanes = min(16, units - first)
+                    let channel = emitter.index(first)
+                    var sums = ir.load(vectorType, from: resources.slots[position][vector], alignment: 4)
+                    if lanes < 16 { sums = ir.shuffle(sums, sums, mask: Array(0..<lanes)) }
                     let offset = ir.add(outputBase, channel)
                     switch mode {
                     case .int8(let epilogue):
-                        epilogue.store(emitter, sums, channel: channel, lanes: 16, output: output, offset: offset)
+                        epilogue.store(emitter, sums, channel: channel, lanes: lanes, output: output, offset: offset)
                     case .dynamicRange(let scales, let bias, let activation):
                         // Σ (u - 128 - zp) · w = Σ u · w - (128 + zp) · Σ w.
                         let grid = grids[position]
                         let shift = ir.add(ir.load(ir.i32, from: grid.zeroPoint, alignment: 4), ir.constant(128, ir.i32))
                         let sumsOfWeights = ir.load(
-                            vectorType, from: ir.gep(ir.i32, resources.weightSums, [channel]), alignment: 4)
-                        let centered = ir.sub(sums, ir.mul(sumsOfWeights, ir.broadcast(shift, count: 16)))
+                            ir.vector(ir.i32, lanes), from: ir.gep(ir.i32, resources.weightSums, [channel]), alignment: 4)
+                        let centered = ir.sub(sums, ir.mul(sumsOfWeights, ir.broadcast(shift, count: lanes)))
                         // (sum · step) · scale + bias: the order XNNPACK's dynamic-range kernels use.
-                        let step = ir.broadcast(ir.load(ir.f32, from: grid.step, alignment: 4), count: 16)
-                        let stepped = ir.fmul(ir.sitofp(centered, to: emitter.vectorType(16)), step)
-                        let scale = emitter.loadVector(scales, offset: channel, lanes: 16)
+                        let step = ir.broadcast(ir.load(ir.f32, from: grid.step, alignment: 4), count: lanes)
+                        let stepped = ir.fmul(ir.sitofp(centered, to: emitter.vectorType(lanes)), step)
+                        let scale = emitter.loadVector(scales, offset: channel, lanes: lanes)
                         var value = ir.fmul(stepped, scale)
                         if let bias {
-                            value = emitter.fma(stepped, scale, emitter.loadVector(bias, offset: channel, lanes: 16), lanes: 16)
+                            value = emitter.fma(
+                                stepped, scale, emitter.loadVector(bias, offset: channel, lanes: lanes), lanes: lanes)
                         }
-                        emitter.storeVector(emitter.activate(value, activation, lanes: 16), output, offset: offset)
+                        emitter.storeVector(emitter.activate(value, activation, lanes: lanes), output, offset: offset)
                     }
                 }
             }

@@ -58,7 +58,7 @@ public struct KernelPlan: Sendable {
             default: break
             }
             // The quantized rows live on the stack: keep them small.
-            if eligible, units % 16 == 0, depth <= 4096 { result[index + 1] = index }
+            if eligible, units > 0, depth <= 4096 { result[index + 1] = index }
         }
         return result
     }
@@ -98,7 +98,7 @@ private struct Chooser {
                 return gemm(units: filter[0])
             }
             let vnni = isQuantized && usesVNNI(units: filter[0])
-            let pixels = pixelsPerBlock(vectors: vnni ? min(4, filter[0] / 16) : vectorsPerTile(units: filter[0]))
+            let pixels = pixelsPerBlock(vectors: vnni ? vnniVectorsPerTile(units: filter[0]) : vectorsPerTile(units: filter[0]))
             let op = "conv\(filter[1])x\(filter[2])s\(attributes.strides[0])" + dilation(attributes)
             return KernelChoice(
                 kernel: vnni ? .convVNNI(pixelsPerBlock: pixels) : .conv(pixelsPerBlock: pixels),
@@ -127,7 +127,10 @@ private struct Chooser {
             name: name("gemm", tile: "\(rows)x\(tileColumns(units: units, vnni: vnni))"))
     }
 
-    private func usesVNNI(units: Int) -> Bool { isa.hasVNNI && units % 16 == 0 && units > 0 }
+    private func usesVNNI(units: Int) -> Bool { isa.hasVNNI && units > 0 }
+
+    /// Accumulator vectors of 16 units in the widest VNNI tile; a partial last vector counts as one.
+    private func vnniVectorsPerTile(units: Int) -> Int { min(VNNIGEMMKernel.vectorsPerTile, (units + 15) / 16) }
 
     private func rowsPerBlock(vnni: Bool) -> Int { isa.vectorRegisters >= 32 ? 4 : 2 }
 
@@ -137,7 +140,7 @@ private struct Chooser {
     }
 
     private func tileColumns(units: Int, vnni: Bool) -> Int {
-        vnni ? 16 * min(4, units / 16) : min(units, isa.laneWidth * vectorsPerTile(units: units))
+        vnni ? 16 * vnniVectorsPerTile(units: units) : min(units, isa.laneWidth * vectorsPerTile(units: units))
     }
 
     /// Output pixels per block: as many as keep `vectors` accumulators per pixel,

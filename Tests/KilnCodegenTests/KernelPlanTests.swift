@@ -1,0 +1,111 @@
+import KilnIR
+import Testing
+
+@testable import KilnCodegen
+
+/// The kernel plan is a pure function of the graph and the ISA level: the same
+/// graph gets the expected kernels for every level, on any host.
+@Suite struct KernelPlanTests {
+    /// A small int8 network: a 3-channel first layer, a pointwise layer, a
+    /// depthwise layer, a fully-connected layer with 10 units, and an add.
+    static func int8Network() throws -> Graph {
+        var graph = Graph(name: "net")
+        let q = QuantizationParameters.perTensor(scale: 0.05, zeroPoint: -3)
+        func filter(_ name: String, _ shape: Shape, channels: Int) -> ValueID {
+            graph.addConstant(
+                name: name, data: TensorData(int8: [Int8](repeating: 1, count: shape.elementCount), shape: shape),
+                quantization: QuantizationParameters(
+                    scales: [Float](repeating: 0.01, count: channels), zeroPoints: [Int32](repeating: 0, count: channels),
+                    axis: shape.rank == 4 && shape[0] == 1 ? 3 : 0))
+        }
+        let x = graph.addInput(name: "x", type: TensorType(.int8, [1, 17, 17, 3], quantization: q))
+        let stem = try graph.addNode(
+            .conv2D(Conv2DAttributes(strides: [2, 2], padding: .same, activation: .relu)),
+            inputs: [x, filter("w0", [32, 3, 3, 3], channels: 32)], name: "stem", quantization: q)
+        let pointwise = try graph.addNode(
+            .conv2D(Conv2DAttributes(padding: .valid)), inputs: [stem, filter("w1", [64, 1, 1, 32], channels: 64)],
+            name: "pointwise", quantization: q)
+        let depthwise = try graph.addNode(
+            .depthwiseConv2D(Conv2DAttributes(padding: .same)), inputs: [pointwise, filter("w2", [1, 3, 3, 64], channels: 64)],
+            name: "depthwise", quantization: q)
+        let sum = try graph.addNode(.add(activation: nil), inputs: [depthwise, pointwise], name: "residual", quantization: q)
+        let flat = try graph.addNode(.reshape([1, 9 * 9 * 64]), inputs: [sum], name: "flatten", quantization: q)
+        graph.outputs = [
+            try graph.addNode(
+                .fullyConnected(activation: nil), inputs: [flat, filter("w3", [10, 9 * 9 * 64], channels: 10)], name: "logits",
+                quantization: q)
+        ]
+        return graph
+    }
+
+    static let expected: [ISALevel: [String]] = [
+        .avx512vnni: [
+            "qs8_qc8w_conv3x3s2_avx512vnni_8x32", "qs8_qc8w_gemm_avx512vnni_4x64", "qs8_qc8w_dwconv3x3s1_avx512vnni_1x16",
+            "qs8_add", "qs8_reshape", "qs8_qc8w_gemm_avx512vnni_4x16",
+        ],
+        .avx512: [
+            "qs8_qc8w_conv3x3s2_avx512_8x32", "qs8_qc8w_gemm_avx512_4x64", "qs8_qc8w_dwconv3x3s1_avx512_1x16", "qs8_add",
+            "qs8_reshape", "qs8_qc8w_gemm_avx512_4x10",
+        ],
+        .avx2: [
+            "qs8_qc8w_conv3x3s2_avx2_2x32", "qs8_qc8w_gemm_avx2_2x32", "qs8_qc8w_dwconv3x3s1_avx2_1x8", "qs8_add",
+            "qs8_reshape", "qs8_qc8w_gemm_avx2_2x8",
+        ],
+        .sse41: [
+            "qs8_qc8w_conv3x3s2_sse41_2x16", "qs8_qc8w_gemm_sse41_2x16", "qs8_qc8w_dwconv3x3s1_sse41_1x4", "qs8_add",
+            "qs8_reshape", "qs8_qc8w_gemm_sse41_2x8",
+        ],
+        .neon: [
+            "qs8_qc8w_conv3x3s2_neon_6x16", "qs8_qc8w_gemm_neon_4x16", "qs8_qc8w_dwconv3x3s1_neon_1x4", "qs8_add",
+            "qs8_reshape", "qs8_qc8w_gemm_neon_4x8",
+        ],
+    ]
+
+    @Test(arguments: [ISALevel.avx512vnni, .avx512, .avx2, .sse41, .neon])
+    func int8NetworkKernels(_ level: ISALevel) throws {
+        let graph = try Self.int8Network()
+        let plan = KernelPlan(graph: graph, isa: level)
+        #expect(plan.choices.map(\.name) == Self.expected[level])
+        let convolution = plan.choices[0].kernel
+        if level.hasVNNI {
+            #expect(convolution == .convVNNI(pixelsPerBlock: 8))
+            #expect(plan.choices[1].kernel == .gemmVNNI(rowsPerBlock: 4))
+        } else {
+            #expect(!"\(convolution)".contains("VNNI"))
+        }
+        // 10 units take one VNNI vector, its other lanes unused.
+        let rows = level.vectorRegisters >= 32 ? 4 : 2
+        #expect(plan.choices[5].kernel == (level.hasVNNI ? .gemmVNNI(rowsPerBlock: rows) : .gemm(rowsPerBlock: rows)))
+    }
+
+    @Test(arguments: [
+        ("x86_64-unknown-linux-gnu", "+avx512f,+avx512bw,+avx512vnni,+avx2", ISALevel.avx512vnni),
+        ("x86_64-unknown-linux-gnu", "+avx512f,+avx512bw,-avx512vnni", .avx512),
+        ("x86_64-unknown-linux-gnu", "+avx2,+fma,+avx", .avx2),
+        ("x86_64-unknown-linux-gnu", "+sse4.1", .sse41),
+        ("aarch64-unknown-linux-gnu", "+neon", .neon),
+        ("aarch64-unknown-linux-gnu", "+neon,+dotprod", .neonDotProd),
+    ])
+    func levelFromTargetFeatures(triple: String, features: String, level: ISALevel) {
+        let enabled = features.split(separator: ",").compactMap { $0.hasPrefix("+") ? String($0.dropFirst()) : nil }
+        #expect(ISALevel(triple: triple, features: enabled) == level)
+    }
+
+    /// A dynamic-range layer absorbs its per-row rounding only where VNNI runs it.
+    @Test func dynamicRangeRoundingIsAbsorbedOnVNNI() throws {
+        var graph = Graph(name: "hybrid")
+        let x = graph.addInput(name: "x", type: TensorType(.float32, [2, 40]))
+        let rounded = try graph.addNode(.dynamicRangeQuantize(.perRow), inputs: [x], name: "round")
+        let weights = graph.addConstant(
+            name: "w", data: TensorData(int8: [Int8](repeating: 2, count: 32 * 40), shape: [32, 40]),
+            quantization: .perTensor(scale: 0.1, zeroPoint: 0))
+        graph.outputs = [try graph.addNode(.fullyConnected(activation: nil), inputs: [rounded, weights], name: "fc")]
+        let vnni = KernelPlan(graph: graph, isa: .avx512vnni)
+        #expect(vnni.choices[0].kernel == .absorbed(into: 1))
+        #expect(vnni.choices[1].kernel == .dynamicRangeGEMMVNNI(rounding: 0, rowsPerBlock: 4))
+        #expect(vnni.choices[1].name == "qd8_f32_qc8w_gemm_avx512vnni_4x32")
+        let avx2 = KernelPlan(graph: graph, isa: .avx2)
+        #expect(avx2.choices[0].kernel == .standard)
+        #expect(avx2.choices[1].name == "f32_qc8w_gemm_avx2_2x32")
+    }
+}
