@@ -18,11 +18,19 @@ public struct ModelCodegen {
     /// The exported symbol of the entry point.
     public let entryPoint: String
 
+    /// Whether the entry point counts each node's CPU cycles into the exported
+    /// array ``layerCyclesSymbol(entryPoint:)`` (one `UInt64` per node, in node order).
+    public var profilesLayers: Bool
+
     /// Creates a code generator for `target`.
-    public init(target: TargetMachine, entryPoint: String = "kiln_run") {
+    public init(target: TargetMachine, entryPoint: String = "kiln_run", profilesLayers: Bool = false) {
         self.target = target
         self.entryPoint = entryPoint
+        self.profilesLayers = profilesLayers
     }
+
+    /// The symbol of a profiled model's per-node cycle counters.
+    public static func layerCyclesSymbol(entryPoint: String) -> String { entryPoint + "_layer_cycles" }
 
     /// Compiles `graph` (constants loaded, memory planned) to an object file.
     ///
@@ -83,6 +91,14 @@ public struct ModelCodegen {
         }
 
         let kernels = KernelPlan(graph: graph, isa: target.isaLevel)
+        // Profiling: the time-stamp counter read around each node, summed per node across runs.
+        let profile = profilesLayers
+            ? (
+                counters: ir.addZeroedGlobal(
+                    name: Self.layerCyclesSymbol(entryPoint: entryPoint), byteCount: 8 * max(graph.nodes.count, 1),
+                    alignment: 64),
+                clock: ir.intrinsic("llvm.readcyclecounter", overloads: [], returning: ir.i64, parameters: [])
+            ) : nil
         for (index, node) in graph.nodes.enumerated() {
             let choice = kernels.choices[index]
             if case .absorbed = choice.kernel { continue }
@@ -95,7 +111,13 @@ public struct ModelCodegen {
             let function = try NodeFunction.emit(
                 node: node, index: index, choice: choice, operands: operands, graph: graph, ir: ir,
                 laneWidth: kernels.isa.laneWidth, configure: { configure($0, ir: ir) })
+            let start = profile.map { ir.call($0.clock.function, type: $0.clock.type, []) }
             ir.call(function.function, type: function.type, arguments)
+            if let profile, let start {
+                let elapsed = ir.sub(ir.call(profile.clock.function, type: profile.clock.type, []), start)
+                let counter = ir.gep(ir.i64, profile.counters, [ir.constant(index, ir.i64)])
+                ir.store(ir.add(ir.load(ir.i64, from: counter, alignment: 8), elapsed), to: counter, alignment: 8)
+            }
         }
         // Outputs that no node writes (an input or constant returned directly) are
         // copied byte for byte, whatever their element type.

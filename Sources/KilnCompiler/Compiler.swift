@@ -18,9 +18,14 @@ public struct Compiler: Sendable {
     /// The linker that turns objects into loadable libraries; found on first use if `nil`.
     public var linker: SharedLibraryLinker?
 
+    /// Whether artifacts count each layer's CPU cycles (`kiln bench --per-layer`);
+    /// off for artifacts an app ships.
+    public var profilesLayers = false
+
     /// Creates a compiler.
-    public init(linker: SharedLibraryLinker? = nil) {
+    public init(linker: SharedLibraryLinker? = nil, profilesLayers: Bool = false) {
         self.linker = linker
+        self.profilesLayers = profilesLayers
     }
 
     /// What compiling one model produced.
@@ -121,9 +126,12 @@ public struct Compiler: Sendable {
         }
         let optimized = try timed("passes") { try optimize(graph, options: options) }
         let target = try Self.targetMachine(options.target)
-        let object = try timed("codegen") { try ModelCodegen(target: target).emitObject(for: optimized) }
+        let object = try timed("codegen") {
+            try ModelCodegen(target: target, profilesLayers: profilesLayers).emitObject(for: optimized)
+        }
         let library = try timed("link") { try link(object) }
-        let metadata = Self.metadata(for: optimized, target: target)
+        var metadata = Self.metadata(for: optimized, target: target)
+        if profilesLayers { metadata.profiledLayers = optimized.nodes.map(\.name) }
         let bytes = try ArtifactFile.encode(library: library, metadata: metadata)
         return (Result(artifact: artifact, metadata: metadata, graph: optimized, options: options, timings: timings), bytes)
     }

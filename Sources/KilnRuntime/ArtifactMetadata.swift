@@ -25,6 +25,9 @@ public struct ArtifactMetadata: Codable, Hashable, Sendable {
     public var targetCPU: String
     /// The number of bytes of weights embedded in the library.
     public var weightByteCount: Int
+    /// For a model compiled with per-layer profiling, the layer names its cycle
+    /// counters belong to (one `UInt64` each, in order); `nil` otherwise.
+    public var profiledLayers: [String]?
 
     /// Creates metadata from all of its fields.
     public init(
@@ -38,7 +41,8 @@ public struct ArtifactMetadata: Codable, Hashable, Sendable {
         requiredCPUFeatures: [String],
         targetTriple: String,
         targetCPU: String,
-        weightByteCount: Int
+        weightByteCount: Int,
+        profiledLayers: [String]? = nil
     ) {
         self.formatVersion = formatVersion
         self.kilnVersion = kilnVersion
@@ -51,5 +55,6 @@ public struct ArtifactMetadata: Codable, Hashable, Sendable {
         self.targetTriple = targetTriple
         self.targetCPU = targetCPU
         self.weightByteCount = weightByteCount
+        self.profiledLayers = profiledLayers
     }
 }

@@ -38,6 +38,8 @@ public final class CompiledModel {
     /// The pointer tables handed to the entry point, filled in by each run.
     let inputTable: UnsafeMutablePointer<UnsafeRawPointer?>
     let outputTable: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// The cycle counters of a model compiled with per-layer profiling.
+    private var layerCycleCounters: UnsafeMutablePointer<UInt64>?
     /// Each tensor's size and alignment, computed once so runs do no shape arithmetic.
     let inputRequirements: [BufferRequirement]
     let outputRequirements: [BufferRequirement]
@@ -74,9 +76,19 @@ public final class CompiledModel {
             )
         }
 
+        var counters: UnsafeMutablePointer<UInt64>?
+        if metadata.profiledLayers != nil {
+            let symbol = metadata.entryPoint + "_layer_cycles"
+            counters = try library.address(of: symbol) { reason in
+                RuntimeError(
+                    "'\(source)' (model '\(metadata.modelName)') was compiled with per-layer profiling but does not"
+                        + " export '\(symbol)' (\(reason)); the artifact is damaged, recompile it")
+            }.assumingMemoryBound(to: UInt64.self)
+        }
         self.init(
             metadata: metadata, url: url, library: library, entryPoint: unsafeBitCast(address, to: EntryPoint.self),
             requirements: requirements)
+        layerCycleCounters = counters
     }
 
     /// Takes ownership of a loaded entry point and allocates the arena and pointer tables once.
@@ -191,3 +203,19 @@ struct BufferRequirement {
 /// One instance per thread: the arena and pointer tables are shared by every run.
 @available(*, unavailable)
 extension CompiledModel: Sendable {}
+
+extension CompiledModel {
+    /// CPU time-stamp cycles spent in each layer of `metadata.profiledLayers`,
+    /// summed over every run since loading or the last ``resetLayerCycles()``;
+    /// `nil` for a model compiled without per-layer profiling.
+    public func layerCycles() -> [UInt64]? {
+        guard let layerCycleCounters, let layers = metadata.profiledLayers else { return nil }
+        return Array(UnsafeBufferPointer(start: layerCycleCounters, count: layers.count))
+    }
+
+    /// Sets every layer's cycle count to zero (e.g. after warm-up runs).
+    public func resetLayerCycles() {
+        guard let layerCycleCounters, let layers = metadata.profiledLayers else { return }
+        layerCycleCounters.update(repeating: 0, count: layers.count)
+    }
+}

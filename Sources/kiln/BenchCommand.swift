@@ -1,14 +1,24 @@
 import ArgumentParser
 import Foundation
+import KilnCodegen
+import KilnCompiler
 import KilnRuntime
 
-/// `kiln bench ARTIFACT`: median latency of one inference, measured in process.
+/// `kiln bench MODEL`: median latency of one inference, measured in process,
+/// and with `--per-layer` each layer's share of it.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure a compiled model's latency per inference (median of many runs).")
+        commandName: "bench",
+        abstract: "Measure a model's latency per inference (median of many runs), optionally per layer.",
+        discussion: """
+            A compiled .kiln artifact is loaded as is. A model file (.swift, .tflite, .onnx) is compiled \
+            first, into a temporary directory; --per-layer needs one, since it compiles the model with \
+            cycle counters around each layer. Per-layer times are the mean run time split by each layer's \
+            share of the CPU's time-stamp cycles; GOP/s counts a multiply-accumulate as two operations.
+            """)
 
-    @Argument(help: "A compiled .kiln artifact.")
-    var artifact: String
+    @Argument(help: "A compiled .kiln artifact, or a model file (.swift, .tflite, .onnx) to compile first.")
+    var path: String
 
     @Option(help: "Timed inferences.")
     var runs = 2000
@@ -16,11 +26,44 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Untimed inferences first, to warm caches.")
     var warmup = 200
 
+    @Flag(help: "Print each layer's time, kernel, MACs and achieved GOP/s (needs a model file).")
+    var perLayer = false
+
     func run() throws {
-        let model = try CompiledModel(contentsOf: URL(fileURLWithPath: artifact))
+        let url = URL(fileURLWithPath: path)
+        var compiled: Compiler.Result?
+        let model: CompiledModel
+        if url.pathExtension == "kiln" {
+            guard !perLayer else {
+                throw ValidationError(
+                    "--per-layer compiles the model with per-layer counters: give the model file (.swift, .tflite, .onnx), not an artifact")
+            }
+            model = try CompiledModel(contentsOf: url)
+        } else {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-bench-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let results = try Compiler(profilesLayers: perLayer).compile(ModelSource(url: url), outputDirectory: directory)
+            guard let first = results.first else { throw ValidationError("\(path) defines no model") }
+            if results.count > 1 { print("benchmarking '\(first.metadata.modelName)', the first of \(results.count) models") }
+            compiled = first
+            model = try CompiledModel(contentsOf: first.artifact)
+        }
         guard model.metadata.inputs.count == 1, model.metadata.outputs.count == 1 else {
             throw ValidationError("kiln bench supports models with one input and one output")
         }
+        let samples = try measure(model)
+        let median = samples[samples.count / 2]
+        let p10 = samples[samples.count / 10]
+        let p90 = samples[samples.count * 9 / 10]
+        print(String(format: "%@: median %.2f µs (p10 %.2f, p90 %.2f) over %d runs", model.metadata.modelName, median, p10, p90, runs))
+        if perLayer, let compiled, let cycles = model.layerCycles() {
+            let mean = samples.reduce(0, +) / Double(samples.count)
+            print(try Self.layerTable(compiled, cycles: cycles, meanMicroseconds: mean))
+        }
+    }
+
+    /// Sorted per-run latencies in microseconds; layer counters cover the timed runs only.
+    private func measure(_ model: CompiledModel) throws -> [Double] {
         // Deterministic, non-constant input bytes: zeros can take faster paths (e.g. ReLU sparsity).
         var input = [UInt8](repeating: 0, count: model.metadata.inputs[0].byteCount)
         var state: UInt32 = 12345
@@ -40,7 +83,8 @@ struct BenchCommand: ParsableCommand {
         let clock = ContinuousClock()
         try input.withUnsafeBytes { source in
             try output.withUnsafeMutableBytes { destination in
-                for round in 0..<(warmup + runs) {
+                for round in 0..<(warmup + max(runs, 1)) {
+                    if round == warmup { model.resetLayerCycles() }
                     let elapsed = try clock.measure { try model.run(input: source, output: destination) }
                     if round >= warmup {
                         samples.append(Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12)
@@ -48,10 +92,37 @@ struct BenchCommand: ParsableCommand {
                 }
             }
         }
-        samples.sort()
-        let median = samples[samples.count / 2]
-        let p10 = samples[samples.count / 10]
-        let p90 = samples[samples.count * 9 / 10]
-        print(String(format: "%@: median %.2f µs (p10 %.2f, p90 %.2f) over %d runs", model.metadata.modelName, median, p10, p90, runs))
+        return samples.sorted()
+    }
+
+    /// One row per layer: kernel, MACs, time, share and GOP/s.
+    static func layerTable(_ compiled: Compiler.Result, cycles: [UInt64], meanMicroseconds: Double) throws -> String {
+        let plan = KernelPlan(graph: compiled.graph, isa: try Compiler.targetMachine(compiled.options.target).isaLevel)
+        let report = ModelReport(compiled.graph, plan: plan)
+        let total = Double(max(cycles.reduce(0, +), 1))
+        let header = ["layer", "kernel", "MACs", "µs", "%", "GOP/s"]
+        var rows: [[String]] = []
+        for (layer, count) in zip(report.layers, cycles) {
+            let share = Double(count) / total
+            let microseconds = meanMicroseconds * share
+            let rate = microseconds > 0 && layer.macs > 0 ? String(format: "%.1f", 2 * Double(layer.macs) / microseconds / 1000) : ""
+            let name = layer.name.count <= 40 ? layer.name : layer.name.prefix(39) + "…"
+            rows.append([
+                name, layer.kernel ?? layer.kind, String(layer.macs), String(format: "%.2f", microseconds),
+                String(format: "%.1f", share * 100), rate,
+            ])
+        }
+        let macs = report.macs
+        rows.append(["total", "", String(macs), String(format: "%.2f", meanMicroseconds), "100.0",
+            String(format: "%.1f", 2 * Double(macs) / max(meanMicroseconds, 1e-9) / 1000)])
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        // Numbers right-aligned, names left-aligned.
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { column, cell in
+                let pad = String(repeating: " ", count: widths[column] - cell.count)
+                return column < 2 ? cell + pad : pad + cell
+            }.joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
     }
 }

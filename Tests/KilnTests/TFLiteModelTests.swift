@@ -201,6 +201,27 @@ struct TFLiteModelTests {
         #expect(offByMore == 0, "kiln run: \(offByMore) elements differ from LiteRT's by more than one step")
     }
 
+    /// `kiln bench --per-layer`: every layer of the model gets a row with its kernel, MACs, time and share.
+    @Test func commandLineProfilesEachLayer() throws {
+        let kiln = try #require(
+            CommandLineTool.kiln, "the kiln executable is built next to the tests by `swift build --build-tests`")
+        let model = MLPerfTinyModels.url("kws_ref_model", "tflite").path
+        let bench = try CommandLineTool.run(kiln, ["bench", model, "--per-layer", "--runs", "20", "--warmup", "2"])
+        #expect(bench.status == 0, "\(bench.output)")
+        let lines = bench.output.split(separator: "\n").map(String.init)
+        let header = try #require(lines.firstIndex { $0.hasPrefix("layer ") }, "\(bench.output)")
+        let rows = lines[(header + 1)...].map { $0.split(separator: " ") }
+        #expect(rows.count == 14, "\(bench.output)")  // 13 layers and the total
+        let layers = rows.dropLast()
+        #expect(layers.filter { $0.count > 1 && $0[1].hasPrefix("qs8_qc8w_dwconv3x3s1_") }.count == 4, "\(bench.output)")
+        let shares = layers.compactMap { $0.count >= 5 ? Double($0[4]) : nil }
+        #expect(shares.count == 13 && abs(shares.reduce(0, +) - 100) < 0.5, "\(bench.output)")
+        #expect(rows.last?.first == "total" && rows.last?.contains("2656768") == true, "\(bench.output)")
+        // An artifact carries no counters unless compiled for profiling: the flag asks for the model file.
+        let artifact = try CommandLineTool.run(kiln, ["bench", "missing.kiln", "--per-layer"])
+        #expect(artifact.status != 0 && artifact.output.contains("give the model file"), "\(artifact.output)")
+    }
+
     @Test func commandLineInspectsTFLiteModel() throws {
         let kiln = try #require(
             CommandLineTool.kiln, "the kiln executable is built next to the tests by `swift build --build-tests`")

@@ -39,6 +39,13 @@ extension IRModule {
         return global
     }
 
+    /// Adds a writable, zero-filled `[N x i8]` global exported under `name` (e.g. profiling counters).
+    func addZeroedGlobal(name: String, byteCount: Int, alignment: Int) -> IRValue {
+        let global = addConstantBytes(name: name, bytes: [UInt8](repeating: 0, count: byteCount), alignment: alignment, exported: true)
+        llvm.setGlobalConstant(global, 0)
+        return global
+    }
+
     /// Adds a function (a declaration until blocks are appended) with the given linkage.
     func addFunction(name: String, type: IRType, linkage: Linkage) -> IRValue {
         let function = llvm.addFunction(module, name, type)
