@@ -124,10 +124,12 @@ extension NodeFunction {
         }
     }
 
-    func emitDepthwise(_ attributes: Conv2DAttributes) throws {
+    /// A depthwise convolution; with a multiplier of 1, `pixelsPerBlock` interior pixels at a time.
+    func emitDepthwise(_ attributes: Conv2DAttributes, pixelsPerBlock: Int) throws {
         guard let filterData = graph.constantData(node.inputs[1]) else {
             throw CodegenError("layer '\(node.name)': filters must be constants")
         }
+        let inputType = operandType(0)
         let filterType = operandType(1)
         let channels = filterType.shape[3]
         let scales = filterType.quantization.map {
@@ -139,11 +141,40 @@ extension NodeFunction {
             case .float16: ir.f16
             default: ir.f32
             }
+        var epilogue = try epilogue(activation: attributes.activation, filterScales: scales)
+        var quantized: (initial: IRValue, zeroRow: IRValue)?
+        var floatZeroRow: IRValue?
+        let fastPath = channels == inputType.shape[3]
+        if fastPath, case .quantized(_, let requantize, let zeroPoint, let outputZeroPoint, let range) = epilogue {
+            // Σ (x − zx)·w + b = Σ x·w + (b − zx·Σw): the zero point is folded into each channel's starting sum.
+            let filter = filterData.int8s()
+            let bias = node.inputs.count > 2 ? graph.constantData(node.inputs[2])?.int32s() : nil
+            let taps = filter.count / max(channels, 1)
+            let initial = (0..<channels).map { channel in
+                let sum = (0..<taps).reduce(Int32(0)) { $0 &+ Int32(filter[$1 * channels + channel]) }
+                return (bias?[channel] ?? 0) &- zeroPoint &* sum
+            }
+            quantized = (
+                ir.addConstantBytes(
+                    name: "initial.\(node.name)", bytes: TensorData(int32: initial, shape: [channels]).bytes, alignment: 64),
+                ir.addConstantBytes(
+                    name: "zeros.\(node.name)",
+                    bytes: [UInt8](repeating: UInt8(bitPattern: Int8(clamping: zeroPoint)), count: channels), alignment: 64)
+            )
+            epilogue = .quantized(
+                bias: nil, scales: requantize, inputZeroPoint: zeroPoint, outputZeroPoint: outputZeroPoint, range: range)
+        } else if fastPath {
+            floatZeroRow = ir.addConstantBytes(
+                name: "zeros.\(node.name)", bytes: [UInt8](repeating: 0, count: 4 * channels), alignment: 64)
+        }
         DepthwiseConv2DKernel(
-            emitter: emitter, epilogue: try epilogue(activation: attributes.activation, filterScales: scales),
+            emitter: emitter, epilogue: epilogue,
             weights: ir.addConstantBytes(name: "weights.\(node.name)", bytes: filterData.bytes, alignment: 64),
-            weightType: weightType, input: operandType(0).shape, output: resultType.shape,
-            kernel: (filterType.shape[1], filterType.shape[2]), attributes: attributes
+            weightType: weightType,
+            windows: ConvolutionWindows(
+                emitter: emitter, input: inputType.shape, output: resultType.shape,
+                kernel: (filterType.shape[1], filterType.shape[2]), attributes: attributes),
+            pixelsPerBlock: pixelsPerBlock, quantized: quantized, floatZeroRow: floatZeroRow
         ).emit(input: pointers[0], output: output)
     }
 

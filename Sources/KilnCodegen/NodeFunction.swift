@@ -67,9 +67,9 @@ struct NodeFunction {
         case .convVNNI(let pixelsPerBlock):
             guard case .conv2D(let attributes) = node.op else { break }
             return try emitConvolution(attributes, pixelsPerBlock: pixelsPerBlock, vnni: true)
-        case .depthwise:
+        case .depthwise(let pixelsPerBlock):
             guard case .depthwiseConv2D(let attributes) = node.op else { break }
-            return try emitDepthwise(attributes)
+            return try emitDepthwise(attributes, pixelsPerBlock: pixelsPerBlock)
         case .standard:
             break
         }

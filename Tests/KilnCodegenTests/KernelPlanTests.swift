@@ -40,23 +40,23 @@ import Testing
 
     static let expected: [ISALevel: [String]] = [
         .avx512vnni: [
-            "qs8_qc8w_conv3x3s2_avx512vnni_8x32", "qs8_qc8w_gemm_avx512vnni_4x64", "qs8_qc8w_dwconv3x3s1_avx512vnni_1x16",
+            "qs8_qc8w_conv3x3s2_avx512vnni_8x32", "qs8_qc8w_gemm_avx512vnni_4x64", "qs8_qc8w_dwconv3x3s1_avx512vnni_4x16",
             "qs8_add", "qs8_reshape", "qs8_qc8w_gemm_avx512vnni_4x16",
         ],
         .avx512: [
-            "qs8_qc8w_conv3x3s2_avx512_8x32", "qs8_qc8w_gemm_avx512_4x64", "qs8_qc8w_dwconv3x3s1_avx512_1x16", "qs8_add",
+            "qs8_qc8w_conv3x3s2_avx512_8x32", "qs8_qc8w_gemm_avx512_4x64", "qs8_qc8w_dwconv3x3s1_avx512_4x16", "qs8_add",
             "qs8_reshape", "qs8_qc8w_gemm_avx512_4x10",
         ],
         .avx2: [
-            "qs8_qc8w_conv3x3s2_avx2_2x32", "qs8_qc8w_gemm_avx2_2x32", "qs8_qc8w_dwconv3x3s1_avx2_1x8", "qs8_add",
+            "qs8_qc8w_conv3x3s2_avx2_2x32", "qs8_qc8w_gemm_avx2_2x32", "qs8_qc8w_dwconv3x3s1_avx2_2x8", "qs8_add",
             "qs8_reshape", "qs8_qc8w_gemm_avx2_2x8",
         ],
         .sse41: [
-            "qs8_qc8w_conv3x3s2_sse41_2x16", "qs8_qc8w_gemm_sse41_2x16", "qs8_qc8w_dwconv3x3s1_sse41_1x4", "qs8_add",
+            "qs8_qc8w_conv3x3s2_sse41_2x16", "qs8_qc8w_gemm_sse41_2x16", "qs8_qc8w_dwconv3x3s1_sse41_2x4", "qs8_add",
             "qs8_reshape", "qs8_qc8w_gemm_sse41_2x8",
         ],
         .neon: [
-            "qs8_qc8w_conv3x3s2_neon_6x16", "qs8_qc8w_gemm_neon_4x16", "qs8_qc8w_dwconv3x3s1_neon_1x4", "qs8_add",
+            "qs8_qc8w_conv3x3s2_neon_6x16", "qs8_qc8w_gemm_neon_4x16", "qs8_qc8w_dwconv3x3s1_neon_4x4", "qs8_add",
             "qs8_reshape", "qs8_qc8w_gemm_neon_4x8",
         ],
     ]

@@ -33,11 +33,18 @@ import Testing
         DepthwiseCase(input: [1, 25, 5, 64], multiplier: 1, kernel: (3, 3), padding: .same),
         DepthwiseCase(input: [1, 8, 6, 64], multiplier: 2, kernel: (3, 3), strides: [2, 1], dilations: [1, 2], padding: .valid),
         DepthwiseCase(input: [1, 4, 4, 65], multiplier: 1, kernel: (2, 2), strides: [2, 2], padding: .valid),
+        // Interior pixel blocks with rows ending mid-block, border-only layers, wide rows.
+        DepthwiseCase(input: [1, 17, 17, 32], multiplier: 1, kernel: (3, 3), padding: .same),
+        DepthwiseCase(input: [1, 9, 65, 24], multiplier: 1, kernel: (3, 3), strides: [2, 2], padding: .same),
+        DepthwiseCase(input: [1, 1, 1, 17], multiplier: 1, kernel: (3, 3), padding: .same),
     ]
 
     /// Without bias, with bias, and with bias and ReLU6, in one graph.
     @Test(arguments: depthwiseCases)
-    func depthwiseConvolution(_ c: DepthwiseCase) throws {
+    func depthwiseConvolution(_ c: DepthwiseCase) throws { try Self.checkDepthwise(c) }
+
+    /// Checks one float depthwise case compiled with `options` (the host by default).
+    static func checkDepthwise(_ c: DepthwiseCase, options: CompileOptions = CompileOptions()) throws {
         var graph = Graph(name: "depthwise")
         let x = graph.addInput(name: "x", type: TensorType(.float32, c.input))
         let channels = c.input[3] * c.multiplier
@@ -49,7 +56,7 @@ import Testing
                 strides: c.strides, dilations: c.dilations, padding: c.padding, activation: activation)
             graph.outputs.append(try graph.addNode(.depthwiseConv2D(attributes), inputs: operands, name: "dw\(index)"))
         }
-        try expectCompiledMatchesReference(graph, inputRange: -3...3, "depthwise \(c.testDescription)")
+        try expectCompiledMatchesReference(graph, options: options, inputRange: -3...3, "depthwise \(c.testDescription)")
     }
 
     struct ConcatenationCase: Sendable, CustomTestStringConvertible {

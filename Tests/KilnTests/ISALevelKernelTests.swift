@@ -1,9 +1,10 @@
 import Kiln
 import Testing
 
-/// The kernel sweeps of ``IntegerKernelTests`` and ``KernelTests`` for layers
+/// The kernel sweeps of ``IntegerKernelTests``, ``KernelTests`` and ``FloatOpTests`` for layers
 /// whose kernels differ by ISA level, compiled for each x86-64 level
-/// explicitly: int8 bit-exact, float within the sweeps' tolerance.
+/// explicitly (fully-connected, convolution, depthwise): int8 bit-exact, float
+/// within the sweeps' tolerance.
 enum ISALevelKernelTests {
     @Suite(.enabled(if: X86Level.avx512vnni.isSupported, X86Level.avx512vnni.skipReason))
     struct AVX512VNNI {
@@ -18,6 +19,8 @@ enum ISALevelKernelTests {
         func int8Depthwise(_ c: IntegerKernelTests.DepthwiseCase) throws { try IntegerKernelTests.checkDepthwise(c, options: options) }
         @Test(arguments: KernelTests.convolutionCases)
         func floatConvolution(_ c: KernelTests.ConvCase) throws { try KernelTests.checkConvolution(c, options: options) }
+        @Test(arguments: FloatOpTests.depthwiseCases)
+        func floatDepthwise(_ c: FloatOpTests.DepthwiseCase) throws { try FloatOpTests.checkDepthwise(c, options: options) }
     }
 
     @Suite(.enabled(if: X86Level.avx512.isSupported, X86Level.avx512.skipReason))
@@ -33,6 +36,8 @@ enum ISALevelKernelTests {
         func int8Depthwise(_ c: IntegerKernelTests.DepthwiseCase) throws { try IntegerKernelTests.checkDepthwise(c, options: options) }
         @Test(arguments: KernelTests.convolutionCases)
         func floatConvolution(_ c: KernelTests.ConvCase) throws { try KernelTests.checkConvolution(c, options: options) }
+        @Test(arguments: FloatOpTests.depthwiseCases)
+        func floatDepthwise(_ c: FloatOpTests.DepthwiseCase) throws { try FloatOpTests.checkDepthwise(c, options: options) }
     }
 
     @Suite(.enabled(if: X86Level.avx2.isSupported, X86Level.avx2.skipReason))
@@ -48,6 +53,8 @@ enum ISALevelKernelTests {
         func int8Depthwise(_ c: IntegerKernelTests.DepthwiseCase) throws { try IntegerKernelTests.checkDepthwise(c, options: options) }
         @Test(arguments: KernelTests.convolutionCases)
         func floatConvolution(_ c: KernelTests.ConvCase) throws { try KernelTests.checkConvolution(c, options: options) }
+        @Test(arguments: FloatOpTests.depthwiseCases)
+        func floatDepthwise(_ c: FloatOpTests.DepthwiseCase) throws { try FloatOpTests.checkDepthwise(c, options: options) }
     }
 
     @Suite(.enabled(if: X86Level.sse41.isSupported, X86Level.sse41.skipReason))
@@ -63,5 +70,7 @@ enum ISALevelKernelTests {
         func int8Depthwise(_ c: IntegerKernelTests.DepthwiseCase) throws { try IntegerKernelTests.checkDepthwise(c, options: options) }
         @Test(arguments: KernelTests.convolutionCases)
         func floatConvolution(_ c: KernelTests.ConvCase) throws { try KernelTests.checkConvolution(c, options: options) }
+        @Test(arguments: FloatOpTests.depthwiseCases)
+        func floatDepthwise(_ c: FloatOpTests.DepthwiseCase) throws { try FloatOpTests.checkDepthwise(c, options: options) }
     }
 }

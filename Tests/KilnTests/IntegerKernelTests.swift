@@ -170,6 +170,11 @@ import Testing
         DepthwiseCase(input: [1, 6, 7, 65], multiplier: 2, kernel: (3, 3), dilations: [2, 2], padding: .same, inputZeroPoint: -9),
         DepthwiseCase(input: [1, 25, 5, 64], multiplier: 1, kernel: (3, 3), padding: .same, inputZeroPoint: -128),
         DepthwiseCase(input: [1, 4, 4, 130], multiplier: 1, kernel: (2, 2), padding: .valid, inputZeroPoint: 0),
+        // Interior pixel blocks with rows ending mid-block, a 5×5 window, border-only layers.
+        DepthwiseCase(input: [1, 17, 17, 32], multiplier: 1, kernel: (3, 3), padding: .same, inputZeroPoint: -128),
+        DepthwiseCase(input: [1, 9, 65, 24], multiplier: 1, kernel: (3, 3), strides: [2, 2], padding: .same, inputZeroPoint: 7),
+        DepthwiseCase(input: [1, 7, 63, 8], multiplier: 1, kernel: (5, 5), padding: .same, inputZeroPoint: 127),
+        DepthwiseCase(input: [1, 1, 1, 17], multiplier: 1, kernel: (3, 3), padding: .same, inputZeroPoint: -20),
     ]
 
     @Test(arguments: depthwiseCases)

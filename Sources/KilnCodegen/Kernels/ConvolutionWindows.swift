@@ -53,21 +53,31 @@ struct ConvolutionWindows {
     /// Runs `body` once per window tap with the tap's index (`ky · kw + kx`, i64)
     /// and, for each pixel of `block`, a pointer to the tap's first input channel,
     /// or to `zeroRow` (a row of `C` zero-point elements) where the tap lies in the padding.
+    ///
+    /// With `unrolled`, the taps are emitted one after another with constant
+    /// indices, and `body` runs once per tap at build time.
     func forEachTap(
-        of block: PixelBlock, input pointer: IRValue, elementType: IRType, zeroRow: IRValue,
+        of block: PixelBlock, input pointer: IRValue, elementType: IRType, zeroRow: IRValue, unrolled: Bool = false,
         _ body: (_ tap: IRValue, _ sources: [IRValue]) -> Void
     ) {
+        func loop(_ name: String, to end: Int, _ body: (IRValue) -> Void) {
+            if unrolled {
+                for index in 0..<end { body(emitter.index(index)) }
+            } else {
+                ir.loop(name, from: 0, to: end, body: body)
+            }
+        }
         let (rows, columns) = geometry
         let (height, width, channels) = (input[1], input[2], input[3])
         let checked = touchesPadding
         let zeros = ir.bitcast(zeroRow, to: ir.pointer(to: elementType))
-        ir.loop("ky", from: 0, to: kernel.height) { ky in
+        loop("ky", to: kernel.height) { ky in
             let iy = ir.add(
                 emitter.affine(block.outputRow, times: attributes.strides[0], plus: -rows.padBefore),
                 emitter.affine(ky, times: attributes.dilations[0]))
             let rowInside = emitter.isInRange(iy, below: height)
             let inputRow = ir.add(emitter.affine(block.batch, times: height), iy)
-            ir.loop("kx", from: 0, to: kernel.width) { kx in
+            loop("kx", to: kernel.width) { kx in
                 let sources = block.columns.map { ox in
                     let ix = ir.add(
                         emitter.affine(ox, times: attributes.strides[1], plus: -columns.padBefore),

@@ -36,41 +36,52 @@ struct DotProductKernel {
         reduction: ((_ k: IRValue, _ xs: [IRValue]) -> Void) -> Void
     ) {
         for (run, tile) in filter.tiles.enumerated() {
-            guard let allSlots = accumulators[tile] else { continue }
-            let slots = Array(allSlots.prefix(outputBases.count))
-            let type = epilogue.accumulatorType(emitter, lanes: tile.lanes)
             ir.loop("tile", from: 0, to: tile.count) { tileIndex in
-                let tileBase = emitter.affine(
-                    tileIndex, times: filter.depth * tile.columns, plus: filter.runOffsets[run])
-                let firstChannel = emitter.affine(tileIndex, times: tile.columns, plus: tile.start)
-                for position in slots {
-                    for (vector, slot) in position.enumerated() {
-                        let channel = ir.add(firstChannel, emitter.index(vector * tile.lanes))
-                        ir.store(epilogue.initial(emitter, channel: channel, lanes: tile.lanes), to: slot, alignment: 4)
-                    }
+                emitTile(
+                    run: run, index: tileIndex, output: output, outputBases: outputBases, accumulators: accumulators,
+                    reduction: reduction)
+            }
+        }
+    }
+
+    /// Emits tile `index` of tile run `run` for a block of output positions: the
+    /// starting values, the reduction, the epilogue and the stores.
+    func emitTile(
+        run: Int, index tileIndex: IRValue, output: IRValue, outputBases: [IRValue],
+        accumulators: [ColumnTile: [[IRValue]]], reduction: ((_ k: IRValue, _ xs: [IRValue]) -> Void) -> Void
+    ) {
+        let tile = filter.tiles[run]
+        guard let allSlots = accumulators[tile] else { return }
+        let slots = Array(allSlots.prefix(outputBases.count))
+        let type = epilogue.accumulatorType(emitter, lanes: tile.lanes)
+        let tileBase = emitter.affine(tileIndex, times: filter.depth * tile.columns, plus: filter.runOffsets[run])
+        let firstChannel = emitter.affine(tileIndex, times: tile.columns, plus: tile.start)
+        for position in slots {
+            for (vector, slot) in position.enumerated() {
+                let channel = ir.add(firstChannel, emitter.index(vector * tile.lanes))
+                ir.store(epilogue.initial(emitter, channel: channel, lanes: tile.lanes), to: slot, alignment: 4)
+            }
+        }
+        reduction { k, xs in
+            let broadcasts = xs.map { ir.broadcast($0, count: tile.lanes) }
+            let stepBase = ir.add(tileBase, ir.mul(k, emitter.index(tile.columns)))
+            for vector in 0..<tile.vectors {
+                let offset = ir.add(stepBase, emitter.index(vector * tile.lanes))
+                let w = epilogue.weights(emitter, weights, weightType: weightType, offset: offset, lanes: tile.lanes)
+                for (position, broadcast) in broadcasts.enumerated() {
+                    let slot = slots[position][vector]
+                    let sum = epilogue.multiplyAdd(
+                        emitter, broadcast, w, ir.load(type, from: slot, alignment: 4), lanes: tile.lanes)
+                    ir.store(sum, to: slot, alignment: 4)
                 }
-                reduction { k, xs in
-                    let broadcasts = xs.map { ir.broadcast($0, count: tile.lanes) }
-                    let stepBase = ir.add(tileBase, ir.mul(k, emitter.index(tile.columns)))
-                    for vector in 0..<tile.vectors {
-                        let offset = ir.add(stepBase, emitter.index(vector * tile.lanes))
-                        let w = epilogue.weights(emitter, weights, weightType: weightType, offset: offset, lanes: tile.lanes)
-                        for (position, broadcast) in broadcasts.enumerated() {
-                            let slot = slots[position][vector]
-                            let sum = epilogue.multiplyAdd(
-                                emitter, broadcast, w, ir.load(type, from: slot, alignment: 4), lanes: tile.lanes)
-                            ir.store(sum, to: slot, alignment: 4)
-                        }
-                    }
-                }
-                for (position, outputBase) in outputBases.enumerated() {
-                    for (vector, slot) in slots[position].enumerated() {
-                        let channel = ir.add(firstChannel, emitter.index(vector * tile.lanes))
-                        epilogue.store(
-                            emitter, ir.load(type, from: slot, alignment: 4), channel: channel, lanes: tile.lanes,
-                            output: output, offset: ir.add(outputBase, channel))
-                    }
-                }
+            }
+        }
+        for (position, outputBase) in outputBases.enumerated() {
+            for (vector, slot) in slots[position].enumerated() {
+                let channel = ir.add(firstChannel, emitter.index(vector * tile.lanes))
+                epilogue.store(
+                    emitter, ir.load(type, from: slot, alignment: 4), channel: channel, lanes: tile.lanes,
+                    output: output, offset: ir.add(outputBase, channel))
             }
         }
     }

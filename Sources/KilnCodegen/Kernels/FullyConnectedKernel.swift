@@ -11,24 +11,41 @@ struct FullyConnectedKernel {
     /// Rows that share each weight load.
     let rowsPerBlock: Int
 
+    /// Bytes of input rows worked on together: each tile's packed weights are
+    /// reused across all of them while they stay in the L2 cache.
+    static let chunkBytes = 256 * 1024
+
     func emit(input: IRValue, output: IRValue) {
         let ir = emitter.ir
         let block = rowsPerBlock
         let accumulators = dot.makeAccumulators(positions: block)
-        // Blocks of rows share each weight load; leftover rows go one at a time.
-        let blocked = rows / block * block
-        for (start, end, size) in [(0, blocked, block), (blocked, rows, 1)] where end > start {
-            ir.loop("row", from: start, to: end, step: size) { first in
-                let rows = (0..<size).map { ir.add(first, emitter.index($0)) }
-                dot.emitPositions(
-                    output: output, outputBases: rows.map { emitter.affine($0, times: units) },
-                    accumulators: accumulators
-                ) { tap in
-                    ir.loop("k", from: 0, to: depth) { k in
-                        tap(k, rows.map { dot.epilogue.tap(emitter, input: input, offset: ir.add(emitter.affine($0, times: depth), k)) })
+        let elementBytes = dot.epilogue.isQuantized ? 1 : 4
+        // Chunks of rows, tiles of output channels within a chunk, blocks of rows within a tile
+        // (GotoBLAS's loop order): a tile's weights are loaded from cache once per block.
+        let chunk = max(block, Self.chunkBytes / max(depth * elementBytes, 1) / block * block)
+        let fullChunks = rows / chunk
+        func emitChunk(first: IRValue, size: Int) {
+            for (run, tile) in dot.filter.tiles.enumerated() {
+                ir.loop("tile", from: 0, to: tile.count) { tileIndex in
+                    // Blocks of rows share each weight load; leftover rows go one at a time.
+                    let blocked = size / block * block
+                    for (start, end, step) in [(0, blocked, block), (blocked, size, 1)] where end > start {
+                        ir.loop("row", from: ir.add(first, emitter.index(start)), to: ir.add(first, emitter.index(end)), step: step) { row in
+                            let rows = (0..<step).map { ir.add(row, emitter.index($0)) }
+                            dot.emitTile(
+                                run: run, index: tileIndex, output: output,
+                                outputBases: rows.map { emitter.affine($0, times: units) }, accumulators: accumulators
+                            ) { tap in
+                                ir.loop("k", from: 0, to: depth) { k in
+                                    tap(k, rows.map { dot.epilogue.tap(emitter, input: input, offset: ir.add(emitter.affine($0, times: depth), k)) })
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
+        ir.loop("chunk", from: 0, to: fullChunks * chunk, step: chunk) { first in emitChunk(first: first, size: chunk) }
+        if rows % chunk > 0 { emitChunk(first: emitter.index(fullChunks * chunk), size: rows % chunk) }
     }
 }

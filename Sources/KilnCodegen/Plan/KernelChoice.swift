@@ -20,8 +20,9 @@ public struct KernelChoice: Sendable, Hashable {
         case conv(pixelsPerBlock: Int)
         /// An int8 ``conv(pixelsPerBlock:)`` on `vpdpbusd`.
         case convVNNI(pixelsPerBlock: Int)
-        /// Depthwise convolution vectorized over channels.
-        case depthwise
+        /// Depthwise convolution vectorized over channels, `pixelsPerBlock`
+        /// pixels whose window lies inside the input sharing each weight vector.
+        case depthwise(pixelsPerBlock: Int)
         /// Emitted as part of node `into`; nothing of its own.
         case absorbed(into: Int)
         /// The op's one kernel (element-wise, pooling, layout, softmax, …).

@@ -106,7 +106,10 @@ private struct Chooser {
         case .depthwiseConv2D(let attributes):
             let filter = shapes[1]
             let op = "dwconv\(filter[1])x\(filter[2])s\(attributes.strides[0])" + dilation(attributes)
-            return KernelChoice(kernel: .depthwise, name: name(op, tile: "1x\(min(isa.laneWidth, filter[3]))"))
+            // Each pixel's accumulator and input vector, plus the shared weight vector.
+            let pixels = filter[3] == shapes[0][3] ? (isa.vectorRegisters >= 32 ? 4 : 2) : 1
+            return KernelChoice(
+                kernel: .depthwise(pixelsPerBlock: pixels), name: name(op, tile: "\(pixels)x\(min(isa.laneWidth, filter[3]))"))
         default:
             return KernelChoice(kernel: .standard, name: "\(dtypes)_\(node.op.kindName)")
         }
