@@ -1,7 +1,7 @@
 import KilnIR
 
 /// A block of output pixels next to each other on one output row: the unit of
-/// work of the implicit-GEMM convolution kernels, whose pixels share every weight load.
+/// work of the convolution kernels, whose pixels share every weight load.
 struct PixelBlock {
     /// The batch index and output row (i64).
     var batch: IRValue
@@ -10,10 +10,18 @@ struct PixelBlock {
     var columns: [IRValue]
     /// Element offset of each pixel's first output channel.
     var outputBases: [IRValue]
+    /// Whether every tap of every pixel lies inside the input (no bounds checks needed).
+    var isInterior: Bool
 }
 
 /// Where the taps of a convolution window read their input: NHWC geometry,
 /// strides, dilations and padding, resolved at build time.
+///
+/// Output pixels whose whole window lies inside the input are found at build
+/// time; their taps are the pixel's window origin plus constant offsets. The
+/// rest read each tap through a pointer that points at a row of zeros (zero
+/// points for int8) where the tap falls in the padding: XNNPACK's indirection
+/// with a zero buffer, so kernels never branch per tap.
 struct ConvolutionWindows {
     let emitter: KernelEmitter
     let input: Shape  // [N, H, W, C]
@@ -26,27 +34,52 @@ struct ConvolutionWindows {
         attributes.geometry(input: input, kernel: (kernel.height, kernel.width))
     }
 
-    /// Whether some tap falls outside the input, so tap pointers need a bounds check.
+    /// Whether some tap falls outside the input, so border pixels need bounds checks.
     var touchesPadding: Bool { geometry.rows.touchesPadding || geometry.columns.touchesPadding }
 
-    /// Runs `body` for every block of `pixels` adjacent output pixels of each
-    /// output row; the pixels left at a row's end go in blocks of one.
+    /// The output positions along axis 0 (rows) or 1 (columns) whose whole window lies inside the input.
+    func interior(axis: Int) -> Range<Int> {
+        let geometry = axis == 0 ? geometry.rows : geometry.columns
+        let (size, inputSize) = (output[1 + axis], input[1 + axis])
+        let span = ([kernel.height, kernel.width][axis] - 1) * attributes.dilations[axis]
+        let inside = (0..<size).filter { position in
+            let origin = position * attributes.strides[axis] - geometry.padBefore
+            return origin >= 0 && origin + span < inputSize
+        }
+        guard let first = inside.first, let last = inside.last else { return 0..<0 }
+        return first..<(last + 1)
+    }
+
+    /// Runs `body` for blocks of up to `pixels` adjacent output pixels of each
+    /// output row: interior pixels in full blocks, the pixels left at a row's end
+    /// and the border pixels in blocks of one.
     func forEachBlock(pixels: Int, _ body: (PixelBlock) -> Void) {
-        let width = output[2]
-        let blocked = width / pixels * pixels
+        let (rows, columns) = (interior(axis: 0), interior(axis: 1))
         ir.loop("batch", from: 0, to: output[0]) { batch in
-            ir.loop("oy", from: 0, to: output[1]) { oy in
-                let rowBase = emitter.affine(ir.add(emitter.affine(batch, times: output[1]), oy), times: width)
-                for (first, last, size) in [(0, blocked, pixels), (blocked, width, 1)] where last > first {
-                    ir.loop("ox", from: first, to: last, step: size) { ox in
-                        let columns = (0..<size).map { ir.add(ox, emitter.index($0)) }
+            /// Pixels `first..<last` of output row `oy`, in blocks of `size`.
+            func run(_ oy: IRValue, from first: Int, to last: Int, size: Int, isInterior: Bool) {
+                guard last > first else { return }
+                let rowBase = emitter.affine(ir.add(emitter.affine(batch, times: output[1]), oy), times: output[2])
+                let blocked = first + (last - first) / size * size
+                for (start, end, count) in [(first, blocked, size), (blocked, last, 1)] where end > start {
+                    ir.loop("ox", from: start, to: end, step: count) { ox in
+                        let pixelColumns = (0..<count).map { ir.add(ox, emitter.index($0)) }
                         body(
                             PixelBlock(
-                                batch: batch, outputRow: oy, columns: columns,
-                                outputBases: columns.map { emitter.affine(ir.add(rowBase, $0), times: output[3]) }))
+                                batch: batch, outputRow: oy, columns: pixelColumns,
+                                outputBases: pixelColumns.map { emitter.affine(ir.add(rowBase, $0), times: output[3]) },
+                                isInterior: isInterior))
                     }
                 }
             }
+            func border(_ oy: IRValue) { run(oy, from: 0, to: output[2], size: pixels, isInterior: false) }
+            ir.loop("oy", from: 0, to: rows.lowerBound, body: border)
+            ir.loop("oy", from: rows.lowerBound, to: rows.upperBound) { oy in
+                run(oy, from: 0, to: columns.lowerBound, size: 1, isInterior: false)
+                run(oy, from: columns.lowerBound, to: columns.upperBound, size: pixels, isInterior: true)
+                run(oy, from: columns.upperBound, to: output[2], size: 1, isInterior: false)
+            }
+            ir.loop("oy", from: rows.upperBound, to: output[1], body: border)
         }
     }
 
@@ -69,27 +102,34 @@ struct ConvolutionWindows {
         }
         let (rows, columns) = geometry
         let (height, width, channels) = (input[1], input[2], input[3])
-        let checked = touchesPadding
+        let checked = !block.isInterior && touchesPadding
         let zeros = ir.bitcast(zeroRow, to: ir.pointer(to: elementType))
+        let originY = emitter.affine(block.outputRow, times: attributes.strides[0], plus: -rows.padBefore)
+        let originXs = block.columns.map { emitter.affine($0, times: attributes.strides[1], plus: -columns.padBefore) }
+        let inputRow = ir.add(emitter.affine(block.batch, times: height), originY)
+        // Each pixel's window origin; in the interior every tap is a constant distance from it.
+        let origins = checked
+            ? [] : originXs.map { ir.gep(elementType, pointer, [emitter.affine(ir.add(emitter.affine(inputRow, times: width), $0), times: channels)]) }
         loop("ky", to: kernel.height) { ky in
-            let iy = ir.add(
-                emitter.affine(block.outputRow, times: attributes.strides[0], plus: -rows.padBefore),
-                emitter.affine(ky, times: attributes.dilations[0]))
-            let rowInside = emitter.isInRange(iy, below: height)
-            let inputRow = ir.add(emitter.affine(block.batch, times: height), iy)
+            let dy = emitter.affine(ky, times: attributes.dilations[0])
+            let rowInside = emitter.isInRange(ir.add(originY, dy), below: height)
             loop("kx", to: kernel.width) { kx in
-                let sources = block.columns.map { ox in
-                    let ix = ir.add(
-                        emitter.affine(ox, times: attributes.strides[1], plus: -columns.padBefore),
-                        emitter.affine(kx, times: attributes.dilations[1]))
-                    let offset = emitter.affine(ir.add(emitter.affine(inputRow, times: width), ix), times: channels)
-                    guard checked else { return ir.gep(elementType, pointer, [offset]) }
+                let dx = emitter.affine(kx, times: attributes.dilations[1])
+                let tap = ir.add(emitter.affine(ky, times: kernel.width), kx)
+                guard checked else {
+                    let offset = emitter.affine(ir.add(emitter.affine(dy, times: width), dx), times: channels)
+                    return body(tap, origins.map { ir.gep(elementType, $0, [offset]) })
+                }
+                let sources = originXs.map { originX in
+                    let ix = ir.add(originX, dx)
+                    let offset = emitter.affine(
+                        ir.add(emitter.affine(ir.add(inputRow, dy), times: width), ix), times: channels)
                     // Outside the input the offset may be negative or past the end: only the selected pointer is formed.
                     let inside = ir.and(rowInside, emitter.isInRange(ix, below: width))
                     let clamped = ir.select(inside, offset, emitter.index(0))
                     return ir.select(inside, ir.gep(elementType, pointer, [clamped]), zeros)
                 }
-                body(ir.add(emitter.affine(ky, times: kernel.width), kx), sources)
+                body(tap, sources)
             }
         }
     }

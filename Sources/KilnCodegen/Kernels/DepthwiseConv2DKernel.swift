@@ -5,11 +5,8 @@ import KilnIR
 /// then the ``Epilogue``.
 ///
 /// With a multiplier of 1 (every depthwise layer converters emit), output
-/// pixels whose whole window lies inside the input go in blocks of
-/// `pixelsPerBlock` that share each weight vector, with the taps unrolled at
-/// constant offsets; the few pixels at the border read each tap through a
-/// pointer that points at a row of zeros (zero points for int8) where the tap
-/// falls in the padding. int8 layers multiply the raw bytes in 16 bits (exact:
+/// pixels go in blocks of `pixelsPerBlock` that share each weight vector, with
+/// the taps unrolled and read as ``ConvolutionWindows`` lays them out. int8 layers multiply the raw bytes in 16 bits (exact:
 /// `|x · w| ≤ 128²`) and start each sum at `bias − zx · Σw`, so no zero point is
 /// subtracted per tap. Other multipliers read input channel `oc / multiplier`
 /// one lane at a time, with bounds checks.
@@ -34,77 +31,19 @@ struct DepthwiseConv2DKernel {
 
     func emit(input inputPointer: IRValue, output outputPointer: IRValue) {
         guard output[3] == input[3] else { return emitAnyMultiplier(input: inputPointer, output: outputPointer) }
-        let (rows, columns) = attributes.geometry(input: input, kernel: (kernel.height, kernel.width))
-        let interiorRows = Self.interior(rows, size: output[1], input: input[1], window: kernel.height, attributes: (attributes.strides[0], attributes.dilations[0]))
-        let interiorColumns = Self.interior(
-            columns, size: output[2], input: input[2], window: kernel.width, attributes: (attributes.strides[1], attributes.dilations[1]))
         let runs = LaneRun.covering(output[3], width: emitter.laneWidth)
         let slots = Dictionary(uniqueKeysWithValues: Set(runs.map(\.lanes)).map { lanes in
             (lanes, (0..<pixelsPerBlock).map { _ in emitter.accumulator(accumulatorType(lanes)) })
         })
         let elementType = quantized == nil ? ir.f32 : ir.i8
-        let zeroRow = ir.bitcast(quantized?.zeroRow ?? floatZeroRow ?? weights, to: ir.pointer(to: elementType))
-        let (width, channels) = (input[2], input[3])
-        let tapOffsets = (0..<kernel.height).flatMap { ky in
-            (0..<kernel.width).map { kx in
-                (ky * attributes.dilations[0] * width + kx * attributes.dilations[1]) * channels
+        let zeroRow = quantized?.zeroRow ?? floatZeroRow ?? weights
+        windows.forEachBlock(pixels: pixelsPerBlock) { block in
+            var sources = Array(repeating: [IRValue](), count: block.columns.count)
+            windows.forEachTap(of: block, input: inputPointer, elementType: elementType, zeroRow: zeroRow, unrolled: true) { _, pointers in
+                for (pixel, pointer) in pointers.enumerated() { sources[pixel].append(pointer) }
             }
+            accumulate(sources: sources, runs: runs, slots: slots, output: outputPointer, outputBases: block.outputBases)
         }
-
-        ir.loop("batch", from: 0, to: output[0]) { batch in
-            /// Output row `oy`, its pixels from `first` to `last` in blocks of `size`, each tap
-            /// checked against the input's bounds or not.
-            func pixels(_ oy: IRValue, from first: Int, to last: Int, size: Int, checked: Bool) {
-                guard last > first else { return }
-                let blocked = first + (last - first) / size * size
-                for (start, end, count) in [(first, blocked, size), (blocked, last, 1)] where end > start {
-                    ir.loop("ox", from: start, to: end, step: count) { ox in
-                        let pixelColumns = (0..<count).map { ir.add(ox, emitter.index($0)) }
-                        let rowBase = emitter.affine(ir.add(emitter.affine(batch, times: output[1]), oy), times: output[2])
-                        let outputBases = pixelColumns.map { emitter.affine(ir.add(rowBase, $0), times: output[3]) }
-                        let block = PixelBlock(batch: batch, outputRow: oy, columns: pixelColumns, outputBases: outputBases)
-                        var sources: [[IRValue]]
-                        if checked {
-                            sources = Array(repeating: [], count: count)
-                            windows.forEachTap(of: block, input: inputPointer, elementType: elementType, zeroRow: zeroRow, unrolled: true) { _, pointers in
-                                for (pixel, pointer) in pointers.enumerated() { sources[pixel].append(pointer) }
-                            }
-                        } else {
-                            let origin = emitter.affine(oy, times: attributes.strides[0], plus: -rows.padBefore)
-                            let inputRow = ir.add(emitter.affine(batch, times: input[1]), origin)
-                            sources = pixelColumns.map { ox in
-                                let ix = emitter.affine(ox, times: attributes.strides[1], plus: -columns.padBefore)
-                                let base = ir.gep(elementType, inputPointer, [emitter.affine(ir.add(emitter.affine(inputRow, times: width), ix), times: channels)])
-                                return tapOffsets.map { ir.gep(elementType, base, [emitter.index($0)]) }
-                            }
-                        }
-                        accumulate(sources: sources, runs: runs, slots: slots, output: outputPointer, outputBases: outputBases)
-                    }
-                }
-            }
-            func row(_ oy: IRValue, interior: Bool) {
-                guard interior else { return pixels(oy, from: 0, to: output[2], size: 1, checked: true) }
-                pixels(oy, from: 0, to: interiorColumns.lowerBound, size: 1, checked: true)
-                pixels(oy, from: interiorColumns.lowerBound, to: interiorColumns.upperBound, size: pixelsPerBlock, checked: false)
-                pixels(oy, from: interiorColumns.upperBound, to: output[2], size: 1, checked: true)
-            }
-            ir.loop("oy", from: 0, to: interiorRows.lowerBound) { row($0, interior: false) }
-            ir.loop("oy", from: interiorRows.lowerBound, to: interiorRows.upperBound) { row($0, interior: true) }
-            ir.loop("oy", from: interiorRows.upperBound, to: output[1]) { row($0, interior: false) }
-        }
-    }
-
-    /// The output positions along one axis whose whole window lies inside the input.
-    static func interior(
-        _ geometry: WindowGeometry, size: Int, input: Int, window: Int, attributes: (stride: Int, dilation: Int)
-    ) -> Range<Int> {
-        let span = (window - 1) * attributes.dilation
-        let inside = (0..<size).filter { position in
-            let origin = position * attributes.stride - geometry.padBefore
-            return origin >= 0 && origin + span < input
-        }
-        guard let first = inside.first, let last = inside.last else { return 0..<0 }
-        return first..<(last + 1)
     }
 
     private func accumulatorType(_ lanes: Int) -> IRType { epilogue.accumulatorType(emitter, lanes: lanes) }

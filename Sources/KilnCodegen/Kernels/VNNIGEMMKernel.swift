@@ -211,13 +211,18 @@ struct VNNIGEMMKernel {
                     accumulate(weightsAt: ir.add(tapBase, emitter.affine(group, times: tileBytes)), inputs: inputs)
                 }
                 if partial > 0 {
-                    // The last, partial group: gather the bytes that exist; their weights beyond the channels are zero.
+                    // The last, partial group: a masked load of the bytes that exist (AVX-512BW's masked
+                    // loads never touch the bytes left out, so this cannot fault past a buffer's end);
+                    // the weights beyond the channels are zero.
+                    let bytes = ir.vector(ir.i8, 4)
+                    let load = ir.intrinsic(
+                        "llvm.masked.load", overloads: [bytes, ir.pointer(to: bytes)], returning: bytes,
+                        parameters: [ir.pointer(to: bytes), ir.i32, ir.vector(ir.i1, 4), bytes])
+                    let mask = ir.constantVector((0..<4).map { ir.constant($0 < partial ? 1 : 0, ir.i1) })
                     let inputs = sources.map { source in
-                        (0..<partial).reduce(ir.constant(0, ir.i32)) { word, byte in
-                            let offset = emitter.index(fullGroups * 4 + byte)
-                            let value = ir.zext(ir.load(ir.i8, from: ir.gep(ir.i8, source, [offset]), alignment: 1), to: ir.i32)
-                            return ir.or(word, ir.shl(value, ir.constant(8 * byte, ir.i32)))
-                        }
+                        let pointer = ir.bitcast(ir.gep(ir.i8, source, [emitter.index(fullGroups * 4)]), to: ir.pointer(to: bytes))
+                        let word = ir.call(load.function, type: load.type, [pointer, ir.constant(1, ir.i32), mask, ir.zero(bytes)])
+                        return ir.bitcast(word, to: ir.i32)
                     }
                     accumulate(weightsAt: ir.add(tapBase, emitter.index(fullGroups * tileBytes)), inputs: inputs)
                 }

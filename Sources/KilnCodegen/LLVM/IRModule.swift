@@ -131,6 +131,9 @@ final class IRModule {
         return llvm.constInt(type, bits & ((1 << UInt64(width)) - 1), 0)
     }
 
+    /// A constant vector of the constant `lanes`.
+    func constantVector(_ lanes: [IRValue]) -> IRValue { llvm.constVector(lanes, UInt32(lanes.count)) }
+
     /// A constant vector whose `count` lanes all hold the constant `scalar`.
     func splat(_ scalar: IRValue, count: Int) -> IRValue {
         let lanes = [IRValue](repeating: scalar, count: count)
