@@ -40,24 +40,24 @@ import Testing
 
     static let expected: [ISALevel: [String]] = [
         .avx512vnni: [
-            "qs8_qc8w_conv3x3s2_avx512vnni_8x32", "qs8_qc8w_gemm_avx512vnni_4x64", "qs8_qc8w_dwconv3x3s1_avx512vnni_4x16",
-            "qs8_add", "qs8_reshape", "qs8_qc8w_gemm_avx512vnni_4x16",
+            "qs8_qc8w_conv3x3s2_avx512vnni_8x32", "qs8_qc8w_gemm_avx512vnni_6x64", "qs8_qc8w_dwconv3x3s1_avx512vnni_4x16",
+            "qs8_add", "qs8_reshape", "qs8_qc8w_gemm_avx512vnni_8x16",
         ],
         .avx512: [
-            "qs8_qc8w_conv3x3s2_avx512_8x32", "qs8_qc8w_gemm_avx512_4x64", "qs8_qc8w_dwconv3x3s1_avx512_4x16", "qs8_add",
-            "qs8_reshape", "qs8_qc8w_gemm_avx512_4x10",
+            "qs8_qc8w_conv3x3s2_avx512_8x32", "qs8_qc8w_gemm_avx512_6x64", "qs8_qc8w_dwconv3x3s1_avx512_4x16", "qs8_add",
+            "qs8_reshape", "qs8_qc8w_gemm_avx512_8x10",
         ],
         .avx2: [
             "qs8_qc8w_conv3x3s2_avx2_2x32", "qs8_qc8w_gemm_avx2_2x32", "qs8_qc8w_dwconv3x3s1_avx2_2x8", "qs8_add",
-            "qs8_reshape", "qs8_qc8w_gemm_avx2_2x8",
+            "qs8_reshape", "qs8_qc8w_gemm_avx2_8x8",
         ],
         .sse41: [
             "qs8_qc8w_conv3x3s2_sse41_2x16", "qs8_qc8w_gemm_sse41_2x16", "qs8_qc8w_dwconv3x3s1_sse41_2x4", "qs8_add",
-            "qs8_reshape", "qs8_qc8w_gemm_sse41_2x8",
+            "qs8_reshape", "qs8_qc8w_gemm_sse41_5x8",
         ],
         .neon: [
-            "qs8_qc8w_conv3x3s2_neon_6x16", "qs8_qc8w_gemm_neon_4x16", "qs8_qc8w_dwconv3x3s1_neon_4x4", "qs8_add",
-            "qs8_reshape", "qs8_qc8w_gemm_neon_4x8",
+            "qs8_qc8w_conv3x3s2_neon_6x16", "qs8_qc8w_gemm_neon_6x16", "qs8_qc8w_dwconv3x3s1_neon_4x4", "qs8_add",
+            "qs8_reshape", "qs8_qc8w_gemm_neon_8x8",
         ],
     ]
 
@@ -69,12 +69,12 @@ import Testing
         let convolution = plan.choices[0].kernel
         if level.hasVNNI {
             #expect(convolution == .convVNNI(pixelsPerBlock: 8))
-            #expect(plan.choices[1].kernel == .gemmVNNI(rowsPerBlock: 4))
+            #expect(plan.choices[1].kernel == .gemmVNNI(rowsPerBlock: 6))
         } else {
             #expect(!"\(convolution)".contains("VNNI"))
         }
-        // 10 units take one VNNI vector, its other lanes unused.
-        let rows = level.vectorRegisters >= 32 ? 4 : 2
+        // 10 units take one VNNI vector, its other lanes unused; narrow tiles take more rows per block.
+        let rows = level == .sse41 ? 5 : 8
         #expect(plan.choices[5].kernel == (level.hasVNNI ? .gemmVNNI(rowsPerBlock: rows) : .gemm(rowsPerBlock: rows)))
     }
 
@@ -102,8 +102,8 @@ import Testing
         graph.outputs = [try graph.addNode(.fullyConnected(activation: nil), inputs: [rounded, weights], name: "fc")]
         let vnni = KernelPlan(graph: graph, isa: .avx512vnni)
         #expect(vnni.choices[0].kernel == .absorbed(into: 1))
-        #expect(vnni.choices[1].kernel == .dynamicRangeGEMMVNNI(rounding: 0, rowsPerBlock: 4))
-        #expect(vnni.choices[1].name == "qd8_f32_qc8w_gemm_avx512vnni_4x32")
+        #expect(vnni.choices[1].kernel == .dynamicRangeGEMMVNNI(rounding: 0, rowsPerBlock: 8))
+        #expect(vnni.choices[1].name == "qd8_f32_qc8w_gemm_avx512vnni_8x32")
         let avx2 = KernelPlan(graph: graph, isa: .avx2)
         #expect(avx2.choices[0].kernel == .standard)
         #expect(avx2.choices[1].name == "f32_qc8w_gemm_avx2_2x32")

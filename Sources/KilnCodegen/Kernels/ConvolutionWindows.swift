@@ -51,8 +51,8 @@ struct ConvolutionWindows {
     }
 
     /// Runs `body` for blocks of up to `pixels` adjacent output pixels of each
-    /// output row: interior pixels in full blocks, the pixels left at a row's end
-    /// and the border pixels in blocks of one.
+    /// output row: the interior pixels in full blocks and one block of those
+    /// left over, the border pixels of interior rows one at a time.
     func forEachBlock(pixels: Int, _ body: (PixelBlock) -> Void) {
         let (rows, columns) = (interior(axis: 0), interior(axis: 1))
         ir.loop("batch", from: 0, to: output[0]) { batch in
@@ -60,8 +60,10 @@ struct ConvolutionWindows {
             func run(_ oy: IRValue, from first: Int, to last: Int, size: Int, isInterior: Bool) {
                 guard last > first else { return }
                 let rowBase = emitter.affine(ir.add(emitter.affine(batch, times: output[1]), oy), times: output[2])
+                // The pixels left over make one smaller block, not single pixels: a block's
+                // accumulators are the independent chains that hide the multiply-add latency.
                 let blocked = first + (last - first) / size * size
-                for (start, end, count) in [(first, blocked, size), (blocked, last, 1)] where end > start {
+                for (start, end, count) in [(first, blocked, size), (blocked, last, last - blocked)] where end > start {
                     ir.loop("ox", from: start, to: end, step: count) { ox in
                         let pixelColumns = (0..<count).map { ir.add(ox, emitter.index($0)) }
                         body(

@@ -27,9 +27,9 @@ struct FullyConnectedKernel {
         func emitChunk(first: IRValue, size: Int) {
             for (run, tile) in dot.filter.tiles.enumerated() {
                 ir.loop("tile", from: 0, to: tile.count) { tileIndex in
-                    // Blocks of rows share each weight load; leftover rows go one at a time.
+                    // Blocks of rows share each weight load; the rows left over make one smaller block.
                     let blocked = size / block * block
-                    for (start, end, step) in [(0, blocked, block), (blocked, size, 1)] where end > start {
+                    for (start, end, step) in [(0, blocked, block), (blocked, size, size - blocked)] where end > start {
                         ir.loop("row", from: ir.add(first, emitter.index(start)), to: ir.add(first, emitter.index(end)), step: step) { row in
                             let rows = (0..<step).map { ir.add(row, emitter.index($0)) }
                             dot.emitTile(

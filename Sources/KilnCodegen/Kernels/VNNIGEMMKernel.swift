@@ -134,7 +134,7 @@ struct VNNIGEMMKernel {
             grids = (0..<rowsPerBlock).map { _ in (emitter.accumulator(ir.i32), emitter.accumulator(ir.f32)) }
         }
         let blocked = rows / rowsPerBlock * rowsPerBlock
-        for (first, last, size) in [(0, blocked, rowsPerBlock), (blocked, rows, 1)] where last > first {
+        for (first, last, size) in [(0, blocked, rowsPerBlock), (blocked, rows, rows - blocked)] where last > first {
             ir.loop("row", from: first, to: last, step: size) { row in
                 let rowIndices = (0..<size).map { ir.add(row, emitter.index($0)) }
                 let bases = rowIndices.map { emitter.affine($0, times: depth) }

@@ -116,7 +116,7 @@ private struct Chooser {
     }
 
     func dynamicRange(rounding: Int) -> KernelChoice {
-        let rows = rowsPerBlock(vnni: true)
+        let rows = rowsPerBlock(units: shapes[1][0], vnni: true)
         return KernelChoice(
             kernel: .dynamicRangeGEMMVNNI(rounding: rounding, rowsPerBlock: rows),
             name: "qd8_f32_qc8w_gemm_\(isa.rawValue)_\(rows)x\(tileColumns(units: shapes[1][0], vnni: true))")
@@ -124,7 +124,7 @@ private struct Chooser {
 
     private func gemm(units: Int) -> KernelChoice {
         let vnni = isQuantized && usesVNNI(units: units)
-        let rows = rowsPerBlock(vnni: vnni)
+        let rows = rowsPerBlock(units: units, vnni: vnni)
         return KernelChoice(
             kernel: vnni ? .gemmVNNI(rowsPerBlock: rows) : .gemm(rowsPerBlock: rows),
             name: name("gemm", tile: "\(rows)x\(tileColumns(units: units, vnni: vnni))"))
@@ -135,7 +135,11 @@ private struct Chooser {
     /// Accumulator vectors of 16 units in the widest VNNI tile; a partial last vector counts as one.
     private func vnniVectorsPerTile(units: Int) -> Int { min(VNNIGEMMKernel.vectorsPerTile, (units + 15) / 16) }
 
-    private func rowsPerBlock(vnni: Bool) -> Int { isa.vectorRegisters >= 32 ? 4 : 2 }
+    /// Rows per block: like ``pixelsPerBlock(vectors:)``, enough independent accumulator
+    /// chains to hide the multiply-add latency when a tile is narrow.
+    private func rowsPerBlock(units: Int, vnni: Bool) -> Int {
+        pixelsPerBlock(vectors: vnni ? vnniVectorsPerTile(units: units) : vectorsPerTile(units: units))
+    }
 
     /// Accumulator vectors in the widest register tile of a layer with `units` outputs.
     private func vectorsPerTile(units: Int) -> Int {
