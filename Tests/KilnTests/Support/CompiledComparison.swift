@@ -61,12 +61,14 @@ func expectCompiledMatchesReference(
     let optimized = try compiler.optimize(graph, options: options)
     let expected = try ReferenceInterpreter(optimized).run(
         zip(optimized.inputs, inputs).map { TensorData($1, shape: optimized.type(of: $0).shape) })
-    let result = try compiler.compile(graph, options: options, to: directory.appendingPathComponent("model.kiln"))
-    let model = try CompiledModel(contentsOf: result.artifact)
-    let actual = try model.run(inputs: inputs)
+    let model = try NativeRunner(graph, options: options, directory: directory)
+    let actual = try model.run(
+        zip(graph.inputs, inputs).map { TensorData($1, shape: graph.type(of: $0).shape) },
+        outputByteCounts: expected.map { $0.bytes.count })
     for (index, output) in expected.enumerated() {
+        let produced = TensorData(dtype: .float32, shape: output.shape, bytes: actual[index])
         expectClose(
-            actual[index], output.floats(), tolerance: tolerance, "\(context) output \(index)",
+            produced.floats(), output.floats(), tolerance: tolerance, "\(context) output \(index)",
             sourceLocation: sourceLocation)
     }
 }

@@ -82,14 +82,13 @@ func expectCompiledInt8MatchesReference(
 ) throws -> [TensorData] {
     let directory = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }
-    let result = try Compiler().compile(graph, options: options, to: directory.appendingPathComponent("model.kiln"))
-    let model = try CompiledModel(contentsOf: result.artifact)
+    let model = try NativeRunner(graph, options: options, directory: directory)
     var firstExpected: [TensorData] = []
     for run in 0..<runs {
         let runInputs = inputs ?? randomInputs(graph, seed: seed &+ UInt64(run) &* 1000)
         let expected = try ReferenceInterpreter(graph).run(runInputs)
         if run == 0 { firstExpected = expected }
-        let actual = try runCompiled(model, runInputs, outputByteCounts: expected.map { $0.bytes.count })
+        let actual = try model.run(runInputs, outputByteCounts: expected.map { $0.bytes.count })
         let context = runs > 1 ? "\(context), run \(run)" : context
         for (index, (bytes, reference)) in zip(actual, expected).enumerated() {
             let label = "\(context), output \(index)" + (index < labels.count ? " (\(labels[index]))" : "")
