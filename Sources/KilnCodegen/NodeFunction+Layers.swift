@@ -125,7 +125,7 @@ extension NodeFunction {
     }
 
     /// A depthwise convolution; with a multiplier of 1, `pixelsPerBlock` interior pixels at a time.
-    func emitDepthwise(_ attributes: Conv2DAttributes, pixelsPerBlock: Int) throws {
+    func emitDepthwise(_ attributes: Conv2DAttributes, pixelsPerBlock: Int, usesVNNI: Bool) throws {
         guard let filterData = graph.constantData(node.inputs[1]) else {
             throw CodegenError("layer '\(node.name)': filters must be constants")
         }
@@ -167,15 +167,16 @@ extension NodeFunction {
             floatZeroRow = ir.addConstantBytes(
                 name: "zeros.\(node.name)", bytes: [UInt8](repeating: 0, count: 4 * channels), alignment: 64)
         }
-        DepthwiseConv2DKernel(
+        var kernel = DepthwiseConv2DKernel(
             emitter: emitter, epilogue: epilogue,
             weights: ir.addConstantBytes(name: "weights.\(node.name)", bytes: filterData.bytes, alignment: 64),
-            weightType: weightType,
+            weightType: weightType, filterBytes: filterData.dtype == .int8 ? filterData.int8s() : [],
             windows: ConvolutionWindows(
                 emitter: emitter, input: inputType.shape, output: resultType.shape,
                 kernel: (filterType.shape[1], filterType.shape[2]), attributes: attributes),
-            pixelsPerBlock: pixelsPerBlock, quantized: quantized, floatZeroRow: floatZeroRow
-        ).emit(input: pointers[0], output: output)
+            pixelsPerBlock: pixelsPerBlock, quantized: quantized, floatZeroRow: floatZeroRow)
+        kernel.usesVNNI = usesVNNI
+        kernel.emit(input: pointers[0], output: output)
     }
 
     func emitConcatenation(axis: Int, activation: Activation?, shapes: [Shape]) throws {

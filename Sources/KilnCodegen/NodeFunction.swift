@@ -69,7 +69,10 @@ struct NodeFunction {
             return try emitConvolution(attributes, pixelsPerBlock: pixelsPerBlock, vnni: true)
         case .depthwise(let pixelsPerBlock):
             guard case .depthwiseConv2D(let attributes) = node.op else { break }
-            return try emitDepthwise(attributes, pixelsPerBlock: pixelsPerBlock)
+            return try emitDepthwise(attributes, pixelsPerBlock: pixelsPerBlock, usesVNNI: false)
+        case .depthwiseVNNI(let pixelsPerBlock):
+            guard case .depthwiseConv2D(let attributes) = node.op else { break }
+            return try emitDepthwise(attributes, pixelsPerBlock: pixelsPerBlock, usesVNNI: true)
         case .standard:
             break
         }

@@ -40,7 +40,7 @@ import Testing
 
     static let expected: [ISALevel: [String]] = [
         .avx512vnni: [
-            "qs8_qc8w_conv3x3s2_avx512vnni_8x32", "qs8_qc8w_gemm_avx512vnni_6x64", "qs8_qc8w_dwconv3x3s1_avx512vnni_4x16",
+            "qs8_qc8w_conv3x3s2_avx512vnni_8x32", "qs8_qc8w_gemm_avx512vnni_6x64", "qs8_qc8w_dwconv3x3s1_avx512vnni_4x32",
             "qs8_add", "qs8_reshape", "qs8_qc8w_gemm_avx512vnni_8x16",
         ],
         .avx512: [
@@ -70,6 +70,7 @@ import Testing
         if level.hasVNNI {
             #expect(convolution == .convVNNI(pixelsPerBlock: 8))
             #expect(plan.choices[1].kernel == .gemmVNNI(rowsPerBlock: 6))
+            #expect(plan.choices[2].kernel == .depthwiseVNNI(pixelsPerBlock: 4))
         } else {
             #expect(!"\(convolution)".contains("VNNI"))
         }

@@ -15,6 +15,8 @@ struct DepthwiseConv2DKernel {
     let epilogue: Epilogue
     let weights: IRValue
     let weightType: IRType
+    /// The filter's bytes as stored (`[1, kh, kw, C]`), for repacking.
+    let filterBytes: [Int8]
     let windows: ConvolutionWindows
     let pixelsPerBlock: Int
     /// int8 layers with a multiplier of 1: each channel's starting sum `bias − zx · Σw` (i32), and a row of
@@ -22,6 +24,8 @@ struct DepthwiseConv2DKernel {
     let quantized: (initial: IRValue, zeroRow: IRValue)?
     /// Float layers: a row of `C` zeros.
     let floatZeroRow: IRValue?
+    /// int8 layers on AVX-512 VNNI: blocks of 32 channels multiply with `vpdpwssd`.
+    var usesVNNI = false
 
     private var ir: IRModule { emitter.ir }
     private var input: Shape { windows.input }
@@ -31,7 +35,12 @@ struct DepthwiseConv2DKernel {
 
     func emit(input inputPointer: IRValue, output outputPointer: IRValue) {
         guard output[3] == input[3] else { return emitAnyMultiplier(input: inputPointer, output: outputPointer) }
-        let runs = LaneRun.covering(output[3], width: emitter.laneWidth)
+        // With VNNI, whole blocks of 32 channels go to `accumulateVNNI`; the rest to the plain vectors.
+        let vnniChannels = usesVNNI && quantized != nil ? output[3] / 32 * 32 : 0
+        let vnniWeights = vnniChannels > 0 ? packedForVNNI(channels: vnniChannels) : nil
+        let runs = LaneRun.covering(output[3] - vnniChannels, width: emitter.laneWidth).map {
+            LaneRun(start: $0.start + vnniChannels, lanes: $0.lanes, count: $0.count)
+        }
         let slots = Dictionary(uniqueKeysWithValues: Set(runs.map(\.lanes)).map { lanes in
             (lanes, (0..<pixelsPerBlock).map { _ in emitter.accumulator(accumulatorType(lanes)) })
         })
@@ -42,7 +51,71 @@ struct DepthwiseConv2DKernel {
             windows.forEachTap(of: block, input: inputPointer, elementType: elementType, zeroRow: zeroRow, unrolled: true) { _, pointers in
                 for (pixel, pointer) in pointers.enumerated() { sources[pixel].append(pointer) }
             }
+            if let vnniWeights {
+                accumulateVNNI(
+                    sources: sources, channels: vnniChannels, weights: vnniWeights, output: outputPointer,
+                    outputBases: block.outputBases)
+            }
             accumulate(sources: sources, runs: runs, slots: slots, output: outputPointer, outputBases: block.outputBases)
+        }
+    }
+
+    /// The int8 filter as 16-bit weights for `vpdpwssd`, per block of 32 channels and tap: one
+    /// vector with the even channels' weights in the even lanes (zeros between), one with the odd
+    /// channels' weights in the odd lanes. Multiplied with 32 sign-extended inputs, the first sums
+    /// the even channels into 16 i32 lanes and the second the odd ones, with no shuffle per tap.
+    private func packedForVNNI(channels: Int) -> IRValue {
+        let allChannels = output[3]
+        let taps = kernel.height * kernel.width
+        var halves: [Int16] = []
+        for block in 0..<(channels / 32) {
+            for tap in 0..<taps {
+                for parity in 0..<2 {
+                    for lane in 0..<32 {
+                        halves.append(lane % 2 == parity ? Int16(filterBytes[tap * allChannels + block * 32 + lane]) : 0)
+                    }
+                }
+            }
+        }
+        let bytes = halves.flatMap { value in withUnsafeBytes(of: value.littleEndian, Array.init) }
+        return ir.addConstantBytes(name: "dwconv.vnni", bytes: bytes, alignment: 64)
+    }
+
+    /// Channels `0..<channels` (whole blocks of 32) of a block of pixels on `vpdpwssd`.
+    private func accumulateVNNI(
+        sources: [[IRValue]], channels: Int, weights packed: IRValue, output: IRValue, outputBases: [IRValue]
+    ) {
+        guard let quantized else { return }
+        let taps = kernel.height * kernel.width
+        let words = ir.vector(ir.i32, 16)
+        let dot = ir.intrinsic(
+            "llvm.x86.avx512.vpdpwssd.512", overloads: [], returning: words, parameters: [words, words, words])
+        let even = Array(stride(from: 0, to: 32, by: 2))
+        let odd = Array(stride(from: 1, to: 32, by: 2))
+        let interleave = (0..<16).flatMap { [$0, $0 + 16] }
+        ir.loop("c", from: 0, to: channels / 32) { block in
+            let channel = emitter.affine(block, times: 32)
+            let initial = ir.load(ir.vector(ir.i32, 32), from: ir.gep(ir.i32, quantized.initial, [channel]), alignment: 4)
+            var sums = Array(
+                repeating: (ir.shuffle(initial, initial, mask: even), ir.shuffle(initial, initial, mask: odd)),
+                count: sources.count)
+            for tap in 0..<taps {
+                let base = emitter.affine(block, times: taps * 128, plus: tap * 128)
+                let wEven = ir.load(words, from: ir.gep(ir.i8, packed, [base]), alignment: 64)
+                let wOdd = ir.load(words, from: ir.gep(ir.i8, packed, [ir.add(base, emitter.index(64))]), alignment: 64)
+                for (pixel, pointers) in sources.enumerated() {
+                    let raw = ir.load(ir.vector(ir.i8, 32), from: ir.gep(ir.i8, pointers[tap], [channel]), alignment: 1)
+                    let x = ir.bitcast(ir.sext(raw, to: ir.vector(ir.i16, 32)), to: words)
+                    sums[pixel] = (
+                        ir.call(dot.function, type: dot.type, [sums[pixel].0, x, wEven]),
+                        ir.call(dot.function, type: dot.type, [sums[pixel].1, x, wOdd])
+                    )
+                }
+            }
+            for (pixel, outputBase) in outputBases.enumerated() {
+                let ordered = ir.shuffle(sums[pixel].0, sums[pixel].1, mask: interleave)
+                epilogue.store(emitter, ordered, channel: channel, lanes: 32, output: output, offset: ir.add(outputBase, channel))
+            }
         }
     }
 

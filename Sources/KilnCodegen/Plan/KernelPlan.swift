@@ -107,7 +107,11 @@ private struct Chooser {
             let filter = shapes[1]
             let op = "dwconv\(filter[1])x\(filter[2])s\(attributes.strides[0])" + dilation(attributes)
             // Each pixel's accumulator and input vector, plus the shared weight vector.
-            let pixels = filter[3] == shapes[0][3] ? (isa.vectorRegisters >= 32 ? 4 : 2) : 1
+            let plain = filter[3] == shapes[0][3]
+            let pixels = plain ? (isa.vectorRegisters >= 32 ? 4 : 2) : 1
+            if isQuantized, plain, isa.hasVNNI, filter[3] >= 32 {
+                return KernelChoice(kernel: .depthwiseVNNI(pixelsPerBlock: pixels), name: name(op, tile: "\(pixels)x32"))
+            }
             return KernelChoice(
                 kernel: .depthwise(pixelsPerBlock: pixels), name: name(op, tile: "\(pixels)x\(min(isa.laneWidth, filter[3]))"))
         default:
