@@ -110,7 +110,7 @@ public struct ModelCodegen {
             for value in operands.bufferOperands + node.outputs { arguments.append(try pointer(to: value)) }
             let function = try NodeFunction.emit(
                 node: node, index: index, choice: choice, operands: operands, graph: graph, ir: ir,
-                laneWidth: kernels.isa.laneWidth, configure: { configure($0, ir: ir) })
+                isa: kernels.isa, configure: { configure($0, ir: ir) })
             let start = profile.map { ir.call($0.clock.function, type: $0.clock.type, []) }
             ir.call(function.function, type: function.type, arguments)
             if let profile, let start {

@@ -16,7 +16,7 @@ struct NodeFunction {
     func operandType(_ index: Int) -> TensorType { graph.type(of: node.inputs[index]) }
 
     static func emit(
-        node: Node, index: Int, choice: KernelChoice, operands: NodeOperands, graph: Graph, ir: IRModule, laneWidth: Int,
+        node: Node, index: Int, choice: KernelChoice, operands: NodeOperands, graph: Graph, ir: IRModule, isa: ISALevel,
         configure: (IRValue) -> Void
     ) throws -> (function: IRValue, type: IRType) {
         let bytePointer = ir.pointer(to: ir.i8)
@@ -31,7 +31,8 @@ struct NodeFunction {
         let caller = ir.insertBlock
         let entry = ir.appendBlock("entry", to: function)
         ir.position(at: entry)
-        let emitter = KernelEmitter(ir: ir, laneWidth: laneWidth, entryBlock: entry)
+        var emitter = KernelEmitter(ir: ir, laneWidth: isa.laneWidth, entryBlock: entry)
+        emitter.hasFMA = isa.hasFMA
         let body = NodeFunction(
             node: node, graph: graph, emitter: emitter, pointers: (0..<parameterCount).map { ir.parameter(function, $0) },
             choice: choice)

@@ -540,6 +540,30 @@ import Testing
         try expectCompiledInt8MatchesReference(graph, inputs: inputs, labels: labels, "quantize f32→i8")
     }
 
+    /// Division by a scale that is not a power of two (done with a reciprocal and an
+    /// FMA correction where the target has FMA) rounds exactly like the reference's
+    /// division at every half-step boundary, one ulp either side, on each x86 level.
+    @Test(arguments: X86Level.allCases.filter(\.isSupported))
+    func quantizeAtHalfStepsWithAnyScale(_ level: X86Level) throws {
+        var graph = Graph(name: "quantize_boundaries")
+        let scales: [Float] = [0.0055, 0.1, 0.017_3, 3.7]
+        var values: [Float] = [.infinity, -.infinity, .nan, 1e30, -1e30, .leastNormalMagnitude]
+        for scale in scales {
+            for k in -140...140 {
+                let boundary = (Float(k) + 0.5) * scale
+                values += [boundary.nextDown, boundary, boundary.nextUp]
+            }
+        }
+        let x = graph.addInput(name: "x", type: TensorType(.float32, [values.count]))
+        graph.outputs = try scales.enumerated().map { index, scale in
+            try graph.addNode(
+                .quantize(to: .int8), inputs: [x], name: "q\(index)", quantization: .perTensor(scale: scale, zeroPoint: 3))
+        }
+        try expectCompiledInt8MatchesReference(
+            graph, options: level.options, inputs: [TensorData(values, shape: [values.count])], expectSpread: false,
+            "quantize at half steps, \(level.rawValue)")
+    }
+
     /// Exact halves round to even; NaN, infinities and huge values clamp like the reference.
     @Test func quantizeRoundsHalfToEvenAndClamps() throws {
         var graph = Graph(name: "quantize_edges")

@@ -53,7 +53,7 @@ struct ElementwiseKernel {
             store: { value, offset, lanes in
                 // A NaN result (0/0, a negative base's fractional power) lands on the zero point, as in the reference.
                 let real = emitter.replacingNaN(value, with: emitter.splat(0, lanes: lanes))
-                let steps = ir.fdiv(real, emitter.splat(result.scales[0], lanes: lanes))
+                let steps = emitter.divide(real, byConstant: result.scales[0], lanes: lanes)
                 emitter.storeQuantized(
                     steps, zeroPoint: result.zeroPoints[0], range: range, lanes: lanes, output: output, offset: offset)
             })

@@ -13,6 +13,8 @@ struct KernelEmitter {
     /// The node function's entry block, where accumulators are allocated so
     /// LLVM promotes them to registers.
     let entryBlock: IRBlock
+    /// Whether the target has fused multiply-add instructions (every level but SSE4.1).
+    var hasFMA = true
 
     /// `<lanes x float>`.
     func vectorType(_ lanes: Int) -> IRType { ir.vector(ir.f32, lanes) }
@@ -31,6 +33,27 @@ struct KernelEmitter {
         let type = vectorType(lanes)
         let fma = ir.intrinsic("llvm.fmuladd", overloads: [type], returning: type, parameters: [type, type, type])
         return ir.call(fma.function, type: fma.type, [a, b, c])
+    }
+
+    /// `x / divisor`, correctly rounded, for a constant positive `divisor`.
+    ///
+    /// With FMA, Markstein's sequence replaces the slow division: with
+    /// `y = 1/divisor` rounded once at build time, `q = x·y` and the exact
+    /// remainder `r = x − q·divisor`, `q + r·y` is the correctly rounded quotient
+    /// (no overflow or underflow). Where `q` is infinite the remainder is not
+    /// defined and `q` is kept; NaN stays NaN.
+    func divide(_ x: IRValue, byConstant divisor: Float, lanes: Int) -> IRValue {
+        let reciprocal = 1 / divisor
+        guard hasFMA, divisor.isNormal, divisor > 0, reciprocal.isNormal else {
+            return ir.fdiv(x, splat(divisor, lanes: lanes))
+        }
+        let type = vectorType(lanes)
+        let fused = ir.intrinsic("llvm.fma", overloads: [type], returning: type, parameters: [type, type, type])
+        let y = splat(reciprocal, lanes: lanes)
+        let q = ir.fmul(x, y)
+        let r = ir.call(fused.function, type: fused.type, [ir.fneg(q), splat(divisor, lanes: lanes), x])
+        let corrected = ir.call(fused.function, type: fused.type, [r, y, q])
+        return ir.select(ir.fcmp(.uno, corrected, corrected), q, corrected)
     }
 
     /// Calls a one-operand floating-point intrinsic such as `llvm.floor` on a vector.

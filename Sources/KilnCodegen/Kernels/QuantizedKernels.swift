@@ -16,7 +16,7 @@ extension KernelEmitter {
         } else {
             let centered = ir.sub(values, ir.splat(ir.constant(Int(input.zeroPoints[0]), ir.i32), count: lanes))
             let real = ir.fmul(splat(input.scales[0], lanes: lanes), ir.sitofp(centered, to: vectorType(lanes)))
-            let steps = ir.fdiv(real, splat(output.scales[0], lanes: lanes))
+            let steps = divide(real, byConstant: output.scales[0], lanes: lanes)
             narrow = quantized(steps, zeroPoint: output.zeroPoints[0], range: range, lanes: lanes)
         }
         ir.store(narrow, to: ir.gep(ir.i8, pointer, [offset]), alignment: 1)
@@ -97,9 +97,9 @@ struct QuantizedKernels {
                         emitter.loadInt8(input, offset: offset, lanes: run.lanes), from: inputParameters,
                         to: outputParameters, lanes: run.lanes, output: output, offset: offset)
                 } else {
-                    let quotient = ir.fdiv(
+                    let quotient = emitter.divide(
                         emitter.loadVector(input, offset: offset, lanes: run.lanes),
-                        emitter.splat(outputParameters.scales[0], lanes: run.lanes))
+                        byConstant: outputParameters.scales[0], lanes: run.lanes)
                     // Float inputs may hold NaN, which the clamp in `quantized` would send to the
                     // lower bound; QuantizedArithmetic maps it to 0 steps. (Integer layers never see NaN.)
                     let steps = emitter.replacingNaN(quotient, with: emitter.splat(0, lanes: run.lanes))

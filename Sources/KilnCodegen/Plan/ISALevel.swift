@@ -48,6 +48,9 @@ public enum ISALevel: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// Whether the level has fused multiply-add instructions (all but SSE4.1).
+    public var hasFMA: Bool { self != .sse41 }
+
     /// Whether int8 layers run on `vpdpbusd` (16 lanes of four-byte dot products).
     public var hasVNNI: Bool { self == .avx512vnni }
 }
