@@ -68,15 +68,29 @@ struct ElementwiseKernel {
         elements: BinaryElements, combine: @escaping (IRValue, IRValue, Int) -> IRValue
     ) {
         let ir = emitter.ir
-        let rank = max(shape.rank, 1)
-        let dimensions = shape.rank == 0 ? [1] : shape.dimensions
+        let fullRank = max(shape.rank, 1)
+        let fullDimensions = shape.rank == 0 ? [1] : shape.dimensions
         func broadcastStrides(_ operand: Shape) -> [Int] {
-            let padded = [Int](repeating: 1, count: rank - operand.rank) + operand.dimensions
+            let padded = [Int](repeating: 1, count: fullRank - operand.rank) + operand.dimensions
             let dense = Shape(padded).strides
-            return (0..<rank).map { padded[$0] == 1 && dimensions[$0] != 1 ? 0 : dense[$0] }
+            return (0..<fullRank).map { padded[$0] == 1 && fullDimensions[$0] != 1 ? 0 : dense[$0] }
         }
-        let (stridesA, stridesB) = (broadcastStrides(a.shape), broadcastStrides(b.shape))
-        let outputStrides = Shape(dimensions).strides
+        // Axes that continue each other in all three tensors (same-shape operands, say) are walked
+        // as one, so the innermost vectorized loop is as long as possible.
+        let (fullA, fullB, fullOut) = (broadcastStrides(a.shape), broadcastStrides(b.shape), Shape(fullDimensions).strides)
+        var axes = [(size: fullDimensions[fullRank - 1], a: fullA[fullRank - 1], b: fullB[fullRank - 1], out: fullOut[fullRank - 1])]
+        for axis in stride(from: fullRank - 2, through: 0, by: -1) {
+            let next = (size: fullDimensions[axis], a: fullA[axis], b: fullB[axis], out: fullOut[axis])
+            let inner = axes[0]
+            if next.a == inner.a * inner.size, next.b == inner.b * inner.size, next.out == inner.out * inner.size {
+                axes[0].size *= next.size
+            } else {
+                axes.insert(next, at: 0)
+            }
+        }
+        let rank = axes.count
+        let dimensions = axes.map(\.size)
+        let (stridesA, stridesB, outputStrides) = (axes.map(\.a), axes.map(\.b), axes.map(\.out))
         let inner = dimensions[rank - 1]
 
         func walk(axis: Int, offsets: (out: IRValue, a: IRValue, b: IRValue)) {
