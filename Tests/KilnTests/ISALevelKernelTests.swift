@@ -5,105 +5,83 @@ import Testing
 /// for the layers whose kernels differ by ISA level (fully-connected,
 /// convolution, depthwise), compiled explicitly for each x86-64 level and for
 /// AArch64 (run under qemu-aarch64): int8 bit-exact, float within the sweeps'
-/// tolerance.
+/// tolerance. One suite per level, each enabled only where this host can run it.
 enum ISALevelKernelTests {
     @Suite(.enabled(if: X86Level.avx512vnni.isSupported, X86Level.avx512vnni.skipReason))
     struct AVX512VNNI {
-        let options = X86Level.avx512vnni.options
-        @Test(arguments: IntegerKernelTests.convolutionCases)
-        func int8Convolution(_ c: IntegerKernelTests.ConvCase) throws { try IntegerKernelTests.checkConvolution(c, options: options) }
-        @Test(arguments: IntegerKernelTests.fullyConnectedCases)
-        func int8FullyConnected(_ c: IntegerKernelTests.FullyConnectedCase) throws {
-            try IntegerKernelTests.checkFullyConnected(c, options: options)
-        }
-        @Test(arguments: IntegerKernelTests.depthwiseCases)
-        func int8Depthwise(_ c: IntegerKernelTests.DepthwiseCase) throws { try IntegerKernelTests.checkDepthwise(c, options: options) }
-        @Test(arguments: KernelTests.convolutionCases)
-        func floatConvolution(_ c: KernelTests.ConvCase) throws { try KernelTests.checkConvolution(c, options: options) }
-        @Test(arguments: FloatOpTests.depthwiseCases)
-        func floatDepthwise(_ c: FloatOpTests.DepthwiseCase) throws { try FloatOpTests.checkDepthwise(c, options: options) }
+        @Test(arguments: KernelSweepCase.all)
+        func sweep(_ c: KernelSweepCase) throws { try c.check(X86Level.avx512vnni.options) }
     }
 
     @Suite(.enabled(if: X86Level.avx512.isSupported, X86Level.avx512.skipReason))
     struct AVX512 {
-        let options = X86Level.avx512.options
-        @Test(arguments: IntegerKernelTests.convolutionCases)
-        func int8Convolution(_ c: IntegerKernelTests.ConvCase) throws { try IntegerKernelTests.checkConvolution(c, options: options) }
-        @Test(arguments: IntegerKernelTests.fullyConnectedCases)
-        func int8FullyConnected(_ c: IntegerKernelTests.FullyConnectedCase) throws {
-            try IntegerKernelTests.checkFullyConnected(c, options: options)
-        }
-        @Test(arguments: IntegerKernelTests.depthwiseCases)
-        func int8Depthwise(_ c: IntegerKernelTests.DepthwiseCase) throws { try IntegerKernelTests.checkDepthwise(c, options: options) }
-        @Test(arguments: KernelTests.convolutionCases)
-        func floatConvolution(_ c: KernelTests.ConvCase) throws { try KernelTests.checkConvolution(c, options: options) }
-        @Test(arguments: FloatOpTests.depthwiseCases)
-        func floatDepthwise(_ c: FloatOpTests.DepthwiseCase) throws { try FloatOpTests.checkDepthwise(c, options: options) }
+        @Test(arguments: KernelSweepCase.all)
+        func sweep(_ c: KernelSweepCase) throws { try c.check(X86Level.avx512.options) }
     }
 
     @Suite(.enabled(if: X86Level.avx2.isSupported, X86Level.avx2.skipReason))
     struct AVX2 {
-        let options = X86Level.avx2.options
-        @Test(arguments: IntegerKernelTests.convolutionCases)
-        func int8Convolution(_ c: IntegerKernelTests.ConvCase) throws { try IntegerKernelTests.checkConvolution(c, options: options) }
-        @Test(arguments: IntegerKernelTests.fullyConnectedCases)
-        func int8FullyConnected(_ c: IntegerKernelTests.FullyConnectedCase) throws {
-            try IntegerKernelTests.checkFullyConnected(c, options: options)
-        }
-        @Test(arguments: IntegerKernelTests.depthwiseCases)
-        func int8Depthwise(_ c: IntegerKernelTests.DepthwiseCase) throws { try IntegerKernelTests.checkDepthwise(c, options: options) }
-        @Test(arguments: KernelTests.convolutionCases)
-        func floatConvolution(_ c: KernelTests.ConvCase) throws { try KernelTests.checkConvolution(c, options: options) }
-        @Test(arguments: FloatOpTests.depthwiseCases)
-        func floatDepthwise(_ c: FloatOpTests.DepthwiseCase) throws { try FloatOpTests.checkDepthwise(c, options: options) }
+        @Test(arguments: KernelSweepCase.all)
+        func sweep(_ c: KernelSweepCase) throws { try c.check(X86Level.avx2.options) }
     }
 
     @Suite(.enabled(if: X86Level.sse41.isSupported, X86Level.sse41.skipReason))
     struct SSE41 {
-        let options = X86Level.sse41.options
-        @Test(arguments: IntegerKernelTests.convolutionCases)
-        func int8Convolution(_ c: IntegerKernelTests.ConvCase) throws { try IntegerKernelTests.checkConvolution(c, options: options) }
-        @Test(arguments: IntegerKernelTests.fullyConnectedCases)
-        func int8FullyConnected(_ c: IntegerKernelTests.FullyConnectedCase) throws {
-            try IntegerKernelTests.checkFullyConnected(c, options: options)
-        }
-        @Test(arguments: IntegerKernelTests.depthwiseCases)
-        func int8Depthwise(_ c: IntegerKernelTests.DepthwiseCase) throws { try IntegerKernelTests.checkDepthwise(c, options: options) }
-        @Test(arguments: KernelTests.convolutionCases)
-        func floatConvolution(_ c: KernelTests.ConvCase) throws { try KernelTests.checkConvolution(c, options: options) }
-        @Test(arguments: FloatOpTests.depthwiseCases)
-        func floatDepthwise(_ c: FloatOpTests.DepthwiseCase) throws { try FloatOpTests.checkDepthwise(c, options: options) }
+        @Test(arguments: KernelSweepCase.all)
+        func sweep(_ c: KernelSweepCase) throws { try c.check(X86Level.sse41.options) }
     }
 
     @Suite(.enabled(if: AArch64Emulation.isAvailable, AArch64Emulation.skipReason))
     struct AArch64NEON {
-        let options = AArch64Emulation.neon
-        @Test(arguments: IntegerKernelTests.convolutionCases)
-        func int8Convolution(_ c: IntegerKernelTests.ConvCase) throws { try IntegerKernelTests.checkConvolution(c, options: options) }
-        @Test(arguments: IntegerKernelTests.fullyConnectedCases)
-        func int8FullyConnected(_ c: IntegerKernelTests.FullyConnectedCase) throws {
-            try IntegerKernelTests.checkFullyConnected(c, options: options)
-        }
-        @Test(arguments: IntegerKernelTests.depthwiseCases)
-        func int8Depthwise(_ c: IntegerKernelTests.DepthwiseCase) throws { try IntegerKernelTests.checkDepthwise(c, options: options) }
-        @Test(arguments: KernelTests.convolutionCases)
-        func floatConvolution(_ c: KernelTests.ConvCase) throws { try KernelTests.checkConvolution(c, options: options) }
-        @Test(arguments: FloatOpTests.depthwiseCases)
-        func floatDepthwise(_ c: FloatOpTests.DepthwiseCase) throws { try FloatOpTests.checkDepthwise(c, options: options) }
+        @Test(arguments: KernelSweepCase.all)
+        func sweep(_ c: KernelSweepCase) throws { try c.check(AArch64Emulation.neon) }
     }
 
     /// NEON with `sdot`: the plan has no dot-product kernels for it yet, so this checks the same
     /// kernels compiled for a Cortex-A76, whose scheduling and instruction selection differ.
     @Suite(.enabled(if: AArch64Emulation.isAvailable, AArch64Emulation.skipReason))
     struct AArch64NEONDotProd {
-        let options = AArch64Emulation.neonDotProd
-        @Test(arguments: IntegerKernelTests.convolutionCases)
-        func int8Convolution(_ c: IntegerKernelTests.ConvCase) throws { try IntegerKernelTests.checkConvolution(c, options: options) }
-        @Test(arguments: IntegerKernelTests.fullyConnectedCases)
-        func int8FullyConnected(_ c: IntegerKernelTests.FullyConnectedCase) throws {
-            try IntegerKernelTests.checkFullyConnected(c, options: options)
+        @Test(arguments: KernelSweepCase.int8)
+        func sweep(_ c: KernelSweepCase) throws { try c.check(AArch64Emulation.neonDotProd) }
+    }
+}
+
+/// One case of the sweeps whose kernels differ by ISA level.
+enum KernelSweepCase: Sendable, CustomTestStringConvertible {
+    case int8Convolution(IntegerKernelTests.ConvCase)
+    case int8FullyConnected(IntegerKernelTests.FullyConnectedCase)
+    case int8Depthwise(IntegerKernelTests.DepthwiseCase)
+    case floatConvolution(KernelTests.ConvCase)
+    case floatDepthwise(FloatOpTests.DepthwiseCase)
+
+    /// The int8 cases.
+    static let int8: [Self] =
+        IntegerKernelTests.convolutionCases.map(Self.int8Convolution)
+        + IntegerKernelTests.fullyConnectedCases.map(Self.int8FullyConnected)
+        + IntegerKernelTests.depthwiseCases.map(Self.int8Depthwise)
+
+    /// Every case, int8 and float.
+    static let all: [Self] =
+        int8 + KernelTests.convolutionCases.map(Self.floatConvolution) + FloatOpTests.depthwiseCases.map(Self.floatDepthwise)
+
+    var testDescription: String {
+        switch self {
+        case .int8Convolution(let c): "int8 conv \(c.testDescription)"
+        case .int8FullyConnected(let c): "int8 fc \(c.testDescription)"
+        case .int8Depthwise(let c): "int8 depthwise \(c.testDescription)"
+        case .floatConvolution(let c): "conv \(c.testDescription)"
+        case .floatDepthwise(let c): "depthwise \(c.testDescription)"
         }
-        @Test(arguments: IntegerKernelTests.depthwiseCases)
-        func int8Depthwise(_ c: IntegerKernelTests.DepthwiseCase) throws { try IntegerKernelTests.checkDepthwise(c, options: options) }
+    }
+
+    /// Compiles and checks the case for the target of `options`.
+    func check(_ options: CompileOptions) throws {
+        switch self {
+        case .int8Convolution(let c): try IntegerKernelTests.checkConvolution(c, options: options)
+        case .int8FullyConnected(let c): try IntegerKernelTests.checkFullyConnected(c, options: options)
+        case .int8Depthwise(let c): try IntegerKernelTests.checkDepthwise(c, options: options)
+        case .floatConvolution(let c): try KernelTests.checkConvolution(c, options: options)
+        case .floatDepthwise(let c): try FloatOpTests.checkDepthwise(c, options: options)
+        }
     }
 }

@@ -141,19 +141,10 @@ enum AArch64Emulation {
     }
 
     private static func execute(_ tool: URL, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = tool
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let result = try CommandLineTool.run(tool, arguments)
+        guard result.status == 0 else {
             throw EmulationError.failed(
-                ([tool.lastPathComponent] + arguments).joined(separator: " "), process.terminationStatus,
-                String(decoding: output, as: UTF8.self))
+                ([tool.lastPathComponent] + arguments).joined(separator: " "), result.status, result.output)
         }
     }
 }
