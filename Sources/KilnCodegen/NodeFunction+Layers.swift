@@ -104,15 +104,7 @@ extension NodeFunction {
             emitter: emitter, input: input.shape, output: resultType.shape, kernel: (filter[1], filter[2]),
             attributes: attributes)
         let channels = input.shape[3]
-        let zeroRow: IRValue
-        if resultType.dtype == .int8 {
-            let zeroPoint = UInt8(bitPattern: Int8(clamping: try parameters(input).zeroPoints[0]))
-            zeroRow = ir.addConstantBytes(
-                name: "zeros.\(node.name)", bytes: [UInt8](repeating: zeroPoint, count: max(channels, 4)), alignment: 64)
-        } else {
-            zeroRow = ir.addConstantBytes(
-                name: "zeros.\(node.name)", bytes: [UInt8](repeating: 0, count: 4 * max(channels, 1)), alignment: 64)
-        }
+        let zeroRow = try zeroRow(channels: channels)
         if vnni {
             try vnniKernel(channels: channels, taps: filter[1] * filter[2]).emitConvolution(
                 windows: windows, pixelsPerBlock: pixelsPerBlock, zeroRow: zeroRow, input: pointers[0], output: output)
@@ -124,7 +116,20 @@ extension NodeFunction {
         }
     }
 
-    /// A depthwise convolution; with a multiplier of 1, `pixelsPerBlock` interior pixels at a time.
+    /// A row of `channels` elements equal to the input's zero, for window taps in the padding:
+    /// the zero point for int8 inputs (at least 4 bytes, a whole VNNI group), 0.0 for float ones.
+    func zeroRow(channels: Int) throws -> IRValue {
+        let bytes: [UInt8]
+        if resultType.dtype == .int8 {
+            let zeroPoint = UInt8(bitPattern: Int8(clamping: try parameters(operandType(0)).zeroPoints[0]))
+            bytes = [UInt8](repeating: zeroPoint, count: max(channels, 4))
+        } else {
+            bytes = [UInt8](repeating: 0, count: 4 * max(channels, 1))
+        }
+        return ir.addConstantBytes(name: "zeros.\(node.name)", bytes: bytes, alignment: 64)
+    }
+
+    /// A depthwise convolution; with a multiplier of 1, `pixelsPerBlock` pixels at a time.
     func emitDepthwise(_ attributes: Conv2DAttributes, pixelsPerBlock: Int, usesVNNI: Bool) throws {
         guard let filterData = graph.constantData(node.inputs[1]) else {
             throw CodegenError("layer '\(node.name)': filters must be constants")
@@ -142,8 +147,7 @@ extension NodeFunction {
             default: ir.f32
             }
         var epilogue = try epilogue(activation: attributes.activation, filterScales: scales)
-        var quantized: (initial: IRValue, zeroRow: IRValue)?
-        var floatZeroRow: IRValue?
+        var initialSums: IRValue?
         let fastPath = channels == inputType.shape[3]
         if fastPath, case .quantized(_, let requantize, let zeroPoint, let outputZeroPoint, let range) = epilogue {
             // Σ (x − zx)·w + b = Σ x·w + (b − zx·Σw): the zero point is folded into each channel's starting sum.
@@ -154,18 +158,10 @@ extension NodeFunction {
                 let sum = (0..<taps).reduce(Int32(0)) { $0 &+ Int32(filter[$1 * channels + channel]) }
                 return (bias?[channel] ?? 0) &- zeroPoint &* sum
             }
-            quantized = (
-                ir.addConstantBytes(
-                    name: "initial.\(node.name)", bytes: TensorData(int32: initial, shape: [channels]).bytes, alignment: 64),
-                ir.addConstantBytes(
-                    name: "zeros.\(node.name)",
-                    bytes: [UInt8](repeating: UInt8(bitPattern: Int8(clamping: zeroPoint)), count: channels), alignment: 64)
-            )
+            initialSums = ir.addConstantBytes(
+                name: "initial.\(node.name)", bytes: TensorData(int32: initial, shape: [channels]).bytes, alignment: 64)
             epilogue = .quantized(
                 bias: nil, scales: requantize, inputZeroPoint: zeroPoint, outputZeroPoint: outputZeroPoint, range: range)
-        } else if fastPath {
-            floatZeroRow = ir.addConstantBytes(
-                name: "zeros.\(node.name)", bytes: [UInt8](repeating: 0, count: 4 * channels), alignment: 64)
         }
         var kernel = DepthwiseConv2DKernel(
             emitter: emitter, epilogue: epilogue,
@@ -174,7 +170,8 @@ extension NodeFunction {
             windows: ConvolutionWindows(
                 emitter: emitter, input: inputType.shape, output: resultType.shape,
                 kernel: (filterType.shape[1], filterType.shape[2]), attributes: attributes),
-            pixelsPerBlock: pixelsPerBlock, quantized: quantized, floatZeroRow: floatZeroRow)
+            pixelsPerBlock: pixelsPerBlock, zeroRow: fastPath ? try zeroRow(channels: channels) : nil,
+            initialSums: initialSums)
         kernel.usesVNNI = usesVNNI
         kernel.emit(input: pointers[0], output: output)
     }

@@ -19,11 +19,11 @@ struct DepthwiseConv2DKernel {
     let filterBytes: [Int8]
     let windows: ConvolutionWindows
     let pixelsPerBlock: Int
-    /// int8 layers with a multiplier of 1: each channel's starting sum `bias − zx · Σw` (i32), and a row of
-    /// `C` input zero points; the epilogue then has no bias of its own.
-    let quantized: (initial: IRValue, zeroRow: IRValue)?
-    /// Float layers: a row of `C` zeros.
-    let floatZeroRow: IRValue?
+    /// With a multiplier of 1: a row of `C` elements equal to the input's zero (the zero point for int8).
+    let zeroRow: IRValue?
+    /// int8 layers with a multiplier of 1: each channel's starting sum `bias − zx · Σw` (i32); the
+    /// epilogue then has no bias of its own.
+    let initialSums: IRValue?
     /// int8 layers on AVX-512 VNNI: blocks of 32 channels multiply with `vpdpwssd`.
     var usesVNNI = false
 
@@ -34,9 +34,9 @@ struct DepthwiseConv2DKernel {
     private var attributes: Conv2DAttributes { windows.attributes }
 
     func emit(input inputPointer: IRValue, output outputPointer: IRValue) {
-        guard output[3] == input[3] else { return emitAnyMultiplier(input: inputPointer, output: outputPointer) }
+        guard output[3] == input[3], let zeroRow else { return emitAnyMultiplier(input: inputPointer, output: outputPointer) }
         // With VNNI, whole blocks of 32 channels go to `accumulateVNNI`; the rest to the plain vectors.
-        let vnniChannels = usesVNNI && quantized != nil ? output[3] / 32 * 32 : 0
+        let vnniChannels = usesVNNI && initialSums != nil ? output[3] / 32 * 32 : 0
         let vnniWeights = vnniChannels > 0 ? packedForVNNI(channels: vnniChannels) : nil
         let runs = LaneRun.covering(output[3] - vnniChannels, width: emitter.laneWidth).map {
             LaneRun(start: $0.start + vnniChannels, lanes: $0.lanes, count: $0.count)
@@ -44,8 +44,7 @@ struct DepthwiseConv2DKernel {
         let slots = Dictionary(uniqueKeysWithValues: Set(runs.map(\.lanes)).map { lanes in
             (lanes, (0..<pixelsPerBlock).map { _ in emitter.accumulator(accumulatorType(lanes)) })
         })
-        let elementType = quantized == nil ? ir.f32 : ir.i8
-        let zeroRow = quantized?.zeroRow ?? floatZeroRow ?? weights
+        let elementType = epilogue.isQuantized ? ir.i8 : ir.f32
         windows.forEachBlock(pixels: pixelsPerBlock) { block in
             var sources = Array(repeating: [IRValue](), count: block.columns.count)
             windows.forEachTap(of: block, input: inputPointer, elementType: elementType, zeroRow: zeroRow, unrolled: true) { _, pointers in
@@ -85,7 +84,7 @@ struct DepthwiseConv2DKernel {
     private func accumulateVNNI(
         sources: [[IRValue]], channels: Int, weights packed: IRValue, output: IRValue, outputBases: [IRValue]
     ) {
-        guard let quantized else { return }
+        guard let initialSums else { return }
         let taps = kernel.height * kernel.width
         let words = ir.vector(ir.i32, 16)
         let dot = ir.intrinsic(
@@ -95,7 +94,7 @@ struct DepthwiseConv2DKernel {
         let interleave = (0..<16).flatMap { [$0, $0 + 16] }
         ir.loop("c", from: 0, to: channels / 32) { block in
             let channel = emitter.affine(block, times: 32)
-            let initial = ir.load(ir.vector(ir.i32, 32), from: ir.gep(ir.i32, quantized.initial, [channel]), alignment: 4)
+            let initial = ir.load(ir.vector(ir.i32, 32), from: ir.gep(ir.i32, initialSums, [channel]), alignment: 4)
             var sums = Array(
                 repeating: (ir.shuffle(initial, initial, mask: even), ir.shuffle(initial, initial, mask: odd)),
                 count: sources.count)
@@ -132,15 +131,15 @@ struct DepthwiseConv2DKernel {
             ir.loop("c", from: 0, to: run.count) { block in
                 let channel = emitter.affine(block, times: run.lanes, plus: run.start)
                 let start: IRValue
-                if let quantized {
-                    start = ir.load(type, from: ir.gep(ir.i32, quantized.initial, [channel]), alignment: 4)
+                if let initialSums {
+                    start = ir.load(type, from: ir.gep(ir.i32, initialSums, [channel]), alignment: 4)
                 } else {
                     start = epilogue.initial(emitter, channel: channel, lanes: run.lanes)
                 }
                 var sums = Array(repeating: start, count: sources.count)
                 for tap in 0..<(kernel.height * kernel.width) {
                     let offset = ir.add(emitter.index(tap * channels), channel)
-                    if quantized != nil {
+                    if initialSums != nil {
                         let narrow = ir.vector(ir.i16, run.lanes)
                         let w = ir.sext(ir.load(ir.vector(ir.i8, run.lanes), from: ir.gep(ir.i8, weights, [offset]), alignment: 1), to: narrow)
                         for (pixel, pointers) in sources.enumerated() {
@@ -173,35 +172,31 @@ struct DepthwiseConv2DKernel {
         let outChannels = output[3]
         let multiplier = outChannels / channels
         let (rows, columns) = attributes.geometry(input: input, kernel: (kernel.height, kernel.width))
-        let runs = [LaneRun(start: 0, lanes: 1, count: outChannels)]
-        let slot = emitter.accumulator(epilogue.accumulatorType(emitter, lanes: 1))
         let type = epilogue.accumulatorType(emitter, lanes: 1)
-        let plainEpilogue = epilogue
+        let slot = emitter.accumulator(type)
         emitter.forEachWindow(output: output, strides: attributes.strides, rows: rows, columns: columns) { window in
-            for run in runs {
-                ir.loop("c", from: 0, to: run.count) { channel in
-                    let inputChannel = ir.sdiv(channel, emitter.index(multiplier))
-                    ir.store(plainEpilogue.initial(emitter, channel: channel, lanes: 1), to: slot, alignment: 4)
-                    ir.loop("ky", from: 0, to: kernel.height) { ky in
-                        let iy = ir.add(window.originY, emitter.affine(ky, times: attributes.dilations[0]))
-                        ir.loop("kx", from: 0, to: kernel.width) { kx in
-                            let ix = ir.add(window.originX, emitter.affine(kx, times: attributes.dilations[1]))
-                            let inside = ir.and(emitter.isInRange(iy, below: height), emitter.isInRange(ix, below: width))
-                            emitter.ifTrue(inside, when: rows.touchesPadding || columns.touchesPadding) {
-                                let row = ir.add(emitter.affine(window.batch, times: height), iy)
-                                let base = emitter.affine(ir.add(emitter.affine(row, times: width), ix), times: channels)
-                                let x = plainEpilogue.tapVector(emitter, input: inputPointer, offset: ir.add(base, inputChannel), lanes: 1)
-                                let tap = emitter.affine(ir.add(emitter.affine(ky, times: kernel.width), kx), times: outChannels)
-                                let w = plainEpilogue.weights(emitter, weights, weightType: weightType, offset: ir.add(tap, channel), lanes: 1)
-                                let current = ir.load(type, from: slot, alignment: 4)
-                                ir.store(plainEpilogue.multiplyAdd(emitter, x, w, current, lanes: 1), to: slot, alignment: 4)
-                            }
+            ir.loop("c", from: 0, to: outChannels) { channel in
+                let inputChannel = ir.sdiv(channel, emitter.index(multiplier))
+                ir.store(epilogue.initial(emitter, channel: channel, lanes: 1), to: slot, alignment: 4)
+                ir.loop("ky", from: 0, to: kernel.height) { ky in
+                    let iy = ir.add(window.originY, emitter.affine(ky, times: attributes.dilations[0]))
+                    ir.loop("kx", from: 0, to: kernel.width) { kx in
+                        let ix = ir.add(window.originX, emitter.affine(kx, times: attributes.dilations[1]))
+                        let inside = ir.and(emitter.isInRange(iy, below: height), emitter.isInRange(ix, below: width))
+                        emitter.ifTrue(inside, when: rows.touchesPadding || columns.touchesPadding) {
+                            let row = ir.add(emitter.affine(window.batch, times: height), iy)
+                            let base = emitter.affine(ir.add(emitter.affine(row, times: width), ix), times: channels)
+                            let x = epilogue.tapVector(emitter, input: inputPointer, offset: ir.add(base, inputChannel), lanes: 1)
+                            let tap = emitter.affine(ir.add(emitter.affine(ky, times: kernel.width), kx), times: outChannels)
+                            let w = epilogue.weights(emitter, weights, weightType: weightType, offset: ir.add(tap, channel), lanes: 1)
+                            let current = ir.load(type, from: slot, alignment: 4)
+                            ir.store(epilogue.multiplyAdd(emitter, x, w, current, lanes: 1), to: slot, alignment: 4)
                         }
                     }
-                    plainEpilogue.store(
-                        emitter, ir.load(type, from: slot, alignment: 4), channel: channel, lanes: 1, output: outputPointer,
-                        offset: ir.add(window.outputBase, channel))
                 }
+                epilogue.store(
+                    emitter, ir.load(type, from: slot, alignment: 4), channel: channel, lanes: 1, output: outputPointer,
+                    offset: ir.add(window.outputBase, channel))
             }
         }
     }
