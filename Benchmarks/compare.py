@@ -3,7 +3,9 @@
 Every runtime is driven from this Python process the same way: one inference
 per call, one thread (LiteRT num_threads=1; ONNX Runtime intra- and inter-op
 threads 1), the median of many calls (so each includes about a microsecond of
-Python call overhead). Kiln artifacts are loaded with ctypes (an artifact is a
+Python call overhead). The runtimes take turns: the calls are split into
+rounds, and each round runs every runtime's share in turn, so a slow phase of a
+shared machine falls on all of them alike and the ratios stay comparable. Kiln artifacts are loaded with ctypes (an artifact is a
 shared library followed by a metadata trailer).
 
 One row per model. For NAME.tflite: Kiln (the .tflite compiled by `kiln
@@ -65,30 +67,41 @@ def input_file(folders, name):
     return None
 
 
+def interleaved_medians(calls, runs, rounds=10):
+    """The median µs of each of `calls` (label -> function), `runs` calls each, taking turns in `rounds`."""
+    for call in calls.values():
+        for _ in range(min(200, runs)):
+            call()
+    samples = {label: [] for label in calls}
+    share = max(1, runs // rounds)
+    for round_ in range(rounds):
+        count = runs - share * (rounds - 1) if round_ == rounds - 1 else share
+        for label, call in calls.items():
+            record = samples[label].append
+            for _ in range(count):
+                start = time.perf_counter_ns()
+                call()
+                record(time.perf_counter_ns() - start)
+    return {label: sorted(values)[len(values) // 2] / 1000 for label, values in samples.items() if values}
+
+
 def median_microseconds(call, runs):
-    for _ in range(min(200, runs)):
-        call()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter_ns()
-        call()
-        samples.append(time.perf_counter_ns() - start)
-    samples.sort()
-    return samples[len(samples) // 2] / 1000
+    return interleaved_medians({"call": call}, runs, rounds=1)["call"]
 
 
-def litert(path, sample, runs):
+def litert(path, sample):
+    """LiteRT's invoke on `sample` and its output."""
     interpreter = Interpreter(model_path=path, num_threads=1)
     interpreter.allocate_tensors()
     input_index = interpreter.get_input_details()[0]["index"]
     output_index = interpreter.get_output_details()[0]["index"]
     interpreter.set_tensor(input_index, sample)
     interpreter.invoke()
-    output = interpreter.get_tensor(output_index).copy()
-    return median_microseconds(interpreter.invoke, runs), output
+    return interpreter.invoke, interpreter.get_tensor(output_index).copy()
 
 
-def onnx_runtime(path, sample, runs):
+def onnx_runtime(path, sample):
+    """ONNX Runtime's run on `sample` and its first output."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -102,10 +115,11 @@ def onnx_runtime(path, sample, runs):
         sample = sample.transpose(0, 3, 1, 2)  # an NHWC input for an NCHW ONNX model
     feeds = {feed.name: np.ascontiguousarray(sample)}
     call = lambda: session.run(None, feeds)  # noqa: E731
-    return median_microseconds(call, runs), call()[0]
+    return call, call()[0]
 
 
-def kiln(artifact, sample, runs):
+def kiln(artifact, sample):
+    """The artifact's entry point on `sample` and its output."""
     data = open(artifact, "rb").read()
     library_size, metadata_size, _ = struct.unpack("<QQQ", data[-32:-8])
     metadata = json.loads(data[library_size:library_size + metadata_size])
@@ -124,9 +138,11 @@ def kiln(artifact, sample, runs):
     outputs = (ctypes.c_void_p * 1)(output.ctypes.data)
     # Arguments converted to ctypes once, so each call pays only ctypes' dispatch.
     arguments = (ctypes.c_void_p(arena_address), inputs, outputs)
-    call = lambda: entry(*arguments)  # noqa: E731
+    # The buffers are passed by address: the call keeps them (and the library) alive.
+    buffers = (library, arena, source, output)
+    call = lambda: entry(*arguments) or buffers  # noqa: E731
     call()
-    return median_microseconds(call, runs), output.copy()
+    return call, output.copy()
 
 
 def call_overhead(runs):
@@ -261,21 +277,23 @@ def compare_models(kiln_tool, folders, runs, inputs_folders):
             if inputs is None:
                 continue
             sample = np.load(inputs)[:1]
-            times, outputs = {}, {}
+            calls, outputs = {}, {}
             for label, runtime, path in (("LiteRT", litert, tflite), ("ORT", onnx_runtime, onnx)):
                 if path is None:
                     continue
                 try:
-                    times[label], outputs[label] = runtime(path, sample, runs)
+                    calls[label], outputs[label] = runtime(path, sample)
                 except Exception as error:  # noqa: BLE001 (reported under the table)
                     notes.append(f"{name}: {label}: {str(error).strip().splitlines()[-1][:160]}")
             if runnable:
                 try:
                     artifact = compile_with_kiln(kiln_tool, tflite or onnx, os.path.join(directory, str(number)))
-                    times["Kiln"], outputs["Kiln"] = kiln(artifact, sample, runs)
-                    kiln_times[name] = times["Kiln"]
+                    calls["Kiln"], outputs["Kiln"] = kiln(artifact, sample)
                 except Exception as error:  # noqa: BLE001
                     notes.append(f"{name}: Kiln: {str(error).strip()}")
+            times = interleaved_medians(calls, runs)
+            if "Kiln" in times:
+                kiln_times[name] = times["Kiln"]
             reference = "LiteRT" if tflite else "ORT"
             difference = None
             if "Kiln" in outputs and reference in outputs:
@@ -324,24 +342,24 @@ def gemm(kiln_tool, folder, runs):
             a = rng.standard_normal((size, size)).astype(np.float32)
             b = rng.standard_normal((size, size)).astype(np.float32)
             c = np.empty((size, size), np.float32)
-            numpy_rate = rate(median_microseconds(lambda: np.matmul(a, b, out=c), runs))
+            calls = {"NumPy f32": lambda: np.matmul(a, b, out=c)}
             results = {}
             for variant, sample in (("f32", a), ("int8", rng.integers(-128, 128, (size, size), dtype=np.int8))):
                 path = os.path.join(folder, f"gemm_{size}{'' if variant == 'f32' else '_int8'}.tflite")
                 if not os.path.exists(path):
                     continue
                 try:
-                    microseconds, results[f"LiteRT {variant} out"] = litert(path, sample, runs)
-                    results[f"LiteRT {variant}"] = rate(microseconds)
+                    calls[f"LiteRT {variant}"], results[f"LiteRT {variant} out"] = litert(path, sample)
                 except Exception as error:  # noqa: BLE001
                     notes.append(f"{os.path.basename(path)}: LiteRT: {error}")
                 if runnable:
                     try:
                         artifact = compile_with_kiln(kiln_tool, path, os.path.join(directory, f"{size}{variant}"))
-                        microseconds, results[f"Kiln {variant} out"] = kiln(artifact, sample, runs)
-                        results[f"Kiln {variant}"] = rate(microseconds)
+                        calls[f"Kiln {variant}"], results[f"Kiln {variant} out"] = kiln(artifact, sample)
                     except Exception as error:  # noqa: BLE001
                         notes.append(f"{os.path.basename(path)}: Kiln: {error}")
+            results.update({label: rate(microseconds) for label, microseconds in interleaved_medians(calls, runs).items()})
+            numpy_rate = results["NumPy f32"]
             difference = None
             if "Kiln f32 out" in results and "LiteRT f32 out" in results:
                 difference = largest_difference(results["Kiln f32 out"], results["LiteRT f32 out"])
