@@ -97,17 +97,19 @@ extension NodeFunction {
     }
 
     /// A convolution other than a pointwise one, as an implicit GEMM.
-    func emitConvolution(_ attributes: Conv2DAttributes, pixelsPerBlock: Int, vnni: Bool) throws {
+    func emitConvolution(_ attributes: Conv2DAttributes, pixelsPerBlock: Int, vnni: Bool, staged: Bool) throws {
         let input = operandType(0)
         let filter = operandType(1).shape
         let windows = ConvolutionWindows(
             emitter: emitter, input: input.shape, output: resultType.shape, kernel: (filter[1], filter[2]),
             attributes: attributes)
         let channels = input.shape[3]
-        let zeroRow = try zeroRow(channels: channels)
+        // Staged blocks read the zero points of a whole staged row where a window row leaves the input.
+        let zeroRow = try zeroRow(channels: staged ? windows.stagedColumns(pixels: pixelsPerBlock) * channels : channels)
         if vnni {
             try vnniKernel(channels: channels, taps: filter[1] * filter[2]).emitConvolution(
-                windows: windows, pixelsPerBlock: pixelsPerBlock, zeroRow: zeroRow, input: pointers[0], output: output)
+                windows: windows, pixelsPerBlock: pixelsPerBlock, staged: staged, zeroRow: zeroRow, input: pointers[0],
+                output: output)
         } else {
             Conv2DKernel(
                 emitter: emitter, dot: try dotProduct(activation: attributes.activation), windows: windows,

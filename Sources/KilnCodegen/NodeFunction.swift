@@ -64,10 +64,10 @@ struct NodeFunction {
             return try emitDynamicRangeVNNI(rowsPerBlock: rowsPerBlock)
         case .conv(let pixelsPerBlock):
             guard case .conv2D(let attributes) = node.op else { break }
-            return try emitConvolution(attributes, pixelsPerBlock: pixelsPerBlock, vnni: false)
-        case .convVNNI(let pixelsPerBlock):
+            return try emitConvolution(attributes, pixelsPerBlock: pixelsPerBlock, vnni: false, staged: false)
+        case .convVNNI(let pixelsPerBlock, let staged):
             guard case .conv2D(let attributes) = node.op else { break }
-            return try emitConvolution(attributes, pixelsPerBlock: pixelsPerBlock, vnni: true)
+            return try emitConvolution(attributes, pixelsPerBlock: pixelsPerBlock, vnni: true, staged: staged)
         case .depthwise(let pixelsPerBlock):
             guard case .depthwiseConv2D(let attributes) = node.op else { break }
             return try emitDepthwise(attributes, pixelsPerBlock: pixelsPerBlock, usesVNNI: false)

@@ -68,7 +68,7 @@ import Testing
         #expect(plan.choices.map(\.name) == Self.expected[level])
         let convolution = plan.choices[0].kernel
         if level.hasVNNI {
-            #expect(convolution == .convVNNI(pixelsPerBlock: 8))
+            #expect(convolution == .convVNNI(pixelsPerBlock: 8, staged: true))
             #expect(plan.choices[1].kernel == .gemmVNNI(rowsPerBlock: 6))
             #expect(plan.choices[2].kernel == .depthwiseVNNI(pixelsPerBlock: 4))
         } else {
@@ -77,6 +77,24 @@ import Testing
         // 10 units take one VNNI vector, its other lanes unused; narrow tiles take more rows per block.
         let rows = level == .sse41 ? 5 : 8
         #expect(plan.choices[5].kernel == (level.hasVNNI ? .gemmVNNI(rowsPerBlock: rows) : .gemm(rowsPerBlock: rows)))
+    }
+
+    /// An int8 convolution on VNNI stages the window rows a block reads on the
+    /// stack while they fit under the limit (3 rows × 10 columns × C bytes for
+    /// 8 pixels of a 3×3 window), and reads the input in place past it.
+    @Test(arguments: [(1000, true), (1100, false)])
+    func convolutionStagesWithinTheLimit(channels: Int, staged: Bool) throws {
+        var graph = Graph(name: "wide")
+        let q = QuantizationParameters.perTensor(scale: 0.05, zeroPoint: -3)
+        let x = graph.addInput(name: "x", type: TensorType(.int8, [1, 3, 9, channels], quantization: q))
+        let shape: Shape = [16, 3, 3, channels]
+        let filter = graph.addConstant(
+            name: "w", data: TensorData(int8: [Int8](repeating: 1, count: shape.elementCount), shape: shape),
+            quantization: .perTensor(scale: 0.01, zeroPoint: 0))
+        graph.outputs = [
+            try graph.addNode(.conv2D(Conv2DAttributes(padding: .same)), inputs: [x, filter], name: "conv", quantization: q)
+        ]
+        #expect(KernelPlan(graph: graph, isa: .avx512vnni).choices[0].kernel == .convVNNI(pixelsPerBlock: 8, staged: staged))
     }
 
     @Test(arguments: [

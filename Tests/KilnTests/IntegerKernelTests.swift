@@ -96,7 +96,7 @@ import Testing
         ConvCase(input: [1, 6, 6, 16], channels: 130, kernel: (2, 2), strides: [2, 2], dilations: [1, 2], padding: .valid),
         ConvCase(input: [1, 5, 6, 17], channels: 1, kernel: (3, 3), dilations: [2, 2], padding: .same, inputZeroPoint: -60),
         ConvCase(input: [1, 49, 10, 1], channels: 64, kernel: (10, 4), strides: [2, 2], padding: .same, inputZeroPoint: 83),
-        // Multiples of 16 filters run on VNNI where the target has it: first layers with 1–4 channels,
+        // VNNI cases where the target has it: first layers with 1–4 channels,
         // whole and partial groups of four channels, row ends shorter than a pixel block, both paddings.
         ConvCase(input: [1, 17, 17, 3], channels: 32, kernel: (3, 3), strides: [2, 2], padding: .same, inputZeroPoint: -128),
         ConvCase(input: [1, 7, 7, 8], channels: 16, kernel: (3, 3), padding: .same, inputZeroPoint: 17),
@@ -104,6 +104,8 @@ import Testing
         ConvCase(input: [2, 5, 65, 17], channels: 64, kernel: (3, 3), strides: [2, 2], padding: .valid, inputZeroPoint: -5),
         ConvCase(input: [1, 9, 9, 4], channels: 80, kernel: (3, 3), dilations: [2, 2], padding: .same, inputZeroPoint: 0),
         ConvCase(input: [1, 1, 1, 2], channels: 16, kernel: (3, 3), padding: .same, inputZeroPoint: 33),
+        // Windows too wide to stage on the stack (3 rows of 10 columns × 1100 channels): VNNI reads the input in place.
+        ConvCase(input: [1, 3, 9, 1100], channels: 16, kernel: (3, 3), padding: .same, inputZeroPoint: -7),
         // Explicit padding, as ONNX states it: symmetric with stride 2 (not TensorFlow's `same`), and lopsided.
         ConvCase(
             input: [1, 16, 16, 4], channels: 8, kernel: (3, 3), strides: [2, 2], padding: .valid,

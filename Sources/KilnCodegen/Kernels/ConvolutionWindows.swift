@@ -10,8 +10,17 @@ struct PixelBlock {
     var columns: [IRValue]
     /// Element offset of each pixel's first output channel.
     var outputBases: [IRValue]
-    /// Whether every tap of every pixel lies inside the input (no bounds checks needed).
-    var isInterior: Bool
+    /// The first pixel's output column where the block sits at a build-time
+    /// position (blocks holding border columns); `nil` for blocks in a loop,
+    /// whose taps all lie inside the input horizontally.
+    var firstColumn: Int?
+    /// Whether every tap row of the block lies inside the input.
+    var rowsInside: Bool
+    /// Whether every tap column of each pixel lies inside the input.
+    var columnsInside: [Bool]
+
+    /// Whether pixel `index` reads only inside the input (no bounds checks needed).
+    func isInside(_ index: Int) -> Bool { rowsInside && columnsInside[index] }
 }
 
 /// Where the taps of a convolution window read their input: NHWC geometry,
@@ -51,37 +60,145 @@ struct ConvolutionWindows {
     }
 
     /// Runs `body` for blocks of up to `pixels` adjacent output pixels of each
-    /// output row: the interior pixels in full blocks and one block of those
-    /// left over, the border pixels of interior rows one at a time.
-    func forEachBlock(pixels: Int, _ body: (PixelBlock) -> Void) {
+    /// output row, a row's last block holding the pixels left over.
+    ///
+    /// The blocks that hold border columns sit at build-time positions, so
+    /// only their border pixels check bounds and the rest share the interior's
+    /// constant tap offsets; the interior columns run in a loop. Every block
+    /// keeps its full count of independent accumulator chains, which hide the
+    /// multiply-add latency. With `checkingEveryRow`, all rows share one loop and
+    /// their blocks check the rows at run time (less code where that check is cheap).
+    func forEachBlock(pixels: Int, checkingEveryRow: Bool = false, _ body: (PixelBlock) -> Void) {
         let (rows, columns) = (interior(axis: 0), interior(axis: 1))
+        let width = output[2]
+        // Leading blocks cover the left border, a loop the interior, trailing blocks the rest.
+        let leading = min(width, (columns.lowerBound + pixels - 1) / pixels * pixels)
+        let middle = columns.isEmpty ? leading : leading + max(0, columns.upperBound - leading) / pixels * pixels
         ir.loop("batch", from: 0, to: output[0]) { batch in
-            /// Pixels `first..<last` of output row `oy`, in blocks of `size`.
-            func run(_ oy: IRValue, from first: Int, to last: Int, size: Int, isInterior: Bool) {
-                guard last > first else { return }
-                let rowBase = emitter.affine(ir.add(emitter.affine(batch, times: output[1]), oy), times: output[2])
-                // The pixels left over make one smaller block, not single pixels: a block's
-                // accumulators are the independent chains that hide the multiply-add latency.
-                let blocked = first + (last - first) / size * size
-                for (start, end, count) in [(first, blocked, size), (blocked, last, last - blocked)] where end > start {
-                    ir.loop("ox", from: start, to: end, step: count) { ox in
-                        let pixelColumns = (0..<count).map { ir.add(ox, emitter.index($0)) }
-                        body(
-                            PixelBlock(
-                                batch: batch, outputRow: oy, columns: pixelColumns,
-                                outputBases: pixelColumns.map { emitter.affine(ir.add(rowBase, $0), times: output[3]) },
-                                isInterior: isInterior))
-                    }
+            func block(_ oy: IRValue, _ first: IRValue, count: Int, at firstColumn: Int?, rowsInside: Bool) {
+                let rowBase = emitter.affine(ir.add(emitter.affine(batch, times: output[1]), oy), times: width)
+                let pixelColumns = (0..<count).map { ir.add(first, emitter.index($0)) }
+                body(
+                    PixelBlock(
+                        batch: batch, outputRow: oy, columns: pixelColumns,
+                        outputBases: pixelColumns.map { emitter.affine(ir.add(rowBase, $0), times: output[3]) },
+                        firstColumn: firstColumn, rowsInside: rowsInside,
+                        columnsInside: firstColumn.map { first in (first..<(first + count)).map(columns.contains) }
+                            ?? Array(repeating: true, count: count)))
+            }
+            /// Blocks of `pixels` at build-time columns `first..<last`, the last one possibly smaller.
+            func place(_ oy: IRValue, from first: Int, to last: Int, rowsInside: Bool) {
+                for start in stride(from: first, to: last, by: pixels) {
+                    block(oy, emitter.index(start), count: min(pixels, last - start), at: start, rowsInside: rowsInside)
                 }
             }
-            func border(_ oy: IRValue) { run(oy, from: 0, to: output[2], size: pixels, isInterior: false) }
-            ir.loop("oy", from: 0, to: rows.lowerBound, body: border)
-            ir.loop("oy", from: rows.lowerBound, to: rows.upperBound) { oy in
-                run(oy, from: 0, to: columns.lowerBound, size: 1, isInterior: false)
-                run(oy, from: columns.lowerBound, to: columns.upperBound, size: pixels, isInterior: true)
-                run(oy, from: columns.upperBound, to: output[2], size: 1, isInterior: false)
+            func row(_ oy: IRValue, rowsInside: Bool) {
+                place(oy, from: 0, to: leading, rowsInside: rowsInside)
+                if middle > leading {
+                    ir.loop("ox", from: leading, to: middle, step: pixels) { ox in
+                        block(oy, ox, count: pixels, at: nil, rowsInside: rowsInside)
+                    }
+                }
+                place(oy, from: middle, to: width, rowsInside: rowsInside)
             }
-            ir.loop("oy", from: rows.upperBound, to: output[1], body: border)
+            guard !checkingEveryRow else { return ir.loop("oy", from: 0, to: output[1]) { row($0, rowsInside: false) } }
+            ir.loop("oy", from: 0, to: rows.lowerBound) { row($0, rowsInside: false) }
+            ir.loop("oy", from: rows.lowerBound, to: rows.upperBound) { row($0, rowsInside: true) }
+            ir.loop("oy", from: rows.upperBound, to: output[1]) { row($0, rowsInside: false) }
+        }
+    }
+
+    /// Input columns a block of `pixels` reads on each window row.
+    func stagedColumns(pixels: Int) -> Int {
+        Self.stagedColumns(pixels: pixels, kernelWidth: kernel.width, attributes: attributes)
+    }
+
+    /// Input columns a block of `pixels` reads on each window row of a kernel `kernelWidth` wide.
+    static func stagedColumns(pixels: Int, kernelWidth: Int, attributes: Conv2DAttributes) -> Int {
+        (pixels - 1) * attributes.strides[1] + (kernelWidth - 1) * attributes.dilations[1] + 1
+    }
+
+    /// Bytes of the staging buffer of ``forEachStagedTap(of:input:buffer:zeroRow:transform:_:)``
+    /// for blocks of `pixels` int8 pixels of `channels` channels under a `kernel`-sized window,
+    /// with room for a last 4-byte group read past its end.
+    static func stagedByteCount(
+        pixels: Int, kernel: (height: Int, width: Int), channels: Int, attributes: Conv2DAttributes
+    ) -> Int {
+        kernel.height * stagedColumns(pixels: pixels, kernelWidth: kernel.width, attributes: attributes) * channels + 4
+    }
+
+    /// ``stagedByteCount(pixels:kernel:channels:attributes:)`` for this layer.
+    func stagedByteCount(pixels: Int) -> Int {
+        Self.stagedByteCount(pixels: pixels, kernel: kernel, channels: input[3], attributes: attributes)
+    }
+
+    /// Copies the int8 input a block reads (for each window row, the input
+    /// columns from the first pixel's window to the last one's) into `buffer`
+    /// through `transform` (applied to each vector of bytes and its length), reading `zeroRow`
+    /// (zero points, at least a staged row long) where the window leaves the
+    /// input; then runs `body` once per tap, as ``forEachTap(of:input:elementType:zeroRow:unrolled:_:)``
+    /// does, with pointers into the buffer.
+    ///
+    /// Kernels that must change every input byte before multiplying (VNNI's
+    /// unsigned inputs) change each byte once here instead of once per tap
+    /// and output tile, and then read the buffer without bounds checks.
+    func forEachStagedTap(
+        of block: PixelBlock, input pointer: IRValue, buffer: IRValue, zeroRow: IRValue,
+        transform: (_ bytes: IRValue, _ count: Int) -> IRValue, _ body: (_ tap: IRValue, _ sources: [IRValue]) -> Void
+    ) {
+        let (rows, columns) = geometry
+        let (height, width, channels) = (input[1], input[2], input[3])
+        let (strideX, dilationX) = (attributes.strides[1], attributes.dilations[1])
+        let span = stagedColumns(pixels: block.columns.count)
+        let originY = emitter.affine(block.outputRow, times: attributes.strides[0], plus: -rows.padBefore)
+        let originX = emitter.affine(block.columns[0], times: strideX, plus: -columns.padBefore)
+        // The staged columns inside the input; a block in a loop reads inside only.
+        var inside = 0..<span
+        if let first = block.firstColumn {
+            let origin = first * strideX - columns.padBefore
+            let start = min(span, max(0, -origin))
+            inside = start..<max(start, min(span, width - origin))
+        }
+        let zeros = ir.bitcast(zeroRow, to: ir.pointer(to: ir.i8))
+        for ky in 0..<kernel.height {
+            let row = ir.gep(ir.i8, buffer, [emitter.index(ky * span * channels)])
+            let y = emitter.affine(originY, times: 1, plus: ky * attributes.dilations[0])
+            let offset = emitter.affine(
+                ir.add(emitter.affine(ir.add(emitter.affine(block.batch, times: height), y), times: width), originX),
+                times: channels)
+            var source = ir.gep(ir.i8, pointer, [offset])
+            if !block.rowsInside {
+                // Outside the input the offset may be negative or past the end: only the selected pointer is formed.
+                let rowInside = emitter.isInRange(y, below: height)
+                source = ir.select(rowInside, ir.gep(ir.i8, pointer, [ir.select(rowInside, offset, emitter.index(0))]), zeros)
+            }
+            let segments = [(0..<inside.lowerBound, zeros, false), (inside, source, true), (inside.upperBound..<span, zeros, false)]
+            for (range, from, offsetByColumn) in segments where !range.isEmpty {
+                let start = offsetByColumn ? emitter.index(range.lowerBound * channels) : emitter.index(0)
+                copy(
+                    bytes: range.count * channels, from: ir.gep(ir.i8, from, [start]),
+                    to: ir.gep(ir.i8, row, [emitter.index(range.lowerBound * channels)]), transform: transform)
+            }
+        }
+        ir.loop("ky", from: 0, to: kernel.height) { ky in
+            ir.loop("kx", from: 0, to: kernel.width) { kx in
+                let column = emitter.affine(ir.add(emitter.affine(ky, times: span), emitter.affine(kx, times: dilationX)), times: channels)
+                let tap = ir.gep(ir.i8, buffer, [column])
+                let sources = block.columns.indices.map { ir.gep(ir.i8, tap, [emitter.index($0 * strideX * channels)]) }
+                body(ir.add(emitter.affine(ky, times: kernel.width), kx), sources)
+            }
+        }
+    }
+
+    /// Copies `bytes` bytes through `transform`, in vectors of 64 bytes and narrower tails.
+    private func copy(bytes: Int, from source: IRValue, to destination: IRValue, transform: (IRValue, Int) -> IRValue) {
+        for run in LaneRun.covering(bytes, width: 64) {
+            ir.loop("copy", from: 0, to: run.count) { index in
+                let offset = emitter.affine(index, times: run.lanes, plus: run.start)
+                let type = ir.vector(ir.i8, run.lanes)
+                let value = ir.load(type, from: ir.gep(ir.i8, source, [offset]), alignment: 1)
+                ir.store(transform(value, run.lanes), to: ir.gep(ir.i8, destination, [offset]), alignment: 1)
+            }
         }
     }
 
@@ -104,30 +221,32 @@ struct ConvolutionWindows {
         }
         let (rows, columns) = geometry
         let (height, width, channels) = (input[1], input[2], input[3])
-        let checked = !block.isInterior && touchesPadding
         let zeros = ir.bitcast(zeroRow, to: ir.pointer(to: elementType))
         let originY = emitter.affine(block.outputRow, times: attributes.strides[0], plus: -rows.padBefore)
         let originXs = block.columns.map { emitter.affine($0, times: attributes.strides[1], plus: -columns.padBefore) }
         let inputRow = ir.add(emitter.affine(block.batch, times: height), originY)
-        // Each pixel's window origin; in the interior every tap is a constant distance from it.
-        let origins = checked
-            ? [] : originXs.map { ir.gep(elementType, pointer, [emitter.affine(ir.add(emitter.affine(inputRow, times: width), $0), times: channels)]) }
+        let inside = block.columns.indices.map { !touchesPadding || block.isInside($0) }
+        // Each inside pixel's window origin: every tap is a constant distance from it.
+        let origins = zip(originXs, inside).map { originX, inside in
+            inside
+                ? ir.gep(elementType, pointer, [emitter.affine(ir.add(emitter.affine(inputRow, times: width), originX), times: channels)])
+                : nil
+        }
         loop("ky", to: kernel.height) { ky in
             let dy = emitter.affine(ky, times: attributes.dilations[0])
-            let rowInside = emitter.isInRange(ir.add(originY, dy), below: height)
+            let rowInside = block.rowsInside ? nil : emitter.isInRange(ir.add(originY, dy), below: height)
             loop("kx", to: kernel.width) { kx in
                 let dx = emitter.affine(kx, times: attributes.dilations[1])
                 let tap = ir.add(emitter.affine(ky, times: kernel.width), kx)
-                guard checked else {
-                    let offset = emitter.affine(ir.add(emitter.affine(dy, times: width), dx), times: channels)
-                    return body(tap, origins.map { ir.gep(elementType, $0, [offset]) })
-                }
-                let sources = originXs.map { originX in
-                    let ix = ir.add(originX, dx)
+                let insideOffset = emitter.affine(ir.add(emitter.affine(dy, times: width), dx), times: channels)
+                let sources = block.columns.indices.map { index -> IRValue in
+                    if let origin = origins[index] { return ir.gep(elementType, origin, [insideOffset]) }
+                    let ix = ir.add(originXs[index], dx)
                     let offset = emitter.affine(
                         ir.add(emitter.affine(ir.add(inputRow, dy), times: width), ix), times: channels)
                     // Outside the input the offset may be negative or past the end: only the selected pointer is formed.
-                    let inside = ir.and(rowInside, emitter.isInRange(ix, below: width))
+                    let checks = [rowInside, block.columnsInside[index] ? nil : emitter.isInRange(ix, below: width)]
+                    let inside = checks.compactMap { $0 }.reduce(ir.constant(1, ir.i1)) { ir.and($0, $1) }
                     let clamped = ir.select(inside, offset, emitter.index(0))
                     return ir.select(inside, ir.gep(elementType, pointer, [clamped]), zeros)
                 }

@@ -149,31 +149,52 @@ struct VNNIGEMMKernel {
                 }
                 emitBlock(
                     resources, outputBases: rowIndices.map { emitter.affine($0, times: units) }, grids: grids,
-                    output: output, wholeGroupsOnly: quantizedRows != nil
+                    output: output, preparedInputs: quantizedRows != nil
                 ) { body in body(emitter.index(0), sources) }
             }
         }
     }
 
     /// A convolution over NHWC int8 input, `pixelsPerBlock` output pixels at a time.
-    func emitConvolution(windows: ConvolutionWindows, pixelsPerBlock: Int, zeroRow: IRValue, input: IRValue, output: IRValue) {
+    ///
+    /// With `staged`, each block first copies the input it reads into a buffer
+    /// on the stack with every sign bit flipped (``ConvolutionWindows/forEachStagedTap(of:input:buffer:zeroRow:transform:_:)``),
+    /// so the inner loop broadcasts each group of four bytes straight from memory;
+    /// `zeroRow` must then hold a staged row of zero points.
+    func emitConvolution(
+        windows: ConvolutionWindows, pixelsPerBlock: Int, staged: Bool, zeroRow: IRValue, input: IRValue, output: IRValue
+    ) {
         let resources = makeResources(positions: pixelsPerBlock)
-        windows.forEachBlock(pixels: pixelsPerBlock) { block in
-            emitBlock(resources, outputBases: block.outputBases, grids: [], output: output, wholeGroupsOnly: false) { body in
-                windows.forEachTap(of: block, input: input, elementType: ir.i8, zeroRow: zeroRow, body)
+        guard staged else {
+            return windows.forEachBlock(pixels: pixelsPerBlock) { block in
+                emitBlock(resources, outputBases: block.outputBases, grids: [], output: output, preparedInputs: false) { body in
+                    windows.forEachTap(of: block, input: input, elementType: ir.i8, zeroRow: zeroRow, body)
+                }
+            }
+        }
+        let size = windows.stagedByteCount(pixels: pixelsPerBlock)
+        let buffer = ir.bitcast(emitter.accumulator(ir.array(ir.i8, size)), to: ir.pointer(to: ir.i8))
+        // Group reads run past a block's bytes into ones its weights ignore: they must still be defined.
+        ir.store(ir.zero(ir.array(ir.i8, size)), to: ir.bitcast(buffer, to: ir.pointer(to: ir.array(ir.i8, size))), alignment: 1)
+        let flip = { (bytes: IRValue, count: Int) in ir.xor(bytes, ir.splat(ir.constant(0x80, ir.i8), count: count)) }
+        windows.forEachBlock(pixels: pixelsPerBlock, checkingEveryRow: true) { block in
+            emitBlock(resources, outputBases: block.outputBases, grids: [], output: output, preparedInputs: true) { body in
+                windows.forEachStagedTap(of: block, input: input, buffer: buffer, zeroRow: zeroRow, transform: flip, body)
             }
         }
     }
 
     /// Every tile of units for one block of positions. `walk` calls its argument once per
     /// tap with the tap's index and each position's pointer to the tap's first channel.
+    /// `preparedInputs`: the inputs are already unsigned (`x + 128`) and a tap's last
+    /// group may be read whole (its bytes past the channels meet zero weights).
     private func emitBlock(
-        _ resources: Resources, outputBases: [IRValue], grids: [RowGrid], output: IRValue, wholeGroupsOnly: Bool,
+        _ resources: Resources, outputBases: [IRValue], grids: [RowGrid], output: IRValue, preparedInputs: Bool,
         walk: ((_ tap: IRValue, _ sources: [IRValue]) -> Void) -> Void
     ) {
         let flip = ir.constant(Int(Int32(bitPattern: 0x8080_8080)), ir.i32)
         let fullGroups = packed.channels / 4
-        let partial = wholeGroupsOnly ? 0 : packed.channels % 4
+        let partial = preparedInputs ? 0 : packed.channels % 4
         let size = outputBases.count
         for tile in packed.tiles {
             for position in 0..<size {
@@ -188,7 +209,7 @@ struct VNNIGEMMKernel {
             let tileBytes = tile.vectors * 64
             /// One group of four channels: each position's four input bytes against each vector's weights.
             func accumulate(weightsAt groupBase: IRValue, inputs: [IRValue]) {
-                let broadcasts = inputs.map { ir.broadcast(grids.isEmpty ? ir.xor($0, flip) : $0, count: 16) }
+                let broadcasts = inputs.map { ir.broadcast(preparedInputs ? $0 : ir.xor($0, flip), count: 16) }
                 for vector in 0..<tile.vectors {
                     let offset = ir.add(groupBase, emitter.index(vector * 64))
                     let w = ir.load(vectorType, from: ir.gep(ir.i8, resources.weights, [offset]), alignment: 64)
@@ -203,7 +224,7 @@ struct VNNIGEMMKernel {
             }
             walk { tap, sources in
                 let tapBase = emitter.affine(tap, times: packed.groupsPerTap * tileBytes, plus: tile.offset)
-                let wholeGroups = wholeGroupsOnly ? packed.groupsPerTap : fullGroups
+                let wholeGroups = preparedInputs ? packed.groupsPerTap : fullGroups
                 ir.loop("group", from: 0, to: wholeGroups) { group in
                     let inputs = sources.map { source in
                         ir.load(ir.i32, from: ir.gep(ir.i8, source, [emitter.affine(group, times: 4)]), alignment: 1)

@@ -18,8 +18,9 @@ public struct KernelChoice: Sendable, Hashable {
         /// output pixels along a row, each window tap read through a pointer
         /// that points at a row of zero points where the window leaves the input.
         case conv(pixelsPerBlock: Int)
-        /// An int8 ``conv(pixelsPerBlock:)`` on `vpdpbusd`.
-        case convVNNI(pixelsPerBlock: Int)
+        /// An int8 ``conv(pixelsPerBlock:)`` on `vpdpbusd`; with `staged`, each block
+        /// first copies the input it reads, made unsigned, into a buffer on the stack.
+        case convVNNI(pixelsPerBlock: Int, staged: Bool)
         /// Depthwise convolution vectorized over channels, `pixelsPerBlock`
         /// pixels whose window lies inside the input sharing each weight vector.
         case depthwise(pixelsPerBlock: Int)

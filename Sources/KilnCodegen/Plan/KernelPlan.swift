@@ -63,6 +63,9 @@ public struct KernelPlan: Sendable {
         return result
     }
 
+    /// The largest stack buffer, in bytes, into which a convolution stages the input a block reads.
+    static let stagingLimit = 32 * 1024
+
     /// Whether a convolution reads exactly one input pixel per output pixel, in order.
     static func isPointwise(_ attributes: Conv2DAttributes, input: Shape, filter: Shape, output: Shape) -> Bool {
         filter[1] == 1 && filter[2] == 1 && attributes.strides == [1, 1] && input[1] == output[1] && input[2] == output[2]
@@ -100,8 +103,12 @@ private struct Chooser {
             let vnni = isQuantized && usesVNNI(units: filter[0])
             let pixels = pixelsPerBlock(vectors: vnni ? vnniVectorsPerTile(units: filter[0]) : vectorsPerTile(units: filter[0]))
             let op = "conv\(filter[1])x\(filter[2])s\(attributes.strides[0])" + dilation(attributes)
+            // Staging copies at most a few window rows per block; past that the buffer would crowd the stack.
+            let staged = ConvolutionWindows.stagedByteCount(
+                pixels: pixels, kernel: (filter[1], filter[2]), channels: shapes[0][3], attributes: attributes
+            ) <= KernelPlan.stagingLimit
             return KernelChoice(
-                kernel: vnni ? .convVNNI(pixelsPerBlock: pixels) : .conv(pixelsPerBlock: pixels),
+                kernel: vnni ? .convVNNI(pixelsPerBlock: pixels, staged: staged) : .conv(pixelsPerBlock: pixels),
                 name: name(op, tile: "\(pixels)x\(tileColumns(units: filter[0], vnni: vnni))"))
         case .depthwiseConv2D(let attributes):
             let filter = shapes[1]
