@@ -101,13 +101,19 @@ public struct ModelCodegen {
             ) : nil
         for (index, node) in graph.nodes.enumerated() {
             let choice = kernels.choices[index]
-            if case .absorbed = choice.kernel { continue }
+            if choice.isAbsorbed { continue }
             var operands = try NodeOperands(node: node, graph: graph)
             if case .dynamicRangeGEMMVNNI(let rounding, _) = choice.kernel {
                 operands.bufferOperands[0] = graph.nodes[rounding].inputs[0]
             }
+            var results = node.outputs
+            if let add = choice.residualAdd {
+                // The layer reads the add's other operand and writes the add's result.
+                operands.residual = graph.nodes[add].inputs.first { $0 != node.outputs[0] }
+                results = graph.nodes[add].outputs
+            }
             var arguments: [IRValue] = []
-            for value in operands.bufferOperands + node.outputs { arguments.append(try pointer(to: value)) }
+            for value in operands.pointerOperands + results { arguments.append(try pointer(to: value)) }
             let function = try NodeFunction.emit(
                 node: node, index: index, choice: choice, operands: operands, graph: graph, ir: ir,
                 isa: kernels.isa, configure: { configure($0, ir: ir) })

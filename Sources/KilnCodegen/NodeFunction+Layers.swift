@@ -28,6 +28,29 @@ extension NodeFunction {
             range: try range(activation))
     }
 
+    /// `epilogue` followed by the residual add fused into this layer, if the plan fused one.
+    func withResidualAdd(_ epilogue: Epilogue) throws -> Epilogue {
+        guard let index = choice.residualAdd else { return epilogue }
+        let add = graph.nodes[index]
+        guard case .add(let activation) = add.op, let residual = add.inputs.first(where: { $0 != node.outputs[0] }) else {
+            throw CodegenError("internal error: layer '\(node.name)' has no residual add to fuse")
+        }
+        let operand = pointers[pointers.count - 2]
+        guard resultType.dtype == .int8 else { return .residual(epilogue, ResidualAdd(operand: operand, arithmetic: .float(activation: activation))) }
+        let result = try parameters(graph.type(of: add.outputs[0]))
+        guard let range = QuantizedArithmetic.activationRange(activation, scale: result.scales[0], zeroPoint: result.zeroPoints[0])
+        else {
+            throw CodegenError("layer '\(add.name)': a fused \(activation?.rawValue ?? "") activation is not supported on int8")
+        }
+        return .residual(
+            epilogue,
+            ResidualAdd(
+                operand: operand,
+                arithmetic: .int8(
+                    layer: try parameters(resultType), residual: try parameters(graph.type(of: residual)), result: result,
+                    range: range)))
+    }
+
     /// Packs the filter and bakes filter, scales and bias into globals.
     func dotProduct(activation: Activation?) throws -> DotProductKernel {
         guard let filterData = graph.constantData(node.inputs[1]) else {
@@ -37,7 +60,7 @@ extension NodeFunction {
         let weights = ir.addConstantBytes(name: "weights.\(node.name)", bytes: filter.bytes, alignment: 64)
         return DotProductKernel(
             emitter: emitter, filter: filter, weights: weights,
-            epilogue: try epilogue(activation: activation, filterScales: filter.scales))
+            epilogue: try withResidualAdd(epilogue(activation: activation, filterScales: filter.scales)))
     }
 
     /// Rows, depth and units of a fully-connected or pointwise layer seen as a matrix product.
@@ -66,9 +89,10 @@ extension NodeFunction {
         return VNNIGEMMKernel(
             emitter: emitter, units: units,
             mode: .int8(
-                .quantized(
-                    bias: nil, scales: scales, inputZeroPoint: input.zeroPoints[0], outputZeroPoint: output.zeroPoints[0],
-                    range: try range(node.op.fusedActivation))),
+                try withResidualAdd(
+                    .quantized(
+                        bias: nil, scales: scales, inputZeroPoint: input.zeroPoints[0], outputZeroPoint: output.zeroPoints[0],
+                        range: try range(node.op.fusedActivation)))),
             packed: .init(
                 filter: filter.int8s(), units: units, taps: taps, channels: channels, bias: bias,
                 inputZeroPoint: input.zeroPoints[0]))
@@ -166,7 +190,7 @@ extension NodeFunction {
                 bias: nil, scales: requantize, inputZeroPoint: zeroPoint, outputZeroPoint: outputZeroPoint, range: range)
         }
         var kernel = DepthwiseConv2DKernel(
-            emitter: emitter, epilogue: epilogue,
+            emitter: emitter, epilogue: try withResidualAdd(epilogue),
             weights: ir.addConstantBytes(name: "weights.\(node.name)", bytes: filterData.bytes, alignment: 64),
             weightType: weightType, filterBytes: filterData.dtype == .int8 ? filterData.int8s() : [],
             windows: ConvolutionWindows(

@@ -5,7 +5,7 @@ struct NodeFunction {
     let node: Node
     let graph: Graph
     let emitter: KernelEmitter
-    /// Pointers to the buffer operands, then the result.
+    /// Pointers to the buffer operands, the residual operand of a fused add, then the result.
     let pointers: [IRValue]
     /// The kernel the plan chose for this node.
     let choice: KernelChoice
@@ -20,7 +20,7 @@ struct NodeFunction {
         configure: (IRValue) -> Void
     ) throws -> (function: IRValue, type: IRType) {
         let bytePointer = ir.pointer(to: ir.i8)
-        let parameterCount = operands.bufferOperands.count + node.outputs.count
+        let parameterCount = operands.pointerOperands.count + node.outputs.count
         let type = ir.functionType(returning: ir.void, parameters: Array(repeating: bytePointer, count: parameterCount))
         let function = ir.addFunction(name: "node\(index).\(node.op.kindName).\(node.name)", type: type, linkage: .internal)
         configure(function)

@@ -5,6 +5,11 @@ import KilnIR
 struct NodeOperands {
     /// Operands passed to the node function as pointers, in order.
     var bufferOperands: [ValueID]
+    /// The other operand of a residual add fused into the node, passed after the buffer operands.
+    var residual: ValueID?
+
+    /// Every operand passed as a pointer: the buffer operands, then the residual.
+    var pointerOperands: [ValueID] { bufferOperands + (residual.map { [$0] } ?? []) }
 
     init(node: Node, graph: Graph) throws {
         switch node.op {

@@ -52,9 +52,12 @@ extension Graph {
     ///
     /// A value is live from the node that writes it through the last node that
     /// reads it; a node's operands and result are live at the same time, so a
-    /// result never shares bytes with the operands it is computed from.
+    /// result never shares bytes with the operands it is computed from. A
+    /// fused residual add's result (``residualAdds()``) is written by the layer
+    /// before it, so it is live from that layer on.
     public func lifetimes() -> [ValueID: ClosedRange<Int>] {
-        let producers = producers()
+        var producers = producers()
+        for (add, fusion) in residualAdds() { producers[nodes[add].outputs[0]] = fusion.layer }
         var lastUse: [ValueID: Int] = [:]
         for (index, node) in nodes.enumerated() {
             for input in node.inputs { lastUse[input] = index }

@@ -7,7 +7,8 @@ import Testing
 /// graph gets the expected kernels for every level, on any host.
 @Suite struct KernelPlanTests {
     /// A small int8 network: a 3-channel first layer, a pointwise layer, a
-    /// depthwise layer, a fully-connected layer with 10 units, and an add.
+    /// depthwise layer, a residual add (fused into the depthwise layer), and a
+    /// fully-connected layer with 10 units.
     static func int8Network() throws -> Graph {
         var graph = Graph(name: "net")
         let q = QuantizationParameters.perTensor(scale: 0.05, zeroPoint: -3)
@@ -40,23 +41,23 @@ import Testing
 
     static let expected: [ISALevel: [String]] = [
         .avx512vnni: [
-            "qs8_qc8w_conv3x3s2_avx512vnni_8x32", "qs8_qc8w_gemm_avx512vnni_6x64", "qs8_qc8w_dwconv3x3s1_avx512vnni_4x32",
-            "qs8_add", "qs8_reshape", "qs8_qc8w_gemm_avx512vnni_8x16",
+            "qs8_qc8w_conv3x3s2_avx512vnni_8x32", "qs8_qc8w_gemm_avx512vnni_6x64", "qs8_qc8w_dwconv3x3s1_avx512vnni_4x32+add",
+            "absorbed into depthwise", "qs8_reshape", "qs8_qc8w_gemm_avx512vnni_8x16",
         ],
         .avx512: [
-            "qs8_qc8w_conv3x3s2_avx512_8x32", "qs8_qc8w_gemm_avx512_6x64", "qs8_qc8w_dwconv3x3s1_avx512_4x16", "qs8_add",
+            "qs8_qc8w_conv3x3s2_avx512_8x32", "qs8_qc8w_gemm_avx512_6x64", "qs8_qc8w_dwconv3x3s1_avx512_4x16+add", "absorbed into depthwise",
             "qs8_reshape", "qs8_qc8w_gemm_avx512_8x10",
         ],
         .avx2: [
-            "qs8_qc8w_conv3x3s2_avx2_2x32", "qs8_qc8w_gemm_avx2_2x32", "qs8_qc8w_dwconv3x3s1_avx2_2x8", "qs8_add",
+            "qs8_qc8w_conv3x3s2_avx2_2x32", "qs8_qc8w_gemm_avx2_2x32", "qs8_qc8w_dwconv3x3s1_avx2_2x8+add", "absorbed into depthwise",
             "qs8_reshape", "qs8_qc8w_gemm_avx2_8x8",
         ],
         .sse41: [
-            "qs8_qc8w_conv3x3s2_sse41_2x16", "qs8_qc8w_gemm_sse41_2x16", "qs8_qc8w_dwconv3x3s1_sse41_2x4", "qs8_add",
+            "qs8_qc8w_conv3x3s2_sse41_2x16", "qs8_qc8w_gemm_sse41_2x16", "qs8_qc8w_dwconv3x3s1_sse41_2x4+add", "absorbed into depthwise",
             "qs8_reshape", "qs8_qc8w_gemm_sse41_5x8",
         ],
         .neon: [
-            "qs8_qc8w_conv3x3s2_neon_6x16", "qs8_qc8w_gemm_neon_6x16", "qs8_qc8w_dwconv3x3s1_neon_4x4", "qs8_add",
+            "qs8_qc8w_conv3x3s2_neon_6x16", "qs8_qc8w_gemm_neon_6x16", "qs8_qc8w_dwconv3x3s1_neon_4x4+add", "absorbed into depthwise",
             "qs8_reshape", "qs8_qc8w_gemm_neon_8x8",
         ],
     ]
@@ -75,6 +76,8 @@ import Testing
             #expect(!"\(convolution)".contains("VNNI"))
         }
         // 10 units take one VNNI vector, its other lanes unused; narrow tiles take more rows per block.
+        #expect(plan.choices[2].residualAdd == 3)
+        #expect(plan.choices[3].kernel == .absorbed(into: 2))
         let rows = level == .sse41 ? 5 : 8
         #expect(plan.choices[5].kernel == (level.hasVNNI ? .gemmVNNI(rowsPerBlock: rows) : .gemm(rowsPerBlock: rows)))
     }

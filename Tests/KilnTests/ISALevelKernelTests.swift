@@ -53,6 +53,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
     case int8Depthwise(IntegerKernelTests.DepthwiseCase)
     case floatConvolution(KernelTests.ConvCase)
     case floatDepthwise(FloatOpTests.DepthwiseCase)
+    case residualAdd(ResidualAddFusionTests.Case)
 
     /// The int8 cases.
     static let int8: [Self] =
@@ -63,6 +64,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
     /// Every case, int8 and float.
     static let all: [Self] =
         int8 + KernelTests.convolutionCases.map(Self.floatConvolution) + FloatOpTests.depthwiseCases.map(Self.floatDepthwise)
+        + ResidualAddFusionTests.cases.map(Self.residualAdd)
 
     var testDescription: String {
         switch self {
@@ -71,6 +73,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         case .int8Depthwise(let c): "int8 depthwise \(c.testDescription)"
         case .floatConvolution(let c): "conv \(c.testDescription)"
         case .floatDepthwise(let c): "depthwise \(c.testDescription)"
+        case .residualAdd(let c): "residual add \(c.testDescription)"
         }
     }
 
@@ -82,6 +85,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         case .int8Depthwise(let c): try IntegerKernelTests.checkDepthwise(c, options: options)
         case .floatConvolution(let c): try KernelTests.checkConvolution(c, options: options)
         case .floatDepthwise(let c): try FloatOpTests.checkDepthwise(c, options: options)
+        case .residualAdd(let c): try ResidualAddFusionTests.check(c, options: options)
         }
     }
 }

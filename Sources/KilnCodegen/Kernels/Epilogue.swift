@@ -8,10 +8,18 @@ enum Epilogue {
     case float(scales: IRValue?, bias: IRValue?, activation: Activation?)
     /// i32 accumulators over `x - inputZeroPoint`; `scales` holds the per-channel requantization multipliers.
     case quantized(bias: IRValue?, scales: IRValue, inputZeroPoint: Int32, outputZeroPoint: Int32, range: ClosedRange<Int32>)
+    /// `layer`'s epilogue, then a fused residual add on the value it would store.
+    indirect case residual(Epilogue, ResidualAdd)
+
+    /// The epilogue of the layer itself, without a fused residual add.
+    var layer: Epilogue {
+        if case .residual(let layer, _) = self { return layer.layer }
+        return self
+    }
 
     /// Whether accumulators are i32.
     var isQuantized: Bool {
-        if case .quantized = self { return true }
+        if case .quantized = layer { return true }
         return false
     }
 
@@ -23,14 +31,14 @@ enum Epilogue {
     /// Whether the bias is the accumulator's starting value, as in XNNPACK's
     /// float kernels (LiteRT's default), rather than added at the end.
     var startsWithBias: Bool {
-        if case .float(nil, _?, _) = self { return true }
+        if case .float(nil, _?, _) = layer { return true }
         return false
     }
 
     /// The accumulator's starting value for output channels `channel…`: the
     /// bias in plain float layers, else zero.
     func initial(_ emitter: KernelEmitter, channel: IRValue, lanes: Int) -> IRValue {
-        if startsWithBias, case .float(_, let bias?, _) = self {
+        if startsWithBias, case .float(_, let bias?, _) = layer {
             return emitter.loadVector(bias, offset: channel, lanes: lanes)
         }
         return emitter.ir.zero(accumulatorType(emitter, lanes: lanes))
@@ -39,26 +47,20 @@ enum Epilogue {
     /// An input element as the accumulator's scalar type: f32, or i32 minus the zero point.
     func tap(_ emitter: KernelEmitter, input: IRValue, offset: IRValue) -> IRValue {
         let ir = emitter.ir
-        switch self {
-        case .float:
+        guard let zeroPoint = inputZeroPoint else {
             return ir.load(ir.f32, from: ir.gep(ir.f32, input, [offset]), alignment: 4)
-        case .quantized(_, _, let zeroPoint, _, _):
-            let raw = ir.sext(ir.load(ir.i8, from: ir.gep(ir.i8, input, [offset]), alignment: 1), to: ir.i32)
-            return ir.sub(raw, ir.constant(Int(zeroPoint), ir.i32))
         }
+        let raw = ir.sext(ir.load(ir.i8, from: ir.gep(ir.i8, input, [offset]), alignment: 1), to: ir.i32)
+        return ir.sub(raw, ir.constant(Int(zeroPoint), ir.i32))
     }
 
     /// `lanes` consecutive input elements as an accumulator-typed vector (for depthwise kernels).
     func tapVector(_ emitter: KernelEmitter, input: IRValue, offset: IRValue, lanes: Int) -> IRValue {
         let ir = emitter.ir
-        switch self {
-        case .float:
-            return emitter.loadVector(input, offset: offset, lanes: lanes)
-        case .quantized(_, _, let zeroPoint, _, _):
-            let type = ir.vector(ir.i32, lanes)
-            let raw = ir.sext(ir.load(ir.vector(ir.i8, lanes), from: ir.gep(ir.i8, input, [offset]), alignment: 1), to: type)
-            return ir.sub(raw, ir.splat(ir.constant(Int(zeroPoint), ir.i32), count: lanes))
-        }
+        guard let zeroPoint = inputZeroPoint else { return emitter.loadVector(input, offset: offset, lanes: lanes) }
+        let type = ir.vector(ir.i32, lanes)
+        let raw = ir.sext(ir.load(ir.vector(ir.i8, lanes), from: ir.gep(ir.i8, input, [offset]), alignment: 1), to: type)
+        return ir.sub(raw, ir.splat(ir.constant(Int(zeroPoint), ir.i32), count: lanes))
     }
 
     /// Loads `lanes` weights of `weightType` at `offset` as accumulator-typed values.
@@ -83,17 +85,35 @@ enum Epilogue {
         return ir.add(accumulator, ir.sext(product, to: ir.vector(ir.i32, lanes)))
     }
 
+    /// The input's zero point in int8 mode; `nil` in float mode.
+    private var inputZeroPoint: Int32? {
+        if case .quantized(_, _, let zeroPoint, _, _) = layer { return zeroPoint }
+        return nil
+    }
+
     /// Finishes `accumulator` for output channels `channel…` and stores it at `offset` of `output`.
     func store(
         _ emitter: KernelEmitter, _ accumulator: IRValue, channel: IRValue, lanes: Int, output: IRValue, offset: IRValue
     ) {
+        let value = finished(emitter, accumulator, channel: channel, lanes: lanes, offset: offset)
+        if isQuantized {
+            emitter.ir.store(value, to: emitter.ir.gep(emitter.ir.i8, output, [offset]), alignment: 1)
+        } else {
+            emitter.storeVector(value, output, offset: offset)
+        }
+    }
+
+    /// The value stored for `accumulator`: f32, or an int8 vector.
+    private func finished(
+        _ emitter: KernelEmitter, _ accumulator: IRValue, channel: IRValue, lanes: Int, offset: IRValue
+    ) -> IRValue {
         let ir = emitter.ir
         switch self {
         case .float(let scales, let bias, let activation):
             var value = accumulator
             if let scales { value = ir.fmul(value, emitter.loadVector(scales, offset: channel, lanes: lanes)) }
             if let bias, !startsWithBias { value = ir.fadd(value, emitter.loadVector(bias, offset: channel, lanes: lanes)) }
-            emitter.storeVector(emitter.activate(value, activation, lanes: lanes), output, offset: offset)
+            return emitter.activate(value, activation, lanes: lanes)
         case .quantized(let bias, let scales, _, let zeroPoint, let range):
             var value = accumulator
             if let bias {
@@ -101,7 +121,10 @@ enum Epilogue {
                 value = ir.add(value, biasVector)
             }
             let steps = ir.fmul(ir.sitofp(value, to: emitter.vectorType(lanes)), emitter.loadVector(scales, offset: channel, lanes: lanes))
-            emitter.storeQuantized(steps, zeroPoint: zeroPoint, range: range, lanes: lanes, output: output, offset: offset)
+            return emitter.quantized(steps, zeroPoint: zeroPoint, range: range, lanes: lanes)
+        case .residual(let layer, let add):
+            let value = layer.finished(emitter, accumulator, channel: channel, lanes: lanes, offset: offset)
+            return add.apply(emitter, to: value, lanes: lanes, offset: offset)
         }
     }
 }

@@ -37,4 +37,12 @@ public struct KernelChoice: Sendable, Hashable {
     public var kernel: Kernel
     /// The XNNPACK-style name shown by `kiln inspect`.
     public var name: String
+    /// The residual `add` node (by index) fused into this layer's epilogue, if any.
+    public var residualAdd: Int? = nil
+
+    /// Whether the node is emitted as part of another.
+    public var isAbsorbed: Bool {
+        if case .absorbed = kernel { return true }
+        return false
+    }
 }

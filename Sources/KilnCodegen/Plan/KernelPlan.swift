@@ -27,6 +27,14 @@ public struct KernelPlan: Sendable {
                 choices.append(chooser.choice())
             }
         }
+        // A residual add fused into the layer before it (the graph's lifetimes already let the
+        // layer write the add's result).
+        for (add, fusion) in graph.residualAdds() where !choices[fusion.layer].isAbsorbed {
+            choices[fusion.layer].residualAdd = add
+            choices[fusion.layer].name += "+add"
+            choices[add] = KernelChoice(
+                kernel: .absorbed(into: fusion.layer), name: "absorbed into \(graph.nodes[fusion.layer].name)")
+        }
         self.choices = choices
     }
 

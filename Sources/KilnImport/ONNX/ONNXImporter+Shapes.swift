@@ -246,7 +246,7 @@ extension ONNXConversion {
         let axis = try StaticTensor.axis(node.int("axis", default: 0), rank: rank)
         if let known = knownInputs(node) {
             var offset = 0
-            let positions = try known.map { constant in
+            let positions = known.map { constant in
                 defer { offset += constant.floats.count }
                 return StaticTensor(shape: constant.shape, values: Array(offset..<(offset + constant.floats.count)))
             }

@@ -1,0 +1,40 @@
+import KilnIR
+
+/// A residual `add` fused into the epilogue of the layer before it
+/// (``Graph/residualAdds()``): the layer's result, exactly as its own tensor
+/// would hold it, plus the residual operand's element at the same offset, then
+/// what the add does (activation, int8 requantization) as the element-wise
+/// kernel would do it.
+struct ResidualAdd {
+    /// How the add combines the two operands.
+    enum Arithmetic {
+        /// float32: `activation(layer + residual)`.
+        case float(activation: Activation?)
+        /// int8, as ``ElementwiseKernel/quantizedElements(operands:result:range:output:)``:
+        /// both operands dequantized, added, quantized to `result` within `range`.
+        case int8(layer: QuantizationParameters, residual: QuantizationParameters, result: QuantizationParameters, range: ClosedRange<Int32>)
+    }
+
+    /// The residual operand (the add's other input), laid out as the result.
+    let operand: IRValue
+    let arithmetic: Arithmetic
+
+    /// The add's result for `lanes` elements at `offset`, from the layer's
+    /// finished values there (f32, or an int8 vector).
+    func apply(_ emitter: KernelEmitter, to value: IRValue, lanes: Int, offset: IRValue) -> IRValue {
+        let ir = emitter.ir
+        switch arithmetic {
+        case .float(let activation):
+            let sum = ir.fadd(value, emitter.loadVector(operand, offset: offset, lanes: lanes))
+            return emitter.activate(sum, activation, lanes: lanes)
+        case .int8(let layer, let residual, let result, let range):
+            let raw = ir.load(ir.vector(ir.i8, lanes), from: ir.gep(ir.i8, operand, [offset]), alignment: 1)
+            let sum = ir.fadd(
+                emitter.dequantized(value, scale: layer.scales[0], zeroPoint: layer.zeroPoints[0], lanes: lanes),
+                emitter.dequantized(raw, scale: residual.scales[0], zeroPoint: residual.zeroPoints[0], lanes: lanes))
+            // Two dequantized int8 values never sum to NaN, unlike the general element-wise kernel's operands.
+            let steps = emitter.divide(sum, byConstant: result.scales[0], lanes: lanes)
+            return emitter.quantized(steps, zeroPoint: result.zeroPoints[0], range: range, lanes: lanes)
+        }
+    }
+}
