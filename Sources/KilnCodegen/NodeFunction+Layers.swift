@@ -25,7 +25,23 @@ extension NodeFunction {
             name: "requantize.\(node.name)", bytes: TensorData(multipliers, shape: [multipliers.count]).bytes, alignment: 64)
         return .quantized(
             bias: biasGlobal, scales: scales, inputZeroPoint: input.zeroPoints[0], outputZeroPoint: output.zeroPoints[0],
-            range: try range(activation))
+            range: try range(activation), stepsBound: stepsBound(multipliers: multipliers))
+    }
+
+    /// A bound on `|accumulator · multiplier|` for this int8 layer: each of the
+    /// filter's taps per output adds at most `255 · 128` (`|x − zx| ≤ 255`,
+    /// `|w| ≤ 128`), the bias at most its largest magnitude; with a margin for
+    /// the float rounding of the product.
+    func stepsBound(multipliers: [Float]) -> Float {
+        let filter = operandType(1).shape
+        var units = filter[0]
+        if case .depthwiseConv2D = node.op { units = filter[3] }
+        units = max(units, 1)
+        let depth = Double(filter.elementCount / units)
+        let bias = node.inputs.count > 2 ? (graph.constantData(node.inputs[2])?.int32s() ?? []) : []
+        let largestBias = Double(bias.map { Int64($0).magnitude }.max() ?? 0)
+        let largestMultiplier = Double(multipliers.map(\.magnitude).max() ?? 0)
+        return Float((255 * 128 * depth + largestBias) * largestMultiplier * 1.001)
     }
 
     /// `epilogue` followed by the residual add fused into this layer, if the plan fused one.
@@ -92,7 +108,7 @@ extension NodeFunction {
                 try withResidualAdd(
                     .quantized(
                         bias: nil, scales: scales, inputZeroPoint: input.zeroPoints[0], outputZeroPoint: output.zeroPoints[0],
-                        range: try range(node.op.fusedActivation)))),
+                        range: try range(node.op.fusedActivation), stepsBound: stepsBound(multipliers: multipliers)))),
             packed: .init(
                 filter: filter.int8s(), units: units, taps: taps, channels: channels, bias: bias,
                 inputZeroPoint: input.zeroPoints[0]))
@@ -175,7 +191,7 @@ extension NodeFunction {
         var epilogue = try epilogue(activation: attributes.activation, filterScales: scales)
         var initialSums: IRValue?
         let fastPath = channels == inputType.shape[3]
-        if fastPath, case .quantized(_, let requantize, let zeroPoint, let outputZeroPoint, let range) = epilogue {
+        if fastPath, case .quantized(_, let requantize, let zeroPoint, let outputZeroPoint, let range, let bound) = epilogue {
             // Σ (x − zx)·w + b = Σ x·w + (b − zx·Σw): the zero point is folded into each channel's starting sum.
             let filter = filterData.int8s()
             let bias = node.inputs.count > 2 ? graph.constantData(node.inputs[2])?.int32s() : nil
@@ -187,7 +203,8 @@ extension NodeFunction {
             initialSums = ir.addConstantBytes(
                 name: "initial.\(node.name)", bytes: TensorData(int32: initial, shape: [channels]).bytes, alignment: 64)
             epilogue = .quantized(
-                bias: nil, scales: requantize, inputZeroPoint: zeroPoint, outputZeroPoint: outputZeroPoint, range: range)
+                bias: nil, scales: requantize, inputZeroPoint: zeroPoint, outputZeroPoint: outputZeroPoint, range: range,
+                stepsBound: bound)
         }
         var kernel = DepthwiseConv2DKernel(
             emitter: emitter, epilogue: try withResidualAdd(epilogue),

@@ -6,8 +6,11 @@ import KilnIR
 enum Epilogue {
     /// f32 accumulators; `scales` dequantizes int8 weights per channel.
     case float(scales: IRValue?, bias: IRValue?, activation: Activation?)
-    /// i32 accumulators over `x - inputZeroPoint`; `scales` holds the per-channel requantization multipliers.
-    case quantized(bias: IRValue?, scales: IRValue, inputZeroPoint: Int32, outputZeroPoint: Int32, range: ClosedRange<Int32>)
+    /// i32 accumulators over `x - inputZeroPoint`; `scales` holds the per-channel requantization
+    /// multipliers; `stepsBound`, when known, bounds `|accumulator · scale|` (``KernelEmitter/quantized(_:zeroPoint:range:lanes:bound:)``).
+    case quantized(
+        bias: IRValue?, scales: IRValue, inputZeroPoint: Int32, outputZeroPoint: Int32, range: ClosedRange<Int32>,
+        stepsBound: Float?)
     /// `layer`'s epilogue, then a fused residual add on the value it would store.
     indirect case residual(Epilogue, ResidualAdd)
 
@@ -87,7 +90,7 @@ enum Epilogue {
 
     /// The input's zero point in int8 mode; `nil` in float mode.
     private var inputZeroPoint: Int32? {
-        if case .quantized(_, _, let zeroPoint, _, _) = layer { return zeroPoint }
+        if case .quantized(_, _, let zeroPoint, _, _, _) = layer { return zeroPoint }
         return nil
     }
 
@@ -95,15 +98,16 @@ enum Epilogue {
     func store(
         _ emitter: KernelEmitter, _ accumulator: IRValue, channel: IRValue, lanes: Int, output: IRValue, offset: IRValue
     ) {
+        let ir = emitter.ir
         let value = finished(emitter, accumulator, channel: channel, lanes: lanes, offset: offset)
         if isQuantized {
-            emitter.ir.store(value, to: emitter.ir.gep(emitter.ir.i8, output, [offset]), alignment: 1)
+            ir.store(ir.trunc(value, to: ir.vector(ir.i8, lanes)), to: ir.gep(ir.i8, output, [offset]), alignment: 1)
         } else {
             emitter.storeVector(value, output, offset: offset)
         }
     }
 
-    /// The value stored for `accumulator`: f32, or an int8 vector.
+    /// The value stored for `accumulator`: f32, or int8 values still in i32 lanes.
     private func finished(
         _ emitter: KernelEmitter, _ accumulator: IRValue, channel: IRValue, lanes: Int, offset: IRValue
     ) -> IRValue {
@@ -114,14 +118,14 @@ enum Epilogue {
             if let scales { value = ir.fmul(value, emitter.loadVector(scales, offset: channel, lanes: lanes)) }
             if let bias, !startsWithBias { value = ir.fadd(value, emitter.loadVector(bias, offset: channel, lanes: lanes)) }
             return emitter.activate(value, activation, lanes: lanes)
-        case .quantized(let bias, let scales, _, let zeroPoint, let range):
+        case .quantized(let bias, let scales, _, let zeroPoint, let range, let bound):
             var value = accumulator
             if let bias {
                 let biasVector = ir.load(ir.vector(ir.i32, lanes), from: ir.gep(ir.i32, bias, [channel]), alignment: 4)
                 value = ir.add(value, biasVector)
             }
             let steps = ir.fmul(ir.sitofp(value, to: emitter.vectorType(lanes)), emitter.loadVector(scales, offset: channel, lanes: lanes))
-            return emitter.quantized(steps, zeroPoint: zeroPoint, range: range, lanes: lanes)
+            return emitter.quantizedWide(steps, zeroPoint: zeroPoint, range: range, lanes: lanes, bound: bound)
         case .residual(let layer, let add):
             let value = layer.finished(emitter, accumulator, channel: channel, lanes: lanes, offset: offset)
             return add.apply(emitter, to: value, lanes: lanes, offset: offset)
@@ -139,21 +143,46 @@ extension KernelEmitter {
     }
 
     /// `clamp(roundHalfEven(steps) + zeroPoint, range)` as an int8 vector.
-    func quantized(_ steps: IRValue, zeroPoint: Int32, range: ClosedRange<Int32>, lanes: Int) -> IRValue {
+    func quantized(_ steps: IRValue, zeroPoint: Int32, range: ClosedRange<Int32>, lanes: Int, bound: Float? = nil) -> IRValue {
+        ir.trunc(quantizedWide(steps, zeroPoint: zeroPoint, range: range, lanes: lanes, bound: bound), to: ir.vector(ir.i8, lanes))
+    }
+
+    /// ``quantized(_:zeroPoint:range:lanes:bound:)`` with the int8 values left in i32 lanes.
+    ///
+    /// With `bound` (a build-time bound on `|steps|`, which must then be finite)
+    /// under 2²², rounding is one addition: `steps + 1.5·2²³` lands where the
+    /// float grid is the integers, so the sum is rounded half to even (the
+    /// default floating-point environment, which generated code assumes) and its
+    /// bits, less those of `1.5·2²³`, are the rounded integer. The clamp then
+    /// runs on integers (equal to clamping first: the bounds are integers),
+    /// where clamping to the int8 range is the narrowing's own saturation.
+    func quantizedWide(_ steps: IRValue, zeroPoint: Int32, range: ClosedRange<Int32>, lanes: Int, bound: Float? = nil) -> IRValue {
+        let intType = ir.vector(ir.i32, lanes)
+        func splatInt(_ value: Int32) -> IRValue { ir.splat(ir.constant(Int(value), ir.i32), count: lanes) }
+        if let bound, bound < 4_194_304 {
+            let magic: Float = 12_582_912
+            let biased = ir.bitcast(ir.fadd(steps, splat(magic, lanes: lanes)), to: intType)
+            let rounded = ir.sub(biased, splatInt(Int32(bitPattern: magic.bitPattern) - zeroPoint))
+            let (low, high) = (splatInt(range.lowerBound), splatInt(range.upperBound))
+            let above = ir.select(ir.icmp(.sgt, rounded, low), rounded, low)
+            return ir.select(ir.icmp(.slt, above, high), above, high)
+        }
         let low = splat(Float(range.lowerBound - zeroPoint), lanes: lanes)
         let high = splat(Float(range.upperBound - zeroPoint), lanes: lanes)
         // NaN-free inputs: select-based min/max match Swift's min/max here.
         let limited = minimum(maximum(steps, low), high)
         let rounded = unaryIntrinsic("llvm.roundeven", limited, lanes: lanes)
-        let intType = ir.vector(ir.i32, lanes)
-        let shifted = ir.add(ir.fptosi(rounded, to: intType), ir.splat(ir.constant(Int(zeroPoint), ir.i32), count: lanes))
-        return ir.trunc(shifted, to: ir.vector(ir.i8, lanes))
+        return ir.add(ir.fptosi(rounded, to: intType), splatInt(zeroPoint))
     }
 
     /// `scale · Float(q - zeroPoint)` for an int8 vector, as ``QuantizedArithmetic/dequantize(_:scale:zeroPoint:)``.
     func dequantized(_ q: IRValue, scale: Float, zeroPoint: Int32, lanes: Int) -> IRValue {
-        let intType = ir.vector(ir.i32, lanes)
-        let centered = ir.sub(ir.sext(q, to: intType), ir.splat(ir.constant(Int(zeroPoint), ir.i32), count: lanes))
+        dequantizedWide(ir.sext(q, to: ir.vector(ir.i32, lanes)), scale: scale, zeroPoint: zeroPoint, lanes: lanes)
+    }
+
+    /// ``dequantized(_:scale:zeroPoint:lanes:)`` for int8 values held in i32 lanes.
+    func dequantizedWide(_ q: IRValue, scale: Float, zeroPoint: Int32, lanes: Int) -> IRValue {
+        let centered = ir.sub(q, ir.splat(ir.constant(Int(zeroPoint), ir.i32), count: lanes))
         return ir.fmul(splat(scale, lanes: lanes), ir.sitofp(centered, to: vectorType(lanes)))
     }
 }

@@ -41,8 +41,9 @@ struct KernelEmitter {
     /// `y = 1/divisor` rounded once at build time, `q = x·y` and the exact
     /// remainder `r = x − q·divisor`, `q + r·y` is the correctly rounded quotient
     /// (no overflow or underflow). Where `q` is infinite the remainder is not
-    /// defined and `q` is kept; NaN stays NaN.
-    func divide(_ x: IRValue, byConstant divisor: Float, lanes: Int) -> IRValue {
+    /// defined and `q` is kept; NaN stays NaN. With `finite`, the caller
+    /// guarantees `x` and the quotient are finite, and that check is left out.
+    func divide(_ x: IRValue, byConstant divisor: Float, lanes: Int, finite: Bool = false) -> IRValue {
         let reciprocal = 1 / divisor
         guard hasFMA, divisor.isNormal, divisor > 0, reciprocal.isNormal else {
             return ir.fdiv(x, splat(divisor, lanes: lanes))
@@ -53,7 +54,7 @@ struct KernelEmitter {
         let q = ir.fmul(x, y)
         let r = ir.call(fused.function, type: fused.type, [ir.fneg(q), splat(divisor, lanes: lanes), x])
         let corrected = ir.call(fused.function, type: fused.type, [r, y, q])
-        return ir.select(ir.fcmp(.uno, corrected, corrected), q, corrected)
+        return finite ? corrected : ir.select(ir.fcmp(.uno, corrected, corrected), q, corrected)
     }
 
     /// Calls a one-operand floating-point intrinsic such as `llvm.floor` on a vector.

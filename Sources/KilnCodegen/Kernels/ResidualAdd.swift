@@ -20,7 +20,7 @@ struct ResidualAdd {
     let arithmetic: Arithmetic
 
     /// The add's result for `lanes` elements at `offset`, from the layer's
-    /// finished values there (f32, or an int8 vector).
+    /// finished values there (f32, or int8 values in i32 lanes, returned the same way).
     func apply(_ emitter: KernelEmitter, to value: IRValue, lanes: Int, offset: IRValue) -> IRValue {
         let ir = emitter.ir
         switch arithmetic {
@@ -30,11 +30,13 @@ struct ResidualAdd {
         case .int8(let layer, let residual, let result, let range):
             let raw = ir.load(ir.vector(ir.i8, lanes), from: ir.gep(ir.i8, operand, [offset]), alignment: 1)
             let sum = ir.fadd(
-                emitter.dequantized(value, scale: layer.scales[0], zeroPoint: layer.zeroPoints[0], lanes: lanes),
+                emitter.dequantizedWide(value, scale: layer.scales[0], zeroPoint: layer.zeroPoints[0], lanes: lanes),
                 emitter.dequantized(raw, scale: residual.scales[0], zeroPoint: residual.zeroPoints[0], lanes: lanes))
-            // Two dequantized int8 values never sum to NaN, unlike the general element-wise kernel's operands.
-            let steps = emitter.divide(sum, byConstant: result.scales[0], lanes: lanes)
-            return emitter.quantized(steps, zeroPoint: result.zeroPoints[0], range: range, lanes: lanes)
+            // Two dequantized int8 values (each at most 255 steps from its zero point) are finite
+            // and bounded: no NaN or overflow to guard against, unlike the element-wise kernel's operands.
+            let bound = 255 * (layer.scales[0] + residual.scales[0]) / result.scales[0] * 1.001
+            let steps = emitter.divide(sum, byConstant: result.scales[0], lanes: lanes, finite: bound.isFinite)
+            return emitter.quantizedWide(steps, zeroPoint: result.zeroPoints[0], range: range, lanes: lanes, bound: bound)
         }
     }
 }
