@@ -212,10 +212,19 @@ extension QuantizedKernels {
         return ir.fptosi(emitter.unaryIntrinsic("llvm.roundeven", limited, lanes: lanes), to: ir.vector(ir.i32, lanes))
     }
 
-    /// Lane-wise `combine` down to one scalar.
+    /// Lane-wise `combine` down to one scalar: halves combined while the width
+    /// is even (a chain of log₂ lanes steps, not lanes − 1), then lane by lane.
+    /// `combine` must not depend on the order (min, max, sums of zeros and NaN).
     private func reduce(_ vector: IRValue, lanes: Int, _ combine: (IRValue, IRValue) -> IRValue) -> IRValue {
-        var result = emitter.ir.extractElement(vector, at: 0)
-        for lane in 1..<max(lanes, 1) { result = combine(result, emitter.ir.extractElement(vector, at: lane)) }
+        let ir = emitter.ir
+        var (value, width) = (vector, max(lanes, 1))
+        while width > 1, width % 2 == 0 {
+            let half = width / 2
+            value = combine(ir.shuffle(value, value, mask: Array(0..<half)), ir.shuffle(value, value, mask: Array(half..<width)))
+            width = half
+        }
+        var result = ir.extractElement(value, at: 0)
+        for lane in 1..<width { result = combine(result, ir.extractElement(value, at: lane)) }
         return result
     }
 
