@@ -212,6 +212,27 @@ extension QuantizedKernels {
         return ir.fptosi(emitter.unaryIntrinsic("llvm.roundeven", limited, lanes: lanes), to: ir.vector(ir.i32, lanes))
     }
 
+    /// ``roundedSteps(_:_:lanes:)`` plus `shift` (`zeroPoint + 128`), as unsigned bytes.
+    ///
+    /// `|x · multiplier|` is at most 255 for the values the grid was made from
+    /// (or the group's step is NaN and the bytes never show), so rounding is one
+    /// addition of `1.5·2²³` (see ``KernelEmitter/quantizedWide(_:zeroPoint:range:lanes:bound:)``)
+    /// and the clamp to `0…255` is one maximum and the narrowing's unsigned saturation.
+    func unsignedSteps(
+        _ x: IRValue, _ grid: (multiplier: IRValue, step: IRValue, zeroPoint: IRValue), shift: IRValue, lanes: Int
+    ) -> IRValue {
+        let ir = emitter.ir
+        let intType = ir.vector(ir.i32, lanes)
+        let magic: Float = 12_582_912
+        let steps = ir.fmul(x, ir.broadcast(grid.multiplier, count: lanes))
+        let biased = ir.bitcast(ir.fadd(steps, emitter.splat(magic, lanes: lanes)), to: intType)
+        let offset = ir.sub(ir.constant(Int(Int32(bitPattern: magic.bitPattern)), ir.i32), shift)
+        let unsigned = ir.sub(biased, ir.broadcast(offset, count: lanes))
+        let (low, high) = (ir.splat(ir.constant(0, ir.i32), count: lanes), ir.splat(ir.constant(255, ir.i32), count: lanes))
+        let above = ir.select(ir.icmp(.sgt, unsigned, low), unsigned, low)
+        return ir.trunc(ir.select(ir.icmp(.slt, above, high), above, high), to: ir.vector(ir.i8, lanes))
+    }
+
     /// Lane-wise `combine` down to one scalar: halves combined while the width
     /// is even (a chain of log₂ lanes steps, not lanes − 1), then lane by lane.
     /// `combine` must not depend on the order (min, max, sums of zeros and NaN).

@@ -265,10 +265,22 @@ struct VNNIGEMMKernel {
                         let shift = ir.add(ir.load(ir.i32, from: grid.zeroPoint, alignment: 4), ir.constant(128, ir.i32))
                         let sumsOfWeights = ir.load(
                             ir.vector(ir.i32, lanes), from: ir.gep(ir.i32, resources.weightSums, [channel]), alignment: 4)
-                        let centered = ir.sub(sums, ir.mul(sumsOfWeights, ir.broadcast(shift, count: lanes)))
+                        let centered: IRValue
+                        if packed.taps * packed.channels * 255 * 128 < 1 << 24 {
+                            // Every term is an integer below 2²⁴, so the float difference is exact: one FMA
+                            // instead of a slow 32-bit multiply, a subtraction and a conversion.
+                            let shiftVector = ir.broadcast(ir.sitofp(shift, to: ir.f32), count: lanes)
+                            centered = emitter.fma(
+                                ir.fneg(ir.sitofp(sumsOfWeights, to: emitter.vectorType(lanes))), shiftVector,
+                                ir.sitofp(sums, to: emitter.vectorType(lanes)), lanes: lanes)
+                        } else {
+                            centered = ir.sitofp(
+                                ir.sub(sums, ir.mul(sumsOfWeights, ir.broadcast(shift, count: lanes))),
+                                to: emitter.vectorType(lanes))
+                        }
                         // (sum · step) · scale + bias: the order XNNPACK's dynamic-range kernels use.
                         let step = ir.broadcast(ir.load(ir.f32, from: grid.step, alignment: 4), count: lanes)
-                        let stepped = ir.fmul(ir.sitofp(centered, to: emitter.vectorType(lanes)), step)
+                        let stepped = ir.fmul(centered, step)
                         let scale = emitter.loadVector(scales, offset: channel, lanes: lanes)
                         var value = ir.fmul(stepped, scale)
                         if let bias {
@@ -290,18 +302,22 @@ struct VNNIGEMMKernel {
     ) {
         let kernels = QuantizedKernels(emitter: emitter)
         let depth = packed.channels
-        for (position, base) in bases.enumerated() {
+        // Every row's grid first: the rows' reductions and divisions are independent chains,
+        // which the processor overlaps when they sit side by side.
+        let rowGrids = bases.map { base in
             let (minimum, maximum) = kernels.extremes(of: input, base: base, count: depth, slots: slots)
-            let grid = kernels.parameters(minimum: minimum, maximum: maximum)
+            return kernels.parameters(minimum: minimum, maximum: maximum)
+        }
+        for (position, (base, grid)) in zip(bases, rowGrids).enumerated() {
             ir.store(grid.zeroPoint, to: grids[position].zeroPoint, alignment: 4)
             ir.store(grid.step, to: grids[position].step, alignment: 4)
             let shift = ir.add(grid.zeroPoint, ir.constant(128, ir.i32))
             for run in LaneRun.covering(depth, width: emitter.laneWidth) {
                 ir.loop("quantize", from: 0, to: run.count) { block in
                     let k = emitter.affine(block, times: run.lanes, plus: run.start)
-                    let steps = kernels.roundedSteps(
-                        emitter.loadVector(input, offset: ir.add(base, k), lanes: run.lanes), grid, lanes: run.lanes)
-                    let unsigned = ir.trunc(ir.add(steps, ir.broadcast(shift, count: run.lanes)), to: ir.vector(ir.i8, run.lanes))
+                    let unsigned = kernels.unsignedSteps(
+                        emitter.loadVector(input, offset: ir.add(base, k), lanes: run.lanes), grid, shift: shift,
+                        lanes: run.lanes)
                     ir.store(
                         unsigned, to: ir.gep(ir.i8, buffer, [emitter.affine(k, times: 1, plus: position * paddedDepth)]),
                         alignment: 1)
