@@ -147,9 +147,15 @@ extension NodeFunction {
         // Staged blocks read the zero points of a whole staged row where a window row leaves the input.
         let zeroRow = try zeroRow(channels: staged ? windows.stagedColumns(pixels: pixelsPerBlock) * channels : channels)
         if vnni {
-            try vnniKernel(channels: channels, taps: filter[1] * filter[2]).emitConvolution(
-                windows: windows, pixelsPerBlock: pixelsPerBlock, staged: staged, zeroRow: zeroRow, input: pointers[0],
-                output: output)
+            // Staged rows without horizontal dilation are read a whole window row per tap (OHWI keeps a row's
+            // columns and channels together, so the filter's layout is the same).
+            let wholeRows = staged && attributes.dilations[1] == 1
+            let kernel = try wholeRows
+                ? vnniKernel(channels: filter[2] * channels, taps: filter[1])
+                : vnniKernel(channels: channels, taps: filter[1] * filter[2])
+            kernel.emitConvolution(
+                windows: windows, pixelsPerBlock: pixelsPerBlock, staged: staged, wholeRows: wholeRows, zeroRow: zeroRow,
+                input: pointers[0], output: output)
         } else {
             Conv2DKernel(
                 emitter: emitter, dot: try dotProduct(activation: attributes.activation), windows: windows,

@@ -70,7 +70,7 @@ import Testing
         let convolution = plan.choices[0].kernel
         if level.hasVNNI {
             #expect(convolution == .convVNNI(pixelsPerBlock: 8, staged: true))
-            #expect(plan.choices[1].kernel == .gemmVNNI(rowsPerBlock: 6))
+            #expect(plan.choices[1].kernel == .gemmVNNI(rowsPerBlock: 6, staged: true))
             #expect(plan.choices[2].kernel == .depthwiseVNNI(pixelsPerBlock: 4))
         } else {
             #expect(!"\(convolution)".contains("VNNI"))
@@ -79,7 +79,7 @@ import Testing
         #expect(plan.choices[2].residualAdd == 3)
         #expect(plan.choices[3].kernel == .absorbed(into: 2))
         let rows = level == .sse41 ? 5 : 8
-        #expect(plan.choices[5].kernel == (level.hasVNNI ? .gemmVNNI(rowsPerBlock: rows) : .gemm(rowsPerBlock: rows)))
+        #expect(plan.choices[5].kernel == (level.hasVNNI ? .gemmVNNI(rowsPerBlock: rows, staged: true) : .gemm(rowsPerBlock: rows)))
     }
 
     /// An int8 convolution on VNNI stages the window rows a block reads on the
@@ -98,6 +98,20 @@ import Testing
             try graph.addNode(.conv2D(Conv2DAttributes(padding: .same)), inputs: [x, filter], name: "conv", quantization: q)
         ]
         #expect(KernelPlan(graph: graph, isa: .avx512vnni).choices[0].kernel == .convVNNI(pixelsPerBlock: 8, staged: staged))
+    }
+
+    /// An int8 matrix product on VNNI stages its blocks of rows on the stack
+    /// while they fit under the limit (8 rows of 4000 bytes do, of 4201 do not).
+    @Test(arguments: [(4000, true), (4201, false)])
+    func rowsStageWithinTheLimit(depth: Int, staged: Bool) throws {
+        var graph = Graph(name: "wide")
+        let q = QuantizationParameters.perTensor(scale: 0.05, zeroPoint: -3)
+        let x = graph.addInput(name: "x", type: TensorType(.int8, [9, depth], quantization: q))
+        let filter = graph.addConstant(
+            name: "w", data: TensorData(int8: [Int8](repeating: 1, count: 16 * depth), shape: [16, depth]),
+            quantization: .perTensor(scale: 0.01, zeroPoint: 0))
+        graph.outputs = [try graph.addNode(.fullyConnected(activation: nil), inputs: [x, filter], name: "fc", quantization: q)]
+        #expect(KernelPlan(graph: graph, isa: .avx512vnni).choices[0].kernel == .gemmVNNI(rowsPerBlock: 8, staged: staged))
     }
 
     @Test(arguments: [

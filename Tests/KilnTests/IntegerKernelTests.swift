@@ -32,9 +32,11 @@ import Testing
         FullyConnectedCase(rows: 2, depth: 33, units: 130, inputScale: 0.04, inputZeroPoint: -1),
         FullyConnectedCase(rows: 4, depth: 16, units: 17, inputScale: 0.06, inputZeroPoint: 127),
         FullyConnectedCase(rows: 1, depth: 640, units: 128, inputScale: 0.39, inputZeroPoint: 89),
-        // Units that are multiples of 16 run on the VNNI kernel: row blocks, leftover rows, partial depth groups.
+        // VNNI cases where the target has it: row blocks, leftover rows, partial depth groups.
         FullyConnectedCase(rows: 6, depth: 6, units: 32, inputScale: 0.07, inputZeroPoint: -30),
         FullyConnectedCase(rows: 9, depth: 40, units: 80, inputScale: 0.05, inputZeroPoint: 3),
+        // Blocks of rows too large to stage on the stack (8 rows × 4201 bytes): VNNI reads them in place.
+        FullyConnectedCase(rows: 9, depth: 4201, units: 16, inputScale: 0.01, inputZeroPoint: -9),
     ]
 
     /// Per-channel and per-tensor filters with each fused activation, plus a layer without bias, in one graph.

@@ -137,13 +137,15 @@ struct ConvolutionWindows {
     /// through `transform` (applied to each vector of bytes and its length), reading `zeroRow`
     /// (zero points, at least a staged row long) where the window leaves the
     /// input; then runs `body` once per tap, as ``forEachTap(of:input:elementType:zeroRow:unrolled:_:)``
-    /// does, with pointers into the buffer.
+    /// does, with pointers into the buffer. With `wholeRows` (no horizontal
+    /// dilation), each window row is one tap of `kernel.width · C` consecutive
+    /// bytes, so groups of channels run on across the row's columns.
     ///
     /// Kernels that must change every input byte before multiplying (VNNI's
     /// unsigned inputs) change each byte once here instead of once per tap
     /// and output tile, and then read the buffer without bounds checks.
     func forEachStagedTap(
-        of block: PixelBlock, input pointer: IRValue, buffer: IRValue, zeroRow: IRValue,
+        of block: PixelBlock, input pointer: IRValue, buffer: IRValue, zeroRow: IRValue, wholeRows: Bool = false,
         transform: (_ bytes: IRValue, _ count: Int) -> IRValue, _ body: (_ tap: IRValue, _ sources: [IRValue]) -> Void
     ) {
         let (rows, columns) = geometry
@@ -175,29 +177,25 @@ struct ConvolutionWindows {
             let segments = [(0..<inside.lowerBound, zeros, false), (inside, source, true), (inside.upperBound..<span, zeros, false)]
             for (range, from, offsetByColumn) in segments where !range.isEmpty {
                 let start = offsetByColumn ? emitter.index(range.lowerBound * channels) : emitter.index(0)
-                copy(
-                    bytes: range.count * channels, from: ir.gep(ir.i8, from, [start]),
+                emitter.copyBytes(
+                    range.count * channels, from: ir.gep(ir.i8, from, [start]),
                     to: ir.gep(ir.i8, row, [emitter.index(range.lowerBound * channels)]), transform: transform)
+            }
+        }
+        let pixelOffsets = block.columns.indices.map { emitter.index($0 * strideX * channels) }
+        if wholeRows {
+            precondition(dilationX == 1, "a window row is consecutive bytes only without horizontal dilation")
+            return ir.loop("ky", from: 0, to: kernel.height) { ky in
+                let row = ir.gep(ir.i8, buffer, [emitter.affine(ky, times: span * channels)])
+                body(ky, pixelOffsets.map { ir.gep(ir.i8, row, [$0]) })
             }
         }
         ir.loop("ky", from: 0, to: kernel.height) { ky in
             ir.loop("kx", from: 0, to: kernel.width) { kx in
                 let column = emitter.affine(ir.add(emitter.affine(ky, times: span), emitter.affine(kx, times: dilationX)), times: channels)
                 let tap = ir.gep(ir.i8, buffer, [column])
-                let sources = block.columns.indices.map { ir.gep(ir.i8, tap, [emitter.index($0 * strideX * channels)]) }
+                let sources = pixelOffsets.map { ir.gep(ir.i8, tap, [$0]) }
                 body(ir.add(emitter.affine(ky, times: kernel.width), kx), sources)
-            }
-        }
-    }
-
-    /// Copies `bytes` bytes through `transform`, in vectors of 64 bytes and narrower tails.
-    private func copy(bytes: Int, from source: IRValue, to destination: IRValue, transform: (IRValue, Int) -> IRValue) {
-        for run in LaneRun.covering(bytes, width: 64) {
-            ir.loop("copy", from: 0, to: run.count) { index in
-                let offset = emitter.affine(index, times: run.lanes, plus: run.start)
-                let type = ir.vector(ir.i8, run.lanes)
-                let value = ir.load(type, from: ir.gep(ir.i8, source, [offset]), alignment: 1)
-                ir.store(transform(value, run.lanes), to: ir.gep(ir.i8, destination, [offset]), alignment: 1)
             }
         }
     }

@@ -57,6 +57,19 @@ struct KernelEmitter {
         return finite ? corrected : ir.select(ir.fcmp(.uno, corrected, corrected), q, corrected)
     }
 
+    /// Copies `count` bytes, each vector of them through `transform` (given the
+    /// bytes and their number), in vectors of 64 bytes and narrower tails.
+    func copyBytes(_ count: Int, from source: IRValue, to destination: IRValue, transform: (IRValue, Int) -> IRValue) {
+        for run in LaneRun.covering(count, width: 64) {
+            ir.loop("copy", from: 0, to: run.count) { index in
+                let offset = affine(index, times: run.lanes, plus: run.start)
+                let type = ir.vector(ir.i8, run.lanes)
+                let value = ir.load(type, from: ir.gep(ir.i8, source, [offset]), alignment: 1)
+                ir.store(transform(value, run.lanes), to: ir.gep(ir.i8, destination, [offset]), alignment: 1)
+            }
+        }
+    }
+
     /// Calls a one-operand floating-point intrinsic such as `llvm.floor` on a vector.
     func unaryIntrinsic(_ name: String, _ value: IRValue, lanes: Int) -> IRValue {
         let type = vectorType(lanes)

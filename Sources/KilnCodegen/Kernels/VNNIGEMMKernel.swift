@@ -121,17 +121,28 @@ struct VNNIGEMMKernel {
     }
 
     /// Rows of `taps · channels` input elements (fully-connected and 1×1 layers), `rowsPerBlock` at a time.
-    func emitRows(rows: Int, rowsPerBlock: Int, input: IRValue, output: IRValue) {
+    ///
+    /// With `staged` (int8 inputs), each block of rows, consecutive bytes, is first
+    /// copied with every sign bit flipped into a buffer on the stack, so the inner
+    /// loop broadcasts each group of four bytes straight from memory.
+    func emitRows(rows: Int, rowsPerBlock: Int, staged: Bool = false, input: IRValue, output: IRValue) {
         let resources = makeResources(positions: rowsPerBlock)
         let depth = packed.channels
         let paddedDepth = packed.groupsPerTap * 4
         // Dynamic-range inputs: each row of the block quantized once into unsigned bytes on the stack.
         var quantizedRows: IRValue?
+        var stagedRows: IRValue?
         var grids: [RowGrid] = []
         let extremeSlots = QuantizedKernels(emitter: emitter).extremeSlots(depth)
         if case .dynamicRange = mode {
             quantizedRows = emitter.accumulator(ir.array(ir.i8, rowsPerBlock * paddedDepth))
             grids = (0..<rowsPerBlock).map { _ in (emitter.accumulator(ir.i32), emitter.accumulator(ir.f32)) }
+        } else if staged {
+            // A row's last group may read up to 3 bytes past it: the next row's, or the zeroed slack.
+            let size = min(rowsPerBlock, rows) * depth + 4
+            let buffer = emitter.accumulator(ir.array(ir.i8, size))
+            ir.store(ir.zero(ir.array(ir.i8, size)), to: buffer, alignment: 1)
+            stagedRows = ir.bitcast(buffer, to: ir.pointer(to: ir.i8))
         }
         let blocked = rows / rowsPerBlock * rowsPerBlock
         for (first, last, size) in [(0, blocked, rowsPerBlock), (blocked, rows, rows - blocked)] where last > first {
@@ -144,12 +155,17 @@ struct VNNIGEMMKernel {
                         input: input, bases: bases, into: quantizedRows, paddedDepth: paddedDepth, grids: grids,
                         slots: extremeSlots)
                     sources = (0..<size).map { ir.gep(ir.i8, quantizedRows, [emitter.index($0 * paddedDepth)]) }
+                } else if let stagedRows {
+                    emitter.copyBytes(size * depth, from: ir.gep(ir.i8, input, [bases[0]]), to: stagedRows) { bytes, count in
+                        ir.xor(bytes, ir.splat(ir.constant(0x80, ir.i8), count: count))
+                    }
+                    sources = (0..<size).map { ir.gep(ir.i8, stagedRows, [emitter.index($0 * depth)]) }
                 } else {
                     sources = bases.map { ir.gep(ir.i8, input, [$0]) }
                 }
                 emitBlock(
                     resources, outputBases: rowIndices.map { emitter.affine($0, times: units) }, grids: grids,
-                    output: output, preparedInputs: quantizedRows != nil
+                    output: output, preparedInputs: quantizedRows != nil || stagedRows != nil
                 ) { body in body(emitter.index(0), sources) }
             }
         }
@@ -160,9 +176,13 @@ struct VNNIGEMMKernel {
     /// With `staged`, each block first copies the input it reads into a buffer
     /// on the stack with every sign bit flipped (``ConvolutionWindows/forEachStagedTap(of:input:buffer:zeroRow:transform:_:)``),
     /// so the inner loop broadcasts each group of four bytes straight from memory;
-    /// `zeroRow` must then hold a staged row of zero points.
+    /// `zeroRow` must then hold a staged row of zero points. With `wholeRows`,
+    /// the filter is packed with one tap per window row (``Packed/taps`` is
+    /// the window's height), whose groups of four run across the row's columns:
+    /// a 10×4 window over one channel takes 10 groups per pixel, not 40.
     func emitConvolution(
-        windows: ConvolutionWindows, pixelsPerBlock: Int, staged: Bool, zeroRow: IRValue, input: IRValue, output: IRValue
+        windows: ConvolutionWindows, pixelsPerBlock: Int, staged: Bool, wholeRows: Bool = false, zeroRow: IRValue,
+        input: IRValue, output: IRValue
     ) {
         let resources = makeResources(positions: pixelsPerBlock)
         guard staged else {
@@ -179,7 +199,8 @@ struct VNNIGEMMKernel {
         let flip = { (bytes: IRValue, count: Int) in ir.xor(bytes, ir.splat(ir.constant(0x80, ir.i8), count: count)) }
         windows.forEachBlock(pixels: pixelsPerBlock, checkingEveryRow: true) { block in
             emitBlock(resources, outputBases: block.outputBases, grids: [], output: output, preparedInputs: true) { body in
-                windows.forEachStagedTap(of: block, input: input, buffer: buffer, zeroRow: zeroRow, transform: flip, body)
+                windows.forEachStagedTap(
+                    of: block, input: input, buffer: buffer, zeroRow: zeroRow, wholeRows: wholeRows, transform: flip, body)
             }
         }
     }

@@ -9,8 +9,9 @@ public struct KernelChoice: Sendable, Hashable {
         /// Dot products of rows against a packed filter: fully-connected layers
         /// and stride-1 1×1 convolutions, `rowsPerBlock` rows sharing each weight load.
         case gemm(rowsPerBlock: Int)
-        /// An int8 ``gemm(rowsPerBlock:)`` on `vpdpbusd`.
-        case gemmVNNI(rowsPerBlock: Int)
+        /// An int8 ``gemm(rowsPerBlock:)`` on `vpdpbusd`; with `staged`, each block of rows
+        /// is first copied, made unsigned, into a buffer on the stack.
+        case gemmVNNI(rowsPerBlock: Int, staged: Bool)
         /// A dynamic-range layer on `vpdpbusd` that rounds its float input per row
         /// itself, absorbing the rounding node `rounding`.
         case dynamicRangeGEMMVNNI(rounding: Int, rowsPerBlock: Int)

@@ -71,7 +71,7 @@ public struct KernelPlan: Sendable {
         return result
     }
 
-    /// The largest stack buffer, in bytes, into which a convolution stages the input a block reads.
+    /// The largest stack buffer, in bytes, into which a convolution or matrix product stages the input a block reads.
     static let stagingLimit = 32 * 1024
 
     /// Whether a convolution reads exactly one input pixel per output pixel, in order.
@@ -144,8 +144,12 @@ private struct Chooser {
     private func gemm(units: Int) -> KernelChoice {
         let vnni = isQuantized && usesVNNI(units: units)
         let rows = rowsPerBlock(units: units, vnni: vnni)
+        let depth = shapes[1].elementCount / max(units, 1)
+        let stagedRows = min(rows, resultType.elementCount / max(units, 1))
         return KernelChoice(
-            kernel: vnni ? .gemmVNNI(rowsPerBlock: rows) : .gemm(rowsPerBlock: rows),
+            kernel: vnni
+                ? .gemmVNNI(rowsPerBlock: rows, staged: stagedRows * depth + 4 <= KernelPlan.stagingLimit)
+                : .gemm(rowsPerBlock: rows),
             name: name("gemm", tile: "\(rows)x\(tileColumns(units: units, vnni: vnni))"))
     }
 
