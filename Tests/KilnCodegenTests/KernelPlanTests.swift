@@ -42,15 +42,15 @@ import Testing
     static let expected: [ISALevel: [String]] = [
         .avx512vnni: [
             "qs8_qc8w_conv3x3s2_avx512vnni_8x32", "qs8_qc8w_gemm_avx512vnni_6x64", "qs8_qc8w_dwconv3x3s1_avx512vnni_4x32+add",
-            "absorbed into depthwise", "qs8_reshape", "qs8_qc8w_gemm_avx512vnni_8x16",
+            "absorbed into depthwise", "qs8_reshape", "qs8_qc8w_gemm_avx512vnni_12x16",
         ],
         .avx512: [
             "qs8_qc8w_conv3x3s2_avx512_8x32", "qs8_qc8w_gemm_avx512_6x64", "qs8_qc8w_dwconv3x3s1_avx512_4x16+add", "absorbed into depthwise",
-            "qs8_reshape", "qs8_qc8w_gemm_avx512_8x10",
+            "qs8_reshape", "qs8_qc8w_gemm_avx512_12x10",
         ],
         .avx2: [
             "qs8_qc8w_conv3x3s2_avx2_2x32", "qs8_qc8w_gemm_avx2_2x32", "qs8_qc8w_dwconv3x3s1_avx2_2x8+add", "absorbed into depthwise",
-            "qs8_reshape", "qs8_qc8w_gemm_avx2_8x8",
+            "qs8_reshape", "qs8_qc8w_gemm_avx2_12x8",
         ],
         .sse41: [
             "qs8_qc8w_conv3x3s2_sse41_2x16", "qs8_qc8w_gemm_sse41_2x16", "qs8_qc8w_dwconv3x3s1_sse41_2x4+add", "absorbed into depthwise",
@@ -75,17 +75,17 @@ import Testing
         } else {
             #expect(!"\(convolution)".contains("VNNI"))
         }
-        // 10 units take one VNNI vector, its other lanes unused; narrow tiles take more rows per block.
+        // 10 units take one vector (VNNI, AVX-512, AVX2: 12 rows per block, 12 chains), two on SSE4.1 and NEON.
         #expect(plan.choices[2].residualAdd == 3)
         #expect(plan.choices[3].kernel == .absorbed(into: 2))
-        let rows = level == .sse41 ? 5 : 8
+        let rows = [ISALevel.sse41: 5, .neon: 8][level] ?? 12
         #expect(plan.choices[5].kernel == (level.hasVNNI ? .gemmVNNI(rowsPerBlock: rows, staged: true) : .gemm(rowsPerBlock: rows)))
     }
 
     /// An int8 convolution on VNNI stages the window rows a block reads on the
-    /// stack while they fit under the limit (3 rows × 10 columns × C bytes for
-    /// 8 pixels of a 3×3 window), and reads the input in place past it.
-    @Test(arguments: [(1000, true), (1100, false)])
+    /// stack while they fit under the limit (3 rows × 14 columns × C bytes for
+    /// 12 pixels of a 3×3 window), and reads the input in place past it.
+    @Test(arguments: [(700, true), (800, false)])
     func convolutionStagesWithinTheLimit(channels: Int, staged: Bool) throws {
         var graph = Graph(name: "wide")
         let q = QuantizationParameters.perTensor(scale: 0.05, zeroPoint: -3)
@@ -97,21 +97,21 @@ import Testing
         graph.outputs = [
             try graph.addNode(.conv2D(Conv2DAttributes(padding: .same)), inputs: [x, filter], name: "conv", quantization: q)
         ]
-        #expect(KernelPlan(graph: graph, isa: .avx512vnni).choices[0].kernel == .convVNNI(pixelsPerBlock: 8, staged: staged))
+        #expect(KernelPlan(graph: graph, isa: .avx512vnni).choices[0].kernel == .convVNNI(pixelsPerBlock: 12, staged: staged))
     }
 
     /// An int8 matrix product on VNNI stages its blocks of rows on the stack
-    /// while they fit under the limit (8 rows of 4000 bytes do, of 4201 do not).
-    @Test(arguments: [(4000, true), (4201, false)])
+    /// while they fit under the limit (12 rows of 2700 bytes do, of 2800 do not).
+    @Test(arguments: [(2700, true), (2800, false)])
     func rowsStageWithinTheLimit(depth: Int, staged: Bool) throws {
         var graph = Graph(name: "wide")
         let q = QuantizationParameters.perTensor(scale: 0.05, zeroPoint: -3)
-        let x = graph.addInput(name: "x", type: TensorType(.int8, [9, depth], quantization: q))
+        let x = graph.addInput(name: "x", type: TensorType(.int8, [13, depth], quantization: q))
         let filter = graph.addConstant(
             name: "w", data: TensorData(int8: [Int8](repeating: 1, count: 16 * depth), shape: [16, depth]),
             quantization: .perTensor(scale: 0.01, zeroPoint: 0))
         graph.outputs = [try graph.addNode(.fullyConnected(activation: nil), inputs: [x, filter], name: "fc", quantization: q)]
-        #expect(KernelPlan(graph: graph, isa: .avx512vnni).choices[0].kernel == .gemmVNNI(rowsPerBlock: 8, staged: staged))
+        #expect(KernelPlan(graph: graph, isa: .avx512vnni).choices[0].kernel == .gemmVNNI(rowsPerBlock: 12, staged: staged))
     }
 
     @Test(arguments: [

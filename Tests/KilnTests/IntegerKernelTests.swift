@@ -35,7 +35,7 @@ import Testing
         // VNNI cases where the target has it: row blocks, leftover rows, partial depth groups.
         FullyConnectedCase(rows: 6, depth: 6, units: 32, inputScale: 0.07, inputZeroPoint: -30),
         FullyConnectedCase(rows: 9, depth: 40, units: 80, inputScale: 0.05, inputZeroPoint: 3),
-        // Blocks of rows too large to stage on the stack (8 rows × 4201 bytes): VNNI reads them in place.
+        // Blocks of rows too large to stage on the stack (9 rows × 4201 bytes): VNNI reads them in place.
         FullyConnectedCase(rows: 9, depth: 4201, units: 16, inputScale: 0.01, inputZeroPoint: -9),
     ]
 
@@ -106,7 +106,7 @@ import Testing
         ConvCase(input: [2, 5, 65, 17], channels: 64, kernel: (3, 3), strides: [2, 2], padding: .valid, inputZeroPoint: -5),
         ConvCase(input: [1, 9, 9, 4], channels: 80, kernel: (3, 3), dilations: [2, 2], padding: .same, inputZeroPoint: 0),
         ConvCase(input: [1, 1, 1, 2], channels: 16, kernel: (3, 3), padding: .same, inputZeroPoint: 33),
-        // Windows too wide to stage on the stack (3 rows of 10 columns × 1100 channels): VNNI reads the input in place.
+        // Windows too wide to stage on the stack (3 rows of 14 columns × 1100 channels): VNNI reads the input in place.
         ConvCase(input: [1, 3, 9, 1100], channels: 16, kernel: (3, 3), padding: .same, inputZeroPoint: -7),
         // Explicit padding, as ONNX states it: symmetric with stride 2 (not TensorFlow's `same`), and lopsided.
         ConvCase(

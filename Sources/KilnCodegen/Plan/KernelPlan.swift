@@ -174,9 +174,11 @@ private struct Chooser {
     }
 
     /// Output pixels per block: as many as keep `vectors` accumulators per pixel,
-    /// the weight vectors and a broadcast in registers, at most 8.
+    /// the weight vectors and a broadcast in registers, at most 8, or 12 with one
+    /// vector per pixel: two multiply-add ports of 4–5 cycles' latency need about
+    /// ten independent chains.
     private func pixelsPerBlock(vectors: Int) -> Int {
-        max(1, min(8, (isa.vectorRegisters - 3 - vectors) / max(vectors, 1)))
+        max(1, min(vectors == 1 ? 12 : 8, (isa.vectorRegisters - 3 - vectors) / max(vectors, 1)))
     }
 
     private func dilation(_ attributes: Conv2DAttributes) -> String {
