@@ -35,9 +35,16 @@ struct DepthwiseConv2DKernel {
 
     func emit(input inputPointer: IRValue, output outputPointer: IRValue) {
         guard output[3] == input[3], let zeroRow else { return emitAnyMultiplier(input: inputPointer, output: outputPointer) }
-        // With VNNI, whole blocks of 32 channels go to `accumulateVNNI`; the rest to the plain vectors.
-        let vnniChannels = usesVNNI && initialSums != nil ? output[3] / 32 * 32 : 0
-        let vnniWeights = vnniChannels > 0 ? packedForVNNI(channels: vnniChannels) : nil
+        // With VNNI, whole blocks of 32 channels and then one of 16 go to `accumulateVNNI`; the rest to
+        // the plain vectors.
+        var vnniRuns: [LaneRun] = []
+        if usesVNNI, initialSums != nil {
+            let channels = output[3]
+            if channels >= 32 { vnniRuns.append(LaneRun(start: 0, lanes: 32, count: channels / 32)) }
+            if channels % 32 >= 16 { vnniRuns.append(LaneRun(start: channels / 32 * 32, lanes: 16, count: 1)) }
+        }
+        let vnniChannels = vnniRuns.last.map { $0.start + $0.lanes * $0.count } ?? 0
+        let vnniWeights = vnniRuns.map(packedForVNNI)
         let runs = LaneRun.covering(output[3] - vnniChannels, width: emitter.laneWidth).map {
             LaneRun(start: $0.start + vnniChannels, lanes: $0.lanes, count: $0.count)
         }
@@ -50,28 +57,28 @@ struct DepthwiseConv2DKernel {
             windows.forEachTap(of: block, input: inputPointer, elementType: elementType, zeroRow: zeroRow, unrolled: true) { _, pointers in
                 for (pixel, pointer) in pointers.enumerated() { sources[pixel].append(pointer) }
             }
-            if let vnniWeights {
-                accumulateVNNI(
-                    sources: sources, channels: vnniChannels, weights: vnniWeights, output: outputPointer,
-                    outputBases: block.outputBases)
+            for (run, weights) in zip(vnniRuns, vnniWeights) {
+                accumulateVNNI(sources: sources, run: run, weights: weights, output: outputPointer, outputBases: block.outputBases)
             }
             accumulate(sources: sources, runs: runs, slots: slots, output: outputPointer, outputBases: block.outputBases)
         }
     }
 
-    /// The int8 filter as 16-bit weights for `vpdpwssd`, per block of 32 channels and tap: one
-    /// vector with the even channels' weights in the even lanes (zeros between), one with the odd
-    /// channels' weights in the odd lanes. Multiplied with 32 sign-extended inputs, the first sums
-    /// the even channels into 16 i32 lanes and the second the odd ones, with no shuffle per tap.
-    private func packedForVNNI(channels: Int) -> IRValue {
+    /// The int8 filter as 16-bit weights for `vpdpwssd`, per block of `run.lanes` (32 or 16)
+    /// channels and tap: one vector with the even channels' weights in the even lanes (zeros
+    /// between), one with the odd channels' weights in the odd lanes. Multiplied with the block's
+    /// sign-extended inputs, the first sums the even channels into `lanes / 2` i32 lanes and the
+    /// second the odd ones, with no shuffle per tap.
+    private func packedForVNNI(_ run: LaneRun) -> IRValue {
         let allChannels = output[3]
         let taps = kernel.height * kernel.width
         var halves: [Int16] = []
-        for block in 0..<(channels / 32) {
+        for block in 0..<run.count {
+            let first = run.start + block * run.lanes
             for tap in 0..<taps {
                 for parity in 0..<2 {
-                    for lane in 0..<32 {
-                        halves.append(lane % 2 == parity ? Int16(filterBytes[tap * allChannels + block * 32 + lane]) : 0)
+                    for lane in 0..<run.lanes {
+                        halves.append(lane % 2 == parity ? Int16(filterBytes[tap * allChannels + first + lane]) : 0)
                     }
                 }
             }
@@ -80,31 +87,34 @@ struct DepthwiseConv2DKernel {
         return ir.addConstantBytes(name: "dwconv.vnni", bytes: bytes, alignment: 64)
     }
 
-    /// Channels `0..<channels` (whole blocks of 32) of a block of pixels on `vpdpwssd`.
+    /// The channels of `run` (blocks of 32 on 512-bit or 16 on 256-bit `vpdpwssd`) of a block of pixels.
     private func accumulateVNNI(
-        sources: [[IRValue]], channels: Int, weights packed: IRValue, output: IRValue, outputBases: [IRValue]
+        sources: [[IRValue]], run: LaneRun, weights packed: IRValue, output: IRValue, outputBases: [IRValue]
     ) {
         guard let initialSums else { return }
         let taps = kernel.height * kernel.width
-        let words = ir.vector(ir.i32, 16)
+        let width = run.lanes
+        let words = ir.vector(ir.i32, width / 2)
         let dot = ir.intrinsic(
-            "llvm.x86.avx512.vpdpwssd.512", overloads: [], returning: words, parameters: [words, words, words])
-        let even = Array(stride(from: 0, to: 32, by: 2))
-        let odd = Array(stride(from: 1, to: 32, by: 2))
-        let interleave = (0..<16).flatMap { [$0, $0 + 16] }
-        ir.loop("c", from: 0, to: channels / 32) { block in
-            let channel = emitter.affine(block, times: 32)
-            let initial = ir.load(ir.vector(ir.i32, 32), from: ir.gep(ir.i32, initialSums, [channel]), alignment: 4)
+            "llvm.x86.avx512.vpdpwssd.\(width * 16)", overloads: [], returning: words, parameters: [words, words, words])
+        let even = Array(stride(from: 0, to: width, by: 2))
+        let odd = Array(stride(from: 1, to: width, by: 2))
+        let interleave = (0..<(width / 2)).flatMap { [$0, $0 + width / 2] }
+        let vectorBytes = width * 2
+        ir.loop("c", from: 0, to: run.count) { block in
+            let channel = emitter.affine(block, times: width, plus: run.start)
+            let initial = ir.load(ir.vector(ir.i32, width), from: ir.gep(ir.i32, initialSums, [channel]), alignment: 4)
             var sums = Array(
                 repeating: (ir.shuffle(initial, initial, mask: even), ir.shuffle(initial, initial, mask: odd)),
                 count: sources.count)
             for tap in 0..<taps {
-                let base = emitter.affine(block, times: taps * 128, plus: tap * 128)
-                let wEven = ir.load(words, from: ir.gep(ir.i8, packed, [base]), alignment: 64)
-                let wOdd = ir.load(words, from: ir.gep(ir.i8, packed, [ir.add(base, emitter.index(64))]), alignment: 64)
+                let base = emitter.affine(block, times: taps * 2 * vectorBytes, plus: tap * 2 * vectorBytes)
+                let wEven = ir.load(words, from: ir.gep(ir.i8, packed, [base]), alignment: vectorBytes)
+                let wOdd = ir.load(
+                    words, from: ir.gep(ir.i8, packed, [ir.add(base, emitter.index(vectorBytes))]), alignment: vectorBytes)
                 for (pixel, pointers) in sources.enumerated() {
-                    let raw = ir.load(ir.vector(ir.i8, 32), from: ir.gep(ir.i8, pointers[tap], [channel]), alignment: 1)
-                    let x = ir.bitcast(ir.sext(raw, to: ir.vector(ir.i16, 32)), to: words)
+                    let raw = ir.load(ir.vector(ir.i8, width), from: ir.gep(ir.i8, pointers[tap], [channel]), alignment: 1)
+                    let x = ir.bitcast(ir.sext(raw, to: ir.vector(ir.i16, width)), to: words)
                     sums[pixel] = (
                         ir.call(dot.function, type: dot.type, [sums[pixel].0, x, wEven]),
                         ir.call(dot.function, type: dot.type, [sums[pixel].1, x, wOdd])
@@ -113,7 +123,7 @@ struct DepthwiseConv2DKernel {
             }
             for (pixel, outputBase) in outputBases.enumerated() {
                 let ordered = ir.shuffle(sums[pixel].0, sums[pixel].1, mask: interleave)
-                epilogue.store(emitter, ordered, channel: channel, lanes: 32, output: output, offset: ir.add(outputBase, channel))
+                epilogue.store(emitter, ordered, channel: channel, lanes: width, output: output, offset: ir.add(outputBase, channel))
             }
         }
     }

@@ -25,8 +25,8 @@ public struct KernelChoice: Sendable, Hashable {
         /// Depthwise convolution vectorized over channels, `pixelsPerBlock`
         /// pixels whose window lies inside the input sharing each weight vector.
         case depthwise(pixelsPerBlock: Int)
-        /// An int8 ``depthwise(pixelsPerBlock:)`` whose blocks of 32 channels multiply
-        /// 16-bit pairs with `vpdpwssd`.
+        /// An int8 ``depthwise(pixelsPerBlock:)`` whose blocks of 32 channels (and one of
+        /// 16 left over) multiply 16-bit pairs with `vpdpwssd`.
         case depthwiseVNNI(pixelsPerBlock: Int)
         /// Emitted as part of node `into`; nothing of its own.
         case absorbed(into: Int)

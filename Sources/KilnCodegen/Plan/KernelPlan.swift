@@ -124,8 +124,9 @@ private struct Chooser {
             // Each pixel's accumulator and input vector, plus the shared weight vector.
             let plain = filter[3] == shapes[0][3]
             let pixels = plain ? (isa.vectorRegisters >= 32 ? 4 : 2) : 1
-            if isQuantized, plain, isa.hasVNNI, filter[3] >= 32 {
-                return KernelChoice(kernel: .depthwiseVNNI(pixelsPerBlock: pixels), name: name(op, tile: "\(pixels)x32"))
+            if isQuantized, plain, isa.hasVNNI, filter[3] >= 16 {
+                let tile = filter[3] >= 32 ? 32 : 16
+                return KernelChoice(kernel: .depthwiseVNNI(pixelsPerBlock: pixels), name: name(op, tile: "\(pixels)x\(tile)"))
             }
             return KernelChoice(
                 kernel: .depthwise(pixelsPerBlock: pixels), name: name(op, tile: "\(pixels)x\(min(isa.laneWidth, filter[3]))"))
