@@ -237,10 +237,7 @@ extension NodeFunction {
                 transforms.append { value, lanes in
                     let widened = ir.sext(value, to: ir.vector(ir.i32, lanes))
                     if input == output {
-                        let low = ir.splat(ir.constant(Int(bounds.lowerBound), ir.i32), count: lanes)
-                        let high = ir.splat(ir.constant(Int(bounds.upperBound), ir.i32), count: lanes)
-                        let above = ir.select(ir.icmp(.sgt, widened, low), widened, low)
-                        return ir.trunc(ir.select(ir.icmp(.slt, above, high), above, high), to: ir.vector(ir.i8, lanes))
+                        return ir.trunc(emitter.clamped(widened, to: bounds, lanes: lanes), to: ir.vector(ir.i8, lanes))
                     }
                     let steps = ir.fdiv(
                         emitter.dequantized(value, scale: input.scales[0], zeroPoint: input.zeroPoints[0], lanes: lanes),

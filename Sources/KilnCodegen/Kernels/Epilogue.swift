@@ -150,29 +150,43 @@ extension KernelEmitter {
     /// ``quantized(_:zeroPoint:range:lanes:bound:)`` with the int8 values left in i32 lanes.
     ///
     /// With `bound` (a build-time bound on `|steps|`, which must then be finite)
-    /// under 2²², rounding is one addition: `steps + 1.5·2²³` lands where the
-    /// float grid is the integers, so the sum is rounded half to even (the
-    /// default floating-point environment, which generated code assumes) and its
-    /// bits, less those of `1.5·2²³`, are the rounded integer. The clamp then
+    /// under 2²², rounding is ``roundedHalfEven(_:plus:lanes:)`` (in the default
+    /// floating-point environment, which generated code assumes) and the clamp
     /// runs on integers (equal to clamping first: the bounds are integers),
     /// where clamping to the int8 range is the narrowing's own saturation.
     func quantizedWide(_ steps: IRValue, zeroPoint: Int32, range: ClosedRange<Int32>, lanes: Int, bound: Float? = nil) -> IRValue {
-        let intType = ir.vector(ir.i32, lanes)
-        func splatInt(_ value: Int32) -> IRValue { ir.splat(ir.constant(Int(value), ir.i32), count: lanes) }
-        if let bound, bound < 4_194_304 {
-            let magic: Float = 12_582_912
-            let biased = ir.bitcast(ir.fadd(steps, splat(magic, lanes: lanes)), to: intType)
-            let rounded = ir.sub(biased, splatInt(Int32(bitPattern: magic.bitPattern) - zeroPoint))
-            let (low, high) = (splatInt(range.lowerBound), splatInt(range.upperBound))
-            let above = ir.select(ir.icmp(.sgt, rounded, low), rounded, low)
-            return ir.select(ir.icmp(.slt, above, high), above, high)
+        let zeroPoints = ir.splat(ir.constant(Int(zeroPoint), ir.i32), count: lanes)
+        if let bound, bound < Self.exactRoundingLimit {
+            return clamped(roundedHalfEven(steps, plus: zeroPoints, lanes: lanes), to: range, lanes: lanes)
         }
         let low = splat(Float(range.lowerBound - zeroPoint), lanes: lanes)
         let high = splat(Float(range.upperBound - zeroPoint), lanes: lanes)
         // NaN-free inputs: select-based min/max match Swift's min/max here.
         let limited = minimum(maximum(steps, low), high)
         let rounded = unaryIntrinsic("llvm.roundeven", limited, lanes: lanes)
-        return ir.add(ir.fptosi(rounded, to: intType), splatInt(zeroPoint))
+        return ir.add(ir.fptosi(rounded, to: ir.vector(ir.i32, lanes)), zeroPoints)
+    }
+
+    /// The magnitude below which ``roundedHalfEven(_:plus:lanes:)`` is exact: 2²².
+    static let exactRoundingLimit: Float = 4_194_304
+
+    /// `roundHalfEven(x) + offset` as i32 lanes, for `|x|` below ``exactRoundingLimit``
+    /// (other lanes get some defined integer): `x + 1.5·2²³` lands where the float
+    /// grid is the integers, so the sum is rounded half to even, and its bits less
+    /// those of `1.5·2²³` are the rounded integer. One addition and one subtraction.
+    func roundedHalfEven(_ x: IRValue, plus offset: IRValue, lanes: Int) -> IRValue {
+        let magic: Float = 12_582_912
+        let biased = ir.bitcast(ir.fadd(x, splat(magic, lanes: lanes)), to: ir.vector(ir.i32, lanes))
+        let magicBits = ir.splat(ir.constant(Int(Int32(bitPattern: magic.bitPattern)), ir.i32), count: lanes)
+        return ir.sub(biased, ir.sub(magicBits, offset))
+    }
+
+    /// i32 lanes clamped to `range` (a narrowing then saturates for free where the range is the type's).
+    func clamped(_ values: IRValue, to range: ClosedRange<Int32>, lanes: Int) -> IRValue {
+        let low = ir.splat(ir.constant(Int(range.lowerBound), ir.i32), count: lanes)
+        let high = ir.splat(ir.constant(Int(range.upperBound), ir.i32), count: lanes)
+        let above = ir.select(ir.icmp(.sgt, values, low), values, low)
+        return ir.select(ir.icmp(.slt, above, high), above, high)
     }
 
     /// `scale · Float(q - zeroPoint)` for an int8 vector, as ``QuantizedArithmetic/dequantize(_:scale:zeroPoint:)``.

@@ -9,10 +9,7 @@ extension KernelEmitter {
     ) {
         let narrow: IRValue
         if input.scales[0] == output.scales[0], input.zeroPoints[0] == output.zeroPoints[0] {
-            let low = ir.splat(ir.constant(Int(range.lowerBound), ir.i32), count: lanes)
-            let high = ir.splat(ir.constant(Int(range.upperBound), ir.i32), count: lanes)
-            let above = ir.select(ir.icmp(.sgt, values, low), values, low)
-            narrow = ir.trunc(ir.select(ir.icmp(.slt, above, high), above, high), to: ir.vector(ir.i8, lanes))
+            narrow = ir.trunc(clamped(values, to: range, lanes: lanes), to: ir.vector(ir.i8, lanes))
         } else {
             let centered = ir.sub(values, ir.splat(ir.constant(Int(input.zeroPoints[0]), ir.i32), count: lanes))
             let real = ir.fmul(splat(input.scales[0], lanes: lanes), ir.sitofp(centered, to: vectorType(lanes)))
@@ -216,21 +213,15 @@ extension QuantizedKernels {
     ///
     /// `|x · multiplier|` is at most 255 for the values the grid was made from
     /// (or the group's step is NaN and the bytes never show), so rounding is one
-    /// addition of `1.5·2²³` (see ``KernelEmitter/quantizedWide(_:zeroPoint:range:lanes:bound:)``)
-    /// and the clamp to `0…255` is one maximum and the narrowing's unsigned saturation.
+    /// addition (``KernelEmitter/roundedHalfEven(_:plus:lanes:)``) and the clamp to
+    /// `0…255` is one maximum and the narrowing's unsigned saturation.
     func unsignedSteps(
         _ x: IRValue, _ grid: (multiplier: IRValue, step: IRValue, zeroPoint: IRValue), shift: IRValue, lanes: Int
     ) -> IRValue {
         let ir = emitter.ir
-        let intType = ir.vector(ir.i32, lanes)
-        let magic: Float = 12_582_912
         let steps = ir.fmul(x, ir.broadcast(grid.multiplier, count: lanes))
-        let biased = ir.bitcast(ir.fadd(steps, emitter.splat(magic, lanes: lanes)), to: intType)
-        let offset = ir.sub(ir.constant(Int(Int32(bitPattern: magic.bitPattern)), ir.i32), shift)
-        let unsigned = ir.sub(biased, ir.broadcast(offset, count: lanes))
-        let (low, high) = (ir.splat(ir.constant(0, ir.i32), count: lanes), ir.splat(ir.constant(255, ir.i32), count: lanes))
-        let above = ir.select(ir.icmp(.sgt, unsigned, low), unsigned, low)
-        return ir.trunc(ir.select(ir.icmp(.slt, above, high), above, high), to: ir.vector(ir.i8, lanes))
+        let unsigned = emitter.roundedHalfEven(steps, plus: ir.broadcast(shift, count: lanes), lanes: lanes)
+        return ir.trunc(emitter.clamped(unsigned, to: 0...255, lanes: lanes), to: ir.vector(ir.i8, lanes))
     }
 
     /// Lane-wise `combine` down to one scalar: halves combined while the width

@@ -139,10 +139,7 @@ struct VNNIGEMMKernel {
             grids = (0..<rowsPerBlock).map { _ in (emitter.accumulator(ir.i32), emitter.accumulator(ir.f32)) }
         } else if staged {
             // A row's last group may read up to 3 bytes past it: the next row's, or the zeroed slack.
-            let size = min(rowsPerBlock, rows) * depth + 4
-            let buffer = emitter.accumulator(ir.array(ir.i8, size))
-            ir.store(ir.zero(ir.array(ir.i8, size)), to: buffer, alignment: 1)
-            stagedRows = ir.bitcast(buffer, to: ir.pointer(to: ir.i8))
+            stagedRows = stagingBuffer(byteCount: min(rowsPerBlock, rows) * depth + 4)
         }
         let blocked = rows / rowsPerBlock * rowsPerBlock
         for (first, last, size) in [(0, blocked, rowsPerBlock), (blocked, rows, rows - blocked)] where last > first {
@@ -156,9 +153,8 @@ struct VNNIGEMMKernel {
                         slots: extremeSlots)
                     sources = (0..<size).map { ir.gep(ir.i8, quantizedRows, [emitter.index($0 * paddedDepth)]) }
                 } else if let stagedRows {
-                    emitter.copyBytes(size * depth, from: ir.gep(ir.i8, input, [bases[0]]), to: stagedRows) { bytes, count in
-                        ir.xor(bytes, ir.splat(ir.constant(0x80, ir.i8), count: count))
-                    }
+                    emitter.copyBytes(
+                        size * depth, from: ir.gep(ir.i8, input, [bases[0]]), to: stagedRows, transform: flippingSigns)
                     sources = (0..<size).map { ir.gep(ir.i8, stagedRows, [emitter.index($0 * depth)]) }
                 } else {
                     sources = bases.map { ir.gep(ir.i8, input, [$0]) }
@@ -192,17 +188,28 @@ struct VNNIGEMMKernel {
                 }
             }
         }
-        let size = windows.stagedByteCount(pixels: pixelsPerBlock)
-        let buffer = ir.bitcast(emitter.accumulator(ir.array(ir.i8, size)), to: ir.pointer(to: ir.i8))
-        // Group reads run past a block's bytes into ones its weights ignore: they must still be defined.
-        ir.store(ir.zero(ir.array(ir.i8, size)), to: ir.bitcast(buffer, to: ir.pointer(to: ir.array(ir.i8, size))), alignment: 1)
-        let flip = { (bytes: IRValue, count: Int) in ir.xor(bytes, ir.splat(ir.constant(0x80, ir.i8), count: count)) }
+        let buffer = stagingBuffer(byteCount: windows.stagedByteCount(pixels: pixelsPerBlock))
         windows.forEachBlock(pixels: pixelsPerBlock, checkingEveryRow: true) { block in
             emitBlock(resources, outputBases: block.outputBases, grids: [], output: output, preparedInputs: true) { body in
                 windows.forEachStagedTap(
-                    of: block, input: input, buffer: buffer, zeroRow: zeroRow, wholeRows: wholeRows, transform: flip, body)
+                    of: block, input: input, buffer: buffer, zeroRow: zeroRow, wholeRows: wholeRows, transform: flippingSigns,
+                    body)
             }
         }
+    }
+
+    /// A zeroed byte buffer on the stack for staged inputs: group reads run past a
+    /// block's bytes into ones its weights ignore, which must still be defined.
+    private func stagingBuffer(byteCount: Int) -> IRValue {
+        let type = ir.array(ir.i8, byteCount)
+        let buffer = emitter.accumulator(type)
+        ir.store(ir.zero(type), to: buffer, alignment: 1)
+        return ir.bitcast(buffer, to: ir.pointer(to: ir.i8))
+    }
+
+    /// `count` int8 bytes made unsigned (`x + 128`) by flipping their sign bits.
+    private func flippingSigns(_ bytes: IRValue, count: Int) -> IRValue {
+        ir.xor(bytes, ir.splat(ir.constant(0x80, ir.i8), count: count))
     }
 
     /// Every tile of units for one block of positions. `walk` calls its argument once per
