@@ -12,7 +12,7 @@ full-integer int8. The reference outputs come from LiteRT's interpreter
 Writes into Tests/KilnTests/Fixtures/Keras/ (or --out):
   NAME.tflite, NAME_int8.tflite         float32 / int8 model (float I/O)
   NAME_int8io.tflite                    int8 model with int8 I/O (keras_cnn only)
-  NAME.inputs.npy                       batch-1 float32 input (both NAME and NAME_int8)
+  NAME.inputs.npy                       batch-1 float32 input (both NAME and NAME_int8; int32 token ids for embedding_text)
   NAME_int8io.inputs.npy                that input quantized with the model's input parameters
   VARIANT.outputs.npy                   LiteRT's output (VARIANT.outputs.K.npy when there are several)
   ops.txt                               operators, tensor types and dynamic shape signatures per file
@@ -128,6 +128,63 @@ def gru_kws():
     return keras.Model(features, outputs, name="gru_kws")
 
 
+# The next three exist for their operators (names as in the .tflite), not as realistic models.
+# decoder_net: LEAKY_RELU, PRELU, TRANSPOSE_CONV, RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR,
+# SPACE_TO_DEPTH, DEPTH_TO_SPACE.
+def decoder_net():
+    image = keras.Input((16, 16, 3), name="image")
+    x = layers.Conv2D(8, 3, padding="same")(image)  # 16x16x8
+    x = layers.LeakyReLU(negative_slope=0.2)(x)
+    x = layers.Conv2D(16, 3, strides=2, padding="same")(x)  # 8x8x16
+    # Keras initializes alpha to zeros (a plain ReLU): seeded per-channel slopes instead.
+    x = layers.PReLU(alpha_initializer=keras.initializers.RandomUniform(0.05, 0.5), shared_axes=[1, 2])(x)
+    x = layers.Conv2DTranspose(8, 3, strides=2, padding="same")(x)  # 16x16x8
+    # Not UpSampling2D(2): Keras 3 lowers its "nearest" to EXPAND_DIMS/TILE/CONCATENATION/RESHAPE (ops.repeat).
+    x = layers.Resizing(32, 32, interpolation="nearest")(x)  # 32x32x8
+    x = layers.Resizing(24, 24, interpolation="bilinear")(x)  # 24x24x8
+    x = layers.Lambda(lambda t: tf.nn.space_to_depth(t, 2), name="space_to_depth")(x)  # 12x12x32
+    x = layers.Conv2D(16, 1)(x)  # 12x12x16
+    x = layers.Lambda(lambda t: tf.nn.depth_to_space(t, 2), name="depth_to_space")(x)  # 24x24x4
+    x = layers.Conv2D(3, 1)(x)
+    outputs = layers.Softmax(axis=-1)(x)  # per-pixel class probabilities, 24x24x3
+    return keras.Model(image, outputs, name="decoder_net")
+
+
+# reductions_net: REDUCE_MAX, SUM, REDUCE_MIN, REDUCE_PROD, LOG_SOFTMAX, TILE, ARG_MAX; seven outputs.
+def reductions_net():
+    features = keras.Input((8, 12, 6), name="features")
+    x = layers.Conv2D(8, 1)(features)  # 8x12x8
+    reduce_max = layers.Lambda(lambda t: tf.reduce_max(t, axis=[1, 2]), name="reduce_max")(x)  # 8
+    reduce_sum = layers.Lambda(lambda t: tf.reduce_sum(t, axis=-1, keepdims=True), name="reduce_sum")(x)  # 8x12x1
+    reduce_min = layers.Lambda(lambda t: tf.reduce_min(t, axis=1), name="reduce_min")(x)  # 12x8
+    # 1 + tanh/4 lies in [0.75, 1.25]: a product of 12 of them stays within a few powers of 2 of 1.
+    reduce_prod = layers.Lambda(lambda t: tf.math.reduce_prod(1.0 + 0.25 * tf.tanh(t), axis=2),
+                                name="reduce_prod")(x)  # 8x8
+    logits = layers.Dense(10)(layers.Flatten()(x))
+    log_softmax = layers.Lambda(lambda t: tf.nn.log_softmax(t, axis=-1), name="log_softmax")(logits)  # 10
+    tiled = layers.Lambda(lambda t: tf.tile(t, [1, 1, 2, 1]), name="tile")(x)  # 8x24x8
+    tiled = layers.Conv2D(4, 3, strides=2, name="tile_conv")(tiled)  # 3x11x4; windows straddle the two copies
+    argmax = layers.Lambda(lambda t: tf.argmax(t, axis=-1, output_type=tf.int32), name="argmax")(x)  # 8x12 int32
+    outputs = [reduce_max, reduce_sum, reduce_min, reduce_prod, log_softmax, tiled, argmax]
+    return keras.Model(features, outputs, name="reductions_net")
+
+
+EMBEDDING_VOCABULARY = 50
+EMBEDDING_POSITIONS = [0, 2, 4, 6, 8, 10, 12, 14]
+
+
+# embedding_text: GATHER with the (int32) input as indices, GATHER with constant indices, PACK of float data.
+def embedding_text():
+    token_ids = keras.Input((16,), dtype="int32", name="token_ids")
+    x = layers.Embedding(EMBEDDING_VOCABULARY, 16)(token_ids)  # 16x16
+    x = layers.Lambda(lambda t: tf.gather(t, EMBEDDING_POSITIONS, axis=1), name="gather_positions")(x)  # 8x16
+    a, b = layers.Dense(16)(x), layers.Dense(16)(x)
+    x = layers.Lambda(lambda ts: tf.stack(ts, axis=1), name="stack")([a, b])  # 2x8x16
+    x = layers.Flatten()(x)
+    outputs = layers.Dense(4)(x)
+    return keras.Model(token_ids, outputs, name="embedding_text")
+
+
 # name -> (builder, input sampler, int8-I/O variant too)
 def uniform(low, high):
     return lambda rng, shape: rng.uniform(low, high, shape).astype(np.float32)
@@ -137,6 +194,10 @@ def normal(rng, shape):
     return rng.standard_normal(shape).astype(np.float32)
 
 
+def tokens(vocabulary):
+    return lambda rng, shape: rng.integers(0, vocabulary, shape, dtype=np.int32)
+
+
 MODELS = {
     "keras_cnn": (keras_cnn, uniform(0.0, 1.0), True),
     "mobilenet_v3_small": (mobilenet_v3_small, uniform(0.0, 255.0), False),
@@ -144,6 +205,9 @@ MODELS = {
     "transformer_block": (transformer_block, normal, False),
     "lstm_kws": (lstm_kws, normal, False),
     "gru_kws": (gru_kws, normal, False),
+    "decoder_net": (decoder_net, uniform(0.0, 1.0), False),
+    "reductions_net": (reductions_net, normal, False),
+    "embedding_text": (embedding_text, tokens(EMBEDDING_VOCABULARY), False),
 }
 
 # Variables Keras initializes to a constant. Left alone, batch norm is an identity and
@@ -368,6 +432,7 @@ def main():
     kiln_ops, kiln_source = kiln_supported_operators()
     records = []  # (file, kind, input file, output files)
     notes = {}
+    multi_outputs = {}  # variant -> its .tflite output tensor names, in the order of VARIANT.outputs.K.npy
     for name in names:
         builder, sampler, int8_io = MODELS[name]
         t0 = time.time()
@@ -389,13 +454,17 @@ def main():
             export_litert(model, path, **options)
             interpreter = Interpreter(model_path=str(path))
             detail = interpreter.get_input_details()[0]
-            if detail["dtype"] == np.float32:
+            if detail["dtype"] == x.dtype:  # float32 (or int32 token ids): the shared input
                 inputs, input_file = [x], f"{name}.inputs.npy"
             else:
                 inputs, input_file = [quantize(x, detail)], f"{variant}.inputs.npy"
                 np.save(out / input_file, inputs[0])
             outputs, runtime_shapes = run_litert(path, inputs)
             output_files = save_outputs(out, variant, outputs)
+            if len(outputs) > 1:  # "StatefulPartitionedCall_1:N": N indexes the Keras model's outputs
+                multi_outputs[variant] = [
+                    f"{d['name']} ({model.output_names[int(n.group(1))]})" if (n := re.search(r":(\d+)$", d["name"]))
+                    else d["name"] for d in interpreter.get_output_details()]
             records.append((path.name, kind, input_file, output_files, runtime_shapes))
             print(f"{variant}: {path.stat().st_size} bytes, outputs "
                   + ", ".join(f"{o.dtype}{list(o.shape)}" for o in outputs), flush=True)
@@ -460,13 +529,18 @@ def main():
         f" {REPRESENTATIVE_SAMPLES} random samples (numpy `default_rng({SEED + 1})`); float32 input/output kept"
         " (QUANTIZE / DEQUANTIZE at the edges).",
         "- `keras_cnn_int8io.tflite`: the same plus `inference_input_type=tf.int8, inference_output_type=tf.int8`.",
-        f"- `NAME.inputs.npy`: one batch-1 float32 input (numpy `default_rng({SEED + 2})`), shared by `NAME` and"
+        f"- `NAME.inputs.npy`: one batch-1 input (numpy `default_rng({SEED + 2})`), shared by `NAME` and"
         " `NAME_int8`. Image models with Keras preprocessing (MobileNetV3, EfficientNet) and the CNN take uniform"
-        " pixels ([0, 255], resp. [0, 1]); the sequence models take N(0, 1). `keras_cnn_int8io.inputs.npy` is that"
-        " input quantized with the model's input scale and zero point (int8).",
+        " pixels ([0, 255], resp. [0, 1]), `decoder_net` U(0, 1); the sequence models and `reductions_net` take"
+        " N(0, 1); all float32, except `embedding_text`, whose input is int32 token ids, uniform in"
+        f" [0, {EMBEDDING_VOCABULARY}) (its representative dataset is int32 token ids too, and its int8 variant keeps"
+        " the int32 input). `keras_cnn_int8io.inputs.npy` is the float input quantized with the model's input scale"
+        " and zero point (int8).",
         "- `VARIANT.outputs.npy`: the output of LiteRT's interpreter (`ai_edge_litert.interpreter.Interpreter`,"
-        " default op resolver, 1 thread) for that input; int8 for `keras_cnn_int8io`. Multi-output models would get"
-        " `VARIANT.outputs.0.npy`, `.1.npy`, … (none of these has more than one output).",
+        " default op resolver, 1 thread) for that input; int8 for `keras_cnn_int8io`. A model with several outputs"
+        " (`reductions_net`) gets `VARIANT.outputs.0.npy`, `.1.npy`, …, in the order of the .tflite subgraph's"
+        " outputs (LiteRT's `get_output_details()`), which is not the Keras model's order: the output tensors are"
+        " named `StatefulPartitionedCall_1:N` with N the Keras output index (listed per file under Models).",
         "- `ops.txt`: operators per file and subgraph, every tensor with a dynamic (-1) shape signature, and every"
         " tensor whose stored `shape` differs from the shape LiteRT gives it for the batch-1 input (the converter"
         " writes a placeholder such as `[1, 1]` where it could not infer a size, e.g. after a RESHAPE whose shape"
@@ -491,6 +565,34 @@ def main():
         " interpreter cannot run; \"Lowering tensor list ops is failed\" with builtins only), and with a static"
         " batch of 1 it becomes WHILE + cond/body subgraphs that convert in float but crash int8 calibration"
         " (segfault in the calibrator, tensorflow/tensorflow#75140).",
+        "- `decoder_net` (exists for LEAKY_RELU, PRELU, TRANSPOSE_CONV, RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR,"
+        " SPACE_TO_DEPTH, DEPTH_TO_SPACE): 16x16x3 → Conv2D(8, 3, same) → LeakyReLU(negative_slope=0.2) →"
+        " Conv2D(16, 3, strides 2, same) → PReLU(shared_axes=[1, 2], i.e. one alpha per channel, initialized"
+        " U(0.05, 0.5) instead of Keras's zeros) → Conv2DTranspose(8, 3, strides 2, same) → Resizing(32, 32,"
+        " nearest) → Resizing(24, 24, bilinear) → Lambda `tf.nn.space_to_depth(x, 2)` → Conv2D(16, 1) → Lambda"
+        " `tf.nn.depth_to_space(x, 2)` → Conv2D(3, 1) → Softmax over the channels: 24x24x3. Both resizes are"
+        " `align_corners=False, half_pixel_centers=True`. The 2x nearest upsampling is `Resizing(32, 32,"
+        " \"nearest\")`, not `UpSampling2D(2)`: Keras 3 lowers UpSampling2D to EXPAND_DIMS/TILE/CONCATENATION/"
+        "RESHAPE, no RESIZE_NEAREST_NEIGHBOR. TRANSPOSE_CONV's output shape is computed from the dynamic batch"
+        " (SHAPE → STRIDED_SLICE → PACK).",
+        "- `reductions_net` (exists for REDUCE_MAX, SUM, REDUCE_MIN, REDUCE_PROD, LOG_SOFTMAX, TILE, ARG_MAX;"
+        " seven outputs): (8, 12, 6) → Conv2D(8, 1) = x (8x12x8), then Lambda layers, in Keras's output order: 0"
+        " `tf.reduce_max(x, axis=[1, 2])` (8); 1 `tf.reduce_sum(x, axis=-1, keepdims=True)` (8x12x1); 2"
+        " `tf.reduce_min(x, axis=1)` (12x8); 3 `tf.math.reduce_prod(1 + 0.25 * tf.tanh(x), axis=2)` (8x8; factors"
+        " in [0.75, 1.25]); 4 Flatten → Dense(10) → `tf.nn.log_softmax` (10); 5 `tf.tile(x, [1, 1, 2, 1])` (8x24x8)"
+        " → Conv2D(4, 3, strides 2, valid) (3x11x4, windows straddling both copies); 6 `tf.argmax(x, axis=-1,"
+        " output_type=tf.int32)` (8x12, int32, in the int8 variant too, taken from the int8 tensor, so a few"
+        " indices differ from the float file's).",
+        *[f"  - `{variant}.outputs.K.npy`, K = 0…{len(tensors) - 1}: " + ", ".join(tensors)
+          for variant, tensors in multi_outputs.items()],
+        "- `embedding_text` (exists for GATHER with the model input as indices, GATHER with constant indices and"
+        f" PACK of float tensors): (16,) int32 token ids → Embedding({EMBEDDING_VOCABULARY}, 16) →"
+        f" Lambda `tf.gather(x, {EMBEDDING_POSITIONS}, axis=1)` (8x16) → two Dense(16) → Lambda `tf.stack([a, b],"
+        " axis=1)` (2x8x16) → Flatten → Dense(4). Keras's Embedding (`ops.take`) first wraps negative ids:"
+        " LESS (a BOOL tensor), ADD and SELECT_V2 on the int32 ids, then GATHER from the table. Dense on the rank-3"
+        " tensors becomes RESHAPE (stored shape a placeholder) → FULLY_CONNECTED (no bias) → RESHAPE → ADD, with"
+        " the shapes computed by SHAPE/GATHER/REDUCE_PROD/CONCATENATION/PACK. The int8 variant quantizes the table,"
+        " gathers int8 and keeps the int32 input.",
         "",
         *[f"  - `{n}`: {notes[n]}" for n in names],
         "",

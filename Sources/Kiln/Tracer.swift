@@ -100,6 +100,11 @@ public final class Tracer {
             source: weights.source(forKey: key, scheme: scheme, fanIn: fanIn, fanOut: fanOut, quantizedAxis: scaleAxis))
     }
 
+    /// Adds a constant named `name` holding `data` (a layer's fixed operand, such as a slope or indices).
+    public func addConstant(name: String, data: TensorData, quantization: QuantizationParameters? = nil) -> ValueID {
+        graph.addConstant(name: name, data: data, quantization: quantization)
+    }
+
     /// Applies `op` to the current value and `operands`, making the result current.
     ///
     /// On int8 data the result takes `quantization`, or, for ops that keep
@@ -121,12 +126,12 @@ public final class Tracer {
         if let first = inputs.first, graph.type(of: first).dtype == .int8, resultQuantization == nil {
             switch op {
             case .maxPool2D, .averagePool2D, .reshape, .pad, .slice, .transpose, .concatenation, .activation(.relu),
-                .activation(.relu6):
+                .activation(.relu6), .reduce(.maximum, _, _), .reduce(.minimum, _, _), .resize, .gather:
                 resultQuantization = graph.type(of: first).quantization
             case .softmax, .activation(.sigmoid):
                 // TensorFlow Lite's fixed output range for probabilities.
                 resultQuantization = .perTensor(scale: 1.0 / 256, zeroPoint: -128)
-            case .dequantize:
+            case .dequantize, .argExtremum:
                 break
             default:
                 fail(

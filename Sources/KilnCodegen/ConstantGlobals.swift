@@ -4,8 +4,8 @@ import KilnIR
 struct ConstantGlobals {
     private var globals: [ValueID: IRValue] = [:]
 
-    /// The global holding constant `value`: int8 tensors as stored, anything
-    /// else as f32 (dequantized when quantized).
+    /// The global holding constant `value`: int8 and int32 index tensors as
+    /// stored, anything else as f32 (dequantized when quantized).
     mutating func global(for value: ValueID, in graph: Graph, ir: IRModule) throws -> IRValue {
         if let global = globals[value] { return global }
         guard let data = graph.constantData(value) else {
@@ -13,7 +13,8 @@ struct ConstantGlobals {
         }
         let type = graph.type(of: value)
         let bytes: [UInt8]
-        if data.dtype == .int8, type.quantization != nil {
+        // int32 without quantization parameters is an index tensor (gather), read as integers.
+        if data.dtype == .int8 && type.quantization != nil || data.dtype == .int32 && type.quantization == nil {
             bytes = data.bytes
         } else {
             bytes = TensorData(dequantized(data, type.quantization), shape: data.shape).bytes

@@ -276,4 +276,62 @@ extension NodeFunction {
                 })
         }
     }
+
+    /// Sums, products, maxima and minima over axes; int8 maxima and minima
+    /// compare raw values (the scale is positive) and are requantized after.
+    func emitReduce(_ function: ReduceFunction, axes: [Int], inputShape: Shape) throws {
+        guard resultType.dtype == .int8 else {
+            let (zero, combine): (Float, (IRValue, IRValue) -> IRValue) =
+                switch function {
+                case .sum: (0, { ir.fadd($0, $1) })
+                case .product: (1, { ir.fmul($0, $1) })
+                case .maximum: (-.infinity, { emitter.combine($0, $1, .maximum, lanes: 1) })
+                case .minimum: (.infinity, { emitter.combine($0, $1, .minimum, lanes: 1) })
+                }
+            return LayoutKernels(emitter: emitter, elementType: ir.f32).emitReduction(
+                input: pointers[0], inputShape: inputShape, axes: axes, accumulator: ir.f32, zero: ir.constant(zero),
+                element: { $0 }, combine: combine,
+                finish: { value, offset in ir.store(value, to: ir.gep(ir.f32, output, [offset]), alignment: 4) })
+        }
+        let input = try parameters(operandType(0))
+        let result = try parameters(resultType)
+        let layout = LayoutKernels(emitter: emitter, elementType: ir.i8)
+        switch function {
+        case .maximum, .minimum:
+            let isMaximum = function == .maximum
+            layout.emitReduction(
+                input: pointers[0], inputShape: inputShape, axes: axes, accumulator: ir.i32,
+                zero: ir.constant(isMaximum ? -128 : 127, ir.i32), element: { ir.sext($0, to: ir.i32) },
+                combine: { ir.select(ir.icmp(isMaximum ? .sgt : .slt, $1, $0), $1, $0) },
+                finish: { value, offset in
+                    ir.store(ir.trunc(value, to: ir.i8), to: ir.gep(ir.i8, output, [offset]), alignment: 1)
+                })
+            try requantizeInPlaceIfNeeded()
+        case .sum:
+            let ratio = input.scales[0] / result.scales[0]
+            layout.emitReduction(
+                input: pointers[0], inputShape: inputShape, axes: axes, accumulator: ir.i32, zero: ir.constant(0, ir.i32),
+                element: { ir.sub(ir.sext($0, to: ir.i32), ir.constant(Int(input.zeroPoints[0]), ir.i32)) },
+                finish: { sum, offset in
+                    let steps = ir.broadcast(ir.fmul(ir.sitofp(sum, to: ir.f32), ir.constant(ratio)), count: 1)
+                    emitter.storeQuantized(
+                        steps, zeroPoint: result.zeroPoints[0], range: QuantizedArithmetic.int8Range, lanes: 1, output: output,
+                        offset: offset)
+                })
+        case .product:
+            layout.emitReduction(
+                input: pointers[0], inputShape: inputShape, axes: axes, accumulator: ir.f32, zero: ir.constant(Float(1)),
+                element: { value in
+                    let centered = ir.sub(ir.sext(value, to: ir.i32), ir.constant(Int(input.zeroPoints[0]), ir.i32))
+                    return ir.fmul(ir.constant(input.scales[0]), ir.sitofp(centered, to: ir.f32))
+                },
+                combine: { ir.fmul($0, $1) },
+                finish: { product, offset in
+                    let steps = ir.broadcast(ir.fdiv(product, ir.constant(result.scales[0])), count: 1)
+                    emitter.storeQuantized(
+                        steps, zeroPoint: result.zeroPoints[0], range: QuantizedArithmetic.int8Range, lanes: 1, output: output,
+                        offset: offset)
+                })
+        }
+    }
 }

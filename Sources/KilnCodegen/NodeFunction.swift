@@ -166,6 +166,33 @@ struct NodeFunction {
             try requantizeInPlaceIfNeeded()
         case .mean(let axes, _):
             try emitMean(axes: axes, inputShape: shapes[0])
+        case .reduce(let function, let axes, _):
+            try emitReduce(function, axes: axes, inputShape: shapes[0])
+        case .argExtremum(let extremum, let axis):
+            let shape = shapes[0]
+            let axis = Op.normalizedAxis(axis, rank: shape.rank) ?? 0
+            ArgExtremumKernel(
+                emitter: emitter, isQuantized: operandType(0).dtype == .int8, extremum: extremum,
+                outer: shape.dimensions[..<axis].reduce(1, *), count: shape[axis],
+                inner: shape.dimensions[(axis + 1)...].reduce(1, *)
+            ).emit(input: pointers[0], output: output)
+        case .resize(let attributes):
+            let quantization = try isQuantized ? (parameters(operandType(0)), parameters(resultType)) : nil
+            ResizeKernel(
+                emitter: emitter, inputShape: shapes[0], outputShape: resultType.shape, attributes: attributes,
+                quantization: quantization
+            ).emit(input: pointers[0], output: output)
+            if attributes.method == .nearest { try requantizeInPlaceIfNeeded() }
+        case .gather(let axis):
+            let shape = shapes[0]
+            let axis = Op.normalizedAxis(axis, rank: shape.rank) ?? 0
+            let fill: [UInt8] = try isQuantized ? [UInt8(bitPattern: Int8(parameters(operandType(0)).zeroPoints[0]))] : [0, 0, 0, 0]
+            GatherKernel(
+                emitter: emitter, elementType: isQuantized ? ir.i8 : ir.f32, outer: shape.dimensions[..<axis].reduce(1, *),
+                count: shape[axis], inner: shape.dimensions[(axis + 1)...].reduce(1, *), indexCount: shapes[1].elementCount,
+                fill: fill
+            ).emit(input: pointers[0], indices: pointers[1], output: output)
+            try requantizeInPlaceIfNeeded()
         case .quantize:
             let inputType = operandType(0)
             try QuantizedKernels(emitter: emitter).emitQuantize(
@@ -188,7 +215,7 @@ struct NodeFunction {
     }
 
     /// Requantizes an int8 result written in its input's parameters to its own, in place.
-    private func requantizeInPlaceIfNeeded() throws {
+    func requantizeInPlaceIfNeeded() throws {
         guard resultType.dtype == .int8, try parameters(operandType(0)) != parameters(resultType) else { return }
         try QuantizedKernels(emitter: emitter).emitQuantize(
             count: resultType.elementCount, input: output, inputParameters: parameters(operandType(0)),

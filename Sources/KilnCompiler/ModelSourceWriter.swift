@@ -177,6 +177,24 @@ private struct WriterState {
             expression = "Transpose(\(permutation)).named(\"\(name("transpose"))\")"
         case .mean(let axes, let keep):
             expression = "Mean(axes: \(axes), keepDimensions: \(keep)).named(\"\(name("mean"))\")"
+        case .reduce(let function, let axes, let keep):
+            expression =
+                "Reduce(.\(function.rawValue), axes: \(axes), keepDimensions: \(keep)).named(\"\(name("reduce_\(function.rawValue)"))\")"
+        case .argExtremum(let extremum, let axis):
+            expression = "ArgExtremum(.\(extremum.rawValue), axis: \(axis)).named(\"\(name(node.op.kindName))\")"
+        case .resize(let a):
+            expression =
+                "Resize(height: \(a.size[0]), width: \(a.size[1]), method: .\(a.method.rawValue), coordinates: .\(a.coordinates.rawValue), rounding: .\(a.rounding.rawValue)).named(\"\(name(node.op.kindName))\")"
+        case .gather(let axis):
+            guard let indices = graph.constantData(node.inputs[1]) else {
+                throw CompilerError("layer '\(node.name)' gathers at indices computed by the model, which the DSL cannot express yet")
+            }
+            expression = "Gather(indices: \(indices.int32s()), axis: \(axis)).named(\"\(name("gather"))\")"
+        case .binary(.prelu, nil) where graph.constantData(node.inputs[1])?.shape.elementCount == 1:
+            let slope = graph.constantData(node.inputs[1]).map { data in
+                graph.type(of: node.inputs[1]).quantization.map { $0.dequantize(data) } ?? data.floats()
+            }
+            expression = "LeakyReLU(alpha: \(slope?.first ?? 0)).named(\"\(name("leaky_relu"))\")"
         case .quantize:
             guard let q = result.quantization else { throw CompilerError("quantize '\(node.name)' has no parameters") }
             expression = "Quantize(scale: \(q.scales[0]), zeroPoint: \(q.zeroPoints[0])).named(\"\(name("quantize"))\")"

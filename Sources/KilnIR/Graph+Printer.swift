@@ -57,7 +57,11 @@ extension Graph {
         case .concatenation(let axis, _): parts = ["axis: \(axis)"]
         case .pad(let paddings): parts = ["paddings: \(paddings)"]
         case .slice(let begin, let size): parts = ["begin: \(begin)", "size: \(size)"]
-        case .mean(let axes, let keep): parts = ["axes: \(axes)", "keep: \(keep)"]
+        case .mean(let axes, let keep), .reduce(_, let axes, let keep): parts = ["axes: \(axes)", "keep: \(keep)"]
+        case .argExtremum(_, let axis), .gather(let axis): parts = ["axis: \(axis)"]
+        case .resize(let attributes):
+            parts = ["size: \(attributes.size)", "coordinates: \(attributes.coordinates.rawValue)"]
+            if attributes.method == .nearest { parts.append("rounding: \(attributes.rounding.rawValue)") }
         case .quantize(let dtype): parts = ["to: \(dtype)"]
         default: break
         }

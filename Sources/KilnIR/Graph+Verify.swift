@@ -115,6 +115,15 @@ extension Graph {
             return result.quantization == nil ? "the result needs quantization parameters" : nil
         case .dequantize:
             return x.quantization == nil ? "the input needs quantization parameters" : nil
+        case .gather:
+            guard operands[1].dtype == .int32 else { return "indices must be i32, got \(operands[1].dtype)" }
+            return elementTypeProblem(.reshape(result.shape), [x], result: result)
+        case .argExtremum:
+            switch x.dtype {
+            case .float32: return nil
+            case .int8: return perTensor(x) ? nil : "an int8 input needs per-tensor quantization parameters"
+            default: return "input must be f32 or i8, got \(x.dtype)"
+            }
         default:
             guard operands.allSatisfy({ $0.dtype == x.dtype }) else {
                 return "operands must share one element type, got \(operands.map(\.dtype))"

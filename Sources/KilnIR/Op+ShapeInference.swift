@@ -12,10 +12,10 @@ extension Op {
     public var operandCount: ClosedRange<Int> {
         switch self {
         case .fullyConnected, .conv2D, .depthwiseConv2D: 2...3
-        case .add, .multiply, .subtract, .binary, .batchMatMul: 2...2
+        case .add, .multiply, .subtract, .binary, .batchMatMul, .gather: 2...2
         case .concatenation: 1...Int.max
-        case .maxPool2D, .averagePool2D, .reshape, .activation, .softmax, .pad, .slice, .transpose, .mean, .quantize,
-            .dequantize, .dynamicRangeQuantize:
+        case .maxPool2D, .averagePool2D, .reshape, .activation, .softmax, .pad, .slice, .transpose, .mean, .reduce,
+            .argExtremum, .resize, .quantize, .dequantize, .dynamicRangeQuantize:
             1...1
         }
     }
@@ -142,7 +142,7 @@ extension Op {
             }
             return TensorType(x.dtype, Shape(size))
 
-        case .mean(let axes, let keepDimensions):
+        case .mean(let axes, let keepDimensions), .reduce(_, let axes, let keepDimensions):
             let normalized = axes.compactMap { Self.normalizedAxis($0, rank: x.shape.rank) }
             guard normalized.count == axes.count, Set(normalized).count == axes.count else {
                 throw ShapeError("axes \(axes) are not distinct axes of \(x.shape)")
@@ -151,6 +151,35 @@ extension Op {
                 normalized.contains(axis) ? (keepDimensions ? 1 : nil) : x.shape[axis]
             }
             return TensorType(x.dtype, Shape(dimensions))
+
+        case .argExtremum(_, let axis):
+            guard let axis = Self.normalizedAxis(axis, rank: x.shape.rank), x.shape[axis] > 0 else {
+                throw ShapeError("axis \(axis) is not a non-empty axis of \(x.shape)")
+            }
+            guard x.dtype == .float32 || x.dtype == .int8 else { throw ShapeError("needs an f32 or i8 input, got \(x)") }
+            var dimensions = x.shape.dimensions
+            dimensions.remove(at: axis)
+            return TensorType(.int32, Shape(dimensions))
+
+        case .resize(let attributes):
+            guard x.shape.rank == 4, attributes.size.count == 2,
+                attributes.size.allSatisfy({ (1...Shape.maximumDimension).contains($0) })
+            else {
+                throw ShapeError("needs an NHWC input and a positive (height, width), got \(x.shape) and \(attributes.size)")
+            }
+            guard x.shape[1] > 0, x.shape[2] > 0 else { throw ShapeError("cannot resize the empty image \(x.shape)") }
+            return TensorType(x.dtype, [x.shape[0], attributes.size[0], attributes.size[1], x.shape[3]])
+
+        case .gather(let axis):
+            let indices = operands[1]
+            guard let axis = Self.normalizedAxis(axis, rank: x.shape.rank) else {
+                throw ShapeError("axis \(axis) is out of range for \(x.shape)")
+            }
+            guard indices.dtype == .int32 else { throw ShapeError("indices must be i32, got \(indices)") }
+            let dimensions = Array(x.shape.dimensions[..<axis]) + indices.shape.dimensions + x.shape.dimensions[(axis + 1)...]
+            let shape = Shape(dimensions)
+            if let problem = shape.problem { throw ShapeError(problem) }
+            return TensorType(x.dtype, shape)
 
         case .quantize(let dtype):
             guard dtype == .int8 || dtype == .int32, x.dtype == .float32 || x.dtype == .int8 else {

@@ -50,6 +50,16 @@ public enum Op: Hashable, Sendable, Codable {
     case transpose(permutation: [Int])
     /// The mean over `axes`, which stay as size 1 when `keepDimensions`.
     case mean(axes: [Int], keepDimensions: Bool)
+    /// `function` folded over `axes`, which stay as size 1 when `keepDimensions`.
+    case reduce(ReduceFunction, axes: [Int], keepDimensions: Bool)
+    /// The int32 position of the largest (or smallest) element along `axis`, which is removed;
+    /// the first position wins a tie, and a NaN counts as the largest and the smallest.
+    case argExtremum(Extremum, axis: Int)
+    /// Resizes the H and W axes of an NHWC tensor by nearest-neighbour or bilinear sampling.
+    case resize(ResizeAttributes)
+    /// The slices of the first operand along `axis` that the int32 indices of
+    /// the second pick, in the indices' shape; an index outside the axis picks zeros.
+    case gather(axis: Int)
     /// Converts float32 to `dtype` with the result's quantization parameters,
     /// or requantizes an integer tensor to new parameters.
     case quantize(to: DType)
@@ -82,6 +92,10 @@ public enum Op: Hashable, Sendable, Codable {
         case .slice: "slice"
         case .transpose: "transpose"
         case .mean: "mean"
+        case .reduce(let function, _, _): "reduce_\(function.rawValue)"
+        case .argExtremum(let extremum, _): extremum == .maximum ? "arg_max" : "arg_min"
+        case .resize(let attributes): "resize_\(attributes.method.rawValue)"
+        case .gather: "gather"
         case .quantize: "quantize"
         case .dequantize: "dequantize"
         case .dynamicRangeQuantize: "dynamic_range_quantize"
@@ -171,6 +185,28 @@ public enum BinaryFunction: String, Hashable, Sendable, Codable, CaseIterable {
     case squaredDifference
     /// `a` raised to the power `b`.
     case power
+    /// `a` where `a ≥ 0`, else `a · b`: a leaky or parametric ReLU with slopes `b`.
+    case prelu
+}
+
+/// A function that folds a tensor's elements along axes.
+public enum ReduceFunction: String, Hashable, Sendable, Codable, CaseIterable {
+    /// The sum.
+    case sum
+    /// The product.
+    case product
+    /// The largest element; NaN if any is NaN.
+    case maximum
+    /// The smallest element; NaN if any is NaN.
+    case minimum
+}
+
+/// Which extreme an arg-reduction looks for.
+public enum Extremum: String, Hashable, Sendable, Codable {
+    /// The largest element.
+    case maximum
+    /// The smallest element.
+    case minimum
 }
 
 /// Which values share one set of dynamically chosen quantization parameters.

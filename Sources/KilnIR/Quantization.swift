@@ -31,3 +31,19 @@ public struct QuantizationParameters: Hashable, Sendable, Codable {
     /// Whether there is one scale per channel.
     public var isPerChannel: Bool { axis != nil }
 }
+
+extension QuantizationParameters {
+    /// The real values of integer `data` quantized with these parameters (per tensor or per channel).
+    public func dequantize(_ data: TensorData) -> [Float] {
+        let raw = data.floats()
+        guard let axis, axis < data.shape.rank else {
+            return raw.map { scales[0] * ($0 - Float(zeroPoints[0])) }
+        }
+        let inner = data.shape.dimensions[(axis + 1)...].reduce(1, *)
+        let channels = data.shape[axis]
+        return raw.enumerated().map { index, value in
+            let channel = (index / max(inner, 1)) % max(channels, 1)
+            return scales[channel] * (value - Float(zeroPoints[channel]))
+        }
+    }
+}

@@ -132,6 +132,39 @@ enum IntegerKernels {
                     QuantizedArithmetic.quantize(
                         steps: x.scale * sum / (Float(count) * output.scales[0]), zeroPoint: outputZero)
                 })
+        case .reduce(let function, let axes, _):
+            guard let x else { break }
+            switch function {
+            case .maximum, .minimum:
+                let folded = Kernels.fold(
+                    x.values, shape: x.shape, axes: axes, initial: function == .maximum ? Int32.min : Int32.max,
+                    function == .maximum ? { Swift.max($0, $1) } : { Swift.min($0, $1) })
+                return finish(folded.map { requantized($0, x) })
+            case .sum:
+                // Sums of int8 offsets are exact in float32 for any tensor under 2^16 elements per sum.
+                let centered = x.values.map { Float($0 - x.zeroPoint) }
+                let sums = Kernels.fold(centered, shape: x.shape, axes: axes, initial: 0, +)
+                let ratio = x.scale / output.scales[0]
+                return finish(sums.map { QuantizedArithmetic.quantize(steps: $0 * ratio, zeroPoint: outputZero) })
+            case .product:
+                let reals = x.values.map { QuantizedArithmetic.dequantize($0, scale: x.scale, zeroPoint: x.zeroPoint) }
+                let products = Kernels.fold(reals, shape: x.shape, axes: axes, initial: 1, *)
+                return finish(products.map { QuantizedArithmetic.quantize(steps: $0 / output.scales[0], zeroPoint: outputZero) })
+            }
+        case .resize(let attributes):
+            guard let x else { break }
+            // Interpolated in steps from the input's zero point, then rescaled once.
+            let centered = x.values.map { Float($0 - x.zeroPoint) }
+            let ratio = x.scale / output.scales[0]
+            let resized = Kernels.resize(centered, shape: x.shape, attributes, resultShape: result.shape)
+            return finish(resized.map { QuantizedArithmetic.quantize(steps: $0 * ratio, zeroPoint: outputZero) })
+        case .gather(let axis):
+            guard let x, inputs.count == 2 else { break }
+            let picked = Kernels.gather(
+                x.values, shape: x.shape, indices: inputs[1].values.map(Int.init), axis: axis, fill: x.zeroPoint)
+            return finish(picked.map { requantized($0, x) })
+        case .argExtremum:
+            break
         case .quantize:
             if operands[0].dtype == .float32 {
                 return finish(

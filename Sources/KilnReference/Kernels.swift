@@ -38,6 +38,7 @@ enum Kernels {
             let difference = a - b
             return difference * difference
         case .power: return Foundation.pow(a, b)
+        case .prelu: return a < 0 ? a * b : a
         }
     }
 
@@ -281,21 +282,27 @@ extension Kernels {
 
     /// Sums over `axes` in row-major order of the kept axes, and how many elements each sum covers.
     static func reduceSum(_ x: Tensor, axes: [Int]) -> (sums: [Float], count: Int) {
+        let sums = fold(x.values, shape: x.shape, axes: axes, initial: 0, +)
         let reduced = Set(axes.compactMap { Op.normalizedAxis($0, rank: x.shape.rank) })
-        let kept = x.shape.indices.filter { !reduced.contains($0) }
-        let keptShape = Shape(kept.map { x.shape[$0] })
-        let keptStrides = keptShape.strides
-        let inStrides = x.shape.strides
-        var sums = [Float](repeating: 0, count: keptShape.elementCount)
-        for index in x.values.indices {
-            var target = 0
-            for (position, axis) in kept.enumerated() {
-                target += (index / inStrides[axis]) % x.shape[axis] * keptStrides[position]
-            }
-            sums[target] += x.values[index]
-        }
         let count = reduced.reduce(1) { $0 * x.shape[$1] }
         return (sums, count)
+    }
+
+    /// `combine` folded over `axes` from `initial`, in input order, one result per position of the kept axes.
+    static func fold<T>(_ values: [T], shape: Shape, axes: [Int], initial: T, _ combine: (T, T) -> T) -> [T] {
+        let reduced = Set(axes.compactMap { Op.normalizedAxis($0, rank: shape.rank) })
+        let kept = shape.indices.filter { !reduced.contains($0) }
+        let keptStrides = Shape(kept.map { shape[$0] }).strides
+        let inStrides = shape.strides
+        var results = [T](repeating: initial, count: Shape(kept.map { shape[$0] }).elementCount)
+        for index in values.indices {
+            var target = 0
+            for (position, axis) in kept.enumerated() {
+                target += (index / inStrides[axis]) % shape[axis] * keptStrides[position]
+            }
+            results[target] = combine(results[target], values[index])
+        }
+        return results
     }
 }
 

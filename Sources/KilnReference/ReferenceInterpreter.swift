@@ -64,6 +64,13 @@ public struct ReferenceInterpreter: Sendable {
     public static func evaluate(_ op: Op, operands: [TensorData], operandTypes: [TensorType], resultType: TensorType)
         throws(ReferenceError) -> TensorData
     {
+        if case .argExtremum(let extremum, let axis) = op {
+            let x = Tensor(operands[0], quantization: operandTypes[0].quantization)
+            let positions = Kernels.argExtremum(
+                x.values, shape: x.shape, axis: axis, isBetter: extremum == .maximum ? { $0 > $1 } : { $0 < $1 },
+                isNaN: \.isNaN)
+            return TensorData(int32: positions, shape: resultType.shape)
+        }
         if resultType.dtype == .int8 || resultType.dtype == .int32 {
             return try IntegerKernels.evaluate(op, operands, operandTypes, resultType)
         }
@@ -124,6 +131,21 @@ public struct ReferenceInterpreter: Sendable {
                 values: Kernels.slice(operands[0].values, shape: operands[0].shape, begin: begin, resultShape: resultShape))
         case .mean(let axes, _):
             return Kernels.mean(operands[0], axes: axes, resultShape: resultShape)
+        case .reduce(let function, let axes, _):
+            return Kernels.reduce(operands[0], function, axes: axes, resultShape: resultShape)
+        case .resize(let attributes):
+            return Tensor(
+                shape: resultShape,
+                values: Kernels.resize(operands[0].values, shape: operands[0].shape, attributes, resultShape: resultShape))
+        case .gather(let axis):
+            return Tensor(
+                shape: resultShape,
+                values: Kernels.gather(
+                    operands[0].values, shape: operands[0].shape, indices: operands[1].values.map(Kernels.index), axis: axis,
+                    fill: 0))
+        case .argExtremum:
+            // Evaluated on integers above.
+            return Tensor(shape: resultShape, values: [])
         case .quantize, .dequantize:
             // Operands arrive dequantized, so a float result is the value itself.
             return Tensor(shape: resultShape, values: operands[0].values)

@@ -59,6 +59,8 @@ extension KernelEmitter {
             return ir.fmul(difference, difference)
         case .power:
             return power(a, b, lanes: lanes)
+        case .prelu:
+            return ir.select(ir.fcmp(.olt, a, splat(0, lanes: lanes)), ir.fmul(a, b), a)
         }
     }
 

@@ -1,6 +1,6 @@
 import KilnIR
 
-/// Kernels that move data: concatenation, padding, slicing, transposition and mean reduction, for
+/// Kernels that move data: concatenation, padding, slicing, transposition and reductions, for
 /// float32 and int8 tensors.
 struct LayoutKernels {
     let emitter: KernelEmitter
@@ -135,14 +135,16 @@ struct LayoutKernels {
         }
     }
 
-    /// The sum over `axes` of each output element, accumulated in input order,
-    /// handed to `finish` with the output element's offset.
+    /// The fold over `axes` of each output element, accumulated in input order
+    /// from `zero` with `combine` (a sum by default), handed to `finish` with
+    /// the output element's offset.
     ///
     /// `element` converts one loaded input element to the accumulator type
     /// (f32, or i32 minus the zero point).
     func emitReduction(
         input: IRValue, inputShape: Shape, axes: [Int], accumulator: IRType, zero: IRValue,
-        element: (IRValue) -> IRValue, finish: (_ sum: IRValue, _ outputOffset: IRValue) -> Void
+        element: (IRValue) -> IRValue, combine: ((IRValue, IRValue) -> IRValue)? = nil,
+        finish: (_ sum: IRValue, _ outputOffset: IRValue) -> Void
     ) {
         let reduced = Set(axes.compactMap { Op.normalizedAxis($0, rank: inputShape.rank) })
         let kept = inputShape.indices.filter { !reduced.contains($0) }
@@ -168,7 +170,9 @@ struct LayoutKernels {
             guard position < reducedAxes.count else {
                 let value = element(ir.load(elementType, from: ir.gep(elementType, input, [source]), alignment: 1))
                 let current = ir.load(accumulator, from: slot, alignment: 4)
-                ir.store(accumulator == ir.f32 ? ir.fadd(current, value) : ir.add(current, value), to: slot, alignment: 4)
+                let combined =
+                    combine?(current, value) ?? (accumulator == ir.f32 ? ir.fadd(current, value) : ir.add(current, value))
+                ir.store(combined, to: slot, alignment: 4)
                 return
             }
             let axis = reducedAxes[position]

@@ -99,6 +99,24 @@ extension TFLiteBuiltinOptions {
                 asymmetricQuantizeInputs: try fields.bool(2, "asymmetric_quantize_inputs"))
         case 116:
             self = .gelu(approximate: try fields.bool(0, "approximate"))
+        case 15:
+            self = .resizeBilinear(
+                alignCorners: try fields.bool(2, "align_corners"), halfPixelCenters: try fields.bool(3, "half_pixel_centers"))
+        case 74:
+            self = .resizeNearestNeighbor(
+                alignCorners: try fields.bool(0, "align_corners"), halfPixelCenters: try fields.bool(1, "half_pixel_centers"))
+        case 19:
+            self = .spaceToDepth(blockSize: try fields.int(0, "block_size"))
+        case 94:
+            self = .depthToSpace(blockSize: try fields.int(0, "block_size"))
+        case 49:
+            self = .transposeConv(
+                padding: try fields.padding(0), strideWidth: try fields.int(1, "stride_w"),
+                strideHeight: try fields.int(2, "stride_h"), activation: try fields.activation(3))
+        case 40:
+            self = .argMax(outputType: try fields.byte(0, "output_type"))
+        case 57:
+            self = .argMin(outputType: try fields.byte(0, "output_type"))
         default:
             self = .unsupported(typeCode: typeCode)
         }
@@ -111,6 +129,11 @@ private struct OptionFields {
 
     func int(_ index: Int, default defaultValue: Int32 = 0, _ name: String) throws -> Int {
         Int(try table?.integer(index, default: defaultValue, name) ?? defaultValue)
+    }
+
+    /// A byte-sized integer field, such as a tensor type code.
+    func byte(_ index: Int, _ name: String) throws -> Int {
+        Int(try table?.integer(index, default: Int8(0), name) ?? 0)
     }
 
     func bool(_ index: Int, _ name: String) throws -> Bool {

@@ -62,6 +62,20 @@ public enum TFLiteBuiltinOptions: Hashable, Sendable {
     case batchMatMul(adjointX: Bool, adjointY: Bool, asymmetricQuantizeInputs: Bool)
     /// `GeluOptions` (union type 116): the tanh approximation when `approximate`, the exact erf form otherwise.
     case gelu(approximate: Bool)
+    /// `ResizeBilinearOptions` (union type 15).
+    case resizeBilinear(alignCorners: Bool, halfPixelCenters: Bool)
+    /// `ResizeNearestNeighborOptions` (union type 74).
+    case resizeNearestNeighbor(alignCorners: Bool, halfPixelCenters: Bool)
+    /// `SpaceToDepthOptions` (union type 19).
+    case spaceToDepth(blockSize: Int)
+    /// `DepthToSpaceOptions` (union type 94).
+    case depthToSpace(blockSize: Int)
+    /// `TransposeConvOptions` (union type 49).
+    case transposeConv(padding: TFLitePadding, strideWidth: Int, strideHeight: Int, activation: TFLiteActivation)
+    /// `ArgMaxOptions` (union type 40): the result's tensor type code.
+    case argMax(outputType: Int)
+    /// `ArgMinOptions` (union type 57): the result's tensor type code.
+    case argMin(outputType: Int)
     /// An options table this reader does not decode, by its union type number.
     case unsupported(typeCode: Int)
 
@@ -97,6 +111,13 @@ public enum TFLiteBuiltinOptions: Hashable, Sendable {
         case .hardSwish: 91
         case .batchMatMul: 101
         case .gelu: 116
+        case .resizeBilinear: 15
+        case .resizeNearestNeighbor: 74
+        case .spaceToDepth: 19
+        case .depthToSpace: 94
+        case .transposeConv: 49
+        case .argMax: 40
+        case .argMin: 57
         case .unsupported(let typeCode): typeCode
         }
     }

@@ -16,8 +16,11 @@ public enum TFLiteImporter {
         [
             .add, .averagePool2D, .batchMatMul, .concatenation, .conv2D, .depthwiseConv2D, .dequantize, .fullyConnected,
             .gelu, .fill, .maxPool2D, .mean, .mul, .pad, .padV2, .quantize, .reshape, .slice, .softmax, .split, .splitV,
-            .squeeze, .stridedSlice, .sub, .transpose, .unpack,
+            .squeeze, .stridedSlice, .sub, .transpose, .unpack, .argMax, .argMin, .broadcastTo, .depthToSpace, .gather,
+            .leakyRelu, .logSoftmax, .pack, .prelu, .resizeBilinear, .resizeNearestNeighbor, .spaceToDepth, .tile,
+            .transposeConv,
         ] + TFLiteConversion.elementwiseFunctions.keys + TFLiteConversion.binaryFunctions.keys
+            + TFLiteConversion.reductions.keys
     ).sorted { $0.name < $1.name }
 
     /// The operators folded to constants when they compute integer shape tensors from known values.
@@ -77,7 +80,7 @@ struct TFLiteConversion {
 
     // MARK: Tensors
 
-    func tensorType(_ index: Int) throws -> TensorType {
+    func tensorType(_ index: Int, int64AsInt32: Bool = false) throws -> TensorType {
         let tensor = subgraph.tensors[index]
         let dtype: DType
         switch tensor.type {
@@ -85,6 +88,7 @@ struct TFLiteConversion {
         case .float16: dtype = .float16
         case .int8: dtype = .int8
         case .int32: dtype = .int32
+        case .int64 where int64AsInt32: dtype = .int32
         default:
             throw TFLiteError(
                 message: "\(source): tensor '\(tensor.name)' has type \(tensor.type.name); Kiln supports FLOAT32, FLOAT16, INT8 and INT32")
@@ -169,7 +173,8 @@ struct TFLiteConversion {
             throw TFLiteError(message: "\(source): \(code.name) must have exactly one output")
         }
         let output = subgraph.tensors[outputIndex]
-        let outputType = try tensorType(outputIndex)
+        // Arg-reductions may state int64 positions; Kiln computes them as int32.
+        let outputType = try tensorType(outputIndex, int64AsInt32: code == .argMax || code == .argMin)
         let operands = op.inputs.filter { $0 >= 0 }
         func operand(_ position: Int) throws -> Int {
             guard position < operands.count else { throw TFLiteError(message: "\(source): \(code.name) is missing input \(position)") }
@@ -269,9 +274,45 @@ struct TFLiteConversion {
             result = try convertTranspose(try input(0), permutation: try operand(1), output)
         case (.sub, .sub(let activation)):
             result = try add(.subtract(activation: try Self.activation(activation)), [try input(0), try input(1)], output)
+        case (.leakyRelu, .leakyRelu(let alpha)):
+            result = try convertLeakyReLU(try input(0), slopes: nil, alpha: alpha, output)
+        case (.prelu, _):
+            result = try convertLeakyReLU(try input(0), slopes: try input(1), alpha: 0, output)
+        case (.tile, _):
+            result = try convertTile(try input(0), multiples: try integers(try operand(1)), output)
+        case (.broadcastTo, _):
+            result = try convertBroadcast(try input(0), to: try integers(try operand(1)), output)
+        case (.pack, .pack(_, let axis)):
+            result = try convertPack(try operands.indices.map(input), axis: axis, output)
+        case (.spaceToDepth, .spaceToDepth(let block)), (.depthToSpace, .depthToSpace(let block)):
+            result = try convertSpaceDepth(try input(0), blockSize: block, toDepth: code == .spaceToDepth, output)
+        case (.logSoftmax, _):
+            result = try convertLogSoftmax(try input(0), output)
+        case (.transposeConv, .transposeConv(let padding, let strideWidth, let strideHeight, let activation)):
+            result = try convertTransposeConv(
+                op, padding: padding, strides: [strideHeight, strideWidth], activation: activation, output, outputType)
+        case (.resizeBilinear, .resizeBilinear(let alignCorners, let halfPixelCenters)),
+            (.resizeNearestNeighbor, .resizeNearestNeighbor(let alignCorners, let halfPixelCenters)):
+            let attributes = try resizeAttributes(
+                size: try integers(try operand(1)), bilinear: code == .resizeBilinear, alignCorners: alignCorners,
+                halfPixelCenters: halfPixelCenters)
+            result = try add(.resize(attributes), [try input(0)], output)
+        case (.argMax, _), (.argMin, _):
+            let axes = try integers(try operand(1))
+            guard axes.count == 1 else { throw TFLiteError(message: "\(source): \(code.name) needs one axis, got \(axes)") }
+            result = try graph.addNode(
+                .argExtremum(code == .argMax ? .maximum : .minimum, axis: axes[0]), inputs: [try input(0)], name: output.name)
+        case (.gather, .gather(let axis, let batchDimensions)):
+            guard batchDimensions == 0 else {
+                throw TFLiteError(message: "\(source): GATHER with batch_dims \(batchDimensions) is not supported (only 0)")
+            }
+            result = try add(.gather(axis: axis), [try input(0), try input(1)], output)
         default:
             if let function = Self.elementwiseFunctions[code] {
                 result = try add(.activation(function), [try input(0)], output)
+            } else if let function = Self.reductions[code], case .reducer(let keepDims) = op.options {
+                result = try add(
+                    .reduce(function, axes: try integers(try operand(1)), keepDimensions: keepDims), [try input(0)], output)
             } else if let function = Self.binaryFunctions[code] {
                 var activation: TFLiteActivation = .none
                 if case .div(let fused) = op.options { activation = fused }
@@ -339,6 +380,11 @@ struct TFLiteConversion {
         .abs: .abs, .elu: .elu, .exp: .exp, .hardSwish: .hardSwish, .log: .log, .logistic: .sigmoid, .neg: .negate,
         .relu: .relu, .relu0To1: .relu0To1, .relu6: .relu6, .reluN1To1: .reluMinus1To1, .rsqrt: .rsqrt, .sqrt: .sqrt,
         .tanh: .tanh,
+    ]
+
+    /// Reductions other than MEAN.
+    static let reductions: [TFLiteBuiltinOperator: ReduceFunction] = [
+        .sum: .sum, .reduceProd: .product, .reduceMax: .maximum, .reduceMin: .minimum,
     ]
 
     /// Element-wise operators of two operands, other than ADD, MUL and SUB.

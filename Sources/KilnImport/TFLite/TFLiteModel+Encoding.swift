@@ -166,6 +166,21 @@ extension TFLiteBuiltinOptions {
         case .pack(let valuesCount, let axis):
             table.set(0, int(valuesCount))
             table.set(1, int(axis))
+        case .resizeBilinear(let alignCorners, let halfPixelCenters):
+            table.set(2, .bool(alignCorners))
+            table.set(3, .bool(halfPixelCenters))
+        case .resizeNearestNeighbor(let alignCorners, let halfPixelCenters):
+            table.set(0, .bool(alignCorners))
+            table.set(1, .bool(halfPixelCenters))
+        case .spaceToDepth(let blockSize), .depthToSpace(let blockSize):
+            table.set(0, int(blockSize))
+        case .transposeConv(let padding, let strideWidth, let strideHeight, let activation):
+            table.set(0, byte(padding.rawValue))
+            table.set(1, int(strideWidth))
+            table.set(2, int(strideHeight))
+            table.set(3, byte(activation.rawValue))
+        case .argMax(let outputType), .argMin(let outputType):
+            table.set(0, byte(outputType))
         }
         return table
     }

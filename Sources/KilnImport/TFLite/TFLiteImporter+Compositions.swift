@@ -1,0 +1,251 @@
+import KilnIR
+
+/// Operators imported as several Kiln ops: exact rearrangements (tiling,
+/// stacking, depth ↔ space, a transposed convolution as a convolution over a
+/// zero-stuffed input) and float compositions (log-softmax, softmax with a
+/// temperature), which int8 models run between a dequantize and a quantize.
+extension TFLiteConversion {
+    /// A node for an intermediate value of `output`, in its first input's quantization.
+    mutating func intermediate(_ op: Op, _ inputs: [ValueID], _ output: TFLiteTensor, _ suffix: String) throws -> ValueID {
+        try graph.addNode(op, inputs: inputs, name: "\(output.name).\(suffix)", quantization: graph.type(of: inputs[0]).quantization)
+    }
+
+    /// A float computation ending in `body`'s last op, which computes `output`:
+    /// int8 inputs are dequantized first and the float result is quantized to
+    /// the output's parameters, rounding once.
+    mutating func inFloat(
+        _ x: ValueID, _ output: TFLiteTensor, body: (inout Self, ValueID) throws -> (Op, [ValueID])
+    ) throws -> ValueID {
+        guard graph.type(of: x).dtype == .int8 else {
+            let (op, inputs) = try body(&self, x)
+            return try add(op, inputs, output)
+        }
+        let real = try graph.addNode(.dequantize, inputs: [x], name: "\(output.name).dequantize")
+        let (op, inputs) = try body(&self, real)
+        let result = try graph.addNode(op, inputs: inputs, name: "\(output.name).float")
+        return try add(.quantize(to: .int8), [result], output)
+    }
+
+    /// A float32 scalar constant broadcast against any shape.
+    mutating func scalar(_ value: Float, _ output: TFLiteTensor, _ suffix: String) -> ValueID {
+        graph.addConstant(name: "\(output.name).\(suffix)", data: TensorData([value], shape: [1]))
+    }
+
+    /// TILE: the input joined to itself `multiples[axis]` times along each axis.
+    mutating func convertTile(_ x: ValueID, multiples: [Int], _ output: TFLiteTensor) throws -> ValueID {
+        let shape = graph.type(of: x).shape
+        guard multiples.count == shape.rank, multiples.allSatisfy({ (1...Shape.maximumDimension).contains($0) }) else {
+            throw TFLiteError(message: "\(source): multiples \(multiples) need one positive count per axis of \(shape)")
+        }
+        var result = x
+        for (axis, count) in multiples.enumerated() where count > 1 {
+            result = try intermediate(
+                .concatenation(axis: axis, activation: nil), Array(repeating: result, count: count), output, "tile\(axis)")
+        }
+        return try add(.reshape(Shape(zip(shape, multiples).map(*))), [result], output)
+    }
+
+    /// BROADCAST_TO: leading size-1 axes added, then size-1 axes tiled to the target.
+    mutating func convertBroadcast(_ x: ValueID, to target: [Int], _ output: TFLiteTensor) throws -> ValueID {
+        let shape = graph.type(of: x).shape
+        guard target.count >= shape.rank else {
+            throw TFLiteError(message: "\(source): cannot broadcast \(shape) to the lower rank \(target)")
+        }
+        let padded = Array(repeating: 1, count: target.count - shape.rank) + shape.dimensions
+        guard zip(padded, target).allSatisfy({ $0 == $1 || $0 == 1 && $1 >= 1 }) else {
+            throw TFLiteError(message: "\(source): cannot broadcast \(shape) to \(target)")
+        }
+        let reshaped = try intermediate(.reshape(Shape(padded)), [x], output, "expand")
+        return try convertTile(reshaped, multiples: zip(padded, target).map { $0 == $1 ? 1 : $1 }, output)
+    }
+
+    /// PACK on data: each input gains a size-1 axis at `axis`, then they are joined along it.
+    mutating func convertPack(_ inputs: [ValueID], axis requestedAxis: Int, _ output: TFLiteTensor) throws -> ValueID {
+        guard let first = inputs.first else { throw TFLiteError(message: "\(source): PACK has no inputs") }
+        let shape = graph.type(of: first).shape
+        guard let axis = Op.normalizedAxis(requestedAxis, rank: shape.rank + 1) else {
+            throw TFLiteError(message: "\(source): axis \(requestedAxis) is out of range for stacking \(shape)")
+        }
+        var expanded = shape.dimensions
+        expanded.insert(1, at: axis)
+        let parts = try inputs.enumerated().map { position, input in
+            try intermediate(.reshape(Shape(expanded)), [input], output, "expand\(position)")
+        }
+        return try add(.concatenation(axis: axis, activation: nil), parts, output)
+    }
+
+    /// SPACE_TO_DEPTH and DEPTH_TO_SPACE (TensorFlow's DCR order) as reshape, transpose, reshape.
+    mutating func convertSpaceDepth(_ x: ValueID, blockSize block: Int, toDepth: Bool, _ output: TFLiteTensor) throws
+        -> ValueID
+    {
+        let shape = graph.type(of: x).shape
+        guard shape.rank == 4, block >= 1 else {
+            throw TFLiteError(message: "\(source): needs an NHWC input and a positive block size, got \(shape) and \(block)")
+        }
+        let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
+        let blocks: [Int]
+        let result: [Int]
+        if toDepth {
+            guard h % block == 0, w % block == 0 else {
+                throw TFLiteError(message: "\(source): height and width of \(shape) are not multiples of the block size \(block)")
+            }
+            blocks = [n, h / block, block, w / block, block, c]
+            result = [n, h / block, w / block, block * block * c]
+        } else {
+            guard c % (block * block) == 0 else {
+                throw TFLiteError(message: "\(source): the \(c) channels of \(shape) are not a multiple of \(block * block)")
+            }
+            blocks = [n, h, w, block, block, c / (block * block)]
+            result = [n, h * block, w * block, c / (block * block)]
+        }
+        let split = try intermediate(.reshape(Shape(blocks)), [x], output, "blocks")
+        let moved = try intermediate(.transpose(permutation: [0, 1, 3, 2, 4, 5]), [split], output, "transpose")
+        return try add(.reshape(Shape(result)), [moved], output)
+    }
+
+    /// LOG_SOFTMAX: `(x − max) − log Σ e^(x − max)` along the last axis.
+    mutating func convertLogSoftmax(_ x: ValueID, _ output: TFLiteTensor) throws -> ValueID {
+        try inFloat(x, output) { conversion, x in
+            let axis = conversion.graph.type(of: x).shape.rank - 1
+            let largest = try conversion.intermediate(.reduce(.maximum, axes: [axis], keepDimensions: true), [x], output, "max")
+            let shifted = try conversion.intermediate(.subtract(activation: nil), [x, largest], output, "shifted")
+            let exponentials = try conversion.intermediate(.activation(.exp), [shifted], output, "exp")
+            let sum = try conversion.intermediate(.reduce(.sum, axes: [axis], keepDimensions: true), [exponentials], output, "sum")
+            let logSum = try conversion.intermediate(.activation(.log), [sum], output, "log")
+            return (.subtract(activation: nil), [shifted, logSum])
+        }
+    }
+
+    /// SOFTMAX with a temperature: `softmax(beta · x)`.
+    mutating func convertSoftmax(_ x: ValueID, beta: Float, _ output: TFLiteTensor) throws -> ValueID {
+        guard beta != 1 else { return try add(.softmax, [x], output) }
+        return try inFloat(x, output) { conversion, x in
+            let factor = conversion.scalar(beta, output, "beta")
+            let scaled = try conversion.intermediate(.multiply(activation: nil), [x, factor], output, "scaled")
+            return (.softmax, [scaled])
+        }
+    }
+
+    /// LEAKY_RELU and PRELU: `x < 0 ? alpha · x : x`. An int8 PRELU with
+    /// per-channel slopes runs in float (the int8 function computes in float too).
+    mutating func convertLeakyReLU(_ x: ValueID, slopes: ValueID?, alpha: Float, _ output: TFLiteTensor) throws -> ValueID {
+        let isQuantized = graph.type(of: x).dtype == .int8
+        if let slopes, !isQuantized || graph.type(of: slopes).quantization?.scales.count == 1 {
+            return try add(.binary(.prelu, activation: nil), [x, slopes], output)
+        }
+        if slopes == nil, isQuantized {
+            // One step of scale |alpha| holds alpha exactly.
+            let constant = graph.addConstant(
+                name: "\(output.name).alpha", data: TensorData(int8: [alpha < 0 ? -1 : alpha > 0 ? 1 : 0], shape: [1]),
+                quantization: QuantizationParameters(scales: [alpha == 0 ? 1 : Swift.abs(alpha)], zeroPoints: [0]))
+            return try add(.binary(.prelu, activation: nil), [x, constant], output)
+        }
+        let realSlopes: ValueID
+        if let slopes {
+            let type = graph.type(of: slopes)
+            guard let data = graph.constantData(slopes), let quantization = type.quantization else {
+                throw TFLiteError(message: "\(source): PRELU with per-channel int8 slopes needs them constant")
+            }
+            realSlopes = graph.addConstant(
+                name: "\(output.name).alpha", data: TensorData(quantization.dequantize(data), shape: type.shape))
+        } else {
+            realSlopes = scalar(alpha, output, "alpha")
+        }
+        return try inFloat(x, output) { _, x in (.binary(.prelu, activation: nil), [x, realSlopes]) }
+    }
+
+    /// TRANSPOSE_CONV: a stride-1 convolution with the filter turned 180° over
+    /// the input with `stride − 1` zeros between pixels (the zero point on
+    /// int8) and the borders the output size implies.
+    mutating func convertTransposeConv(
+        _ op: TFLiteOperator, padding: TFLitePadding, strides: [Int], activation: TFLiteActivation, _ output: TFLiteTensor,
+        _ outputType: TensorType
+    ) throws -> ValueID {
+        let operands = op.inputs.filter { $0 >= 0 }
+        guard operands.count >= 3 else { throw TFLiteError(message: "\(source): TRANSPOSE_CONV needs output shape, filter and input") }
+        let outputShape = try integers(operands[0])
+        let filter = try value(of: operands[1])
+        var x = try value(of: operands[2])
+        let bias = operands.count > 3 ? try value(of: operands[3]) : nil
+        let (inputShape, filterShape) = (graph.type(of: x).shape, graph.type(of: filter).shape)
+        guard inputShape.rank == 4, filterShape.rank == 4, outputShape.count == 4, filterShape[3] == inputShape[3],
+            strides.allSatisfy({ (1...Shape.maximumDimension).contains($0) })
+        else {
+            throw TFLiteError(
+                message: "\(source): input \(inputShape), filter \(filterShape), output shape \(outputShape) and strides "
+                    + "\(strides) do not describe a transposed convolution")
+        }
+        var borders: [[Int]] = []
+        for axis in 0..<2 {
+            let (size, window, stride, target) = (inputShape[axis + 1], filterShape[axis + 1], strides[axis], outputShape[axis + 1])
+            let stuffed = (size - 1) * stride + 1
+            // The forward convolution this one transposes: its padding before the first pixel.
+            let padBefore = padding == .same ? max((size - 1) * stride + window - target, 0) / 2 : 0
+            let before = window - 1 - padBefore
+            let after = target + window - 1 - stuffed - before
+            guard before >= 0, after >= 0 else {
+                throw TFLiteError(
+                    message: "\(source): output size \(target) from \(size) pixels with stride \(stride) and a window of "
+                        + "\(window) is not supported")
+            }
+            borders.append([before, after])
+        }
+        if strides != [1, 1] {
+            let (n, h, w, c) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+            x = try intermediate(.reshape([n, h, 1, w, 1, c]), [x], output, "spread")
+            x = try intermediate(
+                .pad(paddings: [[0, 0], [0, 0], [0, strides[0] - 1], [0, 0], [0, strides[1] - 1], [0, 0]]), [x], output,
+                "stuff")
+            x = try intermediate(.reshape([n, h * strides[0], w * strides[1], c]), [x], output, "stuffed")
+            x = try intermediate(
+                .slice(begin: [0, 0, 0, 0], size: [n, (h - 1) * strides[0] + 1, (w - 1) * strides[1] + 1, c]), [x], output,
+                "trimmed")
+        }
+        guard let filterData = graph.constantData(filter) else {
+            throw TFLiteError(message: "\(source): TRANSPOSE_CONV needs a constant filter")
+        }
+        let turned = graph.addConstant(
+            name: "\(output.name).filter", data: Self.rotatedHalfTurn(filterData),
+            quantization: graph.type(of: filter).quantization)
+        let attributes = Conv2DAttributes(
+            padding: .valid, explicitPadding: borders, activation: try Self.activation(activation))
+        return try add(.conv2D(attributes), [x, turned] + (bias.map { [$0] } ?? []), output)
+    }
+
+    /// An OHWI filter with each window turned 180° (`w[o, kh − 1 − i, kw − 1 − j, c]`).
+    static func rotatedHalfTurn(_ data: TensorData) -> TensorData {
+        let shape = data.shape
+        let (height, width) = (shape[1], shape[2])
+        let pixel = shape[3] * data.dtype.byteSize
+        var bytes = data.bytes
+        for o in 0..<shape[0] {
+            for i in 0..<height {
+                for j in 0..<width {
+                    let to = ((o * height + i) * width + j) * pixel
+                    let from = ((o * height + height - 1 - i) * width + width - 1 - j) * pixel
+                    bytes.replaceSubrange(to..<(to + pixel), with: data.bytes[from..<(from + pixel)])
+                }
+            }
+        }
+        return TensorData(dtype: data.dtype, shape: shape, bytes: bytes)
+    }
+
+    /// RESIZE_BILINEAR and RESIZE_NEAREST_NEIGHBOR with TensorFlow's coordinate rules.
+    func resizeAttributes(size: [Int], bilinear: Bool, alignCorners: Bool, halfPixelCenters: Bool) throws -> ResizeAttributes {
+        guard size.count == 2 else { throw TFLiteError(message: "\(source): the size operand holds \(size), not (height, width)") }
+        if bilinear {
+            return ResizeAttributes(
+                size: size, method: .bilinear,
+                coordinates: alignCorners ? .alignCorners : halfPixelCenters ? .halfPixel : .asymmetric)
+        }
+        switch (alignCorners, halfPixelCenters) {
+        case (false, false): return ResizeAttributes(size: size, method: .nearest, coordinates: .asymmetric, rounding: .floor)
+        case (false, true):
+            return ResizeAttributes(size: size, method: .nearest, coordinates: .tfHalfPixelForNearest, rounding: .floor)
+        case (true, false):
+            return ResizeAttributes(size: size, method: .nearest, coordinates: .alignCorners, rounding: .roundPreferCeil)
+        case (true, true):
+            throw TFLiteError(message: "\(source): align_corners together with half_pixel_centers is not supported")
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import KilnIR
+
+/// Reductions, arg-reductions, resizing and gathering: ops that pick or fold elements.
+extension Kernels {
+    /// `function` folded over `axes` in input order.
+    static func reduce(_ x: Tensor, _ function: ReduceFunction, axes: [Int], resultShape: Shape) -> Tensor {
+        Tensor(
+            shape: resultShape,
+            values: fold(x.values, shape: x.shape, axes: axes, initial: initialValue(function), combiner(function)))
+    }
+
+    /// The value a reduction starts from (what it gives over no elements).
+    static func initialValue(_ function: ReduceFunction) -> Float {
+        switch function {
+        case .sum: 0
+        case .product: 1
+        case .maximum: -.infinity
+        case .minimum: .infinity
+        }
+    }
+
+    /// How a reduction combines its running value with the next element; NaN stays NaN.
+    static func combiner(_ function: ReduceFunction) -> (Float, Float) -> Float {
+        switch function {
+        case .sum: (+)
+        case .product: (*)
+        case .maximum: { apply(.maximum, $0, $1) }
+        case .minimum: { apply(.minimum, $0, $1) }
+        }
+    }
+
+    /// The position of the extreme element along `axis` for every other position;
+    /// the first wins a tie, and the first NaN wins outright.
+    static func argExtremum<T>(
+        _ values: [T], shape: Shape, axis: Int, isBetter: (T, T) -> Bool, isNaN: (T) -> Bool
+    ) -> [Int32] {
+        let axis = Op.normalizedAxis(axis, rank: shape.rank) ?? 0
+        let inner = shape.dimensions[(axis + 1)...].reduce(1, *)
+        let count = shape[axis]
+        let outer = shape.dimensions[..<axis].reduce(1, *)
+        var positions: [Int32] = []
+        positions.reserveCapacity(outer * inner)
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * count * inner + i
+                var best = 0
+                for k in 1..<max(count, 1) {
+                    if isNaN(values[base + best * inner]) { break }
+                    let candidate = values[base + k * inner]
+                    if isNaN(candidate) || isBetter(candidate, values[base + best * inner]) { best = k }
+                }
+                positions.append(Int32(best))
+            }
+        }
+        return positions
+    }
+
+    /// An NHWC resize: nearest copies one pixel; bilinear interpolates along W, then H,
+    /// as `a + (b − a) · w` (XNNPACK's order).
+    static func resize(
+        _ values: [Float], shape: Shape, _ attributes: ResizeAttributes, resultShape: Shape
+    ) -> [Float] {
+        let rows = attributes.sources(input: shape[1], output: resultShape[1])
+        let columns = attributes.sources(input: shape[2], output: resultShape[2])
+        let (width, channels) = (shape[2], shape[3])
+        var out: [Float] = []
+        out.reserveCapacity(resultShape.elementCount)
+        for n in 0..<shape[0] {
+            for row in rows {
+                for column in columns {
+                    for c in 0..<channels {
+                        func at(_ y: Int, _ x: Int) -> Float { values[((n * shape[1] + y) * width + x) * channels + c] }
+                        if attributes.method == .nearest {
+                            out.append(at(row.lower, column.lower))
+                        } else {
+                            out.append(
+                                bilinear(
+                                    at(row.lower, column.lower), at(row.lower, column.upper), at(row.upper, column.lower),
+                                    at(row.upper, column.upper), row.weight, column.weight))
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Interpolates the corners `a b / c d` at (`rowWeight`, `columnWeight`).
+    static func bilinear(_ a: Float, _ b: Float, _ c: Float, _ d: Float, _ rowWeight: Float, _ columnWeight: Float) -> Float {
+        let top = a + (b - a) * columnWeight
+        let bottom = c + (d - c) * columnWeight
+        return top + (bottom - top) * rowWeight
+    }
+
+    /// An index held as a float (int32 values up to 2²⁴ are exact); -1 for one no tensor can have.
+    static func index(_ value: Float) -> Int {
+        value.isFinite && Swift.abs(value) < 2_147_483_648 ? Int(value) : -1
+    }
+
+    /// The slices of `values` along `axis` at `indices`; an index outside the axis gives `fill`.
+    static func gather<T>(_ values: [T], shape: Shape, indices: [Int], axis: Int, fill: T) -> [T] {
+        let axis = Op.normalizedAxis(axis, rank: shape.rank) ?? 0
+        let inner = shape.dimensions[(axis + 1)...].reduce(1, *)
+        let count = shape[axis]
+        let outer = shape.dimensions[..<axis].reduce(1, *)
+        var out: [T] = []
+        out.reserveCapacity(outer * indices.count * inner)
+        for o in 0..<outer {
+            for index in indices {
+                if (0..<count).contains(index) {
+                    let start = (o * count + index) * inner
+                    out += values[start..<(start + inner)]
+                } else {
+                    out += repeatElement(fill, count: inner)
+                }
+            }
+        }
+        return out
+    }
+}
