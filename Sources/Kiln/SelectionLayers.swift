@@ -101,7 +101,7 @@ public struct Resize: NamedLayer {
     }
 }
 
-/// The slices of the input along an axis at fixed indices (an index outside the axis gives zeros).
+/// The slices of the input along an axis at fixed indices (negative ones count from the end; one outside the axis gives zeros).
 ///
 /// ```swift
 /// Gather(indices: [0, 2, 4], axis: 1)  // every other time step of [N, T, F] features

@@ -58,7 +58,8 @@ public enum Op: Hashable, Sendable, Codable {
     /// Resizes the H and W axes of an NHWC tensor by nearest-neighbour or bilinear sampling.
     case resize(ResizeAttributes)
     /// The slices of the first operand along `axis` that the int32 indices of
-    /// the second pick, in the indices' shape; an index outside the axis picks zeros.
+    /// the second pick, in the indices' shape. Negative indices count from the
+    /// end (as in NumPy and ONNX); an index outside the axis picks zeros.
     case gather(axis: Int)
     /// Converts float32 to `dtype` with the result's quantization parameters,
     /// or requantizes an integer tensor to new parameters.

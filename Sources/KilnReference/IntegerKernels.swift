@@ -151,6 +151,10 @@ enum IntegerKernels {
                 let products = Kernels.fold(reals, shape: x.shape, axes: axes, initial: 1, *)
                 return finish(products.map { QuantizedArithmetic.quantize(steps: $0 / output.scales[0], zeroPoint: outputZero) })
             }
+        case .resize(let attributes) where attributes.method == .nearest:
+            guard let x else { break }
+            let picked = Kernels.resize(x.values.map(Float.init), shape: x.shape, attributes, resultShape: result.shape)
+            return finish(picked.map { requantized(Int32($0), x) })
         case .resize(let attributes):
             guard let x else { break }
             // Interpolated in steps from the input's zero point, then rescaled once.

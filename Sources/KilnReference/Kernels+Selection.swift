@@ -92,12 +92,13 @@ extension Kernels {
         return top + (bottom - top) * rowWeight
     }
 
-    /// An index held as a float (int32 values up to 2²⁴ are exact); -1 for one no tensor can have.
+    /// An index held as a float (int32 values up to 2²⁴ are exact; larger ones lie outside any axis anyway).
     static func index(_ value: Float) -> Int {
-        value.isFinite && Swift.abs(value) < 2_147_483_648 ? Int(value) : -1
+        value.isFinite ? Int(value) : .min
     }
 
-    /// The slices of `values` along `axis` at `indices`; an index outside the axis gives `fill`.
+    /// The slices of `values` along `axis` at `indices`, negative ones counting
+    /// from the end; an index outside the axis gives `fill`.
     static func gather<T>(_ values: [T], shape: Shape, indices: [Int], axis: Int, fill: T) -> [T] {
         let axis = Op.normalizedAxis(axis, rank: shape.rank) ?? 0
         let inner = shape.dimensions[(axis + 1)...].reduce(1, *)
@@ -106,7 +107,8 @@ extension Kernels {
         var out: [T] = []
         out.reserveCapacity(outer * indices.count * inner)
         for o in 0..<outer {
-            for index in indices {
+            for requested in indices {
+                let index = requested < 0 ? requested + count : requested
                 if (0..<count).contains(index) {
                     let start = (o * count + index) * inner
                     out += values[start..<(start + inner)]

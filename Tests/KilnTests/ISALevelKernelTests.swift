@@ -3,7 +3,8 @@ import Testing
 
 /// The kernel sweeps of ``IntegerKernelTests``, ``KernelTests`` and ``FloatOpTests``
 /// for the layers whose kernels differ by ISA level (fully-connected,
-/// convolution, depthwise), compiled explicitly for each x86-64 level and for
+/// convolution, depthwise, and the vector-width-dependent resize, gather and
+/// reductions), compiled explicitly for each x86-64 level and for
 /// AArch64 (run under qemu-aarch64): int8 bit-exact, float within the sweeps'
 /// tolerance. One suite per level, each enabled only where this host can run it.
 enum ISALevelKernelTests {
@@ -54,6 +55,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
     case floatConvolution(KernelTests.ConvCase)
     case floatDepthwise(FloatOpTests.DepthwiseCase)
     case residualAdd(ResidualAddFusionTests.Case)
+    case selection(SelectionKernelTests.Case)
 
     /// The int8 cases.
     static let int8: [Self] =
@@ -64,7 +66,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
     /// Every case, int8 and float.
     static let all: [Self] =
         int8 + KernelTests.convolutionCases.map(Self.floatConvolution) + FloatOpTests.depthwiseCases.map(Self.floatDepthwise)
-        + ResidualAddFusionTests.cases.map(Self.residualAdd)
+        + ResidualAddFusionTests.cases.map(Self.residualAdd) + SelectionKernelTests.isaCases.map(Self.selection)
 
     var testDescription: String {
         switch self {
@@ -74,6 +76,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         case .floatConvolution(let c): "conv \(c.testDescription)"
         case .floatDepthwise(let c): "depthwise \(c.testDescription)"
         case .residualAdd(let c): "residual add \(c.testDescription)"
+        case .selection(let c): c.testDescription
         }
     }
 
@@ -86,6 +89,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         case .floatConvolution(let c): try KernelTests.checkConvolution(c, options: options)
         case .floatDepthwise(let c): try FloatOpTests.checkDepthwise(c, options: options)
         case .residualAdd(let c): try ResidualAddFusionTests.check(c, options: options)
+        case .selection(let c): try SelectionKernelTests.check(c, options: options)
         }
     }
 }

@@ -1,8 +1,9 @@
 import KilnIR
 
 /// `out[o, i…, r] = x[o, indices[i…], r]` along one axis, copying each picked
-/// slice of `inner` elements as vectors; an index outside `0..<count` copies
-/// a row of zeros (the zero point for int8), so no index reads out of bounds.
+/// slice of `inner` elements as vectors. A negative index counts from the end;
+/// one still outside `0..<count` copies a row of zeros (the zero point for
+/// int8), so no index reads out of bounds.
 struct GatherKernel {
     let emitter: KernelEmitter
     /// The element type moved (f32 or i8).
@@ -22,7 +23,9 @@ struct GatherKernel {
         let layout = LayoutKernels(emitter: emitter, elementType: elementType)
         ir.loop("outer", from: 0, to: outer) { o in
             ir.loop("index", from: 0, to: indexCount) { i in
-                let index = ir.sext(ir.load(ir.i32, from: ir.gep(ir.i32, indices, [i]), alignment: 4), to: ir.i64)
+                let requested = ir.sext(ir.load(ir.i32, from: ir.gep(ir.i32, indices, [i]), alignment: 4), to: ir.i64)
+                let index = ir.select(
+                    ir.icmp(.slt, requested, emitter.index(0)), ir.add(requested, emitter.index(count)), requested)
                 // One unsigned comparison rejects negatives too.
                 let inRange = ir.icmp(.ult, index, emitter.index(count))
                 let row = ir.add(emitter.affine(o, times: count), ir.select(inRange, index, emitter.index(0)))
