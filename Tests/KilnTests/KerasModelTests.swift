@@ -39,6 +39,8 @@ import Testing
         Case(model: "decoder_net_int8", input: "decoder_net"),
         Case(model: "reductions_net", input: "reductions_net"),
         Case(model: "reductions_net_int8", input: "reductions_net"),
+        Case(model: "embedding_text", input: "embedding_text"),
+        Case(model: "embedding_text_int8", input: "embedding_text"),
     ]
 
     @Test(arguments: importable)

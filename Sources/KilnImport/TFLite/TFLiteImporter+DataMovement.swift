@@ -128,3 +128,42 @@ extension TFLiteConversion {
         return try add(.transpose(permutation: permutation), [x], output)
     }
 }
+
+extension TFLiteConversion {
+    /// Keras's `Embedding` wraps negative ids before its GATHER, as
+    /// `SELECT_V2(LESS(ids, 0), ADD(ids, rows), ids)`. Kiln's gather counts
+    /// negative indices from the end itself, so the three operators fold to
+    /// `ids`; anything else reading the comparison or the sum is an error.
+    mutating func foldIndexWrapping(_ op: TFLiteOperator, _ code: TFLiteBuiltinOperator) throws -> Bool {
+        let operands = op.inputs.filter { $0 >= 0 }
+        guard let outputIndex = op.outputs.first, op.outputs.count == 1 else { return false }
+        func isIndexData(_ index: Int) -> Bool { values[index].map { graph.type(of: $0).dtype == .int32 } ?? false }
+        func feedsOnlySelect() -> Bool {
+            let readers = subgraph.operators.filter { $0.inputs.contains(outputIndex) }
+            return !readers.isEmpty && readers.allSatisfy { model.operatorCodes[$0.opcodeIndex].builtinCode == .selectV2 }
+        }
+        switch code {
+        case .less:
+            guard operands.count == 2, isIndexData(operands[0]), try staticTensor(operands[1])?.values.allSatisfy({ $0 == 0 }) == true,
+                feedsOnlySelect()
+            else { return false }
+            negativeTests[outputIndex] = operands[0]
+            return true
+        case .add:
+            guard operands.count == 2, isIndexData(operands[0]), try staticTensor(operands[1])?.values.count == 1, feedsOnlySelect()
+            else { return false }
+            shiftedIndices[outputIndex] = operands[0]
+            return true
+        case .selectV2:
+            guard operands.count == 3, let ids = negativeTests[operands[0]], shiftedIndices[operands[1]] == ids, operands[2] == ids else {
+                throw TFLiteError(
+                    message: "\(source): SELECT_V2 is supported only as the wrapping of negative indices that Keras's "
+                        + "Embedding writes, SELECT_V2(LESS(ids, 0), ADD(ids, rows), ids)")
+            }
+            values[outputIndex] = try value(of: ids)
+            return true
+        default:
+            return false
+        }
+    }
+}

@@ -52,6 +52,10 @@ struct TFLiteConversion {
     var graph: Graph
     var values: [Int: ValueID] = [:]
     var known: [Int: StaticTensor] = [:]
+    /// Boolean tensors `indices < 0`, by the indices' tensor (see ``foldIndexWrapping(_:_:)``).
+    var negativeTests: [Int: Int] = [:]
+    /// Integer tensors `indices + constant`, by the indices' tensor.
+    var shiftedIndices: [Int: Int] = [:]
 
     mutating func run() throws {
         for index in subgraph.inputs {
@@ -62,6 +66,8 @@ struct TFLiteConversion {
             do {
                 if Self.splittingOperators.contains(code) {
                     try convertParts(op, code)
+                } else if try foldIndexWrapping(op, code) {
+                    continue
                 } else if try !foldShapeArithmetic(op, code) {
                     try convert(op, code)
                 }
