@@ -37,7 +37,7 @@ public struct Reduce: NamedLayer {
     }
 }
 
-/// The int32 position of the largest (or smallest) element along an axis, which is removed.
+/// The int32 position of the largest (or smallest) element along an axis, which is removed unless kept as size 1.
 ///
 /// ```swift
 /// ArgExtremum(.maximum, axis: -1)  // the predicted class of [N, classes] scores
@@ -47,6 +47,8 @@ public struct ArgExtremum: NamedLayer {
     public var extremum: Extremum
     /// The axis searched; negative axes count from the back.
     public var axis: Int
+    /// Whether the axis stays as size 1.
+    public var keepDimensions: Bool
     /// The layer's name; `arg_max_N` or `arg_min_N` by default.
     public var name: String?
     /// Unused: the result is int32 positions.
@@ -54,15 +56,19 @@ public struct ArgExtremum: NamedLayer {
     let location: SourceLocation
 
     /// Creates an arg-reduction along `axis`.
-    public init(_ extremum: Extremum, axis: Int = -1, file: String = #filePath, line: Int = #line, column: Int = #column) {
+    public init(
+        _ extremum: Extremum, axis: Int = -1, keepDimensions: Bool = false, file: String = #filePath, line: Int = #line,
+        column: Int = #column
+    ) {
         self.extremum = extremum
         self.axis = axis
+        self.keepDimensions = keepDimensions
         location = SourceLocation(file: file, line: line, column: column)
     }
 
     /// Adds the arg-reduction node.
     public func trace(into tracer: Tracer) {
-        let op = Op.argExtremum(extremum, axis: axis)
+        let op = Op.argExtremum(extremum, axis: axis, keepDimensions: keepDimensions)
         let name = tracer.layerName(name, kind: op.kindName, at: location)
         guard tracer.requireInput(for: name, at: location) != nil else { return }
         tracer.apply(op, name: name, at: location)

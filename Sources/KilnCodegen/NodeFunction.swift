@@ -168,7 +168,7 @@ struct NodeFunction {
             try emitMean(axes: axes, inputShape: shapes[0])
         case .reduce(let function, let axes, _):
             try emitReduce(function, axes: axes, inputShape: shapes[0])
-        case .argExtremum(let extremum, let axis):
+        case .argExtremum(let extremum, let axis, _):
             let shape = shapes[0]
             let axis = Op.normalizedAxis(axis, rank: shape.rank) ?? 0
             ArgExtremumKernel(

@@ -180,8 +180,8 @@ private struct WriterState {
         case .reduce(let function, let axes, let keep):
             expression =
                 "Reduce(.\(function.rawValue), axes: \(axes), keepDimensions: \(keep)).named(\"\(name("reduce_\(function.rawValue)"))\")"
-        case .argExtremum(let extremum, let axis):
-            expression = "ArgExtremum(.\(extremum.rawValue), axis: \(axis)).named(\"\(name(node.op.kindName))\")"
+        case .argExtremum(let extremum, let axis, let keep):
+            expression = "ArgExtremum(.\(extremum.rawValue), axis: \(axis), keepDimensions: \(keep)).named(\"\(name(node.op.kindName))\")"
         case .resize(let a):
             expression =
                 "Resize(height: \(a.size[0]), width: \(a.size[1]), method: .\(a.method.rawValue), coordinates: .\(a.coordinates.rawValue), rounding: .\(a.rounding.rawValue)).named(\"\(name(node.op.kindName))\")"

@@ -58,7 +58,8 @@ extension Graph {
         case .pad(let paddings): parts = ["paddings: \(paddings)"]
         case .slice(let begin, let size): parts = ["begin: \(begin)", "size: \(size)"]
         case .mean(let axes, let keep), .reduce(_, let axes, let keep): parts = ["axes: \(axes)", "keep: \(keep)"]
-        case .argExtremum(_, let axis), .gather(let axis): parts = ["axis: \(axis)"]
+        case .argExtremum(_, let axis, let keep): parts = ["axis: \(axis)", "keep: \(keep)"]
+        case .gather(let axis): parts = ["axis: \(axis)"]
         case .resize(let attributes):
             parts = ["size: \(attributes.size)", "coordinates: \(attributes.coordinates.rawValue)"]
             if attributes.method == .nearest { parts.append("rounding: \(attributes.rounding.rawValue)") }

@@ -152,13 +152,13 @@ extension Op {
             }
             return TensorType(x.dtype, Shape(dimensions))
 
-        case .argExtremum(_, let axis):
+        case .argExtremum(_, let axis, let keepDimensions):
             guard let axis = Self.normalizedAxis(axis, rank: x.shape.rank), x.shape[axis] > 0 else {
                 throw ShapeError("axis \(axis) is not a non-empty axis of \(x.shape)")
             }
             guard x.dtype == .float32 || x.dtype == .int8 else { throw ShapeError("needs an f32 or i8 input, got \(x)") }
             var dimensions = x.shape.dimensions
-            dimensions.remove(at: axis)
+            if keepDimensions { dimensions[axis] = 1 } else { dimensions.remove(at: axis) }
             return TensorType(.int32, Shape(dimensions))
 
         case .resize(let attributes):

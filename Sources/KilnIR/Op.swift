@@ -52,9 +52,10 @@ public enum Op: Hashable, Sendable, Codable {
     case mean(axes: [Int], keepDimensions: Bool)
     /// `function` folded over `axes`, which stay as size 1 when `keepDimensions`.
     case reduce(ReduceFunction, axes: [Int], keepDimensions: Bool)
-    /// The int32 position of the largest (or smallest) element along `axis`, which is removed;
-    /// the first position wins a tie, and a NaN counts as the largest and the smallest.
-    case argExtremum(Extremum, axis: Int)
+    /// The int32 position of the largest (or smallest) element along `axis`,
+    /// which stays as size 1 when `keepDimensions`; the first position wins a
+    /// tie, and a NaN counts as the largest and the smallest.
+    case argExtremum(Extremum, axis: Int, keepDimensions: Bool)
     /// Resizes the H and W axes of an NHWC tensor by nearest-neighbour or bilinear sampling.
     case resize(ResizeAttributes)
     /// The slices of the first operand along `axis` that the int32 indices of
@@ -94,7 +95,7 @@ public enum Op: Hashable, Sendable, Codable {
         case .transpose: "transpose"
         case .mean: "mean"
         case .reduce(let function, _, _): "reduce_\(function.rawValue)"
-        case .argExtremum(let extremum, _): extremum == .maximum ? "arg_max" : "arg_min"
+        case .argExtremum(let extremum, _, _): extremum == .maximum ? "arg_max" : "arg_min"
         case .resize(let attributes): "resize_\(attributes.method.rawValue)"
         case .gather: "gather"
         case .quantize: "quantize"

@@ -64,7 +64,7 @@ public struct ReferenceInterpreter: Sendable {
     public static func evaluate(_ op: Op, operands: [TensorData], operandTypes: [TensorType], resultType: TensorType)
         throws(ReferenceError) -> TensorData
     {
-        if case .argExtremum(let extremum, let axis) = op {
+        if case .argExtremum(let extremum, let axis, _) = op {
             let x = Tensor(operands[0], quantization: operandTypes[0].quantization)
             let positions = Kernels.argExtremum(
                 x.values, shape: x.shape, axis: axis, isBetter: extremum == .maximum ? { $0 > $1 } : { $0 < $1 },

@@ -37,7 +37,9 @@ import Testing
     static let argumentCases: [Case] = [Shape([1, 8, 12, 6]), [3, 17], [2, 65, 3], [1, 1000]].flatMap { shape in
         [0, shape.rank - 1].flatMap { axis in
             [Extremum.maximum, .minimum].flatMap { extremum in
-                [false, true].map { Case(op: .argExtremum(extremum, axis: axis), input: shape, isQuantized: $0) }
+                [false, true].map {
+                    Case(op: .argExtremum(extremum, axis: axis, keepDimensions: axis == 0), input: shape, isQuantized: $0)
+                }
             }
         }
     }

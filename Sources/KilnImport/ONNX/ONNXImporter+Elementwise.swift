@@ -15,7 +15,7 @@ extension ONNXConversion {
         define(node, try add(.activation(function), [x.id], node), layout: x.layout)
     }
 
-    /// Add, Sub, Mul, Div, Pow, Max and Min of two operands with NumPy broadcasting.
+    /// Add, Sub, Mul, Div, Pow, Max, Min and PRelu of two operands with NumPy broadcasting.
     ///
     /// When either operand is channels-last, the other is brought to that
     /// layout: a constant is reordered at import, a computed rank-4 value transposed.
@@ -53,14 +53,12 @@ extension ONNXConversion {
         define(node, result, layout: x.layout)
     }
 
-    /// `LeakyRelu`: `max(x, alpha · x)` for `alpha` in [0, 1].
+    /// `LeakyRelu`: `x < 0 ? alpha · x : x`.
     mutating func convertLeakyRelu(_ node: ONNXNode) throws {
         let alpha = node.float("alpha", default: 0.01)
-        guard (0...1).contains(alpha) else { throw ONNXProblem("LeakyRelu with alpha \(alpha) outside [0, 1] is not supported") }
         let x = try operand(node.input(0))
         let slope = try materialize("\(resultName(node)).alpha", shape: [1], values: [alpha])
-        let scaled = try add(.multiply(activation: nil), [x.id, slope], node, suffix: ".scaled")
-        define(node, try add(.binary(.maximum, activation: nil), [x.id, scaled], node), layout: x.layout)
+        define(node, try add(.binary(.prelu, activation: nil), [x.id, slope], node), layout: x.layout)
     }
 
     /// `HardSigmoid`: `clamp(alpha · x + beta, 0, 1)`.

@@ -29,9 +29,11 @@ extension ONNXConversion {
         } else if group == inputShape[3], groupDepth == 1, outputs % group == 0 {
             layout = ([1, kernel[0], kernel[1], outputs], [1, 2, 3, 0], 3, "depthwise")
             op = .depthwiseConv2D(attributes)
+        } else if group > 1, inputShape[3] == group * groupDepth, outputs % group == 0 {
+            return try convertGroupedConv(node, x, weights: weights, filterShape: filterShape, groups: group, attributes: attributes)
         } else {
             throw ONNXProblem(
-                "grouped convolution with \(group) groups of \(groupDepth) channels is not supported (only 1 group, or one per input channel)")
+                "\(group) groups of \(groupDepth) channels do not fit the input's \(inputShape[3]) channels and \(outputs) outputs")
         }
         var inputs = [
             x,
@@ -42,6 +44,95 @@ extension ONNXConversion {
             inputs.append(try bias.constant(in: &self, name: node.inputs[2], shape: [outputs]))
         }
         define(node, try add(op, inputs, node), layout: .channelsLast)
+    }
+
+    /// A convolution of `groups` groups: each slice of the input channels convolved
+    /// with its slice of the filters, the results joined along the channels.
+    mutating func convertGroupedConv(
+        _ node: ONNXNode, _ x: ValueID, weights: ONNXWeights, filterShape: [Int], groups: Int, attributes: Conv2DAttributes
+    ) throws {
+        let inputShape = graph.type(of: x).shape
+        let (outputs, groupDepth, kernel) = (filterShape[0], filterShape[1], [filterShape[2], filterShape[3]])
+        let groupOutputs = outputs / groups
+        let ohwi = weights.permuted(shape: filterShape, [0, 2, 3, 1], axis: 0)
+        let bias = try ONNXWeights.input(self, node, 2)
+        var parts: [ValueID] = []
+        for group in 0..<groups {
+            let channels = try add(
+                .slice(begin: [0, 0, 0, group * groupDepth], size: [inputShape[0], inputShape[1], inputShape[2], groupDepth]),
+                [x], node, suffix: ".group\(group).input")
+            let range = (group * groupOutputs)..<((group + 1) * groupOutputs)
+            var inputs = [
+                channels,
+                try ohwi.channels(range, of: outputs).constant(
+                    in: &self, name: "\(node.inputs[1]).group\(group)", shape: [groupOutputs, kernel[0], kernel[1], groupDepth]),
+            ]
+            if let bias {
+                inputs.append(try bias.channels(range, of: outputs).constant(in: &self, name: "\(node.inputs[2]).group\(group)", shape: [groupOutputs]))
+            }
+            parts.append(try add(.conv2D(attributes), inputs, node, suffix: ".group\(group)"))
+        }
+        define(node, try add(.concatenation(axis: 3, activation: nil), parts, node), layout: .channelsLast)
+    }
+
+    /// `ConvTranspose` (2-D, one group): a direct convolution with the filter
+    /// turned 180° over the input with `stride − 1` zeros between pixels.
+    mutating func convertConvTranspose(_ node: ONNXNode) throws {
+        let x = try channelsLast(try operand(node.input(0)), name: resultName(node))
+        guard let (filterShape, filter) = try floats(node, 1), filterShape.count == 4 else {
+            throw ONNXProblem("only 2-D transposed convolutions with constant [in, out, kh, kw] weights are supported")
+        }
+        guard node.int("group", default: 1) == 1, try pair(node, "dilations") == [1, 1] else {
+            throw ONNXProblem("transposed convolution with groups or dilations is not supported")
+        }
+        let inputShape = graph.type(of: x).shape
+        let (inputs, outputs, kernel) = (filterShape[0], filterShape[1], [filterShape[2], filterShape[3]])
+        guard inputs == inputShape[3] else {
+            throw ONNXProblem("weights \(filterShape) expect \(inputs) input channels, the input has \(inputShape[3])")
+        }
+        let strides = try pair(node, "strides")
+        let outputPadding = node.ints("output_padding") ?? [0, 0]
+        guard outputPadding.count == 2, outputPadding.allSatisfy({ $0 >= 0 }) else {
+            throw ONNXProblem("output_padding \(outputPadding) must be two non-negative values")
+        }
+        var borders: [[Int]] = []
+        for axis in 0..<2 {
+            let size = inputShape[axis + 1]
+            let full = (size - 1) * strides[axis] + outputPadding[axis] + kernel[axis]
+            let (padBefore, padAfter): (Int, Int)
+            if let shape = node.ints("output_shape") {
+                guard shape.count >= 2 else { throw ONNXProblem("output_shape \(shape) must give height and width") }
+                let total = full - shape[shape.count - 2 + axis]
+                let upper = node.string("auto_pad") == "SAME_UPPER"
+                (padBefore, padAfter) = upper ? (total / 2, total - total / 2) : (total - total / 2, total / 2)
+            } else {
+                switch node.string("auto_pad") ?? "NOTSET" {
+                case "NOTSET":
+                    let pads = node.ints("pads") ?? [0, 0, 0, 0]
+                    guard pads.count == 4 else { throw ONNXProblem("pads \(pads) must be four values") }
+                    (padBefore, padAfter) = (pads[axis], pads[axis + 2])
+                case "VALID": (padBefore, padAfter) = (0, 0)
+                case let mode:
+                    // SAME_*: the output is input · stride.
+                    let total = full - size * strides[axis]
+                    (padBefore, padAfter) = mode == "SAME_UPPER" ? (total / 2, total - total / 2) : (total - total / 2, total / 2)
+                }
+            }
+            borders.append(
+                try Graph.transposedConvolutionBorders(
+                    input: size, window: kernel[axis], stride: strides[axis], output: full - padBefore - padAfter,
+                    padBefore: padBefore))
+        }
+        let stuffed = try graph.addZeroStuffing(x, strides: strides, name: resultName(node))
+        // [in, out, kh, kw] to OHWI, each window turned half a turn.
+        let ohwi = permuted(filter, shape: filterShape, [1, 2, 3, 0])
+        let turned = rotatedHalfTurn(TensorData(ohwi, shape: [outputs, kernel[0], kernel[1], inputs]))
+        var layerInputs = [stuffed, try materialize("\(node.inputs[1]).turned", shape: turned.shape.dimensions, values: turned.floats())]
+        if let (_, bias) = try floats(node, 2) {
+            layerInputs.append(try materialize(node.inputs[2], shape: [outputs], values: bias))
+        }
+        let attributes = Conv2DAttributes(explicitPadding: borders)
+        define(node, try add(.conv2D(attributes), layerInputs, node), layout: .channelsLast)
     }
 
     /// `MaxPool` and `AveragePool` (2-D); average pooling does not count padding (`count_include_pad = 1` with padding is an error).
@@ -288,6 +379,24 @@ enum ONNXWeights {
         case .quantized(let values, var parameters, let isInt32):
             if parameters.axis != nil { parameters.axis = axis }
             return .quantized(KilnImport.permuted(values, shape: shape, permutation), parameters, isInt32: isInt32)
+        }
+    }
+
+    /// The output channels `range` of weights with `count` output channels along their first axis.
+    func channels(_ range: Range<Int>, of count: Int) -> ONNXWeights {
+        func sliced<T>(_ values: [T]) -> [T] {
+            let inner = values.count / max(count, 1)
+            return Array(values[(range.lowerBound * inner)..<(range.upperBound * inner)])
+        }
+        switch self {
+        case .real(let values):
+            return .real(sliced(values))
+        case .quantized(let values, var parameters, let isInt32):
+            if parameters.scales.count == count {
+                parameters = QuantizationParameters(
+                    scales: Array(parameters.scales[range]), zeroPoints: Array(parameters.zeroPoints[range]), axis: parameters.axis)
+            }
+            return .quantized(sliced(values), parameters, isInt32: isInt32)
         }
     }
 

@@ -375,14 +375,12 @@ extension ONNXConversion {
         define(node, try add(.add(activation: nil), [x, zeros], node))
     }
 
-    /// `Gather` of constant indices: folded on constants, a slice of the data otherwise (one index or a contiguous run).
+    /// `Gather`: folded on constants, a slice of the data at one index or a contiguous run, Kiln's gather otherwise.
     mutating func convertGather(_ node: ONNXNode) throws {
         let input = try node.input(0)
         let dimensions = try dimensions(of: input)
         let axis = try StaticTensor.axis(node.int("axis", default: 0), rank: dimensions.count)
-        guard let indexTensor = constants[try node.input(1)]?.integers else {
-            throw ONNXProblem("needs constant indices")
-        }
+        guard let indexTensor = constants[try node.input(1)]?.integers else { return try gatherData(node, axis: axis) }
         let indices = StaticTensor(
             shape: indexTensor.shape, values: indexTensor.values.map { $0 < 0 ? $0 &+ dimensions[axis] : $0 })
         if let data = constants[input], values[input] == nil {
@@ -392,7 +390,7 @@ extension ONNXConversion {
         let count = indices.values.count
         guard indices.shape.count <= 1, let first = indices.values.first, first >= 0, first <= dimensions[axis] - count,
             indices.values == Array(first..<(first + count))
-        else { throw ONNXProblem("gathering data at indices \(indices.values) is not supported (only one index or a run)") }
+        else { return try gatherData(node, axis: axis) }
         var begin = Array(repeating: 0, count: dimensions.count)
         var size = dimensions
         (begin[axis], size[axis]) = (first, indices.values.count)
@@ -427,28 +425,5 @@ extension ONNXConversion {
             return
         }
         define(node, try add(.pad(paddings: paddings), [try plain(x, name: resultName(node))], node))
-    }
-
-    /// `ReduceMean` over constant axes (attribute before opset 18, input from 18).
-    mutating func convertReduceMean(_ node: ONNXNode) throws {
-        let x = try operand(node.input(0))
-        let dimensions = onnxShape(x)
-        let requested = try integers(node, 1) ?? node.ints("axes") ?? []
-        if requested.isEmpty, node.int("noop_with_empty_axes", default: 0) != 0 {
-            define(node, x.id, layout: x.layout)
-            return
-        }
-        let axes = requested.isEmpty ? Array(dimensions.indices) : try requested.map { try StaticTensor.axis($0, rank: dimensions.count) }
-        let keep = node.int("keepdims", default: 1) != 0
-        if x.layout == .channelsLast {
-            let storage = [0, 2, 3, 1]
-            let kept = storage.filter { !axes.contains($0) }
-            if keep || kept == kept.sorted() {
-                let stored = axes.compactMap { storage.firstIndex(of: $0) }.sorted()
-                define(node, try add(.mean(axes: stored, keepDimensions: keep), [x.id], node), layout: keep ? .channelsLast : .plain)
-                return
-            }
-        }
-        define(node, try add(.mean(axes: axes.sorted(), keepDimensions: keep), [try plain(x, name: resultName(node))], node))
     }
 }

@@ -138,12 +138,18 @@ struct ONNXConversion {
         }
     }
 
-    /// Declares a graph input: float32 with static dimensions; a symbolic
-    /// batch dimension becomes 1; rank-4 inputs read by spatial layers are NHWC.
+    /// Declares a graph input: float32 (or indices as int32) with static dimensions;
+    /// a symbolic batch dimension becomes 1; rank-4 inputs read by spatial layers are NHWC.
     mutating func addInput(_ input: Onnx_ValueInfoProto) throws {
         let tensorType = input.type.tensorType
-        guard tensorType.elemType == ONNXDataType.float.rawValue else {
-            throw ONNXProblem("has type \(ONNXDataType.name(of: tensorType.elemType)); Kiln's imported models take float32 inputs")
+        let dtype: DType
+        switch ONNXDataType(rawValue: tensorType.elemType) {
+        case .float: dtype = .float32
+        // Token ids and other indices: Kiln takes them as int32.
+        case .int32, .int64: dtype = .int32
+        default:
+            throw ONNXProblem(
+                "has type \(ONNXDataType.name(of: tensorType.elemType)); Kiln's imported models take float32 inputs, or int32/int64 indices as int32")
         }
         var dimensions: [Int] = []
         for (axis, dimension) in tensorType.shape.dim.enumerated() {
@@ -159,7 +165,7 @@ struct ONNXConversion {
         }
         let isImage = dimensions.count == 4 && feedsSpatialLayer(input.name)
         let shape = isImage ? [dimensions[0], dimensions[2], dimensions[3], dimensions[1]] : dimensions
-        let type = TensorType(.float32, Shape(shape))
+        let type = TensorType(dtype, Shape(shape))
         if let problem = type.problem { throw ONNXProblem(problem) }
         let id = graph.addInput(name: input.name, type: type)
         values[input.name] = ONNXValue(id: id, layout: isImage ? .channelsLast : .plain)

@@ -33,16 +33,7 @@ extension TFLiteConversion {
 
     /// TILE: the input joined to itself `multiples[axis]` times along each axis.
     mutating func convertTile(_ x: ValueID, multiples: [Int], _ output: TFLiteTensor) throws -> ValueID {
-        let shape = graph.type(of: x).shape
-        guard multiples.count == shape.rank, multiples.allSatisfy({ (1...Shape.maximumDimension).contains($0) }) else {
-            throw TFLiteError(message: "\(source): multiples \(multiples) need one positive count per axis of \(shape)")
-        }
-        var result = x
-        for (axis, count) in multiples.enumerated() where count > 1 {
-            result = try intermediate(
-                .concatenation(axis: axis, activation: nil), Array(repeating: result, count: count), output, "tile\(axis)")
-        }
-        return try add(.reshape(Shape(zip(shape, multiples).map(*))), [result], output)
+        try graph.addTile(x, multiples: multiples, name: output.name)
     }
 
     /// BROADCAST_TO: leading size-1 axes added, then size-1 axes tiled to the target.
@@ -74,46 +65,12 @@ extension TFLiteConversion {
         return try add(.concatenation(axis: axis, activation: nil), parts, output)
     }
 
-    /// SPACE_TO_DEPTH and DEPTH_TO_SPACE (TensorFlow's DCR order) as reshape, transpose, reshape.
-    mutating func convertSpaceDepth(_ x: ValueID, blockSize block: Int, toDepth: Bool, _ output: TFLiteTensor) throws
-        -> ValueID
-    {
-        let shape = graph.type(of: x).shape
-        guard shape.rank == 4, block >= 1 else {
-            throw TFLiteError(message: "\(source): needs an NHWC input and a positive block size, got \(shape) and \(block)")
-        }
-        let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
-        let blocks: [Int]
-        let result: [Int]
-        if toDepth {
-            guard h % block == 0, w % block == 0 else {
-                throw TFLiteError(message: "\(source): height and width of \(shape) are not multiples of the block size \(block)")
-            }
-            blocks = [n, h / block, block, w / block, block, c]
-            result = [n, h / block, w / block, block * block * c]
-        } else {
-            guard c % (block * block) == 0 else {
-                throw TFLiteError(message: "\(source): the \(c) channels of \(shape) are not a multiple of \(block * block)")
-            }
-            blocks = [n, h, w, block, block, c / (block * block)]
-            result = [n, h * block, w * block, c / (block * block)]
-        }
-        let split = try intermediate(.reshape(Shape(blocks)), [x], output, "blocks")
-        let moved = try intermediate(.transpose(permutation: [0, 1, 3, 2, 4, 5]), [split], output, "transpose")
-        return try add(.reshape(Shape(result)), [moved], output)
-    }
-
-    /// LOG_SOFTMAX: `(x − max) − log Σ e^(x − max)` along the last axis.
+    /// LOG_SOFTMAX along the last axis, in float.
     mutating func convertLogSoftmax(_ x: ValueID, _ output: TFLiteTensor) throws -> ValueID {
-        try inFloat(x, output) { conversion, x in
-            let axis = conversion.graph.type(of: x).shape.rank - 1
-            let largest = try conversion.intermediate(.reduce(.maximum, axes: [axis], keepDimensions: true), [x], output, "max")
-            let shifted = try conversion.intermediate(.subtract(activation: nil), [x, largest], output, "shifted")
-            let exponentials = try conversion.intermediate(.activation(.exp), [shifted], output, "exp")
-            let sum = try conversion.intermediate(.reduce(.sum, axes: [axis], keepDimensions: true), [exponentials], output, "sum")
-            let logSum = try conversion.intermediate(.activation(.log), [sum], output, "log")
-            return (.subtract(activation: nil), [shifted, logSum])
-        }
+        let axis = graph.type(of: x).shape.rank - 1
+        guard graph.type(of: x).dtype == .int8 else { return try graph.addLogSoftmax(x, axis: axis, name: output.name) }
+        let real = try graph.addNode(.dequantize, inputs: [x], name: "\(output.name).dequantize")
+        return try add(.quantize(to: .int8), [try graph.addLogSoftmax(real, axis: axis, name: "\(output.name).float")], output)
     }
 
     /// SOFTMAX with a temperature: `softmax(beta · x)`.
@@ -178,56 +135,21 @@ extension TFLiteConversion {
         var borders: [[Int]] = []
         for axis in 0..<2 {
             let (size, window, stride, target) = (inputShape[axis + 1], filterShape[axis + 1], strides[axis], outputShape[axis + 1])
-            let stuffed = (size - 1) * stride + 1
             // The forward convolution this one transposes: its padding before the first pixel.
             let padBefore = padding == .same ? max((size - 1) * stride + window - target, 0) / 2 : 0
-            let before = window - 1 - padBefore
-            let after = target + window - 1 - stuffed - before
-            guard before >= 0, after >= 0 else {
-                throw TFLiteError(
-                    message: "\(source): output size \(target) from \(size) pixels with stride \(stride) and a window of "
-                        + "\(window) is not supported")
-            }
-            borders.append([before, after])
+            borders.append(
+                try Graph.transposedConvolutionBorders(input: size, window: window, stride: stride, output: target, padBefore: padBefore))
         }
-        if strides != [1, 1] {
-            let (n, h, w, c) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
-            x = try intermediate(.reshape([n, h, 1, w, 1, c]), [x], output, "spread")
-            x = try intermediate(
-                .pad(paddings: [[0, 0], [0, 0], [0, strides[0] - 1], [0, 0], [0, strides[1] - 1], [0, 0]]), [x], output,
-                "stuff")
-            x = try intermediate(.reshape([n, h * strides[0], w * strides[1], c]), [x], output, "stuffed")
-            x = try intermediate(
-                .slice(begin: [0, 0, 0, 0], size: [n, (h - 1) * strides[0] + 1, (w - 1) * strides[1] + 1, c]), [x], output,
-                "trimmed")
-        }
+        x = try graph.addZeroStuffing(x, strides: strides, name: output.name)
         guard let filterData = graph.constantData(filter) else {
             throw TFLiteError(message: "\(source): TRANSPOSE_CONV needs a constant filter")
         }
         let turned = graph.addConstant(
-            name: "\(output.name).filter", data: Self.rotatedHalfTurn(filterData),
+            name: "\(output.name).filter", data: rotatedHalfTurn(filterData),
             quantization: graph.type(of: filter).quantization)
         let attributes = Conv2DAttributes(
             padding: .valid, explicitPadding: borders, activation: try Self.activation(activation))
         return try add(.conv2D(attributes), [x, turned] + (bias.map { [$0] } ?? []), output)
-    }
-
-    /// An OHWI filter with each window turned 180° (`w[o, kh − 1 − i, kw − 1 − j, c]`).
-    static func rotatedHalfTurn(_ data: TensorData) -> TensorData {
-        let shape = data.shape
-        let (height, width) = (shape[1], shape[2])
-        let pixel = shape[3] * data.dtype.byteSize
-        var bytes = data.bytes
-        for o in 0..<shape[0] {
-            for i in 0..<height {
-                for j in 0..<width {
-                    let to = ((o * height + i) * width + j) * pixel
-                    let from = ((o * height + height - 1 - i) * width + width - 1 - j) * pixel
-                    bytes.replaceSubrange(to..<(to + pixel), with: data.bytes[from..<(from + pixel)])
-                }
-            }
-        }
-        return TensorData(dtype: data.dtype, shape: shape, bytes: bytes)
     }
 
     /// RESIZE_BILINEAR and RESIZE_NEAREST_NEIGHBOR with TensorFlow's coordinate rules.

@@ -291,7 +291,8 @@ struct TFLiteConversion {
         case (.pack, .pack(_, let axis)):
             result = try convertPack(try operands.indices.map(input), axis: axis, output)
         case (.spaceToDepth, .spaceToDepth(let block)), (.depthToSpace, .depthToSpace(let block)):
-            result = try convertSpaceDepth(try input(0), blockSize: block, toDepth: code == .spaceToDepth, output)
+            result = try graph.addSpaceDepthRearrangement(
+                try input(0), blockSize: block, toDepth: code == .spaceToDepth, name: output.name)
         case (.logSoftmax, _):
             result = try convertLogSoftmax(try input(0), output)
         case (.transposeConv, .transposeConv(let padding, let strideWidth, let strideHeight, let activation)):
@@ -307,7 +308,7 @@ struct TFLiteConversion {
             let axes = try integers(try operand(1))
             guard axes.count == 1 else { throw TFLiteError(message: "\(source): \(code.name) needs one axis, got \(axes)") }
             result = try graph.addNode(
-                .argExtremum(code == .argMax ? .maximum : .minimum, axis: axes[0]), inputs: [try input(0)], name: output.name)
+                .argExtremum(code == .argMax ? .maximum : .minimum, axis: axes[0], keepDimensions: false), inputs: [try input(0)], name: output.name)
         case (.gather, .gather(let axis, let batchDimensions)):
             guard batchDimensions == 0 else {
                 throw TFLiteError(message: "\(source): GATHER with batch_dims \(batchDimensions) is not supported (only 0)")
