@@ -9,7 +9,11 @@ write: explicit and automatic padding, batch normalization after
 convolutions, Clip as ReLU6, residual additions, depthwise convolutions
 (group = channels), Flatten of a feature map into Gemm, shape arithmetic
 (Shape → Gather → Unsqueeze → Concat → Reshape), LayerNormalization, batched
-MatMul, Transpose, Softmax.
+MatMul, Transpose, Softmax; and, for their operators, a decoder (LeakyRelu,
+PRelu, ConvTranspose, grouped Conv, nearest and linear Resize, SpaceToDepth,
+DepthToSpace) and a model with eight outputs (ReduceMax/Sum/Min/Prod/Mean,
+ArgMax, Tile, LogSoftmax, Gather on data). Each float model is run by ONNX
+Runtime and by onnx's reference implementation before it is written.
 
 Image models also get an int8 QDQ version, made the way ONNX Runtime documents
 it (`quant_pre_process`, then `quantize_static` with QDQ format, int8
@@ -19,7 +23,8 @@ Writes into Tests/KilnTests/Fixtures/ONNX/:
   NAME.onnx            the model
   NAME_qdq.onnx        its int8 QDQ version (image models)
   NAME.inputs.npy      ONNX Runtime's input (NCHW for images, as ONNX has it; also NAME_qdq's)
-  NAME.outputs.npy     ONNX Runtime's output (NAME_qdq.outputs.npy for the QDQ version)
+  NAME.outputs.npy     ONNX Runtime's output (NAME_qdq.outputs.npy for the QDQ version);
+                       NAME.outputs.K.npy, K in graph output order, for a model with several
   README.md            how the files were made, versions and checksums
 """
 
@@ -33,6 +38,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -182,8 +188,65 @@ def encoder():
                    [helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, width])], 17)
 
 
-MODELS = {"cnn": cnn, "residual": residual, "depthwise": depthwise, "encoder": encoder}
-QDQ_MODELS = ["cnn", "residual", "depthwise"]
+def decoder():
+    """Decoder-style chain for the upsampling and rearranging operators: Conv → LeakyRelu(0.2) → Conv (stride 2)
+    → PRelu (per-channel slopes [16, 1, 1]) → ConvTranspose (stride 2, pads 1, output_padding 1) → grouped Conv
+    (group 2) → Resize (nearest, scales 2, asymmetric, floor) → Resize (linear, sizes 24x24, half_pixel)
+    → SpaceToDepth(2) → 1×1 Conv → DepthToSpace(2, DCR) → 1×1 Conv → Softmax over the channels; opset 17."""
+    b = Builder(5)
+    x = b.conv("image", 3, 8, 3, pads=[1, 1, 1, 1])  # 16x16x8
+    x = b.node("LeakyRelu", [x], alpha=0.2)
+    x = b.conv(x, 8, 16, 3, strides=[2, 2], pads=[1, 1, 1, 1])  # 8x8x16
+    x = b.node("PRelu", [x, b.constant(b.rng.uniform(0.05, 0.5, [16, 1, 1]), "slope")])
+    # ConvTranspose weights are [in, out / group, kH, kW].
+    x = b.node("ConvTranspose", [x, b.weights([16, 8, 3, 3], scale=1.0 / np.sqrt(16 * 9 / 4)),
+                                 b.constant(b.rng.uniform(-0.1, 0.1, [8]), "b")],
+               kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 1])  # 16x16x8
+    x = b.conv(x, 8, 8, 3, group=2, pads=[1, 1, 1, 1])
+    x = b.node("Resize", [x, "", b.constant([1, 1, 2, 2], "scales")], mode="nearest",
+               coordinate_transformation_mode="asymmetric", nearest_mode="floor")  # 32x32x8
+    x = b.node("Resize", [x, "", "", b.constant([1, 8, 24, 24], "sizes", np.int64)], mode="linear",
+               coordinate_transformation_mode="half_pixel")  # 24x24x8
+    x = b.node("SpaceToDepth", [x], blocksize=2)  # 12x12x32
+    x = b.conv(x, 32, 16, 1)
+    x = b.node("DepthToSpace", [x], blocksize=2, mode="DCR")  # 24x24x4
+    x = b.conv(x, 4, 3, 1)
+    y = b.node("Softmax", [x], axis=1)
+    return b.model("decoder", [image_input("image", [1, 3, 16, 16])],
+                   [helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, 3, 24, 24])], 17)
+
+
+def reductions():
+    """One NCHW input, eight outputs, in this order: ReduceMax over H, W; ReduceSum over C, kept (axes an input,
+    as from opset 13); ReduceMin over W; ReduceProd over H of 1 + 0.25 · Tanh(x); ArgMax over C (int64);
+    Tile along W → Conv (3×3, stride 2, windows straddling both copies); Flatten → Gemm → LogSoftmax;
+    Gather of W columns 0, 2, 4 → ReduceMean over C, kept. The other reductions take their axes as an
+    attribute (opset 17)."""
+    b = Builder(6)
+    x = "features"  # [1, 6, 8, 12]
+    outputs = [
+        (b.node("ReduceMax", [x], axes=[2, 3], keepdims=0), TensorProto.FLOAT, [1, 6]),
+        (b.node("ReduceSum", [x, b.constant([1], "axes", np.int64)], keepdims=1), TensorProto.FLOAT, [1, 1, 8, 12]),
+        (b.node("ReduceMin", [x], axes=[3], keepdims=0), TensorProto.FLOAT, [1, 6, 8]),
+    ]
+    # 1 + tanh/4 lies in [0.75, 1.25]: a product of 8 of them stays within a few powers of 2 of 1.
+    factors = b.node("Add", [b.node("Mul", [b.node("Tanh", [x]), b.constant(0.25, "quarter")]), b.constant(1.0, "one")])
+    outputs.append((b.node("ReduceProd", [factors], axes=[2], keepdims=0), TensorProto.FLOAT, [1, 6, 12]))
+    outputs.append((b.node("ArgMax", [x], axis=1, keepdims=0), TensorProto.INT64, [1, 8, 12]))
+    tiled = b.node("Tile", [x, b.constant([1, 1, 1, 2], "repeats", np.int64)])  # [1, 6, 8, 24]
+    outputs.append((b.conv(tiled, 6, 4, 3, strides=[2, 2]), TensorProto.FLOAT, [1, 4, 3, 11]))
+    flat = b.node("Flatten", [x], axis=1)  # [1, 576]
+    logits = b.node("Gemm", [flat, b.weights([576, 10], scale=1.0 / np.sqrt(576)), b.constant(b.rng.uniform(-0.1, 0.1, [10]), "b")])
+    outputs.append((b.node("LogSoftmax", [logits], axis=-1), TensorProto.FLOAT, [1, 10]))
+    gathered = b.node("Gather", [x, b.constant([0, 2, 4], "indices", np.int64)], axis=3)  # [1, 6, 8, 3]
+    outputs.append((b.node("ReduceMean", [gathered], axes=[1], keepdims=1), TensorProto.FLOAT, [1, 1, 8, 3]))
+    return b.model("reductions", [image_input("features", [1, 6, 8, 12])],
+                   [helper.make_tensor_value_info(name, dtype, shape) for name, dtype, shape in outputs], 17)
+
+
+MODELS = {"cnn": cnn, "residual": residual, "depthwise": depthwise, "encoder": encoder, "decoder": decoder,
+          "reductions": reductions}
+QDQ_MODELS = ["cnn", "residual", "depthwise", "decoder", "reductions"]
 
 
 class RandomImages(CalibrationDataReader):
@@ -209,33 +272,67 @@ def quantized(path: Path, feed_name: str, shape) -> Path:
     return output
 
 
+def save_outputs(name: str, outputs) -> list[str]:
+    """NAME.outputs.npy, or NAME.outputs.K.npy (K in graph output order) for a model with several outputs;
+    float outputs as float32, integer ones (ArgMax's int64) as they are."""
+    files = [f"{name}.outputs.npy"] if len(outputs) == 1 else [f"{name}.outputs.{k}.npy" for k in range(len(outputs))]
+    for file, value in zip(files, outputs):
+        np.save(OUT / file, value.astype(np.float32) if value.dtype.kind == "f" else value)
+    return files
+
+
+def max_difference(outputs, expected) -> float:
+    return max(float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) for a, b in zip(outputs, expected))
+
+
+def shapes_text(outputs) -> str:
+    """A single output's shape as `[1, 10]`; several as `[1, 6]; int64 [1, 8, 12]; …`, in graph output order."""
+    if len(outputs) == 1:
+        return str(list(outputs[0].shape))
+    return "; ".join(("" if o.dtype == np.float32 else f"{o.dtype} ") + str(list(o.shape)) for o in outputs)
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, checks = [], []
     for index, (name, build) in enumerate(MODELS.items()):
         model = build()
-        path = OUT / f"{name}.onnx"
-        onnx.save(model, path)
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        # Run by ONNX Runtime, and by onnx's Python reference implementation, before anything is written.
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         feed = session.get_inputs()[0]
         shape = [1 if not isinstance(d, int) else d for d in feed.shape]
         rng = np.random.default_rng(100 + index)
         inputs = rng.uniform(-1, 1, shape).astype(np.float32)
-        (outputs,) = session.run(None, {feed.name: inputs})
+        outputs = session.run(None, {feed.name: inputs})
+        assert all(np.all(np.isfinite(o)) for o in outputs), name
+        reference = ReferenceEvaluator(model).run(None, {feed.name: inputs})
+        assert [o.shape for o in outputs] == [r.shape for r in reference], (name, [o.shape for o in outputs])
+        difference = max_difference(outputs, reference)
+        path = OUT / f"{name}.onnx"
+        onnx.save(model, path)
         np.save(OUT / f"{name}.inputs.npy", inputs)
-        np.save(OUT / f"{name}.outputs.npy", outputs.astype(np.float32))
+        save_outputs(name, outputs)
         ops = sorted({node.op_type for node in model.graph.node})
-        rows.append((name, model.opset_import[0].version, shape, list(outputs.shape), ops))
-        print(f"{name}: opset {rows[-1][1]}, input {shape}, output {rows[-1][3]}, {len(model.graph.node)} nodes")
+        rows.append((name, model.opset_import[0].version, shape, shapes_text(outputs), ops))
+        print(f"{name}: opset {rows[-1][1]}, input {shape}, output {rows[-1][3]}, {len(model.graph.node)} nodes, "
+              f"max |ONNX Runtime - onnx.reference| {difference:.3g}")
+        qdq_text = ""
         if name in QDQ_MODELS:
-            qdq_path = quantized(path, feed.name, shape)
-            qdq = onnx.load(qdq_path)
-            session = ort.InferenceSession(str(qdq_path), providers=["CPUExecutionProvider"])
-            (outputs,) = session.run(None, {feed.name: inputs})
-            np.save(OUT / f"{name}_qdq.outputs.npy", outputs.astype(np.float32))
-            ops = sorted({node.op_type for node in qdq.graph.node})
-            rows.append((f"{name}_qdq", qdq.opset_import[0].version, shape, list(outputs.shape), ops))
-            print(f"{name}_qdq: {len(qdq.graph.node)} nodes, {ops}")
+            try:
+                qdq_path = quantized(path, feed.name, shape)
+            except Exception as error:  # keep the float model; say why in the README
+                qdq_text = f"not made: quantize_static failed ({type(error).__name__}: {error})"
+                print(f"{name}_qdq: {qdq_text}")
+            else:
+                qdq = onnx.load(qdq_path)
+                session = ort.InferenceSession(str(qdq_path), providers=["CPUExecutionProvider"])
+                quantized_outputs = session.run(None, {feed.name: inputs})
+                save_outputs(f"{name}_qdq", quantized_outputs)
+                ops = sorted({node.op_type for node in qdq.graph.node})
+                rows.append((f"{name}_qdq", qdq.opset_import[0].version, shape, shapes_text(quantized_outputs), ops))
+                qdq_text = f"{max_difference(quantized_outputs, outputs):.3g}"
+                print(f"{name}_qdq: {len(qdq.graph.node)} nodes, {ops}, max |QDQ - float| {qdq_text}")
+        checks.append((name, difference, qdq_text))
     versions = {package: importlib.metadata.version(package) for package in ("onnx", "onnxruntime", "numpy", "sympy")}
     lines = [
         "# ONNX import fixtures",
@@ -243,6 +340,8 @@ def main():
         "Generated by `scripts/make_onnx_models.sh` (`scripts/make_onnx_models.py`); do not edit.",
         "NCHW models written with the `onnx` helper API, seeded random weights, checked by",
         "`onnx.checker`; outputs from ONNX Runtime's CPU provider on the seeded input.",
+        "A model with several outputs has `NAME.outputs.K.npy`, K in graph output order; float outputs",
+        "are float32, ArgMax's int64.",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
         "",
@@ -251,6 +350,15 @@ def main():
     ]
     for name, opset, shape, out_shape, ops in rows:
         lines.append(f"| {name} | {opset} | {shape} | {out_shape} | {', '.join(ops)} |")
+    lines += [
+        "",
+        "Checks when generated: ONNX Runtime against `onnx.reference.ReferenceEvaluator` on the float model,",
+        "and the QDQ version's outputs against the float model's (max |difference| over all outputs).",
+        "",
+        "| model | float: ONNX Runtime vs onnx.reference | QDQ vs float |",
+        "|---|---|---|",
+        *[f"| {name} | {difference:.3g} | {qdq or '(no QDQ version)'} |" for name, difference, qdq in checks],
+    ]
     lines += ["", "| file | bytes | sha256 (first 16) |", "|---|---|---|"]
     for path in sorted(OUT.glob("*.onnx")) + sorted(OUT.glob("*.npy")):
         data = path.read_bytes()

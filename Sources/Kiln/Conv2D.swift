@@ -7,7 +7,7 @@ import KilnIR
 /// ```swift
 /// Conv2D(16, kernel: 3, padding: .same, activation: .relu)
 /// ```
-public struct Conv2D: NamedLayer {
+public struct Conv2D: NamedLayer, ExplicitlyPadded {
     /// Output channels.
     public var filters: Int
     /// Kernel height and width.
@@ -18,6 +18,8 @@ public struct Conv2D: NamedLayer {
     public var dilation: (height: Int, width: Int)
     /// Border handling.
     public var padding: Padding
+    /// `[[top, bottom], [left, right]]` zero rows and columns, overriding `padding` (see ``ExplicitlyPadded``).
+    public var explicitPadding: [[Int]]?
     /// Activation applied to the result.
     public var activation: Activation?
     /// Whether the layer adds a bias.
@@ -67,7 +69,8 @@ public struct Conv2D: NamedLayer {
         }
         let channels = input.shape[3]
         let attributes = Conv2DAttributes(
-            strides: [strides.height, strides.width], dilations: [dilation.height, dilation.width], padding: padding)
+            strides: [strides.height, strides.width], dilations: [dilation.height, dilation.width], padding: padding,
+            explicitPadding: explicitPadding)
         tracer.addWeightedLayer(
             .init(
                 op: { activation in

@@ -9,7 +9,7 @@ import KilnIR
 /// ```swift
 /// DepthwiseConv2D(kernel: 3, padding: .same, activation: .relu6)
 /// ```
-public struct DepthwiseConv2D: NamedLayer {
+public struct DepthwiseConv2D: NamedLayer, ExplicitlyPadded {
     /// Kernel height and width.
     public var kernel: (height: Int, width: Int)
     /// Steps between windows (height, width).
@@ -18,6 +18,8 @@ public struct DepthwiseConv2D: NamedLayer {
     public var dilation: (height: Int, width: Int)
     /// Border handling.
     public var padding: Padding
+    /// `[[top, bottom], [left, right]]` zero rows and columns, overriding `padding` (see ``ExplicitlyPadded``).
+    public var explicitPadding: [[Int]]?
     /// Filters per input channel.
     public var depthMultiplier: Int
     /// Activation applied to the result.
@@ -70,7 +72,8 @@ public struct DepthwiseConv2D: NamedLayer {
         // Saturating: an oversized multiplier is reported by shape validation at this layer, not trapped here.
         let channels = Shape([input.shape[3], depthMultiplier]).elementCount
         let attributes = Conv2DAttributes(
-            strides: [strides.height, strides.width], dilations: [dilation.height, dilation.width], padding: padding)
+            strides: [strides.height, strides.width], dilations: [dilation.height, dilation.width], padding: padding,
+            explicitPadding: explicitPadding)
         tracer.addWeightedLayer(
             .init(
                 op: { activation in

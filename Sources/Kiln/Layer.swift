@@ -91,3 +91,23 @@ public enum LayerBuilder {
     /// The finished block.
     public static func buildFinalResult(_ component: [any Layer]) -> Sequential { Sequential(layers: component) }
 }
+
+/// A windowed layer whose border can be given row by row, as ONNX models state it.
+public protocol ExplicitlyPadded: NamedLayer {
+    /// `[[top, bottom], [left, right]]`, overriding the layer's `padding`.
+    var explicitPadding: [[Int]]? { get set }
+}
+
+extension ExplicitlyPadded {
+    /// The same layer with `top`, `bottom`, `left` and `right` rows and columns
+    /// of padding (zeros for convolutions, never counted by pooling).
+    ///
+    /// ```swift
+    /// Conv2D(8, kernel: 3, strides: 2).padded(top: 0, bottom: 1, left: 0, right: 1)
+    /// ```
+    public func padded(top: Int, bottom: Int, left: Int, right: Int) -> Self {
+        var copy = self
+        copy.explicitPadding = [[top, bottom], [left, right]]
+        return copy
+    }
+}

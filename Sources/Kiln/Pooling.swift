@@ -5,13 +5,19 @@ import KilnIR
 /// ```swift
 /// MaxPool2D(2)  // 2×2 windows, stride 2
 /// ```
-public struct MaxPool2D: NamedLayer {
+public struct MaxPool2D: NamedLayer, ExplicitlyPadded {
     /// Window size and strides.
     public var geometry: PoolGeometry
     /// The layer's name; `max_pool2d_N` by default.
     public var name: String?
     /// The output's int8 quantization parameters; the input's by default.
     public var quantization: QuantizationParameters?
+
+    /// Positions outside the input that windows may cover, overriding the padding (see ``ExplicitlyPadded``).
+    public var explicitPadding: [[Int]]? {
+        get { geometry.attributes.explicitPadding }
+        set { geometry.attributes.explicitPadding = newValue }
+    }
 
     /// Creates max pooling with a square window; strides default to the window size.
     public init(
@@ -41,13 +47,19 @@ public struct MaxPool2D: NamedLayer {
 /// ```swift
 /// AveragePool2D(2)
 /// ```
-public struct AveragePool2D: NamedLayer {
+public struct AveragePool2D: NamedLayer, ExplicitlyPadded {
     /// Window size and strides.
     public var geometry: PoolGeometry
     /// The layer's name; `average_pool2d_N` by default.
     public var name: String?
     /// The output's int8 quantization parameters; the input's by default.
     public var quantization: QuantizationParameters?
+
+    /// Positions outside the input that windows may cover, overriding the padding (see ``ExplicitlyPadded``).
+    public var explicitPadding: [[Int]]? {
+        get { geometry.attributes.explicitPadding }
+        set { geometry.attributes.explicitPadding = newValue }
+    }
 
     /// Creates average pooling with a square window; strides default to the window size.
     public init(

@@ -8,6 +8,8 @@ public final class Tracer {
     private var graph: Graph
     private var diagnostics: [Diagnostic] = []
     private var currentValue: ValueID?
+    /// The outputs an ``Outputs`` block gave; then no layer may follow.
+    private var outputs: [ValueID]?
     private var failed = false
     private var nameCounts: [String: Int] = [:]
     private var usedNames: Set<String> = []
@@ -85,18 +87,19 @@ public final class Tracer {
     /// Adds a parameter (`LAYER.SUFFIX`) whose contents come from the model's weight source.
     ///
     /// `dtype` int8 declares a quantized filter whose scales load from
-    /// `LAYER.SUFFIX_scale` (per channel along `scaleAxis`); int32 declares a
-    /// quantized bias. Both need weights from a file.
+    /// `LAYER.SUFFIX_scale` (per channel along `scaleAxis`) unless `quantization`
+    /// states them; int32 declares a quantized bias or indices. All need weights from a file.
     public func addParameter(
         layer: String, suffix: String, shape: Shape, scheme: WeightInitializer.Scheme, fanIn: Int, fanOut: Int,
-        dtype: DType = .float32, scaleAxis: Int? = nil, at location: SourceLocation? = nil
+        dtype: DType = .float32, scaleAxis: Int? = nil, quantization: QuantizationParameters? = nil,
+        at location: SourceLocation? = nil
     ) -> ValueID {
         let key = "\(layer).\(suffix)"
         if dtype != .float32, !weights.isFile, let location {
             fail("layer '\(layer)' runs on int8 data and needs its weights from a file, not seeded initialization", at: location)
         }
         return graph.addConstant(
-            name: key, type: TensorType(dtype, shape),
+            name: key, type: TensorType(dtype, shape, quantization: quantization),
             source: weights.source(forKey: key, scheme: scheme, fanIn: fanIn, fanOut: fanOut, quantizedAxis: scaleAxis))
     }
 
@@ -104,6 +107,15 @@ public final class Tracer {
     public func addConstant(name: String, data: TensorData, quantization: QuantizationParameters? = nil) -> ValueID {
         graph.addConstant(name: name, data: data, quantization: quantization)
     }
+
+    /// Makes `ids` the model's outputs; a layer after them is an error.
+    func setOutputs(_ ids: [ValueID], at location: SourceLocation) {
+        outputs = ids
+        outputsLocation = location
+    }
+
+    /// Where ``setOutputs(_:at:)`` was called, to report layers after it.
+    private var outputsLocation: SourceLocation?
 
     /// Applies `op` to the current value and `operands`, making the result current.
     ///
@@ -122,6 +134,10 @@ public final class Tracer {
         _ op: Op, inputs: [ValueID], name: String, at location: SourceLocation, quantization: QuantizationParameters?
     ) -> ValueID? {
         guard !failed else { return nil }
+        if outputs != nil, let outputsLocation {
+            fail("layer '\(name)' comes after Outputs, which must end the model's body (declared at line \(outputsLocation.line))", at: location)
+            return nil
+        }
         var resultQuantization = quantization
         if let first = inputs.first, graph.type(of: first).dtype == .int8, resultQuantization == nil {
             switch op {
@@ -154,7 +170,9 @@ public final class Tracer {
 
     func finish(options: CompileOptions) -> TraceResult {
         if !failed {
-            if let currentValue {
+            if let outputs {
+                graph.outputs = outputs
+            } else if let currentValue {
                 graph.outputs = [currentValue]
             } else {
                 diagnostics.append(.error("the model's body is empty: start it with Input(shape:)"))

@@ -33,25 +33,34 @@ public struct ModelSourceWriter {
         // Fold weight dequantization and the like so only layers remain.
         try FoldConstantsPass().run(on: &graph)
         try CanonicalizePass().run(on: &graph)
-        guard graph.inputs.count == 1, graph.outputs.count == 1 else {
-            throw CompilerError("only models with one input and one output can be written as Swift; this one has \(graph.inputs.count) and \(graph.outputs.count)")
+        guard graph.inputs.count == 1, !graph.outputs.isEmpty else {
+            throw CompilerError("only models with one input can be written as Swift; this one has \(graph.inputs.count)")
         }
         var state = WriterState(graph: graph)
         let isChain = Self.isChain(graph)
         var lines: [String] = []
         for node in graph.nodes {
-            lines.append(try state.layer(for: node, chained: isChain))
+            lines += try state.layer(for: node, chained: isChain).split(separator: "\n").map(String.init)
         }
         let inputType = graph.type(of: graph.inputs[0])
-        var input = "Input(shape: \(inputType.shape.dimensions)).named(\"\(graph[graph.inputs[0]].name.swiftLiteralContent)\")"
+        let inputName = graph[graph.inputs[0]].name.swiftLiteralContent
+        var input =
+            inputType.dtype == .int32
+            ? "Input.indices(shape: \(inputType.shape.dimensions)).named(\"\(inputName)\")"
+            : "Input(shape: \(inputType.shape.dimensions)).named(\"\(inputName)\")"
         if let quantization = inputType.quantization { input += quantized(quantization) }
         var body = ["        \(input)"]
         if isChain {
             body += lines.map { "        \($0)" }
-        } else {
+        } else if graph.outputs.count == 1 {
             body.append("        Functional { x0 in")
             body += lines.map { "            \($0)" }
             body.append("            return \(state.variable(graph.outputs[0]))")
+            body.append("        }")
+        } else {
+            body.append("        Outputs { x0 in")
+            body += lines.map { "            \($0)" }
+            body.append("            return [\(graph.outputs.map(state.variable).joined(separator: ", "))]")
             body.append("        }")
         }
         let source = """
@@ -69,18 +78,24 @@ public struct ModelSourceWriter {
         return (source, state.weights)
     }
 
-    /// Whether every node reads the previous node's result (plus constants) and nothing else reads it.
+    /// Whether every node is a layer reading the previous node's result (plus its weights) and nothing else reads it.
     static func isChain(_ graph: Graph) -> Bool {
+        guard graph.outputs.count == 1 else { return false }
         var previous = graph.inputs[0]
         let consumers = graph.consumers()
         for node in graph.nodes {
             guard node.inputs.first == previous, node.inputs.dropFirst().allSatisfy(graph.isConstant),
-                consumers[previous]?.count == 1
+                consumers[previous]?.count == 1, WriterState.isLayer(node, in: graph)
             else { return false }
             previous = node.outputs[0]
         }
         return graph.outputs == [previous]
     }
+}
+
+/// `.padded(top:bottom:left:right:)` for `[[top, bottom], [left, right]]`.
+private func padded(_ borders: [[Int]]) -> String {
+    ".padded(top: \(borders[0][0]), bottom: \(borders[0][1]), left: \(borders[1][0]), right: \(borders[1][1]))"
 }
 
 /// `.quantized(scale:zeroPoint:)` for per-tensor parameters.
@@ -141,10 +156,6 @@ private struct WriterState {
         func pair(_ values: [Int]) -> String { "(\(values[0]), \(values[1]))" }
         let expression: String
         switch node.op {
-        case .conv2D(let a) where a.explicitPadding != nil, .depthwiseConv2D(let a) where a.explicitPadding != nil:
-            throw CompilerError("layer '\(node.name)' pads explicitly (\(a.explicitPadding ?? [])), which the DSL cannot express yet")
-        case .maxPool2D(let a) where a.explicitPadding != nil, .averagePool2D(let a) where a.explicitPadding != nil:
-            throw CompilerError("layer '\(node.name)' pads explicitly (\(a.explicitPadding ?? [])), which the DSL cannot express yet")
         case .conv2D(let a):
             let name = name("conv2d")
             try storeWeights(node, name: name)
@@ -185,11 +196,9 @@ private struct WriterState {
         case .resize(let a):
             expression =
                 "Resize(height: \(a.size[0]), width: \(a.size[1]), method: .\(a.method.rawValue), coordinates: .\(a.coordinates.rawValue), rounding: .\(a.rounding.rawValue)).named(\"\(name(node.op.kindName))\")"
-        case .gather(let axis):
-            guard let indices = graph.constantData(node.inputs[1]) else {
-                throw CompilerError("layer '\(node.name)' gathers at indices computed by the model, which the DSL cannot express yet")
-            }
-            expression = "Gather(indices: \(indices.int32s()), axis: \(axis)).named(\"\(name("gather"))\")"
+        case .gather(let axis) where !graph.isConstant(node.inputs[0]) && graph.isConstant(node.inputs[1]):
+            let indices = graph.constantData(node.inputs[1])?.int32s() ?? []
+            expression = "Gather(indices: \(indices), axis: \(axis)).named(\"\(name("gather"))\")"
         case .binary(.prelu, nil) where graph.constantData(node.inputs[1])?.shape.elementCount == 1:
             let slope = graph.constantData(node.inputs[1]).map { data in
                 graph.type(of: node.inputs[1]).quantization.map { $0.dequantize(data) } ?? data.floats()
@@ -202,14 +211,80 @@ private struct WriterState {
             expression = "Dequantize().named(\"\(name("dequantize"))\")"
         case .dynamicRangeQuantize(let scope):
             expression = "DynamicRangeQuantize(.\(scope.rawValue)).named(\"\(name("dynamic_range_quantize"))\")"
-        case .add, .multiply, .subtract, .binary, .batchMatMul, .concatenation:
-            guard !chained, node.inputs.allSatisfy({ !graph.isConstant($0) }) else {
-                throw CompilerError("layer '\(node.name)' (\(node.op.kindName)) with a constant operand cannot be written in the DSL yet")
+        case .add, .multiply, .subtract, .binary, .batchMatMul, .concatenation, .gather:
+            guard !chained else { throw CompilerError("internal error: '\(node.name)' (\(node.op.kindName)) in a chain") }
+            var declarations: [String] = []
+            var operands: [String] = []
+            for input in node.inputs {
+                guard graph.isConstant(input) else {
+                    operands.append(self.variable(input))
+                    continue
+                }
+                let (name, declaration) = try constant(input)
+                declarations.append(declaration)
+                operands.append(name)
             }
-            let operands = node.inputs.map(variable)
             let variable = "x\(variables.count)"
             variables[node.outputs[0]] = variable
             let parameters = result.quantization.map { ", scale: \($0.scales[0]), zeroPoint: \($0.zeroPoints[0])" } ?? ""
+            let prefix = declarations.map { $0 + "\n" }.joined()
+            switch node.op {
+            case .gather(let axis):
+                return prefix + "let \(variable) = gather(\(operands[0]), at: \(operands[1]), axis: \(axis), name: \"\(name("gather"))\")"
+            default:
+                break
+            }
+            return prefix + (try merged(node, variable: variable, operands: operands, parameters: parameters))
+        }
+        var padding = ""
+        switch node.op {
+        case .conv2D(let a), .depthwiseConv2D(let a): padding = a.explicitPadding.map(padded) ?? ""
+        case .maxPool2D(let a), .averagePool2D(let a): padding = a.explicitPadding.map(padded) ?? ""
+        default: break
+        }
+        if chained { return expression + padding + suffix }
+        let variable = "x\(variables.count)"
+        variables[node.outputs[0]] = variable
+        return "let \(variable) = \(self.variable(node.inputs[0])).applying(\(expression)\(padding)\(suffix))"
+    }
+
+    /// Whether `node` is written as a layer (applied to one input, weights from the file), not as a merge of tensors.
+    static func isLayer(_ node: Node, in graph: Graph) -> Bool {
+        switch node.op {
+        case .add, .multiply, .subtract, .batchMatMul, .concatenation: return false
+        case .binary(.prelu, nil): return graph.constantData(node.inputs[1])?.shape.elementCount == 1
+        case .binary: return false
+        case .gather: return !graph.isConstant(node.inputs[0]) && graph.isConstant(node.inputs[1])
+        default: return true
+        }
+    }
+
+    /// A `let` declaring constant `id` as a tensor loaded from the weights, and its name.
+    mutating func constant(_ id: ValueID) throws -> (name: String, declaration: String) {
+        guard let data = graph.constantData(id) else { throw CompilerError("constant '\(graph[id].name)' has no data") }
+        let name = name("constant")
+        let type = graph.type(of: id)
+        var arguments = ""
+        switch (data.dtype, type.quantization) {
+        case (.float32, nil):
+            break
+        case (.int32, nil):
+            arguments = ", dtype: .int32"
+        case (.int8, let parameters?) where parameters.scales.count == 1:
+            arguments = ", dtype: .int8, scale: \(parameters.scales[0]), zeroPoint: \(parameters.zeroPoints[0])"
+        default:
+            throw CompilerError(
+                "constant '\(graph[id].name)' (\(type)) cannot be written in the DSL yet (only float32, int32 and per-tensor int8)")
+        }
+        weights["\(name).value"] = data
+        let variable = name.replacingOccurrences(of: "constant_", with: "c")
+        variables[id] = variable
+        return (variable, "let \(variable) = x0.constant(named: \"\(name)\", shape: \(data.shape.dimensions)\(arguments))")
+    }
+
+    /// The functional call for a merge of `operands`.
+    func merged(_ node: Node, variable: String, operands: [String], parameters: String) throws -> String {
+        func activation(_ value: Activation?) -> String { value.map { ", activation: .\($0.rawValue)" } ?? "" }
             switch node.op {
             case .add(let fused):
                 return "let \(variable) = add(\(operands[0]), \(operands[1])\(activation(fused))\(parameters))"
@@ -224,12 +299,7 @@ private struct WriterState {
             case .concatenation(let axis, let fused):
                 return "let \(variable) = concatenate([\(operands.joined(separator: ", "))], axis: \(axis)\(activation(fused))\(parameters))"
             default:
-                throw CompilerError("unreachable")
+                throw CompilerError("internal error: '\(node.name)' (\(node.op.kindName)) is not a merge")
             }
-        }
-        if chained { return expression + suffix }
-        let variable = "x\(variables.count)"
-        variables[node.outputs[0]] = variable
-        return "let \(variable) = \(self.variable(node.inputs[0])).applying(\(expression)\(suffix))"
     }
 }

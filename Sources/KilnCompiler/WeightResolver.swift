@@ -58,6 +58,9 @@ public enum WeightResolver {
                 switch (type.dtype, data.dtype) {
                 case (.float32, .float32), (.int32, .int32):
                     graph.constants[id] = .data(data)
+                case (.int8, .int8) where type.quantization != nil:
+                    // Parameters stated in the model's source (a functional constant).
+                    graph.constants[id] = .data(data)
                 case (.float32, .float16):
                     graph.constants[id] = .data(TensorData(data.floats(), shape: data.shape))
                 case (.int8, .int8) where reference.scaleKey != nil,

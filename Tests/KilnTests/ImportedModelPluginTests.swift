@@ -4,27 +4,59 @@ import KilnIR
 import KilnImport
 import Testing
 
-/// `kiln import` writes each shared model as Swift source and weights; a
-/// package compiles them through KilnPlugin like hand-written models, and its
-/// outputs must reproduce LiteRT's stored outputs.
+/// `kiln import` writes each shared model, and Keras fixtures that need
+/// explicit padding, constants, index inputs and several outputs, as Swift
+/// source and weights; a package compiles them through KilnPlugin like
+/// hand-written models, and its outputs must reproduce LiteRT's stored outputs.
 // Skipped where ../shared/models is absent (it is not part of the repository).
 @Suite(.serialized, .enabled(if: MLPerfTinyModels.available, MLPerfTinyModels.skipReason))
 struct ImportedModelPluginTests {
     static let package = PluginTests.repository.appendingPathComponent(".build-imported/Package")
     static let scratch = PluginTests.repository.appendingPathComponent(".build-imported/scratch")
 
+    /// A model to import: its file, the input to run it on and the outputs to reproduce.
+    struct ImportedCase {
+        var name: String
+        var model: URL
+        var input: URL
+        var outputs: [URL]
+    }
+
+    /// The MLPerf Tiny models, and Keras fixtures that need the DSL's explicit
+    /// padding, constants, index inputs and several outputs.
+    static var cases: [ImportedCase] {
+        let keras = KerasModelTests.fixtures
+        func fixture(_ model: String, input: String, outputs: Int = 1) -> ImportedCase {
+            ImportedCase(
+                name: model, model: keras.appendingPathComponent("\(model).tflite"),
+                input: keras.appendingPathComponent("\(input).inputs.npy"),
+                outputs: outputs == 1
+                    ? [keras.appendingPathComponent("\(model).outputs.npy")]
+                    : (0..<outputs).map { keras.appendingPathComponent("\(model).outputs.\($0).npy") })
+        }
+        return MLPerfTinyModels.names.map { name in
+            ImportedCase(
+                name: name, model: MLPerfTinyModels.url(name, "tflite"), input: MLPerfTinyModels.url(name, "inputs.npy"),
+                outputs: [MLPerfTinyModels.url(name, "outputs.npy")])
+        } + [
+            fixture("decoder_net", input: "decoder_net"), fixture("decoder_net_int8", input: "decoder_net"),
+            fixture("embedding_text_int8", input: "embedding_text"),
+            fixture("reductions_net", input: "reductions_net", outputs: 7),
+        ]
+    }
+
     /// Writes the package: the imported models plus a `main.swift` that runs one of them on raw input bytes.
     static func writePackage() throws -> [String: String] {
         let sources = package.appendingPathComponent("Sources/ImportedModels")
         try FileManager.default.createDirectory(at: sources, withIntermediateDirectories: true)
         var typeNames: [String: String] = [:]
-        for name in MLPerfTinyModels.names {
-            let typeName = ModelSourceWriter.typeName(for: name)
-            let graph = try TFLiteImporter.importGraph(contentsOf: MLPerfTinyModels.url(name, "tflite"))
+        for model in cases {
+            let typeName = ModelSourceWriter.typeName(for: model.name)
+            let graph = try TFLiteImporter.importGraph(contentsOf: model.model)
             let (source, weights) = try ModelSourceWriter(typeName: typeName).write(graph, weightFileName: "\(typeName).safetensors")
             try writeIfChanged(Data(source.utf8), to: sources.appendingPathComponent("\(typeName).swift"))
             try writeIfChanged(Data(SafeTensors.encode(weights)), to: sources.appendingPathComponent("\(typeName).safetensors"))
-            typeNames[name] = typeName
+            typeNames[model.name] = typeName
         }
         let cases = typeNames.values.sorted().map { "case \"\($0)\": model = try \($0).compiled().model" }
         let main = """
@@ -38,18 +70,19 @@ struct ImportedModelPluginTests {
             \(cases.joined(separator: "\n"))
             default: fatalError("unknown model \\(arguments[1])")
             }
+            // The input file holds whole inputs back to back; each run's outputs are written one after another.
             let input = try Data(contentsOf: URL(fileURLWithPath: arguments[2]))
-            let (inputSize, outputSize) = (model.metadata.inputs[0].byteCount, model.metadata.outputs[0].byteCount)
-            var output = Data(count: input.count / inputSize * outputSize)
-            try input.withUnsafeBytes { source in
-                try output.withUnsafeMutableBytes { destination in
-                    for index in 0..<(input.count / inputSize) {
-                        try model.run(
-                            input: UnsafeRawBufferPointer(rebasing: source[(index * inputSize)..<((index + 1) * inputSize)]),
-                            output: UnsafeMutableRawBufferPointer(
-                                rebasing: destination[(index * outputSize)..<((index + 1) * outputSize)]))
+            let inputSize = model.metadata.inputs[0].byteCount
+            var output = Data()
+            for index in 0..<(input.count / inputSize) {
+                let buffers = model.metadata.outputs.map { UnsafeMutableRawBufferPointer.allocate(byteCount: $0.byteCount, alignment: 64) }
+                defer { buffers.forEach { $0.deallocate() } }
+                try input.withUnsafeBytes { source in
+                    try [UnsafeRawBufferPointer(rebasing: source[(index * inputSize)..<((index + 1) * inputSize)])].withUnsafeBufferPointer { inputs in
+                        try buffers.withUnsafeBufferPointer { try model.run(inputs: inputs, outputs: $0) }
                     }
                 }
+                for buffer in buffers { output.append(contentsOf: buffer) }
             }
             try output.write(to: URL(fileURLWithPath: arguments[3]))
 
@@ -90,31 +123,57 @@ struct ImportedModelPluginTests {
         let build = try PluginTests.swiftBuild(swift, ["--package-path", Self.package.path, "--scratch-path", Self.scratch.path])
         try #require(build.status == 0, "\(build.output)")
         let executable = Self.scratch.appendingPathComponent("debug/ImportedModels")
-        for name in MLPerfTinyModels.names {
-            let inputs = try NumPyArray.read(contentsOf: MLPerfTinyModels.url(name, "inputs.npy"))
-            let expected = try NumPyArray.read(contentsOf: MLPerfTinyModels.url(name, "outputs.npy"))
-            let inputFile = Self.scratch.appendingPathComponent("\(name).in")
-            let outputFile = Self.scratch.appendingPathComponent("\(name).out")
+        for model in Self.cases {
+            let inputs = try NumPyArray.read(contentsOf: model.input)
+            let expected = try model.outputs.map { try NumPyArray.read(contentsOf: $0) }
+            let inputFile = Self.scratch.appendingPathComponent("\(model.name).in")
+            let outputFile = Self.scratch.appendingPathComponent("\(model.name).out")
             try Data(inputs.bytes).write(to: inputFile)
-            let run = try CommandLineTool.run(executable, [try #require(typeNames[name]), inputFile.path, outputFile.path])
-            try #require(run.status == 0, "\(name): \(run.output)")
-            let actual = TensorData(dtype: expected.dtype, shape: expected.shape, bytes: [UInt8](try Data(contentsOf: outputFile)))
-            LiteRTComparison.expectReproduces(actual, expected, model: name)
+            let run = try CommandLineTool.run(executable, [try #require(typeNames[model.name]), inputFile.path, outputFile.path])
+            try #require(run.status == 0, "\(model.name): \(run.output)")
+            let produced = [UInt8](try Data(contentsOf: outputFile))
+            // Outputs come per run, one after another: split them by each output's share of a run.
+            let runBytes = expected.reduce(0) { $0 + $1.bytes.count / max($1.shape.first ?? 1, 1) }
+            let runs = max(expected.first?.shape.first ?? 1, 1)
+            var offsets = Array(repeating: [UInt8](), count: expected.count)
+            for run in 0..<runs {
+                var start = run * runBytes
+                for (position, output) in expected.enumerated() {
+                    let size = output.bytes.count / runs
+                    offsets[position] += produced[start..<min(start + size, produced.count)]
+                    start += size
+                }
+            }
+            let graph = try TFLiteImporter.importGraph(contentsOf: model.model)
+            for (position, output) in expected.enumerated() {
+                let actual = TensorData(dtype: output.dtype, shape: output.shape, bytes: offsets[position])
+                LiteRTComparison.expectReproduces(
+                    actual, output, model: "\(model.name) output \(position)", step: KerasModelTests.outputStep(graph, output: position))
+            }
         }
     }
 }
 
 /// The acceptance rule for reproducing LiteRT's stored outputs.
 enum LiteRTComparison {
-    /// Float: every element within 1e-4 relative or 1e-5 absolute; int8: within ±1 and ≥ 99 % exact.
+    /// Float: every element within 1e-4 relative or 1e-5 absolute (one step of
+    /// `step` for the dequantized outputs of an int8 model); int8: within ±1 and
+    /// ≥ 99 % exact; int32 positions: equal.
     static func expectReproduces(
-        _ actual: TensorData, _ expected: TensorData, model: String,
+        _ actual: TensorData, _ expected: TensorData, model: String, step: Float? = nil,
         sourceLocation: Testing.SourceLocation = #_sourceLocation
     ) {
         let (a, e) = (actual.floats(), expected.floats())
         #expect(a.count == e.count, "\(model): element count", sourceLocation: sourceLocation)
         let exact = zip(a, e).filter { $0 == $1 }.count
         switch expected.dtype {
+        case .float32 where step != nil:
+            // Dequantized outputs of an int8 model: within one step of the int8 value.
+            let step = (step ?? 0) * 1.001
+            let far = zip(a, e).enumerated().filter { abs($0.element.0 - $0.element.1) > step }
+            #expect(far.isEmpty, "\(model): \(far.count) elements differ by more than \(step), first \(far.prefix(3))", sourceLocation: sourceLocation)
+        case .int32:
+            #expect(a == e, "\(model): positions differ", sourceLocation: sourceLocation)
         case .int8:
             let far = zip(a, e).enumerated().filter { abs($0.element.0 - $0.element.1) > 1 }
             #expect(far.isEmpty, "\(model): \(far.count) elements differ by more than 1, first \(far.prefix(3))", sourceLocation: sourceLocation)

@@ -81,11 +81,7 @@ import Testing
                 #expect(differences.allSatisfy { $0 <= 1 }, "\(file): \(actual.floats()) vs LiteRT \(expected.floats())")
             } else if `case`.model.hasSuffix("int8") {
                 // Float outputs of an int8 model: dequantized, so one step is the last layer's scale.
-                var producer = try #require(result.graph.nodes.first { $0.outputs.contains(outputValue) })
-                while case .reshape = producer.op, let previous = result.graph.nodes.first(where: { $0.outputs.contains(producer.inputs[0]) }) {
-                    producer = previous
-                }
-                let step = try #require(result.graph.type(of: producer.inputs[0]).quantization?.scales[0])
+                let step = try #require(Self.outputStep(result.graph, output: position))
                 let differences = zip(actual.floats(), expected.floats()).map { abs($0 - $1) }
                 #expect(differences.allSatisfy { $0 <= step * 1.001 }, "\(file): \(actual.floats()) vs LiteRT \(expected.floats())")
             } else {
@@ -95,6 +91,19 @@ import Testing
             }
             #expect(outputType.shape == expected.shape, "\(file)")
         }
+    }
+
+    /// One step of the int8 value a float output of an int8 graph dequantizes (through any reshapes), or `nil`.
+    static func outputStep(_ graph: Graph, output position: Int) -> Float? {
+        var value = graph.outputs[position]
+        while let producer = graph.nodes.first(where: { $0.outputs.contains(value) }) {
+            if case .reshape = producer.op {
+                value = producer.inputs[0]
+                continue
+            }
+            return producer.op == .dequantize ? graph.type(of: producer.inputs[0]).quantization?.scales[0] : nil
+        }
+        return nil
     }
 
     /// An operator Kiln does not import fails with the operator, its position and the file.
