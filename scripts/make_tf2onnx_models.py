@@ -9,18 +9,22 @@ fixtures (same seeds, same perturbed constants), exported as a SavedModel
 Runtime on the committed `Keras/NAME.inputs.npy`. An int8 QDQ version is made
 with ONNX Runtime's `quant_pre_process` and `quantize_static` (int8 activations,
 per-channel int8 weights), calibrated on the same representative samples as
-the int8 TFLite models.
+the int8 TFLite models. The float model's outputs are compared with LiteRT's
+(`Keras/NAME.outputs*.npy`), the QDQ version's with the float model's.
 
 Writes into Tests/KilnTests/Fixtures/ONNX/tf2onnx/:
   NAME.onnx, NAME_qdq.onnx                 the converted model and its QDQ version
-  NAME.outputs.npy, NAME_qdq.outputs.npy   ONNX Runtime's outputs (inputs: Keras/NAME.inputs.npy)
+  NAME.outputs.npy, NAME_qdq.outputs.npy   ONNX Runtime's outputs (inputs: Keras/NAME.inputs.npy);
+                                           NAME.outputs.K.npy, K in ONNX graph output order, when several
   README.md                                versions, what converted, checksums
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import importlib.metadata
+import re
 import subprocess
 import sys
 import tempfile
@@ -32,6 +36,7 @@ import onnx
 import onnxruntime as ort
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
+from ai_edge_litert.interpreter import Interpreter
 
 REPO = keras_fixtures.REPO
 OUT = REPO / "Tests/KilnTests/Fixtures/ONNX/tf2onnx"
@@ -39,21 +44,80 @@ INPUTS = REPO / "Tests/KilnTests/Fixtures/Keras"
 OPSET = 17
 # Left out: transformer_block, because tf2onnx 1.17.0 writes Keras's exact GELU as an `Erfc` node, which is
 # no ONNX operator (ONNX Runtime refuses the model: "No Op registered for Erfc").
-NAMES = ["keras_cnn", "mobilenet_v3_small", "efficientnet_b0", "lstm_kws", "gru_kws"]
+NAMES = ["keras_cnn", "mobilenet_v3_small", "efficientnet_b0", "lstm_kws", "gru_kws", "decoder_net", "reductions_net",
+         "embedding_text"]
 
 
 class Samples(CalibrationDataReader):
     def __init__(self, name, samples):
-        self.batches = iter([{name: sample[None].astype(np.float32)} for sample in samples])
+        # Float samples as float32; embedding_text's int32 token ids as they are.
+        self.batches = iter([{name: sample[None].astype(np.float32) if sample.dtype.kind == "f" else sample[None]}
+                             for sample in samples])
 
     def get_next(self):
         return next(self.batches, None)
 
 
+def save_outputs(variant, outputs):
+    """VARIANT.outputs.npy, or VARIANT.outputs.K.npy (K in ONNX graph output order) when there are several;
+    float outputs as float32, integer ones (reductions_net's argmax) as they are."""
+    files = [f"{variant}.outputs.npy"] if len(outputs) == 1 else [
+        f"{variant}.outputs.{k}.npy" for k in range(len(outputs))]
+    for file, value in zip(files, outputs):
+        np.save(OUT / file, value.astype(np.float32) if value.dtype.kind == "f" else value)
+    return files
+
+
+def litert_outputs(name, keras_output_names):
+    """LiteRT's committed float outputs (Keras/NAME.outputs*.npy), in the Keras model's output order: the
+    .tflite's output tensors are named `StatefulPartitionedCall_1:N`, N the Keras output index."""
+    if len(keras_output_names) == 1:
+        return [np.load(INPUTS / f"{name}.outputs.npy")]
+    details = Interpreter(model_path=str(INPUTS / f"{name}.tflite")).get_output_details()
+    order = [int(re.search(r":(\d+)$", d["name"]).group(1)) for d in details]
+    assert sorted(order) == list(range(len(keras_output_names))), (name, order)
+    stored = [np.load(INPUTS / f"{name}.outputs.{k}.npy") for k in range(len(order))]
+    return [stored[order.index(n)] for n in range(len(order))]
+
+
+def onnx_keras_order(session, keras_output_names):
+    """For each ONNX output, its Keras output index: tf2onnx names the SavedModel signature's outputs
+    `output_N` (Keras's export), or keeps the Keras output name."""
+    indices = []
+    for output in session.get_outputs():
+        if output.name in keras_output_names:
+            indices.append(keras_output_names.index(output.name))
+        else:
+            indices.append(int(re.fullmatch(r"output_(\d+)", output.name).group(1)))
+    assert sorted(indices) == list(range(len(keras_output_names))), indices
+    return indices
+
+
+def difference(outputs, expected):
+    """The max |difference| over the float outputs; for integer outputs (argmax), how many elements differ."""
+    floats = [float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
+              for a, b in zip(outputs, expected) if a.dtype.kind == "f"]
+    text = f"{max(floats):.3g}"
+    for a, b in zip(outputs, expected):
+        if a.dtype.kind != "f":
+            text += f" ({a.dtype}: {int(np.count_nonzero(a != b))} of {a.size} differ)"
+    return text
+
+
+def shapes_text(outputs):
+    """A single output's shape as `[1, 10]`; several as `[1, 10]; int32 [1, 8, 12]; …`, in graph output order."""
+    if len(outputs) == 1:
+        return str(list(outputs[0].shape))
+    return "; ".join(("" if o.dtype == np.float32 else f"{o.dtype} ") + str(list(o.shape)) for o in outputs)
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", choices=NAMES, help="convert only these (no README rewrite)")
+    args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for name in NAMES:
+    rows, checks, failures, multi_outputs = [], [], [], {}
+    for name in args.only or NAMES:
         builder, sampler, _ = keras_fixtures.MODELS[name]
         keras_fixtures.keras.utils.set_random_seed(keras_fixtures.SEED)
         model = builder()
@@ -62,30 +126,62 @@ def main():
         rep_rng = np.random.default_rng(keras_fixtures.SEED + 1)
         samples = [sampler(rep_rng, shape) for _ in range(keras_fixtures.REPRESENTATIVE_SAMPLES)]
         x = np.load(INPUTS / f"{name}.inputs.npy")
+        path = OUT / f"{name}.onnx"
         with tempfile.TemporaryDirectory() as work:
             saved = Path(work) / "saved"
             model.export(str(saved), format="tf_saved_model")
-            path = OUT / f"{name}.onnx"
-            subprocess.run(
-                [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(saved), "--output", str(path),
-                 "--opset", str(OPSET)], check=True, capture_output=True)
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        feed = session.get_inputs()[0].name
-        (outputs,) = session.run(None, {feed: x})
-        np.save(OUT / f"{name}.outputs.npy", outputs.astype(np.float32))
+            converted = Path(work) / path.name
+            result = subprocess.run(
+                [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(saved), "--output", str(converted),
+                 "--opset", str(OPSET)], capture_output=True, text=True)
+            if result.returncode != 0:
+                error = (result.stderr.strip().splitlines() or ["(no message)"])[-1]
+                failures.append((name, f"tf2onnx failed: {error}"))
+                print(f"{name}: tf2onnx failed:\n{result.stderr[-4000:]}", flush=True)
+                keras_fixtures.keras.backend.clear_session()
+                continue
+            try:  # ONNX Runtime must run it before it is kept
+                session = ort.InferenceSession(str(converted), providers=["CPUExecutionProvider"])
+                feed = session.get_inputs()[0].name
+                outputs = session.run(None, {feed: x})
+            except Exception as error:
+                failures.append((name, f"ONNX Runtime refused it: {type(error).__name__}: {error}"))
+                print(f"{name}: ONNX Runtime refused it: {error}", flush=True)
+                keras_fixtures.keras.backend.clear_session()
+                continue
+            path.write_bytes(converted.read_bytes())
+        keras_names = list(model.output_names)
+        order = onnx_keras_order(session, keras_names)
+        expected = litert_outputs(name, keras_names)
+        checked = difference(outputs, [expected[n] for n in order])
+        output_files = save_outputs(name, outputs)
+        if len(outputs) > 1:
+            multi_outputs[name] = [f"{o.name} ({keras_names[n]})" for o, n in zip(session.get_outputs(), order)]
         prepared = OUT / f"{name}_prepared.onnx"
-        quant_pre_process(str(path), str(prepared))
         qdq = OUT / f"{name}_qdq.onnx"
-        quantize_static(
-            str(prepared), str(qdq), Samples(feed, samples), quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True)
-        prepared.unlink()
-        (quantized,) = ort.InferenceSession(str(qdq), providers=["CPUExecutionProvider"]).run(None, {feed: x})
-        np.save(OUT / f"{name}_qdq.outputs.npy", quantized.astype(np.float32))
+        try:
+            quant_pre_process(str(path), str(prepared))
+            quantize_static(
+                str(prepared), str(qdq), Samples(feed, samples), quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True)
+            quantized = ort.InferenceSession(str(qdq), providers=["CPUExecutionProvider"]).run(None, {feed: x})
+        except Exception as error:  # keep the float model
+            qdq_text = f"not made: {type(error).__name__}: {error}"
+            failures.append((f"{name}_qdq", qdq_text))
+            qdq.unlink(missing_ok=True)
+        else:
+            save_outputs(f"{name}_qdq", quantized)
+            qdq_text = difference(quantized, outputs)
+        finally:
+            prepared.unlink(missing_ok=True)
         ops = sorted({node.op_type for node in onnx.load(path).graph.node})
-        rows.append((name, list(x.shape), list(outputs.shape), ops))
-        print(f"{name}: {path.stat().st_size} bytes, {ops}", flush=True)
+        rows.append((name, list(x.shape), shapes_text(outputs), ops))
+        checks.append((name, checked, qdq_text))
+        print(f"{name}: {path.stat().st_size} bytes, {ops}, outputs {output_files}; max |ONNX Runtime - LiteRT| "
+              f"{checked}; QDQ: max |QDQ - float| {qdq_text}", flush=True)
         keras_fixtures.keras.backend.clear_session()
+    if args.only:
+        return
     versions = {p: importlib.metadata.version(p) for p in ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "numpy")}
     lines = [
         "# tf2onnx fixtures (generated)",
@@ -102,6 +198,21 @@ def main():
         "|---|---|---|---|",
         *[f"| {n} | {i} | {o} | {', '.join(ops)} |" for n, i, o, ops in rows],
         "",
+        "A model with several outputs has `NAME.outputs.K.npy`, K in the ONNX graph's output order (tf2onnx's",
+        "output names, and the Keras outputs they are; LiteRT's `../../Keras` files have another order):",
+        "",
+        *[f"- `{n}.outputs.K.npy` and `{n}_qdq.outputs.K.npy`, K = 0…{len(names) - 1}: {', '.join(names)}"
+          for n, names in multi_outputs.items()],
+        "",
+        "Checks when generated: ONNX Runtime on the float model against LiteRT on the float `.tflite`",
+        "(`../../Keras/NAME.outputs*.npy`), and the QDQ version against the float model (max |difference| over the",
+        "float outputs; for integer outputs, how many elements differ).",
+        "",
+        "| model | float: ONNX Runtime vs LiteRT | QDQ vs float |",
+        "|---|---|---|",
+        *[f"| {n} | {c} | {q} |" for n, c, q in checks],
+        "",
+        *([f"Not converted: {'; '.join(f'{n}: {why}' for n, why in failures)}", ""] if failures else []),
         "| file | bytes | sha256 (first 16) |",
         "|---|---|---|",
     ]

@@ -6,12 +6,13 @@ import KilnImport
 import KilnPasses
 import KilnRuntime
 
-/// The compiler driver: from a Swift model file or a graph to a loadable artifact.
+/// The compiler driver: from any model source or a graph to a loadable
+/// artifact, a static object or assembly with its C header, or LLVM IR.
 ///
-/// Pipeline: trace → resolve weights → passes → LLVM codegen → link → artifact.
+/// Pipeline: load (trace or import) → resolve weights → passes → LLVM codegen → link → artifact.
 ///
 /// ```swift
-/// let results = try Compiler().compile(modelFile: url, outputDirectory: out)
+/// let results = try Compiler().compile(ModelSource(url: url), outputDirectory: out)
 /// let model = try CompiledModel(contentsOf: results[0].artifact)
 /// ```
 public struct Compiler: Sendable {
@@ -28,11 +29,25 @@ public struct Compiler: Sendable {
         self.profilesLayers = profilesLayers
     }
 
+    /// What compiling writes for each model.
+    public enum OutputKind: Hashable, Sendable {
+        /// `NAME.kiln`: a loadable artifact for `CompiledModel`.
+        case loadable
+        /// `NAME.o` and `NAME.h`: an object file for static linking (firmware, other build systems).
+        case staticObject
+        /// `NAME.S` and `NAME.h`: assembly, as SwiftPM C targets compile it.
+        case assembly
+        /// `NAME.ll`: the optimized graph's LLVM IR, for the CPU the model's options target.
+        case llvmIR
+    }
+
     /// What compiling one model produced.
     public struct Result: Sendable {
-        /// The artifact file (`NAME.kiln`).
+        /// The file written for the model: `NAME.kiln`, `NAME.o`, `NAME.S` or `NAME.ll`.
         public var artifact: URL
-        /// The artifact's metadata.
+        /// `NAME.h`, the C header of a static object or assembly.
+        public var header: URL?
+        /// The model's metadata (a static object also exports it as `kiln_NAME_metadata`).
         public var metadata: ArtifactMetadata
         /// The graph after all passes, as compiled.
         public var graph: Graph
@@ -42,47 +57,58 @@ public struct Compiler: Sendable {
         public var timings: [(phase: String, seconds: Double)]
     }
 
-    /// Loads every model of `source` and compiles each to `NAME.kiln` in `outputDirectory`.
+    /// Loads every model of `source` (a Swift model file, `.tflite` or `.onnx`)
+    /// and compiles each to `kind` in `outputDirectory` (C headers in
+    /// `headerDirectory` when given).
     ///
     /// Every model is compiled before any fails, so one build reports all of
-    /// a file's problems, and artifacts are written only when all compiled:
-    /// a source yields all its artifacts or none.
-    public func compile(_ source: ModelSource, outputDirectory: URL, tracer: ModelSourceTracer? = nil) throws -> [Result] {
+    /// a file's problems, and files are written only when all compiled: a
+    /// source yields all its outputs or none.
+    public func compile(
+        _ source: ModelSource, as kind: OutputKind = .loadable, outputDirectory: URL, headerDirectory: URL? = nil,
+        tracer: ModelSourceTracer? = nil
+    ) throws -> [Result] {
         let started = Date()
         let models = try source.load(tracer: tracer)
         let loadSeconds = Date().timeIntervalSince(started)
-        var built: [(Result, [UInt8])] = []
+        var results = try compile(
+            models.map { ($0.graph, $0.options) }, as: kind, outputDirectory: outputDirectory, headerDirectory: headerDirectory)
+        for index in results.indices { results[index].timings.insert((source.loadPhase, loadSeconds), at: 0) }
+        return results
+    }
+
+    /// Compiles a traced or imported graph to `kind` in `outputDirectory`, named after the graph.
+    public func compile(
+        _ graph: Graph, options: CompileOptions, as kind: OutputKind = .loadable, outputDirectory: URL,
+        headerDirectory: URL? = nil
+    ) throws -> Result {
+        try compile([(graph, options)], as: kind, outputDirectory: outputDirectory, headerDirectory: headerDirectory)[0]
+    }
+
+    /// Compiles every graph, then writes every file: all of them or none.
+    private func compile(
+        _ models: [(Graph, CompileOptions)], as kind: OutputKind, outputDirectory: URL, headerDirectory: URL?
+    ) throws -> [Result] {
+        var built: [(Result, [(URL, [UInt8])])] = []
         var problems: [Diagnostic] = []
-        for model in models {
+        for (graph, options) in models {
             do {
-                var (result, bytes) = try build(
-                    model.graph, options: model.options,
-                    artifact: outputDirectory.appendingPathComponent("\(model.name).kiln"))
-                result.timings.insert((source.loadPhase, loadSeconds), at: 0)
-                built.append((result, bytes))
+                built.append(
+                    try build(
+                        graph, options: options, as: kind, outputDirectory: outputDirectory,
+                        headerDirectory: headerDirectory ?? outputDirectory))
             } catch let error as DiagnosticError {
                 problems += error.diagnostics.filter { !problems.contains($0) }
             }
         }
         if !problems.isEmpty { throw DiagnosticError(problems) }
-        try Self.createOutputDirectory(outputDirectory)
-        for (result, bytes) in built { try OutputFile.write(bytes, to: result.artifact) }
+        for (_, files) in built {
+            for (url, bytes) in files {
+                try Self.createOutputDirectory(url.deletingLastPathComponent())
+                try OutputFile.write(bytes, to: url)
+            }
+        }
         return built.map(\.0)
-    }
-
-    /// Traces and compiles every model in `modelFile`, writing `NAME.kiln` files into `outputDirectory`.
-    public func compile(modelFile: URL, outputDirectory: URL, tracer: ModelSourceTracer? = nil) throws -> [Result] {
-        try compile(.swiftFile(modelFile), outputDirectory: outputDirectory, tracer: tracer)
-    }
-
-    /// Imports a TensorFlow Lite model and compiles it to `NAME.kiln` in `outputDirectory`.
-    public func compile(tfliteFile: URL, outputDirectory: URL) throws -> Result {
-        try compile(.tfliteFile(tfliteFile), outputDirectory: outputDirectory)[0]
-    }
-
-    /// The optimized graph's LLVM IR, for the CPU its options target (what `--emit-llvm` writes).
-    public func llvmIR(for graph: Graph, options: CompileOptions) throws -> String {
-        try ModelCodegen(target: Self.targetMachine(options.target)).emitIR(for: graph)
     }
 
     /// Validates the graph, loads weights and runs the pass pipeline that `options` asks for.
@@ -90,14 +116,6 @@ public struct Compiler: Sendable {
         // Validate what the model states before loading weights sized by it; the pipeline verifies the rest.
         try graph.validate()
         return try PassPipeline.standard(Self.pipelineConfiguration(options)).run(WeightResolver.resolve(graph))
-    }
-
-    /// Compiles a traced or imported graph to an artifact at `artifact`.
-    public func compile(_ graph: Graph, options: CompileOptions, to artifact: URL) throws -> Result {
-        let (result, bytes) = try build(graph, options: options, artifact: artifact)
-        try Self.createOutputDirectory(artifact.deletingLastPathComponent())
-        try OutputFile.write(bytes, to: artifact)
-        return result
     }
 
     /// Creates `directory` if needed, or explains why it cannot be used.
@@ -116,8 +134,10 @@ public struct Compiler: Sendable {
         }
     }
 
-    /// Compiles a graph to an artifact's bytes, without writing them.
-    func build(_ graph: Graph, options: CompileOptions, artifact: URL) throws -> (Result, [UInt8]) {
+    /// Compiles a graph to the bytes of its files, without writing them.
+    func build(_ graph: Graph, options: CompileOptions, as kind: OutputKind, outputDirectory: URL, headerDirectory: URL)
+        throws -> (Result, [(URL, [UInt8])])
+    {
         var timings: [(String, Double)] = []
         func timed<T>(_ phase: String, _ work: () throws -> T) rethrows -> T {
             let start = Date()
@@ -126,14 +146,33 @@ public struct Compiler: Sendable {
         }
         let optimized = try timed("passes") { try optimize(graph, options: options) }
         let target = try Self.targetMachine(options.target)
-        let object = try timed("codegen") {
-            try ModelCodegen(target: target, profilesLayers: profilesLayers).emitObject(for: optimized)
-        }
-        let library = try timed("link") { try link(object) }
         var metadata = Self.metadata(for: optimized, target: target)
-        if profilesLayers { metadata.profiledLayers = optimized.nodes.map(\.name) }
-        let bytes = try ArtifactFile.encode(library: library, metadata: metadata)
-        return (Result(artifact: artifact, metadata: metadata, graph: optimized, options: options, timings: timings), bytes)
+        func result(_ file: String, header: URL? = nil) -> Result {
+            Result(
+                artifact: outputDirectory.appendingPathComponent("\(graph.name).\(file)"), header: header, metadata: metadata,
+                graph: optimized, options: options, timings: timings)
+        }
+        switch kind {
+        case .loadable:
+            let object = try timed("codegen") {
+                try ModelCodegen(target: target, profilesLayers: profilesLayers).emitObject(for: optimized)
+            }
+            let library = try timed("link") { try link(object) }
+            if profilesLayers { metadata.profiledLayers = optimized.nodes.map(\.name) }
+            let bytes = try ArtifactFile.encode(library: library, metadata: metadata)
+            let compiled = result("kiln")
+            return (compiled, [(compiled.artifact, bytes)])
+        case .llvmIR:
+            let text = try timed("codegen") { try ModelCodegen(target: target).emitIR(for: optimized) }
+            let compiled = result("ll")
+            return (compiled, [(compiled.artifact, Array(text.utf8))])
+        case .staticObject, .assembly:
+            let (object, header) = try timed("codegen") {
+                try staticObject(optimized, metadata: &metadata, target: target, assembly: kind == .assembly)
+            }
+            let compiled = result(kind == .assembly ? "S" : "o", header: headerDirectory.appendingPathComponent("\(graph.name).h"))
+            return (compiled, [(compiled.artifact, object), (headerDirectory.appendingPathComponent("\(graph.name).h"), header)])
+        }
     }
 
     /// The pass configuration for `options`.

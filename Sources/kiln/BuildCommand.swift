@@ -51,9 +51,9 @@ struct BuildCommand: ParsableCommand {
         let source = try ModelSource(url: model)
         let output = URL(fileURLWithPath: artifacts)
         if `static` {
-            _ = try compiler.compileStatic(
-                try source.load(tracer: tracer).map { ($0.graph, $0.options) }, outputDirectory: output, assembly: true,
-                headerDirectory: headerDirectory.map { URL(fileURLWithPath: $0) })
+            _ = try compiler.compile(
+                source, as: .assembly, outputDirectory: output,
+                headerDirectory: headerDirectory.map { URL(fileURLWithPath: $0) }, tracer: tracer)
             return
         }
         guard let swiftOutput else { throw ValidationError("--swift-output is required without --static") }

@@ -28,27 +28,18 @@ struct CompileCommand: ParsableCommand {
     func run() throws {
         let directory = URL(fileURLWithPath: output)
         let source = try ModelSource(url: URL(fileURLWithPath: modelFile))
-        if `static` {
-            for result in try Compiler().compileStatic(
-                source.load().map { ($0.graph, $0.options) }, outputDirectory: directory)
-            {
-                print("\(result.object.path), \(result.header.path): \(result.metadata.modelName) [\(result.metadata.entryPoint)]")
-            }
-            return
-        }
-        for result in try Compiler().compile(source, outputDirectory: directory) {
+        let compiler = Compiler()
+        for result in try compiler.compile(source, as: `static` ? .staticObject : .loadable, outputDirectory: directory) {
             let phases = result.timings.map { "\($0.phase) \(String(format: "%.2f", $0.seconds))s" }
-            print("\(result.artifact.path): \(result.metadata.modelName) [\(phases.joined(separator: ", "))]")
-            let name = result.metadata.modelName
+            let files = [result.artifact] + (result.header.map { [$0] } ?? [])
+            print("\(files.map(\.path).joined(separator: ", ")): \(result.metadata.modelName) [\(phases.joined(separator: ", "))]")
             if dumpGraph {
                 try OutputFile.write(
-                    Array(result.graph.textDump.utf8), to: directory.appendingPathComponent("\(name).graph.txt"))
+                    Array(result.graph.textDump.utf8), to: directory.appendingPathComponent("\(result.metadata.modelName).graph.txt"))
             }
             if emitLLVM {
                 // For the model's own target, as the artifact was compiled.
-                try OutputFile.write(
-                    Array(try Compiler().llvmIR(for: result.graph, options: result.options).utf8),
-                    to: directory.appendingPathComponent("\(name).ll"))
+                _ = try compiler.compile(result.graph, options: result.options, as: .llvmIR, outputDirectory: directory)
             }
         }
     }

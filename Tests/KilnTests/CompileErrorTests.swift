@@ -13,7 +13,7 @@ import Testing
         let modelFile = try ModelFixtures.copy(fixture, to: directory)
         try weights(directory)
         do {
-            _ = try Compiler().compile(modelFile: modelFile, outputDirectory: directory)
+            _ = try Compiler().compile(ModelSource(url: modelFile), outputDirectory: directory)
         } catch {
             return error
         }
@@ -81,8 +81,7 @@ import Testing
         var graph = Graph(name: "tiny")
         let x = graph.addInput(name: "x", type: TensorType(.float32, [4]))
         graph.outputs = [try graph.addNode(.activation(.relu), inputs: [x], name: "relu")]
-        let artifact = try Compiler().compile(graph, options: .init(), to: directory.appendingPathComponent("a.kiln"))
-            .artifact
+        let artifact = try Compiler().compile(graph, options: .init(), outputDirectory: directory).artifact
         let bytes = try Data(contentsOf: artifact)
         let truncated = directory.appendingPathComponent("truncated.kiln")
         try bytes.prefix(bytes.count / 2).write(to: truncated)
@@ -104,8 +103,7 @@ import Testing
         var graph = Graph(name: "tiny")
         let x = graph.addInput(name: "x", type: TensorType(.float32, [1, 4]))
         graph.outputs = [try graph.addNode(.softmax, inputs: [x], name: "softmax")]
-        let artifact = try Compiler().compile(graph, options: .init(), to: directory.appendingPathComponent("a.kiln"))
-            .artifact
+        let artifact = try Compiler().compile(graph, options: .init(), outputDirectory: directory).artifact
         let model = try CompiledModel(contentsOf: artifact)
         #expect {
             try model.predict([1, 2, 3])

@@ -19,7 +19,7 @@ import Testing
             ModelFixtures.weights(ModelFixtures.mlpShapes, seed: 100), to: directory.appendingPathComponent("mlp.safetensors"))
         try SafeTensors.write(
             ModelFixtures.weights(ModelFixtures.cnnShapes, seed: 200), to: directory.appendingPathComponent("cnn.safetensors"))
-        let results = try Compiler().compile(modelFile: modelFile, outputDirectory: directory.appendingPathComponent("out"))
+        let results = try Compiler().compile(ModelSource(url: modelFile), outputDirectory: directory.appendingPathComponent("out"))
         return (directory, Dictionary(uniqueKeysWithValues: results.map { ($0.metadata.modelName, $0) }))
     }
 

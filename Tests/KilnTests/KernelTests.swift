@@ -164,7 +164,7 @@ import Testing
             zip(graph.inputs, inputs).map { TensorData($1, shape: graph.type(of: $0).shape) })[0].floats()
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try Compiler().compile(graph, options: CompileOptions(), to: directory.appendingPathComponent("m.kiln"))
+        let result = try Compiler().compile(graph, options: CompileOptions(), outputDirectory: directory)
         let actual = try CompiledModel(contentsOf: result.artifact).run(inputs: inputs)[0]
         for (index, (a, e)) in zip(actual, expected).enumerated() {
             // Results near the smallest normal float (1.2e-38) may flush or round to it.

@@ -31,8 +31,10 @@ import Testing
     @Test func llvmIRFollowsTheModelsTarget() throws {
         let model = try ModelSource(url: Self.keras.appendingPathComponent("keras_cnn.tflite")).load()[0]
         let options = CompileOptions(target: .custom(triple: "aarch64-unknown-linux-gnu", cpu: "cortex-a53", features: "+neon"))
-        let graph = try Compiler().optimize(model.graph, options: options)
-        let ir = try Compiler().llvmIR(for: graph, options: options)
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try Compiler().compile(model.graph, options: options, as: .llvmIR, outputDirectory: directory)
+        let ir = try String(contentsOf: result.artifact, encoding: .utf8)
         #expect(ir.contains("target triple = \"aarch64-unknown-linux-gnu\""))
     }
 }

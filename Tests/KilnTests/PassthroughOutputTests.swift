@@ -29,7 +29,7 @@ import Testing
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let result = try Compiler().compile(
-            graph, options: CompileOptions(), to: directory.appendingPathComponent("\(graph.name).kiln"))
+            graph, options: CompileOptions(), outputDirectory: directory)
         let model = try CompiledModel(contentsOf: result.artifact)
         let outputCount = graph.type(of: graph.outputs[0]).byteCount
         let guardBytes = 64

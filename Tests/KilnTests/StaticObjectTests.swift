@@ -15,17 +15,17 @@ import Testing
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }.map(URL.init(fileURLWithPath:))
     }
 
-    func compiled() throws -> (directory: URL, result: Compiler.StaticResult, graph: Graph) {
+    func compiled() throws -> (directory: URL, result: Compiler.Result, graph: Graph) {
         let directory = try temporaryDirectory()
         let graph = try TinyCNN.graph()
-        let result = try Compiler().compileStatic(graph, options: .init(), outputDirectory: directory)
+        let result = try Compiler().compile(graph, options: .init(), as: .staticObject, outputDirectory: directory)
         return (directory, result, try Compiler().optimize(graph, options: .init()))
     }
 
     @Test func cProgramLinksTheObjectAndMatchesTheReference() throws {
         let (directory, result, graph) = try compiled()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let header = try String(contentsOf: result.header, encoding: .utf8)
+        let header = try String(contentsOf: try #require(result.header), encoding: .utf8)
         #expect(header.contains("void kiln_TinyCNN_run(void *arena, const void *const *inputs, void *const *outputs);"))
         #expect(header.contains("#define KILN_TINYCNN_INPUT0_BYTES 256"))
         let program = """
@@ -51,7 +51,7 @@ import Testing
         let clang = try #require(Self.clang, "clang is needed to link the C program")
         let build = try CommandLineTool.run(
             clang,
-            [directory.appendingPathComponent("main.c").path, result.object.path, "-I", directory.path, "-o",
+            [directory.appendingPathComponent("main.c").path, result.artifact.path, "-I", directory.path, "-o",
                 directory.appendingPathComponent("main").path])
         try #require(build.status == 0, "\(build.output)")
 
@@ -78,7 +78,7 @@ import Testing
         // Link the object into a library only to reach its symbols from this test process;
         // `-z defs` also proves the object needs nothing outside itself.
         let library = directory.appendingPathComponent("libTinyCNN.so")
-        try SharedLibraryLinker.find().link(objectFile: result.object, output: library)
+        try SharedLibraryLinker.find().link(objectFile: result.artifact, output: library)
         let handle = try #require(dlopen(library.path, RTLD_NOW | RTLD_LOCAL))
         defer { dlclose(handle) }
         let entry = try #require(dlsym(handle, "kiln_TinyCNN_run"))

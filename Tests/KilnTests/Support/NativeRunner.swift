@@ -19,12 +19,12 @@ struct NativeRunner {
     /// Compiles `graph` into `directory`.
     init(_ graph: Graph, options: CompileOptions, directory: URL) throws {
         if case .custom(let triple, _, _) = options.target, triple.hasPrefix("aarch64") {
-            let result = try Compiler().compileStatic(graph, options: options, outputDirectory: directory)
+            let result = try Compiler().compile(graph, options: options, as: .staticObject, outputDirectory: directory)
             let program = directory.appendingPathComponent("model-aarch64")
-            try AArch64Emulation.link(object: result.object, entryPoint: result.metadata.entryPoint, to: program)
+            try AArch64Emulation.link(object: result.artifact, entryPoint: result.metadata.entryPoint, to: program)
             backend = .emulated(program: program, arenaBytes: result.metadata.arenaByteCount, directory: directory)
         } else {
-            let result = try Compiler().compile(graph, options: options, to: directory.appendingPathComponent("model.kiln"))
+            let result = try Compiler().compile(graph, options: options, outputDirectory: directory)
             backend = .loaded(try CompiledModel(contentsOf: result.artifact))
         }
     }
