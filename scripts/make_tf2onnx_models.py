@@ -11,6 +11,8 @@ with ONNX Runtime's `quant_pre_process` and `quantize_static` (int8 activations,
 per-channel int8 weights), calibrated on the same representative samples as
 the int8 TFLite models. The float model's outputs are compared with LiteRT's
 (`Keras/NAME.outputs*.npy`), the QDQ version's with the float model's.
+tf2onnx's output differs from run to run in names and doc_string only (see the
+README): restore unchanged models' files with `git checkout` after a rerun.
 
 Writes into Tests/KilnTests/Fixtures/ONNX/tf2onnx/:
   NAME.onnx, NAME_qdq.onnx                 the converted model and its QDQ version
@@ -211,6 +213,10 @@ def main():
         "| model | float: ONNX Runtime vs LiteRT | QDQ vs float |",
         "|---|---|---|",
         *[f"| {n} | {c} | {q} |" for n, c, q in checks],
+        "",
+        "tf2onnx's output is not byte-for-byte reproducible: the graph's doc_string names the temporary SavedModel",
+        "folder, and the names of the constants it makes (`roi__33`, `const_fold_opt__75`, …) vary between runs. A",
+        "rerun rewrites every .onnx (with equal outputs); keep the committed files of models that did not change.",
         "",
         *([f"Not converted: {'; '.join(f'{n}: {why}' for n, why in failures)}", ""] if failures else []),
         "| file | bytes | sha256 (first 16) |",

@@ -8,7 +8,7 @@ import KilnImport
 public enum SeedModels {
     /// Every built-in seed.
     public static var all: [TFLiteModel] {
-        [floatCNN, floatElementwise, floatAttention, int8CNN, hybridFullyConnected, shapeArithmetic]
+        [floatCNN, floatElementwise, floatAttention, int8CNN, hybridFullyConnected, shapeArithmetic, floatDecoder]
     }
 
     /// `input → CONV_2D → DEPTHWISE_CONV_2D → MAX_POOL_2D → RESHAPE → FULLY_CONNECTED → SOFTMAX`, float32.
@@ -76,6 +76,39 @@ public enum SeedModels {
         x = model.add(.pow, [model.add(.relu0To1, [x], [1, 2, 4, 3], .none), model.floats([3])], [1, 2, 4, 3], .none)
         x = model.add(.elu, [model.add(.reluN1To1, [x], [1, 2, 4, 3], .none)], [1, 2, 4, 3], .none)
         return model.finish(inputs: [input], outputs: [x])
+    }
+
+    /// Upsampling, rearranging and reducing, float32: `LEAKY_RELU`, `PRELU`, `TRANSPOSE_CONV`, `RESIZE_NEAREST_NEIGHBOR`,
+    /// `RESIZE_BILINEAR`, `SPACE_TO_DEPTH`, `DEPTH_TO_SPACE`, `TILE`, `BROADCAST_TO`, `PACK`, `GATHER`, `REDUCE_MAX`,
+    /// `REDUCE_MIN`, `REDUCE_PROD`, `SUM`, `LOG_SOFTMAX`, `SOFTMAX` with beta and `ARG_MAX`; two outputs.
+    static var floatDecoder: TFLiteModel {
+        var model = Builder()
+        let input = model.tensor([1, 4, 4, 2])
+        var x = model.add(.leakyRelu, [input], [1, 4, 4, 2], .leakyRelu(alpha: 0.2))
+        x = model.add(.prelu, [x, model.floats([1, 1, 2])], [1, 4, 4, 2], .none)
+        x = model.add(
+            .transposeConv, [model.int32s([1, 8, 8, 3]), model.floats([3, 3, 3, 2]), x, model.floats([3])], [1, 8, 8, 3],
+            .transposeConv(padding: .same, strideWidth: 2, strideHeight: 2, activation: .relu))
+        x = model.add(
+            .resizeNearestNeighbor, [x, model.int32s([16, 16])], [1, 16, 16, 3],
+            .resizeNearestNeighbor(alignCorners: false, halfPixelCenters: true))
+        x = model.add(
+            .resizeBilinear, [x, model.int32s([12, 12])], [1, 12, 12, 3],
+            .resizeBilinear(alignCorners: false, halfPixelCenters: true))
+        x = model.add(.spaceToDepth, [x], [1, 6, 6, 12], .spaceToDepth(blockSize: 2))
+        x = model.add(.depthToSpace, [x], [1, 12, 12, 3], .depthToSpace(blockSize: 2))
+        x = model.add(.tile, [x, model.int32s([1, 1, 1, 2])], [1, 12, 12, 6], .none)
+        let pooled = model.add(.reduceMax, [x, model.int32s([1, 2])], [1, 6], .reducer(keepDims: false))
+        let low = model.add(.reduceMin, [x, model.int32s([1, 2])], [1, 6], .reducer(keepDims: false))
+        let product = model.add(.reduceProd, [model.add(.logistic, [x], [1, 12, 12, 6], .none), model.int32s([3])], [1, 12, 12], .reducer(keepDims: false))
+        let total = model.add(.sum, [product, model.int32s([1, 2])], [1], .reducer(keepDims: false))
+        var y = model.add(.pack, [pooled, low], [1, 2, 6], .pack(valuesCount: 2, axis: 1))
+        y = model.add(.gather, [y, model.int32s([5, 0, 2])], [1, 2, 3], .gather(axis: 2, batchDims: 0))
+        y = model.add(.add, [y, model.add(.broadcastTo, [total, model.int32s([1, 2, 3])], [1, 2, 3], .none)], [1, 2, 3], .add(activation: .none))
+        y = model.add(.logSoftmax, [y], [1, 2, 3], .none)
+        y = model.add(.softmax, [y], [1, 2, 3], .softmax(beta: 0.5))
+        let positions = model.add(.argMax, [y, model.int32s([2])], [1, 2], .argMax(outputType: 2), type: .int32)
+        return model.finish(inputs: [input], outputs: [y, positions])
     }
 
     /// `QUANTIZE → CONV_2D → AVERAGE_POOL_2D → RESHAPE → FULLY_CONNECTED → DEQUANTIZE`, int8 with per-channel filters.

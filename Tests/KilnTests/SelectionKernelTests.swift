@@ -1,7 +1,9 @@
 import Foundation
 import Kiln
 import KilnCompiler
+import KilnFuzzing
 import KilnIR
+import KilnImport
 import KilnReference
 import KilnRuntime
 import Testing
@@ -174,5 +176,24 @@ import Testing
         for index in [4, 6, 7] {
             #expect(values[(index * row)..<((index + 1) * row)].allSatisfy { $0 == zero }, "token \(ids[index])")
         }
+    }
+}
+
+/// The TFLite operators built from several Kiln ops (TRANSPOSE_CONV, TILE, BROADCAST_TO, PACK,
+/// SPACE_TO_DEPTH, DEPTH_TO_SPACE, LOG_SOFTMAX, SOFTMAX with beta), imported from the fuzz
+/// target's decoder seed and compiled, against the reference interpreter.
+@Suite struct CompositionTests {
+    @Test func decoderSeedMatchesTheReference() throws {
+        let seed = try #require(SeedModels.all.last)
+        let graph = try TFLiteImporter.importGraph(seed, name: "decoder", source: "decoder.tflite")
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let inputs = randomInputs(graph, seed: 5, floatRange: -2...2)
+        let expected = try ReferenceInterpreter(graph).run(inputs)
+        let model = try NativeRunner(graph, options: CompileOptions(), directory: directory)
+        let actual = try model.run(inputs, outputByteCounts: expected.map { $0.bytes.count })
+        let probabilities = TensorData(dtype: .float32, shape: expected[0].shape, bytes: actual[0])
+        expectClose(probabilities.floats(), expected[0].floats(), tolerance: 1e-5, "log-softmax probabilities")
+        #expect(actual[1] == expected[1].bytes, "arg-max positions")
     }
 }

@@ -238,8 +238,7 @@ struct TFLiteConversion {
             let x = try input(0)
             result = try add(.reshape(try reshapeTarget(of: x, op, output)), [x], output)
         case (.softmax, .softmax(let beta)):
-            guard beta == 1 else { throw TFLiteError(message: "\(source): SOFTMAX with beta \(beta) is not supported (only 1)") }
-            result = try add(.softmax, [try input(0)], output)
+            result = try convertSoftmax(try input(0), beta: beta, output)
         case (.add, .add(let activation)):
             result = try add(.add(activation: try Self.activation(activation)), [try input(0), try input(1)], output)
         case (.mul, .mul(let activation)):
