@@ -90,3 +90,96 @@ import Testing
         }
     }
 }
+
+/// ONNX models that use the newer operators (transposed and grouped convolution,
+/// Resize, depth ↔ space, PRelu/LeakyRelu, reductions, ArgMax, Tile, Gather on
+/// data, LogSoftmax), several outputs and int32 token inputs, against ONNX Runtime.
+@Suite struct ONNXOperatorModelTests {
+    /// A model, the input ONNX Runtime ran it on, and whether its images are NCHW.
+    struct Case: CustomTestStringConvertible, Sendable {
+        var model: String
+        var input: String
+        var isNCHW: Bool
+        var testDescription: String { model }
+    }
+
+    static let cases: [Case] =
+        ["decoder", "reductions"].flatMap { name in
+            ["", "_qdq"].map { Case(model: "ONNX/\(name)\($0)", input: "ONNX/\(name)", isNCHW: true) }
+        }
+        + ["decoder_net", "reductions_net", "embedding_text"].flatMap { name in
+            ["", "_qdq"].map { Case(model: "ONNX/tf2onnx/\(name)\($0)", input: "Keras/\(name)", isNCHW: false) }
+        }
+
+    @Test(arguments: cases)
+    func matchesONNXRuntime(_ case: Case) throws {
+        let fixtures = ONNXModelTests.fixtures
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try #require(
+            try Compiler().compile(.onnxFile(fixtures.appendingPathComponent("\(`case`.model).onnx")), outputDirectory: directory)
+                .first)
+        let graph = result.graph
+        var input = try NumPyArray.read(contentsOf: fixtures.appendingPathComponent("\(`case`.input).inputs.npy"))
+        // An input that feeds convolutions was made NHWC at import; one read only by reductions stays NCHW.
+        if `case`.isNCHW, graph.type(of: graph.inputs[0]).shape != input.shape { input = Self.channelsLast(input) }
+        let model = try CompiledModel(contentsOf: result.artifact)
+        let outputs = try runCompiled(model, [input], outputByteCounts: model.metadata.outputs.map(\.byteCount))
+        for (position, bytes) in outputs.enumerated() {
+            let suffix = outputs.count == 1 ? "" : ".\(position)"
+            let file = fixtures.appendingPathComponent("\(`case`.model).outputs\(suffix).npy")
+            var expected = try Self.readAllowingInt64(file)
+            let type = graph.type(of: graph.outputs[position])
+            if `case`.isNCHW, expected.shape.rank == 4, type.shape != expected.shape { expected = Self.channelsLast(expected) }
+            #expect(type.shape == expected.shape, "\(`case`.model) output \(position)")
+            let label = "\(`case`.model) output \(position)"
+            if type.dtype == .int32 {
+                let actual = TensorData(dtype: .int32, shape: type.shape, bytes: bytes).int32s()
+                let differing = zip(actual, expected.int32s()).filter { $0 != $1 }.count
+                // int8 models may see two values within a step swap places.
+                #expect(differing <= (`case`.model.hasSuffix("_qdq") ? expected.shape.elementCount / 20 : 0), "\(label): \(differing) positions differ")
+                continue
+            }
+            let actual = TensorData(dtype: .float32, shape: type.shape, bytes: bytes).floats()
+            let scale = expected.floats().map(abs).max() ?? 1
+            let differences = zip(actual, expected.floats()).map { abs($0 - $1) }
+            let worst = differences.max() ?? 0
+            guard `case`.model.hasSuffix("_qdq") else {
+                #expect(worst <= 1e-4 * scale, "\(label): worst difference \(worst), largest value \(scale)")
+                continue
+            }
+            if let step = KerasModelTests.outputStep(graph, output: position) {
+                // Dequantized int8: within one step on ≥ 99 % of elements, two everywhere.
+                let beyondOne = differences.filter { $0 > step * 1.001 }.count
+                #expect(Double(beyondOne) <= 0.01 * Double(differences.count), "\(label): \(beyondOne) elements beyond one step")
+                #expect(worst <= 2 * step * 1.001, "\(label): worst difference \(worst), step \(step)")
+            } else {
+                // Float layers after dequantized int8 ones: one step there moves these by about a percent.
+                #expect(worst <= 0.02 * scale, "\(label): worst difference \(worst), largest value \(scale)")
+            }
+        }
+    }
+
+    /// An `.npy` file; int64 arrays (ONNX Runtime's ArgMax positions) come back as int32.
+    static func readAllowingInt64(_ url: URL) throws -> TensorData {
+        let bytes = [UInt8](try Data(contentsOf: url))
+        let headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+        let header = String(decoding: bytes[10..<(10 + headerLength)], as: UTF8.self)
+        guard header.contains("'<i8'") else { return try NumPyArray.read(contentsOf: url) }
+        let shapeText = header.split(separator: "(")[1].split(separator: ")")[0]
+        let shape = shapeText.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let data = bytes[(10 + headerLength)...]
+        let values = stride(from: data.startIndex, to: data.endIndex, by: 8).map { start in
+            Int32(truncatingIfNeeded: (0..<8).reduce(Int64(0)) { $0 | Int64(data[start + $1]) << (8 * $1) })
+        }
+        return TensorData(int32: values, shape: Shape(shape))
+    }
+
+    /// An NCHW tensor in NHWC order.
+    static func channelsLast(_ data: TensorData) -> TensorData {
+        let dimensions = data.shape.dimensions
+        return TensorData(
+            ONNXModelTests.transposed(data.floats(), shape: dimensions, [0, 2, 3, 1]),
+            shape: [dimensions[0], dimensions[2], dimensions[3], dimensions[1]])
+    }
+}

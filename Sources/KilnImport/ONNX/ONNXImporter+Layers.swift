@@ -58,9 +58,10 @@ extension ONNXConversion {
         let bias = try ONNXWeights.input(self, node, 2)
         var parts: [ValueID] = []
         for group in 0..<groups {
-            let channels = try add(
+            // The slice keeps the input's parameters (an int8 operator's result has its own).
+            let channels = try graph.addNode(
                 .slice(begin: [0, 0, 0, group * groupDepth], size: [inputShape[0], inputShape[1], inputShape[2], groupDepth]),
-                [x], node, suffix: ".group\(group).input")
+                inputs: [x], name: "\(resultName(node)).group\(group).input", quantization: graph.type(of: x).quantization)
             let range = (group * groupOutputs)..<((group + 1) * groupOutputs)
             var inputs = [
                 channels,

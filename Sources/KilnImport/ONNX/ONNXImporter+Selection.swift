@@ -146,7 +146,9 @@ extension ONNXConversion {
     /// which counts negative indices from the end as ONNX does.
     mutating func gatherData(_ node: ONNXNode, axis: Int) throws {
         let x = try plain(try operand(node.input(0)), name: resultName(node))
-        let indicesName = try node.input(1)
+        var indicesName = try node.input(1)
+        let count = graph.type(of: x).shape.dimensions[Op.normalizedAxis(axis, rank: graph.type(of: x).shape.rank) ?? 0]
+        if let raw = try indicesBehind(indicesName, count: count) { indicesName = raw }
         let indices: ValueID
         if let known = constants[indicesName]?.integers {
             guard known.values.allSatisfy({ Int32(exactly: $0) != nil }) else {

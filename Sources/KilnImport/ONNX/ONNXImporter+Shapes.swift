@@ -87,7 +87,7 @@ extension ONNXConversion {
         defineConstant(node, .integers(StaticTensor(vector: start < end ? Array(dimensions[start..<end]) : [])))
     }
 
-    /// `Cast`: folded on constants; float32 data to float32 is the data itself.
+    /// `Cast`: folded on constants; float32 data to float32, and int32 positions to integers, are the data itself.
     mutating func convertCast(_ node: ONNXNode) throws {
         let target = node.int("to", default: 0)
         let isFloat = [ONNXDataType.float, .float16, .double].map { Int($0.rawValue) }.contains(target)
@@ -100,8 +100,14 @@ extension ONNXConversion {
                     : .integers(StaticTensor(shape: constant.shape, values: constant.floats.map { Int(exactly: $0.rounded(.towardZero)) ?? 0 })))
             return
         }
-        guard target == Int(ONNXDataType.float.rawValue) else {
-            throw ONNXProblem("casting data to \(ONNXDataType.name(of: Int32(clamping: target))) is not supported")
+        let input = try operand(node.input(0))
+        let isInteger = [ONNXDataType.int32, .int64].map { Int($0.rawValue) }.contains(target)
+        // float32 data to float32, and int32 positions (an arg-max) to int32 or int64, are the data itself.
+        guard target == Int(ONNXDataType.float.rawValue) && graph.type(of: input.id).dtype == .float32
+            || isInteger && graph.type(of: input.id).dtype == .int32
+        else {
+            throw ONNXProblem(
+                "casting \(graph.type(of: input.id).dtype) data to \(ONNXDataType.name(of: Int32(clamping: target))) is not supported")
         }
         try alias(node)
     }

@@ -70,6 +70,8 @@ struct ONNXConversion {
     var int8Result: QuantizationParameters?
     /// `QuantizeLinear` outputs already defined by the int8 operator before them.
     var handled: Set<String> = []
+    /// Integer arithmetic on index inputs, kept as expressions until a `Gather` reads them.
+    var indexExpressions: [String: IndexExpression] = [:]
 
     var source: String { model.source }
     var opset: Int { model.opset }
@@ -103,6 +105,7 @@ struct ONNXConversion {
                 guard node.domain.isEmpty || node.domain == "ai.onnx" else {
                     throw ONNXProblem("operators of domain '\(node.domain)' are not supported (only the default ONNX domain)")
                 }
+                if try recordIndexArithmetic(ONNXNode(node)) { continue }
                 guard let converter = Self.converters[node.opType] else {
                     throw ONNXProblem(
                         "not supported; Kiln imports " + ONNXImporter.supportedOperators.joined(separator: ", "))
@@ -192,6 +195,11 @@ struct ONNXConversion {
     /// Behind a `DequantizeLinear`, the int8 tensor while converting an int8 operator, its real values otherwise.
     mutating func operand(_ name: String) throws -> ONNXValue {
         if int8Result != nil, let source = dequantized[name] { return try int8Operand(name, source) }
+        if indexExpressions[name] != nil {
+            throw ONNXProblem(
+                "reads '\(name)', arithmetic on integer indices; Kiln folds such arithmetic only where a Gather reads it "
+                    + "and it leaves every index in range unchanged or wraps negative ones")
+        }
         if let value = values[name] { return value }
         if let source = dequantized[name] { return try dequantizedFloat(name, source) }
         guard let constant = constants[name] else { throw ONNXProblem("reads '\(name)', which no node or initializer defines") }
