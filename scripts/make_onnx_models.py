@@ -18,12 +18,20 @@ Runtime and by onnx's reference implementation before it is written.
 Image models also get an int8 QDQ version, made the way ONNX Runtime documents
 it (`quant_pre_process`, then `quantize_static` with QDQ format, int8
 activations and per-channel int8 weights, calibrated on seeded random images).
+cnn, residual and depthwise also get an int8 QOperator version, made the same
+way with `quant_format=QuantFormat.QOperator` (QLinearConv, QLinearMatMul,
+QuantizeLinear, DequantizeLinear), its `op_types_to_quantize` limited to the
+operators whose QOperator form is in the default ONNX domain, so that it has no
+com.microsoft nodes (QGemm, QLinearAdd, QLinearGlobalAveragePool, ...): see
+QOP_OP_TYPES.
 
 Writes into Tests/KilnTests/Fixtures/ONNX/:
   NAME.onnx            the model
   NAME_qdq.onnx        its int8 QDQ version (image models)
-  NAME.inputs.npy      ONNX Runtime's input (NCHW for images, as ONNX has it; also NAME_qdq's)
-  NAME.outputs.npy     ONNX Runtime's output (NAME_qdq.outputs.npy for the QDQ version);
+  NAME_qop.onnx        its int8 QOperator version (cnn, residual, depthwise)
+  NAME.inputs.npy      ONNX Runtime's input (NCHW for images, as ONNX has it; also NAME_qdq's and NAME_qop's)
+  NAME.outputs.npy     ONNX Runtime's output (NAME_qdq.outputs.npy for the QDQ version,
+                       NAME_qop.outputs.npy for the QOperator version);
                        NAME.outputs.K.npy, K in graph output order, for a model with several
   README.md            how the files were made, versions and checksums
 """
@@ -247,6 +255,16 @@ def reductions():
 MODELS = {"cnn": cnn, "residual": residual, "depthwise": depthwise, "encoder": encoder, "decoder": decoder,
           "reductions": reductions}
 QDQ_MODELS = ["cnn", "residual", "depthwise", "decoder", "reductions"]
+QOP_MODELS = ["cnn", "residual", "depthwise"]
+# The operators quantize_static may quantize in QOperator format: those whose quantized form is in the
+# default ONNX domain (QLinearConv, QLinearMatMul; Relu and Clip folded into the producer's output range;
+# MaxPool, Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Split, Pad, Resize, Gather, ArgMax on the int8
+# tensor). Left out, and so kept in float between DequantizeLinear and QuantizeLinear: Gemm (QGemm), Add
+# and Mul (QLinearAdd, QLinearMul), Sigmoid and LeakyRelu (QLinearSigmoid, QLinearLeakyRelu),
+# GlobalAveragePool and AveragePool (QLinearGlobalAveragePool, QLinearAveragePool), Concat (QLinearConcat),
+# Softmax (QLinearSoftmax) and Where (QLinearWhere), which ONNX Runtime writes in the com.microsoft domain.
+QOP_OP_TYPES = ["Conv", "MatMul", "Relu", "Clip", "MaxPool", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
+                "Transpose", "Split", "Pad", "Resize", "Gather", "ArgMax"]
 
 
 class RandomImages(CalibrationDataReader):
@@ -260,16 +278,38 @@ class RandomImages(CalibrationDataReader):
         return next(self.batches, None)
 
 
-def quantized(path: Path, feed_name: str, shape) -> Path:
-    """ONNX Runtime's documented static quantization: pre-process, then QDQ int8."""
+def quantized(path: Path, feed_name: str, shape, quant_format=QuantFormat.QDQ) -> Path:
+    """ONNX Runtime's documented static quantization: pre-process, then int8, QDQ (NAME_qdq.onnx) or
+    QOperator (NAME_qop.onnx, default-domain operators only: QOP_OP_TYPES)."""
     prepared = path.with_name(path.stem + "_prepared.onnx")
-    output = path.with_name(path.stem + "_qdq.onnx")
+    qop = quant_format == QuantFormat.QOperator
+    output = path.with_name(path.stem + ("_qop.onnx" if qop else "_qdq.onnx"))
     quant_pre_process(str(path), str(prepared))
     quantize_static(
-        str(prepared), str(output), RandomImages(feed_name, shape), quant_format=QuantFormat.QDQ,
+        str(prepared), str(output), RandomImages(feed_name, shape), quant_format=quant_format,
+        op_types_to_quantize=QOP_OP_TYPES if qop else None,
         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True)
     prepared.unlink()
     return output
+
+
+def operators(model) -> list[str]:
+    """The graph's operator types, sorted; one outside the default domain as `domain::Op`."""
+    return sorted({node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"
+                   for node in model.graph.node})
+
+
+def reference_run(model, feeds):
+    """onnx.reference's outputs for a quantized model. Its QuantizeLinear and DequantizeLinear start at
+    opset 19, so a copy with an older default-domain import is run at 19: for the operators of the QOperator
+    models (int8, per-tensor QuantizeLinear/DequantizeLinear; QLinearConv, QLinearMatMul, MaxPool, AveragePool,
+    GlobalAveragePool, Add, Relu, Flatten, Reshape, Transpose, Gemm, Softmax, Sigmoid) nothing changes."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    for opset in copy.opset_import:
+        if opset.domain in ("", "ai.onnx") and opset.version < 19:
+            opset.version = 19
+    return ReferenceEvaluator(copy).run(None, feeds)
 
 
 def save_outputs(name: str, outputs) -> list[str]:
@@ -335,11 +375,30 @@ def main():
                 session = ort.InferenceSession(str(qdq_path), providers=["CPUExecutionProvider"])
                 quantized_outputs = session.run(None, {feed.name: inputs})
                 save_outputs(f"{name}_qdq", quantized_outputs)
-                ops = sorted({node.op_type for node in qdq.graph.node})
+                ops = operators(qdq)
                 rows.append((f"{name}_qdq", qdq.opset_import[0].version, shape, shapes_text(quantized_outputs), ops))
                 qdq_text = difference(quantized_outputs, outputs)
                 print(f"{name}_qdq: {len(qdq.graph.node)} nodes, {ops}, max |QDQ - float| {qdq_text}")
-        checks.append((name, checked, qdq_text))
+        qop_text = qop_reference = ""
+        if name in QOP_MODELS:
+            try:
+                qop_path = quantized(path, feed.name, shape, QuantFormat.QOperator)
+            except Exception as error:  # keep the float model; say why in the README
+                qop_text = f"not made: quantize_static failed ({type(error).__name__}: {error})"
+                print(f"{name}_qop: {qop_text}")
+            else:
+                qop = onnx.load(qop_path)
+                onnx.checker.check_model(qop, full_check=True)
+                session = ort.InferenceSession(str(qop_path), providers=["CPUExecutionProvider"])
+                quantized_outputs = session.run(None, {feed.name: inputs})
+                save_outputs(f"{name}_qop", quantized_outputs)
+                ops = operators(qop)
+                rows.append((f"{name}_qop", qop.opset_import[0].version, shape, shapes_text(quantized_outputs), ops))
+                qop_text = difference(quantized_outputs, outputs)
+                qop_reference = difference(quantized_outputs, reference_run(qop, {feed.name: inputs}))
+                print(f"{name}_qop: {len(qop.graph.node)} nodes, {ops}, max |QOperator - float| {qop_text}, "
+                      f"max |ONNX Runtime - onnx.reference| {qop_reference}")
+        checks.append((name, checked, qdq_text, qop_text, qop_reference))
     versions = {package: importlib.metadata.version(package) for package in ("onnx", "onnxruntime", "numpy", "sympy")}
     lines = [
         "# ONNX import fixtures",
@@ -359,13 +418,30 @@ def main():
         lines.append(f"| {name} | {opset} | {shape} | {out_shape} | {', '.join(ops)} |")
     lines += [
         "",
-        "Checks when generated: ONNX Runtime against `onnx.reference.ReferenceEvaluator` on the float model,",
-        "and the QDQ version's outputs against the float model's (max |difference| over the float outputs;",
-        "for ArgMax's int64 output, how many indices differ).",
+        "QOperator versions (`NAME_qop`): `quantize_static` with `quant_format=QuantFormat.QOperator`, the QDQ",
+        "versions' calibration data, int8 activations and per-channel int8 weights, and `op_types_to_quantize`",
+        "limited to the operators whose QOperator form is in the default ONNX domain (`QOP_OP_TYPES` in the",
+        "script), so no node is in com.microsoft. QLinearConv and QLinearMatMul take int8 x and y with per-tensor",
+        "scale and zero point, int8 weights with per-output-channel (QLinearMatMul: per-column) scale and zero",
+        "point 0, and an int32 bias (scale x_scale · w_scale); Relu and Clip after a convolution are folded into its",
+        "output range; MaxPool, Transpose and Reshape of a quantized tensor run on it in int8. Gemm, Add, Mul, Sigmoid,",
+        "AveragePool, GlobalAveragePool and Softmax stay float after a DequantizeLinear: quantized, ONNX",
+        "Runtime writes them as com.microsoft QGemm, QLinearAdd, QLinearMul, QLinearSigmoid, QLinearAveragePool,",
+        "QLinearGlobalAveragePool and QLinearSoftmax. depthwise's HardSwish is written as HardSigmoid and Mul by",
+        "`quant_pre_process`, BatchNormalization folded into the convolution before it. The quantized models'",
+        "opset imports also list ai.onnx.ml, com.microsoft and ONNX Runtime's other domains, as `quant_pre_process`",
+        "writes them, whether or not a node uses them.",
         "",
-        "| model | float: ONNX Runtime vs onnx.reference | QDQ vs float |",
-        "|---|---|---|",
-        *[f"| {name} | {checked} | {qdq or '(no QDQ version)'} |" for name, checked, qdq in checks],
+        "Checks when generated: ONNX Runtime against `onnx.reference.ReferenceEvaluator` on the float model,",
+        "the QDQ and QOperator versions' outputs against the float model's (max |difference| over the float outputs;",
+        "for ArgMax's int64 output, how many indices differ), and ONNX Runtime against onnx.reference on the",
+        "QOperator version (run at opset 19 where the model's is older: onnx.reference's QuantizeLinear and",
+        "DequantizeLinear start there).",
+        "",
+        "| model | float: ONNX Runtime vs onnx.reference | QDQ vs float | QOperator vs float | QOperator: ONNX Runtime vs onnx.reference |",
+        "|---|---|---|---|---|",
+        *[f"| {name} | {checked} | {qdq or '(no QDQ version)'} | {qop or '(no QOperator version)'} | {qop_reference or '-'} |"
+          for name, checked, qdq, qop, qop_reference in checks],
         "",
         "cnn's float difference is onnx.reference's, not ONNX Runtime's: its BatchNormalization for opsets 9 to 13",
         "fills in the default momentum and so takes its training branch (the batch's own mean and variance);",

@@ -80,7 +80,8 @@ public enum SeedModels {
 
     /// Upsampling, rearranging and reducing, float32: `LEAKY_RELU`, `PRELU`, `TRANSPOSE_CONV`, `RESIZE_NEAREST_NEIGHBOR`,
     /// `RESIZE_BILINEAR`, `SPACE_TO_DEPTH`, `DEPTH_TO_SPACE`, `TILE`, `BROADCAST_TO`, `PACK`, `GATHER`, `REDUCE_MAX`,
-    /// `REDUCE_MIN`, `REDUCE_PROD`, `SUM`, `LOG_SOFTMAX`, `SOFTMAX` with beta and `ARG_MAX`; two outputs.
+    /// `REDUCE_MIN`, `REDUCE_PROD`, `SUM`, `LOG_SOFTMAX`, `L2_NORMALIZATION`, `SOFTMAX` with beta and `ARG_MAX`;
+    /// two outputs.
     static var floatDecoder: TFLiteModel {
         var model = Builder()
         let input = model.tensor([1, 4, 4, 2])
@@ -106,6 +107,7 @@ public enum SeedModels {
         y = model.add(.gather, [y, model.int32s([5, 0, 2])], [1, 2, 3], .gather(axis: 2, batchDims: 0))
         y = model.add(.add, [y, model.add(.broadcastTo, [total, model.int32s([1, 2, 3])], [1, 2, 3], .none)], [1, 2, 3], .add(activation: .none))
         y = model.add(.logSoftmax, [y], [1, 2, 3], .none)
+        y = model.add(.l2Normalization, [y], [1, 2, 3], .l2Normalization(activation: .none))
         y = model.add(.softmax, [y], [1, 2, 3], .softmax(beta: 0.5))
         let positions = model.add(.argMax, [y, model.int32s([2])], [1, 2], .argMax(outputType: 2), type: .int32)
         return model.finish(inputs: [input], outputs: [y, positions])

@@ -74,6 +74,18 @@ extension Graph {
         return try addNode(.subtract(activation: nil), inputs: [shifted, logSum], name: name)
     }
 
+    /// Float `x` over its last axis through `x / max(√Σ x², 10⁻⁶)` (TensorFlow Lite's
+    /// L2_NORMALIZATION); the last node is named `name`.
+    mutating func addL2Normalization(_ x: ValueID, name: String) throws -> ValueID {
+        let axis = type(of: x).shape.rank - 1
+        let squares = try addNode(.multiply(activation: nil), inputs: [x, x], name: "\(name).square")
+        let sum = try addNode(.reduce(.sum, axes: [axis], keepDimensions: true), inputs: [squares], name: "\(name).sum")
+        let norm = try addNode(.activation(.sqrt), inputs: [sum], name: "\(name).norm")
+        let epsilon = addConstant(name: "\(name).epsilon", data: TensorData([1e-6], shape: [1]))
+        let clamped = try addNode(.binary(.maximum, activation: nil), inputs: [norm, epsilon], name: "\(name).clamped")
+        return try addNode(.binary(.divide, activation: nil), inputs: [x, clamped], name: name)
+    }
+
     /// NHWC `x` with `stride − 1` zeros (the zero point on int8) between
     /// neighbouring pixels along H and W: the input of a transposed convolution
     /// computed as a direct one.

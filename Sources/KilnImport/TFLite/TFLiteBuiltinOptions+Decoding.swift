@@ -99,6 +99,8 @@ extension TFLiteBuiltinOptions {
                 asymmetricQuantizeInputs: try fields.bool(2, "asymmetric_quantize_inputs"))
         case 116:
             self = .gelu(approximate: try fields.bool(0, "approximate"))
+        case 12:
+            self = .l2Normalization(activation: try fields.activation(0))
         case 15:
             self = .resizeBilinear(
                 alignCorners: try fields.bool(2, "align_corners"), halfPixelCenters: try fields.bool(3, "half_pixel_centers"))

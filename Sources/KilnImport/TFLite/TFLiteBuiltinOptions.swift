@@ -62,6 +62,8 @@ public enum TFLiteBuiltinOptions: Hashable, Sendable {
     case batchMatMul(adjointX: Bool, adjointY: Bool, asymmetricQuantizeInputs: Bool)
     /// `GeluOptions` (union type 116): the tanh approximation when `approximate`, the exact erf form otherwise.
     case gelu(approximate: Bool)
+    /// `L2NormOptions` (union type 12).
+    case l2Normalization(activation: TFLiteActivation)
     /// `ResizeBilinearOptions` (union type 15).
     case resizeBilinear(alignCorners: Bool, halfPixelCenters: Bool)
     /// `ResizeNearestNeighborOptions` (union type 74).
@@ -111,6 +113,7 @@ public enum TFLiteBuiltinOptions: Hashable, Sendable {
         case .hardSwish: 91
         case .batchMatMul: 101
         case .gelu: 116
+        case .l2Normalization: 12
         case .resizeBilinear: 15
         case .resizeNearestNeighbor: 74
         case .spaceToDepth: 19

@@ -73,6 +73,18 @@ extension TFLiteConversion {
         return try add(.quantize(to: .int8), [try graph.addLogSoftmax(real, axis: axis, name: "\(output.name).float")], output)
     }
 
+    /// L2_NORMALIZATION over the last axis, in float, then the fused activation.
+    mutating func convertL2Normalization(_ x: ValueID, activation: Activation?, _ output: TFLiteTensor) throws -> ValueID {
+        let isQuantized = graph.type(of: x).dtype == .int8
+        let real = isQuantized ? try graph.addNode(.dequantize, inputs: [x], name: "\(output.name).dequantize") : x
+        var result = try graph.addL2Normalization(real, name: isQuantized || activation != nil ? "\(output.name).float" : output.name)
+        if let activation {
+            result = try graph.addNode(
+                .activation(activation), inputs: [result], name: isQuantized ? "\(output.name).activated" : output.name)
+        }
+        return isQuantized ? try add(.quantize(to: .int8), [result], output) : result
+    }
+
     /// SOFTMAX with a temperature: `softmax(beta · x)`.
     mutating func convertSoftmax(_ x: ValueID, beta: Float, _ output: TFLiteTensor) throws -> ValueID {
         guard beta != 1 else { return try add(.softmax, [x], output) }

@@ -17,7 +17,7 @@ public enum TFLiteImporter {
             .add, .averagePool2D, .batchMatMul, .concatenation, .conv2D, .depthwiseConv2D, .dequantize, .fullyConnected,
             .gelu, .fill, .maxPool2D, .mean, .mul, .pad, .padV2, .quantize, .reshape, .slice, .softmax, .split, .splitV,
             .squeeze, .stridedSlice, .sub, .transpose, .unpack, .argMax, .argMin, .broadcastTo, .depthToSpace, .gather,
-            .leakyRelu, .logSoftmax, .pack, .prelu, .resizeBilinear, .resizeNearestNeighbor, .spaceToDepth, .tile,
+            .l2Normalization, .leakyRelu, .logSoftmax, .pack, .prelu, .resizeBilinear, .resizeNearestNeighbor, .spaceToDepth, .tile,
             .transposeConv,
         ] + TFLiteConversion.elementwiseFunctions.keys + TFLiteConversion.binaryFunctions.keys
             + TFLiteConversion.reductions.keys
@@ -294,6 +294,8 @@ struct TFLiteConversion {
                 try input(0), blockSize: block, toDepth: code == .spaceToDepth, name: output.name)
         case (.logSoftmax, _):
             result = try convertLogSoftmax(try input(0), output)
+        case (.l2Normalization, .l2Normalization(let activation)):
+            result = try convertL2Normalization(try input(0), activation: try Self.activation(activation), output)
         case (.transposeConv, .transposeConv(let padding, let strideWidth, let strideHeight, let activation)):
             result = try convertTransposeConv(
                 op, padding: padding, strides: [strideHeight, strideWidth], activation: activation, output, outputType)

@@ -166,6 +166,8 @@ extension TFLiteBuiltinOptions {
         case .pack(let valuesCount, let axis):
             table.set(0, int(valuesCount))
             table.set(1, int(axis))
+        case .l2Normalization(let activation):
+            table.set(0, byte(activation.rawValue))
         case .resizeBilinear(let alignCorners, let halfPixelCenters):
             table.set(2, .bool(alignCorners))
             table.set(3, .bool(halfPixelCenters))
