@@ -141,8 +141,7 @@ public final class Tracer {
         var resultQuantization = quantization
         if let first = inputs.first, graph.type(of: first).dtype == .int8, resultQuantization == nil {
             switch op {
-            case .maxPool2D, .averagePool2D, .reshape, .pad, .slice, .transpose, .concatenation, .activation(.relu),
-                .activation(.relu6), .reduce(.maximum, _, _), .reduce(.minimum, _, _), .resize, .gather:
+            case _ where op.keepsInputQuantization:
                 resultQuantization = graph.type(of: first).quantization
             case .softmax, .activation(.sigmoid):
                 // TensorFlow Lite's fixed output range for probabilities.

@@ -104,6 +104,17 @@ public enum Op: Hashable, Sendable, Codable {
         }
     }
 
+    /// Whether an int8 result takes its input's quantization parameters by
+    /// default: ops that move or pick values (and ReLU/ReLU6, which only clamp).
+    public var keepsInputQuantization: Bool {
+        switch self {
+        case .maxPool2D, .averagePool2D, .reshape, .pad, .slice, .transpose, .concatenation, .activation(.relu),
+            .activation(.relu6), .reduce(.maximum, _, _), .reduce(.minimum, _, _), .resize, .gather:
+            true
+        default: false
+        }
+    }
+
     /// The activation fused into the op's epilogue, if any.
     public var fusedActivation: Activation? {
         switch self {

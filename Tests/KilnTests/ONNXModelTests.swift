@@ -6,9 +6,9 @@ import KilnRuntime
 import Testing
 
 /// ONNX models import, compile and match ONNX Runtime: float32 within 1e-4
-/// relative, their QDQ int8 versions (ONNX Runtime's `quantize_static`)
-/// within one step of the output's scale, with int8 layers and no
-/// transposes left at run time.
+/// relative, their int8 versions (ONNX Runtime's `quantize_static`, in QDQ
+/// and in QOperator format with QLinearConv/QLinearMatMul) within one step of
+/// the output's scale, with int8 layers and no transposes left at run time.
 ///
 /// Two sets of fixtures: NCHW models written with the `onnx` helper API
 /// (`Fixtures/ONNX`, `scripts/make_onnx_models.sh`), and the Keras models of
@@ -23,12 +23,12 @@ import Testing
         var input: String
         var isNCHW: Bool
         var testDescription: String { model }
-        var isQuantized: Bool { model.hasSuffix("_qdq") }
+        var isQuantized: Bool { model.hasSuffix("_qdq") || model.hasSuffix("_qop") }
     }
 
     static let cases: [Case] =
         ["cnn", "residual", "depthwise"].flatMap { name in
-            [Case(model: "ONNX/\(name)", input: "ONNX/\(name)", isNCHW: true), Case(model: "ONNX/\(name)_qdq", input: "ONNX/\(name)", isNCHW: true)]
+            ["", "_qdq", "_qop"].map { Case(model: "ONNX/\(name)\($0)", input: "ONNX/\(name)", isNCHW: true) }
         } + [Case(model: "ONNX/encoder", input: "ONNX/encoder", isNCHW: false)]
         + ["keras_cnn", "mobilenet_v3_small", "efficientnet_b0", "lstm_kws", "gru_kws"].flatMap { name in
             [

@@ -49,6 +49,8 @@ extension ONNXConversion {
             "Identity": { try $0.alias($1) },
             "Dropout": { try $0.alias($1) },
             "QuantizeLinear": { try $0.convertQuantize($1) },
+            "QLinearConv": { try $0.convertQLinearConv($1) },
+            "QLinearMatMul": { try $0.convertQLinearMatMul($1) },
             "DequantizeLinear": { try $0.convertDequantize($1) },
         ]
         for name in unaryFunctions.keys { table[name] = { try $0.convertUnary($1) } }

@@ -177,7 +177,10 @@ struct ONNXConversion {
     /// Whether `name` reaches a convolution, pooling or batch normalization as its data, directly or
     /// through `QuantizeLinear`/`DequantizeLinear` (as a QDQ model's input does).
     func feedsSpatialLayer(_ name: String) -> Bool {
-        let spatial: Set<String> = ["Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization"]
+        let spatial: Set<String> = [
+            "Conv", "QLinearConv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+            "BatchNormalization",
+        ]
         var frontier = [name]
         var seen: Set<String> = []
         while let next = frontier.popLast(), seen.insert(next).inserted {
@@ -295,10 +298,15 @@ struct ONNXConversion {
     /// The name for a node's result: its first output's.
     func resultName(_ node: ONNXNode) -> String { node.outputs.first ?? node.name }
 
-    /// Appends a node computing the ONNX node's result.
-    /// Appends a node computing the ONNX node's result (int8 with the result's parameters for an int8 operator).
+    /// Appends a node computing the ONNX node's result: int8 with the result's parameters for an int8
+    /// operator, with its input's for data moved on int8 values.
     mutating func add(_ op: Op, _ inputs: [ValueID], _ node: ONNXNode, suffix: String = "") throws -> ValueID {
-        try graph.addNode(op, inputs: inputs, name: resultName(node) + suffix, quantization: int8Result)
+        var quantization = int8Result
+        if quantization == nil, let first = inputs.first, graph.type(of: first).dtype == .int8, op.keepsInputQuantization {
+            // Int8 data moved outside a quantized operator (a QOperator model's MaxPool or Reshape).
+            quantization = graph.type(of: first).quantization
+        }
+        return try graph.addNode(op, inputs: inputs, name: resultName(node) + suffix, quantization: quantization)
     }
 }
 
@@ -316,6 +324,29 @@ struct ONNXNode {
         inputs = proto.input
         outputs = proto.output
         attributes = Dictionary(proto.attribute.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// A node made by the importer (a QOperator node's QDQ form), with integer attributes.
+    init(opType: String, name: String, inputs: [String], outputs: [String], attributes: [String: Int]) {
+        self.opType = opType
+        self.name = name
+        self.inputs = inputs
+        self.outputs = outputs
+        self.attributes = attributes.mapValues { value in
+            var attribute = Onnx_AttributeProto()
+            attribute.i = Int64(value)
+            attribute.type = .int
+            return attribute
+        }
+    }
+
+    /// A node made by the importer with another node's attributes.
+    init(opType: String, name: String, inputs: [String], outputs: [String], attributes: [String: Onnx_AttributeProto]) {
+        self.opType = opType
+        self.name = name
+        self.inputs = inputs
+        self.outputs = outputs
+        self.attributes = attributes
     }
 
     func int(_ name: String, default value: Int) -> Int { attributes[name].map { Int(clamping: $0.i) } ?? value }
