@@ -7,9 +7,12 @@ extension Graph {
     /// ONNX `Tile`); each node takes `x`'s quantization, the last is named `name`.
     mutating func addTile(_ x: ValueID, multiples: [Int], name: String) throws -> ValueID {
         let shape = type(of: x).shape
-        guard multiples.count == shape.rank, multiples.allSatisfy({ (1...Shape.maximumDimension).contains($0) }) else {
-            throw ImportProblem("multiples \(multiples) need one positive count per axis of \(shape)")
+        guard multiples.count == shape.rank, multiples.allSatisfy({ (1...Self.maximumTiles).contains($0) }) else {
+            throw ImportProblem(
+                "multiples \(multiples) need one count from 1 to \(Self.maximumTiles) per axis of \(shape)")
         }
+        // The result's size is checked before any copy is listed, so a huge tiling fails without allocating it.
+        if let problem = Shape(zip(shape.dimensions, multiples).map { $0 &* $1 }).problem { throw ImportProblem(problem) }
         let quantization = type(of: x).quantization
         var result = x
         let tiled = multiples.indices.filter { multiples[$0] > 1 }
@@ -20,6 +23,9 @@ extension Graph {
         }
         return result
     }
+
+    /// The most copies a tiling makes along one axis (each is an operand of a concatenation).
+    static let maximumTiles = 4096
 
     /// How the channels of a depth ↔ space rearrangement are ordered.
     enum BlockOrder {

@@ -196,4 +196,17 @@ import Testing
         expectClose(probabilities.floats(), expected[0].floats(), tolerance: 1e-5, "log-softmax probabilities")
         #expect(actual[1] == expected[1].bytes, "arg-max positions")
     }
+
+    /// A tiling of 2³⁰ copies is an error naming the operator, not an attempt to list them (found by the fuzzer).
+    @Test func hugeTilingIsRefused() throws {
+        var seed = try #require(SeedModels.all.last)
+        let tile = try #require(seed.operatorCodes.firstIndex { $0.builtinCode == .tile })
+        let op = try #require(seed.subgraphs[0].operators.first { $0.opcodeIndex == tile })
+        let multiples = seed.subgraphs[0].tensors[op.inputs[1]].buffer
+        seed.buffers[multiples] = [1, 1, 1, 1 << 30].flatMap { (value: Int32) in withUnsafeBytes(of: value.littleEndian, Array.init) }
+        let error = #expect(throws: TFLiteError.self) {
+            try TFLiteImporter.importGraph(seed, name: "decoder", source: "decoder.tflite")
+        }
+        #expect(error?.message.contains("TILE: multiples") == true, "\(error?.message ?? "")")
+    }
 }
