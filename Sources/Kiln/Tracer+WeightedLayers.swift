@@ -16,6 +16,8 @@ extension Tracer {
         var fanOut: Int
         var location: SourceLocation
         var quantization: QuantizationParameters?
+        /// Turns the loaded float filter into the one the op reads (a transposed convolution's half turn).
+        var prepareWeight: ((Tracer, ValueID) -> ValueID?)? = nil
     }
 
     /// Adds a filter layer.
@@ -26,6 +28,9 @@ extension Tracer {
     /// quantization, since int8 intermediates would need parameters of their own.
     func addWeightedLayer(_ layer: WeightedLayer) {
         if isQuantized {
+            guard layer.prepareWeight == nil else {
+                return fail("layer '\(layer.name)' runs on float data only; import int8 models of it from .tflite", at: layer.location)
+            }
             let weight = addParameter(
                 layer: layer.name, suffix: "weight", shape: layer.weightShape, scheme: .glorotUniform, fanIn: layer.fanIn,
                 fanOut: layer.fanOut, dtype: .int8, scaleAxis: layer.channelAxis, at: layer.location)
@@ -42,9 +47,13 @@ extension Tracer {
             return
         }
         // Float layers accept int8 weights with scales too (weight-only quantization, as imported models have).
-        let weight = addParameter(
+        var weight = addParameter(
             layer: layer.name, suffix: "weight", shape: layer.weightShape, scheme: layer.activation.initializerScheme,
             fanIn: layer.fanIn, fanOut: layer.fanOut, scaleAxis: layer.channelAxis)
+        if let prepare = layer.prepareWeight {
+            guard let prepared = prepare(self, weight) else { return }
+            weight = prepared
+        }
         apply(layer.op(nil), operands: [weight], name: layer.name, at: layer.location)
         if layer.useBias {
             let bias = addParameter(

@@ -129,6 +129,22 @@ public final class Tracer {
         current = node(op, inputs: [input] + operands, name: name, at: location, quantization: quantization)
     }
 
+    /// Replaces the current value with what `build` adds to the graph on it (a
+    /// composition of several ops); an error becomes a diagnostic at `location`.
+    func applyComposition(
+        at location: SourceLocation, _ build: (inout Graph, ValueID) throws -> ValueID
+    ) {
+        guard let input = current else { return }
+        do {
+            current = try build(&graph, input)
+        } catch let error as DiagnosticError {
+            diagnostics.append(contentsOf: error.diagnostics)
+            failed = true
+        } catch {
+            fail("\(error)", at: location)
+        }
+    }
+
     /// Adds a node on explicit inputs and returns its result, or `nil` after an error.
     func node(
         _ op: Op, inputs: [ValueID], name: String, at location: SourceLocation, quantization: QuantizationParameters?

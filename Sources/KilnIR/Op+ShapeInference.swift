@@ -1,10 +1,13 @@
 /// Why an op's operands do not fit it (shape inference's internal error).
-public struct ShapeError: Error, Hashable, Sendable {
+public struct ShapeError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What does not fit.
     public var message: String
 
     /// Creates a shape error.
     public init(_ message: String) { self.message = message }
+
+    /// The message.
+    public var description: String { message }
 }
 
 extension Op {

@@ -1,18 +1,18 @@
 import KilnIR
 
-/// Operators both importers build from several Kiln ops: exact rearrangements
-/// of the data, and compositions computed in float.
+/// Operators built from several Kiln ops, shared by the importers and the DSL:
+/// exact rearrangements of the data, and compositions computed in float.
 extension Graph {
     /// `x` joined to itself `multiples[axis]` times along each axis (TILE,
     /// ONNX `Tile`); each node takes `x`'s quantization, the last is named `name`.
-    mutating func addTile(_ x: ValueID, multiples: [Int], name: String) throws -> ValueID {
+    public mutating func addTile(_ x: ValueID, multiples: [Int], name: String) throws -> ValueID {
         let shape = type(of: x).shape
         guard multiples.count == shape.rank, multiples.allSatisfy({ (1...Self.maximumTiles).contains($0) }) else {
-            throw ImportProblem(
+            throw ShapeError(
                 "multiples \(multiples) need one count from 1 to \(Self.maximumTiles) per axis of \(shape)")
         }
         // The result's size is checked before any copy is listed, so a huge tiling fails without allocating it.
-        if let problem = Shape(zip(shape.dimensions, multiples).map { $0 &* $1 }).problem { throw ImportProblem(problem) }
+        if let problem = Shape(zip(shape.dimensions, multiples).map { $0 &* $1 }).problem { throw ShapeError(problem) }
         let quantization = type(of: x).quantization
         var result = x
         let tiled = multiples.indices.filter { multiples[$0] > 1 }
@@ -25,10 +25,10 @@ extension Graph {
     }
 
     /// The most copies a tiling makes along one axis (each is an operand of a concatenation).
-    static let maximumTiles = 4096
+    public static let maximumTiles = 4096
 
     /// How the channels of a depth ↔ space rearrangement are ordered.
-    enum BlockOrder {
+    public enum BlockOrder: Sendable {
         /// Block row, block column, then channel (TensorFlow, ONNX `DCR`).
         case depthColumnRow
         /// Channel, then block row and column (ONNX `CRD`, depth to space only).
@@ -36,12 +36,12 @@ extension Graph {
     }
 
     /// SPACE_TO_DEPTH or DEPTH_TO_SPACE of NHWC `x` as reshape, transpose, reshape.
-    mutating func addSpaceDepthRearrangement(
+    public mutating func addSpaceDepthRearrangement(
         _ x: ValueID, blockSize block: Int, toDepth: Bool, order: BlockOrder = .depthColumnRow, name: String
     ) throws -> ValueID {
         let shape = type(of: x).shape
         guard shape.rank == 4, (1...Shape.maximumDimension).contains(block) else {
-            throw ImportProblem("needs an NHWC input and a positive block size, got \(shape) and \(block)")
+            throw ShapeError("needs an NHWC input and a positive block size, got \(shape) and \(block)")
         }
         let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
         let blocks: [Int]
@@ -49,13 +49,13 @@ extension Graph {
         let result: [Int]
         if toDepth {
             guard h % block == 0, w % block == 0 else {
-                throw ImportProblem("height and width of \(shape) are not multiples of the block size \(block)")
+                throw ShapeError("height and width of \(shape) are not multiples of the block size \(block)")
             }
             (blocks, permutation) = ([n, h / block, block, w / block, block, c], [0, 1, 3, 2, 4, 5])
             result = [n, h / block, w / block, block * block * c]
         } else {
             guard c % (block * block) == 0 else {
-                throw ImportProblem("the \(c) channels of \(shape) are not a multiple of \(block * block)")
+                throw ShapeError("the \(c) channels of \(shape) are not a multiple of \(block * block)")
             }
             let depth = c / (block * block)
             (blocks, permutation) =
@@ -71,7 +71,7 @@ extension Graph {
     }
 
     /// Float `x` along `axis` through `(x − max) − log Σ e^(x − max)`; the last node is named `name`.
-    mutating func addLogSoftmax(_ x: ValueID, axis: Int, name: String) throws -> ValueID {
+    public mutating func addLogSoftmax(_ x: ValueID, axis: Int, name: String) throws -> ValueID {
         let largest = try addNode(.reduce(.maximum, axes: [axis], keepDimensions: true), inputs: [x], name: "\(name).max")
         let shifted = try addNode(.subtract(activation: nil), inputs: [x, largest], name: "\(name).shifted")
         let exponentials = try addNode(.activation(.exp), inputs: [shifted], name: "\(name).exp")
@@ -82,7 +82,7 @@ extension Graph {
 
     /// Float `x` over its last axis through `x / max(√Σ x², 10⁻⁶)` (TensorFlow Lite's
     /// L2_NORMALIZATION); the last node is named `name`.
-    mutating func addL2Normalization(_ x: ValueID, name: String) throws -> ValueID {
+    public mutating func addL2Normalization(_ x: ValueID, name: String) throws -> ValueID {
         let axis = type(of: x).shape.rank - 1
         let squares = try addNode(.multiply(activation: nil), inputs: [x, x], name: "\(name).square")
         let sum = try addNode(.reduce(.sum, axes: [axis], keepDimensions: true), inputs: [squares], name: "\(name).sum")
@@ -95,10 +95,10 @@ extension Graph {
     /// NHWC `x` with `stride − 1` zeros (the zero point on int8) between
     /// neighbouring pixels along H and W: the input of a transposed convolution
     /// computed as a direct one.
-    mutating func addZeroStuffing(_ x: ValueID, strides: [Int], name: String) throws -> ValueID {
+    public mutating func addZeroStuffing(_ x: ValueID, strides: [Int], name: String) throws -> ValueID {
         let shape = type(of: x).shape
         guard shape.rank == 4, strides.count == 2, strides.allSatisfy({ (1...Shape.maximumDimension).contains($0) }) else {
-            throw ImportProblem("needs an NHWC input and two positive strides, got \(shape) and \(strides)")
+            throw ShapeError("needs an NHWC input and two positive strides, got \(shape) and \(strides)")
         }
         guard strides != [1, 1] else { return x }
         let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
@@ -117,12 +117,12 @@ extension Graph {
     /// The `[before, after]` borders of the direct convolution over the zero-stuffed
     /// input that computes a transposed convolution producing `output` positions,
     /// whose forward convolution padded `padBefore` positions before the first.
-    static func transposedConvolutionBorders(input: Int, window: Int, stride: Int, output: Int, padBefore: Int) throws -> [Int] {
+    public static func transposedConvolutionBorders(input: Int, window: Int, stride: Int, output: Int, padBefore: Int) throws -> [Int] {
         let stuffed = (input - 1) * stride + 1
         let before = window - 1 - padBefore
         let after = output + window - 1 - stuffed - before
         guard before >= 0, after >= 0 else {
-            throw ImportProblem(
+            throw ShapeError(
                 "an output of \(output) from \(input) positions with stride \(stride), a window of \(window) and "
                     + "\(padBefore) positions of padding is not supported")
         }
@@ -132,7 +132,7 @@ extension Graph {
 
 /// A filter with each window turned 180°, for a transposed convolution
 /// computed as a direct one: `w[o, kh − 1 − i, kw − 1 − j, c]` of an OHWI filter.
-func rotatedHalfTurn(_ data: TensorData) -> TensorData {
+public func rotatedHalfTurn(_ data: TensorData) -> TensorData {
     let shape = data.shape
     let (height, width) = (shape[1], shape[2])
     let pixel = shape[3] * data.dtype.byteSize
@@ -147,10 +147,4 @@ func rotatedHalfTurn(_ data: TensorData) -> TensorData {
         }
     }
     return TensorData(dtype: data.dtype, shape: shape, bytes: bytes)
-}
-
-/// Why a shared composition cannot be built; the importers add the file and operator.
-struct ImportProblem: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
