@@ -109,20 +109,21 @@ import Testing
     }
 
     @Test func unsupportedOperatorsAreNamedWithTheirPosition() {
-        let model = Self.convModel(extra: [Self.node("Resize", ["nhwc"], "resized")], output: "resized")
-        Self.expectFailure(model, containing: "node #2 Resize 'resized': not supported; Kiln imports ")
+        let model = Self.convModel(extra: [Self.node("TopK", ["nhwc"], "largest")], output: "largest")
+        Self.expectFailure(model, containing: "node #2 TopK 'largest': not supported; Kiln imports ")
     }
 
     @Test func opsetsOutsideTheSupportedRangeAreErrors() {
         Self.expectFailure(Self.convModel(opset: 9), containing: "opset 9 is not supported; Kiln imports opsets 13 to")
     }
 
-    @Test func grouppedConvolutionsOtherThanDepthwiseAreErrors() {
+    /// Groups must divide the input channels and the outputs (3 outputs do not split into 2 groups).
+    @Test func groupsThatDoNotDivideTheChannelsAreErrors() {
         var model = Self.convModel(weights: Self.tensor("w", [3, 1, 3, 3], Array(repeating: 0.1, count: 27)))
         model.graph.node[0].attribute.append(Self.attribute("group", ints: []))
         model.graph.node[0].attribute[2].type = .int
         model.graph.node[0].attribute[2].i = 2
-        Self.expectFailure(model, containing: "grouped convolution with 2 groups")
+        Self.expectFailure(model, containing: "2 groups of 1 channels do not fit the input's 2 channels and 3 outputs")
     }
 
     @Test func filesThatAreNotONNXAreNamed() {
