@@ -4,10 +4,10 @@ import KilnIR
 import KilnImport
 import Testing
 
-/// `kiln import` writes each shared model, and Keras fixtures that need
-/// explicit padding, constants, index inputs and several outputs, as Swift
-/// source and weights; a package compiles them through KilnPlugin like
-/// hand-written models, and its outputs must reproduce LiteRT's stored outputs.
+/// `kiln import` writes each shared model, Keras fixtures that need explicit
+/// padding, constants, index inputs and several outputs, and ONNX models (a
+/// transformer block, a QOperator CNN) as Swift source and weights; a package compiles them through KilnPlugin like
+/// hand-written models, and its outputs must reproduce LiteRT's (or ONNX Runtime's) stored outputs.
 // Skipped where ../shared/models is absent (it is not part of the repository).
 @Suite(.serialized, .enabled(if: MLPerfTinyModels.available, MLPerfTinyModels.skipReason))
 struct ImportedModelPluginTests {
@@ -20,6 +20,8 @@ struct ImportedModelPluginTests {
         var model: URL
         var input: URL
         var outputs: [URL]
+        /// Whether the stored input is an NCHW image the imported model takes as NHWC.
+        var isNCHW = false
     }
 
     /// The MLPerf Tiny models, and Keras fixtures that need the DSL's explicit
@@ -42,7 +44,14 @@ struct ImportedModelPluginTests {
             fixture("decoder_net", input: "decoder_net"), fixture("decoder_net_int8", input: "decoder_net"),
             fixture("embedding_text_int8", input: "embedding_text"),
             fixture("reductions_net", input: "reductions_net", outputs: 7),
-        ]
+        ] + ["encoder", "cnn_qop"].map { name in
+            let onnx = ONNXModelTests.fixtures.appendingPathComponent("ONNX")
+            let base = name.replacingOccurrences(of: "_qop", with: "")
+            return ImportedCase(
+                name: name, model: onnx.appendingPathComponent("\(name).onnx"),
+                input: onnx.appendingPathComponent("\(base).inputs.npy"),
+                outputs: [onnx.appendingPathComponent("\(name).outputs.npy")], isNCHW: name == "cnn_qop")
+        }
     }
 
     /// Writes the package: the imported models plus a `main.swift` that runs one of them on raw input bytes.
@@ -52,7 +61,7 @@ struct ImportedModelPluginTests {
         var typeNames: [String: String] = [:]
         for model in cases {
             let typeName = ModelSourceWriter.typeName(for: model.name)
-            let graph = try TFLiteImporter.importGraph(contentsOf: model.model)
+            let graph = try ModelSource(url: model.model).load()[0].graph
             let (source, weights) = try ModelSourceWriter(typeName: typeName).write(graph, weightFileName: "\(typeName).safetensors")
             try writeIfChanged(Data(source.utf8), to: sources.appendingPathComponent("\(typeName).swift"))
             try writeIfChanged(Data(SafeTensors.encode(weights)), to: sources.appendingPathComponent("\(typeName).safetensors"))
@@ -124,7 +133,8 @@ struct ImportedModelPluginTests {
         try #require(build.status == 0, "\(build.output)")
         let executable = Self.scratch.appendingPathComponent("debug/ImportedModels")
         for model in Self.cases {
-            let inputs = try NumPyArray.read(contentsOf: model.input)
+            var inputs = try NumPyArray.read(contentsOf: model.input)
+            if model.isNCHW { inputs = ONNXOperatorModelTests.channelsLast(inputs) }
             let expected = try model.outputs.map { try NumPyArray.read(contentsOf: $0) }
             let inputFile = Self.scratch.appendingPathComponent("\(model.name).in")
             let outputFile = Self.scratch.appendingPathComponent("\(model.name).out")
@@ -144,7 +154,7 @@ struct ImportedModelPluginTests {
                     start += size
                 }
             }
-            let graph = try TFLiteImporter.importGraph(contentsOf: model.model)
+            let graph = try ModelSource(url: model.model).load()[0].graph
             for (position, output) in expected.enumerated() {
                 let actual = TensorData(dtype: output.dtype, shape: output.shape, bytes: offsets[position])
                 LiteRTComparison.expectReproduces(
