@@ -6,13 +6,17 @@ Run it through scripts/make_tf_models.sh, which makes the pinned virtualenv
 weights, converted the way Keras 3 documents it (`model.export(path,
 format="litert", ...)`: Keras ExportArchive -> SavedModel ->
 `tf.lite.TFLiteConverter.from_saved_model`), once as float32 and once as
-full-integer int8. The reference outputs come from LiteRT's interpreter
+full-integer int8. The exception is lstm_fused, a Keras 2 (`tf_keras`) model,
+whose LSTM layers the converter fuses into UNIDIRECTIONAL_SEQUENCE_LSTM (Keras 3's
+do not fuse): converted through a batch-1 concrete function, as float32 and with
+dynamic-range quantization. The reference outputs come from LiteRT's interpreter
 (`ai_edge_litert.interpreter`), since `tf.lite.Interpreter` is deprecated.
 
 Writes into Tests/KilnTests/Fixtures/Keras/ (or --out):
   NAME.tflite, NAME_int8.tflite         float32 / int8 model (float I/O)
+  NAME_dynamic.tflite                   dynamic-range quantized model (tf_keras models, instead of NAME_int8)
   NAME_int8io.tflite                    int8 model with int8 I/O (keras_cnn only)
-  NAME.inputs.npy                       batch-1 float32 input (both NAME and NAME_int8; int32 token ids for embedding_text)
+  NAME.inputs.npy                       batch-1 float32 input (all variants of NAME; int32 token ids for embedding_text)
   NAME_int8io.inputs.npy                that input quantized with the model's input parameters
   VARIANT.outputs.npy                   LiteRT's output (VARIANT.outputs.K.npy when there are several)
   ops.txt                               operators, tensor types and dynamic shape signatures per file
@@ -185,6 +189,21 @@ def embedding_text():
     return keras.Model(token_ids, outputs, name="embedding_text")
 
 
+# Keras 2 (tf_keras, imported only when such a model is built). Its LSTM layer runs a
+# tf.function whose `api_implements` attribute is "lstm_<uuid>", which the converter's
+# composite-function pass replaces by the fused UNIDIRECTIONAL_SEQUENCE_LSTM operator
+# (Keras 3's LSTM has no such function: lstm_kws is unrolled instead). The second LSTM
+# returns only its last step: the fused operator returns the whole sequence, then STRIDED_SLICE.
+def lstm_fused():
+    import tf_keras
+
+    features = tf_keras.Input((49, 10), name="mfcc")
+    x = tf_keras.layers.LSTM(32, return_sequences=True)(features)
+    x = tf_keras.layers.LSTM(16)(x)
+    outputs = tf_keras.layers.Dense(12, activation="softmax")(x)
+    return tf_keras.Model(features, outputs, name="lstm_fused")
+
+
 # name -> (builder, input sampler, int8-I/O variant too)
 def uniform(low, high):
     return lambda rng, shape: rng.uniform(low, high, shape).astype(np.float32)
@@ -208,7 +227,10 @@ MODELS = {
     "decoder_net": (decoder_net, uniform(0.0, 1.0), False),
     "reductions_net": (reductions_net, normal, False),
     "embedding_text": (embedding_text, tokens(EMBEDDING_VOCABULARY), False),
+    "lstm_fused": (lstm_fused, normal, False),
 }
+# Builders that return a tf_keras (Keras 2) model: seeded and converted with tf_keras (convert_tf_keras).
+TF_KERAS_MODELS = {"lstm_fused"}
 
 # Variables Keras initializes to a constant. Left alone, batch norm is an identity and
 # every bias is zero, which hides folding and bias bugs; they get seeded noise instead.
@@ -242,6 +264,20 @@ def perturb_constant_variables(model, rng):
 def export_litert(model, path, **converter_options):
     """Keras 3's documented TFLite path; options go to the TFLiteConverter as attributes."""
     model.export(str(path), format="litert", verbose=False, **converter_options)
+
+
+def convert_tf_keras(model, path, **converter_options):
+    """A tf_keras model through a batch-1 concrete function; options go to the TFLiteConverter as attributes.
+
+    `tf.lite.TFLiteConverter.from_keras_model(model)` with the batch Keras declares (None) fails on
+    TF 2.21 ("Lowering tensor list ops is failed"); with a fixed batch of 1 the LSTMs fuse.
+    """
+    run_model = tf.function(lambda x: model(x))
+    spec = tf.TensorSpec([1, *model.inputs[0].shape[1:]], model.inputs[0].dtype)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([run_model.get_concrete_function(spec)], model)
+    for key, value in converter_options.items():
+        setattr(converter, key, value)
+    path.write_bytes(converter.convert())
 
 
 def int8_options(samples, int8_io=False):
@@ -406,7 +442,7 @@ def index_ranges(indices):
 
 
 def versions():
-    packages = ["tensorflow", "keras", "numpy", "ai-edge-litert", "flatbuffers", "ml-dtypes", "protobuf", "h5py"]
+    packages = ["tensorflow", "keras", "tf-keras", "numpy", "ai-edge-litert", "flatbuffers", "ml-dtypes", "protobuf", "h5py"]
     found = {}
     for p in packages:
         try:
@@ -435,8 +471,10 @@ def main():
     multi_outputs = {}  # variant -> its .tflite output tensor names, in the order of VARIANT.outputs.K.npy
     for name in names:
         builder, sampler, int8_io = MODELS[name]
+        legacy = name in TF_KERAS_MODELS
+        api = importlib.import_module("tf_keras") if legacy else keras
         t0 = time.time()
-        keras.utils.set_random_seed(SEED)
+        api.utils.set_random_seed(SEED)
         model = builder()
         perturbed = perturb_constant_variables(model, np.random.default_rng(SEED))
         shape = tuple(model.inputs[0].shape[1:])
@@ -446,12 +484,16 @@ def main():
         np.save(out / f"{name}.inputs.npy", x)
         notes[name] = f"{model.count_params()} parameters, {len(model.layers)} Keras layers, {perturbed} constant-initialized variables perturbed"
 
-        variants = [(name, "float32", {}), (f"{name}_int8", "int8, float I/O", int8_options(samples))]
+        if legacy:  # dynamic range: no representative dataset
+            variants = [(name, "float32", {}), (f"{name}_dynamic", "dynamic-range int8 weights, float I/O",
+                                                dict(optimizations=[tf.lite.Optimize.DEFAULT]))]
+        else:
+            variants = [(name, "float32", {}), (f"{name}_int8", "int8, float I/O", int8_options(samples))]
         if int8_io:
             variants.append((f"{name}_int8io", "int8, int8 I/O", int8_options(samples, int8_io=True)))
         for variant, kind, options in variants:
             path = out / f"{variant}.tflite"
-            export_litert(model, path, **options)
+            (convert_tf_keras if legacy else export_litert)(model, path, **options)
             interpreter = Interpreter(model_path=str(path))
             detail = interpreter.get_input_details()[0]
             if detail["dtype"] == x.dtype:  # float32 (or int32 token ids): the shared input
@@ -469,7 +511,7 @@ def main():
             print(f"{variant}: {path.stat().st_size} bytes, outputs "
                   + ", ".join(f"{o.dtype}{list(o.shape)}" for o in outputs), flush=True)
         print(f"  {name} done in {time.time() - t0:.1f} s ({notes[name]})", flush=True)
-        keras.backend.clear_session()
+        api.backend.clear_session()
 
     if args.only:
         return
@@ -523,14 +565,20 @@ def main():
         " `supported_ops=[TFLITE_BUILTINS, SELECT_TF_OPS]` and `experimental_enable_resource_variables=True`)."
         " The batch dimension is left as Keras declares it (`None`), so input/activation tensors carry shape"
         " `[1, ...]` with shape signature `[-1, ...]`.",
+        "- `lstm_fused` is the exception: a Keras 2 model (`tf_keras`, seeded with `tf_keras.utils.set_random_seed("
+        f"{SEED})`, its biases perturbed the same way), converted with `tf.lite.TFLiteConverter.from_concrete_functions("
+        "[tf.function(lambda x: model(x)).get_concrete_function(tf.TensorSpec([1, 49, 10], tf.float32))], model)`:"
+        " a fixed batch of 1, so every shape signature is static (`from_keras_model` with Keras's batch `None` fails:"
+        " \"Lowering tensor list ops is failed\"). No int8 variant: `lstm_fused_dynamic.tflite` is dynamic-range"
+        " quantized instead (`optimizations=[tf.lite.Optimize.DEFAULT]`, no representative dataset).",
         "- `NAME.tflite`: float32, converter defaults.",
-        "- `NAME_int8.tflite`: full-integer int8: `optimizations=[tf.lite.Optimize.DEFAULT]`,"
+        "- `NAME_int8.tflite` (every model but `lstm_fused`): full-integer int8: `optimizations=[tf.lite.Optimize.DEFAULT]`,"
         f" `target_spec.supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8]`, a representative dataset of"
         f" {REPRESENTATIVE_SAMPLES} random samples (numpy `default_rng({SEED + 1})`); float32 input/output kept"
         " (QUANTIZE / DEQUANTIZE at the edges).",
         "- `keras_cnn_int8io.tflite`: the same plus `inference_input_type=tf.int8, inference_output_type=tf.int8`.",
         f"- `NAME.inputs.npy`: one batch-1 input (numpy `default_rng({SEED + 2})`), shared by `NAME` and"
-        " `NAME_int8`. Image models with Keras preprocessing (MobileNetV3, EfficientNet) and the CNN take uniform"
+        " `NAME_int8` (`NAME_dynamic`). Image models with Keras preprocessing (MobileNetV3, EfficientNet) and the CNN take uniform"
         " pixels ([0, 255], resp. [0, 1]), `decoder_net` U(0, 1); the sequence models and `reductions_net` take"
         " N(0, 1); all float32, except `embedding_text`, whose input is int32 token ids, uniform in"
         f" [0, {EMBEDDING_VOCABULARY}) (its representative dataset is int32 token ids too, and its int8 variant keeps"
@@ -565,6 +613,11 @@ def main():
         " interpreter cannot run; \"Lowering tensor list ops is failed\" with builtins only), and with a static"
         " batch of 1 it becomes WHILE + cond/body subgraphs that convert in float but crash int8 calibration"
         " (segfault in the calibrator, tensorflow/tensorflow#75140).",
+        "- `lstm_fused` (exists for UNIDIRECTIONAL_SEQUENCE_LSTM, the fused operator the converter writes for Keras 2"
+        " LSTM layers): (49, 10) → `tf_keras.layers.LSTM(32, return_sequences=True)` → `tf_keras.layers.LSTM(16)` →"
+        " Dense(12, softmax). Each LSTM becomes one UNIDIRECTIONAL_SEQUENCE_LSTM (batch-major, tanh, no"
+        " peephole/projection/layer-norm inputs, zero-initialized state tensors as variable inputs); the second"
+        " returns its whole sequence and a STRIDED_SLICE takes the last step.",
         "- `decoder_net` (exists for LEAKY_RELU, PRELU, TRANSPOSE_CONV, RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR,"
         " SPACE_TO_DEPTH, DEPTH_TO_SPACE): 16x16x3 → Conv2D(8, 3, same) → LeakyReLU(negative_slope=0.2) →"
         " Conv2D(16, 3, strides 2, same) → PReLU(shared_axes=[1, 2], i.e. one alpha per channel, initialized"

@@ -2,7 +2,7 @@
 #
 #   source scripts/models_venv.sh
 #   models_venv          # makes .venv-models/ (Python 3.11, git-ignored) if missing or broken, and installs
-#                        # the pinned TensorFlow, Keras, NumPy and LiteRT (needs PyPI)
+#                        # the pinned TensorFlow, Keras (3 and tf_keras), NumPy and LiteRT (needs PyPI)
 #   models_venv_onnx     # adds the pinned tf2onnx, onnx, onnxruntime and sympy
 #
 # Sets VENV (the virtualenv's folder) and PYTHON (the interpreter it is made with; python3.11
@@ -14,6 +14,7 @@ PYTHON="${PYTHON:-python3.11}"
 # Pinned: the versions the committed fixtures were made with (see the fixtures' README.md).
 TENSORFLOW_VERSION=2.21.0
 KERAS_VERSION=3.15.1
+TF_KERAS_VERSION=2.21.0
 NUMPY_VERSION=2.4.6
 AI_EDGE_LITERT_VERSION=2.3.0
 TF2ONNX_VERSION=1.17.0
@@ -48,6 +49,7 @@ models_venv() {
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
         "tensorflow==$TENSORFLOW_VERSION" \
         "keras==$KERAS_VERSION" \
+        "tf_keras==$TF_KERAS_VERSION" \
         "numpy==$NUMPY_VERSION" \
         "ai-edge-litert==$AI_EDGE_LITERT_VERSION"
 }

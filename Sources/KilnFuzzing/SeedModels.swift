@@ -8,7 +8,7 @@ import KilnImport
 public enum SeedModels {
     /// Every built-in seed.
     public static var all: [TFLiteModel] {
-        [floatCNN, floatElementwise, floatAttention, int8CNN, hybridFullyConnected, shapeArithmetic, floatDecoder]
+        [floatCNN, floatElementwise, floatAttention, int8CNN, hybridFullyConnected, shapeArithmetic, floatDecoder, floatLSTM]
     }
 
     /// `input → CONV_2D → DEPTHWISE_CONV_2D → MAX_POOL_2D → RESHAPE → FULLY_CONNECTED → SOFTMAX`, float32.
@@ -111,6 +111,25 @@ public enum SeedModels {
         y = model.add(.softmax, [y], [1, 2, 3], .softmax(beta: 0.5))
         let positions = model.add(.argMax, [y, model.int32s([2])], [1, 2], .argMax(outputType: 2), type: .int32)
         return model.finish(inputs: [input], outputs: [y, positions])
+    }
+
+    /// `UNIDIRECTIONAL_SEQUENCE_LSTM` with peepholes, a projection and cell clipping, float32, 4 steps.
+    static var floatLSTM: TFLiteModel {
+        var model = Builder()
+        let input = model.tensor([1, 4, 3])
+        let (cells, units) = (5, 2)
+        var inputs = [input]
+        inputs += (0..<4).map { _ in model.floats([cells, 3]) }
+        inputs += (0..<4).map { _ in model.floats([cells, units]) }
+        inputs += (0..<3).map { _ in model.floats([cells]) }
+        inputs += (0..<4).map { _ in model.floats([cells]) }
+        inputs += [model.floats([units, cells]), model.floats([units])]
+        inputs += [model.tensor([1, units]), model.tensor([1, cells])]
+        inputs += [-1, -1, -1, -1]
+        let x = model.add(
+            .unidirectionalSequenceLstm, inputs, [1, 4, units],
+            .sequenceLSTM(TFLiteSequenceLSTMOptions(activation: .tanh, cellClip: 3, projectionClip: 0.5)))
+        return model.finish(inputs: [input], outputs: [x])
     }
 
     /// `QUANTIZE → CONV_2D → AVERAGE_POOL_2D → RESHAPE → FULLY_CONNECTED → DEQUANTIZE`, int8 with per-channel filters.

@@ -184,7 +184,7 @@ import Testing
 /// target's decoder seed and compiled, against the reference interpreter.
 @Suite struct CompositionTests {
     @Test func decoderSeedMatchesTheReference() throws {
-        let seed = try #require(SeedModels.all.last)
+        let seed = try #require(SeedModels.all.dropLast().last)
         let graph = try TFLiteImporter.importGraph(seed, name: "decoder", source: "decoder.tflite")
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -197,9 +197,48 @@ import Testing
         #expect(actual[1] == expected[1].bytes, "arg-max positions")
     }
 
+    /// The LSTM seed (peepholes, projection, clipping), unrolled, against a step-by-step LSTM written here.
+    @Test func lstmSeedMatchesItsDefinition() throws {
+        let seed = try #require(SeedModels.all.last)
+        let graph = try TFLiteImporter.importGraph(seed, name: "lstm", source: "lstm.tflite")
+        let op = try #require(seed.subgraphs[0].operators.first)
+        func constant(_ index: Int) -> [Float] {
+            let tensor = seed.subgraphs[0].tensors[op.inputs[index]]
+            return TensorData(dtype: .float32, shape: Shape(tensor.shape), bytes: seed.buffers[tensor.buffer]).floats()
+        }
+        let x = uniformValues(12, in: -2...2, seed: 9)
+        let (cells, units, features) = (5, 2, 3)
+        func sigmoid(_ v: Float) -> Float { 1 / (1 + exp(-v)) }
+        var (h, c) = ([Float](repeating: 0, count: units), [Float](repeating: 0, count: cells))
+        var expected: [Float] = []
+        for step in 0..<4 {
+            let xt = Array(x[(step * features)..<((step + 1) * features)])
+            func preactivation(_ gate: Int) -> [Float] {
+                let (w, r, b) = (constant(1 + gate), constant(5 + gate), constant(12 + gate))
+                return (0..<cells).map { n in
+                    b[n] + (0..<features).reduce(0) { $0 + w[n * features + $1] * xt[$1] }
+                        + (0..<units).reduce(0) { $0 + r[n * units + $1] * h[$1] }
+                }
+            }
+            let (pi, pf, po) = (constant(9), constant(10), constant(11))
+            let i = preactivation(0).enumerated().map { sigmoid($1 + pi[$0] * c[$0]) }
+            let f = preactivation(1).enumerated().map { sigmoid($1 + pf[$0] * c[$0]) }
+            let g = preactivation(2).map { tanh($0) }
+            c = (0..<cells).map { min(max(f[$0] * c[$0] + i[$0] * g[$0], -3), 3) }
+            let o = preactivation(3).enumerated().map { sigmoid($1 + po[$0] * c[$0]) }
+            let hidden = (0..<cells).map { o[$0] * tanh(c[$0]) }
+            let (p, pb) = (constant(16), constant(17))
+            h = (0..<units).map { u in min(max(pb[u] + (0..<cells).reduce(0) { $0 + p[u * cells + $1] * hidden[$1] }, -0.5), 0.5) }
+            expected += h
+        }
+        let actual = try ReferenceInterpreter(graph).run([TensorData(x, shape: [1, 4, 3])])[0].floats()
+        expectClose(actual, expected, tolerance: 1e-5, "reference LSTM")
+        try expectCompiledMatchesReference(graph, inputRange: -2...2, tolerance: 1e-5, "compiled LSTM")
+    }
+
     /// A tiling of 2³⁰ copies is an error naming the operator, not an attempt to list them (found by the fuzzer).
     @Test func hugeTilingIsRefused() throws {
-        var seed = try #require(SeedModels.all.last)
+        var seed = try #require(SeedModels.all.dropLast().last)
         let tile = try #require(seed.operatorCodes.firstIndex { $0.builtinCode == .tile })
         let op = try #require(seed.subgraphs[0].operators.first { $0.opcodeIndex == tile })
         let multiples = seed.subgraphs[0].tensors[op.inputs[1]].buffer

@@ -99,6 +99,13 @@ extension TFLiteBuiltinOptions {
                 asymmetricQuantizeInputs: try fields.bool(2, "asymmetric_quantize_inputs"))
         case 116:
             self = .gelu(approximate: try fields.bool(0, "approximate"))
+        case 71:
+            self = .sequenceLSTM(
+                TFLiteSequenceLSTMOptions(
+                    activation: try fields.activation(0), cellClip: try fields.float(1, "cell_clip"),
+                    projectionClip: try fields.float(2, "proj_clip"), timeMajor: try fields.bool(3, "time_major"),
+                    asymmetricQuantizeInputs: try fields.bool(4, "asymmetric_quantize_inputs"),
+                    diagonalRecurrentTensors: try fields.bool(5, "diagonal_recurrent_tensors")))
         case 12:
             self = .l2Normalization(activation: try fields.activation(0))
         case 15:

@@ -62,6 +62,8 @@ public enum TFLiteBuiltinOptions: Hashable, Sendable {
     case batchMatMul(adjointX: Bool, adjointY: Bool, asymmetricQuantizeInputs: Bool)
     /// `GeluOptions` (union type 116): the tanh approximation when `approximate`, the exact erf form otherwise.
     case gelu(approximate: Bool)
+    /// `UnidirectionalSequenceLSTMOptions` (union type 71).
+    case sequenceLSTM(TFLiteSequenceLSTMOptions)
     /// `L2NormOptions` (union type 12).
     case l2Normalization(activation: TFLiteActivation)
     /// `ResizeBilinearOptions` (union type 15).
@@ -113,6 +115,7 @@ public enum TFLiteBuiltinOptions: Hashable, Sendable {
         case .hardSwish: 91
         case .batchMatMul: 101
         case .gelu: 116
+        case .sequenceLSTM: 71
         case .l2Normalization: 12
         case .resizeBilinear: 15
         case .resizeNearestNeighbor: 74
@@ -266,5 +269,34 @@ public struct TFLiteStridedSliceOptions: Hashable, Sendable {
         self.newAxisMask = newAxisMask
         self.shrinkAxisMask = shrinkAxisMask
         self.offset = offset
+    }
+}
+
+/// `UnidirectionalSequenceLSTMOptions`: the LSTM's cell and output activation and clipping.
+public struct TFLiteSequenceLSTMOptions: Hashable, Sendable {
+    /// The activation of the cell input and of the output (`tanh` for Keras).
+    public var activation: TFLiteActivation
+    /// Bound on the cell state's magnitude; 0 for none.
+    public var cellClip: Float
+    /// Bound on the projected output's magnitude; 0 for none.
+    public var projectionClip: Float
+    /// Whether the input is `[time, batch, features]` instead of `[batch, time, features]`.
+    public var timeMajor: Bool
+    /// Whether dynamic-range weights quantize the input asymmetrically.
+    public var asymmetricQuantizeInputs: Bool
+    /// Whether the recurrent weights are diagonal (one vector per gate).
+    public var diagonalRecurrentTensors: Bool
+
+    /// Creates the options.
+    public init(
+        activation: TFLiteActivation = .tanh, cellClip: Float = 0, projectionClip: Float = 0, timeMajor: Bool = false,
+        asymmetricQuantizeInputs: Bool = false, diagonalRecurrentTensors: Bool = false
+    ) {
+        self.activation = activation
+        self.cellClip = cellClip
+        self.projectionClip = projectionClip
+        self.timeMajor = timeMajor
+        self.asymmetricQuantizeInputs = asymmetricQuantizeInputs
+        self.diagonalRecurrentTensors = diagonalRecurrentTensors
     }
 }

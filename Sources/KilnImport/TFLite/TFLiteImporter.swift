@@ -18,7 +18,7 @@ public enum TFLiteImporter {
             .gelu, .fill, .maxPool2D, .mean, .mul, .pad, .padV2, .quantize, .reshape, .slice, .softmax, .split, .splitV,
             .squeeze, .stridedSlice, .sub, .transpose, .unpack, .argMax, .argMin, .broadcastTo, .depthToSpace, .gather,
             .l2Normalization, .leakyRelu, .logSoftmax, .pack, .prelu, .resizeBilinear, .resizeNearestNeighbor, .spaceToDepth, .tile,
-            .transposeConv,
+            .transposeConv, .unidirectionalSequenceLstm,
         ] + TFLiteConversion.elementwiseFunctions.keys + TFLiteConversion.binaryFunctions.keys
             + TFLiteConversion.reductions.keys
     ).sorted { $0.name < $1.name }
@@ -294,6 +294,8 @@ struct TFLiteConversion {
                 try input(0), blockSize: block, toDepth: code == .spaceToDepth, name: output.name)
         case (.logSoftmax, _):
             result = try convertLogSoftmax(try input(0), output)
+        case (.unidirectionalSequenceLstm, .sequenceLSTM(let options)):
+            result = try convertSequenceLSTM(op, options, output)
         case (.l2Normalization, .l2Normalization(let activation)):
             result = try convertL2Normalization(try input(0), activation: try Self.activation(activation), output)
         case (.transposeConv, .transposeConv(let padding, let strideWidth, let strideHeight, let activation)):

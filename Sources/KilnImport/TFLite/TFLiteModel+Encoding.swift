@@ -166,6 +166,13 @@ extension TFLiteBuiltinOptions {
         case .pack(let valuesCount, let axis):
             table.set(0, int(valuesCount))
             table.set(1, int(axis))
+        case .sequenceLSTM(let options):
+            table.set(0, byte(options.activation.rawValue))
+            table.set(1, .float(options.cellClip))
+            table.set(2, .float(options.projectionClip))
+            table.set(3, .bool(options.timeMajor))
+            table.set(4, .bool(options.asymmetricQuantizeInputs))
+            table.set(5, .bool(options.diagonalRecurrentTensors))
         case .l2Normalization(let activation):
             table.set(0, byte(activation.rawValue))
         case .resizeBilinear(let alignCorners, let halfPixelCenters):
