@@ -8,15 +8,14 @@ format="litert", ...)`: Keras ExportArchive -> SavedModel ->
 `tf.lite.TFLiteConverter.from_saved_model`), once as float32 and once as
 full-integer int8. The exception is lstm_fused, a Keras 2 (`tf_keras`) model,
 whose LSTM layers the converter fuses into UNIDIRECTIONAL_SEQUENCE_LSTM (Keras 3's
-do not fuse): converted through a batch-1 concrete function, as float32 and with
-dynamic-range quantization. The reference outputs come from LiteRT's interpreter
-(`ai_edge_litert.interpreter`), since `tf.lite.Interpreter` is deprecated.
+do not fuse): converted through a batch-1 concrete function, float32 only. The
+reference outputs come from LiteRT's interpreter (`ai_edge_litert.interpreter`),
+since `tf.lite.Interpreter` is deprecated.
 
 Writes into Tests/KilnTests/Fixtures/Keras/ (or --out):
   NAME.tflite, NAME_int8.tflite         float32 / int8 model (float I/O)
-  NAME_dynamic.tflite                   dynamic-range quantized model (tf_keras models, instead of NAME_int8)
   NAME_int8io.tflite                    int8 model with int8 I/O (keras_cnn only)
-  NAME.inputs.npy                       batch-1 float32 input (all variants of NAME; int32 token ids for embedding_text)
+  NAME.inputs.npy                       batch-1 float32 input (both NAME and NAME_int8; int32 token ids for embedding_text)
   NAME_int8io.inputs.npy                that input quantized with the model's input parameters
   VARIANT.outputs.npy                   LiteRT's output (VARIANT.outputs.K.npy when there are several)
   ops.txt                               operators, tensor types and dynamic shape signatures per file
@@ -484,11 +483,9 @@ def main():
         np.save(out / f"{name}.inputs.npy", x)
         notes[name] = f"{model.count_params()} parameters, {len(model.layers)} Keras layers, {perturbed} constant-initialized variables perturbed"
 
-        if legacy:  # dynamic range: no representative dataset
-            variants = [(name, "float32", {}), (f"{name}_dynamic", "dynamic-range int8 weights, float I/O",
-                                                dict(optimizations=[tf.lite.Optimize.DEFAULT]))]
-        else:
-            variants = [(name, "float32", {}), (f"{name}_int8", "int8, float I/O", int8_options(samples))]
+        variants = [(name, "float32", {})]
+        if not legacy:
+            variants.append((f"{name}_int8", "int8, float I/O", int8_options(samples)))
         if int8_io:
             variants.append((f"{name}_int8io", "int8, int8 I/O", int8_options(samples, int8_io=True)))
         for variant, kind, options in variants:
@@ -568,17 +565,19 @@ def main():
         "- `lstm_fused` is the exception: a Keras 2 model (`tf_keras`, seeded with `tf_keras.utils.set_random_seed("
         f"{SEED})`, its biases perturbed the same way), converted with `tf.lite.TFLiteConverter.from_concrete_functions("
         "[tf.function(lambda x: model(x)).get_concrete_function(tf.TensorSpec([1, 49, 10], tf.float32))], model)`:"
-        " a fixed batch of 1, so every shape signature is static (`from_keras_model` with Keras's batch `None` fails:"
-        " \"Lowering tensor list ops is failed\"). No int8 variant: `lstm_fused_dynamic.tflite` is dynamic-range"
-        " quantized instead (`optimizations=[tf.lite.Optimize.DEFAULT]`, no representative dataset).",
+        " a fixed batch of 1, so no tensor has a dynamic shape signature (`from_keras_model` with Keras's batch"
+        " `None` fails: \"Lowering tensor list ops is failed\"). Float32 only: dynamic-range quantization"
+        " (`optimizations=[tf.lite.Optimize.DEFAULT]`) leaves every tensor float32 here (the weights are"
+        " at most 32x32), so that file would differ only in its conversion metadata.",
         "- `NAME.tflite`: float32, converter defaults.",
-        "- `NAME_int8.tflite` (every model but `lstm_fused`): full-integer int8: `optimizations=[tf.lite.Optimize.DEFAULT]`,"
+        "- `NAME_int8.tflite` (every model but `lstm_fused`): full-integer int8:"
+        " `optimizations=[tf.lite.Optimize.DEFAULT]`,"
         f" `target_spec.supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8]`, a representative dataset of"
         f" {REPRESENTATIVE_SAMPLES} random samples (numpy `default_rng({SEED + 1})`); float32 input/output kept"
         " (QUANTIZE / DEQUANTIZE at the edges).",
         "- `keras_cnn_int8io.tflite`: the same plus `inference_input_type=tf.int8, inference_output_type=tf.int8`.",
         f"- `NAME.inputs.npy`: one batch-1 input (numpy `default_rng({SEED + 2})`), shared by `NAME` and"
-        " `NAME_int8` (`NAME_dynamic`). Image models with Keras preprocessing (MobileNetV3, EfficientNet) and the CNN take uniform"
+        " `NAME_int8`. Image models with Keras preprocessing (MobileNetV3, EfficientNet) and the CNN take uniform"
         " pixels ([0, 255], resp. [0, 1]), `decoder_net` U(0, 1); the sequence models and `reductions_net` take"
         " N(0, 1); all float32, except `embedding_text`, whose input is int32 token ids, uniform in"
         f" [0, {EMBEDDING_VOCABULARY}) (its representative dataset is int32 token ids too, and its int8 variant keeps"
@@ -615,9 +614,11 @@ def main():
         " (segfault in the calibrator, tensorflow/tensorflow#75140).",
         "- `lstm_fused` (exists for UNIDIRECTIONAL_SEQUENCE_LSTM, the fused operator the converter writes for Keras 2"
         " LSTM layers): (49, 10) → `tf_keras.layers.LSTM(32, return_sequences=True)` → `tf_keras.layers.LSTM(16)` →"
-        " Dense(12, softmax). Each LSTM becomes one UNIDIRECTIONAL_SEQUENCE_LSTM (batch-major, tanh, no"
-        " peephole/projection/layer-norm inputs, zero-initialized state tensors as variable inputs); the second"
-        " returns its whole sequence and a STRIDED_SLICE takes the last step.",
+        " Dense(12, softmax). Each LSTM becomes one UNIDIRECTIONAL_SEQUENCE_LSTM with 24 inputs: the four gates'"
+        " input and recurrent weights and biases as separate constants (gate order input, forget, cell, output),"
+        " no peephole, projection or layer-norm inputs (-1), and the output and cell state as variable tensors"
+        " without data (inputs 18 and 19); options batch-major, tanh, cell_clip 10 (the converter's), proj_clip 0."
+        " The second returns its whole sequence and a STRIDED_SLICE takes the last step.",
         "- `decoder_net` (exists for LEAKY_RELU, PRELU, TRANSPOSE_CONV, RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR,"
         " SPACE_TO_DEPTH, DEPTH_TO_SPACE): 16x16x3 → Conv2D(8, 3, same) → LeakyReLU(negative_slope=0.2) →"
         " Conv2D(16, 3, strides 2, same) → PReLU(shared_axes=[1, 2], i.e. one alpha per channel, initialized"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates Tests/KilnTests/Fixtures/Keras/: Keras 3 models converted by today's
-# TensorFlow converter (float32 and int8), LiteRT reference outputs, ops.txt, README.md.
+# Regenerates Tests/KilnTests/Fixtures/Keras/: Keras 3 models (and lstm_fused, a tf_keras model whose
+# LSTMs fuse) converted by today's TensorFlow converter (float32 and int8), LiteRT reference outputs,
+# ops.txt, README.md.
 #
 #   bash scripts/make_tf_models.sh                    # everything
 #   bash scripts/make_tf_models.sh --only keras_cnn   # one model, into the same folder (no README/ops.txt)

@@ -174,3 +174,31 @@ public struct LeakyReLU: NamedLayer {
         tracer.apply(.binary(.prelu, activation: nil), operands: [slope], name: name, at: location, quantization: quantization)
     }
 }
+
+/// Converts float32 values to int32 (toward zero, saturating; NaN becomes 0), or int32 to float32.
+///
+/// ```swift
+/// Cast(to: .int32)  // float token ids into indices for Gather
+/// ```
+public struct Cast: NamedLayer {
+    /// The element type of the result: int32 or float32.
+    public var dtype: DType
+    /// The layer's name; `cast_N` by default.
+    public var name: String?
+    /// Unused: the result is not quantized.
+    public var quantization: QuantizationParameters?
+    let location: SourceLocation
+
+    /// Creates a conversion to `dtype`.
+    public init(to dtype: DType, file: String = #filePath, line: Int = #line, column: Int = #column) {
+        self.dtype = dtype
+        location = SourceLocation(file: file, line: line, column: column)
+    }
+
+    /// Adds the cast node.
+    public func trace(into tracer: Tracer) {
+        let name = tracer.layerName(name, kind: "cast", at: location)
+        guard tracer.requireInput(for: name, at: location) != nil else { return }
+        tracer.apply(.cast(to: dtype), name: name, at: location)
+    }
+}

@@ -162,7 +162,7 @@ public final class Tracer {
             case .softmax, .activation(.sigmoid):
                 // TensorFlow Lite's fixed output range for probabilities.
                 resultQuantization = .perTensor(scale: 1.0 / 256, zeroPoint: -128)
-            case .dequantize, .argExtremum:
+            case .dequantize, .argExtremum, .cast:
                 break
             default:
                 fail(

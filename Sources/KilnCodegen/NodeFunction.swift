@@ -204,6 +204,24 @@ struct NodeFunction {
             let groupSize = scope == .perRow ? (shape.dimensions.last ?? 1) : resultType.elementCount / max(shape.first ?? 1, 1)
             QuantizedKernels(emitter: emitter).emitDynamicRangeQuantize(
                 count: resultType.elementCount, groupSize: groupSize, input: pointers[0], output: output)
+        case .cast(let dtype):
+            for run in LaneRun.covering(resultType.elementCount, width: emitter.laneWidth) {
+                ir.loop("i", from: 0, to: run.count) { block in
+                    let offset = emitter.affine(block, times: run.lanes, plus: run.start)
+                    if dtype == .float32 {
+                        emitter.storeVector(
+                            emitter.loadVector(pointers[0], elementType: ir.i32, offset: offset, lanes: run.lanes), output,
+                            offset: offset)
+                    } else {
+                        // Saturating, with NaN to 0, where a plain conversion would be poison.
+                        let integers = ir.vector(ir.i32, run.lanes)
+                        let floats = emitter.vectorType(run.lanes)
+                        let convert = ir.intrinsic("llvm.fptosi.sat", overloads: [integers, floats], returning: integers, parameters: [floats])
+                        let value = ir.call(convert.function, type: convert.type, [emitter.loadVector(pointers[0], offset: offset, lanes: run.lanes)])
+                        ir.store(value, to: ir.gep(ir.i32, output, [offset]), alignment: 4)
+                    }
+                }
+            }
         case .dequantize:
             let inputType = operandType(0)
             guard inputType.dtype == .int8 else {

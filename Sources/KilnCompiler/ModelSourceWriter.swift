@@ -207,6 +207,8 @@ private struct WriterState {
         case .quantize:
             guard let q = result.quantization else { throw CompilerError("quantize '\(node.name)' has no parameters") }
             expression = "Quantize(scale: \(q.scales[0]), zeroPoint: \(q.zeroPoints[0])).named(\"\(name("quantize"))\")"
+        case .cast(let dtype):
+            expression = "Cast(to: .\(dtype.rawValue)).named(\"\(name("cast"))\")"
         case .dequantize:
             expression = "Dequantize().named(\"\(name("dequantize"))\")"
         case .dynamicRangeQuantize(let scope):

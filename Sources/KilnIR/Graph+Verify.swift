@@ -118,6 +118,8 @@ extension Graph {
         case .gather:
             guard operands[1].dtype == .int32 else { return "indices must be i32, got \(operands[1].dtype)" }
             return elementTypeProblem(.reshape(result.shape), [x], result: result)
+        case .cast:
+            return nil
         case .argExtremum:
             switch x.dtype {
             case .float32: return nil

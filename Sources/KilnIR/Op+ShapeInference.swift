@@ -18,7 +18,7 @@ extension Op {
         case .add, .multiply, .subtract, .binary, .batchMatMul, .gather: 2...2
         case .concatenation: 1...Int.max
         case .maxPool2D, .averagePool2D, .reshape, .activation, .softmax, .pad, .slice, .transpose, .mean, .reduce,
-            .argExtremum, .resize, .quantize, .dequantize, .dynamicRangeQuantize:
+            .argExtremum, .resize, .quantize, .dequantize, .dynamicRangeQuantize, .cast:
             1...1
         }
     }
@@ -193,6 +193,12 @@ extension Op {
         case .dequantize:
             guard x.dtype != .float32 else { throw ShapeError("the input is already f32") }
             return TensorType(.float32, x.shape)
+
+        case .cast(let dtype):
+            guard [x.dtype, dtype] == [.float32, .int32] || [x.dtype, dtype] == [.int32, .float32] else {
+                throw ShapeError("cannot cast \(x.dtype) to \(dtype) (only f32 to i32 and back)")
+            }
+            return TensorType(dtype, x.shape)
 
         case .dynamicRangeQuantize:
             guard x.dtype == .float32, x.shape.rank >= 1 else { throw ShapeError("needs an f32 input, got \(x)") }

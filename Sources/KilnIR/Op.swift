@@ -67,6 +67,8 @@ public enum Op: Hashable, Sendable, Codable {
     case quantize(to: DType)
     /// Converts a quantized integer tensor to float32.
     case dequantize
+    /// Converts float32 values to int32 (toward zero, saturating; NaN becomes 0) or int32 to float32.
+    case cast(to: DType)
     /// Rounds float32 values to the int8 grid that each batch entry's (or
     /// each innermost row's) own range gives, returning the dequantized float32
     /// values: how dynamic-range ("hybrid") kernels see their input. See
@@ -100,6 +102,7 @@ public enum Op: Hashable, Sendable, Codable {
         case .gather: "gather"
         case .quantize: "quantize"
         case .dequantize: "dequantize"
+        case .cast: "cast"
         case .dynamicRangeQuantize: "dynamic_range_quantize"
         }
     }

@@ -167,7 +167,7 @@ enum IntegerKernels {
             let picked = Kernels.gather(
                 x.values, shape: x.shape, indices: inputs[1].values.map(Int.init), axis: axis, fill: x.zeroPoint)
             return finish(picked.map { requantized($0, x) })
-        case .argExtremum:
+        case .argExtremum, .cast:
             break
         case .quantize:
             if operands[0].dtype == .float32 {

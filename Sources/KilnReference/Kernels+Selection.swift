@@ -92,6 +92,14 @@ extension Kernels {
         return top + (bottom - top) * rowWeight
     }
 
+    /// `value` toward zero as int32, saturating at the type's bounds; NaN becomes 0.
+    static func truncatedInt32(_ value: Float) -> Int32 {
+        if value.isNaN { return 0 }
+        if value >= 2_147_483_648 { return .max }
+        if value <= -2_147_483_648 { return .min }
+        return Int32(value)
+    }
+
     /// An index held as a float (int32 values up to 2²⁴ are exact; larger ones lie outside any axis anyway).
     static func index(_ value: Float) -> Int {
         value.isFinite ? Int(value) : .min

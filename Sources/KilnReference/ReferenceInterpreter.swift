@@ -64,6 +64,9 @@ public struct ReferenceInterpreter: Sendable {
     public static func evaluate(_ op: Op, operands: [TensorData], operandTypes: [TensorType], resultType: TensorType)
         throws(ReferenceError) -> TensorData
     {
+        if case .cast(.int32) = op {
+            return TensorData(int32: operands[0].floats().map(Kernels.truncatedInt32), shape: resultType.shape)
+        }
         if case .argExtremum(let extremum, let axis, _) = op {
             let x = Tensor(operands[0], quantization: operandTypes[0].quantization)
             let positions = Kernels.argExtremum(
@@ -146,7 +149,7 @@ public struct ReferenceInterpreter: Sendable {
         case .argExtremum:
             // Evaluated on integers above.
             return Tensor(shape: resultShape, values: [])
-        case .quantize, .dequantize:
+        case .quantize, .dequantize, .cast:
             // Operands arrive dequantized, so a float result is the value itself.
             return Tensor(shape: resultShape, values: operands[0].values)
         case .dynamicRangeQuantize(let scope):

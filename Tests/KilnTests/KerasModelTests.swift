@@ -41,6 +41,7 @@ import Testing
         Case(model: "reductions_net_int8", input: "reductions_net"),
         Case(model: "embedding_text", input: "embedding_text"),
         Case(model: "embedding_text_int8", input: "embedding_text"),
+        Case(model: "lstm_fused", input: "lstm_fused"),
     ]
 
     @Test(arguments: importable)

@@ -81,7 +81,9 @@ import Testing
             guard case .reduce(let function, _, _) = c.op else { return false }
             return c.input == [2, 5, 65] && (function == .sum || function == .maximum)
         }
-        + argumentCases.filter { $0.input == [2, 65, 3] }
+        + argumentCases.filter { $0.input == [2, 65, 3] } + castCases
+
+    static let castCases = [Shape([3, 17]), [65], [1, 7, 7, 33]].map { Case(op: .cast(to: .int32), input: $0, isQuantized: false) }
 
     /// The position of a resize case's method and coordinates in the sweep's list of modes (0 bilinear half-pixel, 4 nearest asymmetric).
     static func resizeModeIndex(_ c: Case) -> Int {
@@ -150,6 +152,25 @@ import Testing
 
     @Test(arguments: gatherCases)
     func gather(_ c: Case) throws { try Self.check(c) }
+
+    @Test(arguments: castCases)
+    func cast(_ c: Case) throws { try Self.check(c) }
+
+    /// float32 → int32 truncates toward zero and saturates, NaN to 0; int32 → float32 rounds to nearest.
+    @Test func castAtSpecialValues() throws {
+        let specials: [Float] = [0, -0.0, 2.9, -2.9, 0.5, -0.5, .nan, .infinity, -.infinity, 3e9, -3e9, 2_147_483_520, 16_777_217]
+        var graph = Graph(name: "cast")
+        let x = graph.addInput(name: "x", type: TensorType(.float32, [specials.count]))
+        graph.outputs = [try graph.addNode(.cast(to: .int32), inputs: [x], name: "to_int")]
+        let expected = try expectCompiledInt8MatchesReference(graph, inputs: [TensorData(specials, shape: [specials.count])], "cast to i32")
+        #expect(expected[0].int32s() == [0, 0, 2, -2, 0, 0, 0, .max, .min, .max, .min, 2_147_483_520, 16_777_216])
+        var back = Graph(name: "cast_back")
+        let y = back.addInput(name: "y", type: TensorType(.int32, [5]))
+        back.outputs = [try back.addNode(.cast(to: .float32), inputs: [y], name: "to_float")]
+        let integers: [Int32] = [0, -7, 16_777_217, .max, .min]
+        let floats = try expectCompiledInt8MatchesReference(back, inputs: [TensorData(int32: integers, shape: [5])], "cast to f32")
+        #expect(floats[0].floats() == integers.map(Float.init))
+    }
 
     /// Indices that come from the model's input pick rows at run time; negative ones count from
     /// the end, and any still outside the axis pick zeros.

@@ -87,7 +87,7 @@ extension ONNXConversion {
         defineConstant(node, .integers(StaticTensor(vector: start < end ? Array(dimensions[start..<end]) : [])))
     }
 
-    /// `Cast`: folded on constants; float32 data to float32, and int32 positions to integers, are the data itself.
+    /// `Cast`: folded on constants; float32 and int32 (int64 taken as int32) data convert into each other.
     mutating func convertCast(_ node: ONNXNode) throws {
         let target = node.int("to", default: 0)
         let isFloat = [ONNXDataType.float, .float16, .double].map { Int($0.rawValue) }.contains(target)
@@ -102,14 +102,15 @@ extension ONNXConversion {
         }
         let input = try operand(node.input(0))
         let isInteger = [ONNXDataType.int32, .int64].map { Int($0.rawValue) }.contains(target)
-        // float32 data to float32, and int32 positions (an arg-max) to int32 or int64, are the data itself.
-        guard target == Int(ONNXDataType.float.rawValue) && graph.type(of: input.id).dtype == .float32
-            || isInteger && graph.type(of: input.id).dtype == .int32
-        else {
-            throw ONNXProblem(
-                "casting \(graph.type(of: input.id).dtype) data to \(ONNXDataType.name(of: Int32(clamping: target))) is not supported")
+        let isFloat32 = target == Int(ONNXDataType.float.rawValue)
+        let dtype = graph.type(of: input.id).dtype
+        // float32 to float32, and int32 (indices, arg-max positions) to int32 or int64, are the data itself.
+        if isFloat32 && dtype == .float32 || isInteger && dtype == .int32 { return try alias(node) }
+        guard isFloat32 && dtype == .int32 || isInteger && dtype == .float32 else {
+            throw ONNXProblem("casting \(dtype) data to \(ONNXDataType.name(of: Int32(clamping: target))) is not supported")
         }
-        try alias(node)
+        let cast = try add(.cast(to: isFloat32 ? .float32 : .int32), [input.id], node)
+        define(node, cast, layout: input.layout)
     }
 
     // MARK: Reshaping

@@ -18,7 +18,7 @@ public enum TFLiteImporter {
             .gelu, .fill, .maxPool2D, .mean, .mul, .pad, .padV2, .quantize, .reshape, .slice, .softmax, .split, .splitV,
             .squeeze, .stridedSlice, .sub, .transpose, .unpack, .argMax, .argMin, .broadcastTo, .depthToSpace, .gather,
             .l2Normalization, .leakyRelu, .logSoftmax, .pack, .prelu, .resizeBilinear, .resizeNearestNeighbor, .spaceToDepth, .tile,
-            .transposeConv, .unidirectionalSequenceLstm,
+            .transposeConv, .unidirectionalSequenceLstm, .cast,
         ] + TFLiteConversion.elementwiseFunctions.keys + TFLiteConversion.binaryFunctions.keys
             + TFLiteConversion.reductions.keys
     ).sorted { $0.name < $1.name }
@@ -180,7 +180,7 @@ struct TFLiteConversion {
         }
         let output = subgraph.tensors[outputIndex]
         // Arg-reductions may state int64 positions; Kiln computes them as int32.
-        let outputType = try tensorType(outputIndex, int64AsInt32: code == .argMax || code == .argMin)
+        let outputType = try tensorType(outputIndex, int64AsInt32: [.argMax, .argMin, .cast].contains(code))
         let operands = op.inputs.filter { $0 >= 0 }
         func operand(_ position: Int) throws -> Int {
             guard position < operands.count else { throw TFLiteError(message: "\(source): \(code.name) is missing input \(position)") }
@@ -294,6 +294,9 @@ struct TFLiteConversion {
                 try input(0), blockSize: block, toDepth: code == .spaceToDepth, name: output.name)
         case (.logSoftmax, _):
             result = try convertLogSoftmax(try input(0), output)
+        case (.cast, _):
+            let x = try input(0)
+            result = graph.type(of: x).dtype == outputType.dtype ? x : try add(.cast(to: outputType.dtype), [x], output)
         case (.unidirectionalSequenceLstm, .sequenceLSTM(let options)):
             result = try convertSequenceLSTM(op, options, output)
         case (.l2Normalization, .l2Normalization(let activation)):
