@@ -12,6 +12,7 @@ extension ONNXConversion {
         let inputShape = graph.type(of: x).shape
         let (outputs, groupDepth, kernel) = (filterShape[0], filterShape[1], [filterShape[2], filterShape[3]])
         let group = node.int("group", default: 1)
+        guard group >= 1 else { throw ONNXProblem("group \(group) must be at least 1") }
         let (strides, dilations) = (try pair(node, "strides"), try pair(node, "dilations"))
         let (padding, explicitPadding) = try windowPadding(
             node, input: (inputShape[1], inputShape[2]), kernel: kernel, strides: strides, dilations: dilations)
@@ -29,7 +30,7 @@ extension ONNXConversion {
         } else if group == inputShape[3], groupDepth == 1, outputs % group == 0 {
             layout = ([1, kernel[0], kernel[1], outputs], [1, 2, 3, 0], 3, "depthwise")
             op = .depthwiseConv2D(attributes)
-        } else if group > 1, inputShape[3] == group * groupDepth, outputs % group == 0 {
+        } else if group > 1, inputShape[3] % group == 0, inputShape[3] / group == groupDepth, outputs % group == 0 {
             return try convertGroupedConv(node, x, weights: weights, filterShape: filterShape, groups: group, attributes: attributes)
         } else {
             throw ONNXProblem(

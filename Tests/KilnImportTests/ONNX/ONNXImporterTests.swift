@@ -124,6 +124,14 @@ import Testing
         model.graph.node[0].attribute[2].type = .int
         model.graph.node[0].attribute[2].i = 2
         Self.expectFailure(model, containing: "2 groups of 1 channels do not fit the input's 2 channels and 3 outputs")
+        model.graph.node[0].attribute[2].i = 0
+        Self.expectFailure(model, containing: "group 0 must be at least 1")
+        // A group count whose product with the group depth overflows is an error too (found by the fuzzer).
+        var wide = Self.convModel(weights: Self.tensor("w", [4, 2, 3, 3], Array(repeating: 0.1, count: 72)))
+        wide.graph.node[0].attribute.append(Self.attribute("group", ints: []))
+        wide.graph.node[0].attribute[2].type = .int
+        wide.graph.node[0].attribute[2].i = Int64.max / 2 + 1
+        Self.expectFailure(wide, containing: "groups of 2 channels do not fit the input's 2 channels")
     }
 
     @Test func filesThatAreNotONNXAreNamed() {
