@@ -30,7 +30,7 @@ import Testing
         ["cnn", "residual", "depthwise"].flatMap { name in
             ["", "_qdq", "_qop"].map { Case(model: "ONNX/\(name)\($0)", input: "ONNX/\(name)", isNCHW: true) }
         } + [Case(model: "ONNX/encoder", input: "ONNX/encoder", isNCHW: false)]
-        + ["keras_cnn", "mobilenet_v3_small", "efficientnet_b0", "lstm_kws", "gru_kws"].flatMap { name in
+        + ["keras_cnn", "mobilenet_v3_small", "efficientnet_b0", "transformer_block", "lstm_kws", "gru_kws"].flatMap { name in
             [
                 Case(model: "ONNX/tf2onnx/\(name)", input: "Keras/\(name)", isNCHW: false),
                 Case(model: "ONNX/tf2onnx/\(name)_qdq", input: "Keras/\(name)", isNCHW: false),
@@ -74,7 +74,11 @@ import Testing
         // The float output is dequantized from int8, so one step is the last quantized layer's scale.
         let step = try #require(graph.nodes.last { $0.op == .dequantize }.map { graph.type(of: $0.inputs[0]).quantization?.scales[0] ?? 0 })
         let differences = zip(actual, expected.floats()).map { abs($0 - $1) }
-        #expect(differences.allSatisfy { $0 <= step * 1.001 }, "\(`case`.model): \(actual) vs ONNX Runtime \(expected.floats())")
+        // ONNX Runtime runs the transformer's attention softmax as its own int8 kernel, one step away from the
+        // float softmax of the dequantized scores on 5 % of them (measured layer by layer); eight int8 layers
+        // later that is up to two output steps.
+        let steps: Float = `case`.model.hasSuffix("transformer_block_qdq") ? 2 : 1
+        #expect(differences.allSatisfy { $0 <= steps * step * 1.001 }, "\(`case`.model): \(actual) vs ONNX Runtime \(expected.floats())")
     }
 
     static func transposed(_ values: [Float], shape: [Int], _ permutation: [Int]) -> [Float] {

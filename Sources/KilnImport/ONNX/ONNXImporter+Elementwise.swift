@@ -61,6 +61,13 @@ extension ONNXConversion {
         define(node, try add(.binary(.prelu, activation: nil), [x.id, slope], node), layout: x.layout)
     }
 
+    /// `Reciprocal`: `1 / x`.
+    mutating func convertReciprocal(_ node: ONNXNode) throws {
+        let x = try operand(node.input(0))
+        let one = try materialize("\(resultName(node)).one", shape: [1], values: [1])
+        define(node, try add(.binary(.divide, activation: nil), [one, x.id], node), layout: x.layout)
+    }
+
     /// `HardSigmoid`: `clamp(alpha · x + beta, 0, 1)`.
     mutating func convertHardSigmoid(_ node: ONNXNode) throws {
         let x = try operand(node.input(0))

@@ -163,9 +163,20 @@ extension ONNXConversion {
         define(node, try add(average ? .averagePool2D(attributes) : .maxPool2D(attributes), [x], node), layout: .channelsLast)
     }
 
-    /// `GlobalAveragePool` (a mean over H and W) and `GlobalMaxPool` (a window over the whole image).
+    /// `GlobalAveragePool` (a mean over H and W) and `GlobalMaxPool` (a window over the whole image); other
+    /// ranks pool every axis after the channels.
     mutating func convertGlobalPool(_ node: ONNXNode, average: Bool) throws {
-        let x = try channelsLast(try operand(node.input(0)), name: resultName(node))
+        let value = try operand(node.input(0))
+        let rank = onnxShape(value).count
+        if rank != 4 {
+            // 1-D or 3-D pooling (tf2onnx pools [N, C, L] for layer normalization's mean): over every axis after C.
+            guard rank >= 3 else { throw ONNXProblem("needs an [N, C, …] tensor, got \(onnxShape(value))") }
+            let axes = Array(2..<rank)
+            let op: Op = average ? .mean(axes: axes, keepDimensions: true) : .reduce(.maximum, axes: axes, keepDimensions: true)
+            define(node, try add(op, [try plain(value, name: resultName(node))], node))
+            return
+        }
+        let x = try channelsLast(value, name: resultName(node))
         let shape = graph.type(of: x).shape
         let op: Op =
             average

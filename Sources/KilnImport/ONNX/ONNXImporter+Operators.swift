@@ -16,6 +16,7 @@ extension ONNXConversion {
             "MatMul": { try $0.convertMatMul($1) },
             "Clip": { try $0.convertClip($1) },
             "LeakyRelu": { try $0.convertLeakyRelu($1) },
+            "Reciprocal": { try $0.convertReciprocal($1) },
             "HardSigmoid": { try $0.convertHardSigmoid($1) },
             "Softmax": { try $0.convertSoftmax($1) },
             "LayerNormalization": { try $0.convertLayerNormalization($1) },

@@ -9,6 +9,14 @@ extension ONNXConversion {
     /// `ReduceMean`, `ReduceSum`, `ReduceMax`, `ReduceMin` and `ReduceProd` over
     /// constant axes (an attribute in older opsets, an input in newer ones).
     mutating func convertReduce(_ node: ONNXNode, _ function: ReduceFunction?) throws {
+        if function == .product || function == .sum, let known = knownInputs(node), case .integers(let tensor) = known[0] {
+            // Shape arithmetic (tf2onnx multiplies dimensions to size a reshape): folded.
+            let axes = try integers(node, 1) ?? node.ints("axes") ?? Array(tensor.shape.indices)
+            let folded = try tensor.reduce(
+                axes: axes, keepDimensions: node.int("keepdims", default: 1) != 0, product: function == .product)
+            _ = defineConstant(node, .integers(folded))
+            return
+        }
         let x = try operand(node.input(0))
         let dimensions = onnxShape(x)
         let requested = try integers(node, 1) ?? node.ints("axes") ?? []
