@@ -76,7 +76,13 @@ import Testing
         let differences = zip(actual, expected.floats()).map { abs($0 - $1) }
         // ONNX Runtime runs the transformer's attention softmax as its own int8 kernel, one step away from the
         // float softmax of the dequantized scores on 5 % of them (measured layer by layer); eight int8 layers
-        // later that is up to two output steps.
+        // later that is up to two output steps. The QDQ definition itself, `onnx.reference.ReferenceEvaluator`
+        // (onnx 1.23.2, opset raised to 19 for its QuantizeLinear), gives exactly Kiln's output on the machine
+        // that made it; the check allows one step, as for the other int8 models.
+        if `case`.model.hasSuffix("transformer_block_qdq") {
+            let reference: [Float] = [-0.86747223, -0.10205556, 0.02551389, -0.58681947]
+            #expect(zip(actual, reference).allSatisfy { abs($0 - $1) <= step * 1.001 }, "\(`case`.model): \(actual) vs onnx.reference")
+        }
         let steps: Float = `case`.model.hasSuffix("transformer_block_qdq") ? 2 : 1
         #expect(differences.allSatisfy { $0 <= steps * step * 1.001 }, "\(`case`.model): \(actual) vs ONNX Runtime \(expected.floats())")
     }
