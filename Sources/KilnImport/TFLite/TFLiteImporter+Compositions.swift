@@ -10,30 +10,21 @@ extension TFLiteConversion {
         try graph.addNode(op, inputs: inputs, name: "\(output.name).\(suffix)", quantization: graph.type(of: inputs[0]).quantization)
     }
 
-    /// A float computation ending in `body`'s last op, which computes `output`:
-    /// int8 inputs are dequantized first and the float result is quantized to
-    /// the output's parameters, rounding once.
+    /// A float computation of `output`: `body` builds it on float values and
+    /// names its last node as it is told. On int8 input the input is
+    /// dequantized first and the float result quantized to the output's
+    /// parameters, rounding once.
     mutating func inFloat(
-        _ x: ValueID, _ output: TFLiteTensor, body: (inout Self, ValueID) throws -> (Op, [ValueID])
+        _ x: ValueID, _ output: TFLiteTensor, body: (inout Self, _ x: ValueID, _ resultName: String) throws -> ValueID
     ) throws -> ValueID {
-        guard graph.type(of: x).dtype == .int8 else {
-            let (op, inputs) = try body(&self, x)
-            return try add(op, inputs, output)
-        }
+        guard graph.type(of: x).dtype == .int8 else { return try body(&self, x, output.name) }
         let real = try graph.addNode(.dequantize, inputs: [x], name: "\(output.name).dequantize")
-        let (op, inputs) = try body(&self, real)
-        let result = try graph.addNode(op, inputs: inputs, name: "\(output.name).float")
-        return try add(.quantize(to: .int8), [result], output)
+        return try add(.quantize(to: .int8), [try body(&self, real, "\(output.name).float")], output)
     }
 
     /// A float32 scalar constant broadcast against any shape.
     mutating func scalar(_ value: Float, _ output: TFLiteTensor, _ suffix: String) -> ValueID {
         graph.addConstant(name: "\(output.name).\(suffix)", data: TensorData([value], shape: [1]))
-    }
-
-    /// TILE: the input joined to itself `multiples[axis]` times along each axis.
-    mutating func convertTile(_ x: ValueID, multiples: [Int], _ output: TFLiteTensor) throws -> ValueID {
-        try graph.addTile(x, multiples: multiples, name: output.name)
     }
 
     /// BROADCAST_TO: leading size-1 axes added, then size-1 axes tiled to the target.
@@ -47,7 +38,7 @@ extension TFLiteConversion {
             throw TFLiteError(message: "\(source): cannot broadcast \(shape) to \(target)")
         }
         let reshaped = try intermediate(.reshape(Shape(padded)), [x], output, "expand")
-        return try convertTile(reshaped, multiples: zip(padded, target).map { $0 == $1 ? 1 : $1 }, output)
+        return try graph.addTile(reshaped, multiples: zip(padded, target).map { $0 == $1 ? 1 : $1 }, name: output.name)
     }
 
     /// PACK on data: each input gains a size-1 axis at `axis`, then they are joined along it.
@@ -67,31 +58,27 @@ extension TFLiteConversion {
 
     /// LOG_SOFTMAX along the last axis, in float.
     mutating func convertLogSoftmax(_ x: ValueID, _ output: TFLiteTensor) throws -> ValueID {
-        let axis = graph.type(of: x).shape.rank - 1
-        guard graph.type(of: x).dtype == .int8 else { return try graph.addLogSoftmax(x, axis: axis, name: output.name) }
-        let real = try graph.addNode(.dequantize, inputs: [x], name: "\(output.name).dequantize")
-        return try add(.quantize(to: .int8), [try graph.addLogSoftmax(real, axis: axis, name: "\(output.name).float")], output)
+        try inFloat(x, output) { conversion, x, name in
+            try conversion.graph.addLogSoftmax(x, axis: conversion.graph.type(of: x).shape.rank - 1, name: name)
+        }
     }
 
     /// L2_NORMALIZATION over the last axis, in float, then the fused activation.
     mutating func convertL2Normalization(_ x: ValueID, activation: Activation?, _ output: TFLiteTensor) throws -> ValueID {
-        let isQuantized = graph.type(of: x).dtype == .int8
-        let real = isQuantized ? try graph.addNode(.dequantize, inputs: [x], name: "\(output.name).dequantize") : x
-        var result = try graph.addL2Normalization(real, name: isQuantized || activation != nil ? "\(output.name).float" : output.name)
-        if let activation {
-            result = try graph.addNode(
-                .activation(activation), inputs: [result], name: isQuantized ? "\(output.name).activated" : output.name)
+        try inFloat(x, output) { conversion, x, name in
+            let normalized = try conversion.graph.addL2Normalization(x, name: activation == nil ? name : "\(name).normalized")
+            guard let activation else { return normalized }
+            return try conversion.graph.addNode(.activation(activation), inputs: [normalized], name: name)
         }
-        return isQuantized ? try add(.quantize(to: .int8), [result], output) : result
     }
 
     /// SOFTMAX with a temperature: `softmax(beta · x)`.
     mutating func convertSoftmax(_ x: ValueID, beta: Float, _ output: TFLiteTensor) throws -> ValueID {
         guard beta != 1 else { return try add(.softmax, [x], output) }
-        return try inFloat(x, output) { conversion, x in
+        return try inFloat(x, output) { conversion, x, name in
             let factor = conversion.scalar(beta, output, "beta")
             let scaled = try conversion.intermediate(.multiply(activation: nil), [x, factor], output, "scaled")
-            return (.softmax, [scaled])
+            return try conversion.graph.addNode(.softmax, inputs: [scaled], name: name)
         }
     }
 
@@ -120,7 +107,9 @@ extension TFLiteConversion {
         } else {
             realSlopes = scalar(alpha, output, "alpha")
         }
-        return try inFloat(x, output) { _, x in (.binary(.prelu, activation: nil), [x, realSlopes]) }
+        return try inFloat(x, output) { conversion, x, name in
+            try conversion.graph.addNode(.binary(.prelu, activation: nil), inputs: [x, realSlopes], name: name)
+        }
     }
 
     /// TRANSPOSE_CONV: a stride-1 convolution with the filter turned 180° over

@@ -284,7 +284,7 @@ struct TFLiteConversion {
         case (.prelu, _):
             result = try convertLeakyReLU(try input(0), slopes: try input(1), alpha: 0, output)
         case (.tile, _):
-            result = try convertTile(try input(0), multiples: try integers(try operand(1)), output)
+            result = try graph.addTile(try input(0), multiples: try integers(try operand(1)), name: output.name)
         case (.broadcastTo, _):
             result = try convertBroadcast(try input(0), to: try integers(try operand(1)), output)
         case (.pack, .pack(_, let axis)):
