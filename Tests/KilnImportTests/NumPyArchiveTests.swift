@@ -32,7 +32,9 @@ import Testing
     }
 
     @Test func roundTripsEveryDType() throws {
-        let url = try temporaryDirectory().appendingPathComponent("weights.npz")
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("weights.npz")
         try NumPyArchive.write(sampleTensors, to: url)
         let archive = try NumPyArchive(contentsOf: url)
         #expect(archive.keys == sampleTensors.keys.sorted())
@@ -110,7 +112,9 @@ import Testing
     }
 
     @Test func reportsAMissingFile() throws {
-        let url = try temporaryDirectory().appendingPathComponent("absent.npz")
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("absent.npz")
         expectFailure(containing: "absent.npz: no such file") {
             _ = try NumPyArchive(contentsOf: url)
         }

@@ -37,7 +37,9 @@ import Testing
 
     @Test(arguments: Array(sampleTensors.values))
     func roundTripsThroughAFile(tensor: TensorData) throws {
-        let url = try temporaryDirectory().appendingPathComponent("tensor.npy")
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("tensor.npy")
         try NumPyArray.write(tensor, to: url)
         expectTensor(try NumPyArray.read(contentsOf: url), equals: tensor)
     }
@@ -144,7 +146,9 @@ import Testing
     }
 
     @Test func reportsAMissingFile() throws {
-        let url = try temporaryDirectory().appendingPathComponent("absent.npy")
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("absent.npy")
         expectFailure(containing: "absent.npy: no such file") {
             _ = try NumPyArray.read(contentsOf: url)
         }

@@ -38,7 +38,9 @@ import Testing
     }
 
     @Test func roundTripsEveryDTypeAndMetadata() throws {
-        let url = try temporaryDirectory().appendingPathComponent("model.safetensors")
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("model.safetensors")
         let metadata = ["format": "pt", "quote\"and\\slash": "line\nbreak\u{1}"]
         try SafeTensors.write(sampleTensors, metadata: metadata, to: url)
         let bytes = [UInt8](try Data(contentsOf: url))
@@ -171,7 +173,9 @@ import Testing
     }
 
     @Test func reportsAMissingFile() throws {
-        let url = try temporaryDirectory().appendingPathComponent("absent.safetensors")
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("absent.safetensors")
         expectFailure(containing: "absent.safetensors: no such file") {
             _ = try SafeTensors(contentsOf: url)
         }

@@ -14,9 +14,8 @@ import Testing
         #expect(WeightFile.format(forPathExtension: "onnx") == nil)
     }
 
-    /// Writes `sampleTensors` in `format` and returns where.
-    private func writeSamples(as format: WeightFileFormat) throws -> URL {
-        let directory = try temporaryDirectory()
+    /// Writes `sampleTensors` in `format` into `directory` and returns where.
+    private func writeSamples(as format: WeightFileFormat, in directory: URL) throws -> URL {
         switch format {
         case .safetensors:
             let url = directory.appendingPathComponent("weights.safetensors")
@@ -38,7 +37,10 @@ import Testing
 
     @Test(arguments: [WeightFileFormat.safetensors, .npz, .npyDirectory])
     func readsEveryFormatThroughOneFrontDoor(format: WeightFileFormat) throws {
-        let weights = try WeightFile(contentsOf: writeSamples(as: format), format: format)
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let weights = try WeightFile(
+            contentsOf: writeSamples(as: format, in: directory), format: format)
         #expect(weights.format == format)
         #expect(weights.keys == sampleTensors.keys.sorted())
         for (key, tensor) in sampleTensors {
@@ -48,7 +50,9 @@ import Testing
 
     @Test(arguments: [WeightFileFormat.safetensors, .npz, .npyDirectory])
     func reportsAMissingKeyWithAFewKeysThatExist(format: WeightFileFormat) throws {
-        let url = try writeSamples(as: format)
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = try writeSamples(as: format, in: directory)
         let weights = try WeightFile(contentsOf: url, format: format)
         expectFailure(
             containing: url.lastPathComponent, "no tensor named 'conv2.weight'", "'conv1.bias'",
@@ -67,6 +71,7 @@ import Testing
 
     @Test func reportsMissingFilesAndDirectories() throws {
         let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         expectFailure(containing: "absent.safetensors: no such file") {
             _ = try WeightFile(
                 contentsOf: directory.appendingPathComponent("absent.safetensors"),
@@ -88,6 +93,7 @@ import Testing
             _ = try WeightFile(contentsOf: file, format: .npyDirectory)
         }
         let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         expectFailure(containing: directory.lastPathComponent, "is a directory, not a file") {
             _ = try WeightFile(contentsOf: directory, format: .safetensors)
         }

@@ -236,7 +236,9 @@ import Testing
     }
 
     @Test func missingFilesAreNamed() throws {
-        let url = try temporaryDirectory().appendingPathComponent("absent.tflite")
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("absent.tflite")
         expectTFLiteFailure(containing: "absent.tflite", "no such file") {
             _ = try TFLiteModel(contentsOf: url)
         }
