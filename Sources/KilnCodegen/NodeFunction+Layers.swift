@@ -3,11 +3,14 @@ import KilnIR
 /// The kernels of layers with filters and of the layout ops, emitted for one node.
 extension NodeFunction {
     /// The epilogue of a fully-connected or convolution node: float (optionally
-    /// dequantizing int8 weights) or int8 requantization.
-    func epilogue(activation: Activation?, filterScales: [Float]?) throws -> Epilogue {
+    /// dequantizing int8 weights) or int8 requantization. With `repeats` above 1, every
+    /// per-channel constant holds its channels that many times over (for merged pixels).
+    func epilogue(activation: Activation?, filterScales: [Float]?, repeats: Int = 1) throws -> Epilogue {
+        let filterScales = filterScales.map { Array(repeatElement($0, count: repeats).joined()) }
         let biasGlobal = node.inputs.count > 2
             ? graph.constantData(node.inputs[2]).map {
-                ir.addConstantBytes(name: "bias.\(node.name)", bytes: $0.bytes, alignment: 64)
+                ir.addConstantBytes(
+                    name: "bias.\(node.name)", bytes: Array(repeatElement($0.bytes, count: repeats).joined()), alignment: 64)
             } : nil
         guard resultType.dtype == .int8 else {
             let scales = filterScales.map {
@@ -177,8 +180,13 @@ extension NodeFunction {
         return ir.addConstantBytes(name: "zeros.\(node.name)", bytes: bytes, alignment: 64)
     }
 
-    /// A depthwise convolution; with a multiplier of 1, `pixelsPerBlock` pixels at a time.
-    func emitDepthwise(_ attributes: Conv2DAttributes, pixelsPerBlock: Int, usesVNNI: Bool) throws {
+    /// A depthwise convolution; with a multiplier of 1, `pixelsPerBlock` pixels (or vectors of
+    /// `pixelsPerVector` pixels) at a time, int8 channel blocks multiplying 16-bit pairs where
+    /// `pairwise` says how.
+    func emitDepthwise(
+        _ attributes: Conv2DAttributes, pixelsPerBlock: Int, pixelsPerVector: Int,
+        pairwise: (multiply: KernelChoice.PairwiseMultiply, widestLanes: Int)?
+    ) throws {
         guard let filterData = graph.constantData(node.inputs[1]) else {
             throw CodegenError("layer '\(node.name)': filters must be constants")
         }
@@ -194,7 +202,7 @@ extension NodeFunction {
             case .float16: ir.f16
             default: ir.f32
             }
-        var epilogue = try epilogue(activation: attributes.activation, filterScales: scales)
+        var epilogue = try epilogue(activation: attributes.activation, filterScales: scales, repeats: pixelsPerVector)
         var initialSums: IRValue?
         let fastPath = channels == inputType.shape[3]
         if fastPath, case .quantized(_, let requantize, let zeroPoint, let outputZeroPoint, let range, let bound) = epilogue {
@@ -206,22 +214,34 @@ extension NodeFunction {
                 let sum = (0..<taps).reduce(Int32(0)) { $0 &+ Int32(filter[$1 * channels + channel]) }
                 return (bias?[channel] ?? 0) &- zeroPoint &* sum
             }
+            let repeated = Array(repeatElement(initial, count: pixelsPerVector).joined())
             initialSums = ir.addConstantBytes(
-                name: "initial.\(node.name)", bytes: TensorData(int32: initial, shape: [channels]).bytes, alignment: 64)
+                name: "initial.\(node.name)", bytes: TensorData(int32: repeated, shape: [repeated.count]).bytes,
+                alignment: 64)
             epilogue = .quantized(
                 bias: nil, scales: requantize, inputZeroPoint: zeroPoint, outputZeroPoint: outputZeroPoint, range: range,
                 stepsBound: bound)
         }
+        // Merged pixels: each tap's channels repeated once per pixel of a vector.
+        let tapBytes = filterData.bytes.count / max(filterData.elementCount / max(channels, 1), 1)
+        let filterBytes = stride(from: 0, to: filterData.bytes.count, by: max(tapBytes, 1)).flatMap { start in
+            repeatElement(filterData.bytes[start..<min(start + tapBytes, filterData.bytes.count)], count: pixelsPerVector)
+                .joined()
+        }
         var kernel = DepthwiseConv2DKernel(
             emitter: emitter, epilogue: try withResidualAdd(epilogue),
-            weights: ir.addConstantBytes(name: "weights.\(node.name)", bytes: filterData.bytes, alignment: 64),
-            weightType: weightType, filterBytes: filterData.dtype == .int8 ? filterData.int8s() : [],
+            weights: ir.addConstantBytes(name: "weights.\(node.name)", bytes: filterBytes, alignment: 64),
+            weightType: weightType, filterBytes: filterData.dtype == .int8 ? filterBytes.map { Int8(bitPattern: $0) } : [],
             windows: ConvolutionWindows(
                 emitter: emitter, input: inputType.shape, output: resultType.shape,
                 kernel: (filterType.shape[1], filterType.shape[2]), attributes: attributes),
             pixelsPerBlock: pixelsPerBlock, zeroRow: fastPath ? try zeroRow(channels: channels) : nil,
             initialSums: initialSums)
-        kernel.usesVNNI = usesVNNI
+        kernel.pairwise = pairwise
+        kernel.pixelsPerVector = pixelsPerVector
+        if pixelsPerVector > 1 {
+            kernel.zeroRows = try zeroRow(channels: channels * inputType.shape[2])
+        }
         kernel.emit(input: pointers[0], output: output)
     }
 

@@ -68,12 +68,15 @@ struct NodeFunction {
         case .convVNNI(let pixelsPerBlock, let staged):
             guard case .conv2D(let attributes) = node.op else { break }
             return try emitConvolution(attributes, pixelsPerBlock: pixelsPerBlock, vnni: true, staged: staged)
-        case .depthwise(let pixelsPerBlock):
+        case .depthwise(let pixelsPerBlock, let pixelsPerVector):
             guard case .depthwiseConv2D(let attributes) = node.op else { break }
-            return try emitDepthwise(attributes, pixelsPerBlock: pixelsPerBlock, usesVNNI: false)
-        case .depthwiseVNNI(let pixelsPerBlock):
+            return try emitDepthwise(
+                attributes, pixelsPerBlock: pixelsPerBlock, pixelsPerVector: pixelsPerVector, pairwise: nil)
+        case .depthwisePairwise(let pixelsPerBlock, let multiply, let widestLanes, let pixelsPerVector):
             guard case .depthwiseConv2D(let attributes) = node.op else { break }
-            return try emitDepthwise(attributes, pixelsPerBlock: pixelsPerBlock, usesVNNI: true)
+            return try emitDepthwise(
+                attributes, pixelsPerBlock: pixelsPerBlock, pixelsPerVector: pixelsPerVector,
+                pairwise: (multiply, widestLanes))
         case .standard:
             break
         }

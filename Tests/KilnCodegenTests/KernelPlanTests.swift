@@ -49,11 +49,11 @@ import Testing
             "qs8_reshape", "qs8_qc8w_gemm_avx512_12x10",
         ],
         .avx2: [
-            "qs8_qc8w_conv3x3s2_avx2_2x32", "qs8_qc8w_gemm_avx2_2x32", "qs8_qc8w_dwconv3x3s1_avx2_2x8+add", "absorbed into depthwise",
+            "qs8_qc8w_conv3x3s2_avx2_2x32", "qs8_qc8w_gemm_avx2_2x32", "qs8_qc8w_dwconv3x3s1_avx2_2x16+add", "absorbed into depthwise",
             "qs8_reshape", "qs8_qc8w_gemm_avx2_12x8",
         ],
         .sse41: [
-            "qs8_qc8w_conv3x3s2_sse41_2x16", "qs8_qc8w_gemm_sse41_2x16", "qs8_qc8w_dwconv3x3s1_sse41_2x4+add", "absorbed into depthwise",
+            "qs8_qc8w_conv3x3s2_sse41_2x16", "qs8_qc8w_gemm_sse41_2x16", "qs8_qc8w_dwconv3x3s1_sse41_2x8+add", "absorbed into depthwise",
             "qs8_reshape", "qs8_qc8w_gemm_sse41_5x8",
         ],
         .neon: [
@@ -71,10 +71,17 @@ import Testing
         if level.hasVNNI {
             #expect(convolution == .convVNNI(pixelsPerBlock: 8, staged: true))
             #expect(plan.choices[1].kernel == .gemmVNNI(rowsPerBlock: 6, staged: true))
-            #expect(plan.choices[2].kernel == .depthwiseVNNI(pixelsPerBlock: 4))
+            #expect(plan.choices[2].kernel == .depthwisePairwise(pixelsPerBlock: 4, multiply: .vpdpwssd, widestLanes: 32))
         } else {
             #expect(!"\(convolution)".contains("VNNI"))
         }
+        let pairwise: [ISALevel: KernelChoice.Kernel] = [
+            .avx512: .depthwisePairwise(pixelsPerBlock: 4, multiply: .pmaddwd, widestLanes: 16),
+            .avx2: .depthwisePairwise(pixelsPerBlock: 2, multiply: .pmaddwd, widestLanes: 16),
+            .sse41: .depthwisePairwise(pixelsPerBlock: 2, multiply: .pmaddwd, widestLanes: 8),
+            .neon: .depthwise(pixelsPerBlock: 4),
+        ]
+        if let kernel = pairwise[level] { #expect(plan.choices[2].kernel == kernel) }
         // 10 units take one vector (VNNI, AVX-512, AVX2: 12 rows per block, 12 chains), two on SSE4.1 and NEON.
         #expect(plan.choices[2].residualAdd == 3)
         #expect(plan.choices[3].kernel == .absorbed(into: 2))
@@ -98,6 +105,40 @@ import Testing
             try graph.addNode(.conv2D(Conv2DAttributes(padding: .same)), inputs: [x, filter], name: "conv", quantization: q)
         ]
         #expect(KernelPlan(graph: graph, isa: .avx512vnni).choices[0].kernel == .convVNNI(pixelsPerBlock: 12, staged: staged))
+    }
+
+    /// A stride-1 depthwise layer with fewer channels than a vector merges the pixels of a row
+    /// into its vectors, per level and dtype; a stride-2 one, or one whose interior pixels fill
+    /// under two vectors, does not.
+    @Test(arguments: [
+        (ISALevel.avx512vnni, true, 8, 1, 48, "qs8_dwconv3x3s1_avx512vnni_4x32p4"),
+        (.avx512vnni, false, 8, 1, 48, "f32_dwconv3x3s1_avx512vnni_4x16p2"),
+        (.avx2, true, 8, 1, 48, "qs8_dwconv3x3s1_avx2_2x16p2"),
+        (.sse41, true, 4, 1, 48, "qs8_dwconv3x3s1_sse41_2x8p2"),
+        (.neon, false, 2, 1, 48, "f32_dwconv3x3s1_neon_4x4p2"),
+        (.neon, false, 8, 1, 48, "f32_dwconv3x3s1_neon_4x4"),
+        (.avx512vnni, true, 8, 2, 48, "qs8_dwconv3x3s2_avx512vnni_4x8"),
+        (.avx512vnni, true, 8, 1, 9, "qs8_dwconv3x3s1_avx512vnni_4x8"),
+    ])
+    func depthwiseMergesPixelsOfFewChannels(
+        level: ISALevel, quantized: Bool, channels: Int, stride: Int, width: Int, name: String
+    ) throws {
+        var graph = Graph(name: "narrow")
+        let q = quantized ? QuantizationParameters.perTensor(scale: 0.05, zeroPoint: -3) : nil
+        let x = graph.addInput(name: "x", type: TensorType(quantized ? .int8 : .float32, [1, 6, width, channels], quantization: q))
+        let shape: Shape = [1, 3, 3, channels]
+        let filter =
+            quantized
+            ? graph.addConstant(
+                name: "w", data: TensorData(int8: [Int8](repeating: 1, count: shape.elementCount), shape: shape),
+                quantization: .perTensor(scale: 0.01, zeroPoint: 0))
+            : graph.addConstant(name: "w", data: TensorData([Float](repeating: 1, count: shape.elementCount), shape: shape))
+        graph.outputs = [
+            try graph.addNode(
+                .depthwiseConv2D(Conv2DAttributes(strides: [stride, stride], padding: .same)), inputs: [x, filter],
+                name: "depthwise", quantization: q)
+        ]
+        #expect(KernelPlan(graph: graph, isa: level).choices[0].name == name)
     }
 
     /// An int8 matrix product on VNNI stages its blocks of rows on the stack

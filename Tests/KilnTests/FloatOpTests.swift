@@ -37,6 +37,12 @@ import Testing
         DepthwiseCase(input: [1, 17, 17, 32], multiplier: 1, kernel: (3, 3), padding: .same),
         DepthwiseCase(input: [1, 9, 65, 24], multiplier: 1, kernel: (3, 3), strides: [2, 2], padding: .same),
         DepthwiseCase(input: [1, 1, 1, 17], multiplier: 1, kernel: (3, 3), padding: .same),
+        // Fewer channels than a vector, stride 1 along rows: pixels merged into vectors, staged
+        // rows, narrower tails.
+        DepthwiseCase(input: [1, 6, 20, 4], multiplier: 1, kernel: (3, 3), padding: .same),
+        DepthwiseCase(input: [2, 5, 9, 8], multiplier: 1, kernel: (3, 3), dilations: [1, 2], padding: .valid),
+        DepthwiseCase(input: [1, 9, 40, 1], multiplier: 1, kernel: (5, 5), strides: [2, 1], padding: .same),
+        DepthwiseCase(input: [1, 7, 21, 2], multiplier: 1, kernel: (3, 3), padding: .same),
     ]
 
     /// Without bias, with bias, and with bias and ReLU6, in one graph.

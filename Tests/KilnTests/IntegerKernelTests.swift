@@ -179,6 +179,15 @@ import Testing
         DepthwiseCase(input: [1, 9, 65, 24], multiplier: 1, kernel: (3, 3), strides: [2, 2], padding: .same, inputZeroPoint: 7),
         DepthwiseCase(input: [1, 7, 63, 8], multiplier: 1, kernel: (5, 5), padding: .same, inputZeroPoint: 127),
         DepthwiseCase(input: [1, 1, 1, 17], multiplier: 1, kernel: (3, 3), padding: .same, inputZeroPoint: -20),
+        // Fewer channels than a vector, stride 1 along rows: pixels merged into vectors, staged
+        // rows, narrower tails, padding on one side only.
+        DepthwiseCase(input: [1, 6, 20, 4], multiplier: 1, kernel: (3, 3), padding: .same, inputZeroPoint: -3),
+        DepthwiseCase(input: [2, 5, 9, 16], multiplier: 1, kernel: (3, 3), dilations: [1, 2], padding: .valid),
+        DepthwiseCase(input: [1, 9, 40, 2], multiplier: 1, kernel: (3, 3), strides: [2, 1], padding: .same, inputZeroPoint: 100),
+        DepthwiseCase(
+            input: [1, 6, 18, 8], multiplier: 1, kernel: (3, 3), padding: .valid, explicitPadding: [[0, 2], [2, 0]],
+            inputZeroPoint: -128),
+        DepthwiseCase(input: [1, 8, 70, 1], multiplier: 1, kernel: (5, 5), padding: .same, inputZeroPoint: 127),
     ]
 
     @Test(arguments: depthwiseCases)

@@ -6,10 +6,14 @@ import KilnIR
 ///
 /// With a multiplier of 1 (every depthwise layer converters emit), output
 /// pixels go in blocks of `pixelsPerBlock` that share each weight vector, with
-/// the taps unrolled and read as ``ConvolutionWindows`` lays them out. int8 layers multiply the raw bytes in 16 bits (exact:
-/// `|x · w| ≤ 128²`) and start each sum at `bias − zx · Σw`, so no zero point is
-/// subtracted per tap. Other multipliers read input channel `oc / multiplier`
-/// one lane at a time, with bounds checks.
+/// the taps unrolled and read as ``ConvolutionWindows`` lays them out. int8
+/// layers start each sum at `bias − zx · Σw`, so no zero point is subtracted per
+/// tap, and multiply the raw bytes in 16 bits (exact: `|x · w| ≤ 128²`): on x86
+/// in blocks of channels whose sign-extended inputs meet two zero-interleaved
+/// weight vectors in `vpdpwssd` or `pmaddwd` (the even channels' sums, then the
+/// odd ones'), so a tap costs one sign extension and no widening of products.
+/// Other multipliers read input channel `oc / multiplier` one lane at a time,
+/// with bounds checks.
 struct DepthwiseConv2DKernel {
     let emitter: KernelEmitter
     let epilogue: Epilogue
@@ -21,11 +25,14 @@ struct DepthwiseConv2DKernel {
     let pixelsPerBlock: Int
     /// With a multiplier of 1: a row of `C` elements equal to the input's zero (the zero point for int8).
     let zeroRow: IRValue?
+    /// With merged pixels: a whole input row of such elements, for window rows above or below the input.
+    var zeroRows: IRValue?
     /// int8 layers with a multiplier of 1: each channel's starting sum `bias − zx · Σw` (i32); the
     /// epilogue then has no bias of its own.
     let initialSums: IRValue?
-    /// int8 layers on AVX-512 VNNI: blocks of 32 channels multiply with `vpdpwssd`.
-    var usesVNNI = false
+    /// int8 layers on x86: the instruction that multiplies 16-bit pairs and the widest block of
+    /// channels it takes (then one block each of half as many, down to 8).
+    var pairwise: (multiply: KernelChoice.PairwiseMultiply, widestLanes: Int)?
 
     private var ir: IRModule { emitter.ir }
     private var input: Shape { windows.input }
@@ -33,44 +40,149 @@ struct DepthwiseConv2DKernel {
     private var kernel: (height: Int, width: Int) { windows.kernel }
     private var attributes: Conv2DAttributes { windows.attributes }
 
+    /// With more than 1 (stride-1 layers with fewer channels than a vector): the pixels side by
+    /// side in each vector. `weights`, `filterBytes`, `initialSums` and the epilogue's per-channel
+    /// constants then hold each tap's channels repeated that many times.
+    var pixelsPerVector = 1
+
+    /// Elements per tap in `weights` and `filterBytes`: the channels, repeated for merged pixels.
+    private var weightStride: Int { output[3] * pixelsPerVector }
+
     func emit(input inputPointer: IRValue, output outputPointer: IRValue) {
         guard output[3] == input[3], let zeroRow else { return emitAnyMultiplier(input: inputPointer, output: outputPointer) }
-        // With VNNI, whole blocks of 32 channels and then one of 16 go to `accumulateVNNI`; the rest to
-        // the plain vectors.
-        var vnniRuns: [LaneRun] = []
-        if usesVNNI, initialSums != nil {
-            let channels = output[3]
-            if channels >= 32 { vnniRuns.append(LaneRun(start: 0, lanes: 32, count: channels / 32)) }
-            if channels % 32 >= 16 { vnniRuns.append(LaneRun(start: channels / 32 * 32, lanes: 16, count: 1)) }
-        }
-        let vnniChannels = vnniRuns.last.map { $0.start + $0.lanes * $0.count } ?? 0
-        let vnniWeights = vnniRuns.map(packedForVNNI)
-        let runs = LaneRun.covering(output[3] - vnniChannels, width: emitter.laneWidth).map {
-            LaneRun(start: $0.start + vnniChannels, lanes: $0.lanes, count: $0.count)
-        }
-        let slots = Dictionary(uniqueKeysWithValues: Set(runs.map(\.lanes)).map { lanes in
-            (lanes, (0..<pixelsPerBlock).map { _ in emitter.accumulator(accumulatorType(lanes)) })
-        })
+        if pixelsPerVector > 1 { return emitMergedPixels(input: inputPointer, output: outputPointer) }
+        let runs = ChannelRuns(self, channels: output[3], pixels: pixelsPerBlock)
         let elementType = epilogue.isQuantized ? ir.i8 : ir.f32
         windows.forEachBlock(pixels: pixelsPerBlock) { block in
             var sources = Array(repeating: [IRValue](), count: block.columns.count)
             windows.forEachTap(of: block, input: inputPointer, elementType: elementType, zeroRow: zeroRow, unrolled: true) { _, pointers in
                 for (pixel, pointer) in pointers.enumerated() { sources[pixel].append(pointer) }
             }
-            for (run, weights) in zip(vnniRuns, vnniWeights) {
-                accumulateVNNI(sources: sources, run: run, weights: weights, output: outputPointer, outputBases: block.outputBases)
-            }
-            accumulate(sources: sources, runs: runs, slots: slots, output: outputPointer, outputBases: block.outputBases)
+            accumulate(sources: sources, runs: runs, output: outputPointer, outputBases: block.outputBases)
         }
     }
 
-    /// The int8 filter as 16-bit weights for `vpdpwssd`, per block of `run.lanes` (32 or 16)
+    /// How a vector of `channels` lanes is cut: whole blocks of the widest pairwise width, then
+    /// one each of the narrower ones (for `accumulatePairwise`), then plain vectors for the rest
+    /// (fewer than 8 channels, or every channel without pairwise multiplies).
+    private struct ChannelRuns {
+        var pairwise: [(run: LaneRun, weights: IRValue)] = []
+        var plain: [LaneRun]
+        /// Per plain vector width, one accumulator slot per pixel.
+        var slots: [Int: [IRValue]]
+
+        init(_ kernel: DepthwiseConv2DKernel, channels: Int, pixels: Int) {
+            var start = 0
+            if let pairwise = kernel.pairwise, kernel.initialSums != nil {
+                for lanes in sequence(first: pairwise.widestLanes, next: { $0 > 8 ? $0 / 2 : nil }) {
+                    let count = (channels - start) / lanes
+                    guard count > 0 else { continue }
+                    let run = LaneRun(start: start, lanes: lanes, count: count)
+                    self.pairwise.append((run, kernel.packedInPairs(run)))
+                    start += count * lanes
+                }
+            }
+            plain = LaneRun.covering(channels - start, width: kernel.emitter.laneWidth).map {
+                LaneRun(start: $0.start + start, lanes: $0.lanes, count: $0.count)
+            }
+            slots = Dictionary(uniqueKeysWithValues: Set(plain.map(\.lanes)).map { lanes in
+                (lanes, (0..<pixels).map { _ in kernel.emitter.accumulator(kernel.accumulatorType(lanes)) })
+            })
+        }
+    }
+
+    /// Every channel of a block of pixels; `sources[pixel][tap]` points at the tap's first channel.
+    private func accumulate(sources: [[IRValue]], runs: ChannelRuns, output: IRValue, outputBases: [IRValue]) {
+        for (run, weights) in runs.pairwise {
+            accumulatePairwise(sources: sources, run: run, weights: weights, output: output, outputBases: outputBases)
+        }
+        accumulatePlain(sources: sources, runs: runs.plain, slots: runs.slots, output: output, outputBases: outputBases)
+    }
+
+    /// Stride-1 layers with few channels, one output row at a time. The pixels whose windows lie
+    /// inside the row are `count · C` consecutive elements, cut into vectors of `pixelsPerVector`
+    /// pixels (a narrower tail last), and tap `(ky, kx)` of such a vector is the same number of
+    /// elements `kx · dx · C` along input row `ky`; so each vector is one "pixel" of
+    /// `pixelsPerVector · C` channels to ``accumulate(sources:runs:output:outputBases:)``. Rows
+    /// above or below the input read `zeroRows`; the border pixels at both ends of a row go
+    /// one at a time, their taps through ``ConvolutionWindows/forEachTap``.
+    private func emitMergedPixels(input inputPointer: IRValue, output outputPointer: IRValue) {
+        guard let zeroRow, let zeroRows else { return }
+        let channels = input[3]
+        let rows = attributes.geometry(input: input, kernel: kernel).rows
+        let interior = windows.interior(axis: 1)
+        let elementType = epilogue.isQuantized ? ir.i8 : ir.f32
+        let vectorLanes = weightStride
+        let interiorLength = interior.count * channels
+        let full = ChannelRuns(self, channels: vectorLanes, pixels: pixelsPerBlock)
+        let tailLanes = interiorLength % vectorLanes
+        let tail = ChannelRuns(self, channels: tailLanes, pixels: 1)
+        let borders = [0..<interior.lowerBound, interior.upperBound..<output[2]]
+        let border = ChannelRuns(self, channels: channels, pixels: borders.map(\.count).max() ?? 1)
+        let firstColumn = interior.lowerBound - attributes.geometry(input: input, kernel: kernel).columns.padBefore
+        ir.loop("n", from: 0, to: output[0]) { batch in
+            ir.loop("oy", from: 0, to: output[1]) { outputRow in
+                let outputRowBase = emitter.affine(ir.add(emitter.affine(batch, times: output[1]), outputRow), times: output[2])
+                // Each window row's input at the first interior pixel's window origin.
+                let rowPointers = (0..<kernel.height).map { ky -> IRValue in
+                    let y = emitter.affine(
+                        outputRow, times: attributes.strides[0], plus: ky * attributes.dilations[0] - rows.padBefore)
+                    let row = emitter.affine(
+                        ir.add(emitter.affine(ir.add(emitter.affine(batch, times: input[1]), y), times: input[2]), emitter.index(firstColumn)),
+                        times: channels)
+                    guard rows.touchesPadding else { return ir.gep(elementType, inputPointer, [row]) }
+                    // Outside the input the offset may be negative or past the end: only the selected pointer is formed.
+                    let inside = emitter.isInRange(y, below: input[1])
+                    return ir.select(
+                        inside, ir.gep(elementType, inputPointer, [ir.select(inside, row, emitter.index(0))]),
+                        ir.bitcast(zeroRows, to: ir.pointer(to: elementType)))
+                }
+                func vectors(at offsets: [IRValue], runs: ChannelRuns) {
+                    let sources = offsets.map { offset in
+                        (0..<(kernel.height * kernel.width)).map { tap in
+                            let (ky, kx) = tap.quotientAndRemainder(dividingBy: kernel.width)
+                            return ir.gep(
+                                elementType, rowPointers[ky], [ir.add(offset, emitter.index(kx * attributes.dilations[1] * channels))])
+                        }
+                    }
+                    let first = emitter.affine(outputRowBase, times: channels, plus: interior.lowerBound * channels)
+                    accumulate(
+                        sources: sources, runs: runs, output: outputPointer, outputBases: offsets.map { ir.add(first, $0) })
+                }
+                let blockLanes = vectorLanes * pixelsPerBlock
+                ir.loop("block", from: 0, to: interiorLength / blockLanes) { block in
+                    vectors(at: (0..<pixelsPerBlock).map { emitter.affine(block, times: blockLanes, plus: $0 * vectorLanes) }, runs: full)
+                }
+                let done = interiorLength / blockLanes * blockLanes
+                for vector in 0..<((interiorLength - done) / vectorLanes) {
+                    vectors(at: [emitter.index(done + vector * vectorLanes)], runs: full)
+                }
+                if tailLanes > 0 { vectors(at: [emitter.index(interiorLength - tailLanes)], runs: tail) }
+                for columns in borders where !columns.isEmpty {
+                    let block = PixelBlock(
+                        batch: batch, outputRow: outputRow, columns: columns.map { emitter.index($0) },
+                        outputBases: columns.map { emitter.affine(outputRowBase, times: channels, plus: $0 * channels) },
+                        firstColumn: columns.lowerBound, rowsInside: !rows.touchesPadding,
+                        columnsInside: Array(repeating: false, count: columns.count))
+                    var sources = Array(repeating: [IRValue](), count: columns.count)
+                    windows.forEachTap(
+                        of: block, input: inputPointer, elementType: elementType, zeroRow: zeroRow, unrolled: true
+                    ) { _, pointers in
+                        for (pixel, pointer) in pointers.enumerated() { sources[pixel].append(pointer) }
+                    }
+                    accumulate(sources: sources, runs: border, output: outputPointer, outputBases: block.outputBases)
+                }
+            }
+        }
+    }
+
+    /// The int8 filter as 16-bit weights for pairwise multiplies, per block of `run.lanes`
     /// channels and tap: one vector with the even channels' weights in the even lanes (zeros
     /// between), one with the odd channels' weights in the odd lanes. Multiplied with the block's
     /// sign-extended inputs, the first sums the even channels into `lanes / 2` i32 lanes and the
     /// second the odd ones, with no shuffle per tap.
-    private func packedForVNNI(_ run: LaneRun) -> IRValue {
-        let allChannels = output[3]
+    fileprivate func packedInPairs(_ run: LaneRun) -> IRValue {
+        let allChannels = weightStride
         let taps = kernel.height * kernel.width
         var halves: [Int16] = []
         for block in 0..<run.count {
@@ -84,19 +196,19 @@ struct DepthwiseConv2DKernel {
             }
         }
         let bytes = halves.flatMap { value in withUnsafeBytes(of: value.littleEndian, Array.init) }
-        return ir.addConstantBytes(name: "dwconv.vnni", bytes: bytes, alignment: 64)
+        return ir.addConstantBytes(name: "dwconv.pairs", bytes: bytes, alignment: 64)
     }
 
-    /// The channels of `run` (blocks of 32 on 512-bit or 16 on 256-bit `vpdpwssd`) of a block of pixels.
-    private func accumulateVNNI(
+    /// The channels of `run` (blocks of `run.lanes`, two vectors of `run.lanes / 2` sums each) of a
+    /// block of pixels.
+    private func accumulatePairwise(
         sources: [[IRValue]], run: LaneRun, weights packed: IRValue, output: IRValue, outputBases: [IRValue]
     ) {
-        guard let initialSums else { return }
+        guard let initialSums, let pairwise else { return }
         let taps = kernel.height * kernel.width
         let width = run.lanes
         let words = ir.vector(ir.i32, width / 2)
-        let dot = ir.intrinsic(
-            "llvm.x86.avx512.vpdpwssd.\(width * 16)", overloads: [], returning: words, parameters: [words, words, words])
+        let multiplyAdd = pairwiseMultiplyAdd(pairwise.multiply, lanes: width)
         let even = Array(stride(from: 0, to: width, by: 2))
         let odd = Array(stride(from: 1, to: width, by: 2))
         let interleave = (0..<(width / 2)).flatMap { [$0, $0 + width / 2] }
@@ -115,10 +227,7 @@ struct DepthwiseConv2DKernel {
                 for (pixel, pointers) in sources.enumerated() {
                     let raw = ir.load(ir.vector(ir.i8, width), from: ir.gep(ir.i8, pointers[tap], [channel]), alignment: 1)
                     let x = ir.bitcast(ir.sext(raw, to: ir.vector(ir.i16, width)), to: words)
-                    sums[pixel] = (
-                        ir.call(dot.function, type: dot.type, [sums[pixel].0, x, wEven]),
-                        ir.call(dot.function, type: dot.type, [sums[pixel].1, x, wOdd])
-                    )
+                    sums[pixel] = (multiplyAdd(sums[pixel].0, x, wEven), multiplyAdd(sums[pixel].1, x, wOdd))
                 }
             }
             for (pixel, outputBase) in outputBases.enumerated() {
@@ -128,13 +237,40 @@ struct DepthwiseConv2DKernel {
         }
     }
 
-    private func accumulatorType(_ lanes: Int) -> IRType { epilogue.accumulatorType(emitter, lanes: lanes) }
+    /// `sums + pairs(x · w)` on vectors of `lanes` i16 (passed as `lanes / 2` i32): each i32 lane
+    /// gains the two products of its pair.
+    private func pairwiseMultiplyAdd(
+        _ multiply: KernelChoice.PairwiseMultiply, lanes: Int
+    ) -> (IRValue, IRValue, IRValue) -> IRValue {
+        let words = ir.vector(ir.i32, lanes / 2)
+        switch multiply {
+        case .vpdpwssd:
+            let dot = ir.intrinsic(
+                "llvm.x86.avx512.vpdpwssd.\(lanes * 16)", overloads: [], returning: words,
+                parameters: [words, words, words])
+            return { sums, x, w in ir.call(dot.function, type: dot.type, [sums, x, w]) }
+        case .pmaddwd:
+            let halves = ir.vector(ir.i16, lanes)
+            let name =
+                switch lanes {
+                case 32: "llvm.x86.avx512.pmaddw.d.512"
+                case 16: "llvm.x86.avx2.pmadd.wd"
+                default: "llvm.x86.sse2.pmadd.wd"
+                }
+            let madd = ir.intrinsic(name, overloads: [], returning: words, parameters: [halves, halves])
+            return { sums, x, w in
+                ir.add(sums, ir.call(madd.function, type: madd.type, [ir.bitcast(x, to: halves), ir.bitcast(w, to: halves)]))
+            }
+        }
+    }
 
-    /// Every channel of a block of pixels; `sources[pixel][tap]` points at the tap's first channel.
-    private func accumulate(
+    fileprivate func accumulatorType(_ lanes: Int) -> IRType { epilogue.accumulatorType(emitter, lanes: lanes) }
+
+    /// The plain vectors of ``accumulate(sources:runs:output:outputBases:)``.
+    private func accumulatePlain(
         sources: [[IRValue]], runs: [LaneRun], slots: [Int: [IRValue]], output: IRValue, outputBases: [IRValue]
     ) {
-        let channels = self.output[3]
+        let channels = weightStride
         for run in runs {
             guard let slots = slots[run.lanes] else { continue }
             let type = accumulatorType(run.lanes)

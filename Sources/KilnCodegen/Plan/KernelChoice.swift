@@ -24,14 +24,27 @@ public struct KernelChoice: Sendable, Hashable {
         case convVNNI(pixelsPerBlock: Int, staged: Bool)
         /// Depthwise convolution vectorized over channels, `pixelsPerBlock`
         /// pixels whose window lies inside the input sharing each weight vector.
-        case depthwise(pixelsPerBlock: Int)
-        /// An int8 ``depthwise(pixelsPerBlock:)`` whose blocks of 32 channels (and one of
-        /// 16 left over) multiply 16-bit pairs with `vpdpwssd`.
-        case depthwiseVNNI(pixelsPerBlock: Int)
+        /// With `pixelsPerVector` above 1 (stride-1 layers with fewer channels than a
+        /// vector), that many pixels side by side fill each vector, and a block is
+        /// `pixelsPerBlock` such vectors.
+        case depthwise(pixelsPerBlock: Int, pixelsPerVector: Int = 1)
+        /// An int8 ``depthwise(pixelsPerBlock:pixelsPerVector:)`` whose blocks of `widestLanes`
+        /// lanes (then one each of half, a quarter, … down to 8 left over) multiply 16-bit pairs
+        /// with `multiply`.
+        case depthwisePairwise(
+            pixelsPerBlock: Int, multiply: PairwiseMultiply, widestLanes: Int, pixelsPerVector: Int = 1)
         /// Emitted as part of node `into`; nothing of its own.
         case absorbed(into: Int)
         /// The op's one kernel (element-wise, pooling, layout, softmax, …).
         case standard
+    }
+
+    /// The x86 instruction that multiplies 16-bit pairs and adds each pair into an i32 lane.
+    public enum PairwiseMultiply: String, Sendable, Hashable {
+        /// AVX-512 VNNI's `vpdpwssd`, which also accumulates.
+        case vpdpwssd
+        /// SSE2's `pmaddwd` (AVX2 and AVX-512 on wider vectors), followed by an add.
+        case pmaddwd
     }
 
     /// The kernel family.

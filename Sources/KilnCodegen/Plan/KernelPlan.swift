@@ -120,16 +120,25 @@ private struct Chooser {
                 name: name(op, tile: "\(pixels)x\(tileColumns(units: filter[0], vnni: vnni))"))
         case .depthwiseConv2D(let attributes):
             let filter = shapes[1]
+            let channels = filter[3]
             let op = "dwconv\(filter[1])x\(filter[2])s\(attributes.strides[0])" + dilation(attributes)
             // Each pixel's accumulator and input vector, plus the shared weight vector.
-            let plain = filter[3] == shapes[0][3]
+            let plain = channels == shapes[0][3]
             let pixels = plain ? (isa.vectorRegisters >= 32 ? 4 : 2) : 1
-            if isQuantized, plain, isa.hasVNNI, filter[3] >= 16 {
-                let tile = filter[3] >= 32 ? 32 : 16
-                return KernelChoice(kernel: .depthwiseVNNI(pixelsPerBlock: pixels), name: name(op, tile: "\(pixels)x\(tile)"))
+            let pairwise = isQuantized ? pairwiseMultiply : nil
+            let merged = plain ? mergedPixels(attributes, filter: filter, widest: pairwise?.1 ?? isa.laneWidth) : 1
+            let lanes = channels * merged
+            let packing = merged > 1 ? "p\(merged)" : ""
+            if isQuantized, plain, let (multiply, widest) = pairwise, lanes >= 8 {
+                let tile = sequence(first: widest) { $0 / 2 }.first { $0 <= lanes } ?? 8
+                return KernelChoice(
+                    kernel: .depthwisePairwise(
+                        pixelsPerBlock: pixels, multiply: multiply, widestLanes: widest, pixelsPerVector: merged),
+                    name: name(op, tile: "\(pixels)x\(tile)\(packing)"))
             }
             return KernelChoice(
-                kernel: .depthwise(pixelsPerBlock: pixels), name: name(op, tile: "\(pixels)x\(min(isa.laneWidth, filter[3]))"))
+                kernel: .depthwise(pixelsPerBlock: pixels, pixelsPerVector: merged),
+                name: name(op, tile: "\(pixels)x\(min(isa.laneWidth, lanes))\(packing)"))
         default:
             return KernelChoice(kernel: .standard, name: "\(dtypes)_\(node.op.kindName)")
         }
@@ -155,6 +164,32 @@ private struct Chooser {
     }
 
     private func usesVNNI(units: Int) -> Bool { isa.hasVNNI && units > 0 }
+
+    /// Pixels side by side in each vector of a depthwise layer (multiplier 1) with fewer channels
+    /// than the `widest` vector: with stride 1 along rows, the pixels of an output row and each
+    /// of their taps are consecutive elements. 1 where that does not hold, or where the pixels
+    /// whose windows lie inside a row fill under two vectors.
+    private func mergedPixels(_ attributes: Conv2DAttributes, filter: Shape, widest: Int) -> Int {
+        let (input, output, channels) = (shapes[0], resultType.shape, filter[3])
+        guard attributes.strides[1] == 1, channels < widest, widest % channels == 0 else { return 1 }
+        let padBefore = attributes.geometry(input: input, kernel: (filter[1], filter[2])).columns.padBefore
+        let span = (filter[2] - 1) * attributes.dilations[1]
+        let inside = (0..<output[2]).filter { $0 - padBefore >= 0 && $0 - padBefore + span < input[2] }.count
+        return inside * channels >= 2 * widest ? widest / channels : 1
+    }
+
+    /// How int8 depthwise layers multiply 16-bit pairs on x86, and the widest block in channels
+    /// (two vectors of i32 sums: even and odd channels); `nil` on AArch64, whose widening
+    /// multiply-accumulate needs no pairing.
+    private var pairwiseMultiply: (KernelChoice.PairwiseMultiply, Int)? {
+        switch isa {
+        case .avx512vnni: (.vpdpwssd, 32)
+        // AVX-512 without BW has no 512-bit `pmaddwd`; AVX2's covers 16 channels.
+        case .avx512, .avx2: (.pmaddwd, 16)
+        case .sse41: (.pmaddwd, 8)
+        case .neon, .neonDotProd: nil
+        }
+    }
 
     /// Accumulator vectors of 16 units in the widest VNNI tile; a partial last vector counts as one.
     private func vnniVectorsPerTile(units: Int) -> Int { min(VNNIGEMMKernel.vectorsPerTile, (units + 15) / 16) }
