@@ -23,6 +23,19 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         /// Weights stored as symmetric per-output-channel int8 and dequantized
         /// inside the kernel; activations stay float32.
         case int8Weights
+        /// Full-integer int8 after TensorFlow Lite's specification, weights and
+        /// activations, with activation ranges calibrated on `calibration`'s samples;
+        /// the model's inputs and outputs stay float32.
+        case int8(calibration: Calibration)
+    }
+
+    /// Where calibration samples come from.
+    public enum Calibration: Hashable, Sendable, Codable {
+        /// A NumPy `.npy` file of float32 samples for the model's one input, stacked
+        /// along a first axis: `[N, …]` for an input of shape `[1, …]` (or `[N, 1, …]`).
+        /// A relative path is resolved against the model file's directory (the current
+        /// directory for `kiln compile --calibration`).
+        case npy(String)
     }
 
     /// Whether pruning thresholds are chosen per layer or across all layers.
@@ -47,8 +60,9 @@ public struct CompileOptions: Hashable, Sendable, Codable {
     public var quantization: Quantization
     /// Pruning applied at build time.
     public var pruning: Pruning
-    /// Where the options were written, so a bad value is reported at the model's line.
-    let location: SourceLocation?
+    /// Where the options were written, so a bad value is reported at the model's line;
+    /// `nil` for options that no model file wrote (imported models, command-line flags).
+    public var location: SourceLocation?
 
     /// Creates compile options; the defaults are the host CPU, float32, no pruning.
     public init(

@@ -64,15 +64,24 @@ public struct Compiler: Sendable {
     /// Every model is compiled before any fails, so one build reports all of
     /// a file's problems, and files are written only when all compiled: a
     /// source yields all its outputs or none.
+    ///
+    /// `quantization`, when given, replaces every model's own choice (`kiln compile --quantize`).
     public func compile(
         _ source: ModelSource, as kind: OutputKind = .loadable, outputDirectory: URL, headerDirectory: URL? = nil,
-        tracer: ModelSourceTracer? = nil
+        tracer: ModelSourceTracer? = nil, quantization: CompileOptions.Quantization? = nil
     ) throws -> [Result] {
         let started = Date()
         let models = try source.load(tracer: tracer)
         let loadSeconds = Date().timeIntervalSince(started)
-        var results = try compile(
-            models.map { ($0.graph, $0.options) }, as: kind, outputDirectory: outputDirectory, headerDirectory: headerDirectory)
+        let compiled = models.map { model in
+            var options = model.options
+            if let quantization {
+                options.quantization = quantization
+                options.location = nil
+            }
+            return (model.graph, options)
+        }
+        var results = try compile(compiled, as: kind, outputDirectory: outputDirectory, headerDirectory: headerDirectory)
         for index in results.indices { results[index].timings.insert((source.loadPhase, loadSeconds), at: 0) }
         return results
     }
@@ -115,7 +124,7 @@ public struct Compiler: Sendable {
     public func optimize(_ graph: Graph, options: CompileOptions) throws -> Graph {
         // Validate what the model states before loading weights sized by it; the pipeline verifies the rest.
         try graph.validate()
-        return try PassPipeline.standard(Self.pipelineConfiguration(options)).run(WeightResolver.resolve(graph))
+        return try PassPipeline.standard(Self.pipelineConfiguration(options, for: graph)).run(WeightResolver.resolve(graph))
     }
 
     /// Creates `directory` if needed, or explains why it cannot be used.
@@ -175,13 +184,18 @@ public struct Compiler: Sendable {
         }
     }
 
-    /// The pass configuration for `options`.
-    static func pipelineConfiguration(_ options: CompileOptions) -> PipelineConfiguration {
+    /// The pass configuration for `options`, with `graph`'s calibration samples loaded.
+    static func pipelineConfiguration(_ options: CompileOptions, for graph: Graph) throws -> PipelineConfiguration {
         var configuration = PipelineConfiguration()
         if case .magnitude(let sparsity, let scope) = options.pruning {
             configuration.pruning = PruneMagnitudePass.Configuration(sparsity: sparsity, isGlobal: scope == .global)
         }
-        configuration.quantizeWeightsInt8 = options.quantization == .int8Weights
+        switch options.quantization {
+        case .none: break
+        case .int8Weights: configuration.quantizeWeightsInt8 = true
+        case .int8(let calibration):
+            configuration.int8Calibration = try CalibrationSamples.load(calibration, for: graph, at: options.location)
+        }
         return configuration
     }
 

@@ -50,19 +50,32 @@ public enum ModelSource: Sendable {
         }
     }
 
+    /// The options of an imported model: the defaults, written by no model file.
+    private static var importedOptions: CompileOptions {
+        var options = CompileOptions()
+        options.location = nil
+        return options
+    }
+
     /// Every model in the source; tracing problems are thrown together, each at its file and line.
     public func load(tracer: ModelSourceTracer? = nil) throws -> [LoadedModel] {
         switch self {
         case .swiftFile(let url):
             return try (tracer ?? ModelSourceTracer()).tracedGraphs(modelFile: url).map { graph, options in
-                LoadedModel(name: graph.name, graph: graph, options: options)
+                var options = options
+                // Like weight files, calibration files are named relative to the model file.
+                if case .int8(.npy(let path)) = options.quantization, !path.hasPrefix("/") {
+                    let resolved = url.deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path
+                    options.quantization = .int8(calibration: .npy(resolved))
+                }
+                return LoadedModel(name: graph.name, graph: graph, options: options)
             }
         case .tfliteFile(let url):
             let graph = try TFLiteImporter.importGraph(contentsOf: url)
-            return [LoadedModel(name: graph.name, graph: graph, options: CompileOptions())]
+            return [LoadedModel(name: graph.name, graph: graph, options: Self.importedOptions)]
         case .onnxFile(let url):
             let graph = try ONNXImporter.importGraph(contentsOf: url)
-            return [LoadedModel(name: graph.name, graph: graph, options: CompileOptions())]
+            return [LoadedModel(name: graph.name, graph: graph, options: Self.importedOptions)]
         }
     }
 }

@@ -133,6 +133,12 @@ public enum Op: Hashable, Sendable, Codable {
     /// op cannot take one or already has one.
     public func fusing(_ activation: Activation) -> Op? {
         guard fusedActivation == nil else { return nil }
+        return replacingActivation(activation)
+    }
+
+    /// The same op with `activation` (or none) as its fused activation, or `nil` if the op
+    /// cannot hold one.
+    public func replacingActivation(_ activation: Activation?) -> Op? {
         switch self {
         case .fullyConnected: return .fullyConnected(activation: activation)
         case .add: return .add(activation: activation)

@@ -71,11 +71,17 @@ public struct PipelineConfiguration: Hashable, Sendable {
     public var pruning: PruneMagnitudePass.Configuration?
     /// Store filters as per-channel int8 (`quantize-weights-int8`).
     public var quantizeWeightsInt8: Bool
+    /// Quantize the whole graph to int8, calibrated on these samples (`quantize-int8`), if set.
+    public var int8Calibration: [[TensorData]]?
 
     /// Creates a configuration; the default only optimizes.
-    public init(pruning: PruneMagnitudePass.Configuration? = nil, quantizeWeightsInt8: Bool = false) {
+    public init(
+        pruning: PruneMagnitudePass.Configuration? = nil, quantizeWeightsInt8: Bool = false,
+        int8Calibration: [[TensorData]]? = nil
+    ) {
         self.pruning = pruning
         self.quantizeWeightsInt8 = quantizeWeightsInt8
+        self.int8Calibration = int8Calibration
     }
 }
 
@@ -86,6 +92,7 @@ extension PassPipeline {
         var passes: [any Pass] = [CanonicalizePass(), FoldConstantsPass(), FuseBiasActivationPass()]
         if let pruning = configuration.pruning { passes.append(PruneMagnitudePass(pruning)) }
         if configuration.quantizeWeightsInt8 { passes.append(QuantizeWeightsInt8Pass()) }
+        if let samples = configuration.int8Calibration { passes.append(QuantizeInt8Pass(samples: samples)) }
         passes.append(PlanMemoryPass())
         return PassPipeline(passes)
     }

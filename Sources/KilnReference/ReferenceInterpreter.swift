@@ -25,6 +25,18 @@ public struct ReferenceInterpreter: Sendable {
 
     /// Runs the graph on `inputs`, given in the graph's input order.
     public func run(_ inputs: [TensorData]) throws(ReferenceError) -> [TensorData] {
+        let environment = try values(inputs)
+        var outputs: [TensorData] = []
+        for id in graph.outputs {
+            guard let data = environment[id] else { throw ReferenceError("output \(id) is never computed") }
+            outputs.append(data)
+        }
+        return outputs
+    }
+
+    /// Runs the graph on `inputs` and returns every value it computes or reads: inputs,
+    /// constants and each node's result (what calibration observes).
+    public func values(_ inputs: [TensorData]) throws(ReferenceError) -> [ValueID: TensorData] {
         guard inputs.count == graph.inputs.count else {
             throw ReferenceError("the graph takes \(graph.inputs.count) inputs, got \(inputs.count)")
         }
@@ -51,12 +63,7 @@ public struct ReferenceInterpreter: Sendable {
                 node.op, operands: operands, operandTypes: node.inputs.map { graph.type(of: $0) },
                 resultType: graph.type(of: node.outputs[0]))
         }
-        var outputs: [TensorData] = []
-        for id in graph.outputs {
-            guard let data = environment[id] else { throw ReferenceError("output \(id) is never computed") }
-            outputs.append(data)
-        }
-        return outputs
+        return environment
     }
 
     /// Evaluates one op: on real numbers when its result is float32, with

@@ -25,11 +25,35 @@ struct CompileCommand: ParsableCommand {
     @Flag(help: "Write NAME.o and NAME.h for static linking (firmware, other build systems) instead of NAME.kiln.")
     var `static` = false
 
+    @Option(help: "Quantize every model: 'int8' (full-integer, calibrated on --calibration).")
+    var quantize: QuantizeMode?
+
+    @Option(help: "A .npy file of float32 calibration samples stacked along a first axis, for --quantize int8.")
+    var calibration: String?
+
+    /// What `--quantize` accepts.
+    enum QuantizeMode: String, ExpressibleByArgument, CaseIterable {
+        case int8
+    }
+
+    func validate() throws {
+        if quantize != nil, calibration == nil {
+            throw ValidationError("--quantize int8 needs --calibration FILE.npy, the samples activation ranges come from")
+        }
+        if quantize == nil, calibration != nil { throw ValidationError("--calibration is used only with --quantize int8") }
+    }
+
     func run() throws {
         let directory = URL(fileURLWithPath: output)
         let source = try ModelSource(url: URL(fileURLWithPath: modelFile))
         let compiler = Compiler()
-        for result in try compiler.compile(source, as: `static` ? .staticObject : .loadable, outputDirectory: directory) {
+        var quantization: CompileOptions.Quantization?
+        if quantize == .int8, let calibration {
+            quantization = .int8(calibration: .npy(URL(fileURLWithPath: calibration).path))
+        }
+        for result in try compiler.compile(
+            source, as: `static` ? .staticObject : .loadable, outputDirectory: directory, quantization: quantization)
+        {
             let phases = result.timings.map { "\($0.phase) \(String(format: "%.2f", $0.seconds))s" }
             let files = [result.artifact] + (result.header.map { [$0] } ?? [])
             print("\(files.map(\.path).joined(separator: ", ")): \(result.metadata.modelName) [\(phases.joined(separator: ", "))]")

@@ -1,0 +1,258 @@
+import KilnIR
+
+/// `quantize-int8`: post-training full-integer quantization of a float32 graph,
+/// calibrated on samples, following TensorFlow Lite's int8 specification.
+///
+/// The graph is first run on every calibration sample (``ActivationRanges``);
+/// then every layer with an int8 kernel becomes int8:
+/// - activations per tensor, asymmetric: the observed range widened to hold 0,
+///   `scale = (max − min) / 255`, `zeroPoint = round(−128 − min / scale)`;
+/// - filters symmetric per output channel (`max|w| / 127`, values in −127…127),
+///   biases int32 with scale `inputScale · filterScale[c]`;
+/// - pooling, reshape, padding, slicing, transposes and ReLU keep their input's
+///   parameters; softmax and logistic produce `1/256, −128`, tanh `1/128, 0`.
+///
+/// Model inputs and outputs stay float32: a quantize node follows each input and
+/// a dequantize node precedes each output. A layer without an int8 kernel, or
+/// whose result was never finite in calibration, stays float32 between a
+/// dequantize and a quantize.
+public struct QuantizeInt8Pass: Pass {
+    /// The stable id.
+    public let id = "quantize-int8"
+
+    /// Calibration samples, each one tensor per graph input in input order.
+    public var samples: [[TensorData]]
+
+    /// Creates the pass with its calibration samples.
+    public init(samples: [[TensorData]]) {
+        self.samples = samples
+    }
+
+    /// Calibrates `graph` on the samples and rewrites it with int8 layers.
+    public func run(on graph: inout Graph) throws(DiagnosticError) {
+        let separated = try Self.separatingLookupActivations(graph)
+        let ranges = try ActivationRanges(separated, samples: samples)
+        var rewriter = Int8Rewriter(source: separated, ranges: ranges.ranges)
+        graph = try rewriter.rewrite()
+    }
+
+    /// The activations an int8 epilogue applies as a clamp; any other runs as a lookup table
+    /// between two sets of parameters, in a node of its own.
+    static let clampActivations: Set<Activation> = [.relu, .relu6, .reluMinus1To1, .relu0To1]
+
+    /// `graph` with every fused activation other than a clamp moved into its own node after its
+    /// layer, so calibration observes the layer's result before it (which the int8 layer stores).
+    static func separatingLookupActivations(_ graph: Graph) throws(DiagnosticError) -> Graph {
+        var result = graph
+        result.nodes = []
+        for node in graph.nodes {
+            guard let activation = node.op.fusedActivation, !clampActivations.contains(activation),
+                let layer = node.op.replacingActivation(nil)
+            else {
+                result.nodes.append(node)
+                continue
+            }
+            let output = node.outputs[0]
+            let inner = result.addValue(name: graph[output].name, type: graph.type(of: output))
+            result.nodes.append(Node(op: layer, inputs: node.inputs, outputs: [inner], name: node.name, location: node.location))
+            result.nodes.append(
+                Node(op: .activation(activation), inputs: [inner], outputs: [output], name: node.name, location: node.location))
+        }
+        return result
+    }
+
+    /// Per-tensor asymmetric int8 parameters for values in `range`, widened to include 0.
+    public static func parameters(for range: ClosedRange<Float>) -> QuantizationParameters {
+        let lower = min(range.lowerBound, 0)
+        let upper = max(range.upperBound, 0)
+        // A tensor that is always 0 quantizes exactly with any scale.
+        let scale = upper > lower ? (upper - lower) / 255 : 1
+        let zeroPoint = (-128 - lower / scale).rounded()
+        return .perTensor(scale: scale, zeroPoint: Int32(max(-128, min(127, zeroPoint))))
+    }
+
+    /// Symmetric int8 values of `data` with one scale per slice along `axis`: `max|w| / 127`.
+    public static func symmetric(_ data: TensorData, axis: Int) -> (TensorData, QuantizationParameters) {
+        let values = data.floats()
+        let channels = data.shape[axis]
+        let inner = data.shape.dimensions[(axis + 1)...].reduce(1, *)
+        func channel(_ index: Int) -> Int { (index / max(inner, 1)) % max(channels, 1) }
+        var largest = [Float](repeating: 0, count: channels)
+        for (index, value) in values.enumerated() { largest[channel(index)] = max(largest[channel(index)], abs(value)) }
+        // An all-zero channel quantizes to zeros with any scale; 1 keeps it finite.
+        let scales = largest.map { $0 > 0 ? $0 / 127 : 1 }
+        let quantized = values.enumerated().map { index, value in
+            Int8(max(-127, min(127, (value / scales[channel(index)]).rounded())))
+        }
+        return (TensorData(int8: quantized, shape: data.shape), .symmetric(scales: scales, axis: axis))
+    }
+}
+
+/// Builds the int8 graph of ``QuantizeInt8Pass`` node by node from the float one.
+private struct Int8Rewriter {
+    let source: Graph
+    let ranges: [ValueID: ClosedRange<Float>]
+    var graph: Graph
+    /// Each source value's counterpart in the new graph (float32 or int8).
+    var mapped: [ValueID: ValueID] = [:]
+    /// Int8 values' float32 counterparts, and float values' int8 ones, made once each.
+    var dequantized: [ValueID: ValueID] = [:]
+    var quantized: [ValueID: ValueID] = [:]
+
+    init(source: Graph, ranges: [ValueID: ClosedRange<Float>]) {
+        self.source = source
+        self.ranges = ranges
+        graph = Graph(name: source.name)
+    }
+
+    mutating func rewrite() throws(DiagnosticError) -> Graph {
+        for input in source.inputs { mapped[input] = graph.addInput(name: source[input].name, type: source.type(of: input)) }
+        for (id, constant) in source.constants.sorted(by: { $0.key < $1.key }) {
+            mapped[id] = graph.addConstant(name: source[id].name, type: source.type(of: id), source: constant)
+        }
+        for node in source.nodes { try rewrite(node) }
+        graph.outputs = try source.outputs.map { (output) throws(DiagnosticError) in
+            guard let value = mapped[output] else { return output }
+            guard graph.type(of: value).dtype == .int8, source.type(of: output).dtype == .float32 else { return value }
+            return try graph.addNode(.dequantize, inputs: [value], name: source[output].name)
+        }
+        return graph.compacted()
+    }
+
+    /// The new graph's value for source value `id` as float32.
+    mutating func float(_ id: ValueID) throws(DiagnosticError) -> ValueID {
+        let value = mapped[id] ?? id
+        // Constants (int8 filters of weight-only quantization) are read by float kernels as they are.
+        guard graph.type(of: value).dtype == .int8, graph.type(of: value).quantization != nil, !graph.isConstant(value)
+        else { return value }
+        if let done = dequantized[value] { return done }
+        let result = try graph.addNode(.dequantize, inputs: [value], name: "\(source[id].name)/dequantize")
+        dequantized[value] = result
+        return result
+    }
+
+    /// The new graph's value for source value `id` as int8, or `nil` when it is float32 and was
+    /// never calibrated (so has no parameters).
+    mutating func int8(_ id: ValueID) throws(DiagnosticError) -> ValueID? {
+        let value = mapped[id] ?? id
+        let type = graph.type(of: value)
+        if type.dtype == .int8, type.quantization?.axis == nil, type.quantization != nil { return value }
+        guard type.dtype == .float32, !graph.isConstant(value), let range = ranges[id] else { return nil }
+        if let done = quantized[value] { return done }
+        let result = try graph.addNode(
+            .quantize(to: .int8), inputs: [value], name: "\(source[id].name)/quantize",
+            quantization: QuantizeInt8Pass.parameters(for: range))
+        quantized[value] = result
+        return result
+    }
+
+    /// The parameters a node's int8 result takes: fixed by the op, its input's, or its range.
+    func resultParameters(_ node: Node, input: ValueID) -> QuantizationParameters? {
+        switch node.op {
+        case .softmax, .activation(.sigmoid): return .perTensor(scale: 1.0 / 256, zeroPoint: -128)
+        case .activation(.tanh): return .perTensor(scale: 1.0 / 128, zeroPoint: 0)
+        case let op where op.keepsInputQuantization: return graph.type(of: input).quantization
+        default: return ranges[node.outputs[0]].map(QuantizeInt8Pass.parameters(for:))
+        }
+    }
+
+    mutating func rewrite(_ node: Node) throws(DiagnosticError) {
+        let result = source.type(of: node.outputs[0])
+        guard result.dtype == .float32 else {
+            // Already integer (a quantized model's own layers): copied as they are.
+            mapped[node.outputs[0]] = try graph.addNode(
+                node.op, inputs: node.inputs.map { mapped[$0] ?? $0 }, name: node.name, location: node.location,
+                quantization: result.quantization)
+            return
+        }
+        if let result = try int8Layer(node) {
+            mapped[node.outputs[0]] = result
+            return
+        }
+        var inputs: [ValueID] = []
+        for input in node.inputs { inputs.append(try float(input)) }
+        mapped[node.outputs[0]] = try graph.addNode(node.op, inputs: inputs, name: node.name, location: node.location)
+    }
+
+    /// `node` as an int8 layer, or `nil` when it stays float32.
+    mutating func int8Layer(_ node: Node) throws(DiagnosticError) -> ValueID? {
+        guard node.outputs.count == 1, source.type(of: node.outputs[0]).dtype == .float32 else { return nil }
+        switch node.op {
+        case .conv2D, .depthwiseConv2D, .fullyConnected:
+            return try filterLayer(node)
+        case .add, .subtract, .multiply:
+            // A constant operand (a batch normalization's scale or shift) becomes an int8 constant
+            // with parameters from its own values.
+            var inputs: [ValueID] = []
+            for input in node.inputs {
+                if let data = source.constantData(input) {
+                    guard data.dtype == .float32 else { return nil }
+                    inputs.append(quantizedConstant(data, name: source[input].name))
+                } else {
+                    guard let value = try int8(input) else { return nil }
+                    inputs.append(value)
+                }
+            }
+            guard inputs.contains(where: { !graph.isConstant($0) }), let parameters = resultParameters(node, input: inputs[0])
+            else { return nil }
+            return try graph.addNode(
+                node.op, inputs: inputs, name: node.name, location: node.location, quantization: parameters)
+        case .maxPool2D, .averagePool2D, .reshape, .pad, .slice, .transpose, .concatenation, .mean, .softmax, .activation:
+            guard node.inputs.allSatisfy({ !source.isConstant($0) }) else { return nil }
+            var inputs: [ValueID] = []
+            for input in node.inputs {
+                guard let value = try int8(input) else { return nil }
+                inputs.append(value)
+            }
+            guard let parameters = resultParameters(node, input: inputs[0]) else { return nil }
+            return try graph.addNode(
+                node.op, inputs: inputs, name: node.name, location: node.location, quantization: parameters)
+        default:
+            return nil
+        }
+    }
+
+    /// `data` as a per-tensor int8 constant, its parameters from its smallest and largest finite values.
+    mutating func quantizedConstant(_ data: TensorData, name: String) -> ValueID {
+        let finite = data.floats().filter(\.isFinite)
+        let parameters = QuantizeInt8Pass.parameters(for: (finite.min() ?? 0)...(finite.max() ?? 0))
+        let scale = parameters.scales[0]
+        let zeroPoint = Float(parameters.zeroPoints[0])
+        let values = data.floats().map { value -> Int8 in
+            let steps = (value / scale).rounded() + zeroPoint
+            return steps.isNaN ? Int8(parameters.zeroPoints[0]) : Int8(max(-128, min(127, steps)))
+        }
+        return graph.addConstant(name: name, data: TensorData(int8: values, shape: data.shape), quantization: parameters)
+    }
+
+    /// A convolution or fully-connected layer with a float32 constant filter (and bias) in int8.
+    mutating func filterLayer(_ node: Node) throws(DiagnosticError) -> ValueID? {
+        guard let filter = source.constantData(node.inputs[1]), filter.dtype == .float32,
+            let parameters = ranges[node.outputs[0]].map(QuantizeInt8Pass.parameters(for:))
+        else { return nil }
+        let bias = node.inputs.count > 2 ? source.constantData(node.inputs[2]) : nil
+        if node.inputs.count > 2, bias?.dtype != .float32 { return nil }
+        guard let x = try int8(node.inputs[0]), let inputScale = graph.type(of: x).quantization?.scales.first else {
+            return nil
+        }
+        var axis = 0
+        if case .depthwiseConv2D = node.op { axis = 3 }
+        let (weights, weightParameters) = QuantizeInt8Pass.symmetric(filter, axis: axis)
+        var inputs = [
+            x,
+            graph.addConstant(name: source[node.inputs[1]].name, data: weights, quantization: weightParameters),
+        ]
+        if let bias {
+            let scales = weightParameters.scales.map { inputScale * $0 }
+            let values = bias.floats().enumerated().map { channel, value in
+                let steps = (Double(value) / Double(scales[channel % scales.count])).rounded()
+                return steps.isNaN ? 0 : Int32(max(Double(Int32.min), min(Double(Int32.max), steps)))
+            }
+            inputs.append(
+                graph.addConstant(
+                    name: source[node.inputs[2]].name, data: TensorData(int32: values, shape: bias.shape),
+                    quantization: .symmetric(scales: scales, axis: 0)))
+        }
+        return try graph.addNode(node.op, inputs: inputs, name: node.name, location: node.location, quantization: parameters)
+    }
+}
