@@ -119,12 +119,11 @@ private struct Int8Rewriter {
         return graph.compacted()
     }
 
-    /// The new graph's value for source value `id` as float32.
+    /// The new graph's value for source value `id` as the source had it: float32 if it was, else
+    /// unchanged (int8 constants of weight-only layers, the int8 rows of dynamic-range layers).
     mutating func float(_ id: ValueID) throws(DiagnosticError) -> ValueID {
         let value = mapped[id] ?? id
-        // Constants (int8 filters of weight-only quantization) are read by float kernels as they are.
-        guard graph.type(of: value).dtype == .int8, graph.type(of: value).quantization != nil, !graph.isConstant(value)
-        else { return value }
+        guard source.type(of: id).dtype == .float32, graph.type(of: value).dtype == .int8 else { return value }
         if let done = dequantized[value] { return done }
         let result = try graph.addNode(.dequantize, inputs: [value], name: "\(source[id].name)/dequantize")
         dequantized[value] = result
