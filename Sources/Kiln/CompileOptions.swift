@@ -25,8 +25,19 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         case int8Weights
         /// Full-integer int8 after TensorFlow Lite's specification, weights and
         /// activations, with activation ranges calibrated on `calibration`'s samples;
-        /// the model's inputs and outputs stay float32.
-        case int8(calibration: Calibration)
+        /// the model's inputs and outputs stay float32; `ranges` chooses each activation's range
+        /// from the samples.
+        case int8(calibration: Calibration, ranges: RangeMethod = .minMax)
+    }
+
+    /// How full-integer quantization chooses an activation's range from calibration samples.
+    public enum RangeMethod: Hashable, Sendable, Codable {
+        /// The smallest and largest value seen (what TensorFlow Lite's converter does).
+        case minMax
+        /// The values at `p` and `100 − p` percent of those seen, e.g. `.percentile(99.99)`.
+        case percentile(Double)
+        /// The clipped range whose int8 quantization has the least mean squared error over the values seen.
+        case meanSquaredError
     }
 
     /// Where calibration samples come from.
@@ -77,9 +88,15 @@ public struct CompileOptions: Hashable, Sendable, Codable {
 
     /// Problems with the options' values, located where the options were written.
     public var diagnostics: [Diagnostic] {
-        guard case .magnitude(let sparsity, _) = pruning, !(0...1).contains(sparsity) else { return [] }
+        var problems: [Diagnostic] = []
         // `contains` is false for NaN too, which JSON could not even carry to the compiler.
-        return [.error("pruning sparsity must be a number from 0 to 1, got \(sparsity)", at: location)]
+        if case .magnitude(let sparsity, _) = pruning, !(0...1).contains(sparsity) {
+            problems.append(.error("pruning sparsity must be a number from 0 to 1, got \(sparsity)", at: location))
+        }
+        if case .int8(_, .percentile(let percent)) = quantization, !(50...100).contains(percent) {
+            problems.append(.error("a calibration percentile must be a number from 50 to 100, got \(percent)", at: location))
+        }
+        return problems
     }
 }
 

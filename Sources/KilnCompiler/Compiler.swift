@@ -193,8 +193,14 @@ public struct Compiler: Sendable {
         switch options.quantization {
         case .none: break
         case .int8Weights: configuration.quantizeWeightsInt8 = true
-        case .int8(let calibration):
+        case .int8(let calibration, let ranges):
             configuration.int8Calibration = try CalibrationSamples.load(calibration, for: graph, at: options.location)
+            configuration.rangeMethod =
+                switch ranges {
+                case .minMax: .minMax
+                case .percentile(let percent): .percentile(percent)
+                case .meanSquaredError: .meanSquaredError
+                }
         }
         return configuration
     }

@@ -1,24 +1,124 @@
 import KilnIR
 import KilnReference
 
-/// The smallest and largest finite value each float32 tensor of a graph takes
+/// The range each float32 tensor of a graph is quantized to, from what it held
 /// over a set of calibration samples: what post-training quantization derives
-/// activation parameters from (min/max calibration, as TensorFlow Lite's
-/// converter does by default).
+/// activation parameters from.
+///
+/// ``Method/minMax`` takes the smallest and largest finite value (TensorFlow
+/// Lite's converter does this). The other methods clip outliers, trading a
+/// few clipped values for a finer step on all the others: both first find the
+/// min/max, then histogram every tensor over it in a second run.
 public struct ActivationRanges: Hashable, Sendable {
+    /// How a tensor's range is chosen from its calibration values.
+    public enum Method: Hashable, Sendable {
+        /// The smallest and largest finite value seen.
+        case minMax
+        /// The values at `p` and `100 − p` percent of all values seen (`p` in 50…100, e.g. 99.99).
+        case percentile(Double)
+        /// The range, within min/max, whose int8 quantization has the least mean squared error
+        /// over the values seen (clipping plus rounding).
+        case meanSquaredError
+    }
+
     /// Each observed float32 value's range; values never finite in any sample are absent.
     public var ranges: [ValueID: ClosedRange<Float>]
 
+    /// Histogram bins per tensor for the clipping methods: 8 per int8 step at the widest range.
+    static let bins = 2048
+
     /// Runs `graph` on every sample (one tensor per graph input, in input order) with the
-    /// reference interpreter and records each float32 value's range.
+    /// reference interpreter and records each float32 value's range by `method`.
     ///
     /// - Throws: ``DiagnosticError`` when there are no samples, or a sample does not fit the
     ///   graph's inputs or holds a NaN or an infinity, naming the input and the sample.
-    public init(_ graph: Graph, samples: [[TensorData]]) throws(DiagnosticError) {
+    public init(_ graph: Graph, samples: [[TensorData]], method: Method = .minMax) throws(DiagnosticError) {
+        var ranges: [ValueID: ClosedRange<Float>] = [:]
+        try Self.forEachValue(of: graph, samples: samples) { id, values in
+            var lower = Float.infinity
+            var upper = -Float.infinity
+            for value in values where value.isFinite {
+                lower = min(lower, value)
+                upper = max(upper, value)
+            }
+            guard lower <= upper else { return }
+            ranges[id] = ranges[id].map { min($0.lowerBound, lower)...max($0.upperBound, upper) } ?? lower...upper
+        }
+        guard method != .minMax else {
+            self.ranges = ranges
+            return
+        }
+        // Over the range widened to hold 0, as quantization will widen it.
+        let spans = ranges.mapValues { min($0.lowerBound, 0)...max($0.upperBound, 0) }
+        var histograms: [ValueID: [Double]] = [:]
+        try Self.forEachValue(of: graph, samples: samples) { id, values in
+            guard let span = spans[id], span.upperBound > span.lowerBound else { return }
+            var counts = histograms[id] ?? [Double](repeating: 0, count: Self.bins)
+            let width = (span.upperBound - span.lowerBound) / Float(Self.bins)
+            for value in values where value.isFinite {
+                counts[max(0, min(Self.bins - 1, Int((value - span.lowerBound) / width)))] += 1
+            }
+            histograms[id] = counts
+        }
+        for (id, counts) in histograms {
+            guard let span = spans[id] else { continue }
+            ranges[id] = Self.clipped(counts, over: span, by: method)
+        }
+        self.ranges = ranges
+    }
+
+    /// The range `method` picks from a histogram of `Self.bins` equal bins over `span`.
+    static func clipped(_ counts: [Double], over span: ClosedRange<Float>, by method: Method) -> ClosedRange<Float> {
+        let width = (span.upperBound - span.lowerBound) / Float(counts.count)
+        func edge(_ bin: Int) -> Float { span.lowerBound + Float(bin) * width }
+        switch method {
+        case .minMax:
+            return span
+        case .percentile(let percent):
+            let total = counts.reduce(0, +)
+            let tail = total * max(0, min(50, 100 - percent)) / 100
+            var below = 0.0
+            var first = 0
+            while first < counts.count - 1, below + counts[first] <= tail {
+                below += counts[first]
+                first += 1
+            }
+            var above = 0.0
+            var last = counts.count - 1
+            while last > first, above + counts[last] <= tail {
+                above += counts[last]
+                last -= 1
+            }
+            return min(edge(first), 0)...max(edge(last + 1), 0)
+        case .meanSquaredError:
+            // Shrink both ends toward 0 by the same factor; keep the factor whose int8 grid
+            // reconstructs the bin centres best.
+            var best = (error: Double.infinity, range: span)
+            for step in 0..<64 {
+                let factor = 1 - Float(step) / 80
+                let candidate = (span.lowerBound * factor)...(span.upperBound * factor)
+                let parameters = QuantizeInt8Pass.parameters(for: candidate)
+                let (scale, zeroPoint) = (parameters.scales[0], Float(parameters.zeroPoints[0]))
+                var error = 0.0
+                for (bin, count) in counts.enumerated() where count > 0 {
+                    let centre = edge(bin) + width / 2
+                    let q = max(-128, min(127, (centre / scale).rounded() + zeroPoint))
+                    let difference = Double(centre - (q - zeroPoint) * scale)
+                    error += count * difference * difference
+                }
+                if error < best.error { best = (error, candidate) }
+            }
+            return best.range
+        }
+    }
+
+    /// Runs the graph on each sample and calls `body` with every non-constant float32 value it computes.
+    private static func forEachValue(
+        of graph: Graph, samples: [[TensorData]], _ body: (ValueID, [Float]) -> Void
+    ) throws(DiagnosticError) {
         guard !samples.isEmpty else { throw DiagnosticError("calibration needs at least one sample, got none") }
         let interpreter: ReferenceInterpreter
         do { interpreter = try ReferenceInterpreter(graph) } catch { throw DiagnosticError(error.message) }
-        var ranges: [ValueID: ClosedRange<Float>] = [:]
         for (index, sample) in samples.enumerated() {
             try Self.check(sample, number: index, against: graph)
             let values: [ValueID: TensorData]
@@ -26,18 +126,9 @@ public struct ActivationRanges: Hashable, Sendable {
                 throw DiagnosticError("calibration sample \(index): \(error.message)")
             }
             for (id, data) in values where data.dtype == .float32 && graph.constants[id] == nil {
-                var lower = Float.infinity
-                var upper = -Float.infinity
-                for value in data.floats() where value.isFinite {
-                    lower = min(lower, value)
-                    upper = max(upper, value)
-                }
-                guard lower <= upper else { continue }
-                let seen = ranges[id].map { min($0.lowerBound, lower)...max($0.upperBound, upper) }
-                ranges[id] = seen ?? lower...upper
+                body(id, data.floats())
             }
         }
-        self.ranges = ranges
     }
 
     /// Checks that `sample` fits the graph's inputs and holds only finite numbers.

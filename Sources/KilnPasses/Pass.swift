@@ -73,15 +73,18 @@ public struct PipelineConfiguration: Hashable, Sendable {
     public var quantizeWeightsInt8: Bool
     /// Quantize the whole graph to int8, calibrated on these samples (`quantize-int8`), if set.
     public var int8Calibration: [[TensorData]]?
+    /// How `quantize-int8` chooses activation ranges.
+    public var rangeMethod: ActivationRanges.Method
 
     /// Creates a configuration; the default only optimizes.
     public init(
         pruning: PruneMagnitudePass.Configuration? = nil, quantizeWeightsInt8: Bool = false,
-        int8Calibration: [[TensorData]]? = nil
+        int8Calibration: [[TensorData]]? = nil, rangeMethod: ActivationRanges.Method = .minMax
     ) {
         self.pruning = pruning
         self.quantizeWeightsInt8 = quantizeWeightsInt8
         self.int8Calibration = int8Calibration
+        self.rangeMethod = rangeMethod
     }
 }
 
@@ -92,7 +95,9 @@ extension PassPipeline {
         var passes: [any Pass] = [CanonicalizePass(), FoldConstantsPass(), FuseBiasActivationPass()]
         if let pruning = configuration.pruning { passes.append(PruneMagnitudePass(pruning)) }
         if configuration.quantizeWeightsInt8 { passes.append(QuantizeWeightsInt8Pass()) }
-        if let samples = configuration.int8Calibration { passes.append(QuantizeInt8Pass(samples: samples)) }
+        if let samples = configuration.int8Calibration {
+            passes.append(QuantizeInt8Pass(samples: samples, method: configuration.rangeMethod))
+        }
         passes.append(PlanMemoryPass())
         return PassPipeline(passes)
     }

@@ -22,16 +22,19 @@ public struct QuantizeInt8Pass: Pass {
 
     /// Calibration samples, each one tensor per graph input in input order.
     public var samples: [[TensorData]]
+    /// How each activation's range is chosen from the samples.
+    public var method: ActivationRanges.Method
 
-    /// Creates the pass with its calibration samples.
-    public init(samples: [[TensorData]]) {
+    /// Creates the pass with its calibration samples and range method.
+    public init(samples: [[TensorData]], method: ActivationRanges.Method = .minMax) {
         self.samples = samples
+        self.method = method
     }
 
     /// Calibrates `graph` on the samples and rewrites it with int8 layers.
     public func run(on graph: inout Graph) throws(DiagnosticError) {
         let separated = try Self.separatingLookupActivations(graph)
-        let ranges = try ActivationRanges(separated, samples: samples)
+        let ranges = try ActivationRanges(separated, samples: samples, method: method)
         var rewriter = Int8Rewriter(source: separated, ranges: ranges.ranges)
         graph = try rewriter.rewrite()
     }

@@ -31,6 +31,9 @@ struct CompileCommand: ParsableCommand {
     @Option(help: "A .npy file of float32 calibration samples stacked along a first axis, for --quantize int8.")
     var calibration: String?
 
+    @Option(help: "How --quantize int8 picks activation ranges: minmax, percentile:P (e.g. percentile:99.99) or mse.")
+    var ranges: String = "minmax"
+
     /// What `--quantize` accepts.
     enum QuantizeMode: String, ExpressibleByArgument, CaseIterable {
         case int8
@@ -41,6 +44,23 @@ struct CompileCommand: ParsableCommand {
             throw ValidationError("--quantize int8 needs --calibration FILE.npy, the samples activation ranges come from")
         }
         if quantize == nil, calibration != nil { throw ValidationError("--calibration is used only with --quantize int8") }
+        _ = try rangeMethod()
+    }
+
+    /// The `--ranges` method.
+    func rangeMethod() throws -> CompileOptions.RangeMethod {
+        switch ranges {
+        case "minmax": return .minMax
+        case "mse": return .meanSquaredError
+        default:
+            guard ranges.hasPrefix("percentile:"), let percent = Double(ranges.dropFirst("percentile:".count)),
+                (50...100).contains(percent)
+            else {
+                throw ValidationError(
+                    "--ranges must be minmax, mse or percentile:P with P from 50 to 100 (e.g. percentile:99.99), got '\(ranges)'")
+            }
+            return .percentile(percent)
+        }
     }
 
     func run() throws {
@@ -49,7 +69,7 @@ struct CompileCommand: ParsableCommand {
         let compiler = Compiler()
         var quantization: CompileOptions.Quantization?
         if quantize == .int8, let calibration {
-            quantization = .int8(calibration: .npy(URL(fileURLWithPath: calibration).path))
+            quantization = .int8(calibration: .npy(URL(fileURLWithPath: calibration).path), ranges: try rangeMethod())
         }
         for result in try compiler.compile(
             source, as: `static` ? .staticObject : .loadable, outputDirectory: directory, quantization: quantization)

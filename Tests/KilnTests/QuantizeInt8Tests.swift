@@ -3,6 +3,7 @@ import Kiln
 import KilnCompiler
 import KilnIR
 import KilnImport
+import KilnPasses
 import KilnReference
 import KilnRuntime
 import Testing
@@ -86,6 +87,39 @@ import Testing
         let int8 = try ReferenceInterpreter(optimized).run([input])[0].floats()
         let largest = zip(float, int8).map { abs($0 - $1) }.max() ?? .infinity
         #expect(largest <= 0.03, "float \(float)\nint8 \(int8)")
+    }
+
+    /// Min/max keeps an outlier, a percentile drops it; on a long-tailed (Laplace) tensor the
+    /// least-squared-error range clips the rare largest values, where a lone far outlier stays.
+    @Test func rangeMethodsClipOutliers() throws {
+        func upper(_ values: [Float], _ method: ActivationRanges.Method) throws -> Float {
+            var graph = Graph(name: "ranges")
+            let x = graph.addInput(name: "x", type: TensorType(.float32, [1, values.count]))
+            graph.outputs = [try graph.addNode(.reshape([values.count]), inputs: [x], name: "flat")]
+            let samples = [[TensorData(values, shape: [1, values.count])]]
+            return try #require(ActivationRanges(graph, samples: samples, method: method).ranges[x]).upperBound
+        }
+        let outlier = uniformValues(999, in: -1...1, seed: 9) + [100]
+        #expect(try upper(outlier, .minMax) == 100)
+        let percentile = try upper(outlier, .percentile(99.8))
+        #expect(percentile > 0.9 && percentile < 1.1, "\(percentile)")
+        #expect(try upper(outlier, .meanSquaredError) == 100, "clipping one far value costs more than it saves")
+        let laplace = uniformValues(100_000, in: -1...1, seed: 5).map { u in
+            (u < 0 ? -1 : 1) * -log(max(Float.leastNormalMagnitude, 1 - abs(u)))
+        }
+        let largest = try upper(laplace, .minMax)
+        let clipped = try upper(laplace, .meanSquaredError)
+        #expect(clipped < 0.95 * largest && clipped > 0.3 * largest, "\(clipped) of \(largest)")
+    }
+
+    /// Every range method quantizes the network bit for bit as the integer reference runs it.
+    @Test(arguments: [CompileOptions.RangeMethod.percentile(99.99), .meanSquaredError])
+    func everyRangeMethodMatchesTheIntegerReference(_ ranges: CompileOptions.RangeMethod) throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let calibration = try Self.writeCalibration(to: directory, shape: [1, 12, 12, 3], count: 8)
+        let options = CompileOptions(quantization: .int8(calibration: .npy(calibration.path), ranges: ranges))
+        try expectCompiledMatchesReference(Self.network(), options: options, tolerance: 0, "int8 network, \(ranges)")
     }
 
     /// An op without an int8 kernel stays float32 between a dequantize and a quantize.
