@@ -11,7 +11,7 @@ let package = Package(
         .executableTarget(
             name: "Digits",
             dependencies: [.product(name: "Kiln", package: "kiln")],
-            exclude: ["digits.safetensors"],
+            exclude: ["digits.safetensors", "calibration.npy"],
             resources: [.copy("Data")],
             plugins: [.plugin(name: "KilnPlugin", package: "kiln")])
     ],

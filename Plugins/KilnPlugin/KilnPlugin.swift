@@ -78,9 +78,10 @@ struct KilnPlugin: BuildToolPlugin {
         }
     }
 
-    /// Relative weight-file paths named by `.safetensors("…")`, `.npz("…")` or `.npy(directory: "…")`.
+    /// Relative weight- and calibration-file paths named by `.safetensors("…")`, `.npz("…")`,
+    /// `.npy(directory: "…")` or `.npy("…")`.
     func weightPaths(in source: String) -> [String] {
-        source.matches(of: /\.(?:safetensors|npz)\(\s*"([^"]+)"|\.npy\(\s*directory:\s*"([^"]+)"/).compactMap {
+        source.matches(of: /\.(?:safetensors|npz|npy)\(\s*"([^"]+)"|\.npy\(\s*directory:\s*"([^"]+)"/).compactMap {
             String($0.1 ?? $0.2 ?? "")
         }.filter { !$0.isEmpty }
     }

@@ -4,6 +4,8 @@ Writes, next to the model file in Sources/Digits:
   digits.safetensors          weights in Kiln's layout (Dense: [units, inputs])
   Data/test-images.npy        held-out images, float32 [N, 8, 8, 1], scaled to [0, 1]
   Data/test-labels.npy        held-out labels, int32 [N]
+  calibration.npy             the first 100 training images, float32 [100, 8, 8, 1], for the
+                              full-int8 model's activation ranges
 
 Run once (the outputs are committed):
   python3 -m venv .venv && .venv/bin/pip install scikit-learn numpy
@@ -56,6 +58,7 @@ def main() -> None:
     (OUT / "Data").mkdir(exist_ok=True)
     np.save(OUT / "Data" / "test-images.npy", test_x.reshape(-1, 8, 8, 1).astype("<f4"))
     np.save(OUT / "Data" / "test-labels.npy", test_y.astype("<i4"))
+    np.save(OUT / "calibration.npy", train_x[:100].reshape(-1, 8, 8, 1).astype("<f4"))
 
 
 if __name__ == "__main__":

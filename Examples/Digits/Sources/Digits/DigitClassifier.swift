@@ -21,3 +21,11 @@ struct DigitClassifierInt8: Model {
     var weights: WeightSource { .safetensors("digits.safetensors") }
     var options: CompileOptions { CompileOptions(quantization: .int8Weights) }
 }
+
+/// The same classifier in full int8 (weights and activations), its activation ranges
+/// calibrated on 100 training images (`calibration.npy`, from `Training/train.py`).
+struct DigitClassifierFullInt8: Model {
+    var body: some Layer { DigitClassifier().body }
+    var weights: WeightSource { .safetensors("digits.safetensors") }
+    var options: CompileOptions { CompileOptions(quantization: .int8(calibration: .npy("calibration.npy"))) }
+}

@@ -33,13 +33,18 @@ func medianLatency(
 let testSet = try TestSet.load()
 let float = try DigitClassifier.compiled()
 let int8 = try DigitClassifierInt8.compiled()
+let fullInt8 = try DigitClassifierFullInt8.compiled()
 let floatAccuracy = try accuracy(testSet, float.predict)
 let int8Accuracy = try accuracy(testSet, int8.predict)
+let fullInt8Accuracy = try accuracy(testSet, fullInt8.predict)
 let floatLatency = try medianLatency(testSet, float.predict)
 let int8Latency = try medianLatency(testSet, int8.predict)
+let fullInt8Latency = try medianLatency(testSet, fullInt8.predict)
 
 print("Digits: \(testSet.labels.count) held-out 8x8 images")
 print(String(format: "  float32 weights: accuracy %.2f%%, median latency %.2f µs, weights %d bytes",
     floatAccuracy * 100, floatLatency, float.model.metadata.weightByteCount))
 print(String(format: "  int8 weights:    accuracy %.2f%%, median latency %.2f µs, weights %d bytes",
     int8Accuracy * 100, int8Latency, int8.model.metadata.weightByteCount))
+print(String(format: "  full int8:       accuracy %.2f%%, median latency %.2f µs, weights %d bytes",
+    fullInt8Accuracy * 100, fullInt8Latency, fullInt8.model.metadata.weightByteCount))
