@@ -24,7 +24,8 @@ take the first 100 training samples as calibration data (WORK/calib.npy), and ma
   - LiteRT int8: the TFLite converter's full-integer PTQ with the same 100 samples (float I/O),
   - Kiln float: `kiln compile MODEL.tflite`,
   - Kiln int8:  `kiln compile MODEL.tflite --quantize int8 --calibration calib.npy`, with activation
-    ranges by min/max (the default), `--ranges percentile:99.99` and `--ranges mse`.
+    ranges by min/max (the default), `--ranges percentile:99.99` and `--ranges mse`,
+  - Kiln dynamic range and float16 weights: `--quantize dynamic`, `--quantize float16`.
 Accuracy is measured on the whole held-out split (LiteRT's interpreter, one thread, per sample;
 Kiln's `kiln run` on one .npy of all test inputs). Δ is in percentage points against the float
 .tflite under LiteRT; "agree" is the share of test samples whose top-1 class matches that float
@@ -279,7 +280,9 @@ def evaluate(name, args):
                                    ("Kiln int8 PTQ", ptq, "kiln_int8"),
                                    ("Kiln int8 PTQ, ranges percentile:99.99", ptq + ("--ranges", "percentile:99.99"),
                                     "kiln_int8_percentile"),
-                                   ("Kiln int8 PTQ, ranges mse", ptq + ("--ranges", "mse"), "kiln_int8_mse")):
+                                   ("Kiln int8 PTQ, ranges mse", ptq + ("--ranges", "mse"), "kiln_int8_mse"),
+                                   ("Kiln dynamic range", ("--quantize", "dynamic"), "kiln_dynamic"),
+                                   ("Kiln float16 weights", ("--quantize", "float16"), "kiln_float16")):
         directory = work / folder
         try:
             artifact = kiln_compile(args.kiln, float_path, directory, *options)

@@ -28,6 +28,11 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         /// the model's inputs and outputs stay float32; `ranges` chooses each activation's range
         /// from the samples.
         case int8(calibration: Calibration, ranges: RangeMethod = .minMax)
+        /// Dynamic range, as LiteRT's hybrid layers: int8 weights per output channel, and each
+        /// layer's float32 input quantized to int8 at run time; no calibration.
+        case dynamicRange
+        /// Weights stored in half precision and computed in float32: half the weight bytes.
+        case float16Weights
     }
 
     /// How full-integer quantization chooses an activation's range from calibration samples.

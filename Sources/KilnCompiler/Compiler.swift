@@ -193,6 +193,8 @@ public struct Compiler: Sendable {
         switch options.quantization {
         case .none: break
         case .int8Weights: configuration.quantizeWeightsInt8 = true
+        case .dynamicRange: configuration.dynamicRange = true
+        case .float16Weights: configuration.float16Weights = true
         case .int8(let calibration, let ranges):
             configuration.int8Calibration = try CalibrationSamples.load(calibration, for: graph, at: options.location)
             configuration.rangeMethod =

@@ -54,13 +54,19 @@ extension Graph {
     /// reads it; a node's operands and result are live at the same time, so a
     /// result never shares bytes with the operands it is computed from. A
     /// fused residual add's result (``residualAdds()``) is written by the layer
-    /// before it, so it is live from that layer on.
+    /// before it, so it is live from that layer on. A `dynamic_range_quantize`
+    /// node's input lives as long as its result: a dynamic-range kernel may
+    /// absorb the node and round the input itself as it reads it.
     public func lifetimes() -> [ValueID: ClosedRange<Int>] {
         var producers = producers()
         for (add, fusion) in residualAdds() { producers[nodes[add].outputs[0]] = fusion.layer }
         var lastUse: [ValueID: Int] = [:]
         for (index, node) in nodes.enumerated() {
             for input in node.inputs { lastUse[input] = index }
+        }
+        for node in nodes.reversed() {
+            guard case .dynamicRangeQuantize = node.op, let rounded = lastUse[node.outputs[0]] else { continue }
+            lastUse[node.inputs[0]] = max(lastUse[node.inputs[0]] ?? rounded, rounded)
         }
         var result: [ValueID: ClosedRange<Int>] = [:]
         for value in arenaValues {

@@ -75,6 +75,10 @@ public struct PipelineConfiguration: Hashable, Sendable {
     public var int8Calibration: [[TensorData]]?
     /// How `quantize-int8` chooses activation ranges.
     public var rangeMethod: ActivationRanges.Method
+    /// Quantize layers' inputs at run time with int8 filters (`quantize-dynamic-range`).
+    public var dynamicRange = false
+    /// Store filters in half precision (`store-weights-float16`).
+    public var float16Weights = false
 
     /// Creates a configuration; the default only optimizes.
     public init(
@@ -95,6 +99,8 @@ extension PassPipeline {
         var passes: [any Pass] = [CanonicalizePass(), FoldConstantsPass(), FuseBiasActivationPass()]
         if let pruning = configuration.pruning { passes.append(PruneMagnitudePass(pruning)) }
         if configuration.quantizeWeightsInt8 { passes.append(QuantizeWeightsInt8Pass()) }
+        if configuration.dynamicRange { passes.append(QuantizeDynamicRangePass()) }
+        if configuration.float16Weights { passes.append(StoreWeightsFloat16Pass()) }
         if let samples = configuration.int8Calibration {
             passes.append(QuantizeInt8Pass(samples: samples, method: configuration.rangeMethod))
         }

@@ -25,7 +25,10 @@ struct CompileCommand: ParsableCommand {
     @Flag(help: "Write NAME.o and NAME.h for static linking (firmware, other build systems) instead of NAME.kiln.")
     var `static` = false
 
-    @Option(help: "Quantize every model: 'int8' (full-integer, calibrated on --calibration).")
+    @Option(
+        help:
+            "Quantize every model: 'int8' (full-integer, calibrated on --calibration), 'dynamic' (int8 weights, inputs quantized at run time) or 'float16' (half-precision weights)."
+    )
     var quantize: QuantizeMode?
 
     @Option(help: "A .npy file of float32 calibration samples stacked along a first axis, for --quantize int8.")
@@ -36,14 +39,14 @@ struct CompileCommand: ParsableCommand {
 
     /// What `--quantize` accepts.
     enum QuantizeMode: String, ExpressibleByArgument, CaseIterable {
-        case int8
+        case int8, dynamic, float16
     }
 
     func validate() throws {
-        if quantize != nil, calibration == nil {
+        if quantize == .int8, calibration == nil {
             throw ValidationError("--quantize int8 needs --calibration FILE.npy, the samples activation ranges come from")
         }
-        if quantize == nil, calibration != nil { throw ValidationError("--calibration is used only with --quantize int8") }
+        if quantize != .int8, calibration != nil { throw ValidationError("--calibration is used only with --quantize int8") }
         _ = try rangeMethod()
     }
 
@@ -68,8 +71,12 @@ struct CompileCommand: ParsableCommand {
         let source = try ModelSource(url: URL(fileURLWithPath: modelFile))
         let compiler = Compiler()
         var quantization: CompileOptions.Quantization?
-        if quantize == .int8, let calibration {
-            quantization = .int8(calibration: .npy(URL(fileURLWithPath: calibration).path), ranges: try rangeMethod())
+        switch quantize {
+        case .int8?:
+            quantization = .int8(calibration: .npy(URL(fileURLWithPath: calibration ?? "").path), ranges: try rangeMethod())
+        case .dynamic?: quantization = .dynamicRange
+        case .float16?: quantization = .float16Weights
+        case nil: break
         }
         for result in try compiler.compile(
             source, as: `static` ? .staticObject : .loadable, outputDirectory: directory, quantization: quantization)
