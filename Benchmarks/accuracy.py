@@ -25,6 +25,8 @@ take the first 100 training samples as calibration data (WORK/calib.npy), and ma
   - Kiln float: `kiln compile MODEL.tflite`,
   - Kiln int8:  `kiln compile MODEL.tflite --quantize int8 --calibration calib.npy`, with activation
     ranges by min/max (the default), `--ranges percentile:99.99` and `--ranges mse`,
+  - Kiln mixed precision: `--output-error-budget 0.01` (the most sensitive layers stay float32 until
+    the output's relative error on the calibration samples is at most 1 %),
   - Kiln dynamic range and float16 weights: `--quantize dynamic`, `--quantize float16`.
 Accuracy is measured on the whole held-out split (LiteRT's interpreter, one thread, per sample;
 Kiln's `kiln run` on one .npy of all test inputs). Δ is in percentage points against the float
@@ -281,6 +283,8 @@ def evaluate(name, args):
                                    ("Kiln int8 PTQ, ranges percentile:99.99", ptq + ("--ranges", "percentile:99.99"),
                                     "kiln_int8_percentile"),
                                    ("Kiln int8 PTQ, ranges mse", ptq + ("--ranges", "mse"), "kiln_int8_mse"),
+                                   ("Kiln int8 mixed precision, output error budget 0.01",
+                                    ptq + ("--output-error-budget", "0.01"), "kiln_int8_mixed"),
                                    ("Kiln dynamic range", ("--quantize", "dynamic"), "kiln_dynamic"),
                                    ("Kiln float16 weights", ("--quantize", "float16"), "kiln_float16")):
         directory = work / folder

@@ -26,8 +26,10 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         /// Full-integer int8 after TensorFlow Lite's specification, weights and
         /// activations, with activation ranges calibrated on `calibration`'s samples;
         /// the model's inputs and outputs stay float32; `ranges` chooses each activation's range
-        /// from the samples.
-        case int8(calibration: Calibration, ranges: RangeMethod = .minMax)
+        /// from the samples. With `outputErrorBudget` (mixed precision), the layers whose int8
+        /// version changes the output most stay float32 until the output's relative RMS error on
+        /// the calibration samples is at most the budget (e.g. 0.01).
+        case int8(calibration: Calibration, ranges: RangeMethod = .minMax, outputErrorBudget: Double? = nil)
         /// Dynamic range, as LiteRT's hybrid layers: int8 weights per output channel, and each
         /// layer's float32 input quantized to int8 at run time; no calibration.
         case dynamicRange
@@ -98,8 +100,11 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         if case .magnitude(let sparsity, _) = pruning, !(0...1).contains(sparsity) {
             problems.append(.error("pruning sparsity must be a number from 0 to 1, got \(sparsity)", at: location))
         }
-        if case .int8(_, .percentile(let percent)) = quantization, !(50...100).contains(percent) {
+        if case .int8(_, .percentile(let percent), _) = quantization, !(50...100).contains(percent) {
             problems.append(.error("a calibration percentile must be a number from 50 to 100, got \(percent)", at: location))
+        }
+        if case .int8(_, _, let budget?) = quantization, !(budget >= 0 && budget.isFinite) {
+            problems.append(.error("an output error budget must be a finite number of at least 0, got \(budget)", at: location))
         }
         return problems
     }

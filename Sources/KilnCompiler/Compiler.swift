@@ -195,7 +195,8 @@ public struct Compiler: Sendable {
         case .int8Weights: configuration.quantizeWeightsInt8 = true
         case .dynamicRange: configuration.dynamicRange = true
         case .float16Weights: configuration.float16Weights = true
-        case .int8(let calibration, let ranges):
+        case .int8(let calibration, let ranges, let budget):
+            configuration.outputErrorBudget = budget
             configuration.int8Calibration = try CalibrationSamples.load(calibration, for: graph, at: options.location)
             configuration.rangeMethod =
                 switch ranges {

@@ -64,9 +64,9 @@ public enum ModelSource: Sendable {
             return try (tracer ?? ModelSourceTracer()).tracedGraphs(modelFile: url).map { graph, options in
                 var options = options
                 // Like weight files, calibration files are named relative to the model file.
-                if case .int8(.npy(let path), let ranges) = options.quantization, !path.hasPrefix("/") {
+                if case .int8(.npy(let path), let ranges, let budget) = options.quantization, !path.hasPrefix("/") {
                     let resolved = url.deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path
-                    options.quantization = .int8(calibration: .npy(resolved), ranges: ranges)
+                    options.quantization = .int8(calibration: .npy(resolved), ranges: ranges, outputErrorBudget: budget)
                 }
                 return LoadedModel(name: graph.name, graph: graph, options: options)
             }

@@ -75,6 +75,8 @@ public struct PipelineConfiguration: Hashable, Sendable {
     public var int8Calibration: [[TensorData]]?
     /// How `quantize-int8` chooses activation ranges.
     public var rangeMethod: ActivationRanges.Method
+    /// `quantize-int8`'s mixed-precision budget: the relative output error allowed on calibration samples.
+    public var outputErrorBudget: Double?
     /// Quantize layers' inputs at run time with int8 filters (`quantize-dynamic-range`).
     public var dynamicRange = false
     /// Store filters in half precision (`store-weights-float16`).
@@ -102,7 +104,10 @@ extension PassPipeline {
         if configuration.dynamicRange { passes.append(QuantizeDynamicRangePass()) }
         if configuration.float16Weights { passes.append(StoreWeightsFloat16Pass()) }
         if let samples = configuration.int8Calibration {
-            passes.append(QuantizeInt8Pass(samples: samples, method: configuration.rangeMethod))
+            passes.append(
+                QuantizeInt8Pass(
+                    samples: samples, method: configuration.rangeMethod,
+                    outputErrorBudget: configuration.outputErrorBudget))
         }
         passes.append(PlanMemoryPass())
         return PassPipeline(passes)

@@ -1,4 +1,5 @@
 import KilnIR
+import KilnReference
 
 /// `quantize-int8`: post-training full-integer quantization of a float32 graph,
 /// calibrated on samples, following TensorFlow Lite's int8 specification.
@@ -24,19 +25,88 @@ public struct QuantizeInt8Pass: Pass {
     public var samples: [[TensorData]]
     /// How each activation's range is chosen from the samples.
     public var method: ActivationRanges.Method
+    /// Mixed precision: keep the most sensitive layers in float32 until the model's relative
+    /// output error on the calibration samples is at most this; `nil` quantizes every layer.
+    public var outputErrorBudget: Double?
 
-    /// Creates the pass with its calibration samples and range method.
-    public init(samples: [[TensorData]], method: ActivationRanges.Method = .minMax) {
+    /// Calibration samples the mixed-precision search runs on: enough to rank layers, few enough
+    /// that a search of one interpreter run per layer stays fast.
+    static let sensitivitySamples = 8
+
+    /// Creates the pass with its calibration samples, range method and mixed-precision budget.
+    public init(samples: [[TensorData]], method: ActivationRanges.Method = .minMax, outputErrorBudget: Double? = nil) {
         self.samples = samples
         self.method = method
+        self.outputErrorBudget = outputErrorBudget
     }
 
     /// Calibrates `graph` on the samples and rewrites it with int8 layers.
     public func run(on graph: inout Graph) throws(DiagnosticError) {
         let separated = try Self.separatingLookupActivations(graph)
-        let ranges = try ActivationRanges(separated, samples: samples, method: method)
-        var rewriter = Int8Rewriter(source: separated, ranges: ranges.ranges)
+        let ranges = try ActivationRanges(separated, samples: samples, method: method).ranges
+        var kept: Set<Int> = []
+        if let outputErrorBudget {
+            kept = try Self.layersKeptFloat(
+                separated, ranges: ranges, samples: Array(samples.prefix(Self.sensitivitySamples)),
+                budget: outputErrorBudget)
+        }
+        var rewriter = Int8Rewriter(source: separated, ranges: ranges, keptFloat: kept)
         graph = try rewriter.rewrite()
+    }
+
+    /// The filter layers (by node index) that stay float32 under `budget`: none if the all-int8
+    /// graph is within it; else the layers in order of sensitivity (the output error with that
+    /// layer alone in int8), each added until the rest in int8 is within the budget.
+    static func layersKeptFloat(
+        _ graph: Graph, ranges: [ValueID: ClosedRange<Float>], samples: [[TensorData]], budget: Double
+    ) throws(DiagnosticError) -> Set<Int> {
+        let expected = try outputs(of: graph, samples)
+        func error(keeping kept: Set<Int>) throws(DiagnosticError) -> Double {
+            var rewriter = Int8Rewriter(source: graph, ranges: ranges, keptFloat: kept)
+            return relativeError(try outputs(of: try rewriter.rewrite(), samples), expected)
+        }
+        var kept: Set<Int> = []
+        guard try error(keeping: kept) > budget else { return kept }
+        let layers = graph.nodes.indices.filter {
+            switch graph.nodes[$0].op {
+            case .conv2D, .depthwiseConv2D, .fullyConnected: true
+            default: false
+            }
+        }
+        let everything = Set(graph.nodes.indices)
+        var sensitivity: [(layer: Int, error: Double)] = []
+        for layer in layers {
+            sensitivity.append((layer, try error(keeping: everything.subtracting([layer]))))
+        }
+        for (layer, _) in sensitivity.sorted(by: { $0.error > $1.error }) {
+            kept.insert(layer)
+            if try error(keeping: kept) <= budget { break }
+        }
+        return kept
+    }
+
+    /// Every output of `graph` on every sample, by the reference interpreter.
+    private static func outputs(of graph: Graph, _ samples: [[TensorData]]) throws(DiagnosticError) -> [[Float]] {
+        do {
+            let interpreter = try ReferenceInterpreter(graph)
+            var result: [[Float]] = []
+            for sample in samples { result += try interpreter.run(sample).map { $0.floats() } }
+            return result
+        } catch {
+            throw DiagnosticError("mixed-precision search: \(error.message)")
+        }
+    }
+
+    /// The error measure of the mixed-precision budget: `√(Σ (a − b)² / Σ b²)` over every element
+    /// of every output, finite ones only.
+    public static func relativeError(_ actual: [[Float]], _ expected: [[Float]]) -> Double {
+        var difference = 0.0
+        var magnitude = 0.0
+        for (a, b) in zip(actual.joined(), expected.joined()) where a.isFinite && b.isFinite {
+            difference += Double(a - b) * Double(a - b)
+            magnitude += Double(b) * Double(b)
+        }
+        return magnitude > 0 ? (difference / magnitude).squareRoot() : difference.squareRoot()
     }
 
     /// The activations an int8 epilogue applies as a clamp; any other runs as a lookup table
@@ -95,6 +165,8 @@ public struct QuantizeInt8Pass: Pass {
 private struct Int8Rewriter {
     let source: Graph
     let ranges: [ValueID: ClosedRange<Float>]
+    /// Source node indices that stay float32 (mixed precision).
+    let keptFloat: Set<Int>
     var graph: Graph
     /// Each source value's counterpart in the new graph (float32 or int8).
     var mapped: [ValueID: ValueID] = [:]
@@ -102,9 +174,10 @@ private struct Int8Rewriter {
     var dequantized: [ValueID: ValueID] = [:]
     var quantized: [ValueID: ValueID] = [:]
 
-    init(source: Graph, ranges: [ValueID: ClosedRange<Float>]) {
+    init(source: Graph, ranges: [ValueID: ClosedRange<Float>], keptFloat: Set<Int> = []) {
         self.source = source
         self.ranges = ranges
+        self.keptFloat = keptFloat
         graph = Graph(name: source.name)
     }
 
@@ -113,7 +186,7 @@ private struct Int8Rewriter {
         for (id, constant) in source.constants.sorted(by: { $0.key < $1.key }) {
             mapped[id] = graph.addConstant(name: source[id].name, type: source.type(of: id), source: constant)
         }
-        for node in source.nodes { try rewrite(node) }
+        for (index, node) in source.nodes.enumerated() { try rewrite(node, keepingFloat: keptFloat.contains(index)) }
         graph.outputs = try source.outputs.map { (output) throws(DiagnosticError) in
             guard let value = mapped[output] else { return output }
             guard graph.type(of: value).dtype == .int8, source.type(of: output).dtype == .float32 else { return value }
@@ -158,7 +231,7 @@ private struct Int8Rewriter {
         }
     }
 
-    mutating func rewrite(_ node: Node) throws(DiagnosticError) {
+    mutating func rewrite(_ node: Node, keepingFloat: Bool) throws(DiagnosticError) {
         let result = source.type(of: node.outputs[0])
         guard result.dtype == .float32 else {
             // Already integer (a quantized model's own layers): copied as they are.
@@ -167,7 +240,7 @@ private struct Int8Rewriter {
                 quantization: result.quantization)
             return
         }
-        if let result = try int8Layer(node) {
+        if !keepingFloat, let result = try int8Layer(node) {
             mapped[node.outputs[0]] = result
             return
         }

@@ -37,6 +37,12 @@ struct CompileCommand: ParsableCommand {
     @Option(help: "How --quantize int8 picks activation ranges: minmax, percentile:P (e.g. percentile:99.99) or mse.")
     var ranges: String = "minmax"
 
+    @Option(
+        help:
+            "Mixed precision for --quantize int8: keep the most sensitive layers in float32 until the output's relative error on the calibration samples is at most this (e.g. 0.01)."
+    )
+    var outputErrorBudget: Double?
+
     /// What `--quantize` accepts.
     enum QuantizeMode: String, ExpressibleByArgument, CaseIterable {
         case int8, dynamic, float16
@@ -48,6 +54,12 @@ struct CompileCommand: ParsableCommand {
         }
         if quantize != .int8, calibration != nil { throw ValidationError("--calibration is used only with --quantize int8") }
         _ = try rangeMethod()
+        if let outputErrorBudget {
+            guard quantize == .int8 else { throw ValidationError("--output-error-budget is used only with --quantize int8") }
+            guard outputErrorBudget >= 0, outputErrorBudget.isFinite else {
+                throw ValidationError("--output-error-budget must be a finite number of at least 0")
+            }
+        }
     }
 
     /// The `--ranges` method.
@@ -73,7 +85,9 @@ struct CompileCommand: ParsableCommand {
         var quantization: CompileOptions.Quantization?
         switch quantize {
         case .int8?:
-            quantization = .int8(calibration: .npy(URL(fileURLWithPath: calibration ?? "").path), ranges: try rangeMethod())
+            quantization = .int8(
+                calibration: .npy(URL(fileURLWithPath: calibration ?? "").path), ranges: try rangeMethod(),
+                outputErrorBudget: outputErrorBudget)
         case .dynamic?: quantization = .dynamicRange
         case .float16?: quantization = .float16Weights
         case nil: break
@@ -84,6 +98,17 @@ struct CompileCommand: ParsableCommand {
             let phases = result.timings.map { "\($0.phase) \(String(format: "%.2f", $0.seconds))s" }
             let files = [result.artifact] + (result.header.map { [$0] } ?? [])
             print("\(files.map(\.path).joined(separator: ", ")): \(result.metadata.modelName) [\(phases.joined(separator: ", "))]")
+            if case .int8 = result.options.quantization {
+                let float = result.graph.nodes.filter { node in
+                    switch node.op {
+                    case .conv2D, .depthwiseConv2D, .fullyConnected: result.graph.type(of: node.outputs[0]).dtype == .float32
+                    default: false
+                    }
+                }
+                if !float.isEmpty {
+                    print("  kept in float32 (mixed precision): \(float.map(\.name).joined(separator: ", "))")
+                }
+            }
             if dumpGraph {
                 try OutputFile.write(
                     Array(result.graph.textDump.utf8), to: directory.appendingPathComponent("\(result.metadata.modelName).graph.txt"))

@@ -122,6 +122,43 @@ import Testing
         try expectCompiledMatchesReference(Self.network(), options: options, tolerance: 0, "int8 network, \(ranges)")
     }
 
+    /// Mixed precision: with a budget the all-int8 network misses, the most sensitive layers stay
+    /// float32 until the output error on the calibration samples is within it; a budget the
+    /// all-int8 network meets keeps every layer int8. Either way the result runs as the reference.
+    @Test func mixedPrecisionKeepsTheMostSensitiveLayersFloat() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let graph = try Self.network()
+        let calibration = try Self.writeCalibration(to: directory, shape: [1, 12, 12, 3], count: 8)
+        func optimized(budget: Double?) throws -> (graph: Graph, error: Double, float: [String]) {
+            let options = CompileOptions(quantization: .int8(calibration: .npy(calibration.path), outputErrorBudget: budget))
+            let result = try Compiler().optimize(graph, options: options)
+            let float = try Compiler().optimize(graph, options: CompileOptions())
+            let samples = try NumPyArray.read(contentsOf: calibration)
+            var actual: [[Float]] = []
+            var expected: [[Float]] = []
+            for index in 0..<8 {
+                let bytes = Array(samples.bytes[(index * 432 * 4)..<((index + 1) * 432 * 4)])
+                let input = TensorData(dtype: .float32, shape: [1, 12, 12, 3], bytes: bytes)
+                actual.append(try ReferenceInterpreter(result).run([input])[0].floats())
+                expected.append(try ReferenceInterpreter(float).run([input])[0].floats())
+            }
+            let layers = result.nodes.filter {
+                ["conv2d", "depthwise_conv2d", "fully_connected"].contains($0.op.kindName)
+                    && result.type(of: $0.outputs[0]).dtype == .float32
+            }
+            return (result, QuantizeInt8Pass.relativeError(actual, expected), layers.map(\.name))
+        }
+        let allInt8 = try optimized(budget: nil)
+        #expect(allInt8.float.isEmpty && allInt8.error > 0)
+        #expect(try optimized(budget: allInt8.error * 1.01).float.isEmpty)
+        let mixed = try optimized(budget: allInt8.error / 2)
+        #expect(!mixed.float.isEmpty, "no layer kept float")
+        #expect(mixed.error <= allInt8.error / 2 || mixed.float.count == 4, "\(mixed.float): \(mixed.error)")
+        let options = CompileOptions(quantization: .int8(calibration: .npy(calibration.path), outputErrorBudget: allInt8.error / 2))
+        try expectCompiledMatchesReference(graph, options: options, tolerance: 1e-5, "mixed precision")
+    }
+
     /// An op without an int8 kernel stays float32 between a dequantize and a quantize.
     @Test func layersWithoutInt8KernelsStayFloat() throws {
         let directory = try temporaryDirectory()
