@@ -298,6 +298,12 @@ public struct Pool2DAttributes: Hashable, Sendable, Codable {
 }
 
 extension Conv2DAttributes {
+    /// Whether a convolution with this `filter` (`[O, kh, kw, I]`) reads exactly one input pixel per
+    /// output pixel, in order: a matrix product over pixels.
+    public func isPointwise(input: Shape, filter: Shape, output: Shape) -> Bool {
+        filter[1] == 1 && filter[2] == 1 && strides == [1, 1] && input[1] == output[1] && input[2] == output[2]
+    }
+
     /// The row and column geometry of this convolution over an NHWC `input` with a `kernel` of (height, width).
     public func geometry(input: Shape, kernel: (Int, Int)) -> (rows: WindowGeometry, columns: WindowGeometry) {
         (

@@ -52,13 +52,9 @@ public struct QuantizeDynamicRangePass: Pass {
         case .fullyConnected:
             return .perRow
         case .conv2D(let attributes):
-            let (input, filter, output) = (
-                graph.type(of: node.inputs[0]).shape, graph.type(of: node.inputs[1]).shape,
-                graph.type(of: node.outputs[0]).shape
-            )
-            let pointwise =
-                filter[1] == 1 && filter[2] == 1 && attributes.strides == [1, 1] && input[1] == output[1]
-                && input[2] == output[2]
+            let pointwise = attributes.isPointwise(
+                input: graph.type(of: node.inputs[0]).shape, filter: graph.type(of: node.inputs[1]).shape,
+                output: graph.type(of: node.outputs[0]).shape)
             return pointwise ? .perRow : .perBatch
         default:
             return nil

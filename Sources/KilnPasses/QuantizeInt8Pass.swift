@@ -143,22 +143,6 @@ public struct QuantizeInt8Pass: Pass {
         let zeroPoint = (-128 - lower / scale).rounded()
         return .perTensor(scale: scale, zeroPoint: Int32(max(-128, min(127, zeroPoint))))
     }
-
-    /// Symmetric int8 values of `data` with one scale per slice along `axis`: `max|w| / 127`.
-    public static func symmetric(_ data: TensorData, axis: Int) -> (TensorData, QuantizationParameters) {
-        let values = data.floats()
-        let channels = data.shape[axis]
-        let inner = data.shape.dimensions[(axis + 1)...].reduce(1, *)
-        func channel(_ index: Int) -> Int { (index / max(inner, 1)) % max(channels, 1) }
-        var largest = [Float](repeating: 0, count: channels)
-        for (index, value) in values.enumerated() { largest[channel(index)] = max(largest[channel(index)], abs(value)) }
-        // An all-zero channel quantizes to zeros with any scale; 1 keeps it finite.
-        let scales = largest.map { $0 > 0 ? $0 / 127 : 1 }
-        let quantized = values.enumerated().map { index, value in
-            Int8(max(-127, min(127, (value / scales[channel(index)]).rounded())))
-        }
-        return (TensorData(int8: quantized, shape: data.shape), .symmetric(scales: scales, axis: axis))
-    }
 }
 
 /// Builds the int8 graph of ``QuantizeInt8Pass`` node by node from the float one.
@@ -312,7 +296,7 @@ private struct Int8Rewriter {
         }
         var axis = 0
         if case .depthwiseConv2D = node.op { axis = 3 }
-        let (weights, weightParameters) = QuantizeInt8Pass.symmetric(filter, axis: axis)
+        let (weights, weightParameters) = QuantizeWeightsInt8Pass.quantize(filter, axis: axis)
         var inputs = [
             x,
             graph.addConstant(name: source[node.inputs[1]].name, data: weights, quantization: weightParameters),

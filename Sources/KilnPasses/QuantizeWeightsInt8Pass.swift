@@ -31,23 +31,20 @@ public struct QuantizeWeightsInt8Pass: Pass {
         }
     }
 
-    /// Symmetric per-channel (axis 0) int8 quantization of `data`.
-    public static func quantize(_ data: TensorData) -> (TensorData, QuantizationParameters) {
+    /// Symmetric per-channel int8 quantization of `data`, one scale per slice along `axis`
+    /// (0 for fully-connected and convolution filters, 3 for depthwise ones).
+    public static func quantize(_ data: TensorData, axis: Int = 0) -> (TensorData, QuantizationParameters) {
         let values = data.floats()
-        let channels = data.shape[0]
-        let inner = channels == 0 ? 0 : values.count / channels
-        var scales = [Float](repeating: 1, count: channels)
-        var quantized = [Int8](repeating: 0, count: values.count)
-        for channel in 0..<channels {
-            let slice = (channel * inner)..<((channel + 1) * inner)
-            let largest = values[slice].reduce(0) { max($0, abs($1)) }
-            // An all-zero channel quantizes to zeros with any scale; 1 keeps it finite.
-            let scale = largest > 0 ? largest / 127 : 1
-            scales[channel] = scale
-            for index in slice {
-                quantized[index] = Int8(max(-127, min(127, (values[index] / scale).rounded())))
-            }
+        let channels = data.shape[axis]
+        let inner = data.shape.dimensions[(axis + 1)...].reduce(1, *)
+        func channel(_ index: Int) -> Int { (index / max(inner, 1)) % max(channels, 1) }
+        var largest = [Float](repeating: 0, count: channels)
+        for (index, value) in values.enumerated() { largest[channel(index)] = max(largest[channel(index)], abs(value)) }
+        // An all-zero channel quantizes to zeros with any scale; 1 keeps it finite.
+        let scales = largest.map { $0 > 0 ? $0 / 127 : 1 }
+        let quantized = values.enumerated().map { index, value in
+            Int8(max(-127, min(127, (value / scales[channel(index)]).rounded())))
         }
-        return (TensorData(int8: quantized, shape: data.shape), .symmetric(scales: scales, axis: 0))
+        return (TensorData(int8: quantized, shape: data.shape), .symmetric(scales: scales, axis: axis))
     }
 }

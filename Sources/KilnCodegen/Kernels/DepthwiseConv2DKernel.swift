@@ -109,7 +109,7 @@ struct DepthwiseConv2DKernel {
     private func emitMergedPixels(input inputPointer: IRValue, output outputPointer: IRValue) {
         guard let zeroRow, let zeroRows else { return }
         let channels = input[3]
-        let rows = attributes.geometry(input: input, kernel: kernel).rows
+        let (rows, columnGeometry) = attributes.geometry(input: input, kernel: kernel)
         let interior = windows.interior(axis: 1)
         let elementType = epilogue.isQuantized ? ir.i8 : ir.f32
         let vectorLanes = weightStride
@@ -119,7 +119,7 @@ struct DepthwiseConv2DKernel {
         let tail = ChannelRuns(self, channels: tailLanes, pixels: 1)
         let borders = [0..<interior.lowerBound, interior.upperBound..<output[2]]
         let border = ChannelRuns(self, channels: channels, pixels: borders.map(\.count).max() ?? 1)
-        let firstColumn = interior.lowerBound - attributes.geometry(input: input, kernel: kernel).columns.padBefore
+        let firstColumn = interior.lowerBound - columnGeometry.padBefore
         ir.loop("n", from: 0, to: output[0]) { batch in
             ir.loop("oy", from: 0, to: output[1]) { outputRow in
                 let outputRowBase = emitter.affine(ir.add(emitter.affine(batch, times: output[1]), outputRow), times: output[2])

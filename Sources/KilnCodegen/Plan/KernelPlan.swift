@@ -62,7 +62,7 @@ public struct KernelPlan: Sendable {
             switch layer.op {
             case .fullyConnected: eligible = true
             case .conv2D(let attributes):
-                eligible = isPointwise(attributes, input: shapes[0], filter: shapes[1], output: graph.type(of: layer.outputs[0]).shape)
+                eligible = attributes.isPointwise(input: shapes[0], filter: shapes[1], output: graph.type(of: layer.outputs[0]).shape)
             default: break
             }
             // The quantized rows live on the stack: keep them small.
@@ -74,10 +74,6 @@ public struct KernelPlan: Sendable {
     /// The largest stack buffer, in bytes, into which a convolution or matrix product stages the input a block reads.
     static let stagingLimit = 32 * 1024
 
-    /// Whether a convolution reads exactly one input pixel per output pixel, in order.
-    static func isPointwise(_ attributes: Conv2DAttributes, input: Shape, filter: Shape, output: Shape) -> Bool {
-        filter[1] == 1 && filter[2] == 1 && attributes.strides == [1, 1] && input[1] == output[1] && input[2] == output[2]
-    }
 
     /// A fixed-width table of node names and kernel names.
     public func table(for graph: Graph) -> String {
@@ -105,7 +101,7 @@ private struct Chooser {
             return gemm(units: shapes[1][0])
         case .conv2D(let attributes):
             let filter = shapes[1]
-            if KernelPlan.isPointwise(attributes, input: shapes[0], filter: filter, output: resultType.shape) {
+            if attributes.isPointwise(input: shapes[0], filter: filter, output: resultType.shape) {
                 return gemm(units: filter[0])
             }
             let vnni = isQuantized && usesVNNI(units: filter[0])
