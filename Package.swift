@@ -36,7 +36,9 @@ let package = Package(
         // The driver: trace or import, passes, codegen, link, artifact.
         .target(
             name: "KilnCompiler",
-            dependencies: ["Kiln", "KilnIR", "KilnImport", "KilnPasses", "KilnCodegen", "KilnRuntime"]),
+            dependencies: [
+                "Kiln", "KilnIR", "KilnImport", "KilnPasses", "KilnReference", "KilnCodegen", "KilnRuntime",
+            ]),
         // Command-line front end.
         .executableTarget(
             name: "kiln",

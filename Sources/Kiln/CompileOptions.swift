@@ -23,18 +23,69 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         /// Weights stored as symmetric per-output-channel int8 and dequantized
         /// inside the kernel; activations stay float32.
         case int8Weights
-        /// Full-integer int8 after TensorFlow Lite's specification, weights and
-        /// activations, with activation ranges calibrated on `calibration`'s samples;
-        /// the model's inputs and outputs stay float32; `ranges` chooses each activation's range
-        /// from the samples. With `outputErrorBudget` (mixed precision), the layers whose int8
-        /// version changes the output most stay float32 until the output's relative RMS error on
-        /// the calibration samples is at most the budget (e.g. 0.01).
-        case int8(calibration: Calibration, ranges: RangeMethod = .minMax, outputErrorBudget: Double? = nil)
+        /// Full-integer int8 after TensorFlow Lite's specification, weights and activations,
+        /// calibrated on samples; usually written with ``int8(calibration:ranges:outputErrorBudget:biasCorrection:inputsAndOutputs:)``.
+        case fullInteger(FullIntegerQuantization)
         /// Dynamic range, as LiteRT's hybrid layers: int8 weights per output channel, and each
         /// layer's float32 input quantized to int8 at run time; no calibration.
         case dynamicRange
         /// Weights stored in half precision and computed in float32: half the weight bytes.
         case float16Weights
+
+        /// Full-integer int8, calibrated on `calibration`'s samples: each activation's range by
+        /// `ranges`, mixed precision within `outputErrorBudget`, optional bias correction, and
+        /// float32 or int8 `inputsAndOutputs` (see ``FullIntegerQuantization``).
+        ///
+        /// ```swift
+        /// CompileOptions(quantization: .int8(calibration: .npy("calibration.npy"), ranges: .percentile(99.99)))
+        /// ```
+        public static func int8(
+            calibration: Calibration, ranges: RangeMethod = .minMax, outputErrorBudget: Double? = nil,
+            biasCorrection: Bool = false, inputsAndOutputs: BoundaryType = .float32
+        ) -> Quantization {
+            .fullInteger(
+                FullIntegerQuantization(
+                    calibration: calibration, ranges: ranges, outputErrorBudget: outputErrorBudget,
+                    biasCorrection: biasCorrection, inputsAndOutputs: inputsAndOutputs))
+        }
+    }
+
+    /// How full-integer int8 quantization is calibrated and applied.
+    public struct FullIntegerQuantization: Hashable, Sendable, Codable {
+        /// Where the calibration samples come from.
+        public var calibration: Calibration
+        /// How each activation's range is chosen from the samples.
+        public var ranges: RangeMethod
+        /// Mixed precision: the layers whose int8 version changes the output most stay float32
+        /// until the output's relative RMS error on the calibration samples is at most this
+        /// (e.g. 0.01); `nil` quantizes every layer that has an int8 kernel.
+        public var outputErrorBudget: Double?
+        /// Whether each layer's bias absorbs the mean shift its int8 weights cause on the
+        /// calibration samples (the rounding error times the mean input, per output channel).
+        public var biasCorrection: Bool
+        /// The element type of the model's inputs and outputs.
+        public var inputsAndOutputs: BoundaryType
+
+        /// Creates full-integer quantization options.
+        public init(
+            calibration: Calibration, ranges: RangeMethod = .minMax, outputErrorBudget: Double? = nil,
+            biasCorrection: Bool = false, inputsAndOutputs: BoundaryType = .float32
+        ) {
+            self.calibration = calibration
+            self.ranges = ranges
+            self.outputErrorBudget = outputErrorBudget
+            self.biasCorrection = biasCorrection
+            self.inputsAndOutputs = inputsAndOutputs
+        }
+    }
+
+    /// The element type at a full-integer model's boundary.
+    public enum BoundaryType: String, Hashable, Sendable, Codable {
+        /// Float32 inputs and outputs, quantized and dequantized inside the model.
+        case float32
+        /// Int8 inputs and outputs with the calibrated scale and zero point (in the artifact's
+        /// metadata), for a pipeline that is integer end to end.
+        case int8
     }
 
     /// How full-integer quantization chooses an activation's range from calibration samples.
@@ -45,6 +96,9 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         case percentile(Double)
         /// The clipped range whose int8 quantization has the least mean squared error over the values seen.
         case meanSquaredError
+        /// The clipped range whose int8 histogram has the least Kullback–Leibler divergence from
+        /// the values seen (TensorRT's entropy calibration).
+        case klDivergence
     }
 
     /// Where calibration samples come from.
@@ -54,6 +108,18 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         /// A relative path is resolved against the model file's directory (the current
         /// directory for `kiln compile --calibration`).
         case npy(String)
+        /// Samples for the model's one input, each its elements in row-major order, computed by
+        /// Swift code in the model file when the model is traced at build time.
+        case samples([[Float]])
+
+        /// `count` samples made by `sample(index)` when the model is traced at build time.
+        ///
+        /// ```swift
+        /// .int8(calibration: .samples(count: 64) { index in Self.syntheticDigit(index) })
+        /// ```
+        public static func samples(count: Int, _ sample: (Int) throws -> [Float]) rethrows -> Calibration {
+            .samples(try (0..<max(count, 0)).map(sample))
+        }
     }
 
     /// Whether pruning thresholds are chosen per layer or across all layers.
@@ -100,11 +166,13 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         if case .magnitude(let sparsity, _) = pruning, !(0...1).contains(sparsity) {
             problems.append(.error("pruning sparsity must be a number from 0 to 1, got \(sparsity)", at: location))
         }
-        if case .int8(_, .percentile(let percent), _) = quantization, !(50...100).contains(percent) {
-            problems.append(.error("a calibration percentile must be a number from 50 to 100, got \(percent)", at: location))
-        }
-        if case .int8(_, _, let budget?) = quantization, !(budget >= 0 && budget.isFinite) {
-            problems.append(.error("an output error budget must be a finite number of at least 0, got \(budget)", at: location))
+        if case .fullInteger(let int8) = quantization {
+            if case .percentile(let percent) = int8.ranges, !(50...100).contains(percent) {
+                problems.append(.error("a calibration percentile must be a number from 50 to 100, got \(percent)", at: location))
+            }
+            if let budget = int8.outputErrorBudget, !(budget >= 0 && budget.isFinite) {
+                problems.append(.error("an output error budget must be a finite number of at least 0, got \(budget)", at: location))
+            }
         }
         return problems
     }

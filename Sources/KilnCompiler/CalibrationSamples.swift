@@ -15,20 +15,51 @@ enum CalibrationSamples {
     static func load(
         _ calibration: CompileOptions.Calibration, for graph: Graph, at location: SourceLocation?
     ) throws(DiagnosticError) -> [[TensorData]] {
-        guard case .npy(let path) = calibration else { return [] }
-        let url = URL(fileURLWithPath: path)
+        let origin: String
+        switch calibration {
+        case .npy(let path): origin = "calibration file \(URL(fileURLWithPath: path).path)"
+        case .samples: origin = "calibration samples"
+        }
         func failure(_ message: String) -> DiagnosticError {
-            DiagnosticError("model '\(graph.name)': calibration file \(url.path): \(message)", at: location)
+            DiagnosticError("model '\(graph.name)': \(origin): \(message)", at: location)
         }
         guard graph.inputs.count == 1, let input = graph.inputs.first else {
-            throw failure("a .npy file calibrates a model with one input; this one has \(graph.inputs.count)")
+            throw failure("calibration samples are for a model with one input; this one has \(graph.inputs.count)")
         }
         let type = graph.type(of: input)
-        let data: TensorData
-        do { data = try NumPyArray.read(contentsOf: url) } catch { throw failure(error.localizedDescription) }
-        guard data.dtype == type.dtype else {
-            throw failure("holds \(data.dtype) values; input '\(graph[input].name)' is \(type.dtype)")
+        let perSample = max(type.shape.elementCount, 1)
+        let samples: [[TensorData]]
+        switch calibration {
+        case .npy(let path):
+            samples = try stacked(path, input: graph[input].name, type: type, failure: failure)
+        case .samples(let arrays):
+            guard type.dtype == .float32 else {
+                throw failure("hold float32 values; input '\(graph[input].name)' is \(type.dtype)")
+            }
+            if let (index, sample) = arrays.enumerated().first(where: { $0.element.count != perSample }) {
+                throw failure("sample \(index) has \(sample.count) values; input '\(graph[input].name)' \(type) takes \(perSample)")
+            }
+            samples = arrays.map { [TensorData($0, shape: type.shape)] }
         }
+        guard !samples.isEmpty else { throw failure("holds no samples") }
+        for (index, sample) in samples.enumerated() where sample[0].dtype == .float32 {
+            let values = sample[0].floats()
+            if let position = values.firstIndex(where: { !$0.isFinite }) {
+                throw failure("sample \(index) holds \(values[position]) at element \(position); calibration samples must be finite")
+            }
+        }
+        return samples
+    }
+
+    /// The samples of a `.npy` file stacked along a first axis, one tensor of `type` each.
+    private static func stacked(
+        _ path: String, input name: String, type: TensorType, failure: (String) -> DiagnosticError
+    ) throws(DiagnosticError) -> [[TensorData]] {
+        let data: TensorData
+        do { data = try NumPyArray.read(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw failure(error.localizedDescription)
+        }
+        guard data.dtype == type.dtype else { throw failure("holds \(data.dtype) values; input '\(name)' is \(type.dtype)") }
         // Samples stack along a new first axis, or along the input's own batch axis of 1.
         let sampleShape = type.shape.dimensions
         let stacked = data.shape.dimensions
@@ -37,17 +68,10 @@ enum CalibrationSamples {
             || sampleShape.first == 1 && stacked.count == sampleShape.count && Array(stacked.dropFirst()) == Array(sampleShape.dropFirst())
         guard fits else {
             let expected = ["N"] + (sampleShape.first == 1 ? sampleShape.dropFirst() : sampleShape[...]).map(String.init)
-            throw failure(
-                "has shape \(data.shape); input '\(graph[input].name)' is \(type), so samples stack as [\(expected.joined(separator: ", "))]")
+            throw failure("has shape \(data.shape); input '\(name)' is \(type), so samples stack as [\(expected.joined(separator: ", "))]")
         }
         let count = stacked.first ?? 0
-        guard count > 0 else { throw failure("holds no samples") }
-        if data.dtype == .float32, let position = data.floats().firstIndex(where: { !$0.isFinite }) {
-            let perSample = max(type.shape.elementCount, 1)
-            throw failure(
-                "sample \(position / perSample) holds \(data.floats()[position]) at element \(position % perSample); calibration samples must be finite"
-            )
-        }
+        guard count > 0 else { return [] }
         let bytes = data.bytes
         let sampleBytes = bytes.count / count
         return (0..<count).map { index in

@@ -195,14 +195,17 @@ public struct Compiler: Sendable {
         case .int8Weights: configuration.quantizeWeightsInt8 = true
         case .dynamicRange: configuration.dynamicRange = true
         case .float16Weights: configuration.float16Weights = true
-        case .int8(let calibration, let ranges, let budget):
-            configuration.outputErrorBudget = budget
-            configuration.int8Calibration = try CalibrationSamples.load(calibration, for: graph, at: options.location)
+        case .fullInteger(let int8):
+            configuration.outputErrorBudget = int8.outputErrorBudget
+            configuration.int8Calibration = try CalibrationSamples.load(int8.calibration, for: graph, at: options.location)
+            configuration.biasCorrection = int8.biasCorrection
+            configuration.int8InputsAndOutputs = int8.inputsAndOutputs == .int8
             configuration.rangeMethod =
-                switch ranges {
+                switch int8.ranges {
                 case .minMax: .minMax
                 case .percentile(let percent): .percentile(percent)
                 case .meanSquaredError: .meanSquaredError
+                case .klDivergence: .klDivergence
                 }
         }
         return configuration

@@ -80,19 +80,13 @@ public struct ModelReport: Sendable {
     public var table: String {
         let showsKernels = layers.contains { $0.kernel != nil }
         let header = ["layer", "op", "output", "params", "MACs"] + (showsKernels ? ["kernel"] : [])
-        // Converters join every folded op's name into one (TFLite: `a;b;c`); keep the table readable.
-        func shortened(_ name: String) -> String { name.count <= 48 ? name : name.prefix(47) + "…" }
         let rows = layers.map { layer in
             [
-                shortened(layer.name), layer.kind + (layer.activation.map { "+\($0)" } ?? ""), layer.outputShape.description,
-                String(layer.parameters), String(layer.macs),
+                TextTable.shortened(layer.name), layer.kind + (layer.activation.map { "+\($0)" } ?? ""),
+                layer.outputShape.description, String(layer.parameters), String(layer.macs),
             ] + (showsKernels ? [layer.kernel ?? ""] : [])
         }
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-        func line(_ cells: [String]) -> String {
-            zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
-        }
-        var lines = [line(header)] + rows.map(line)
+        var lines = TextTable.lines(header: header, rows: rows)
         let sparsity = parameterCount == 0 ? 0 : Double(zeroParameterCount) / Double(parameterCount) * 100
         lines.append("")
         lines.append("parameters:   \(parameterCount) (\(zeroParameterCount) zero, \(String(format: "%.1f", sparsity))%)")

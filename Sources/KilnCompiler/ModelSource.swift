@@ -64,9 +64,11 @@ public enum ModelSource: Sendable {
             return try (tracer ?? ModelSourceTracer()).tracedGraphs(modelFile: url).map { graph, options in
                 var options = options
                 // Like weight files, calibration files are named relative to the model file.
-                if case .int8(.npy(let path), let ranges, let budget) = options.quantization, !path.hasPrefix("/") {
-                    let resolved = url.deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path
-                    options.quantization = .int8(calibration: .npy(resolved), ranges: ranges, outputErrorBudget: budget)
+                if case .fullInteger(var int8) = options.quantization, case .npy(let path) = int8.calibration,
+                    !path.hasPrefix("/")
+                {
+                    int8.calibration = .npy(url.deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path)
+                    options.quantization = .fullInteger(int8)
                 }
                 return LoadedModel(name: graph.name, graph: graph, options: options)
             }

@@ -1,5 +1,3 @@
-import KilnIR
-
 /// Operators built from several Kiln ops, shared by the importers and the DSL:
 /// exact rearrangements of the data, and compositions computed in float.
 extension Graph {

@@ -1,3 +1,4 @@
+import Foundation
 import KilnIR
 import KilnReference
 
@@ -19,10 +20,17 @@ public struct ActivationRanges: Hashable, Sendable {
         /// The range, within min/max, whose int8 quantization has the least mean squared error
         /// over the values seen (clipping plus rounding).
         case meanSquaredError
+        /// The range, within min/max, whose 256-level histogram has the least Kullback–Leibler
+        /// divergence from the values' histogram, outliers counted at its edges (TensorRT's
+        /// entropy calibration, with both ends shrunk toward 0 for asymmetric int8).
+        case klDivergence
     }
 
     /// Each observed float32 value's range; values never finite in any sample are absent.
     public var ranges: [ValueID: ClosedRange<Float>]
+    /// Each observed float32 value's mean along its last axis (the channel axis of NHWC tensors,
+    /// the feature axis of matrices), over every other position and every sample.
+    public var channelMeans: [ValueID: [Double]]
 
     /// Histogram bins per tensor for the clipping methods: 8 per int8 step at the widest range.
     static let bins = 2048
@@ -34,7 +42,13 @@ public struct ActivationRanges: Hashable, Sendable {
     ///   graph's inputs or holds a NaN or an infinity, naming the input and the sample.
     public init(_ graph: Graph, samples: [[TensorData]], method: Method = .minMax) throws(DiagnosticError) {
         var ranges: [ValueID: ClosedRange<Float>] = [:]
+        var sums: [ValueID: (total: [Double], count: Int)] = [:]
         try Self.forEachValue(of: graph, samples: samples) { id, values in
+            let channels = max(graph.type(of: id).shape.dimensions.last ?? 1, 1)
+            var sum = sums[id] ?? ([Double](repeating: 0, count: channels), 0)
+            for (index, value) in values.enumerated() where value.isFinite { sum.total[index % channels] += Double(value) }
+            sum.count += values.count / channels
+            sums[id] = sum
             var lower = Float.infinity
             var upper = -Float.infinity
             for value in values where value.isFinite {
@@ -44,6 +58,7 @@ public struct ActivationRanges: Hashable, Sendable {
             guard lower <= upper else { return }
             ranges[id] = ranges[id].map { min($0.lowerBound, lower)...max($0.upperBound, upper) } ?? lower...upper
         }
+        channelMeans = sums.mapValues { sum in sum.total.map { $0 / Double(max(sum.count, 1)) } }
         guard method != .minMax else {
             self.ranges = ranges
             return
@@ -109,7 +124,77 @@ public struct ActivationRanges: Hashable, Sendable {
                 if error < best.error { best = (error, candidate) }
             }
             return best.range
+        case .klDivergence:
+            return klDivergenceRange(counts, over: span)
         }
+    }
+
+    /// The ``Method/klDivergence`` range: each end of `span` shrunk toward 0 on its own, by 1 down
+    /// to 1/8 in steps of 1/32 (keeping at least 256 bins inside, one per int8 level), keeping the
+    /// pair whose quantized histogram `Q` diverges least from the clipped one `P`.
+    ///
+    /// `P` is the histogram inside the range with the clipped values added to its edge bins; `Q`
+    /// merges the inside bins into 256 levels and spreads each level's count evenly over its
+    /// non-empty bins, so clipping loses the outliers' mass and a wide range loses resolution.
+    /// The bin holding 0 keeps its own count in `Q`: the zero point represents 0 exactly, and a
+    /// ReLU's spike of zeros would otherwise swamp the comparison.
+    static func klDivergenceRange(_ counts: [Double], over span: ClosedRange<Float>) -> ClosedRange<Float> {
+        let bins = counts.count
+        let width = (span.upperBound - span.lowerBound) / Float(bins)
+        let zeroBin = max(0, min(bins - 1, Int((-span.lowerBound / width).rounded(.down))))
+        let levels = 256
+        var best = (divergence: Double.infinity, range: span)
+        for lowerStep in 0...28 {
+            for upperStep in 0...28 {
+                let first = zeroBin - Int((Double(zeroBin) * (1 - Double(lowerStep) / 32)).rounded())
+                let last = zeroBin + Int((Double(bins - 1 - zeroBin) * (1 - Double(upperStep) / 32)).rounded())
+                let inside = last - first + 1
+                guard inside >= levels || (lowerStep == 0 && upperStep == 0) else { continue }
+                var p = Array(counts[first...last])
+                p[0] += counts[..<first].reduce(0, +)
+                p[inside - 1] += counts[(last + 1)...].reduce(0, +)
+                var q = [Double](repeating: 0, count: inside)
+                var start = 0
+                for level in 0..<levels {
+                    let end = (level + 1) * inside / levels
+                    guard end > start else { continue }
+                    var total = 0.0
+                    var occupied = 0
+                    for bin in start..<end where counts[first + bin] > 0 {
+                        if first + bin == zeroBin {
+                            q[bin] = counts[zeroBin]
+                        } else {
+                            total += counts[first + bin]
+                            occupied += 1
+                        }
+                    }
+                    for bin in start..<end where counts[first + bin] > 0 && first + bin != zeroBin {
+                        q[bin] = total / Double(occupied)
+                    }
+                    start = end
+                }
+                let divergence = Self.divergence(p, q)
+                if divergence < best.divergence {
+                    best = (divergence, (span.lowerBound + Float(first) * width)...(span.lowerBound + Float(last + 1) * width))
+                }
+            }
+        }
+        return min(best.range.lowerBound, 0)...max(best.range.upperBound, 0)
+    }
+
+    /// `KL(P‖Q)` of two histograms, each normalized; a bin that `P` fills and `Q` leaves empty
+    /// counts as a small probability, so clipping an outlier is costly but finite.
+    static func divergence(_ p: [Double], _ q: [Double]) -> Double {
+        let pTotal = p.reduce(0, +)
+        let qTotal = q.reduce(0, +)
+        guard pTotal > 0, qTotal > 0 else { return .infinity }
+        let floor = 1e-4 / Double(p.count)
+        var sum = 0.0
+        for (pCount, qCount) in zip(p, q) where pCount > 0 {
+            let pProbability = pCount / pTotal
+            sum += pProbability * log(pProbability / max(qCount / qTotal, floor))
+        }
+        return sum
     }
 
     /// Runs the graph on each sample and calls `body` with every non-constant float32 value it computes.

@@ -77,6 +77,10 @@ public struct PipelineConfiguration: Hashable, Sendable {
     public var rangeMethod: ActivationRanges.Method
     /// `quantize-int8`'s mixed-precision budget: the relative output error allowed on calibration samples.
     public var outputErrorBudget: Double?
+    /// `quantize-int8`: whether biases absorb the mean shift of rounding the filters.
+    public var biasCorrection = false
+    /// `quantize-int8`: whether the model's inputs and outputs become int8 too.
+    public var int8InputsAndOutputs = false
     /// Quantize layers' inputs at run time with int8 filters (`quantize-dynamic-range`).
     public var dynamicRange = false
     /// Store filters in half precision (`store-weights-float16`).
@@ -98,8 +102,20 @@ extension PassPipeline {
     /// The standard pipeline: canonicalize, fold constants, fuse epilogues, then
     /// the requested compressions, and finally plan memory.
     public static func standard(_ configuration: PipelineConfiguration = PipelineConfiguration()) -> PassPipeline {
+        PassPipeline(preparation(configuration).passes + quantization(configuration).passes + [PlanMemoryPass()])
+    }
+
+    /// The standard pipeline up to quantization: canonicalize, fold constants, fuse epilogues
+    /// and prune; what a quantized graph is compared against (`kiln inspect --quantization`).
+    public static func preparation(_ configuration: PipelineConfiguration = PipelineConfiguration()) -> PassPipeline {
         var passes: [any Pass] = [CanonicalizePass(), FoldConstantsPass(), FuseBiasActivationPass()]
         if let pruning = configuration.pruning { passes.append(PruneMagnitudePass(pruning)) }
+        return PassPipeline(passes)
+    }
+
+    /// The quantization passes `configuration` asks for, in the standard pipeline's order.
+    public static func quantization(_ configuration: PipelineConfiguration) -> PassPipeline {
+        var passes: [any Pass] = []
         if configuration.quantizeWeightsInt8 { passes.append(QuantizeWeightsInt8Pass()) }
         if configuration.dynamicRange { passes.append(QuantizeDynamicRangePass()) }
         if configuration.float16Weights { passes.append(StoreWeightsFloat16Pass()) }
@@ -107,9 +123,9 @@ extension PassPipeline {
             passes.append(
                 QuantizeInt8Pass(
                     samples: samples, method: configuration.rangeMethod,
-                    outputErrorBudget: configuration.outputErrorBudget))
+                    outputErrorBudget: configuration.outputErrorBudget, biasCorrection: configuration.biasCorrection,
+                    int8InputsAndOutputs: configuration.int8InputsAndOutputs))
         }
-        passes.append(PlanMemoryPass())
         return PassPipeline(passes)
     }
 }

@@ -13,8 +13,12 @@ import KilnReference
 /// - pooling, reshape, padding, slicing, transposes and ReLU keep their input's
 ///   parameters; softmax and logistic produce `1/256, −128`, tanh `1/128, 0`.
 ///
-/// Model inputs and outputs stay float32: a quantize node follows each input and
-/// a dequantize node precedes each output. A layer without an int8 kernel, or
+/// Model inputs and outputs stay float32 (a quantize node follows each input and
+/// a dequantize node precedes each output) unless `int8InputsAndOutputs`, which
+/// makes them int8 with their calibrated parameters. With `biasCorrection`, each
+/// layer's bias absorbs the mean shift its rounded filter causes: per output channel,
+/// `Σ (ŵ − w) · E[x]` over the filter's taps, `E[x]` the calibration mean of the
+/// input channel the tap reads (padding's zeros are not counted). A layer without an int8 kernel, or
 /// whose result was never finite in calibration, stays float32 between a
 /// dequantize and a quantize.
 public struct QuantizeInt8Pass: Pass {
@@ -28,41 +32,53 @@ public struct QuantizeInt8Pass: Pass {
     /// Mixed precision: keep the most sensitive layers in float32 until the model's relative
     /// output error on the calibration samples is at most this; `nil` quantizes every layer.
     public var outputErrorBudget: Double?
+    /// Whether biases absorb the mean shift of rounding the filters.
+    public var biasCorrection: Bool
+    /// Whether the model's float32 inputs and outputs become int8 (else they stay float32).
+    public var int8InputsAndOutputs: Bool
 
     /// Calibration samples the mixed-precision search runs on: enough to rank layers, few enough
     /// that a search of one interpreter run per layer stays fast.
     static let sensitivitySamples = 8
 
-    /// Creates the pass with its calibration samples, range method and mixed-precision budget.
-    public init(samples: [[TensorData]], method: ActivationRanges.Method = .minMax, outputErrorBudget: Double? = nil) {
+    /// Creates the pass with its calibration samples, range method, mixed-precision budget,
+    /// bias correction and boundary type.
+    public init(
+        samples: [[TensorData]], method: ActivationRanges.Method = .minMax, outputErrorBudget: Double? = nil,
+        biasCorrection: Bool = false, int8InputsAndOutputs: Bool = false
+    ) {
         self.samples = samples
         self.method = method
         self.outputErrorBudget = outputErrorBudget
+        self.biasCorrection = biasCorrection
+        self.int8InputsAndOutputs = int8InputsAndOutputs
     }
 
     /// Calibrates `graph` on the samples and rewrites it with int8 layers.
     public func run(on graph: inout Graph) throws(DiagnosticError) {
         let separated = try Self.separatingLookupActivations(graph)
-        let ranges = try ActivationRanges(separated, samples: samples, method: method).ranges
+        let observed = try ActivationRanges(separated, samples: samples, method: method)
+        let means = biasCorrection ? observed.channelMeans : [:]
         var kept: Set<Int> = []
         if let outputErrorBudget {
             kept = try Self.layersKeptFloat(
-                separated, ranges: ranges, samples: Array(samples.prefix(Self.sensitivitySamples)),
+                separated, ranges: observed.ranges, inputMeans: means, samples: Array(samples.prefix(Self.sensitivitySamples)),
                 budget: outputErrorBudget)
         }
-        var rewriter = Int8Rewriter(source: separated, ranges: ranges, keptFloat: kept)
-        graph = try rewriter.rewrite()
+        var rewriter = Int8Rewriter(source: separated, ranges: observed.ranges, inputMeans: means, keptFloat: kept)
+        graph = try rewriter.rewrite(int8Boundary: int8InputsAndOutputs)
     }
 
     /// The filter layers (by node index) that stay float32 under `budget`: none if the all-int8
     /// graph is within it; else the layers in order of sensitivity (the output error with that
     /// layer alone in int8), each added until the rest in int8 is within the budget.
     static func layersKeptFloat(
-        _ graph: Graph, ranges: [ValueID: ClosedRange<Float>], samples: [[TensorData]], budget: Double
+        _ graph: Graph, ranges: [ValueID: ClosedRange<Float>], inputMeans: [ValueID: [Double]] = [:],
+        samples: [[TensorData]], budget: Double
     ) throws(DiagnosticError) -> Set<Int> {
         let expected = try outputs(of: graph, samples)
         func error(keeping kept: Set<Int>) throws(DiagnosticError) -> Double {
-            var rewriter = Int8Rewriter(source: graph, ranges: ranges, keptFloat: kept)
+            var rewriter = Int8Rewriter(source: graph, ranges: ranges, inputMeans: inputMeans, keptFloat: kept)
             return relativeError(try outputs(of: try rewriter.rewrite(), samples), expected)
         }
         var kept: Set<Int> = []
@@ -134,6 +150,36 @@ public struct QuantizeInt8Pass: Pass {
         return result
     }
 
+    /// The mean error rounding `filter` to `quantized` adds to each output channel: `Σ (ŵ − w) · E[x]`
+    /// over each channel's taps, `E[x]` the mean of the input channel a tap reads; `nil` when
+    /// `inputMeans` does not match the filter's input channels.
+    ///
+    /// Filters are `[out, in]` (fully connected), `[out, kh, kw, in]` (convolution) or
+    /// `[1, kh, kw, in·multiplier]` (`depthwise`); the input's channels are its last axis.
+    public static func biasShift(
+        filter: TensorData, quantized: TensorData, parameters: QuantizationParameters, depthwise: Bool, inputMeans: [Double]
+    ) -> [Double]? {
+        let dimensions = filter.shape.dimensions
+        guard let last = dimensions.last, let first = dimensions.first, !inputMeans.isEmpty else { return nil }
+        let outputs = depthwise ? last : first
+        guard outputs > 0, filter.shape.elementCount % outputs == 0 else { return nil }
+        if depthwise {
+            guard outputs % inputMeans.count == 0 else { return nil }
+        } else {
+            guard last == inputMeans.count else { return nil }
+        }
+        let original = filter.floats()
+        let rounded = parameters.dequantize(quantized)
+        let perOutput = original.count / outputs
+        var shift = [Double](repeating: 0, count: outputs)
+        for index in original.indices where original[index].isFinite {
+            let output = depthwise ? index % outputs : index / perOutput
+            let input = depthwise ? output / (outputs / inputMeans.count) : index % inputMeans.count
+            shift[output] += Double(rounded[index] - original[index]) * inputMeans[input]
+        }
+        return shift
+    }
+
     /// Per-tensor asymmetric int8 parameters for values in `range`, widened to include 0.
     public static func parameters(for range: ClosedRange<Float>) -> QuantizationParameters {
         let lower = min(range.lowerBound, 0)
@@ -149,6 +195,8 @@ public struct QuantizeInt8Pass: Pass {
 private struct Int8Rewriter {
     let source: Graph
     let ranges: [ValueID: ClosedRange<Float>]
+    /// Calibration means of layer inputs per channel, for bias correction; empty without it.
+    let inputMeans: [ValueID: [Double]]
     /// Source node indices that stay float32 (mixed precision).
     let keptFloat: Set<Int>
     var graph: Graph
@@ -158,22 +206,31 @@ private struct Int8Rewriter {
     var dequantized: [ValueID: ValueID] = [:]
     var quantized: [ValueID: ValueID] = [:]
 
-    init(source: Graph, ranges: [ValueID: ClosedRange<Float>], keptFloat: Set<Int> = []) {
+    init(source: Graph, ranges: [ValueID: ClosedRange<Float>], inputMeans: [ValueID: [Double]] = [:], keptFloat: Set<Int> = []) {
         self.source = source
         self.ranges = ranges
+        self.inputMeans = inputMeans
         self.keptFloat = keptFloat
         graph = Graph(name: source.name)
     }
 
-    mutating func rewrite() throws(DiagnosticError) -> Graph {
-        for input in source.inputs { mapped[input] = graph.addInput(name: source[input].name, type: source.type(of: input)) }
+    /// The int8 graph; with `int8Boundary`, its float32 inputs and outputs that were calibrated are int8.
+    mutating func rewrite(int8Boundary: Bool = false) throws(DiagnosticError) -> Graph {
+        for input in source.inputs {
+            var type = source.type(of: input)
+            if int8Boundary, type.dtype == .float32, let range = ranges[input] {
+                type = TensorType(.int8, type.shape, quantization: QuantizeInt8Pass.parameters(for: range))
+            }
+            mapped[input] = graph.addInput(name: source[input].name, type: type)
+        }
         for (id, constant) in source.constants.sorted(by: { $0.key < $1.key }) {
             mapped[id] = graph.addConstant(name: source[id].name, type: source.type(of: id), source: constant)
         }
         for (index, node) in source.nodes.enumerated() { try rewrite(node, keepingFloat: keptFloat.contains(index)) }
         graph.outputs = try source.outputs.map { (output) throws(DiagnosticError) in
-            guard let value = mapped[output] else { return output }
-            guard graph.type(of: value).dtype == .int8, source.type(of: output).dtype == .float32 else { return value }
+            guard let value = mapped[output], source.type(of: output).dtype == .float32 else { return mapped[output] ?? output }
+            if int8Boundary { return try int8(output) ?? value }
+            guard graph.type(of: value).dtype == .int8 else { return value }
             return try graph.addNode(.dequantize, inputs: [value], name: source[output].name)
         }
         return graph.compacted()
@@ -289,7 +346,7 @@ private struct Int8Rewriter {
         guard let filter = source.constantData(node.inputs[1]), filter.dtype == .float32,
             let parameters = ranges[node.outputs[0]].map(QuantizeInt8Pass.parameters(for:))
         else { return nil }
-        let bias = node.inputs.count > 2 ? source.constantData(node.inputs[2]) : nil
+        var bias = node.inputs.count > 2 ? source.constantData(node.inputs[2]) : nil
         if node.inputs.count > 2, bias?.dtype != .float32 { return nil }
         guard let x = try int8(node.inputs[0]), let inputScale = graph.type(of: x).quantization?.scales.first else {
             return nil
@@ -301,6 +358,14 @@ private struct Int8Rewriter {
             x,
             graph.addConstant(name: source[node.inputs[1]].name, data: weights, quantization: weightParameters),
         ]
+        if let means = inputMeans[node.inputs[0]],
+            let shift = QuantizeInt8Pass.biasShift(
+                filter: filter, quantized: weights, parameters: weightParameters, depthwise: axis == 3, inputMeans: means),
+            bias.map({ $0.shape.elementCount == shift.count }) ?? true
+        {
+            let values = bias?.floats() ?? [Float](repeating: 0, count: shift.count)
+            bias = TensorData(zip(values, shift).map { $0 - Float($1) }, shape: [shift.count])
+        }
         if let bias {
             let scales = weightParameters.scales.map { inputScale * $0 }
             let values = bias.floats().enumerated().map { channel, value in
@@ -309,7 +374,8 @@ private struct Int8Rewriter {
             }
             inputs.append(
                 graph.addConstant(
-                    name: source[node.inputs[2]].name, data: TensorData(int32: values, shape: bias.shape),
+                    name: node.inputs.count > 2 ? source[node.inputs[2]].name : "\(node.name)/bias",
+                    data: TensorData(int32: values, shape: bias.shape),
                     quantization: .symmetric(scales: scales, axis: 0)))
         }
         return try graph.addNode(node.op, inputs: inputs, name: node.name, location: node.location, quantization: parameters)

@@ -23,26 +23,58 @@ struct InspectCommand: ParsableCommand {
             valueName: ISALevel.allCases.map(\.rawValue).joined(separator: "|")))
     var isa: ISALevel?
 
+    @Flag(
+        name: .customLong("quantization"),
+        help:
+            "Also show each layer's precision, int8 scale and zero point, weight scales and SQNR against float32, and the outputs' error and top-1 agreement on the samples."
+    )
+    var showsQuantization = false
+
+    @OptionGroup var quantizing: QuantizationFlags
+
     func run() throws {
         let url = URL(fileURLWithPath: path)
         if url.pathExtension != "kiln" {
+            let quantization = try quantizing.quantization()
             for model in try ModelSource(url: url).load() {
-                let optimized = try Compiler().optimize(model.graph, options: model.options)
-                let level = try isa ?? Compiler.targetMachine(model.options.target).isaLevel
+                var options = model.options
+                if let quantization {
+                    options.quantization = quantization
+                    options.location = nil
+                }
+                let optimized = try Compiler().optimize(model.graph, options: options)
+                let level = try isa ?? Compiler.targetMachine(options.target).isaLevel
                 print("model \(model.name) (kernels for \(level.rawValue))")
                 print(ModelReport(optimized, plan: KernelPlan(graph: optimized, isa: level)).table)
+                if showsQuantization {
+                    let report = try Compiler().quantizationReport(
+                        model.graph, options: options, samples: quantizing.calibrationSource)
+                    print("\nquantization\n" + report.table)
+                }
                 if graph { print("\n" + optimized.textDump) }
             }
         } else {
+            guard !showsQuantization, quantizing.quantize == nil else {
+                throw ValidationError("--quantization and --quantize need a model file; a .kiln artifact is already compiled")
+            }
             let metadata = try ArtifactFile.readMetadata(contentsOf: url)
             print("model \(metadata.modelName) (Kiln \(metadata.kilnVersion), format \(metadata.formatVersion))")
-            for input in metadata.inputs { print("input  \(input.name): \(input.elementType.rawValue)\(input.shape)") }
-            for output in metadata.outputs { print("output \(output.name): \(output.elementType.rawValue)\(output.shape)") }
+            for input in metadata.inputs { print("input  \(Self.describe(input))") }
+            for output in metadata.outputs { print("output \(Self.describe(output))") }
             print("arena bytes:  \(metadata.arenaByteCount)")
             print("weight bytes: \(metadata.weightByteCount)")
             print("target:       \(metadata.targetTriple) \(metadata.targetCPU)")
             print("CPU features: \(metadata.requiredCPUFeatures.joined(separator: " "))")
         }
+    }
+}
+
+extension InspectCommand {
+    /// `x: int8[1, 28, 28, 1] scale 0.0039 zero point -128`: what an app must feed or read.
+    static func describe(_ tensor: TensorSignature) -> String {
+        var text = "\(tensor.name): \(tensor.elementType.rawValue)\(tensor.shape)"
+        if let scale = tensor.scale, let zeroPoint = tensor.zeroPoint { text += " scale \(scale) zero point \(zeroPoint)" }
+        return text
     }
 }
 

@@ -17,3 +17,16 @@ struct SmallCNNFullInt8: Model {
     var weights: WeightSource { .safetensors("cnn.safetensors") }
     var options: CompileOptions { CompileOptions(quantization: .int8(calibration: .npy("calibration.npy"))) }
 }
+
+// The same network, calibrated on samples its own Swift code makes when the model is traced.
+struct SmallCNNSwiftCalibrated: Model {
+    var body: some Layer { SmallCNNFullInt8().body }
+    var weights: WeightSource { .safetensors("cnn.safetensors") }
+    var options: CompileOptions {
+        CompileOptions(
+            quantization: .int8(
+                calibration: .samples(count: 16) { index in
+                    (0..<(12 * 12 * 2)).map { Float(($0 * 37 + index * 101) % 97) / 24 - 2 }
+                }))
+    }
+}
