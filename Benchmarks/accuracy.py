@@ -24,7 +24,9 @@ take the first 100 training samples as calibration data (WORK/calib.npy), and ma
   - LiteRT int8: the TFLite converter's full-integer PTQ with the same 100 samples (float I/O),
   - Kiln float: `kiln compile MODEL.tflite`,
   - Kiln int8:  `kiln compile MODEL.tflite --quantize int8 --calibration calib.npy`, with activation
-    ranges by min/max (the default), `--ranges percentile:99.99` and `--ranges mse`,
+    ranges by min/max (the default), `--ranges percentile:99.99`, `--ranges mse` and `--ranges kl`,
+    with `--bias-correction`, and with `--int8-io` (int8 inputs and outputs: the test inputs are
+    quantized and the outputs dequantized here with the parameters `kiln inspect ARTIFACT` prints),
   - Kiln mixed precision: `--output-error-budget 0.01` (the most sensitive layers stay float32 until
     the output's relative error on the calibration samples is at most 1 %),
   - Kiln dynamic range and float16 weights: `--quantize dynamic`, `--quantize float16`.
@@ -230,12 +232,46 @@ def kiln_compile(tool, model, directory, *options):
     return path if path.is_absolute() else Path.cwd() / path
 
 
+def kiln_boundary(tool, artifact):
+    """The (scale, zero point) of the artifact's int8 input and output, from `kiln inspect`; None when float."""
+    stdout = kiln(tool, "inspect", artifact)
+    found = {}
+    for kind in ("input", "output"):
+        match = re.search(rf"^{kind}\s+.*: int8\[[^\]]*\] scale (\S+) zero point (-?\d+)", stdout, re.MULTILINE)
+        found[kind] = (float(match.group(1)), int(match.group(2))) if match else None
+    return found["input"], found["output"]
+
+
 def kiln_predict(tool, artifact, x, directory):
+    """Runs the artifact on every test input; int8 inputs and outputs are quantized and dequantized here."""
     inputs, outputs = directory / "test_inputs.npy", directory / f"{artifact.stem}.test_outputs.npy"
-    np.save(inputs, np.ascontiguousarray(x, dtype=np.float32))
+    input_parameters, output_parameters = kiln_boundary(tool, artifact)
+    data = np.ascontiguousarray(x, dtype=np.float32)
+    if input_parameters:
+        scale, zero_point = input_parameters
+        data = np.clip(np.round(data / scale) + zero_point, -128, 127).astype(np.int8)
+    np.save(inputs, data)
     kiln(tool, "run", artifact, "--inputs", inputs, "--outputs", outputs)
     result = np.load(outputs)
+    if output_parameters:
+        scale, zero_point = output_parameters
+        result = scale * (result.astype(np.float32) - zero_point)
     return result.reshape(len(x), -1)
+
+
+def kiln_report(tool, model, calibration):
+    """The summary of `kiln inspect MODEL --quantization --quantize int8`: what Kiln measures on the calibration set."""
+    stdout = kiln(tool, "inspect", model, "--quantization", "--quantize", "int8", "--calibration", calibration)
+    summary = stdout[stdout.index("\nquantization\n"):]
+    layers = re.findall(r"^(\S+)\s+\S+\s+(?:int8|float32|int8 weights|float16 weights)\s.*?(\d+\.\d|exact)$", summary, re.MULTILINE)
+    figures = {key: re.search(rf"^{key}:\s+(.+)$", summary, re.MULTILINE) for key in
+               ("layers", "output SQNR", "output error", "top-1 agreement with float32")}
+    text = ", ".join(f"{key} {match.group(1).strip()}" for key, match in figures.items() if match)
+    scored = [(float(value), name) for name, value in layers if value != "exact"]
+    if scored:
+        value, name = min(scored)
+        text += f"; lowest layer SQNR {value:.1f} dB ({name})"
+    return text
 
 
 def kiln_bench(tool, artifact, runs):
@@ -283,6 +319,9 @@ def evaluate(name, args):
                                    ("Kiln int8 PTQ, ranges percentile:99.99", ptq + ("--ranges", "percentile:99.99"),
                                     "kiln_int8_percentile"),
                                    ("Kiln int8 PTQ, ranges mse", ptq + ("--ranges", "mse"), "kiln_int8_mse"),
+                                   ("Kiln int8 PTQ, ranges kl", ptq + ("--ranges", "kl"), "kiln_int8_kl"),
+                                   ("Kiln int8 PTQ, bias correction", ptq + ("--bias-correction",), "kiln_int8_bias"),
+                                   ("Kiln int8 PTQ, int8 inputs and outputs", ptq + ("--int8-io",), "kiln_int8_io"),
                                    ("Kiln int8 mixed precision, output error budget 0.01",
                                     ptq + ("--output-error-budget", "0.01"), "kiln_int8_mixed"),
                                    ("Kiln dynamic range", ("--quantize", "dynamic"), "kiln_dynamic"),
@@ -326,8 +365,13 @@ def evaluate(name, args):
     pairs = (("Kiln float32", "float32 .tflite (LiteRT)"), ("Kiln int8 PTQ", "int8 PTQ .tflite (LiteRT)"))
     outputs = {label: predictions for label, predictions, _, _ in rows}
     compared = [(kiln_label, litert_label) for kiln_label, litert_label in pairs if outputs[kiln_label] is not None]
-    if compared:
-        print()
+    try:
+        report = kiln_report(args.kiln, float_path, calib_path)
+    except (KilnError, ValueError) as error:
+        report = f"failed: {error}"
+    print()
+    print(f"- `kiln inspect {float_path.name} --quantization --quantize int8 --calibration calib.npy` on the "
+          f"calibration samples: {report}")
     for kiln_label, litert_label in compared:
         mine, theirs = outputs[kiln_label], outputs[litert_label]
         print(f"- {kiln_label} vs {litert_label}, same test inputs: top-1 agree "
