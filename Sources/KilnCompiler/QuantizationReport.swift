@@ -37,7 +37,8 @@ public struct QuantizationReport: Sendable {
         case float16Weights = "float16 weights"
     }
 
-    /// Per-layer figures, in the float32 graph's order.
+    /// Per-layer figures, in the float32 graph's order; conversions (quantize, dequantize, a
+    /// hybrid layer's input rounding) are left out.
     public var layers: [Layer]
     /// Samples the errors were measured on.
     public var sampleCount: Int
@@ -63,7 +64,7 @@ public struct QuantizationReport: Sendable {
         // A float layer's counterpart result: the last node of its name (an int8 layer's separate
         // lookup activation follows it under the same name), when the name is unambiguous.
         var counterparts: [(float: ValueID, quantized: ValueID)?] = []
-        layers = float.nodes.map { node in
+        layers = float.nodes.filter { !Self.isConversion($0.op) }.map { node in
             let matches = byName[node.name] ?? []
             guard let first = matches.first, let last = matches.last, floatNames[node.name]?.count == 1 else {
                 counterparts.append(nil)

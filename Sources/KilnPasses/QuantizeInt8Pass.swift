@@ -13,6 +13,10 @@ import KilnReference
 /// - pooling, reshape, padding, slicing, transposes and ReLU keep their input's
 ///   parameters; softmax and logistic produce `1/256, −128`, tanh `1/128, 0`.
 ///
+/// Imported dynamic-range ("hybrid") layers become int8 layers too: their int8
+/// filters are kept, and their run-time input rounding gives way to the input's
+/// calibrated parameters.
+///
 /// Model inputs and outputs stay float32 (a quantize node follows each input and
 /// a dequantize node precedes each output) unless `int8InputsAndOutputs`, which
 /// makes them int8 with their calibrated parameters. With `biasCorrection`, each
@@ -296,6 +300,9 @@ private struct Int8Rewriter {
         switch node.op {
         case .conv2D, .depthwiseConv2D, .fullyConnected:
             return try filterLayer(node)
+        case .dynamicRangeQuantize:
+            // A hybrid layer's run-time rounding of its input: its int8 input is already rounded.
+            return try int8(node.inputs[0])
         case .add, .subtract, .multiply:
             // A constant operand (a batch normalization's scale or shift) becomes an int8 constant
             // with parameters from its own values.
@@ -343,7 +350,7 @@ private struct Int8Rewriter {
 
     /// A convolution or fully-connected layer with a float32 constant filter (and bias) in int8.
     mutating func filterLayer(_ node: Node) throws(DiagnosticError) -> ValueID? {
-        guard let filter = source.constantData(node.inputs[1]), filter.dtype == .float32,
+        guard let filter = source.constantData(node.inputs[1]),
             let parameters = ranges[node.outputs[0]].map(QuantizeInt8Pass.parameters(for:))
         else { return nil }
         var bias = node.inputs.count > 2 ? source.constantData(node.inputs[2]) : nil
@@ -353,12 +360,25 @@ private struct Int8Rewriter {
         }
         var axis = 0
         if case .depthwiseConv2D = node.op { axis = 3 }
-        let (weights, weightParameters) = QuantizeWeightsInt8Pass.quantize(filter, axis: axis)
+        let weights: TensorData
+        let weightParameters: QuantizationParameters
+        switch filter.dtype {
+        case .float32:
+            (weights, weightParameters) = QuantizeWeightsInt8Pass.quantize(filter, axis: axis)
+        case .int8:
+            // A dynamic-range layer's filter (an imported hybrid model): already symmetric int8.
+            guard let given = source.type(of: node.inputs[1]).quantization, given.zeroPoints.allSatisfy({ $0 == 0 }) else {
+                return nil
+            }
+            (weights, weightParameters) = (filter, given)
+        default:
+            return nil
+        }
         var inputs = [
             x,
             graph.addConstant(name: source[node.inputs[1]].name, data: weights, quantization: weightParameters),
         ]
-        if let means = inputMeans[node.inputs[0]],
+        if filter.dtype == .float32, let means = inputMeans[node.inputs[0]],
             let shift = QuantizeInt8Pass.biasShift(
                 filter: filter, quantized: weights, parameters: weightParameters, depthwise: axis == 3, inputMeans: means),
             bias.map({ $0.shape.elementCount == shift.count }) ?? true
@@ -376,7 +396,8 @@ private struct Int8Rewriter {
                 graph.addConstant(
                     name: node.inputs.count > 2 ? source[node.inputs[2]].name : "\(node.name)/bias",
                     data: TensorData(int32: values, shape: bias.shape),
-                    quantization: .symmetric(scales: scales, axis: 0)))
+                    quantization: weightParameters.isPerChannel
+                        ? .symmetric(scales: scales, axis: 0) : .perTensor(scale: scales[0], zeroPoint: 0)))
         }
         return try graph.addNode(node.op, inputs: inputs, name: node.name, location: node.location, quantization: parameters)
     }

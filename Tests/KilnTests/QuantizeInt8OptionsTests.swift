@@ -5,6 +5,7 @@ import KilnIR
 import KilnImport
 import KilnPasses
 import KilnReference
+import KilnRuntime
 import Testing
 
 /// The options of full-integer quantization beyond the defaults: int8 inputs and outputs, bias
@@ -201,5 +202,33 @@ import Testing
         let quantized = try Compiler().optimize(loaded.graph, options: loaded.options)
         #expect(quantized.nodes.filter { quantized.type(of: $0.outputs[0]).dtype == .float32 }.map(\.op) == [.dequantize])
         try expectCompiledMatchesReference(loaded.graph, options: loaded.options, inputRange: -2...2, tolerance: 0, "Swift-calibrated CNN")
+    }
+
+    /// An imported dynamic-range ("hybrid") model, the shared keyword-spotting model, becomes full
+    /// int8 under `--quantize int8`: its int8 filters are kept, its run-time input rounding gives
+    /// way to calibrated parameters; it runs as the integer reference and picks LiteRT's classes.
+    @Test(.enabled(if: MLPerfTinyModels.available, MLPerfTinyModels.skipReason))
+    func hybridLayersBecomeInt8() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let name = "kws_ref_model_float32"
+        let loaded = try ModelSource(url: MLPerfTinyModels.url(name, "tflite")).load()[0]
+        #expect(loaded.graph.nodes.contains { $0.op.kindName == "dynamic_range_quantize" })
+        let options = CompileOptions(quantization: .int8(calibration: .npy(MLPerfTinyModels.url(name, "inputs.npy").path)))
+        let quantized = try Compiler().optimize(loaded.graph, options: options)
+        #expect(!quantized.nodes.contains { $0.op.kindName == "dynamic_range_quantize" }, "\(quantized.textDump)")
+        #expect(quantized.nodes.filter { quantized.type(of: $0.outputs[0]).dtype == .float32 }.map(\.op) == [.dequantize])
+        try expectCompiledMatchesReference(loaded.graph, options: options, tolerance: 0, "\(name) in int8")
+
+        let model = try CompiledModel(contentsOf: Compiler().compile(loaded.graph, options: options, outputDirectory: directory).artifact)
+        let (inputs, outputs) = try MLPerfTinyModels.samples(name)
+        let classes = outputs.shape.dimensions.last ?? 1
+        let expected = outputs.floats()
+        let perInput = inputs.shape.elementCount / inputs.shape[0]
+        for index in 0..<inputs.shape[0] {
+            let output = try model.predict(Array(inputs.floats()[(index * perInput)..<((index + 1) * perInput)]))
+            let reference = Array(expected[(index * classes)..<((index + 1) * classes)])
+            #expect(output.indices.max { output[$0] < output[$1] } == reference.indices.max { reference[$0] < reference[$1] })
+        }
     }
 }
