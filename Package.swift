@@ -57,11 +57,13 @@ let package = Package(
         .testTarget(name: "KilnImportTests", dependencies: ["KilnImport", "KilnIR"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KilnCodegenTests", dependencies: ["KilnCodegen", "KilnIR"]),
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime"]),
+        // Counts a thread's heap allocations by interposing malloc in the test executable.
+        .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(
             name: "KilnTests",
             dependencies: [
                 "Kiln", "KilnIR", "KilnReference", "KilnPasses", "KilnCodegen", "KilnRuntime", "KilnCompiler", "KilnImport",
-                "KilnFuzzing",
+                "KilnFuzzing", "AllocationCounter",
             ],
             // Model files the tests compile with the Kiln compiler, not part of the test target.
             exclude: ["Fixtures"]),
