@@ -76,6 +76,27 @@ extension Graph {
         return result
     }
 
+    /// The most bytes live at once, each buffer rounded up to `alignment`: no memory plan's
+    /// arena can be smaller, since buffers live at the same time cannot share bytes.
+    public func liveBytesLowerBound(alignment: Int) -> Int {
+        let lifetimes = lifetimes()
+        guard let last = lifetimes.values.map(\.upperBound).max() else { return 0 }
+        let step = max(alignment, 1)
+        var change = [Int](repeating: 0, count: last + 2)
+        for (value, live) in lifetimes {
+            let size = (type(of: value).byteCount + step - 1) / step * step
+            change[live.lowerBound] += size
+            change[live.upperBound + 1] -= size
+        }
+        var current = 0
+        var peak = 0
+        for delta in change {
+            current += delta
+            peak = max(peak, current)
+        }
+        return peak
+    }
+
     /// Problems with `plan`: unplanned values, misaligned or out-of-range
     /// offsets, and live buffers that overlap.
     public func memoryPlanDiagnostics(_ plan: MemoryPlan) -> [Diagnostic] {

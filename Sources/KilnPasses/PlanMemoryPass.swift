@@ -1,41 +1,92 @@
 import KilnIR
 
 /// `plan-memory`: assigns every intermediate tensor an offset in one static
-/// arena, so inference allocates nothing.
+/// arena, so inference allocates nothing, and keeps the smallest arena that
+/// several greedy placements find.
 ///
-/// The algorithm is greedy by size, in the style of TensorFlow Lite Micro's
-/// greedy planner: buffers are placed largest first, each at the lowest
-/// aligned offset where it overlaps no already-placed buffer whose lifetime
-/// overlaps its own. Lifetimes run from the producing node through the last
-/// reading node. This is not optimal (the problem is NP-hard), but it is
-/// simple, deterministic, and close to the peak live size on chain-like
-/// models. Operands and results are never aliased (no in-place ops yet).
-/// The plan is checked by ``Graph/memoryPlanDiagnostics(_:)``, which the
-/// verifier runs.
+/// Each strategy visits the buffers in its own order and puts each at the
+/// lowest aligned offset where it overlaps no already-placed buffer whose
+/// lifetime overlaps its own (lifetimes run from the producing node through
+/// the last reading node):
+/// - ``Order/largestFirst``: TensorFlow Lite Micro's greedy-by-size planner;
+/// - ``Order/mostConflictsFirst``: TVM's `greedy_by_conflicts`, the buffer that
+///   is live beside the most bytes of others first;
+/// - ``Order/longestLivedFirst``: long-lived buffers low in the arena, so short
+///   ones reuse the space above them;
+/// - ``Order/executionOrder``: first-fit as the graph runs (TensorFlow Lite's
+///   arena planner).
+///
+/// The problem is NP-hard; no order wins on every model, and the peak of live
+/// bytes (``Graph/liveBytesLowerBound(alignment:)``) bounds all of them from
+/// below. Operands and results are never aliased (no in-place ops yet). The
+/// plan is checked by ``Graph/memoryPlanDiagnostics(_:)``, which the verifier runs.
 public struct PlanMemoryPass: Pass {
+    /// An order in which buffers are placed.
+    public enum Order: String, CaseIterable, Sendable {
+        /// Largest buffer first.
+        case largestFirst = "largest-first"
+        /// The buffer live beside the most bytes of other buffers first.
+        case mostConflictsFirst = "most-conflicts-first"
+        /// The buffer with the longest lifetime first.
+        case longestLivedFirst = "longest-lived-first"
+        /// In the order the graph produces them.
+        case executionOrder = "execution-order"
+    }
+
     /// The stable id.
     public let id = "plan-memory"
     /// Alignment of every buffer, in bytes: one cache line, enough for AVX-512 loads.
     public let alignment: Int
+    /// The orders tried; the smallest arena wins, the earlier order on a tie.
+    public let orders: [Order]
 
     /// Creates the pass.
-    public init(alignment: Int = 64) {
+    public init(alignment: Int = 64, orders: [Order] = Order.allCases) {
         self.alignment = alignment
+        self.orders = orders.isEmpty ? [.largestFirst] : orders
     }
 
-    /// Computes and attaches the memory plan.
+    /// Computes and attaches the smallest memory plan among the orders.
     public func run(on graph: inout Graph) throws(DiagnosticError) {
         let lifetimes = graph.lifetimes()
-        let order = lifetimes.keys.sorted {
-            let (a, b) = (graph.type(of: $0).byteCount, graph.type(of: $1).byteCount)
-            return a != b ? a > b : $0 < $1
+        var best: MemoryPlan?
+        for order in orders {
+            let plan = plan(graph, order: order, lifetimes: lifetimes)
+            if plan.arenaByteCount < best?.arenaByteCount ?? .max { best = plan }
+        }
+        graph.memoryPlan = best
+    }
+
+    /// The plan that placing `graph`'s buffers in `order` gives (`lifetimes` are `graph.lifetimes()`,
+    /// computed when not given).
+    public func plan(_ graph: Graph, order: Order, lifetimes: [ValueID: ClosedRange<Int>]? = nil) -> MemoryPlan {
+        let lifetimes = lifetimes ?? graph.lifetimes()
+        let sizes = lifetimes.keys.reduce(into: [ValueID: Int]()) { $0[$1] = graph.type(of: $1).byteCount }
+        func key(_ value: ValueID) -> Int {
+            let live = lifetimes[value] ?? 0...0
+            switch order {
+            case .largestFirst: return sizes[value] ?? 0
+            case .longestLivedFirst: return live.count
+            case .executionOrder: return -live.lowerBound
+            case .mostConflictsFirst:
+                return lifetimes.reduce(0) { total, other in
+                    other.key != value && other.value.overlaps(live) ? total + (sizes[other.key] ?? 0) : total
+                }
+            }
+        }
+        let keys = lifetimes.keys.reduce(into: [ValueID: Int]()) { $0[$1] = key($1) }
+        // Ties broken by size, then by value id, so every order is deterministic.
+        let sequence = lifetimes.keys.sorted {
+            let (a, b) = (keys[$0] ?? 0, keys[$1] ?? 0)
+            if a != b { return a > b }
+            let (sizeA, sizeB) = (sizes[$0] ?? 0, sizes[$1] ?? 0)
+            return sizeA != sizeB ? sizeA > sizeB : $0 < $1
         }
         var placed: [(bytes: Range<Int>, live: ClosedRange<Int>)] = []
         var offsets: [ValueID: Int] = [:]
         var arenaByteCount = 0
-        for value in order {
-            guard let live = lifetimes[value] else { continue }
-            let size = graph.type(of: value).byteCount
+        for value in sequence {
+            guard let live = lifetimes[value], let size = sizes[value] else { continue }
             let conflicts = placed.filter { $0.live.overlaps(live) }.map(\.bytes).sorted { $0.lowerBound < $1.lowerBound }
             var offset = 0
             for conflict in conflicts {
@@ -46,7 +97,7 @@ public struct PlanMemoryPass: Pass {
             placed.append((offset..<(offset + size), live))
             arenaByteCount = max(arenaByteCount, offset + size)
         }
-        graph.memoryPlan = MemoryPlan(offsets: offsets, arenaByteCount: align(arenaByteCount), alignment: alignment)
+        return MemoryPlan(offsets: offsets, arenaByteCount: align(arenaByteCount), alignment: alignment)
     }
 
     private func align(_ value: Int) -> Int { (value + alignment - 1) / alignment * alignment }

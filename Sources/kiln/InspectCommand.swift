@@ -30,13 +30,20 @@ struct InspectCommand: ParsableCommand {
     )
     var showsQuantization = false
 
+    @Flag(help: "Also show the memory plan: each arena buffer's offset, size and lifetime, the lower bound and each placement order's arena.")
+    var memory = false
+
+    @Option(help: ArgumentHelp("Draw the memory plan's lifetimes as an SVG picture.", valueName: "file.svg"))
+    var memorySvg: String?
+
     @OptionGroup var quantizing: QuantizationFlags
 
     func run() throws {
         let url = URL(fileURLWithPath: path)
         if url.pathExtension != "kiln" {
             let quantization = try quantizing.quantization()
-            for model in try ModelSource(url: url).load() {
+            let models = try ModelSource(url: url).load()
+            for model in models {
                 var options = model.options
                 if let quantization {
                     options.quantization = quantization
@@ -51,11 +58,25 @@ struct InspectCommand: ParsableCommand {
                         model.graph, options: options, samples: quantizing.calibrationSource)
                     print("\nquantization\n" + report.table)
                 }
+                if memory || memorySvg != nil, let report = MemoryReport(optimized) {
+                    if memory { print("\nmemory\n" + report.table) }
+                    if let memorySvg {
+                        // One picture per model: a file of several models must not draw them all over one file.
+                        var file = URL(fileURLWithPath: memorySvg)
+                        if models.count > 1 {
+                            let stem = file.deletingPathExtension().lastPathComponent
+                            file = file.deletingLastPathComponent().appendingPathComponent("\(stem)-\(model.name).svg")
+                        }
+                        try OutputFile.write(Array(report.svg.utf8), to: file)
+                        print("memory plan drawn in \(file.path)")
+                    }
+                }
                 if graph { print("\n" + optimized.textDump) }
             }
         } else {
-            guard !showsQuantization, quantizing.quantize == nil else {
-                throw ValidationError("--quantization and --quantize need a model file; a .kiln artifact is already compiled")
+            guard !showsQuantization, quantizing.quantize == nil, !memory, memorySvg == nil else {
+                throw ValidationError(
+                    "--quantization, --quantize, --memory and --memory-svg need a model file; a .kiln artifact is already compiled")
             }
             let metadata = try ArtifactFile.readMetadata(contentsOf: url)
             print("model \(metadata.modelName) (Kiln \(metadata.kilnVersion), format \(metadata.formatVersion))")
