@@ -56,7 +56,35 @@ public struct ModelCodegen {
         return try target.emitAssembly(module)
     }
 
+    /// The exported symbol of the multi-threaded entry point, for an entry point named `entryPoint`.
+    public static func parallelEntryPoint(_ entryPoint: String) -> String { entryPoint + "_parallel" }
+
+    /// Whether code generated for `graph` at `isa` has a multi-threaded entry point: whether
+    /// some layer's work is split among threads (``KernelChoice/split``).
+    public static func hasParallelEntryPoint(_ graph: Graph, isa: ISALevel) -> Bool {
+        KernelPlan(graph: graph, isa: isa).choices.contains { $0.split != nil }
+    }
+
+    /// One node's call: its function and the values of its pointer parameters.
+    private struct NodeCall {
+        var index: Int
+        var function: IRValue
+        var type: IRType
+        var values: [ValueID]
+        var split: KernelChoice.RowSplit?
+    }
+
     /// Builds and verifies the unoptimized module.
+    ///
+    /// Every node becomes one internal function; the serial entry point calls each in turn, a
+    /// split layer (``KernelChoice/split``) with all its rows. Where some layer is split, a second
+    /// entry point, ``parallelEntryPoint(_:)``, hands each split layer's rows to the runtime's
+    /// `parallel_for` instead:
+    /// `void NAME_parallel(void *arena, const void *const *inputs, void *const *outputs, void *pool,
+    /// void (*parallel_for)(void *pool, void (*task)(void *context, int64_t begin, int64_t end),
+    /// void *context, int64_t units, int64_t granularity))`, where `task` computes rows
+    /// `begin..<end` from the pointers in `context`. Static objects keep the serial entry, which
+    /// needs no runtime.
     func emitModule(for graph: Graph, exportedMetadata: (symbol: String, text: String)? = nil) throws -> IRModule {
         guard let plan = graph.memoryPlan else {
             throw CodegenError("the graph has no memory plan; run the 'plan-memory' pass before code generation")
@@ -70,22 +98,23 @@ public struct ModelCodegen {
         configure(entry, ir: ir)
         let body = ir.appendBlock("entry", to: entry)
         ir.position(at: body)
-        let (arena, inputs, outputs) = (ir.parameter(entry, 0), ir.parameter(entry, 1), ir.parameter(entry, 2))
 
         var emitted = ConstantGlobals()
-        func outputPointer(_ index: Int) -> IRValue {
-            ir.load(bytePointer, from: ir.gep(bytePointer, outputs, [ir.constant(index, ir.i64)]), alignment: 8)
+        /// The pointer of output `index` among an entry point's `outputs` parameter.
+        func outputPointer(_ index: Int, of entry: IRValue) -> IRValue {
+            ir.load(bytePointer, from: ir.gep(bytePointer, ir.parameter(entry, 2), [ir.constant(index, ir.i64)]), alignment: 8)
         }
         // Where `value` is read from or written to. An input or constant that is
         // also an output is read from where it lives; the output gets a copy below.
-        func pointer(to value: ValueID) throws -> IRValue {
+        func pointer(to value: ValueID, in entry: IRValue) throws -> IRValue {
             if let index = graph.inputs.firstIndex(of: value) {
-                return ir.load(bytePointer, from: ir.gep(bytePointer, inputs, [ir.constant(index, ir.i64)]), alignment: 8)
+                return ir.load(
+                    bytePointer, from: ir.gep(bytePointer, ir.parameter(entry, 1), [ir.constant(index, ir.i64)]), alignment: 8)
             }
             if graph.isConstant(value) { return ir.bitcast(try emitted.global(for: value, in: graph, ir: ir), to: bytePointer) }
-            if let index = graph.outputs.firstIndex(of: value) { return outputPointer(index) }
+            if let index = graph.outputs.firstIndex(of: value) { return outputPointer(index, of: entry) }
             if let offset = plan.offsets[value] {
-                return ir.gep(ir.i8, arena, [ir.constant(offset, ir.i64)])
+                return ir.gep(ir.i8, ir.parameter(entry, 0), [ir.constant(offset, ir.i64)])
             }
             throw CodegenError("internal error: \(value) '\(graph[value].name)' has no storage")
         }
@@ -99,6 +128,7 @@ public struct ModelCodegen {
                     alignment: 64),
                 clock: ir.intrinsic("llvm.readcyclecounter", overloads: [], returning: ir.i64, parameters: [])
             ) : nil
+        var calls: [NodeCall] = []
         for (index, node) in graph.nodes.enumerated() {
             let choice = kernels.choices[index]
             if choice.isAbsorbed { continue }
@@ -112,34 +142,95 @@ public struct ModelCodegen {
                 operands.residual = graph.nodes[add].inputs.first { $0 != node.outputs[0] }
                 results = graph.nodes[add].outputs
             }
-            var arguments: [IRValue] = []
-            for value in operands.pointerOperands + results { arguments.append(try pointer(to: value)) }
             let function = try NodeFunction.emit(
                 node: node, index: index, choice: choice, operands: operands, graph: graph, ir: ir,
                 isa: kernels.isa, configure: { configure($0, ir: ir) })
-            let start = profile.map { ir.call($0.clock.function, type: $0.clock.type, []) }
-            ir.call(function.function, type: function.type, arguments)
-            if let profile, let start {
-                let elapsed = ir.sub(ir.call(profile.clock.function, type: profile.clock.type, []), start)
-                let counter = ir.gep(ir.i64, profile.counters, [ir.constant(index, ir.i64)])
-                ir.store(ir.add(ir.load(ir.i64, from: counter, alignment: 8), elapsed), to: counter, alignment: 8)
+            calls.append(
+                NodeCall(
+                    index: index, function: function.function, type: function.type,
+                    values: operands.pointerOperands + results, split: choice.split))
+        }
+
+        // A split layer's task for `parallel_for`: its pointers from the context, then its rows.
+        let taskType = ir.functionType(returning: ir.void, parameters: [bytePointer, ir.i64, ir.i64])
+        let parallelForType = ir.functionType(
+            returning: ir.void, parameters: [bytePointer, ir.pointer(to: taskType), bytePointer, ir.i64, ir.i64])
+        func task(for call: NodeCall) -> IRValue {
+            let task = ir.addFunction(name: "task\(call.index)", type: taskType, linkage: .internal)
+            configure(task, ir: ir)
+            let caller = ir.insertBlock
+            ir.position(at: ir.appendBlock("entry", to: task))
+            let context = ir.bitcast(ir.parameter(task, 0), to: pointerArray)
+            let pointers = call.values.indices.map {
+                ir.load(bytePointer, from: ir.gep(bytePointer, context, [ir.constant($0, ir.i64)]), alignment: 8)
             }
+            ir.call(call.function, type: call.type, pointers + [ir.parameter(task, 1), ir.parameter(task, 2)])
+            ir.returnVoid()
+            ir.position(at: caller)
+            return task
         }
-        // Outputs that no node writes (an input or constant returned directly) are
-        // copied byte for byte, whatever their element type.
-        let produced = Set(graph.nodes.flatMap(\.outputs))
-        for (index, output) in graph.outputs.enumerated() where !produced.contains(output) {
-            let emitter = KernelEmitter(ir: ir, laneWidth: target.isaLevel.laneWidth, entryBlock: body)
-            // A constant is copied from its bytes as stored: the kernels' global may be widened to f32.
-            let source =
-                graph.isConstant(output)
-                ? ir.bitcast(try emitted.storedBytes(for: output, in: graph, ir: ir), to: bytePointer)
-                : try pointer(to: output)
-            LayoutKernels(emitter: emitter, elementType: ir.i8).emitCopy(
-                count: graph.type(of: output).byteCount, from: source, sourceBase: emitter.index(0),
-                to: outputPointer(index), destinationBase: emitter.index(0))
+
+        /// Calls every node from `entry`; with `parallel` (the pool, `parallel_for` and a context
+        /// array of pointers), split layers go through `parallel_for`.
+        func emitCalls(in entry: IRValue, block: IRBlock, parallel: (pool: IRValue, run: IRValue, context: IRValue)?) throws {
+            for call in calls {
+                var arguments: [IRValue] = []
+                for value in call.values { arguments.append(try pointer(to: value, in: entry)) }
+                let start = profile.map { ir.call($0.clock.function, type: $0.clock.type, []) }
+                if let split = call.split, let parallel {
+                    for (position, argument) in arguments.enumerated() {
+                        ir.store(argument, to: ir.gep(bytePointer, parallel.context, [ir.constant(position, ir.i64)]), alignment: 8)
+                    }
+                    ir.call(
+                        parallel.run, type: parallelForType,
+                        [
+                            parallel.pool, task(for: call), ir.bitcast(parallel.context, to: bytePointer),
+                            ir.constant(split.units, ir.i64), ir.constant(split.granularity, ir.i64),
+                        ])
+                } else if let split = call.split {
+                    ir.call(call.function, type: call.type, arguments + [ir.constant(0, ir.i64), ir.constant(split.units, ir.i64)])
+                } else {
+                    ir.call(call.function, type: call.type, arguments)
+                }
+                if let profile, let start {
+                    let elapsed = ir.sub(ir.call(profile.clock.function, type: profile.clock.type, []), start)
+                    let counter = ir.gep(ir.i64, profile.counters, [ir.constant(call.index, ir.i64)])
+                    ir.store(ir.add(ir.load(ir.i64, from: counter, alignment: 8), elapsed), to: counter, alignment: 8)
+                }
+            }
+            // Outputs that no node writes (an input or constant returned directly) are
+            // copied byte for byte, whatever their element type.
+            let produced = Set(graph.nodes.flatMap(\.outputs))
+            for (index, output) in graph.outputs.enumerated() where !produced.contains(output) {
+                let emitter = KernelEmitter(ir: ir, laneWidth: target.isaLevel.laneWidth, entryBlock: block)
+                // A constant is copied from its bytes as stored: the kernels' global may be widened to f32.
+                let source =
+                    graph.isConstant(output)
+                    ? ir.bitcast(try emitted.storedBytes(for: output, in: graph, ir: ir), to: bytePointer)
+                    : try pointer(to: output, in: entry)
+                LayoutKernels(emitter: emitter, elementType: ir.i8).emitCopy(
+                    count: graph.type(of: output).byteCount, from: source, sourceBase: emitter.index(0),
+                    to: outputPointer(index, of: entry), destinationBase: emitter.index(0))
+            }
+            ir.returnVoid()
         }
-        ir.returnVoid()
+
+        try emitCalls(in: entry, block: body, parallel: nil)
+        let splitCalls = calls.filter { $0.split != nil }
+        if !splitCalls.isEmpty {
+            let parallelType = ir.functionType(
+                returning: ir.void, parameters: [bytePointer, pointerArray, pointerArray, bytePointer, bytePointer])
+            let parallelEntry = ir.addFunction(
+                name: Self.parallelEntryPoint(entryPoint), type: parallelType, linkage: .external)
+            configure(parallelEntry, ir: ir)
+            let parallelBody = ir.appendBlock("entry", to: parallelEntry)
+            ir.position(at: parallelBody)
+            let slots = splitCalls.map(\.values.count).max() ?? 1
+            let context = ir.bitcast(ir.alloca(ir.array(bytePointer, slots)), to: pointerArray)
+            let run = ir.bitcast(ir.parameter(parallelEntry, 4), to: ir.pointer(to: parallelForType))
+            try emitCalls(
+                in: parallelEntry, block: parallelBody, parallel: (ir.parameter(parallelEntry, 3), run, context))
+        }
         if let exportedMetadata {
             // An accessor function rather than a data symbol: every language imports functions the same way.
             let text = ir.addConstantBytes(

@@ -21,7 +21,10 @@ struct NodeFunction {
     ) throws -> (function: IRValue, type: IRType) {
         let bytePointer = ir.pointer(to: ir.i8)
         let parameterCount = operands.pointerOperands.count + node.outputs.count
-        let type = ir.functionType(returning: ir.void, parameters: Array(repeating: bytePointer, count: parameterCount))
+        // A split layer also takes the range of rows it computes: `(…pointers, i64 begin, i64 end)`.
+        let rangeParameters = choice.split == nil ? [] : [ir.i64, ir.i64]
+        let type = ir.functionType(
+            returning: ir.void, parameters: Array(repeating: bytePointer, count: parameterCount) + rangeParameters)
         let function = ir.addFunction(name: "node\(index).\(node.op.kindName).\(node.name)", type: type, linkage: .internal)
         configure(function)
         for parameter in 0..<parameterCount {
@@ -33,6 +36,9 @@ struct NodeFunction {
         ir.position(at: entry)
         var emitter = KernelEmitter(ir: ir, laneWidth: isa.laneWidth, entryBlock: entry)
         emitter.hasFMA = isa.hasFMA
+        if choice.split != nil {
+            emitter.rowRange = (ir.parameter(function, parameterCount), ir.parameter(function, parameterCount + 1))
+        }
         let body = NodeFunction(
             node: node, graph: graph, emitter: emitter, pointers: (0..<parameterCount).map { ir.parameter(function, $0) },
             choice: choice)

@@ -20,6 +20,8 @@ extension Compiler {
     {
         let name = Self.symbolName(for: optimized.name)
         metadata.entryPoint = "kiln_\(name)_run"
+        // A linked model runs single-threaded: its serial entry point needs no runtime.
+        metadata.parallelEntryPoint = nil
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(metadata), as: UTF8.self)

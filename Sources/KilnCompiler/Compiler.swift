@@ -250,7 +250,9 @@ public struct Compiler: Sendable {
         return ArtifactMetadata(
             modelName: graph.name, inputs: graph.inputs.map(signature), outputs: graph.outputs.map(signature),
             arenaByteCount: graph.memoryPlan?.arenaByteCount ?? 0, requiredCPUFeatures: features.sorted(),
-            targetTriple: target.triple, targetCPU: target.cpu, weightByteCount: ModelReport(graph).weightByteCount)
+            targetTriple: target.triple, targetCPU: target.cpu, weightByteCount: ModelReport(graph).weightByteCount,
+            parallelEntryPoint: ModelCodegen.hasParallelEntryPoint(graph, isa: target.isaLevel)
+                ? ModelCodegen.parallelEntryPoint("kiln_run") : nil)
     }
 }
 

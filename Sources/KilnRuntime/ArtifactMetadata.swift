@@ -11,6 +11,9 @@ public struct ArtifactMetadata: Codable, Hashable, Sendable {
     public var modelName: String
     /// The C symbol of the generated entry point, normally `kiln_run`.
     public var entryPoint: String
+    /// The C symbol of the multi-threaded entry point, which hands the layers split among threads
+    /// to the runtime's thread pool; `nil` when every layer runs on one thread.
+    public var parallelEntryPoint: String?
     /// The inputs, in the order the entry point takes them.
     public var inputs: [TensorSignature]
     /// The outputs, in the order the entry point writes them.
@@ -42,7 +45,8 @@ public struct ArtifactMetadata: Codable, Hashable, Sendable {
         targetTriple: String,
         targetCPU: String,
         weightByteCount: Int,
-        profiledLayers: [String]? = nil
+        profiledLayers: [String]? = nil,
+        parallelEntryPoint: String? = nil
     ) {
         self.formatVersion = formatVersion
         self.kilnVersion = kilnVersion
@@ -56,5 +60,6 @@ public struct ArtifactMetadata: Codable, Hashable, Sendable {
         self.targetCPU = targetCPU
         self.weightByteCount = weightByteCount
         self.profiledLayers = profiledLayers
+        self.parallelEntryPoint = parallelEntryPoint
     }
 }

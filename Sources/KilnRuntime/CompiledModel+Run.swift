@@ -60,7 +60,13 @@ extension CompiledModel {
     /// Calls the generated code on the buffers already in the pointer tables.
     @inline(__always)
     func invoke() {
-        entryPoint(arena, UnsafePointer(inputTable), UnsafePointer(outputTable))
+        if let parallel {
+            parallel.entryPoint(
+                arena, UnsafePointer(inputTable), UnsafePointer(outputTable),
+                Unmanaged.passUnretained(parallel.pool).toOpaque(), Self.parallelFor)
+        } else {
+            entryPoint(arena, UnsafePointer(inputTable), UnsafePointer(outputTable))
+        }
     }
 
     /// Throws unless a buffer has exactly the tensor's size and its element alignment.

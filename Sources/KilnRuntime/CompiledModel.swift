@@ -30,9 +30,27 @@ public final class CompiledModel {
             UnsafePointer<UnsafeMutableRawPointer?>?
         ) -> Void
 
+    /// The signature of the generated multi-threaded entry point: the serial one's parameters,
+    /// then the ``ThreadPool`` and the `parallel_for` that hands split layers' rows to it.
+    typealias ParallelEntryPoint =
+        @convention(c) (
+            UnsafeMutableRawPointer?,
+            UnsafePointer<UnsafeRawPointer?>?,
+            UnsafePointer<UnsafeMutableRawPointer?>?,
+            UnsafeMutableRawPointer?,
+            UnsafeMutableRawPointer?
+        ) -> Void
+
     /// Kept alive so that `entryPoint` stays mapped; `nil` for a linked model.
     private let library: DynamicLibrary?
     let entryPoint: EntryPoint
+    /// The multi-threaded entry point and its pool, when the model runs on more than one thread.
+    private(set) var parallel: (entryPoint: ParallelEntryPoint, pool: ThreadPool)?
+    /// `kilnParallelFor` as the pointer the generated code calls.
+    nonisolated(unsafe) static let parallelFor = unsafeBitCast(kilnParallelFor, to: UnsafeMutableRawPointer.self)
+
+    /// The threads a run uses: the pool's, or 1 for a model without split layers or a pool.
+    public var threadCount: Int { parallel?.pool.threadCount ?? 1 }
     /// Scratch memory for the generated code's intermediates, allocated once.
     let arena: UnsafeMutableRawPointer
     /// The pointer tables handed to the entry point, filled in by each run.
@@ -53,7 +71,17 @@ public final class CompiledModel {
     /// versions, and the CPU features the generated code needs, then loads
     /// the library and allocates the arena. Each failure throws a
     /// `RuntimeError` naming the file and what to do about it.
-    public convenience init(contentsOf url: URL) throws {
+    ///
+    /// With `threads` above 1, layers the compiler split among threads (large convolutions and
+    /// matrix products) run on a ``ThreadPool`` of that many threads, created for this model;
+    /// the results are the same bit for bit.
+    public convenience init(contentsOf url: URL, threads: Int = 1) throws {
+        try self.init(contentsOf: url, pool: threads > 1 ? ThreadPool(threads: threads) : nil)
+    }
+
+    /// Loads the artifact at `url` to run its split layers on `pool`, which models may share
+    /// (one runs on it at a time; a layer that finds it busy runs on its caller alone).
+    public convenience init(contentsOf url: URL, pool: ThreadPool?) throws {
         guard url.isFileURL else {
             throw RuntimeError("cannot load '\(url)': compiled models must be local files")
         }
@@ -85,10 +113,20 @@ public final class CompiledModel {
                         + " export '\(symbol)' (\(reason)); the artifact is damaged, recompile it")
             }.assumingMemoryBound(to: UInt64.self)
         }
+        var parallel: (ParallelEntryPoint, ThreadPool)?
+        if let pool, pool.threadCount > 1, let symbol = metadata.parallelEntryPoint {
+            let parallelAddress = try library.address(of: symbol) { reason in
+                RuntimeError(
+                    "'\(source)' (model '\(metadata.modelName)') does not export its multi-threaded entry point"
+                        + " '\(symbol)' (\(reason)); the artifact is damaged, recompile it")
+            }
+            parallel = (unsafeBitCast(parallelAddress, to: ParallelEntryPoint.self), pool)
+        }
         self.init(
             metadata: metadata, url: url, library: library, entryPoint: unsafeBitCast(address, to: EntryPoint.self),
             requirements: requirements)
         layerCycleCounters = counters
+        self.parallel = parallel
     }
 
     /// Takes ownership of a loaded entry point and allocates the arena and pointer tables once.

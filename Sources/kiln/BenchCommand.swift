@@ -29,6 +29,15 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print each layer's time, kernel, MACs and achieved GOP/s (needs a model file).")
     var perLayer = false
 
+    @Option(help: "Threads that share the layers split among threads (1 to \(ThreadPool.maximumThreadCount)).")
+    var threads = 1
+
+    func validate() throws {
+        guard (1...ThreadPool.maximumThreadCount).contains(threads) else {
+            throw ValidationError("--threads must be from 1 to \(ThreadPool.maximumThreadCount), got \(threads)")
+        }
+    }
+
     func run() throws {
         let url = URL(fileURLWithPath: path)
         var compiled: Compiler.Result?
@@ -38,7 +47,7 @@ struct BenchCommand: ParsableCommand {
                 throw ValidationError(
                     "--per-layer compiles the model with per-layer counters: give the model file (.swift, .tflite, .onnx), not an artifact")
             }
-            model = try CompiledModel(contentsOf: url)
+            model = try CompiledModel(contentsOf: url, threads: threads)
         } else {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-bench-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
@@ -46,7 +55,7 @@ struct BenchCommand: ParsableCommand {
             guard let first = results.first else { throw ValidationError("\(path) defines no model") }
             if results.count > 1 { print("benchmarking '\(first.metadata.modelName)', the first of \(results.count) models") }
             compiled = first
-            model = try CompiledModel(contentsOf: first.artifact)
+            model = try CompiledModel(contentsOf: first.artifact, threads: threads)
         }
         guard model.metadata.inputs.count == 1, model.metadata.outputs.count == 1 else {
             throw ValidationError("kiln bench supports models with one input and one output")
@@ -55,7 +64,11 @@ struct BenchCommand: ParsableCommand {
         let median = samples[samples.count / 2]
         let p10 = samples[samples.count / 10]
         let p90 = samples[samples.count * 9 / 10]
-        print(String(format: "%@: median %.2f µs (p10 %.2f, p90 %.2f) over %d runs", model.metadata.modelName, median, p10, p90, runs))
+        let threadNote = model.threadCount > 1 ? ", \(model.threadCount) threads" : ""
+        print(
+            String(
+                format: "%@: median %.2f µs (p10 %.2f, p90 %.2f) over %d runs%@", model.metadata.modelName, median, p10, p90,
+                runs, threadNote))
         if perLayer, let compiled, let cycles = model.layerCycles() {
             let mean = samples.reduce(0, +) / Double(samples.count)
             print(try Self.layerTable(compiled, cycles: cycles, meanMicroseconds: mean))

@@ -101,10 +101,10 @@ struct ConvolutionWindows {
                 }
                 place(oy, from: middle, to: width, rowsInside: rowsInside)
             }
-            guard !checkingEveryRow else { return ir.loop("oy", from: 0, to: output[1]) { row($0, rowsInside: false) } }
-            ir.loop("oy", from: 0, to: rows.lowerBound) { row($0, rowsInside: false) }
-            ir.loop("oy", from: rows.lowerBound, to: rows.upperBound) { row($0, rowsInside: true) }
-            ir.loop("oy", from: rows.upperBound, to: output[1]) { row($0, rowsInside: false) }
+            guard !checkingEveryRow else { return emitter.rowLoop("oy", from: 0, to: output[1]) { row($0, rowsInside: false) } }
+            emitter.rowLoop("oy", from: 0, to: rows.lowerBound) { row($0, rowsInside: false) }
+            emitter.rowLoop("oy", from: rows.lowerBound, to: rows.upperBound) { row($0, rowsInside: true) }
+            emitter.rowLoop("oy", from: rows.upperBound, to: output[1]) { row($0, rowsInside: false) }
         }
     }
 

@@ -121,7 +121,7 @@ struct DepthwiseConv2DKernel {
         let border = ChannelRuns(self, channels: channels, pixels: borders.map(\.count).max() ?? 1)
         let firstColumn = interior.lowerBound - columnGeometry.padBefore
         ir.loop("n", from: 0, to: output[0]) { batch in
-            ir.loop("oy", from: 0, to: output[1]) { outputRow in
+            emitter.rowLoop("oy", from: 0, to: output[1]) { outputRow in
                 let outputRowBase = emitter.affine(ir.add(emitter.affine(batch, times: output[1]), outputRow), times: output[2])
                 // Each window row's input at the first interior pixel's window origin.
                 let rowPointers = (0..<kernel.height).map { ky -> IRValue in

@@ -30,7 +30,7 @@ struct FullyConnectedKernel {
                     // Blocks of rows share each weight load; the rows left over make one smaller block.
                     let blocked = size / block * block
                     for (start, end, step) in [(0, blocked, block), (blocked, size, size - blocked)] where end > start {
-                        ir.loop("row", from: ir.add(first, emitter.index(start)), to: ir.add(first, emitter.index(end)), step: step) { row in
+                        emitter.rowLoop("row", from: ir.add(first, emitter.index(start)), to: ir.add(first, emitter.index(end)), step: step) { row in
                             let rows = (0..<step).map { ir.add(row, emitter.index($0)) }
                             dot.emitTile(
                                 run: run, index: tileIndex, output: output,

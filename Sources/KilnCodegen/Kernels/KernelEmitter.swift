@@ -15,6 +15,26 @@ struct KernelEmitter {
     let entryBlock: IRBlock
     /// Whether the target has fused multiply-add instructions (every level but SSE4.1).
     var hasFMA = true
+    /// The positions of the node's split axis (``KernelChoice/RowSplit``) this call computes,
+    /// as `i64` parameters; `nil` computes them all.
+    var rowRange: (begin: IRValue, end: IRValue)?
+
+    /// `ir.loop` over positions `start..<end` (by `step`) of the split axis, limited to
+    /// ``rowRange``; without one, exactly `ir.loop`. A caller's chunk boundaries are multiples of
+    /// the split's granularity, so a stepped loop starting at a multiple keeps its blocks.
+    func rowLoop(_ name: String, from start: Int, to end: Int, step: Int = 1, body: (IRValue) -> Void) {
+        guard rowRange != nil else { return ir.loop(name, from: start, to: end, step: step, body: body) }
+        guard end > start else { return }
+        rowLoop(name, from: index(start), to: index(end), step: step, body: body)
+    }
+
+    /// ``rowLoop(_:from:to:step:body:)`` with bounds known at run time.
+    func rowLoop(_ name: String, from start: IRValue, to end: IRValue, step: Int = 1, body: (IRValue) -> Void) {
+        guard let rowRange else { return ir.loop(name, from: start, to: end, step: step, body: body) }
+        let first = ir.select(ir.icmp(.sgt, start, rowRange.begin), start, rowRange.begin)
+        let last = ir.select(ir.icmp(.slt, end, rowRange.end), end, rowRange.end)
+        ir.loop(name, from: first, to: last, step: step, body: body)
+    }
 
     /// `<lanes x float>`.
     func vectorType(_ lanes: Int) -> IRType { ir.vector(ir.f32, lanes) }
@@ -238,7 +258,7 @@ extension KernelEmitter {
         output: Shape, strides: [Int], rows: WindowGeometry, columns: WindowGeometry, _ body: (WindowPosition) -> Void
     ) {
         ir.loop("batch", from: 0, to: output[0]) { batch in
-            ir.loop("oy", from: 0, to: output[1]) { oy in
+            rowLoop("oy", from: 0, to: output[1]) { oy in
                 ir.loop("ox", from: 0, to: output[2]) { ox in
                     let pixel = affine(ir.add(affine(batch, times: output[1]), oy), times: output[2])
                     body(

@@ -143,7 +143,7 @@ struct VNNIGEMMKernel {
         }
         let blocked = rows / rowsPerBlock * rowsPerBlock
         for (first, last, size) in [(0, blocked, rowsPerBlock), (blocked, rows, rows - blocked)] where last > first {
-            ir.loop("row", from: first, to: last, step: size) { row in
+            emitter.rowLoop("row", from: first, to: last, step: size) { row in
                 let rowIndices = (0..<size).map { ir.add(row, emitter.index($0)) }
                 let bases = rowIndices.map { emitter.affine($0, times: depth) }
                 let sources: [IRValue]

@@ -53,6 +53,24 @@ public struct KernelChoice: Sendable, Hashable {
     public var name: String
     /// The residual `add` node (by index) fused into this layer's epilogue, if any.
     public var residualAdd: Int? = nil
+    /// How the layer's work divides among threads; `nil` for a layer that runs on one.
+    public var split: RowSplit? = nil
+
+    /// Independent positions of a layer's outermost output axis that threads share: output rows of
+    /// a convolution (in every batch entry), rows of a matrix product. Each call computes a range
+    /// of them whose ends are multiples of `granularity` (the kernel's block of rows), or `units`.
+    public struct RowSplit: Sendable, Hashable {
+        /// Positions along the split axis.
+        public var units: Int
+        /// The block size chunk boundaries are multiples of.
+        public var granularity: Int
+
+        /// Creates a split of `units` positions in blocks of `granularity`.
+        public init(units: Int, granularity: Int) {
+            self.units = units
+            self.granularity = granularity
+        }
+    }
 
     /// Whether the node is emitted as part of another.
     public var isAbsorbed: Bool {

@@ -35,7 +35,44 @@ public struct KernelPlan: Sendable {
             choices[add] = KernelChoice(
                 kernel: .absorbed(into: fusion.layer), name: "absorbed into \(graph.nodes[fusion.layer].name)")
         }
+        for index in choices.indices {
+            choices[index].split = Self.split(graph.nodes[index], choices[index].kernel, in: graph)
+        }
         self.choices = choices
+    }
+
+    /// Multiply-accumulates below which a layer stays on one thread: waking the workers and
+    /// waiting for them costs about as much as this much work.
+    public static let parallelMACs = 150_000
+
+    /// How `node`'s work divides among threads under `kernel`: by output rows for convolutions,
+    /// by rows in blocks for matrix products; `nil` for other kernels, for layers under
+    /// ``parallelMACs`` and for those with under two blocks of rows.
+    static func split(_ node: Node, _ kernel: KernelChoice.Kernel, in graph: Graph) -> KernelChoice.RowSplit? {
+        let output = graph.type(of: node.outputs[0]).shape
+        guard node.inputs.count > 1, output.rank >= 2 else { return nil }
+        let filter = graph.type(of: node.inputs[1]).shape
+        let split: KernelChoice.RowSplit
+        let macsPerOutput: Int
+        switch kernel {
+        case .gemm(let rows), .gemmVNNI(let rows, _), .dynamicRangeGEMMVNNI(_, let rows):
+            let units = max(filter[0], 1)
+            split = .init(units: output.elementCount / units, granularity: rows)
+            macsPerOutput = filter.elementCount / units
+        case .conv, .convVNNI:
+            guard output.rank == 4 else { return nil }
+            split = .init(units: output[1], granularity: 1)
+            macsPerOutput = filter.elementCount / max(filter[0], 1)
+        case .depthwise, .depthwisePairwise:
+            guard output.rank == 4, filter.rank == 4 else { return nil }
+            split = .init(units: output[1], granularity: 1)
+            macsPerOutput = filter[1] * filter[2]
+        case .absorbed, .standard:
+            return nil
+        }
+        let macs = output.elementCount.multipliedReportingOverflow(by: macsPerOutput)
+        guard macs.overflow || macs.partialValue >= parallelMACs, split.units >= 2 * split.granularity else { return nil }
+        return split
     }
 
     /// Layers (by node index) that absorb the per-row dynamic-range rounding
