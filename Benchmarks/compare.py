@@ -118,11 +118,16 @@ def onnx_runtime(path, sample):
     return call, call()[0]
 
 
-def kiln(artifact, sample):
-    """The artifact's entry point on `sample` and its output."""
+def kiln_metadata(artifact):
+    """The JSON metadata trailer of a Kiln artifact (entry point, arena size, input and output signatures)."""
     data = open(artifact, "rb").read()
     library_size, metadata_size, _ = struct.unpack("<QQQ", data[-32:-8])
-    metadata = json.loads(data[library_size:library_size + metadata_size])
+    return json.loads(data[library_size:library_size + metadata_size])
+
+
+def kiln(artifact, sample):
+    """The artifact's entry point on `sample` and its output."""
+    metadata = kiln_metadata(artifact)
     library = ctypes.CDLL(artifact)
     entry = getattr(library, metadata["entryPoint"])
     entry.restype = None
@@ -246,11 +251,8 @@ def float_twin(name, names):
     return name + "_float32" if name + "_float32" in names else None
 
 
-def compare_models(kiln_tool, folders, runs, inputs_folders):
-    runnable = kiln_available(kiln_tool)
-    if runnable:
-        print(f"ctypes call overhead: {call_overhead(runs):.2f} µs (in the Kiln column; LiteRT and ORT pay their own bindings' overhead)")
-    notes = [] if runnable else [f"Kiln: {kiln_tool} is not an executable: no Kiln columns"]
+def find_models(folders):
+    """(name, folder, NAME.tflite or None, NAME.onnx or None) for each model of the folders, in table order."""
     listings = {folder: sorted(os.listdir(folder)) for folder in folders}
     tflite_names = {os.path.splitext(f)[0] for files in listings.values() for f in files if f.endswith(".tflite")}
     onnx_paths = {}  # name -> NAME.onnx, the one beside NAME.tflite first
@@ -267,13 +269,26 @@ def compare_models(kiln_tool, folders, runs, inputs_folders):
                 models.append((name, folder, os.path.join(folder, file), onnx_paths.get(name)))
             elif extension == ".onnx" and name not in tflite_names and onnx_paths[name] == os.path.join(folder, file):
                 models.append((name, folder, None, os.path.join(folder, file)))
+    return models
+
+
+def model_inputs(name, folder, folders, inputs_folders):
+    """The model's input file: in its folder, then the other folders, then the inputs folders; None if none."""
+    return input_file([folder] + [f for f in folders if f != folder] + inputs_folders, name)
+
+
+def compare_models(kiln_tool, folders, runs, inputs_folders):
+    runnable = kiln_available(kiln_tool)
+    if runnable:
+        print(f"ctypes call overhead: {call_overhead(runs):.2f} µs (in the Kiln column; LiteRT and ORT pay their own bindings' overhead)")
+    notes = [] if runnable else [f"Kiln: {kiln_tool} is not an executable: no Kiln columns"]
+    models = find_models(folders)
 
     header = ["model", "Kiln µs", "LiteRT µs", "ORT µs", "Kiln/LiteRT", "Kiln/ORT", "max abs diff Kiln vs LiteRT"]
     rows, kiln_times = [], {}
     with tempfile.TemporaryDirectory() as directory:
         for number, (name, folder, tflite, onnx) in enumerate(models):
-            search = [folder] + [f for f in folders if f != folder] + inputs_folders
-            inputs = input_file(search, name)
+            inputs = model_inputs(name, folder, folders, inputs_folders)
             if inputs is None:
                 continue
             sample = np.load(inputs)[:1]
