@@ -18,7 +18,8 @@ public struct ModelReport: Sendable {
         public var parameters: Int
         /// Multiply-accumulates per inference.
         public var macs: Int
-        /// The kernel chosen for the layer, when the report was made with a plan.
+        /// The kernel chosen for the layer, when the report was made with a plan; `∥N` after it
+        /// when the layer's N rows are split among threads.
         public var kernel: String?
     }
 
@@ -51,7 +52,12 @@ public struct ModelReport: Sendable {
             let macs = macsPerOutput.isEmpty ? 0 : Shape(macsPerOutput + output.dimensions).elementCount
             return Layer(
                 name: node.name, kind: node.op.kindName, activation: node.op.fusedActivation?.rawValue,
-                outputShape: output, parameters: parameters, macs: macs, kernel: plan?.choices[index].name)
+                outputShape: output, parameters: parameters, macs: macs,
+                kernel: plan.map { plan in
+                    let choice = plan.choices[index]
+                    // Split layers say how many rows threads share.
+                    return choice.name + (choice.split.map { "∥\($0.units)" } ?? "")
+                })
         }
         var parameterCount = 0
         var zeros = 0

@@ -24,9 +24,11 @@ public enum SwiftAPIGenerator {
             "extension \(name) {",
             "    /// Loads the native code Kiln compiled from this model at build time.",
             "    ///",
+            "    /// With `threads` above 1, its large layers are split among that many threads (the same results).",
+            "    ///",
             "    /// - Throws: `RuntimeError` if the artifact is missing, damaged, or needs CPU features this machine lacks.",
-            "    static func compiled() throws -> \(compiled) {",
-            "        try \(compiled)()",
+            "    static func compiled(threads: Int = 1) throws -> \(compiled) {",
+            "        try \(compiled)(threads: threads)",
             "    }",
             "}",
             "",
@@ -53,12 +55,12 @@ public enum SwiftAPIGenerator {
         }
         lines += [
             "",
-            "    /// Loads the artifact `\(name).kiln` from this target's resources.",
-            "    init() throws {",
+            "    /// Loads the artifact `\(name).kiln` from this target's resources, to run on `threads` threads.",
+            "    init(threads: Int = 1) throws {",
             "        guard let url = Bundle.module.url(forResource: \"\(name)\", withExtension: \"kiln\") else {",
             "            throw RuntimeError(\"\(name).kiln is missing from the app's resources; is KilnPlugin applied to this target?\")",
             "        }",
-            "        model = try CompiledModel(contentsOf: url)",
+            "        model = try CompiledModel(contentsOf: url, threads: threads)",
             "    }",
         ]
         let isSimple = metadata.inputs.count == 1 && metadata.outputs.count == 1

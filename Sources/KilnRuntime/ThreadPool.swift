@@ -45,8 +45,10 @@ public final class ThreadPool: @unchecked Sendable {
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var workers: [pthread_t] = []
 
-    /// Spins on the generation counter before a worker parks: about 20–100 µs.
-    static let spinsBeforeParking = 20_000
+    /// Spins on the generation counter before a worker parks, about a millisecond (pthreadpool,
+    /// which XNNPACK uses, spins as long): long enough that workers stay awake through the
+    /// unsplit layers between split ones, since waking a parked thread costs tens of microseconds.
+    static let spinsBeforeParking = 1_000_000
 
     /// The most threads a pool takes: beyond this, the layers of the models Kiln targets are
     /// too small to share.
