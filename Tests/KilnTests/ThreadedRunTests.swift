@@ -84,7 +84,12 @@ import Testing
     @Test func smallLayersAreNotSplit() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try Compiler().compile(QuantizeInt8Tests.network(), options: CompileOptions(), outputDirectory: directory)
+        var graph = Graph(name: "small")
+        let x = graph.addInput(name: "x", type: TensorType(.float32, [1, 8, 8, 4]))
+        let filter = graph.addConstant(name: "w", data: TensorData(uniformValues(8 * 9 * 4, seed: 3), shape: [8, 3, 3, 4]))
+        // 8·8·8 outputs of 36 MACs: 18 432, under KernelPlan.parallelMACs.
+        graph.outputs = [try graph.addNode(.conv2D(Conv2DAttributes(padding: .same)), inputs: [x, filter], name: "conv")]
+        let result = try Compiler().compile(graph, options: CompileOptions(), outputDirectory: directory)
         #expect(result.metadata.parallelEntryPoint == nil)
         let model = try CompiledModel(contentsOf: result.artifact, threads: 2)
         #expect(model.threadCount == 1)
