@@ -58,10 +58,11 @@ struct NodeFunction {
         case .gemm(let rowsPerBlock):
             let layer = gemmShape
             let dot = try dotProduct(activation: node.op.fusedActivation)
-            return FullyConnectedKernel(
+            var kernel = FullyConnectedKernel(
                 emitter: emitter, dot: dot, rows: layer.rows, depth: layer.depth, units: layer.units,
-                rowsPerBlock: rowsPerBlock
-            ).emit(input: pointers[0], output: output)
+                rowsPerBlock: rowsPerBlock)
+            kernel.splitsOutputChannels = choice.split?.axis == .outputChannels
+            return kernel.emit(input: pointers[0], output: output)
         case .gemmVNNI(let rowsPerBlock, let staged):
             let layer = gemmShape
             return try vnniKernel(channels: layer.depth, taps: 1).emitRows(

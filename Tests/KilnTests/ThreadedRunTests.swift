@@ -31,8 +31,13 @@ import Testing
         let merged = try graph.addNode(
             .depthwiseConv2D(Conv2DAttributes(padding: .same)), inputs: [pointwise, constant([1, 3, 3, 64])], name: "merged")
         let rows = try graph.addNode(.reshape([33 * 15, 64]), inputs: [merged], name: "rows")
+        let dense = try graph.addNode(
+            .fullyConnected(activation: .relu), inputs: [rows, constant([256, 64]), constant([256])], name: "dense")
+        let pooled = try graph.addNode(.mean(axes: [0], keepDimensions: true), inputs: [dense], name: "pooled")
+        // A matrix-vector product: one row, its 200 output channels split in register tiles.
         graph.outputs = [
-            try graph.addNode(.fullyConnected(activation: nil), inputs: [rows, constant([48, 64]), constant([48])], name: "dense")
+            try graph.addNode(
+                .fullyConnected(activation: nil), inputs: [pooled, constant([200, 256]), constant([200])], name: "classifier")
         ]
         return graph
     }
@@ -51,6 +56,10 @@ import Testing
         let plan = KernelPlan(graph: result.graph, isa: try Compiler.targetMachine(options.target).isaLevel)
         let split = zip(result.graph.nodes, plan.choices).filter { $0.1.split != nil }.map(\.0.name)
         #expect(Set(["stem", "depthwise", "pointwise", "merged", "dense"]).isSubset(of: split), "\(split)")
+        let classifier = try #require(result.graph.nodes.firstIndex { $0.name == "classifier" })
+        if precision == "float32" {
+            #expect(plan.choices[classifier].split?.axis == .outputChannels, "\(plan.choices[classifier])")
+        }
         #expect(result.metadata.parallelEntryPoint == "kiln_run_parallel")
 
         let input = uniformValues(33 * 29 * 8, in: -1...1, seed: 9)

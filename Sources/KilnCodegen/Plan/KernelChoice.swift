@@ -60,15 +60,27 @@ public struct KernelChoice: Sendable, Hashable {
     /// a convolution (in every batch entry), rows of a matrix product. Each call computes a range
     /// of them whose ends are multiples of `granularity` (the kernel's block of rows), or `units`.
     public struct RowSplit: Sendable, Hashable {
+        /// The output axis a layer's work is split along.
+        public enum Axis: Sendable, Hashable {
+            /// Output rows of a convolution, rows of a matrix product.
+            case rows
+            /// Output channels of a matrix product with too few rows to split (a matrix-vector
+            /// product), in whole register tiles.
+            case outputChannels
+        }
+
         /// Positions along the split axis.
         public var units: Int
         /// The block size chunk boundaries are multiples of.
         public var granularity: Int
+        /// The axis split.
+        public var axis: Axis
 
-        /// Creates a split of `units` positions in blocks of `granularity`.
-        public init(units: Int, granularity: Int) {
+        /// Creates a split of `units` positions along `axis` in blocks of `granularity`.
+        public init(units: Int, granularity: Int, axis: Axis = .rows) {
             self.units = units
             self.granularity = granularity
+            self.axis = axis
         }
     }
 

@@ -36,7 +36,7 @@ public struct KernelPlan: Sendable {
                 kernel: .absorbed(into: fusion.layer), name: "absorbed into \(graph.nodes[fusion.layer].name)")
         }
         for index in choices.indices {
-            choices[index].split = Self.split(graph.nodes[index], choices[index].kernel, in: graph)
+            choices[index].split = Self.split(graph.nodes[index], choices[index].kernel, in: graph, isa: isa)
         }
         self.choices = choices
     }
@@ -50,17 +50,25 @@ public struct KernelPlan: Sendable {
     /// How `node`'s work divides among threads under `kernel`: by output rows for convolutions,
     /// by rows in blocks for matrix products; `nil` for other kernels, for layers under
     /// ``parallelMACs`` and for those with under two blocks of rows.
-    static func split(_ node: Node, _ kernel: KernelChoice.Kernel, in graph: Graph) -> KernelChoice.RowSplit? {
+    static func split(_ node: Node, _ kernel: KernelChoice.Kernel, in graph: Graph, isa: ISALevel) -> KernelChoice.RowSplit? {
         let output = graph.type(of: node.outputs[0]).shape
         guard node.inputs.count > 1, output.rank >= 2 else { return nil }
         let filter = graph.type(of: node.inputs[1]).shape
-        let split: KernelChoice.RowSplit
+        var split: KernelChoice.RowSplit
         let macsPerOutput: Int
         switch kernel {
         case .gemm(let rows), .gemmVNNI(let rows, _), .dynamicRangeGEMMVNNI(_, let rows):
             let units = max(filter[0], 1)
             split = .init(units: output.elementCount / units, granularity: rows)
             macsPerOutput = filter.elementCount / units
+            // Too few rows (a matrix-vector product): float layers split their output channels
+            // in whole register tiles instead (PackedFilter's widest tile).
+            let tile = isa.laneWidth * PackedFilter.vectorsPerTile
+            if case .gemm = kernel, split.units < 2 * split.granularity, graph.type(of: node.outputs[0]).dtype == .float32,
+                units >= 2 * tile
+            {
+                split = .init(units: units, granularity: tile, axis: .outputChannels)
+            }
         case .conv, .convVNNI:
             guard output.rank == 4 else { return nil }
             split = .init(units: output[1], granularity: 1)
