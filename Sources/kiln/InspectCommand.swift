@@ -49,15 +49,20 @@ struct InspectCommand: ParsableCommand {
                     options.quantization = quantization
                     options.location = nil
                 }
-                let optimized = try Compiler().optimize(model.graph, options: options)
+                // With --quantization, calibration runs once for the report and the graph.
+                var quantizationReport: QuantizationReport?
+                let optimized: Graph
+                if showsQuantization {
+                    let result = try Compiler().optimizeReportingQuantization(
+                        model.graph, options: options, samples: quantizing.calibrationSource)
+                    (optimized, quantizationReport) = (result.optimized, result.report)
+                } else {
+                    optimized = try Compiler().optimize(model.graph, options: options)
+                }
                 let level = try isa ?? Compiler.targetMachine(options.target).isaLevel
                 print("model \(model.name) (kernels for \(level.rawValue))")
                 print(ModelReport(optimized, plan: KernelPlan(graph: optimized, isa: level)).table)
-                if showsQuantization {
-                    let report = try Compiler().quantizationReport(
-                        model.graph, options: options, samples: quantizing.calibrationSource)
-                    print("\nquantization\n" + report.table)
-                }
+                if let quantizationReport { print("\nquantization\n" + quantizationReport.table) }
                 if memory || memorySvg != nil, let report = MemoryReport(optimized) {
                     if memory { print("\nmemory\n" + report.table) }
                     if let memorySvg {
