@@ -275,7 +275,7 @@ def kiln_report(tool, model, calibration):
 
 
 def kiln_bench(tool, artifact, runs):
-    stdout = kiln(tool, "bench", artifact, "--runs", runs)
+    stdout = kiln(tool, "bench", artifact, "--runs", runs, "--threads", 1)
     match = re.search(r"median\s+([0-9.]+)\s*(µs|us|ms|ns)", stdout)
     if not match:
         raise KilnError(f"no `median X µs` in kiln bench output: {stdout.strip()!r}")

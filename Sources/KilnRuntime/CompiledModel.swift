@@ -72,16 +72,22 @@ public final class CompiledModel {
     /// the library and allocates the arena. Each failure throws a
     /// `RuntimeError` naming the file and what to do about it.
     ///
-    /// With `threads` above 1, layers the compiler split among threads (large convolutions and
-    /// matrix products) run on a ``ThreadPool`` of that many threads, created for this model;
-    /// the results are the same bit for bit.
-    public convenience init(contentsOf url: URL, threads: Int = 1) throws {
-        try self.init(contentsOf: url, pool: threads > 1 ? ThreadPool(threads: threads) : nil)
+    /// With `threads` above 1 (by default one per performance core, ``ThreadPool/defaultThreadCount``),
+    /// layers the compiler split among threads (large convolutions and matrix products) run on a
+    /// ``ThreadPool`` of that many threads, created for this model when it has such layers; the
+    /// results are the same bit for bit as on one thread.
+    public convenience init(contentsOf url: URL, threads: Int = ThreadPool.defaultThreadCount) throws {
+        try self.init(contentsOf: url, makePool: threads > 1 ? { ThreadPool(threads: threads) } : nil)
     }
 
     /// Loads the artifact at `url` to run its split layers on `pool`, which models may share
     /// (one runs on it at a time; a layer that finds it busy runs on its caller alone).
     public convenience init(contentsOf url: URL, pool: ThreadPool?) throws {
+        try self.init(contentsOf: url, makePool: pool.map { pool in { pool } })
+    }
+
+    /// Loads the artifact at `url`, calling `makePool` for a pool only if the model has split layers.
+    private convenience init(contentsOf url: URL, makePool: (() -> ThreadPool)?) throws {
         guard url.isFileURL else {
             throw RuntimeError("cannot load '\(url)': compiled models must be local files")
         }
@@ -114,7 +120,7 @@ public final class CompiledModel {
             }.assumingMemoryBound(to: UInt64.self)
         }
         var parallel: (ParallelEntryPoint, ThreadPool)?
-        if let pool, pool.threadCount > 1, let symbol = metadata.parallelEntryPoint {
+        if let symbol = metadata.parallelEntryPoint, let pool = makePool?(), pool.threadCount > 1 {
             let parallelAddress = try library.address(of: symbol) { reason in
                 RuntimeError(
                     "'\(source)' (model '\(metadata.modelName)') does not export its multi-threaded entry point"

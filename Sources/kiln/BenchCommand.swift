@@ -29,14 +29,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print each layer's time, kernel, MACs and achieved GOP/s (needs a model file).")
     var perLayer = false
 
-    @Option(help: "Threads that share the layers split among threads (1 to \(ThreadPool.maximumThreadCount)).")
-    var threads = 1
-
-    func validate() throws {
-        guard (1...ThreadPool.maximumThreadCount).contains(threads) else {
-            throw ValidationError("--threads must be from 1 to \(ThreadPool.maximumThreadCount), got \(threads)")
-        }
-    }
+    @OptionGroup var threading: ThreadsOption
 
     func run() throws {
         let url = URL(fileURLWithPath: path)
@@ -47,7 +40,7 @@ struct BenchCommand: ParsableCommand {
                 throw ValidationError(
                     "--per-layer compiles the model with per-layer counters: give the model file (.swift, .tflite, .onnx), not an artifact")
             }
-            model = try CompiledModel(contentsOf: url, threads: threads)
+            model = try CompiledModel(contentsOf: url, threads: threading.threads)
         } else {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-bench-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
@@ -55,7 +48,7 @@ struct BenchCommand: ParsableCommand {
             guard let first = results.first else { throw ValidationError("\(path) defines no model") }
             if results.count > 1 { print("benchmarking '\(first.metadata.modelName)', the first of \(results.count) models") }
             compiled = first
-            model = try CompiledModel(contentsOf: first.artifact, threads: threads)
+            model = try CompiledModel(contentsOf: first.artifact, threads: threading.threads)
         }
         guard model.metadata.inputs.count == 1, model.metadata.outputs.count == 1 else {
             throw ValidationError("kiln bench supports models with one input and one output")

@@ -15,8 +15,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "A float32 .npy file whose first axis is the batch of inputs.")
     var inputs: String
 
-    @Option(help: "Threads that share the layers split among threads (1 to \(ThreadPool.maximumThreadCount)).")
-    var threads = 1
+    @OptionGroup var threading: ThreadsOption
 
     @Option(help: "Where to write the outputs as .npy, batch first.")
     var outputs: String
@@ -24,10 +23,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let artifactURL = URL(fileURLWithPath: artifact)
         let inputsURL = URL(fileURLWithPath: inputs)
-        guard (1...ThreadPool.maximumThreadCount).contains(threads) else {
-            throw ValidationError("--threads must be from 1 to \(ThreadPool.maximumThreadCount), got \(threads)")
-        }
-        let model = try CompiledModel(contentsOf: artifactURL, threads: threads)
+        let model = try CompiledModel(contentsOf: artifactURL, threads: threading.threads)
         guard model.metadata.inputs.count == 1, model.metadata.outputs.count == 1 else {
             throw CommandError("\(artifact): kiln run supports models with one input and one output")
         }

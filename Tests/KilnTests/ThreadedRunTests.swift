@@ -63,7 +63,7 @@ import Testing
         #expect(result.metadata.parallelEntryPoint == "kiln_run_parallel")
 
         let input = uniformValues(33 * 29 * 8, in: -1...1, seed: 9)
-        let serial = try CompiledModel(contentsOf: result.artifact)
+        let serial = try CompiledModel(contentsOf: result.artifact, threads: 1)
         #expect(serial.threadCount == 1)
         let expected = try serial.run(inputs: [input])
         for threads in [2, 3, 4] {
