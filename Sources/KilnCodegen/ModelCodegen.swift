@@ -131,7 +131,7 @@ public struct ModelCodegen {
         var calls: [NodeCall] = []
         for (index, node) in graph.nodes.enumerated() {
             let choice = kernels.choices[index]
-            if choice.isAbsorbed { continue }
+            if choice.emitsNothing { continue }
             var operands = try NodeOperands(node: node, graph: graph)
             if case .dynamicRangeGEMMVNNI(let rounding, _) = choice.kernel {
                 operands.bufferOperands[0] = graph.nodes[rounding].inputs[0]

@@ -28,7 +28,8 @@ struct NodeFunction {
         let function = ir.addFunction(name: "node\(index).\(node.op.kindName).\(node.name)", type: type, linkage: .internal)
         configure(function)
         for parameter in 0..<parameterCount {
-            ir.addParameterAttribute("noalias", to: function, parameter: parameter)
+            // A result computed in place shares its operand's bytes, which `noalias` would deny.
+            if !choice.inPlace { ir.addParameterAttribute("noalias", to: function, parameter: parameter) }
             ir.addParameterAttribute("nocapture", to: function, parameter: parameter)
         }
         let caller = ir.insertBlock
@@ -53,7 +54,7 @@ struct NodeFunction {
         let shapes = node.inputs.map { graph.type(of: $0).shape }
         let elementwise = ElementwiseKernel(emitter: emitter)
         switch choice.kernel {
-        case .absorbed:
+        case .absorbed, .elided:
             return
         case .gemm(let rowsPerBlock):
             let layer = gemmShape

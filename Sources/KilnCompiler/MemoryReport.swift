@@ -16,6 +16,8 @@ public struct MemoryReport: Sendable {
         public var byteCount: Int
         /// The first and last node (by index) during which it is live.
         public var live: ClosedRange<Int>
+        /// The operand whose bytes it is computed over, for a result computed in place.
+        public var inPlaceOf: String?
     }
 
     /// The buffers, by offset then first use.
@@ -32,16 +34,18 @@ public struct MemoryReport: Sendable {
     /// The report of `graph`'s memory plan; `nil` when the graph has none (passes have not run).
     public init?(_ graph: Graph) {
         guard let plan = graph.memoryPlan else { return nil }
-        let lifetimes = graph.lifetimes()
-        buffers = lifetimes.compactMap { value, live in
+        buffers = graph.lifetimes().compactMap { value, live in
             plan.offsets[value].map {
-                Buffer(name: graph[value].name, offset: $0, byteCount: graph.type(of: value).byteCount, live: live)
+                Buffer(
+                    name: graph[value].name, offset: $0, byteCount: graph.type(of: value).byteCount, live: live,
+                    inPlaceOf: plan.inPlace[value].map { graph[$0].name })
             }
         }.sorted { ($0.offset, $0.live.lowerBound, $0.name) < ($1.offset, $1.live.lowerBound, $1.name) }
         arenaByteCount = plan.arenaByteCount
-        lowerBound = graph.liveBytesLowerBound(alignment: plan.alignment)
-        let planner = PlanMemoryPass(alignment: plan.alignment)
-        arenaByOrder = planner.orders.map { ($0.rawValue, planner.plan(graph, order: $0, lifetimes: lifetimes).arenaByteCount) }
+        lowerBound = graph.liveBytesLowerBound(alignment: plan.alignment, inPlace: plan.inPlace)
+        let planner = PlanMemoryPass(alignment: plan.alignment, inPlace: !plan.inPlace.isEmpty)
+        let planned = planner.buffers(of: graph)
+        arenaByOrder = planner.orders.map { ($0.rawValue, planner.plan(graph, order: $0, buffers: planned).arenaByteCount) }
         nodeCount = graph.nodes.count
     }
 
@@ -50,10 +54,10 @@ public struct MemoryReport: Sendable {
         let rows = buffers.map { buffer in
             [
                 TextTable.shortened(buffer.name), String(buffer.offset), String(buffer.byteCount),
-                "\(buffer.live.lowerBound)…\(buffer.live.upperBound)",
+                "\(buffer.live.lowerBound)…\(buffer.live.upperBound)", buffer.inPlaceOf.map(TextTable.shortened) ?? "",
             ]
         }
-        var lines = TextTable.lines(header: ["buffer", "offset", "bytes", "live (nodes)"], rows: rows)
+        var lines = TextTable.lines(header: ["buffer", "offset", "bytes", "live (nodes)", "in place of"], rows: rows)
         lines.append("")
         let ratio = lowerBound > 0 ? String(format: " (%.2f× the lower bound)", Double(arenaByteCount) / Double(lowerBound)) : ""
         lines.append("arena bytes:  \(arenaByteCount)\(ratio)")
@@ -94,7 +98,8 @@ public struct MemoryReport: Sendable {
                 String(
                     format: "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"hsl(%ld,60%%,65%%)\" stroke=\"#333\" stroke-width=\"0.5\">",
                     left, top, max(x(buffer.live.upperBound + 1) - left, 1), max(y(buffer.offset + buffer.byteCount) - top, 1), hue)
-                    + "<title>\(escaped(buffer.name)): \(buffer.byteCount) bytes at \(buffer.offset), nodes \(buffer.live.lowerBound)…\(buffer.live.upperBound)</title></rect>"
+                    + "<title>\(escaped(buffer.name)): \(buffer.byteCount) bytes at \(buffer.offset), nodes \(buffer.live.lowerBound)…\(buffer.live.upperBound)"
+                    + (buffer.inPlaceOf.map { ", in place of \(escaped($0))" } ?? "") + "</title></rect>"
             )
         }
         lines.append("</svg>")

@@ -2,7 +2,8 @@
 ///
 /// Model inputs and outputs live in the caller's buffers and constants in the
 /// code's read-only data; every other node result gets an offset here. Two
-/// buffers share bytes only if their lifetimes are disjoint.
+/// buffers share bytes only if their lifetimes are disjoint, or if one is
+/// computed in place over the other (``inPlace``).
 public struct MemoryPlan: Hashable, Sendable, Codable {
     /// Byte offset of each planned value in the arena.
     public var offsets: [ValueID: Int]
@@ -10,18 +11,26 @@ public struct MemoryPlan: Hashable, Sendable, Codable {
     public var arenaByteCount: Int
     /// Alignment of every offset, in bytes.
     public var alignment: Int
+    /// Results written over the bytes of an operand of their node (result to operand), chosen
+    /// among ``Graph/inPlaceOperands()``: both have the same offset.
+    public var inPlace: [ValueID: ValueID]
 
     /// Creates a memory plan.
-    public init(offsets: [ValueID: Int], arenaByteCount: Int, alignment: Int) {
+    public init(offsets: [ValueID: Int], arenaByteCount: Int, alignment: Int, inPlace: [ValueID: ValueID] = [:]) {
         self.offsets = offsets
         self.arenaByteCount = arenaByteCount
         self.alignment = alignment
+        self.inPlace = inPlace
     }
 
-    private enum CodingKeys: String, CodingKey { case offsets, arenaByteCount, alignment }
+    private enum CodingKeys: String, CodingKey { case offsets, arenaByteCount, alignment, inPlace }
     private struct Entry: Codable {
         var value: ValueID
         var offset: Int
+    }
+    private struct Alias: Codable {
+        var result: ValueID
+        var operand: ValueID
     }
 
     public init(from decoder: any Decoder) throws {
@@ -30,6 +39,10 @@ public struct MemoryPlan: Hashable, Sendable, Codable {
         alignment = try container.decode(Int.self, forKey: .alignment)
         offsets = [:]
         for entry in try container.decode([Entry].self, forKey: .offsets) { offsets[entry.value] = entry.offset }
+        inPlace = [:]
+        for alias in try container.decodeIfPresent([Alias].self, forKey: .inPlace) ?? [] {
+            inPlace[alias.result] = alias.operand
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -38,6 +51,10 @@ public struct MemoryPlan: Hashable, Sendable, Codable {
         try container.encode(alignment, forKey: .alignment)
         let entries = offsets.sorted { $0.key < $1.key }.map { Entry(value: $0.key, offset: $0.value) }
         try container.encode(entries, forKey: .offsets)
+        if !inPlace.isEmpty {
+            let aliases = inPlace.sorted { $0.key < $1.key }.map { Alias(result: $0.key, operand: $0.value) }
+            try container.encode(aliases, forKey: .inPlace)
+        }
     }
 }
 
@@ -76,17 +93,19 @@ extension Graph {
         return result
     }
 
-    /// The most bytes live at once, each buffer rounded up to `alignment`: no memory plan's
-    /// arena can be smaller, since buffers live at the same time cannot share bytes.
-    public func liveBytesLowerBound(alignment: Int) -> Int {
-        let lifetimes = lifetimes()
-        guard let last = lifetimes.values.map(\.upperBound).max() else { return 0 }
+    /// The most bytes live at once, each buffer rounded up to `alignment`, with the results in
+    /// `inPlace` (by default every one ``inPlaceOperands()`` allows) sharing their operand's
+    /// buffer: no memory plan's arena can be smaller, since buffers live at the same time cannot
+    /// share bytes.
+    public func liveBytesLowerBound(alignment: Int, inPlace: [ValueID: ValueID]? = nil) -> Int {
+        let buffers = arenaBuffers(inPlace: inPlace ?? inPlaceOperands())
+        guard let last = buffers.values.map(\.live.upperBound).max() else { return 0 }
         let step = max(alignment, 1)
         var change = [Int](repeating: 0, count: last + 2)
-        for (value, live) in lifetimes {
+        for (value, buffer) in buffers {
             let size = (type(of: value).byteCount + step - 1) / step * step
-            change[live.lowerBound] += size
-            change[live.upperBound + 1] -= size
+            change[buffer.live.lowerBound] += size
+            change[buffer.live.upperBound + 1] -= size
         }
         var current = 0
         var peak = 0
@@ -98,16 +117,29 @@ extension Graph {
     }
 
     /// Problems with `plan`: unplanned values, misaligned or out-of-range
-    /// offsets, and live buffers that overlap.
+    /// offsets, results computed in place where their node does not allow it
+    /// or at another offset, and live buffers that overlap.
     public func memoryPlanDiagnostics(_ plan: MemoryPlan) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
-        let lifetimes = lifetimes()
-        var placed: [(value: ValueID, bytes: Range<Int>, live: ClosedRange<Int>)] = []
-        for (value, live) in lifetimes.sorted(by: { $0.key < $1.key }) {
-            guard let offset = plan.offsets[value] else {
-                diagnostics.append(.error("memory plan: \(value) '\(self[value].name)' has no arena offset"))
-                continue
+        let allowed = inPlaceOperands()
+        for (result, operand) in plan.inPlace.sorted(by: { $0.key < $1.key }) {
+            if allowed[result] != operand {
+                diagnostics.append(
+                    .error("memory plan: \(result) '\(self[result].name)' cannot be computed in place over \(operand)"))
+            } else if plan.offsets[result] != plan.offsets[operand] {
+                diagnostics.append(
+                    .error("memory plan: \(result) '\(self[result].name)' is computed in place but not at \(operand)'s offset"))
             }
+        }
+        guard diagnostics.isEmpty else { return diagnostics }
+        let buffers = arenaBuffers(inPlace: plan.inPlace)
+        var placed: [(value: ValueID, bytes: Range<Int>, live: ClosedRange<Int>)] = []
+        for (value, buffer) in buffers.sorted(by: { $0.key < $1.key }) {
+            let live = buffer.live
+            for member in buffer.values where plan.offsets[member] == nil {
+                diagnostics.append(.error("memory plan: \(member) '\(self[member].name)' has no arena offset"))
+            }
+            guard let offset = plan.offsets[value] else { continue }
             let bytes = offset..<(offset + type(of: value).byteCount)
             if offset < 0 || bytes.upperBound > plan.arenaByteCount || offset % max(plan.alignment, 1) != 0 {
                 diagnostics.append(

@@ -17,9 +17,11 @@ import KilnIR
 ///   arena planner).
 ///
 /// The problem is NP-hard; no order wins on every model, and the peak of live
-/// bytes (``Graph/liveBytesLowerBound(alignment:)``) bounds all of them from
-/// below. Operands and results are never aliased (no in-place ops yet). The
-/// plan is checked by ``Graph/memoryPlanDiagnostics(_:)``, which the verifier runs.
+/// bytes (``Graph/liveBytesLowerBound(alignment:inPlace:)``) bounds all of them
+/// from below. Before placing, every result that can be is computed in place
+/// (``Graph/inPlaceOperands()``: reshapes, activations, same-shape binary ops
+/// whose operand dies there), so it and its operand are one buffer. The plan is
+/// checked by ``Graph/memoryPlanDiagnostics(_:)``, which the verifier runs.
 public struct PlanMemoryPass: Pass {
     /// An order in which buffers are placed.
     public enum Order: String, CaseIterable, Sendable {
@@ -39,28 +41,41 @@ public struct PlanMemoryPass: Pass {
     public let alignment: Int
     /// The orders tried; the smallest arena wins, the earlier order on a tie.
     public let orders: [Order]
+    /// Whether results are computed in place where their node allows it.
+    public let inPlace: Bool
 
     /// Creates the pass.
-    public init(alignment: Int = 64, orders: [Order] = Order.allCases) {
+    public init(alignment: Int = 64, orders: [Order] = Order.allCases, inPlace: Bool = true) {
         self.alignment = alignment
         self.orders = orders.isEmpty ? [.largestFirst] : orders
+        self.inPlace = inPlace
     }
 
     /// Computes and attaches the smallest memory plan among the orders.
     public func run(on graph: inout Graph) throws(DiagnosticError) {
-        let lifetimes = graph.lifetimes()
+        let buffers = buffers(of: graph)
         var best: MemoryPlan?
         for order in orders {
-            let plan = plan(graph, order: order, lifetimes: lifetimes)
+            let plan = plan(graph, order: order, buffers: buffers)
             if plan.arenaByteCount < best?.arenaByteCount ?? .max { best = plan }
         }
         graph.memoryPlan = best
     }
 
-    /// The plan that placing `graph`'s buffers in `order` gives (`lifetimes` are `graph.lifetimes()`,
-    /// computed when not given).
-    public func plan(_ graph: Graph, order: Order, lifetimes: [ValueID: ClosedRange<Int>]? = nil) -> MemoryPlan {
-        let lifetimes = lifetimes ?? graph.lifetimes()
+    /// The results computed in place and the buffers they leave to place.
+    public typealias Buffers = (inPlace: [ValueID: ValueID], lifetimes: [ValueID: ClosedRange<Int>])
+
+    /// `graph`'s buffers to place: one per value not computed in place, live while any value
+    /// written over it is.
+    public func buffers(of graph: Graph) -> Buffers {
+        let inPlace = inPlace ? graph.inPlaceOperands() : [:]
+        return (inPlace, graph.arenaBuffers(inPlace: inPlace).mapValues(\.live))
+    }
+
+    /// The plan that placing `graph`'s buffers (``buffers(of:)``, computed when not given) in
+    /// `order` gives.
+    public func plan(_ graph: Graph, order: Order, buffers: Buffers? = nil) -> MemoryPlan {
+        let (inPlace, lifetimes) = buffers ?? self.buffers(of: graph)
         let sizes = lifetimes.keys.reduce(into: [ValueID: Int]()) { $0[$1] = graph.type(of: $1).byteCount }
         func key(_ value: ValueID) -> Int {
             let live = lifetimes[value] ?? 0...0
@@ -97,7 +112,12 @@ public struct PlanMemoryPass: Pass {
             placed.append((offset..<(offset + size), live))
             arenaByteCount = max(arenaByteCount, offset + size)
         }
-        return MemoryPlan(offsets: offsets, arenaByteCount: align(arenaByteCount), alignment: alignment)
+        for result in inPlace.keys {
+            var owner = result
+            while let operand = inPlace[owner] { owner = operand }
+            offsets[result] = offsets[owner]
+        }
+        return MemoryPlan(offsets: offsets, arenaByteCount: align(arenaByteCount), alignment: alignment, inPlace: inPlace)
     }
 
     private func align(_ value: Int) -> Int { (value + alignment - 1) / alignment * alignment }

@@ -104,6 +104,30 @@ import Testing
         #expect(graph.nodes[0].inputs == graph.inputs)
     }
 
+    /// An int8 reshape to other parameters rounds and clamps: it stays, even with its operand's
+    /// shape, and a reshape after it reads its result (once dropped, an add read the unclamped input).
+    @Test func canonicalizeKeepsRequantizingReshapes() throws {
+        var graph = Graph(name: "g")
+        let wide = QuantizationParameters.perTensor(scale: 0.05, zeroPoint: -3)
+        let narrow = QuantizationParameters.perTensor(scale: 0.01, zeroPoint: 5)
+        let x = graph.addInput(name: "x", type: TensorType(.int8, [16, 16], quantization: wide))
+        let clamped = try graph.addNode(.reshape([16, 16]), inputs: [x], name: "clamped", quantization: narrow)
+        let flat = try graph.addNode(.reshape([256]), inputs: [clamped], name: "flat", quantization: narrow)
+        let bias = graph.addConstant(
+            name: "bias", data: TensorData(int8: randomInt8(256, in: -60...60, seed: 3), shape: [256]),
+            quantization: .perTensor(scale: 0.01, zeroPoint: 0))
+        graph.outputs = [
+            try graph.addNode(
+                .add(activation: nil), inputs: [flat, bias], name: "sum",
+                quantization: .perTensor(scale: 0.015, zeroPoint: -2))
+        ]
+        var canonical = graph
+        try CanonicalizePass().run(on: &canonical)
+        #expect(canonical.nodes.map(\.name) == ["clamped", "flat", "sum"])
+        #expect(canonical.nodes[1].inputs == [canonical.nodes[0].outputs[0]])
+        try expectCompiledInt8MatchesReference(graph, runs: 2, "requantizing reshapes")
+    }
+
     @Test func quantizeWeightsInt8StoresPerChannelInt8() throws {
         var graph = resolved(try TinyCNN.graph())
         try FuseBiasActivationPass().run(on: &graph)
@@ -162,10 +186,15 @@ import Testing
         graph.outputs = [value]
         try PlanMemoryPass().run(on: &graph)
         let plan = try #require(graph.memoryPlan)
-        // Five intermediates of 1 KiB in a chain need only two buffers.
-        #expect(plan.arenaByteCount == 2048)
-        #expect(plan.offsets.count == 5)
+        // Five intermediates of 1 KiB in a chain, each written over the one before: one buffer.
+        #expect(plan.arenaByteCount == 1024)
+        #expect(plan.offsets.count == 5 && plan.inPlace.count == 4)
         #expect(graph.memoryPlanDiagnostics(plan).isEmpty)
+        // Each in a buffer of its own, two suffice.
+        var separate = graph
+        try PlanMemoryPass(inPlace: false).run(on: &separate)
+        #expect(separate.memoryPlan?.arenaByteCount == 2048)
+        #expect(separate.memoryPlan.map(graph.memoryPlanDiagnostics)?.isEmpty == true)
     }
 
     @Test func standardPipelinePreservesMeaning() throws {

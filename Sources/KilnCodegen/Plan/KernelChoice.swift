@@ -35,6 +35,8 @@ public struct KernelChoice: Sendable, Hashable {
             pixelsPerBlock: Int, multiply: PairwiseMultiply, widestLanes: Int, pixelsPerVector: Int = 1)
         /// Emitted as part of node `into`; nothing of its own.
         case absorbed(into: Int)
+        /// Nothing to compute: a reshape computed in place, whose result is its operand's bytes.
+        case elided
         /// The op's one kernel (element-wise, pooling, layout, softmax, …).
         case standard
     }
@@ -55,6 +57,9 @@ public struct KernelChoice: Sendable, Hashable {
     public var residualAdd: Int? = nil
     /// How the layer's work divides among threads; `nil` for a layer that runs on one.
     public var split: RowSplit? = nil
+    /// Whether the result is written over an operand's bytes (``MemoryPlan/inPlace``), so the
+    /// node's pointers may alias.
+    public var inPlace = false
 
     /// Independent positions of a layer's outermost output axis that threads share: output rows of
     /// a convolution (in every batch entry), rows of a matrix product. Each call computes a range
@@ -88,5 +93,11 @@ public struct KernelChoice: Sendable, Hashable {
     public var isAbsorbed: Bool {
         if case .absorbed = kernel { return true }
         return false
+    }
+
+    /// Whether the node emits no code: absorbed into another, or elided.
+    public var emitsNothing: Bool {
+        if case .elided = kernel { return true }
+        return isAbsorbed
     }
 }

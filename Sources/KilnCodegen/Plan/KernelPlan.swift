@@ -38,6 +38,17 @@ public struct KernelPlan: Sendable {
         for index in choices.indices {
             choices[index].split = Self.split(graph.nodes[index], choices[index].kernel, in: graph, isa: isa)
         }
+        // Results the memory plan writes over their operand: a reshape that changes no byte is then done.
+        let inPlace = graph.memoryPlan?.inPlace ?? [:]
+        for (index, node) in graph.nodes.enumerated() where node.outputs.count == 1 {
+            guard let operand = inPlace[node.outputs[0]] else { continue }
+            choices[index].inPlace = true
+            if case .reshape = node.op, graph.type(of: operand).dtype == graph.type(of: node.outputs[0]).dtype,
+                graph.type(of: operand).quantization == graph.type(of: node.outputs[0]).quantization
+            {
+                choices[index] = KernelChoice(kernel: .elided, name: "in_place_no_copy", inPlace: true)
+            }
+        }
         self.choices = choices
     }
 
@@ -77,7 +88,7 @@ public struct KernelPlan: Sendable {
             guard output.rank == 4, filter.rank == 4 else { return nil }
             split = .init(units: output[1], granularity: 1)
             macsPerOutput = filter[1] * filter[2]
-        case .absorbed, .standard:
+        case .absorbed, .elided, .standard:
             return nil
         }
         let macs = output.elementCount.multipliedReportingOverflow(by: macsPerOutput)
