@@ -35,7 +35,7 @@ public enum SwiftAPIGenerator {
             "",
             "/// `\(name)` compiled ahead of time: typed inference on native code.",
             "///",
-            "/// One instance per thread: inference reuses the instance's preallocated arena.",
+            "/// Runs on one instance take turns (they share its preallocated arena); load one per thread to run in parallel.",
             "final class \(compiled) {",
             "    /// The loaded artifact: metadata and the untyped inference API.",
             "    let model: CompiledModel",

@@ -42,10 +42,12 @@ extension CompiledModel {
             UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.elementCount)
         }
         defer { for output in outputs { output.deallocate() } }
-        for (index, output) in outputs.enumerated() {
-            outputTable[index] = UnsafeMutableRawPointer(output.baseAddress)
+        try exclusively {
+            for (index, output) in outputs.enumerated() {
+                outputTable[index] = UnsafeMutableRawPointer(output.baseAddress)
+            }
+            bindInputs(inputs, from: 0)
         }
-        bindInputs(inputs, from: 0)
         return outputs.map { Array($0) }
     }
 

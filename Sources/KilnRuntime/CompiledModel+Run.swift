@@ -5,6 +5,7 @@
 
 extension CompiledModel {
     /// Runs the model on caller-owned buffers, one per input and output, without allocating.
+    /// Concurrent runs on one model take turns.
     ///
     /// Each buffer must hold exactly its tensor's `byteCount` bytes and be
     /// aligned to its element size. Outputs are overwritten; they must not
@@ -20,16 +21,16 @@ extension CompiledModel {
             throw countMismatch(role: .output, got: outputs.count)
         }
         for index in 0..<inputs.count {
-            let buffer = inputs[index]
-            try check(.input, index, byteCount: buffer.count, address: buffer.baseAddress)
-            inputTable[index] = buffer.baseAddress
+            try check(.input, index, byteCount: inputs[index].count, address: inputs[index].baseAddress)
         }
         for index in 0..<outputs.count {
-            let buffer = outputs[index]
-            try check(.output, index, byteCount: buffer.count, address: buffer.baseAddress)
-            outputTable[index] = buffer.baseAddress
+            try check(.output, index, byteCount: outputs[index].count, address: outputs[index].baseAddress)
         }
-        invoke()
+        try exclusively {
+            for index in 0..<inputs.count { inputTable[index] = inputs[index].baseAddress }
+            for index in 0..<outputs.count { outputTable[index] = outputs[index].baseAddress }
+            invoke()
+        }
     }
 
     /// Runs a model with one input and one output on caller-owned buffers, without allocating.
@@ -39,9 +40,11 @@ extension CompiledModel {
         }
         try check(.input, 0, byteCount: input.count, address: input.baseAddress)
         try check(.output, 0, byteCount: output.count, address: output.baseAddress)
-        inputTable[0] = input.baseAddress
-        outputTable[0] = output.baseAddress
-        invoke()
+        try exclusively {
+            inputTable[0] = input.baseAddress
+            outputTable[0] = output.baseAddress
+            invoke()
+        }
     }
 
     /// Runs a model with one float32 input and one float32 output, without allocating.
@@ -57,7 +60,7 @@ extension CompiledModel {
         try run(input: UnsafeRawBufferPointer(input), output: UnsafeMutableRawBufferPointer(output))
     }
 
-    /// Calls the generated code on the buffers already in the pointer tables.
+    /// Calls the generated code on the buffers already in the pointer tables (under ``exclusively(_:)``).
     @inline(__always)
     func invoke() {
         if let parallel {
