@@ -87,7 +87,7 @@ struct RunErrorTests {
 
     @Test func singleTensorAPIsRejectMultiTensorModels() throws {
         try withModel(TestModels.pair()) { model in
-            expectRuntimeError(containing: "predict(_:) needs a model with one float32 input") {
+            expectRuntimeError(containing: "predict(_:) needs a model with one input and one output") {
                 _ = try model.predict([1, 2])
             }
             var output = [Float](repeating: 0, count: 1)
@@ -101,17 +101,41 @@ struct RunErrorTests {
         }
     }
 
-    @Test func floatAPIsRejectNonFloatModels() throws {
+    /// The array APIs convert an int8 tensor at the boundary instead of refusing the model; the
+    /// raw int8 API needs int8 throughout.
+    @Test func arrayAPIsConvertNonFloatTensors() throws {
         try withModel(TestModels.double(inputType: .int8)) { model in
-            expectRuntimeError(
-                containing: "predict(_:) needs a model with one float32 input",
-                "int8 'x' [1, 16]"
-            ) {
+            let output = try model.predict([Float](repeating: 0, count: 16))
+            #expect(output.count == 4)
+            expectRuntimeError(containing: "input 'x' of model 'double' takes 16 int8 values (16 bytes); got 4 values") {
                 _ = try model.predict([Float](repeating: 0, count: 4))
             }
-            expectRuntimeError(containing: "'x' of model 'double' is int8") {
-                _ = try model.run(inputs: [[Float](repeating: 0, count: 16)])
+            expectRuntimeError(containing: "run(quantized:) needs a model whose tensors are all int8", "'y'", "float32") {
+                _ = try model.run(quantized: [[Int8](repeating: 0, count: 16)])
             }
+        }
+    }
+
+    @Test func int8ValuesQuantizeLikeTensorFlowLite() throws {
+        let signature = TensorSignature(name: "q", elementType: .int8, shape: [7], scale: 0.5, zeroPoint: -3)
+        let values: [Float] = [0, 1.2, 0.25, -0.25, 100, -100, .nan]
+        var bytes = [UInt8](repeating: 0, count: 7)
+        try bytes.withUnsafeMutableBytes { try signature.encode(values, into: $0, role: "input") }
+        // 1.2 / 0.5 = 2.4 → 2; ±0.5 steps round away from zero; out-of-range values clamp; NaN is the zero point.
+        #expect(bytes.map { Int8(bitPattern: $0) } == [-3, -1, -2, -4, 127, -128, -3])
+        let decoded = try bytes.withUnsafeBytes { try signature.decode($0, role: "output") }
+        #expect(decoded == [0, 1, 0.5, -0.5, 65, -62.5, 0])
+    }
+
+    @Test func int32ValuesMustBeWholeAndFloat16IsRefused() throws {
+        let indices = TensorSignature(name: "ids", elementType: .int32, shape: [2])
+        var bytes = [UInt8](repeating: 0, count: 8)
+        expectRuntimeError(containing: "input 'ids' takes int32 values, but element 1 is 0.5") {
+            try bytes.withUnsafeMutableBytes { try indices.encode([3, 0.5], into: $0, role: "input") }
+        }
+        let half = TensorSignature(name: "h", elementType: .float16, shape: [4])
+        expectRuntimeError(containing: "output 'h' is float16", "raw buffers") {
+            _ = try bytes.withUnsafeBytes { try half.decode($0, role: "output") }
         }
     }
 

@@ -48,6 +48,13 @@ import Testing
         #expect(outputParameters.dequantize(integer) == (try ReferenceInterpreter(floatIO).run([x])[0].floats()))
         let native = try NativeRunner(graph, options: options, directory: directory).run([q], outputByteCounts: [integer.bytes.count])
         #expect(native[0] == integer.bytes)
+
+        // Loaded, the model is called with floats like the float-boundary one (it used to refuse them),
+        // or with its raw int8 values.
+        let model = try CompiledModel(
+            contentsOf: try Compiler().compile(graph, options: options, outputDirectory: directory).artifact)
+        #expect(try model.predict(x.floats()) == (try ReferenceInterpreter(floatIO).run([x])[0].floats()))
+        #expect(try model.run(quantized: [q.int8s()]) == [integer.int8s()])
     }
 
     /// The shift bias correction removes is `Σ (ŵ − w) · E[x]` per output channel: on an input
