@@ -26,7 +26,7 @@ extension CompiledModel {
         for index in 0..<outputs.count {
             try check(.output, index, byteCount: outputs[index].count, address: outputs[index].baseAddress)
         }
-        try exclusively {
+        exclusively {
             for index in 0..<inputs.count { inputTable[index] = inputs[index].baseAddress }
             for index in 0..<outputs.count { outputTable[index] = outputs[index].baseAddress }
             invoke()
@@ -40,7 +40,7 @@ extension CompiledModel {
         }
         try check(.input, 0, byteCount: input.count, address: input.baseAddress)
         try check(.output, 0, byteCount: output.count, address: output.baseAddress)
-        try exclusively {
+        exclusively {
             inputTable[0] = input.baseAddress
             outputTable[0] = output.baseAddress
             invoke()

@@ -58,7 +58,10 @@ struct BuildCommand: ParsableCommand {
         }
         guard let swiftOutput else { throw ValidationError("--swift-output is required without --static") }
         let results = try compiler.compile(source, outputDirectory: output, tracer: tracer)
-        let api = SwiftAPIGenerator.source(for: results.map(\.metadata), modelFile: model.lastPathComponent)
+        let text = try String(contentsOf: model, encoding: .utf8)
+        let api = SwiftAPIGenerator.source(
+            for: results.map(\.metadata), modelFile: model.lastPathComponent,
+            accessLevels: SwiftAPIGenerator.accessLevels(in: text, models: results.map(\.metadata.modelName)))
         try OutputFile.write(Array(api.utf8), to: URL(fileURLWithPath: swiftOutput))
     }
 }

@@ -73,7 +73,7 @@ struct ParallelBranches: Model {
 
     @Test func builderAndFunctionalStylesProduceTheSameGraph() throws {
         let builder = try ResidualBlockBuilder.graph()
-        let functional = try FunctionalBlockCanonical.canonical(try ResidualBlockFunctional.graph())
+        let functional = try FunctionalBlockCanonical.canonical(ResidualBlockFunctional.graph())
         #expect(structure(FunctionalBlockCanonical.canonical(builder)) == structure(functional))
         #expect(builder.nodes.last?.op == .add(activation: .relu))
         #expect(builder.nodes.last?.inputs.first == builder.inputs.first)

@@ -177,7 +177,7 @@ import Testing
     @Test(arguments: Activation.allCases)
     func activationAtSpecialValues(_ function: KilnIR.Activation) throws {
         let specials: [Float] = [
-            0, -0.0, 1, -1, .infinity, -.infinity, .nan, 1e-40, -1e-40, 1e-30, 1e30, 88, 89, -87, -88, -104, 0.4999, -0.5001,
+            0, -0.0, 1, -1, .infinity, -.infinity, .nan, Float(bitPattern: 0x0001_16C2), -Float(bitPattern: 0x0001_16C2), 1e-30, 1e30, 88, 89, -87, -88, -104, 0.4999, -0.5001,
         ]
         let graph = try Self.singleOp(.activation(function), input: [specials.count])
         try Self.expectSpecialValuesMatch(graph, [specials], tolerance: 1e-6) { "\(function)(\(specials[$0]))" }

@@ -6,11 +6,11 @@ import Kiln
 /// native code at build time.
 struct DigitClassifier: Model {
     var body: some Layer {
-        Input(shape: [1, 8, 8, 1])
+        Input(shape: [1, 8, 8, 1]).named("image")
         Flatten()
         Dense(256, activation: .relu)
         Dense(10)
-        Softmax()
+        Softmax().named("probabilities")
     }
     var weights: WeightSource { .safetensors("digits.safetensors") }
 }
