@@ -77,6 +77,41 @@ import Testing
                 && build.output.contains("error: layer 'reshape_0' (reshape): cannot reshape [1x4]"), "\(build.output)")
     }
 
+    /// A model added to an existing model file, saved in place as an editor does, is compiled by
+    /// the next build and its artifact reaches the app's resources. KilnPlugin names its outputs
+    /// after the models it finds in the file, so this holds as long as SwiftPM asks the plugin for
+    /// its commands again when a file's contents change (SwiftPM 6.3 does).
+    @Test func addingAModelToAFileRebuildsIt() throws {
+        let directory = Self.fixture.appendingPathComponent("Sources/GrowingApp")
+        let (models, main) = (directory.appendingPathComponent("Models.swift"), directory.appendingPathComponent("main.swift"))
+        let original = try (String(contentsOf: models, encoding: .utf8), String(contentsOf: main, encoding: .utf8))
+        defer {
+            try? original.0.write(to: models, atomically: false, encoding: .utf8)
+            try? original.1.write(to: main, atomically: false, encoding: .utf8)
+        }
+        let first = try build(product: "GrowingApp")
+        try #require(first.status == 0, "\(first.output)")
+        let second = """
+
+            struct Second: Model {
+                var body: some Layer {
+                    Input(shape: [1, 2])
+                    Dense(5)
+                }
+                var weights: WeightSource { .seeded(2) }
+            }
+
+            """
+        // Written in place, as an editor saves: an atomic write (a new file renamed over the old)
+        // changes the directory, which alone makes SwiftPM plan afresh.
+        try (original.0 + second).write(to: models, atomically: false, encoding: .utf8)
+        try (original.1 + "print(try Second.compiled().metadata.modelName)\n").write(to: main, atomically: false, encoding: .utf8)
+        let rebuilt = try build(product: "GrowingApp")
+        try #require(rebuilt.status == 0, "\(rebuilt.output)")
+        let run = try CommandLineTool.run(Self.scratch.appendingPathComponent("debug/GrowingApp"), [])
+        #expect(run.status == 0 && run.output.contains("First") && run.output.contains("Second"), "\(run.output)")
+    }
+
     @Test func modelUsingAppCodeFailsWithTheSelfContainedRule() throws {
         let build = try build(product: "AppCodeApp")
         #expect(build.status != 0)

@@ -15,6 +15,8 @@ let package = Package(
         .executableTarget(name: "ShapeErrorApp", dependencies: [kiln], plugins: [plugin]),
         // Its model uses app code: the build must say model files are self-contained.
         .executableTarget(name: "AppCodeApp", dependencies: [kiln], plugins: [plugin]),
+        // PluginTests adds a model to its model file between two builds: the second must load it.
+        .executableTarget(name: "GrowingApp", dependencies: [kiln], plugins: [plugin]),
     ],
     swiftLanguageModes: [.v6]
 )
