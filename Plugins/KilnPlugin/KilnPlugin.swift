@@ -48,7 +48,10 @@ struct KilnPlugin: BuildToolPlugin {
                 arguments += ["--swift-output", generated.path]
                 outputs.append(generated)
             }
+            // A weight file that does not exist is left to `kiln build`, which reports it at the
+            // model's line; as an input, SwiftPM would only say "missing inputs".
             let weights = weightPaths(in: source).map { file.url.deletingLastPathComponent().appendingPathComponent($0) }
+                .filter { FileManager.default.fileExists(atPath: $0.path) }
             commands.append(
                 .buildCommand(
                     displayName: "Compiling Kiln model \(file.url.lastPathComponent)", executable: tools[0],

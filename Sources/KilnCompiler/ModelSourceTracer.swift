@@ -68,6 +68,14 @@ public struct ModelSourceTracer: Sendable {
         }
     }
 
+    /// The 1-based line on which type `name` is declared in `source`.
+    static func declarationLine(of name: String, in source: String) -> Int? {
+        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
+        let declaration = try? Regex("^[ \\t]*(?:(?:public|package|internal|fileprivate|final)\\s+)*(?:struct|class|enum)\\s+\(name)\\b")
+        guard let declaration else { return nil }
+        return lines.firstIndex { $0.firstMatch(of: declaration) != nil }.map { $0 + 1 }
+    }
+
     /// Traces every model declared in `modelFile`.
     ///
     /// - Throws: ``CompilerError`` with the Swift compiler's located errors
@@ -80,6 +88,15 @@ public struct ModelSourceTracer: Sendable {
         let names = Self.modelTypeNames(in: source)
         guard !names.isEmpty else {
             throw CompilerError("\(file.path): no type conforming to Model was found; declare one as `struct Name: Model { … }`")
+        }
+        if file.lastPathComponent == "main.swift" {
+            // The tracer compiles the file beside a main.swift of its own, and an app's main.swift
+            // holds top-level code that uses the generated API, which does not exist while tracing.
+            let line = Self.declarationLine(of: names[0], in: source).map { ":\($0):1" } ?? ""
+            throw CompilerError(
+                "\(file.path)\(line): error: model '\(names[0])' is declared in main.swift; move it into a file of its"
+                    + " own (such as \(names[0]).swift): model files are compiled on their own at build time, and main.swift"
+                    + " is the app's entry point")
         }
         let library = try compiledDSL()
         let work = try Cleanup.makeTemporaryDirectory(prefix: "kiln-trace")

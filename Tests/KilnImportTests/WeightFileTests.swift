@@ -62,6 +62,17 @@ import Testing
         }
     }
 
+    /// A misspelled key is answered with the nearest keys first, even when they sort last among many.
+    @Test func suggestsTheNearestKeysToAMisspelledOne() {
+        let keys = (0..<20).map { "block_\($0).weight" } + ["zz_classifier.weight", "zz_classifier.bias"]
+        let error = WeightFileError.missingKey("zz_clasifier.weight", in: "w.safetensors", available: keys)
+        #expect(error.message.contains("did you mean 'zz_classifier.weight'? available keys: 'zz_classifier.weight', 'zz_classifier.bias', 'block_0.weight'"), "\(error.message)")
+        #expect(error.message.hasSuffix("… (22 in all)"))
+        let unrelated = WeightFileError.missingKey("embedding", in: "w.safetensors", available: keys)
+        #expect(!unrelated.message.contains("did you mean"), "\(unrelated.message)")
+        #expect(WeightFileError.editDistance("kitten", "sitting") == 3)
+    }
+
     @Test func readsNumPyFixturesAsADirectory() throws {
         let weights = try WeightFile(contentsOf: Fixture.url(""), format: .npyDirectory)
         #expect(weights.keys.contains("f32_2x3"))

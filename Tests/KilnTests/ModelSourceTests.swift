@@ -13,6 +13,18 @@ import Testing
         #expect(error?.message == "/models/net.mlmodel: Kiln cannot read this kind of file; give \(ModelSource.fileKinds)")
     }
 
+    /// An app's main.swift cannot be a model file: the error says where the model is and what to do.
+    @Test func aModelInMainSwiftIsRejectedAtItsLine() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let main = directory.appendingPathComponent("main.swift")
+        try "import Kiln\n\nstruct Tiny: Model {\n    var body: some Layer { Input(shape: [1, 2]) }\n}\nprint(1)\n"
+            .write(to: main, atomically: true, encoding: .utf8)
+        let error = #expect(throws: CompilerError.self) { try ModelSourceTracer().trace(modelFile: main) }
+        #expect(error?.message.contains("main.swift:3:1: error: model 'Tiny' is declared in main.swift") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("such as Tiny.swift") == true)
+    }
+
     @Test func onnxFilesLoadOneModelNamedAfterTheFile() throws {
         let source = try ModelSource(url: Self.keras.deletingLastPathComponent().appendingPathComponent("ONNX/cnn.onnx"))
         let models = try source.load()

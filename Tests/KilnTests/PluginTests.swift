@@ -112,6 +112,16 @@ import Testing
         #expect(run.status == 0 && run.output.contains("First") && run.output.contains("Second"), "\(run.output)")
     }
 
+    /// A weight file that does not exist is Kiln's error at the model's `weights` line, not
+    /// SwiftPM's "missing inputs".
+    @Test func missingWeightFileFailsAtTheModelsLine() throws {
+        let build = try build(product: "MissingWeightsApp")
+        #expect(build.status != 0)
+        #expect(build.output.contains("Sources/MissingWeightsApp/Model.swift:8:"), "\(build.output)")
+        #expect(build.output.contains("absent.safetensors"), "\(build.output)")
+        #expect(!build.output.contains("missing input"), "\(build.output)")
+    }
+
     @Test func modelUsingAppCodeFailsWithTheSelfContainedRule() throws {
         let build = try build(product: "AppCodeApp")
         #expect(build.status != 0)

@@ -15,6 +15,8 @@ let package = Package(
         .executableTarget(name: "ShapeErrorApp", dependencies: [kiln], plugins: [plugin]),
         // Its model uses app code: the build must say model files are self-contained.
         .executableTarget(name: "AppCodeApp", dependencies: [kiln], plugins: [plugin]),
+        // Its model names a weight file that does not exist: the build must say so at the model's line.
+        .executableTarget(name: "MissingWeightsApp", dependencies: [kiln], plugins: [plugin]),
         // PluginTests adds a model to its model file between two builds: the second must load it.
         .executableTarget(name: "GrowingApp", dependencies: [kiln], plugins: [plugin]),
     ],

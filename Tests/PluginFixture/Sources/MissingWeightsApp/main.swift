@@ -1,0 +1,1 @@
+print(try Unweighted.compiled().metadata.modelName)
