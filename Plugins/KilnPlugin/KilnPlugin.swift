@@ -4,8 +4,8 @@ import PackagePlugin
 /// Compiles the Kiln models of a target at build time.
 ///
 /// On a Swift target, each file that imports Kiln and declares a `Model` gets
-/// one `kiln build` command producing `NAME.kiln` artifacts (resources) and
-/// `FILE+Kiln.swift` (the typed API). On a C target (static mode, with
+/// one `kiln build` command producing `FILE.kiln`, one artifact holding all
+/// the file's models (a resource), and `FILE+Kiln.swift` (the typed API). On a C target (static mode, with
 /// `experimentalCGen`), the models of its Swift dependencies become `NAME.S`
 /// sources and `NAME.h` headers, all included by `kiln_models.h`. Inputs are
 /// the model file, the weight files it names and the DSL sources, so editing
@@ -36,17 +36,24 @@ struct KilnPlugin: BuildToolPlugin {
             let source = try String(contentsOf: file.url, encoding: .utf8)
             let models = modelNames(in: source)
             guard source.contains("import Kiln"), !models.isEmpty else { continue }
-            let artifacts = work.appendingPathComponent(isStatic ? "Static" : "Artifacts")
-            var arguments = ["build", file.url.path, "--artifacts", artifacts.path] + common
-            var outputs = models.map { artifacts.appendingPathComponent("\($0).\(isStatic ? "S" : "kiln")") }
+            let base = file.url.deletingPathExtension().lastPathComponent
+            var arguments = ["build", file.url.path] + common
+            var outputs: [URL]
             if isStatic {
-                arguments += ["--static", "--header-directory", work.appendingPathComponent("include").path]
+                let assembly = work.appendingPathComponent("Static")
+                arguments += [
+                    "--static", "--artifacts", assembly.path, "--header-directory", work.appendingPathComponent("include").path,
+                ]
+                outputs = models.map { assembly.appendingPathComponent("\($0).S") }
                 outputs += models.map { work.appendingPathComponent("include/\($0).h") }
                 headers += models.map { "#include \"\($0).h\"" }
             } else {
-                let generated = work.appendingPathComponent("\(file.url.deletingPathExtension().lastPathComponent)+Kiln.swift")
-                arguments += ["--swift-output", generated.path]
-                outputs.append(generated)
+                // One artifact per file, holding all its models: outputs named after the models
+                // would miss a model added later, since SwiftPM may keep the planned outputs.
+                let artifact = work.appendingPathComponent("Artifacts/\(base).kiln")
+                let generated = work.appendingPathComponent("\(base)+Kiln.swift")
+                arguments += ["--artifact", artifact.path, "--swift-output", generated.path]
+                outputs = [artifact, generated]
             }
             // A weight file that does not exist is left to `kiln build`, which reports it at the
             // model's line; as an input, SwiftPM would only say "missing inputs".

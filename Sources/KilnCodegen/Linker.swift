@@ -53,12 +53,18 @@ public struct SharedLibraryLinker: Sendable {
 
     /// Links `objectFile` into the shared library `output`, allowing no undefined symbols.
     public func link(objectFile: URL, output: URL) throws {
+        try link(objectFiles: [objectFile], output: output)
+    }
+
+    /// Links `objectFiles` (models with distinct entry points) into one shared library `output`.
+    public func link(objectFiles: [URL], output: URL) throws {
         // -z defs turns any reference to code outside the object (libm, libc, …) into an error,
         // which keeps generated libraries self-contained.
-        let arguments = [
-            "-shared", "-z", "defs", "-z", "noexecstack", "--hash-style=both",
-            "-soname", output.lastPathComponent, "-o", output.path, objectFile.path,
-        ]
+        let arguments =
+            [
+                "-shared", "-z", "defs", "-z", "noexecstack", "--hash-style=both",
+                "-soname", output.lastPathComponent, "-o", output.path,
+            ] + objectFiles.map(\.path)
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -76,7 +82,7 @@ public struct SharedLibraryLinker: Sendable {
         process.waitUntilExit()
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
             throw CodegenError(
-                "Linking \(objectFile.lastPathComponent) failed (\(executable.path) "
+                "Linking \(objectFiles.map(\.lastPathComponent).joined(separator: ", ")) failed (\(executable.path) "
                     + "\(arguments.joined(separator: " ")), exit status \(process.terminationStatus)):\n"
                     + output)
         }

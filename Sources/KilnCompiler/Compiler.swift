@@ -220,12 +220,17 @@ public struct Compiler: Sendable {
     }
 
     private func link(_ object: [UInt8]) throws -> [UInt8] {
+        try link(objects: [object])
+    }
+
+    /// The shared library linked from `objects` (models whose entry points have distinct names).
+    func link(objects: [[UInt8]]) throws -> [UInt8] {
         let work = try Cleanup.makeTemporaryDirectory(prefix: "kiln-link")
         defer { Cleanup.removeDirectory(work) }
-        let objectFile = work.appendingPathComponent("model.o")
+        let objectFiles = objects.indices.map { work.appendingPathComponent("model\($0).o") }
         let library = work.appendingPathComponent("model.so")
-        try Data(object).write(to: objectFile)
-        try (linker ?? SharedLibraryLinker.find()).link(objectFile: objectFile, output: library)
+        for (object, file) in zip(objects, objectFiles) { try Data(object).write(to: file) }
+        try (linker ?? SharedLibraryLinker.find()).link(objectFiles: objectFiles, output: library)
         return [UInt8](try Data(contentsOf: library))
     }
 

@@ -12,6 +12,8 @@
 ///
 /// The checksum covers the first N + M bytes. The dynamic loader ignores
 /// bytes after the ELF segments, so the whole file can be `dlopen`ed as is.
+/// The metadata is one model's object, or an array of objects for an artifact
+/// holding several models (each with its own entry points in the library).
 public enum ArtifactFile {
     /// The eight bytes every artifact ends with.
     static let magic: [UInt8] = Array("KILNART1".utf8)
@@ -19,17 +21,32 @@ public enum ArtifactFile {
     /// The size of the fixed trailer: two sizes, the checksum and the magic.
     static let trailerByteCount = 32
 
+    /// What an artifact holds besides its library's bytes.
+    public struct Contents: Sendable {
+        /// The size of the shared library at the start of the file.
+        public var libraryByteCount: Int
+        /// Each model the library runs, in the order they were written.
+        public var models: [ArtifactMetadata]
+        /// The first model: the only one of an artifact compiled from one model.
+        public var metadata: ArtifactMetadata { models[0] }
+    }
+
     /// The complete artifact bytes for a shared library and its metadata.
     public static func encode(library: [UInt8], metadata: ArtifactMetadata) throws -> [UInt8] {
+        try encode(library: library, models: [metadata])
+    }
+
+    /// The complete artifact bytes for a shared library running several models, one metadata each.
+    public static func encode(library: [UInt8], models: [ArtifactMetadata]) throws -> [UInt8] {
         let encoder = JSONEncoder()
         // Sorted keys make the bytes, and so the checksum, reproducible.
         encoder.outputFormatting = [.sortedKeys]
         let json: Data
         do {
-            json = try encoder.encode(metadata)
+            json = models.count == 1 ? try encoder.encode(models[0]) : try encoder.encode(models)
         } catch {
             throw RuntimeError(
-                "cannot encode the metadata of model '\(metadata.modelName)': \(error)")
+                "cannot encode the metadata of models \(models.map { "'\($0.modelName)'" }.joined(separator: ", ")): \(error)")
         }
         var bytes = [UInt8]()
         bytes.reserveCapacity(library.count + json.count + trailerByteCount)
@@ -51,25 +68,26 @@ public enum ArtifactFile {
         try OutputFile.write(try encode(library: library, metadata: metadata), to: url)
     }
 
-    /// Validates artifact bytes and returns the library size and the metadata.
+    /// Validates artifact bytes and returns the library size and the models' metadata.
     ///
     /// `source` names the bytes (usually the file path) in error messages.
-    public static func decode(_ bytes: [UInt8], source: String) throws -> (
-        libraryByteCount: Int, metadata: ArtifactMetadata
-    ) {
+    public static func decode(_ bytes: [UInt8], source: String) throws -> Contents {
         try bytes.withUnsafeBytes { try decode(raw: $0, source: source) }
     }
 
-    /// Reads and validates the artifact at `url` and returns its metadata.
+    /// Reads and validates the artifact at `url` and returns its (first) model's metadata.
     public static func readMetadata(contentsOf url: URL) throws -> ArtifactMetadata {
+        try readModels(contentsOf: url)[0]
+    }
+
+    /// Reads and validates the artifact at `url` and returns the metadata of every model it holds.
+    public static func readModels(contentsOf url: URL) throws -> [ArtifactMetadata] {
         let data = try InputFile.read(url)
-        return try data.withUnsafeBytes { try decode(raw: $0, source: url.path).metadata }
+        return try data.withUnsafeBytes { try decode(raw: $0, source: url.path).models }
     }
 
     /// `decode(_:source:)` over borrowed bytes, so loading a file needs no second copy.
-    static func decode(raw bytes: UnsafeRawBufferPointer, source: String) throws -> (
-        libraryByteCount: Int, metadata: ArtifactMetadata
-    ) {
+    static func decode(raw bytes: UnsafeRawBufferPointer, source: String) throws -> Contents {
         let length = bytes.count
         guard length >= trailerByteCount,
             bytes[(length - magic.count)...].elementsEqual(magic)
@@ -98,8 +116,16 @@ public enum ArtifactFile {
         }
         let json = Data(bytes[libraryByteCount..<trailerStart])
         do {
-            let metadata = try JSONDecoder().decode(ArtifactMetadata.self, from: json)
-            return (libraryByteCount, metadata)
+            let models =
+                json.first == UInt8(ascii: "[")
+                ? try JSONDecoder().decode([ArtifactMetadata].self, from: json)
+                : [try JSONDecoder().decode(ArtifactMetadata.self, from: json)]
+            guard !models.isEmpty else {
+                throw RuntimeError("'\(source)' holds no model; recompile it")
+            }
+            return Contents(libraryByteCount: libraryByteCount, models: models)
+        } catch let error as RuntimeError {
+            throw error
         } catch {
             throw metadataError(json: json, source: source, underlying: error)
         }

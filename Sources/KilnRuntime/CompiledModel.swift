@@ -88,26 +88,33 @@ public final class CompiledModel: @unchecked Sendable {
     /// layers the compiler split among threads (large convolutions and matrix products) run on a
     /// ``ThreadPool`` of that many threads, created for this model when it has such layers; the
     /// results are the same bit for bit as on one thread.
-    public convenience init(contentsOf url: URL, threads: Int = ThreadPool.defaultThreadCount) throws {
-        try self.init(contentsOf: url, makePool: threads > 1 ? { ThreadPool(threads: threads) } : nil)
+    ///
+    /// An artifact holding several models (KilnPlugin writes one per model file) loads the one
+    /// named `model`; `nil` takes the artifact's only model.
+    public convenience init(contentsOf url: URL, model: String? = nil, threads: Int = ThreadPool.defaultThreadCount)
+        throws
+    {
+        try self.init(contentsOf: url, model: model, makePool: threads > 1 ? { ThreadPool(threads: threads) } : nil)
     }
 
-    /// Loads the artifact at `url` to run its split layers on `pool`, which models may share
-    /// (one runs on it at a time; a layer that finds it busy runs on its caller alone).
-    public convenience init(contentsOf url: URL, pool: ThreadPool?) throws {
-        try self.init(contentsOf: url, makePool: pool.map { pool in { pool } })
+    /// Loads the artifact at `url` (its model named `model`, if it holds several) to run its split
+    /// layers on `pool`, which models may share (one runs on it at a time; a layer that finds it
+    /// busy runs on its caller alone).
+    public convenience init(contentsOf url: URL, model: String? = nil, pool: ThreadPool?) throws {
+        try self.init(contentsOf: url, model: model, makePool: pool.map { pool in { pool } })
     }
 
     /// Loads the artifact at `url`, calling `makePool` for a pool only if the model has split layers.
-    private convenience init(contentsOf url: URL, makePool: (() -> ThreadPool)?) throws {
+    private convenience init(contentsOf url: URL, model name: String?, makePool: (() -> ThreadPool)?) throws {
         guard url.isFileURL else {
             throw RuntimeError("cannot load '\(url)': compiled models must be local files")
         }
         let source = url.path
         let data = try InputFile.read(url)
-        let metadata = try data.withUnsafeBytes {
-            try ArtifactFile.decode(raw: $0, source: source).metadata
+        let models = try data.withUnsafeBytes {
+            try ArtifactFile.decode(raw: $0, source: source).models
         }
+        let metadata = try Self.select(name, among: models, source: source)
         try Self.checkCompatibility(of: metadata, source: source)
         let requirements = try Self.bufferRequirements(of: metadata, source: source)
 
@@ -197,6 +204,24 @@ public final class CompiledModel: @unchecked Sendable {
         pthread_mutex_destroy(runLock)
         runLock.deallocate()
         // `library` closes itself after this, once nothing can call into it.
+    }
+
+    /// The model named `name` among an artifact's `models`, or its only model when `name` is nil.
+    private static func select(_ name: String?, among models: [ArtifactMetadata], source: String) throws
+        -> ArtifactMetadata
+    {
+        let names = models.map { "'\($0.modelName)'" }.joined(separator: ", ")
+        guard let name else {
+            guard models.count == 1 else {
+                throw RuntimeError("'\(source)' holds \(models.count) models (\(names)); name the one to load with model:")
+            }
+            return models[0]
+        }
+        guard let model = models.first(where: { $0.modelName == name }) else {
+            throw RuntimeError(
+                "'\(source)' holds no model named '\(name)' but \(names); rebuild the app if the model was just added")
+        }
+        return model
     }
 
     /// Rejects artifacts from another format or Kiln version, or for a CPU this one is not.

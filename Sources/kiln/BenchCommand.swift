@@ -31,6 +31,9 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var threading: ThreadsOption
 
+    @Option(name: .customLong("model"), help: "The model to load from an artifact holding several (an app's, one per model file).")
+    var modelName: String?
+
     func run() throws {
         let url = URL(fileURLWithPath: path)
         var compiled: Compiler.Result?
@@ -40,7 +43,7 @@ struct BenchCommand: ParsableCommand {
                 throw ValidationError(
                     "--per-layer compiles the model with per-layer counters: give the model file (.swift, .tflite, .onnx), not an artifact")
             }
-            model = try CompiledModel(contentsOf: url, threads: threading.threads)
+            model = try CompiledModel(contentsOf: url, model: modelName, threads: threading.threads)
         } else {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-bench-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }

@@ -7,8 +7,8 @@ import KilnRuntime
 
 /// `kiln build`: what KilnPlugin runs for each model file during `swift build`.
 ///
-/// Compiles every model in the file to `NAME.kiln` and writes the Swift API
-/// that loads them. Errors are printed as `file:line:column: error:` so
+/// Compiles every model in the file into one artifact (`FILE.kiln`) and writes
+/// the Swift API that loads them. Errors are printed as `file:line:column: error:` so
 /// SwiftPM and editors place them at the model's source.
 struct BuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,8 +17,11 @@ struct BuildCommand: ParsableCommand {
     @Argument(help: "A Swift file declaring one or more Kiln models.")
     var modelFile: String
 
-    @Option(help: "The directory to write NAME.kiln artifacts into.")
-    var artifacts: String
+    @Option(help: "The artifact to write, holding every model of the file (not with --static).")
+    var artifact: String?
+
+    @Option(help: "With --static: the directory to write NAME.S assembly into.")
+    var artifacts: String?
 
     @Option(help: "Where to write the generated Swift API (not with --static).")
     var swiftOutput: String?
@@ -49,18 +52,22 @@ struct BuildCommand: ParsableCommand {
         let compiler = Compiler(linker: linker.map { SharedLibraryLinker(executable: URL(fileURLWithPath: $0)) })
         let model = URL(fileURLWithPath: modelFile)
         let source = try ModelSource(url: model)
-        let output = URL(fileURLWithPath: artifacts)
         if `static` {
+            guard let artifacts else { throw ValidationError("--artifacts DIRECTORY is required with --static") }
             _ = try compiler.compile(
-                source, as: .assembly, outputDirectory: output,
+                source, as: .assembly, outputDirectory: URL(fileURLWithPath: artifacts),
                 headerDirectory: headerDirectory.map { URL(fileURLWithPath: $0) }, tracer: tracer)
             return
         }
-        guard let swiftOutput else { throw ValidationError("--swift-output is required without --static") }
-        let results = try compiler.compile(source, outputDirectory: output, tracer: tracer)
+        guard let swiftOutput, let artifact else {
+            throw ValidationError("--artifact FILE and --swift-output FILE are required without --static")
+        }
+        let bundle = URL(fileURLWithPath: artifact)
+        let results = try compiler.compileBundle(source, to: bundle, tracer: tracer)
         let text = try String(contentsOf: model, encoding: .utf8)
         let api = SwiftAPIGenerator.source(
             for: results.map(\.metadata), modelFile: model.lastPathComponent,
+            resource: bundle.deletingPathExtension().lastPathComponent,
             accessLevels: SwiftAPIGenerator.accessLevels(in: text, models: results.map(\.metadata.modelName)))
         try OutputFile.write(Array(api.utf8), to: URL(fileURLWithPath: swiftOutput))
     }

@@ -83,14 +83,17 @@ struct InspectCommand: ParsableCommand {
                 throw ValidationError(
                     "--quantization, --quantize, --memory and --memory-svg need a model file; a .kiln artifact is already compiled")
             }
-            let metadata = try ArtifactFile.readMetadata(contentsOf: url)
-            print("model \(metadata.modelName) (Kiln \(metadata.kilnVersion), format \(metadata.formatVersion))")
-            for input in metadata.inputs { print("input  \(Self.describe(input))") }
-            for output in metadata.outputs { print("output \(Self.describe(output))") }
-            print("arena bytes:  \(metadata.arenaByteCount)")
-            print("weight bytes: \(metadata.weightByteCount)")
-            print("target:       \(metadata.targetTriple) \(metadata.targetCPU)")
-            print("CPU features: \(metadata.requiredCPUFeatures.joined(separator: " "))")
+            // An app's artifact (one per model file) holds several models.
+            for (index, metadata) in try ArtifactFile.readModels(contentsOf: url).enumerated() {
+                if index > 0 { print("") }
+                print("model \(metadata.modelName) (Kiln \(metadata.kilnVersion), format \(metadata.formatVersion))")
+                for input in metadata.inputs { print("input  \(Self.describe(input))") }
+                for output in metadata.outputs { print("output \(Self.describe(output))") }
+                print("arena bytes:  \(metadata.arenaByteCount)")
+                print("weight bytes: \(metadata.weightByteCount)")
+                print("target:       \(metadata.targetTriple) \(metadata.targetCPU)")
+                print("CPU features: \(metadata.requiredCPUFeatures.joined(separator: " "))")
+            }
         }
     }
 }

@@ -17,13 +17,16 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var threading: ThreadsOption
 
+    @Option(name: .customLong("model"), help: "The model to load from an artifact holding several (an app's, one per model file).")
+    var modelName: String?
+
     @Option(help: "Where to write the outputs as .npy, batch first.")
     var outputs: String
 
     func run() throws {
         let artifactURL = URL(fileURLWithPath: artifact)
         let inputsURL = URL(fileURLWithPath: inputs)
-        let model = try CompiledModel(contentsOf: artifactURL, threads: threading.threads)
+        let model = try CompiledModel(contentsOf: artifactURL, model: modelName, threads: threading.threads)
         guard model.metadata.inputs.count == 1, model.metadata.outputs.count == 1 else {
             throw CommandError("\(artifact): kiln run supports models with one input and one output")
         }
@@ -46,6 +49,8 @@ struct RunCommand: ParsableCommand {
                     + "\(expected)\(batched(input.shape)) with N ≥ 1 entries")
         }
         var results = [UInt8](repeating: 0, count: batch * output.byteCount)
+        let clock = ContinuousClock()
+        let started = clock.now
         try data.bytes.withUnsafeBytes { source in
             try results.withUnsafeMutableBytes { destination in
                 for index in 0..<batch {
@@ -56,10 +61,18 @@ struct RunCommand: ParsableCommand {
                 }
             }
         }
+        let elapsed = clock.now - started
         let perEntry = dropsBatchAxis && output.shape.first == 1 ? Array(output.shape.dropFirst()) : output.shape
+        let shape = Shape([batch] + perEntry)
         try NumPyArray.write(
-            TensorData(dtype: DType(output.elementType), shape: Shape([batch] + perEntry), bytes: results),
+            TensorData(dtype: DType(output.elementType), shape: shape, bytes: results),
             to: URL(fileURLWithPath: outputs), protecting: [inputsURL, artifactURL])
+        let microseconds = Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6
+        print(
+            String(
+                format: "%@: %d %@ through '%@' in %.1f µs each (%d %@) → %@ %@ %@", artifact, batch,
+                batch == 1 ? "entry" : "entries", model.metadata.modelName, microseconds / Double(batch), model.threadCount,
+                model.threadCount == 1 ? "thread" : "threads", outputs, output.elementType.rawValue, shape.description))
     }
 }
 

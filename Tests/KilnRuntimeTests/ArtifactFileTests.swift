@@ -16,6 +16,26 @@ struct ArtifactFileTests {
         #expect(Array(bytes.prefix(library.count)) == library)
     }
 
+    /// An artifact holding several models (one library, an array of metadata) loads each by name.
+    @Test func severalModelsShareOneArtifact() throws {
+        let models = [TestModels.double(), TestModels.pair()]
+        let bytes = try ArtifactFile.encode(library: TestLibrary.load(), models: models)
+        #expect(try ArtifactFile.decode(bytes, source: "both").models == models)
+        try withArtifactBytes(bytes) { url in
+            #expect(try ArtifactFile.readModels(contentsOf: url) == models)
+            let double = try CompiledModel(contentsOf: url, model: "double")
+            #expect(try double.predict([1, 2, 3, 4]) == TestModels.expectedDouble([1, 2, 3, 4]))
+            let pair = try CompiledModel(contentsOf: url, model: "pair")
+            #expect(try pair.run(inputs: [[1, 2], [3, 4, 5]]) == [[15], [1, 2, 3]])
+            expectRuntimeError(containing: "holds 2 models ('double', 'pair'); name the one to load with model:") {
+                _ = try CompiledModel(contentsOf: url)
+            }
+            expectRuntimeError(containing: "holds no model named 'triple' but 'double', 'pair'") {
+                _ = try CompiledModel(contentsOf: url, model: "triple")
+            }
+        }
+    }
+
     @Test func trailerFollowsTheDocumentedLayout() throws {
         let bytes = try ArtifactFile.encode(library: library, metadata: metadata)
         func word(_ offset: Int) -> UInt64 {

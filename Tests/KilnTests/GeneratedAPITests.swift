@@ -26,7 +26,7 @@ import Testing
                     metadata(
                         "DigitClassifier", inputs: [TensorSignature(name: "image", elementType: .float32, shape: [1, 8, 8, 1])],
                         outputs: [TensorSignature(name: "softmax_0", elementType: .float32, shape: [1, 10])])
-                ], modelFile: "DigitClassifier.swift")
+                ], modelFile: "DigitClassifier.swift", resource: "DigitClassifier")
         ),
         (
             "FullInteger.swift",
@@ -40,7 +40,7 @@ import Testing
                         outputs: [
                             TensorSignature(name: "Identity", elementType: .int8, shape: [1, 12], scale: 0.00390625, zeroPoint: -128)
                         ])
-                ], modelFile: "KeywordSpotter.swift", accessLevels: ["KeywordSpotter": .public])
+                ], modelFile: "KeywordSpotter.swift", resource: "KeywordSpotter", accessLevels: ["KeywordSpotter": .public])
         ),
         (
             "SeveralTensors.swift",
@@ -57,7 +57,7 @@ import Testing
                             TensorSignature(name: "mask", elementType: .float32, shape: [1, 32, 32, 1]),
                             TensorSignature(name: "mask", elementType: .float32, shape: [1, 4]),
                         ])
-                ], modelFile: "Segmenter.swift", accessLevels: ["Segmenter": .package])
+                ], modelFile: "Segmenter.swift", resource: "Segmenter", accessLevels: ["Segmenter": .package])
         ),
     ]
 

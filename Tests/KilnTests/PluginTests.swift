@@ -78,9 +78,10 @@ import Testing
     }
 
     /// A model added to an existing model file, saved in place as an editor does, is compiled by
-    /// the next build and its artifact reaches the app's resources. KilnPlugin names its outputs
-    /// after the models it finds in the file, so this holds as long as SwiftPM asks the plugin for
-    /// its commands again when a file's contents change (SwiftPM 6.3 does).
+    /// the next build and reaches the app's resources. SwiftPM may keep a plugin's planned outputs
+    /// after a file's contents change: with one artifact per model, the new model's was missing at
+    /// run time on a fresh scratch directory ("Second.kiln is missing from the app's resources").
+    /// KilnPlugin now writes one artifact per model file, holding all its models.
     @Test func addingAModelToAFileRebuildsIt() throws {
         let directory = Self.fixture.appendingPathComponent("Sources/GrowingApp")
         let (models, main) = (directory.appendingPathComponent("Models.swift"), directory.appendingPathComponent("main.swift"))

@@ -51,12 +51,12 @@ final class CompiledDigitClassifier: Sendable {
         }
     }
 
-    /// Loads the artifact `DigitClassifier.kiln` from this target's resources, to run on `threads` threads.
+    /// Loads the model from `DigitClassifier.kiln` among this target's resources, to run on `threads` threads.
     init(threads: Int = ThreadPool.defaultThreadCount) throws {
         guard let url = Bundle.module.url(forResource: "DigitClassifier", withExtension: "kiln") else {
             throw RuntimeError("DigitClassifier.kiln is missing from the app's resources; is KilnPlugin applied to this target?")
         }
-        model = try CompiledModel(contentsOf: url, threads: threads)
+        model = try CompiledModel(contentsOf: url, model: "DigitClassifier", threads: threads)
     }
 
     /// Runs one inference. Throws if an array's count is not its tensor's.

@@ -55,12 +55,12 @@ public final class CompiledKeywordSpotter: Sendable {
         }
     }
 
-    /// Loads the artifact `KeywordSpotter.kiln` from this target's resources, to run on `threads` threads.
+    /// Loads the model from `KeywordSpotter.kiln` among this target's resources, to run on `threads` threads.
     public init(threads: Int = ThreadPool.defaultThreadCount) throws {
         guard let url = Bundle.module.url(forResource: "KeywordSpotter", withExtension: "kiln") else {
             throw RuntimeError("KeywordSpotter.kiln is missing from the app's resources; is KilnPlugin applied to this target?")
         }
-        model = try CompiledModel(contentsOf: url, threads: threads)
+        model = try CompiledModel(contentsOf: url, model: "KeywordSpotter", threads: threads)
     }
 
     /// Runs one inference. Throws if an array's count is not its tensor's; tensors that are not float32 are converted at the boundary (int8 quantized with its parameters).

@@ -61,12 +61,12 @@ package final class CompiledSegmenter: Sendable {
         package static let mask2Shape: [Int] = [1, 4]
     }
 
-    /// Loads the artifact `Segmenter.kiln` from this target's resources, to run on `threads` threads.
+    /// Loads the model from `Segmenter.kiln` among this target's resources, to run on `threads` threads.
     package init(threads: Int = ThreadPool.defaultThreadCount) throws {
         guard let url = Bundle.module.url(forResource: "Segmenter", withExtension: "kiln") else {
             throw RuntimeError("Segmenter.kiln is missing from the app's resources; is KilnPlugin applied to this target?")
         }
-        model = try CompiledModel(contentsOf: url, threads: threads)
+        model = try CompiledModel(contentsOf: url, model: "Segmenter", threads: threads)
     }
 
     /// Runs one inference. Throws if an array's count is not its tensor's; tensors that are not float32 are converted at the boundary (int8 quantized with its parameters).
