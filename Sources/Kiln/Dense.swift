@@ -36,6 +36,15 @@ public struct Dense: NamedLayer {
         guard let input = tracer.requireInput(for: name, at: location) else { return }
         guard units > 0 else { return tracer.fail("Dense needs at least one unit, got \(units)", at: location) }
         let features = input.shape.dimensions.last ?? 0
+        if input.shape.rank >= 4 {
+            // Legal (each position of the leading axes gets its own product, as in Keras), but an
+            // image's features usually go to a classifier flattened; rank 3 is left alone, since
+            // sequence models apply Dense per position on purpose.
+            let result = Shape(input.shape.dimensions.dropLast() + [units])
+            tracer.warn(
+                "Dense(\(units)) applies to the last axis of its \(input.shape) input, giving \(result);"
+                    + " did you forget Flatten() before it?", at: location)
+        }
         tracer.addWeightedLayer(
             .init(
                 op: { .fullyConnected(activation: $0) }, name: name, weightShape: [units, features], channelAxis: 0,

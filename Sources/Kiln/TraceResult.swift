@@ -6,11 +6,11 @@ import KilnIR
 public struct TraceResult: Hashable, Sendable, Codable {
     /// The model's type name.
     public var modelName: String
-    /// The traced graph; `nil` when tracing found errors.
+    /// The traced graph; `nil` when tracing found errors (warnings alone keep it).
     public var graph: Graph?
     /// The model's compile options.
     public var options: CompileOptions
-    /// Problems found while tracing.
+    /// Problems found while tracing: errors, and warnings about likely mistakes.
     public var diagnostics: [Diagnostic]
 
     /// Creates a trace result.

@@ -29,6 +29,11 @@ public final class Tracer {
         failed = true
     }
 
+    /// Reports a likely mistake at `location` that does not stop the build: printed as a warning.
+    public func warn(_ message: String, at location: SourceLocation) {
+        diagnostics.append(Diagnostic(.warning, message, at: location))
+    }
+
     /// A unique layer name: `name` if given, else `kind_N`.
     public func layerName(_ name: String?, kind: String, at location: SourceLocation) -> String {
         if let name {
@@ -195,7 +200,7 @@ public final class Tracer {
         }
         let optionProblems = options.diagnostics
         diagnostics.append(contentsOf: optionProblems)
-        let ok = diagnostics.isEmpty
+        let ok = !diagnostics.contains { $0.severity == .error }
         // Bad option values are reported above; they are not carried on, since JSON cannot hold a NaN.
         return TraceResult(
             modelName: graph.name, graph: ok ? graph : nil, options: optionProblems.isEmpty ? options : CompileOptions(),

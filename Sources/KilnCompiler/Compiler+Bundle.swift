@@ -46,10 +46,11 @@ extension Compiler {
         try Self.createOutputDirectory(artifact.deletingLastPathComponent())
         try OutputFile.write(bytes, to: artifact)
         let linkSeconds = Date().timeIntervalSince(linkStart)
-        return built.map { entry in
+        return zip(built, models).map { entry, model in
             var result = entry.result
             result.timings.insert((source.loadPhase, loadSeconds), at: 0)
             result.timings.append(("link", linkSeconds))
+            result.warnings = model.warnings
             return result
         }
     }

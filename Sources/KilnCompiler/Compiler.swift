@@ -55,6 +55,8 @@ public struct Compiler: Sendable {
         public var options: CompileOptions
         /// Seconds spent in each phase, in order.
         public var timings: [(phase: String, seconds: Double)]
+        /// Likely mistakes in the model, each at its line, which did not stop the build.
+        public var warnings: [Diagnostic] = []
     }
 
     /// Loads every model of `source` (a Swift model file, `.tflite` or `.onnx`)
@@ -82,7 +84,10 @@ public struct Compiler: Sendable {
             return (model.graph, options)
         }
         var results = try compile(compiled, as: kind, outputDirectory: outputDirectory, headerDirectory: headerDirectory)
-        for index in results.indices { results[index].timings.insert((source.loadPhase, loadSeconds), at: 0) }
+        for index in results.indices {
+            results[index].timings.insert((source.loadPhase, loadSeconds), at: 0)
+            results[index].warnings = models[index].warnings
+        }
         return results
     }
 

@@ -27,6 +27,8 @@ public enum ModelSource: Sendable {
         public var graph: Graph
         /// The compile options the source asks for (a Swift model's `options`; defaults otherwise).
         public var options: CompileOptions
+        /// Likely mistakes found while loading, each at its line (`Dense` fed an image without `Flatten`).
+        public var warnings: [Diagnostic] = []
     }
 
     /// The kinds of file Kiln reads models from, by extension, for messages and help.
@@ -61,7 +63,7 @@ public enum ModelSource: Sendable {
     public func load(tracer: ModelSourceTracer? = nil) throws -> [LoadedModel] {
         switch self {
         case .swiftFile(let url):
-            return try (tracer ?? ModelSourceTracer()).tracedGraphs(modelFile: url).map { graph, options in
+            return try (tracer ?? ModelSourceTracer()).tracedGraphs(modelFile: url).map { graph, options, warnings in
                 var options = options
                 // Like weight files, calibration files are named relative to the model file.
                 if case .fullInteger(var int8) = options.quantization, case .npy(let path) = int8.calibration,
@@ -70,7 +72,7 @@ public enum ModelSource: Sendable {
                     int8.calibration = .npy(url.deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path)
                     options.quantization = .fullInteger(int8)
                 }
-                return LoadedModel(name: graph.name, graph: graph, options: options)
+                return LoadedModel(name: graph.name, graph: graph, options: options, warnings: warnings)
             }
         case .tfliteFile(let url):
             let graph = try TFLiteImporter.importGraph(contentsOf: url)

@@ -159,14 +159,15 @@ public struct ModelSourceTracer: Sendable {
         value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
     }
 
-    /// The graph and options of every model in `modelFile`, or every diagnostic tracing found.
-    public func tracedGraphs(modelFile: URL) throws -> [(Graph, CompileOptions)] {
+    /// The graph, options and warnings of every model in `modelFile`, or every diagnostic
+    /// tracing found if any is an error.
+    public func tracedGraphs(modelFile: URL) throws -> [(graph: Graph, options: CompileOptions, warnings: [Diagnostic])] {
         let traces = try trace(modelFile: modelFile)
         let diagnostics = traces.flatMap(\.diagnostics)
-        if !diagnostics.isEmpty { throw DiagnosticError(diagnostics) }
+        if diagnostics.contains(where: { $0.severity == .error }) { throw DiagnosticError(diagnostics) }
         return try traces.map { trace in
             guard let graph = trace.graph else { throw CompilerError("\(trace.modelName): tracing produced no graph") }
-            return (graph, trace.options)
+            return (graph, trace.options, trace.diagnostics)
         }
     }
 

@@ -54,9 +54,10 @@ struct BuildCommand: ParsableCommand {
         let source = try ModelSource(url: model)
         if `static` {
             guard let artifacts else { throw ValidationError("--artifacts DIRECTORY is required with --static") }
-            _ = try compiler.compile(
+            let results = try compiler.compile(
                 source, as: .assembly, outputDirectory: URL(fileURLWithPath: artifacts),
                 headerDirectory: headerDirectory.map { URL(fileURLWithPath: $0) }, tracer: tracer)
+            KilnCommand.report(results.flatMap(\.warnings))
             return
         }
         guard let swiftOutput, let artifact else {
@@ -64,6 +65,7 @@ struct BuildCommand: ParsableCommand {
         }
         let bundle = URL(fileURLWithPath: artifact)
         let results = try compiler.compileBundle(source, to: bundle, tracer: tracer)
+        KilnCommand.report(results.flatMap(\.warnings))
         let text = try String(contentsOf: model, encoding: .utf8)
         let api = SwiftAPIGenerator.source(
             for: results.map(\.metadata), modelFile: model.lastPathComponent,

@@ -47,6 +47,12 @@ extension KilnCommand {
         }
     }
 
+    /// Prints `warnings` to standard error as compilers do (`file:line:column: warning: …`), where
+    /// SwiftPM and editors place them at the model's line.
+    static func report(_ warnings: [Diagnostic]) {
+        for warning in warnings { FileHandle.standardError.write(Data((warning.description + "\n").utf8)) }
+    }
+
     /// The words printed for `error`: located diagnostics as compilers print
     /// them, file-system errors with the path, anything else as `error: …`.
     static func message(for error: any Error) -> String {

@@ -1,6 +1,7 @@
 import Foundation
 import KilnIR
 import KilnImport
+import KilnRuntime
 import Testing
 
 /// `kiln` reports what went wrong in plain words with the path, prints the
@@ -19,6 +20,27 @@ import Testing
         let input = directory.appendingPathComponent("x.npy")
         try FileManager.default.copyItem(at: Self.repro.appendingPathComponent("x_int8.npy"), to: input)
         return (kiln, directory, directory.appendingPathComponent("identity_int8.kiln"), input)
+    }
+
+    /// A likely mistake is a warning at the model's line, and the model still compiles;
+    /// `kiln --version` and `kiln run`'s summary line are there too.
+    @Test func warningsVersionAndRunSummary() throws {
+        let kiln = try #require(CommandLineTool.kiln)
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = directory.appendingPathComponent("Unflattened.swift")
+        try "import Kiln\n\nstruct Unflattened: Model {\n    var body: some Layer {\n        Input(shape: [1, 4, 4, 2])\n        Dense(3)\n    }\n}\n"
+            .write(to: model, atomically: true, encoding: .utf8)
+        let compile = try CommandLineTool.run(kiln, ["compile", model.path, "-o", directory.path])
+        #expect(compile.status == 0, "\(compile.output)")
+        #expect(compile.output.contains("Unflattened.swift:6:14: warning: Dense(3) applies to the last axis"), "\(compile.output)")
+        let version = try CommandLineTool.run(kiln, ["--version"])
+        #expect(version.status == 0 && version.output.hasPrefix("kiln \(KilnVersion.current)"), "\(version.output)")
+        let (_, identity, artifact, input) = try compiledIdentity()
+        defer { try? FileManager.default.removeItem(at: identity) }
+        let output = identity.appendingPathComponent("y.npy")
+        let run = try CommandLineTool.run(kiln, ["run", artifact.path, "--inputs", input.path, "--outputs", output.path])
+        #expect(run.status == 0 && run.output.contains("through '") && run.output.contains("µs each"), "\(run.output)")
     }
 
     @Test func runRefusesToOverwriteItsInputsOrArtifact() throws {

@@ -18,11 +18,22 @@ let mismatchLine = #line + 6
 struct MismatchedModel: Model {
     var body: some Layer {
         Input(shape: [1, 8, 8, 1])
-        Dense(4)
+        Conv2D(4, kernel: 1)
         Conv2D(4, kernel: 3)
         Conv2D(4, kernel: 9)
     }
 }
+
+/// A Dense layer fed an image: legal, and warned about.
+struct UnflattenedModel: Model {
+    var body: some Layer {
+        Input(shape: [1, 6, 6, 2])
+        Conv2D(4, kernel: 3, padding: .same)
+        Dense(10)
+    }
+}
+
+let unflattenedLine = #line - 4
 
 struct LoopModel: Model {
     var depth = 3
@@ -49,6 +60,18 @@ struct LoopModel: Model {
         try graph.verify()
     }
 
+    /// A fully-connected layer on a rank-4 tensor works per pixel, as in Keras; the trace keeps the
+    /// graph and warns at the layer's line that Flatten() is probably missing.
+    @Test func denseOnAnImageWarnsAboutFlatten() throws {
+        let result = UnflattenedModel.trace()
+        let graph = try #require(result.graph)
+        #expect(graph.type(of: graph.outputs[0]).shape == [1, 6, 6, 10])
+        #expect(result.diagnostics.count == 1)
+        let warning = try #require(result.diagnostics.first)
+        #expect(warning.severity == .warning && warning.location?.line == unflattenedLine)
+        #expect(warning.description.contains("DSLTests.swift:\(unflattenedLine):14: warning: Dense(10) applies to the last axis of its [1x6x6x4] input, giving [1x6x6x10]; did you forget Flatten() before it?"), "\(warning)")
+    }
+
     @Test func shapeMismatchNamesLayerFileAndLine() {
         let result = MismatchedModel.trace()
         #expect(result.graph == nil)
@@ -56,7 +79,7 @@ struct LoopModel: Model {
         let diagnostic = result.diagnostics[0]
         #expect(diagnostic.location?.line == mismatchLine)
         #expect(diagnostic.location?.file.hasSuffix("Tests/KilnTests/DSLTests.swift") == true)
-        #expect(diagnostic.message.contains("conv2d_1") && diagnostic.message.contains("window does not fit"))
+        #expect(diagnostic.message.contains("conv2d_2") && diagnostic.message.contains("window does not fit"))
         #expect(diagnostic.description.contains("DSLTests.swift:\(mismatchLine):15: error:"))
     }
 
