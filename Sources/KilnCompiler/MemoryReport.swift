@@ -30,6 +30,8 @@ public struct MemoryReport: Sendable {
     public var arenaByOrder: [(order: String, byteCount: Int)]
     /// Nodes in the graph, the lifetimes' time axis.
     public var nodeCount: Int
+    /// How ``table`` shows buffer names.
+    public var names = LayerNameStyle.short
 
     /// The report of `graph`'s memory plan; `nil` when the graph has none (passes have not run).
     public init?(_ graph: Graph) {
@@ -53,8 +55,8 @@ public struct MemoryReport: Sendable {
     public var table: String {
         let rows = buffers.map { buffer in
             [
-                TextTable.shortened(buffer.name), String(buffer.offset), String(buffer.byteCount),
-                "\(buffer.live.lowerBound)…\(buffer.live.upperBound)", buffer.inPlaceOf.map(TextTable.shortened) ?? "",
+                TextTable.shortened(buffer.name, names), String(buffer.offset), String(buffer.byteCount),
+                "\(buffer.live.lowerBound)…\(buffer.live.upperBound)", buffer.inPlaceOf.map { TextTable.shortened($0, names) } ?? "",
             ]
         }
         var lines = TextTable.lines(header: ["buffer", "offset", "bytes", "live (nodes)", "in place of"], rows: rows)

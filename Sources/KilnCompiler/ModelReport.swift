@@ -33,6 +33,8 @@ public struct ModelReport: Sendable {
     public var weightByteCount: Int
     /// Bytes of the planned arena, if memory has been planned.
     public var arenaByteCount: Int?
+    /// How ``table`` shows layer names.
+    public var names = LayerNameStyle.short
 
     /// Computes the figures of `graph`, with each layer's kernel when a `plan` for it is given.
     public init(_ graph: Graph, plan: KernelPlan? = nil) {
@@ -88,9 +90,9 @@ public struct ModelReport: Sendable {
         let header = ["layer", "op", "output", "params", "MACs"] + (showsKernels ? ["kernel"] : [])
         let rows = layers.map { layer in
             [
-                TextTable.shortened(layer.name), layer.kind + (layer.activation.map { "+\($0)" } ?? ""),
+                TextTable.shortened(layer.name, names), layer.kind + (layer.activation.map { "+\($0)" } ?? ""),
                 layer.outputShape.description, String(layer.parameters), String(layer.macs),
-            ] + (showsKernels ? [layer.kernel ?? ""] : [])
+            ] + (showsKernels ? [layer.kernel.map { names.applyToKernel($0) } ?? ""] : [])
         }
         var lines = TextTable.lines(header: header, rows: rows)
         let sparsity = parameterCount == 0 ? 0 : Double(zeroParameterCount) / Double(parameterCount) * 100

@@ -40,6 +40,8 @@ public struct QuantizationReport: Sendable {
     /// Per-layer figures, in the float32 graph's order; conversions (quantize, dequantize, a
     /// hybrid layer's input rounding) are left out.
     public var layers: [Layer]
+    /// How ``table`` shows layer names.
+    public var names = LayerNameStyle.short
     /// Samples the errors were measured on.
     public var sampleCount: Int
     /// Samples that were available; more than `sampleCount` when the measurement was capped.
@@ -129,7 +131,7 @@ public struct QuantizationReport: Sendable {
         let header = ["layer", "op", "precision", "scale", "zero point", "weight scales", "SQNR dB"]
         let rows = layers.map { layer in
             [
-                TextTable.shortened(layer.name), layer.kind, layer.precision.rawValue,
+                TextTable.shortened(layer.name, names), layer.kind, layer.precision.rawValue,
                 layer.output.map { Self.format($0.scales[0]) } ?? "",
                 layer.output.map { String($0.zeroPoints[0]) } ?? "",
                 layer.weightScales.map {

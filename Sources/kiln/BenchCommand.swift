@@ -31,6 +31,9 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var threading: ThreadsOption
 
+    @Flag(help: "With --per-layer: show layer names in full (imported models' names are shortened).")
+    var fullNames = false
+
     @Option(name: .customLong("model"), help: "The model to load from an artifact holding several (an app's, one per model file).")
     var modelName: String?
 
@@ -67,7 +70,7 @@ struct BenchCommand: ParsableCommand {
                 runs, threadNote))
         if perLayer, let compiled, let cycles = model.layerCycles() {
             let mean = samples.reduce(0, +) / Double(samples.count)
-            print(try Self.layerTable(compiled, cycles: cycles, meanMicroseconds: mean))
+            print(try Self.layerTable(compiled, cycles: cycles, meanMicroseconds: mean, names: fullNames ? .full : .short))
         }
     }
 
@@ -105,7 +108,9 @@ struct BenchCommand: ParsableCommand {
     }
 
     /// One row per layer: kernel, MACs, time, share and GOP/s.
-    static func layerTable(_ compiled: Compiler.Result, cycles: [UInt64], meanMicroseconds: Double) throws -> String {
+    static func layerTable(
+        _ compiled: Compiler.Result, cycles: [UInt64], meanMicroseconds: Double, names: LayerNameStyle
+    ) throws -> String {
         let plan = KernelPlan(graph: compiled.graph, isa: try Compiler.targetMachine(compiled.options.target).isaLevel)
         let report = ModelReport(compiled.graph, plan: plan)
         let total = Double(max(cycles.reduce(0, +), 1))
@@ -115,9 +120,8 @@ struct BenchCommand: ParsableCommand {
             let share = Double(count) / total
             let microseconds = meanMicroseconds * share
             let rate = microseconds > 0 && layer.macs > 0 ? String(format: "%.1f", 2 * Double(layer.macs) / microseconds / 1000) : ""
-            let name = layer.name.count <= 40 ? layer.name : layer.name.prefix(39) + "…"
             rows.append([
-                name, layer.kernel ?? layer.kind, String(layer.macs), String(format: "%.2f", microseconds),
+                names.apply(to: layer.name), layer.kernel.map { names.applyToKernel($0) } ?? layer.kind, String(layer.macs), String(format: "%.2f", microseconds),
                 String(format: "%.1f", share * 100), rate,
             ])
         }

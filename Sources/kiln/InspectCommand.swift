@@ -36,6 +36,9 @@ struct InspectCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Draw the memory plan's lifetimes as an SVG picture.", valueName: "file.svg"))
     var memorySvg: String?
 
+    @Flag(help: "Show layer names in full (imported models' names are shortened to their last two scopes).")
+    var fullNames = false
+
     @OptionGroup var quantizing: QuantizationFlags
 
     func run() throws {
@@ -61,9 +64,16 @@ struct InspectCommand: ParsableCommand {
                 }
                 let level = try isa ?? Compiler.targetMachine(options.target).isaLevel
                 print("model \(model.name) (kernels for \(level.rawValue))")
-                print(ModelReport(optimized, plan: KernelPlan(graph: optimized, isa: level)).table)
-                if let quantizationReport { print("\nquantization\n" + quantizationReport.table) }
-                if memory || memorySvg != nil, let report = MemoryReport(optimized) {
+                let names: LayerNameStyle = fullNames ? .full : .short
+                var report = ModelReport(optimized, plan: KernelPlan(graph: optimized, isa: level))
+                report.names = names
+                print(report.table)
+                if var quantizationReport {
+                    quantizationReport.names = names
+                    print("\nquantization\n" + quantizationReport.table)
+                }
+                if memory || memorySvg != nil, var report = MemoryReport(optimized) {
+                    report.names = names
                     if memory { print("\nmemory\n" + report.table) }
                     if let memorySvg {
                         // One picture per model: a file of several models must not draw them all over one file.
