@@ -12,5 +12,12 @@ if ! command -v qemu-aarch64 >/dev/null 2>&1 || ! command -v aarch64-linux-gnu-g
         qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross >/dev/null; } ||
         echo "test: could not install them; the AArch64 suites will be skipped" >&2
 fi
+# Headless Chromium renders `kiln inspect --graph` pictures in GraphPictureTests.
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "test: installing chromium (to check that kiln's SVG pictures render)"
+    if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null; } ||
+        echo "test: could not install chromium; the rendering check will be skipped" >&2
+fi
 swift build --build-tests
 swift test --skip-build

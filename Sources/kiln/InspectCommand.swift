@@ -14,8 +14,14 @@ struct InspectCommand: ParsableCommand {
     @Argument(help: "A Swift model file, a .tflite or .onnx model, or a compiled .kiln artifact.")
     var path: String
 
-    @Flag(help: "Also print the optimized graph.")
-    var graph = false
+    @Flag(help: "Also print the optimized graph as text.")
+    var dumpGraph = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Draw the optimized graph as an SVG picture: branches side by side, fused layers, int8 and float regions, kernels and arena offsets.",
+            valueName: "file.svg"))
+    var graph: String?
 
     @Option(
         help: ArgumentHelp(
@@ -72,26 +78,34 @@ struct InspectCommand: ParsableCommand {
                     quantizationReport.names = names
                     print("\nquantization\n" + quantizationReport.table)
                 }
+                // One picture per model: a file of several models must not draw them all over one file.
+                func pictureFile(_ path: String) -> URL {
+                    let file = URL(fileURLWithPath: path)
+                    guard models.count > 1 else { return file }
+                    let stem = file.deletingPathExtension().lastPathComponent
+                    return file.deletingLastPathComponent().appendingPathComponent("\(stem)-\(model.name).svg")
+                }
                 if memory || memorySvg != nil, var report = MemoryReport(optimized) {
                     report.names = names
                     if memory { print("\nmemory\n" + report.table) }
                     if let memorySvg {
-                        // One picture per model: a file of several models must not draw them all over one file.
-                        var file = URL(fileURLWithPath: memorySvg)
-                        if models.count > 1 {
-                            let stem = file.deletingPathExtension().lastPathComponent
-                            file = file.deletingLastPathComponent().appendingPathComponent("\(stem)-\(model.name).svg")
-                        }
+                        let file = pictureFile(memorySvg)
                         try OutputFile.write(Array(report.svg.utf8), to: file)
                         print("memory plan drawn in \(file.path)")
                     }
                 }
-                if graph { print("\n" + optimized.textDump) }
+                if let graph {
+                    let file = pictureFile(graph)
+                    let picture = GraphPicture(optimized, plan: KernelPlan(graph: optimized, isa: level), names: names)
+                    try OutputFile.write(Array(picture.svg.utf8), to: file)
+                    print("graph drawn in \(file.path)")
+                }
+                if dumpGraph { print("\n" + optimized.textDump) }
             }
         } else {
-            guard !showsQuantization, quantizing.quantize == nil, !memory, memorySvg == nil else {
+            guard !showsQuantization, quantizing.quantize == nil, !memory, memorySvg == nil, graph == nil, !dumpGraph else {
                 throw ValidationError(
-                    "--quantization, --quantize, --memory and --memory-svg need a model file; a .kiln artifact is already compiled")
+                    "--quantization, --quantize, --memory, --memory-svg, --graph and --dump-graph need a model file; a .kiln artifact is already compiled")
             }
             // An app's artifact (one per model file) holds several models.
             for (index, metadata) in try ArtifactFile.readModels(contentsOf: url).enumerated() {

@@ -6,6 +6,10 @@ import KilnIR
 import KilnPasses
 import Testing
 
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+
 /// The memory planner keeps the smallest arena of several placement orders, never below the
 /// most bytes live at once; `kiln inspect --memory` shows the plan and `--memory-svg` draws it.
 @Suite struct MemoryPlanTests {
@@ -152,6 +156,9 @@ import Testing
         }
         let svg = report.svg
         #expect(svg.hasPrefix("<?xml") && svg.contains("<svg") && svg.hasSuffix("</svg>\n"))
+        // Well-formed XML (an XML comment may not hold "--", which the picture's once did).
+        let parser = XMLParser(data: Data(svg.utf8))
+        #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
         #expect(svg.components(separatedBy: "<title>").count - 1 == report.buffers.count)
         #expect(MemoryReport(try Self.network()) == nil, "no plan before passes")
     }
