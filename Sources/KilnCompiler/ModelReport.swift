@@ -35,6 +35,8 @@ public struct ModelReport: Sendable {
     public var arenaByteCount: Int?
     /// How ``table`` shows layer names.
     public var names = LayerNameStyle.short
+    /// The model's inputs, the table's first rows: name, element type and shape.
+    public var inputs: [(name: String, type: TensorType)]
 
     /// Computes the figures of `graph`, with each layer's kernel when a `plan` for it is given.
     public init(_ graph: Graph, plan: KernelPlan? = nil) {
@@ -71,6 +73,7 @@ public struct ModelReport: Sendable {
             if case .data(let data) = source { zeros += data.floats().filter { $0 == 0 }.count }
         }
         self.parameterCount = parameterCount
+        inputs = graph.inputs.map { (graph[$0].name, graph.type(of: $0)) }
         zeroParameterCount = zeros
         weightByteCount = bytes
         arenaByteCount = graph.memoryPlan?.arenaByteCount
@@ -88,7 +91,11 @@ public struct ModelReport: Sendable {
     public var table: String {
         let showsKernels = layers.contains { $0.kernel != nil }
         let header = ["layer", "op", "output", "params", "MACs"] + (showsKernels ? ["kernel"] : [])
-        let rows = layers.map { layer in
+        let inputRows = inputs.map { input in
+            [TextTable.shortened(input.name, names), "input \(input.type.dtype)", input.type.shape.description, "0", "0"]
+                + (showsKernels ? [""] : [])
+        }
+        let rows = inputRows + layers.map { layer in
             [
                 TextTable.shortened(layer.name, names), layer.kind + (layer.activation.map { "+\($0)" } ?? ""),
                 layer.outputShape.description, String(layer.parameters), String(layer.macs),

@@ -1,5 +1,7 @@
+import Foundation
+
 /// Why an op's operands do not fit it (shape inference's internal error).
-public struct ShapeError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct ShapeError: LocalizedError, Hashable, Sendable, CustomStringConvertible {
     /// What does not fit.
     public var message: String
 
@@ -8,6 +10,9 @@ public struct ShapeError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// The message.
     public var description: String { message }
+
+    /// The message, for `localizedDescription`.
+    public var errorDescription: String? { message }
 }
 
 extension Op {

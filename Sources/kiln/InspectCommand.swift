@@ -53,6 +53,12 @@ struct InspectCommand: ParsableCommand {
             let quantization = try quantizing.quantization()
             let models = try ModelSource(url: url).load()
             for model in models {
+                // Listed before the weights load, so a model whose weight file is missing or
+                // incomplete still shows what the file must hold.
+                let expected = ExpectedWeights(model.graph)
+                if !expected.entries.isEmpty {
+                    print("model \(model.name): weights expected\n" + expected.table + "\n")
+                }
                 var options = model.options
                 if let quantization {
                     options.quantization = quantization
