@@ -66,6 +66,11 @@ struct BuildCommand: ParsableCommand {
         let bundle = URL(fileURLWithPath: artifact)
         let results = try compiler.compileBundle(source, to: bundle, tracer: tracer)
         KilnCommand.report(results.flatMap(\.warnings))
+        // Progress for the build log: each model with the time of each phase.
+        for result in results {
+            let phases = result.timings.map { "\($0.phase) \(String(format: "%.2f", $0.seconds)) s" }
+            print("\(model.lastPathComponent): \(result.metadata.modelName) [\(phases.joined(separator: ", "))]")
+        }
         let text = try String(contentsOf: model, encoding: .utf8)
         let api = SwiftAPIGenerator.source(
             for: results.map(\.metadata), modelFile: model.lastPathComponent,

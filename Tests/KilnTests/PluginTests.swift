@@ -109,6 +109,8 @@ import Testing
         try (original.1 + "print(try Second.compiled().metadata.modelName)\n").write(to: main, atomically: false, encoding: .utf8)
         let rebuilt = try build(product: "GrowingApp")
         try #require(rebuilt.status == 0, "\(rebuilt.output)")
+        // The build log says what the plugin compiled, and how long each phase took.
+        #expect(rebuilt.output.contains("Models.swift: Second [trace "), "\(rebuilt.output)")
         let run = try CommandLineTool.run(Self.scratch.appendingPathComponent("debug/GrowingApp"), [])
         #expect(run.status == 0 && run.output.contains("First") && run.output.contains("Second"), "\(run.output)")
     }
