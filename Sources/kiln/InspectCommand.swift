@@ -77,7 +77,8 @@ struct InspectCommand: ParsableCommand {
                 let level = try isa ?? Compiler.targetMachine(options.target).isaLevel
                 print("model \(model.name) (kernels for \(level.rawValue))")
                 let names: LayerNameStyle = fullNames ? .full : .short
-                var report = ModelReport(optimized, plan: KernelPlan(graph: optimized, isa: level))
+                let kernels = KernelPlan(graph: optimized, isa: level)
+                var report = ModelReport(optimized, plan: kernels)
                 report.names = names
                 print(report.table)
                 if var quantizationReport {
@@ -102,7 +103,7 @@ struct InspectCommand: ParsableCommand {
                 }
                 if let graph {
                     let file = pictureFile(graph)
-                    let picture = GraphPicture(optimized, plan: KernelPlan(graph: optimized, isa: level), names: names)
+                    let picture = GraphPicture(optimized, plan: kernels, names: names)
                     try OutputFile.write(Array(picture.svg.utf8), to: file)
                     print("graph drawn in \(file.path)")
                 }
