@@ -8,14 +8,6 @@ import KilnIR
 /// }
 /// ```
 public struct CompileOptions: Hashable, Sendable, Codable {
-    /// The CPU the generated code runs on.
-    public enum Target: Hashable, Sendable, Codable {
-        /// The CPU doing the build, with all its features.
-        case host
-        /// An explicit LLVM target triple, CPU name and feature string (`"+avx2,+fma"`).
-        case custom(triple: String, cpu: String, features: String)
-    }
-
     /// How weights and activations are quantized.
     public enum Quantization: Hashable, Sendable, Codable {
         /// Everything in float32.
@@ -148,9 +140,10 @@ public struct CompileOptions: Hashable, Sendable, Codable {
     /// `nil` for options that no model file wrote (imported models, command-line flags).
     public var location: SourceLocation?
 
-    /// Creates compile options; the defaults are the host CPU, float32, no pruning.
+    /// Creates compile options; the defaults are ``Target/portable`` (every ISA level of the
+    /// build machine's architecture, the best chosen at load), float32, no pruning.
     public init(
-        target: Target = .host, quantization: Quantization = .none, pruning: Pruning = .none,
+        target: Target = .portable, quantization: Quantization = .none, pruning: Pruning = .none,
         file: String = #filePath, line: Int = #line, column: Int = #column
     ) {
         self.target = target

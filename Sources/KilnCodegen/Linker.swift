@@ -59,10 +59,13 @@ public struct SharedLibraryLinker: Sendable {
     /// Links `objectFiles` (models with distinct entry points) into one shared library `output`.
     public func link(objectFiles: [URL], output: URL) throws {
         // -z defs turns any reference to code outside the object (libm, libc, …) into an error,
-        // which keeps generated libraries self-contained.
+        // which keeps generated libraries self-contained. Identical-code folding, extended to
+        // read-only data, keeps one copy of weights that several ISA variants pack the same way
+        // (each large constant has a section of its own, which is what it folds).
         let arguments =
             [
-                "-shared", "-z", "defs", "-z", "noexecstack", "--hash-style=both",
+                "-shared", "-z", "defs", "-z", "noexecstack", "--hash-style=both", "--icf=all",
+                "--ignore-data-address-equality",
                 "-soname", output.lastPathComponent, "-o", output.path,
             ] + objectFiles.map(\.path)
         let process = Process()

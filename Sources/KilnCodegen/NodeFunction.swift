@@ -37,6 +37,7 @@ struct NodeFunction {
         ir.position(at: entry)
         var emitter = KernelEmitter(ir: ir, laneWidth: isa.laneWidth, entryBlock: entry)
         emitter.hasFMA = isa.hasFMA
+        emitter.hasHalfConversion = isa.hasHalfConversion
         if choice.split != nil {
             emitter.rowRange = (ir.parameter(function, parameterCount), ir.parameter(function, parameterCount + 1))
         }

@@ -21,7 +21,7 @@ extension Compiler {
         let started = Date()
         let models = try source.load(tracer: tracer)
         let loadSeconds = Date().timeIntervalSince(started)
-        var built: [(result: Result, object: [UInt8])] = []
+        var built: [(result: Result, objects: [[UInt8]])] = []
         var problems: [Diagnostic] = []
         for model in models {
             do {
@@ -41,7 +41,7 @@ extension Compiler {
         }
         if !problems.isEmpty { throw DiagnosticError(problems) }
         let linkStart = Date()
-        let library = try link(objects: built.map(\.object))
+        let library = try link(objects: built.flatMap(\.objects))
         let bytes = try ArtifactFile.encode(library: library, models: built.map(\.result.metadata))
         try Self.createOutputDirectory(artifact.deletingLastPathComponent())
         try OutputFile.write(bytes, to: artifact)
@@ -55,27 +55,19 @@ extension Compiler {
         }
     }
 
-    /// One model's object for a bundle, its entry points named after the model.
+    /// One model's objects for a bundle, its entry points named after the model.
     private func bundledObject(_ graph: Graph, options: CompileOptions, artifact: URL) throws
-        -> (result: Result, object: [UInt8])
+        -> (result: Result, objects: [[UInt8]])
     {
-        var timings: [(String, Double)] = []
         var start = Date()
         let optimized = try optimize(graph, options: options)
-        timings.append(("passes", Date().timeIntervalSince(start)))
-        let target = try Self.targetMachine(options.target)
-        var metadata = Self.metadata(for: optimized, target: target)
-        metadata.entryPoint = "kiln_\(Self.symbolName(for: graph.name))_run"
-        if metadata.parallelEntryPoint != nil {
-            metadata.parallelEntryPoint = ModelCodegen.parallelEntryPoint(metadata.entryPoint)
-        }
-        if profilesLayers { metadata.profiledLayers = optimized.nodes.map(\.name) }
+        let passes = Date().timeIntervalSince(start)
         start = Date()
-        let object = try ModelCodegen(target: target, entryPoint: metadata.entryPoint, profilesLayers: profilesLayers)
-            .emitObject(for: optimized)
-        timings.append(("codegen", Date().timeIntervalSince(start)))
+        let (metadata, objects) = try loadableObjects(
+            optimized, options: options, entryPoint: "kiln_\(Self.symbolName(for: graph.name))_run")
         let result = Result(
-            artifact: artifact, header: nil, metadata: metadata, graph: optimized, options: options, timings: timings)
-        return (result, object)
+            artifact: artifact, header: nil, metadata: metadata, graph: optimized, options: options,
+            timings: [("passes", passes), ("codegen", Date().timeIntervalSince(start))])
+        return (result, objects)
     }
 }

@@ -67,21 +67,18 @@ public struct Compiler: Sendable {
     /// a file's problems, and files are written only when all compiled: a
     /// source yields all its outputs or none.
     ///
-    /// `quantization`, when given, replaces every model's own choice (`kiln compile --quantize`).
+    /// `quantization` and `target`, when given, replace every model's own choice (`kiln compile
+    /// --quantize`, `--target`).
     public func compile(
         _ source: ModelSource, as kind: OutputKind = .loadable, outputDirectory: URL, headerDirectory: URL? = nil,
-        tracer: ModelSourceTracer? = nil, quantization: CompileOptions.Quantization? = nil
+        tracer: ModelSourceTracer? = nil, quantization: CompileOptions.Quantization? = nil,
+        target: CompileOptions.Target? = nil
     ) throws -> [Result] {
         let started = Date()
         let models = try source.load(tracer: tracer)
         let loadSeconds = Date().timeIntervalSince(started)
         let compiled = models.map { model in
-            var options = model.options
-            if let quantization {
-                options.quantization = quantization
-                options.location = nil
-            }
-            return (model.graph, options)
+            (model.graph, model.options.overriding(quantization: quantization, target: target))
         }
         var results = try compile(compiled, as: kind, outputDirectory: outputDirectory, headerDirectory: headerDirectory)
         for index in results.indices {
@@ -159,7 +156,18 @@ public struct Compiler: Sendable {
             return try work()
         }
         let optimized = try timed("passes") { try optimize(graph, options: options) }
-        let target = try Self.targetMachine(options.target)
+        if kind == .loadable {
+            let (metadata, objects) = try timed("codegen") {
+                try loadableObjects(optimized, options: options, entryPoint: "kiln_run")
+            }
+            let library = try timed("link") { try link(objects: objects) }
+            let bytes = try ArtifactFile.encode(library: library, metadata: metadata)
+            let compiled = Result(
+                artifact: outputDirectory.appendingPathComponent("\(graph.name).kiln"), header: nil, metadata: metadata,
+                graph: optimized, options: options, timings: timings)
+            return (compiled, [(compiled.artifact, bytes)])
+        }
+        let target = try Self.singleMachine(options.target, at: options.location)
         var metadata = Self.metadata(for: optimized, target: target)
         func result(_ file: String, header: URL? = nil) -> Result {
             Result(
@@ -168,14 +176,7 @@ public struct Compiler: Sendable {
         }
         switch kind {
         case .loadable:
-            let object = try timed("codegen") {
-                try ModelCodegen(target: target, profilesLayers: profilesLayers).emitObject(for: optimized)
-            }
-            let library = try timed("link") { try link(object) }
-            if profilesLayers { metadata.profiledLayers = optimized.nodes.map(\.name) }
-            let bytes = try ArtifactFile.encode(library: library, metadata: metadata)
-            let compiled = result("kiln")
-            return (compiled, [(compiled.artifact, bytes)])
+            preconditionFailure("loadable artifacts are built above")
         case .llvmIR:
             let text = try timed("codegen") { try ModelCodegen(target: target).emitIR(for: optimized) }
             let compiled = result("ll")
@@ -216,16 +217,13 @@ public struct Compiler: Sendable {
         return configuration
     }
 
-    /// The LLVM target machine for a compile target.
+    /// The LLVM target machine for a compile target of one variant (for `.variants`, the first).
     public static func targetMachine(_ target: CompileOptions.Target) throws -> TargetMachine {
-        switch target {
-        case .host: try TargetMachine.host()
-        case .custom(let triple, let cpu, let features): try TargetMachine(triple: triple, cpu: cpu, features: features)
+        if case .host = target { return try TargetMachine.host() }
+        guard let machine = target.variantTargets.first?.machine else {
+            throw CompilerError("a target's variants must list at least one target")
         }
-    }
-
-    private func link(_ object: [UInt8]) throws -> [UInt8] {
-        try link(objects: [object])
+        return try TargetMachine(triple: machine.triple, cpu: machine.cpu, features: machine.features)
     }
 
     /// The shared library linked from `objects` (models whose entry points have distinct names).
@@ -245,6 +243,8 @@ public struct Compiler: Sendable {
         "sse", "sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "avx", "avx2", "fma", "f16c", "bmi", "bmi2", "lzcnt",
         "popcnt", "movbe", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd", "avx512vnni", "avx512bf16",
         "avx512fp16", "avx512vbmi", "avx512vbmi2", "avx512bitalg", "avx512vpopcntdq", "avx512ifma",
+        // AArch64, as `HostCPU` reads them from the kernel's hardware capabilities.
+        "neon", "dotprod", "fullfp16", "i8mm", "bf16", "sve",
     ]
 
     /// The artifact metadata of a compiled graph.
@@ -256,13 +256,12 @@ public struct Compiler: Sendable {
                 name: graph[id].name, elementType: ElementType(type.dtype), shape: type.shape.dimensions,
                 scale: quantization?.scales.first, zeroPoint: quantization?.zeroPoints.first)
         }
-        let features = target.triple.hasPrefix("x86_64") ? target.enabledFeatures.filter(checkedFeatures.contains) : []
         return ArtifactMetadata(
             modelName: graph.name, inputs: graph.inputs.map(signature), outputs: graph.outputs.map(signature),
-            arenaByteCount: graph.memoryPlan?.arenaByteCount ?? 0, requiredCPUFeatures: features.sorted(),
+            arenaByteCount: graph.memoryPlan?.arenaByteCount ?? 0, requiredCPUFeatures: requiredFeatures(target),
             targetTriple: target.triple, targetCPU: target.cpu, weightByteCount: ModelReport(graph).weightByteCount,
             parallelEntryPoint: ModelCodegen.hasParallelEntryPoint(graph, isa: target.isaLevel)
-                ? ModelCodegen.parallelEntryPoint("kiln_run") : nil)
+                ? ModelCodegen.parallelEntryPoint("kiln_run") : nil, isaLevel: target.isaLevel.rawValue)
     }
 }
 

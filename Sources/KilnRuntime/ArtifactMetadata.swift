@@ -31,6 +31,38 @@ public struct ArtifactMetadata: Codable, Hashable, Sendable {
     /// For a model compiled with per-layer profiling, the layer names its cycle
     /// counters belong to (one `UInt64` each, in order); `nil` otherwise.
     public var profiledLayers: [String]?
+    /// The ISA level the code is for (`avx2`, `neondot`, …); `nil` in artifacts from before variants.
+    public var isaLevel: String?
+    /// For an artifact holding code for several ISA levels, each level's code, best first (the
+    /// first is also described by the fields above); `nil` for one level. A loaded
+    /// `CompiledModel`'s metadata describes the variant it runs.
+    public var variants: [CodeVariant]?
+
+    /// The code for one ISA level in an artifact that holds several.
+    public struct CodeVariant: Codable, Hashable, Sendable {
+        /// The ISA level, as the kernel plan names it (`avx512vnni`, `avx2`, `neon`, …).
+        public var isaLevel: String
+        /// The C symbol of this variant's entry point.
+        public var entryPoint: String
+        /// The C symbol of this variant's multi-threaded entry point, if it has split layers.
+        public var parallelEntryPoint: String?
+        /// LLVM feature names the variant's code uses; a CPU must have all of them to run it.
+        public var requiredCPUFeatures: [String]
+        /// The LLVM CPU name the variant was tuned for.
+        public var targetCPU: String
+
+        /// Creates a variant from all of its fields.
+        public init(
+            isaLevel: String, entryPoint: String, parallelEntryPoint: String?, requiredCPUFeatures: [String],
+            targetCPU: String
+        ) {
+            self.isaLevel = isaLevel
+            self.entryPoint = entryPoint
+            self.parallelEntryPoint = parallelEntryPoint
+            self.requiredCPUFeatures = requiredCPUFeatures
+            self.targetCPU = targetCPU
+        }
+    }
 
     /// Creates metadata from all of its fields.
     public init(
@@ -46,7 +78,9 @@ public struct ArtifactMetadata: Codable, Hashable, Sendable {
         targetCPU: String,
         weightByteCount: Int,
         profiledLayers: [String]? = nil,
-        parallelEntryPoint: String? = nil
+        parallelEntryPoint: String? = nil,
+        isaLevel: String? = nil,
+        variants: [CodeVariant]? = nil
     ) {
         self.formatVersion = formatVersion
         self.kilnVersion = kilnVersion
@@ -61,5 +95,7 @@ public struct ArtifactMetadata: Codable, Hashable, Sendable {
         self.weightByteCount = weightByteCount
         self.profiledLayers = profiledLayers
         self.parallelEntryPoint = parallelEntryPoint
+        self.isaLevel = isaLevel
+        self.variants = variants
     }
 }

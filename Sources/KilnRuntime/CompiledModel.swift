@@ -91,21 +91,33 @@ public final class CompiledModel: @unchecked Sendable {
     ///
     /// An artifact holding several models (KilnPlugin writes one per model file) loads the one
     /// named `model`; `nil` takes the artifact's only model.
-    public convenience init(contentsOf url: URL, model: String? = nil, threads: Int = ThreadPool.defaultThreadCount)
-        throws
-    {
-        try self.init(contentsOf: url, model: model, makePool: threads > 1 ? { ThreadPool(threads: threads) } : nil)
+    ///
+    /// An artifact with code for several ISA levels (the default ``Kiln/CompileOptions/Target/portable``
+    /// target) runs the best one `cpuFeatures` allows, by default this CPU's (``HostCPU/features``);
+    /// ``metadata`` then describes that variant. Pass a smaller set to run a more portable variant,
+    /// as a test of what another machine runs.
+    public convenience init(
+        contentsOf url: URL, model: String? = nil, threads: Int = ThreadPool.defaultThreadCount,
+        cpuFeatures: Set<String>? = HostCPU.features
+    ) throws {
+        try self.init(
+            contentsOf: url, model: model, cpuFeatures: cpuFeatures,
+            makePool: threads > 1 ? { ThreadPool(threads: threads) } : nil)
     }
 
     /// Loads the artifact at `url` (its model named `model`, if it holds several) to run its split
     /// layers on `pool`, which models may share (one runs on it at a time; a layer that finds it
     /// busy runs on its caller alone).
-    public convenience init(contentsOf url: URL, model: String? = nil, pool: ThreadPool?) throws {
-        try self.init(contentsOf: url, model: model, makePool: pool.map { pool in { pool } })
+    public convenience init(
+        contentsOf url: URL, model: String? = nil, pool: ThreadPool?, cpuFeatures: Set<String>? = HostCPU.features
+    ) throws {
+        try self.init(contentsOf: url, model: model, cpuFeatures: cpuFeatures, makePool: pool.map { pool in { pool } })
     }
 
     /// Loads the artifact at `url`, calling `makePool` for a pool only if the model has split layers.
-    private convenience init(contentsOf url: URL, model name: String?, makePool: (() -> ThreadPool)?) throws {
+    private convenience init(
+        contentsOf url: URL, model name: String?, cpuFeatures: Set<String>?, makePool: (() -> ThreadPool)?
+    ) throws {
         guard url.isFileURL else {
             throw RuntimeError("cannot load '\(url)': compiled models must be local files")
         }
@@ -114,8 +126,8 @@ public final class CompiledModel: @unchecked Sendable {
         let models = try data.withUnsafeBytes {
             try ArtifactFile.decode(raw: $0, source: source).models
         }
-        let metadata = try Self.select(name, among: models, source: source)
-        try Self.checkCompatibility(of: metadata, source: source)
+        let metadata = try Self.checkCompatibility(
+            of: Self.select(name, among: models, source: source), cpuFeatures: cpuFeatures, source: source)
         let requirements = try Self.bufferRequirements(of: metadata, source: source)
 
         let library = try DynamicLibrary(path: source) { reason in
@@ -192,7 +204,8 @@ public final class CompiledModel: @unchecked Sendable {
         } catch {
             throw RuntimeError("the linked model's metadata cannot be read (\(error)); regenerate its object file")
         }
-        try Self.checkCompatibility(of: metadata, source: source)
+        // A static object holds one variant, so this only checks it.
+        _ = try Self.checkCompatibility(of: metadata, cpuFeatures: HostCPU.features, source: source)
         let requirements = try Self.bufferRequirements(of: metadata, source: source)
         self.init(metadata: metadata, url: nil, library: nil, entryPoint: linkedEntryPoint, requirements: requirements)
     }
@@ -224,8 +237,11 @@ public final class CompiledModel: @unchecked Sendable {
         return model
     }
 
-    /// Rejects artifacts from another format or Kiln version, or for a CPU this one is not.
-    private static func checkCompatibility(of metadata: ArtifactMetadata, source: String) throws {
+    /// Rejects artifacts from another format or Kiln version, or for a CPU this one is not, and
+    /// returns the metadata of the best code variant a CPU with `cpuFeatures` runs.
+    private static func checkCompatibility(of metadata: ArtifactMetadata, cpuFeatures: Set<String>?, source: String)
+        throws -> ArtifactMetadata
+    {
         guard metadata.formatVersion == ArtifactMetadata.currentFormatVersion else {
             throw ArtifactFile.formatVersionError(
                 source: source, formatVersion: metadata.formatVersion,
@@ -237,16 +253,22 @@ public final class CompiledModel: @unchecked Sendable {
                 "'\(source)' was compiled by Kiln \(metadata.kilnVersion), this runtime is"
                     + " \(KilnVersion.current); recompile it with Kiln \(series).x")
         }
-        let missing = HostCPU.missingFeatures(metadata.requiredCPUFeatures)
-        guard missing.isEmpty else {
-            // Checked before loading: running the code would die with SIGILL instead.
+        // Checked before loading: running the code would die with SIGILL instead.
+        guard let variant = metadata.variant(for: cpuFeatures) else {
+            let baseline = metadata.codeVariants.last ?? metadata.codeVariants[0]
+            let missing = HostCPU.missingFeatures(baseline.requiredCPUFeatures, available: cpuFeatures ?? [])
+            let compiledFor =
+                metadata.codeVariants.count == 1
+                ? "was compiled for CPU '\(baseline.targetCPU)' (\(metadata.targetTriple)) and needs"
+                : "holds code for \(metadata.codeVariants.map(\.isaLevel).joined(separator: ", ")) (\(metadata.targetTriple));"
+                    + " even its most portable variant needs"
             throw RuntimeError(
-                "'\(source)' (model '\(metadata.modelName)') was compiled for CPU"
-                    + " '\(metadata.targetCPU)' (\(metadata.targetTriple)) and needs CPU"
+                "'\(source)' (model '\(metadata.modelName)') \(compiledFor) CPU"
                     + " \(missing.count == 1 ? "feature" : "features")"
                     + " \(missing.joined(separator: ", ")), which this machine lacks;"
-                    + " recompile it for this machine's CPU or a more generic one")
+                    + " recompile it for this machine's CPU or a more generic one (target .portable)")
         }
+        return metadata.variants == nil ? metadata : metadata.selecting(variant)
     }
 
     /// What each tensor's buffer must be, or an error if the metadata describes impossible sizes.

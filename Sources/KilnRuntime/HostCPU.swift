@@ -8,9 +8,10 @@
 public enum HostCPU {
     /// The host's LLVM feature names, or nil where they cannot be determined.
     ///
-    /// Known on x86 Linux, from the `flags` line of `/proc/cpuinfo`. Elsewhere
-    /// this is nil, which means "unknown": loaders then skip the check rather
-    /// than reject artifacts that might run fine.
+    /// Known on x86 Linux, from the `flags` line of `/proc/cpuinfo`, and on AArch64 Linux, from
+    /// the kernel's hardware capability bits in `/proc/self/auxv`. Elsewhere this is nil, which
+    /// means "unknown": loaders then skip the check of a one-variant artifact rather than reject
+    /// one that might run fine, and run a multi-variant artifact's most portable code.
     public static let features: Set<String>? = detectFeatures()
 
     /// The features in `required` that the host lacks, in order and without repeats.
@@ -23,7 +24,8 @@ public enum HostCPU {
         return missingFeatures(required, available: features)
     }
 
-    static func missingFeatures(_ required: [String], available: Set<String>) -> [String] {
+    /// The features in `required` that a CPU with `available` features lacks (see ``missingFeatures(_:)``).
+    public static func missingFeatures(_ required: [String], available: Set<String>) -> [String] {
         var missing: [String] = []
         for entry in required {
             guard !entry.hasPrefix("-") else { continue }
@@ -41,6 +43,9 @@ public enum HostCPU {
                 return nil
             }
             return features(fromCPUInfo: String(decoding: data, as: UTF8.self))
+        #elseif os(Linux) && arch(arm64)
+            guard let data = try? Data(contentsOf: URL(fileURLWithPath: "/proc/self/auxv")) else { return nil }
+            return aarch64Features(fromAuxiliaryVector: [UInt8](data))
         #else
             return nil
         #endif

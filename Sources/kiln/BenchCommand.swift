@@ -31,6 +31,10 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var threading: ThreadsOption
 
+    @OptionGroup var variant: ISAOption
+
+    @OptionGroup var targeting: TargetOption
+
     @Flag(help: "With --per-layer: show layer names in full (imported models' names are shortened).")
     var fullNames = false
 
@@ -42,19 +46,27 @@ struct BenchCommand: ParsableCommand {
         var compiled: Compiler.Result?
         let model: CompiledModel
         if url.pathExtension == "kiln" {
+            guard targeting.target == nil else {
+                throw ValidationError("--target compiles a model file; an artifact is already compiled (--isa picks among its variants)")
+            }
             guard !perLayer else {
                 throw ValidationError(
                     "--per-layer compiles the model with per-layer counters: give the model file (.swift, .tflite, .onnx), not an artifact")
             }
-            model = try CompiledModel(contentsOf: url, model: modelName, threads: threading.threads)
+            model = try CompiledModel(
+                contentsOf: url, model: modelName, threads: threading.threads,
+                cpuFeatures: variant.cpuFeatures(artifact: url, model: modelName))
         } else {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-bench-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
-            let results = try Compiler(profilesLayers: perLayer).compile(ModelSource(url: url), outputDirectory: directory)
+            let results = try Compiler(profilesLayers: perLayer).compile(
+                ModelSource(url: url), outputDirectory: directory, target: targeting.compileTarget())
             guard let first = results.first else { throw ValidationError("\(path) defines no model") }
             if results.count > 1 { print("benchmarking '\(first.metadata.modelName)', the first of \(results.count) models") }
             compiled = first
-            model = try CompiledModel(contentsOf: first.artifact, threads: threading.threads)
+            model = try CompiledModel(
+                contentsOf: first.artifact, threads: threading.threads,
+                cpuFeatures: variant.cpuFeatures(artifact: first.artifact, model: nil))
         }
         guard model.metadata.inputs.count == 1, model.metadata.outputs.count == 1 else {
             throw ValidationError("kiln bench supports models with one input and one output")
@@ -63,14 +75,18 @@ struct BenchCommand: ParsableCommand {
         let median = samples[samples.count / 2]
         let p10 = samples[samples.count / 10]
         let p90 = samples[samples.count * 9 / 10]
-        let threadNote = model.threadCount > 1 ? ", \(model.threadCount) threads" : ""
+        let threadNote =
+            (model.metadata.isaLevel.map { ", \($0)" } ?? "") + (model.threadCount > 1 ? ", \(model.threadCount) threads" : "")
         print(
             String(
                 format: "%@: median %.2f µs (p10 %.2f, p90 %.2f) over %d runs%@", model.metadata.modelName, median, p10, p90,
                 runs, threadNote))
         if perLayer, let compiled, let cycles = model.layerCycles() {
             let mean = samples.reduce(0, +) / Double(samples.count)
-            print(try Self.layerTable(compiled, cycles: cycles, meanMicroseconds: mean, names: fullNames ? .full : .short))
+            print(
+                try Self.layerTable(
+                    compiled, isa: model.metadata.isaLevel.flatMap(ISALevel.init(rawValue:)), cycles: cycles,
+                    meanMicroseconds: mean, names: fullNames ? .full : .short))
         }
     }
 
@@ -109,9 +125,9 @@ struct BenchCommand: ParsableCommand {
 
     /// One row per layer: kernel, MACs, time, share and GOP/s.
     static func layerTable(
-        _ compiled: Compiler.Result, cycles: [UInt64], meanMicroseconds: Double, names: LayerNameStyle
+        _ compiled: Compiler.Result, isa: ISALevel?, cycles: [UInt64], meanMicroseconds: Double, names: LayerNameStyle
     ) throws -> String {
-        let plan = KernelPlan(graph: compiled.graph, isa: try Compiler.targetMachine(compiled.options.target).isaLevel)
+        let plan = KernelPlan(graph: compiled.graph, isa: try isa ?? Compiler.isaLevelRunningHere(compiled.options.target))
         let report = ModelReport(compiled.graph, plan: plan)
         let total = Double(max(cycles.reduce(0, +), 1))
         let header = ["layer", "kernel", "MACs", "µs", "%", "GOP/s"]

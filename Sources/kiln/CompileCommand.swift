@@ -27,6 +27,8 @@ struct CompileCommand: ParsableCommand {
 
     @OptionGroup var quantization: QuantizationFlags
 
+    @OptionGroup var targeting: TargetOption
+
     func validate() throws {
         if quantization.quantize != .int8, quantization.calibration != nil {
             throw ValidationError("--calibration is used only with --quantize int8")
@@ -39,7 +41,7 @@ struct CompileCommand: ParsableCommand {
         let compiler = Compiler()
         for result in try compiler.compile(
             source, as: `static` ? .staticObject : .loadable, outputDirectory: directory,
-            quantization: try quantization.quantization())
+            quantization: try quantization.quantization(), target: try targeting.compileTarget())
         {
             KilnCommand.report(result.warnings)
             let phases = result.timings.map { "\($0.phase) \(String(format: "%.2f", $0.seconds))s" }

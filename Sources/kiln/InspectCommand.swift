@@ -47,6 +47,8 @@ struct InspectCommand: ParsableCommand {
 
     @OptionGroup var quantizing: QuantizationFlags
 
+    @OptionGroup var targeting: TargetOption
+
     func run() throws {
         let url = URL(fileURLWithPath: path)
         if url.pathExtension != "kiln" {
@@ -59,11 +61,7 @@ struct InspectCommand: ParsableCommand {
                 if !expected.entries.isEmpty {
                     print("model \(model.name): weights expected\n" + expected.table + "\n")
                 }
-                var options = model.options
-                if let quantization {
-                    options.quantization = quantization
-                    options.location = nil
-                }
+                let options = model.options.overriding(quantization: quantization, target: try targeting.compileTarget())
                 // With --quantization, calibration runs once for the report and the graph.
                 var quantizationReport: QuantizationReport?
                 let optimized: Graph
@@ -74,8 +72,13 @@ struct InspectCommand: ParsableCommand {
                 } else {
                     optimized = try Compiler().optimize(model.graph, options: options)
                 }
-                let level = try isa ?? Compiler.targetMachine(options.target).isaLevel
-                print("model \(model.name) (kernels for \(level.rawValue))")
+                let level = try isa ?? Compiler.isaLevelRunningHere(options.target)
+                let variants = try Compiler.variantLevels(options.target)
+                let variantNote =
+                    variants.count > 1
+                    ? "; the artifact holds code for \(variants.map(\.rawValue).joined(separator: ", ")), the best the CPU runs chosen at load"
+                    : ""
+                print("model \(model.name) (kernels for \(level.rawValue)\(variantNote))")
                 let names: LayerNameStyle = fullNames ? .full : .short
                 let kernels = KernelPlan(graph: optimized, isa: level)
                 var report = ModelReport(optimized, plan: kernels)
@@ -122,8 +125,15 @@ struct InspectCommand: ParsableCommand {
                 for output in metadata.outputs { print("output \(Self.describe(output))") }
                 print("arena bytes:  \(metadata.arenaByteCount)")
                 print("weight bytes: \(metadata.weightByteCount)")
-                print("target:       \(metadata.targetTriple) \(metadata.targetCPU)")
-                print("CPU features: \(metadata.requiredCPUFeatures.joined(separator: " "))")
+                print("target:       \(metadata.targetTriple)")
+                // Best first, as the runtime tries them; the mark is what this machine runs.
+                let running = metadata.variant(for: HostCPU.features)
+                for variant in metadata.codeVariants {
+                    let mark = variant == running ? " (runs here)" : ""
+                    print(
+                        "code for \(variant.isaLevel.isEmpty ? variant.targetCPU : variant.isaLevel)\(mark): CPU \(variant.targetCPU),"
+                            + " features \(variant.requiredCPUFeatures.joined(separator: " "))")
+                }
             }
         }
     }

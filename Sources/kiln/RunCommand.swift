@@ -17,6 +17,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var threading: ThreadsOption
 
+    @OptionGroup var variant: ISAOption
+
     @Option(name: .customLong("model"), help: "The model to load from an artifact holding several (an app's, one per model file).")
     var modelName: String?
 
@@ -26,7 +28,9 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let artifactURL = URL(fileURLWithPath: artifact)
         let inputsURL = URL(fileURLWithPath: inputs)
-        let model = try CompiledModel(contentsOf: artifactURL, model: modelName, threads: threading.threads)
+        let model = try CompiledModel(
+            contentsOf: artifactURL, model: modelName, threads: threading.threads,
+            cpuFeatures: variant.cpuFeatures(artifact: artifactURL, model: modelName))
         guard model.metadata.inputs.count == 1, model.metadata.outputs.count == 1 else {
             throw CommandError("\(artifact): kiln run supports models with one input and one output")
         }

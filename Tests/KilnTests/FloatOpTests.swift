@@ -50,7 +50,7 @@ import Testing
     func depthwiseConvolution(_ c: DepthwiseCase) throws { try Self.checkDepthwise(c) }
 
     /// Checks one float depthwise case compiled with `options` (the host by default).
-    static func checkDepthwise(_ c: DepthwiseCase, options: CompileOptions = CompileOptions()) throws {
+    static func checkDepthwise(_ c: DepthwiseCase, options: CompileOptions = .thisMachine) throws {
         var graph = Graph(name: "depthwise")
         let x = graph.addInput(name: "x", type: TensorType(.float32, c.input))
         let channels = c.input[3] * c.multiplier

@@ -44,7 +44,7 @@ import Testing
     func fullyConnected(_ c: FullyConnectedCase) throws { try Self.checkFullyConnected(c) }
 
     /// Checks one fully-connected case compiled with `options` (the host by default).
-    static func checkFullyConnected(_ c: FullyConnectedCase, options: CompileOptions = CompileOptions()) throws {
+    static func checkFullyConnected(_ c: FullyConnectedCase, options: CompileOptions = .thisMachine) throws {
         var graph = Graph(name: "fc")
         let x = graph.addInput(
             name: "x", type: Int8Graphs.input([c.rows, c.depth], scale: c.inputScale, zeroPoint: c.inputZeroPoint))
@@ -121,7 +121,7 @@ import Testing
     func convolution(_ c: ConvCase) throws { try Self.checkConvolution(c) }
 
     /// Checks one convolution case compiled with `options` (the host by default).
-    static func checkConvolution(_ c: ConvCase, options: CompileOptions = CompileOptions()) throws {
+    static func checkConvolution(_ c: ConvCase, options: CompileOptions = .thisMachine) throws {
         var graph = Graph(name: "conv")
         let inputScale: Float = 0.04
         let x = graph.addInput(name: "x", type: Int8Graphs.input(c.input, scale: inputScale, zeroPoint: c.inputZeroPoint))
@@ -194,7 +194,7 @@ import Testing
     func depthwiseConvolution(_ c: DepthwiseCase) throws { try Self.checkDepthwise(c) }
 
     /// Checks one depthwise case compiled with `options` (the host by default).
-    static func checkDepthwise(_ c: DepthwiseCase, options: CompileOptions = CompileOptions()) throws {
+    static func checkDepthwise(_ c: DepthwiseCase, options: CompileOptions = .thisMachine) throws {
         var graph = Graph(name: "depthwise")
         let inputScale: Float = 0.07
         let x = graph.addInput(name: "x", type: Int8Graphs.input(c.input, scale: inputScale, zeroPoint: c.inputZeroPoint))

@@ -88,7 +88,7 @@ import Testing
     func convolution(_ c: ConvCase) throws { try Self.checkConvolution(c) }
 
     /// Checks one float convolution case compiled with `options` (the host by default).
-    static func checkConvolution(_ c: ConvCase, options: CompileOptions = CompileOptions()) throws {
+    static func checkConvolution(_ c: ConvCase, options: CompileOptions = .thisMachine) throws {
         let attributes = Conv2DAttributes(
             strides: c.strides, dilations: c.dilations, padding: c.padding, explicitPadding: c.explicitPadding,
             activation: .relu6)

@@ -117,7 +117,7 @@ import Testing
     }
 
     /// Compiles the case for the target of `options` and compares it with the reference, bit for bit.
-    static func check(_ c: Case, options: CompileOptions = CompileOptions()) throws {
+    static func check(_ c: Case, options: CompileOptions = .thisMachine) throws {
         let graph = try graph(c)
         var inputs = randomInputs(graph, seed: 7, floatRange: -2...2)
         if case .reduce(.product, _, _) = c.op, !c.isQuantized {

@@ -15,6 +15,8 @@ struct KernelEmitter {
     let entryBlock: IRBlock
     /// Whether the target has fused multiply-add instructions (every level but SSE4.1).
     var hasFMA = true
+    /// Whether the target converts half to single precision in hardware (``ISALevel/hasHalfConversion``).
+    var hasHalfConversion = true
     /// The positions of the node's split axis (``KernelChoice/RowSplit``) this call computes,
     /// as `i64` parameters; `nil` computes them all.
     var rowRange: (begin: IRValue, end: IRValue)?
@@ -102,8 +104,30 @@ struct KernelEmitter {
         let pointer = ir.gep(elementType, base, [offset])
         let raw = ir.load(ir.vector(elementType, lanes), from: pointer, alignment: 1)
         if elementType == ir.f32 { return raw }
-        if elementType == ir.f16 { return ir.fpext(raw, to: vectorType(lanes)) }
+        if elementType == ir.f16 { return widenHalf(raw, lanes: lanes) }
         return ir.sitofp(raw, to: vectorType(lanes))
+    }
+
+    /// `<lanes x half>` widened to f32 exactly, in integer operations where the target has no
+    /// conversion instruction: for h = s·e·m (1, 5, 10 bits), the f32 bits are s·(e + 112)·m·2¹³
+    /// for a normal number, s·255·m·2¹³ for infinity and NaN (so NaN stays NaN), and
+    /// s·(m·2⁻²⁴) for zero and subnormals, computed as (2⁻¹⁴·(1 + m/1024)) − 2⁻¹⁴.
+    func widenHalf(_ half: IRValue, lanes: Int) -> IRValue {
+        guard !hasHalfConversion else { return ir.fpext(half, to: vectorType(lanes)) }
+        let words = ir.vector(ir.i32, lanes)
+        func constant(_ value: Int) -> IRValue { ir.splat(ir.constant(value, ir.i32), count: lanes) }
+        let bits = ir.zext(ir.bitcast(half, to: ir.vector(ir.i16, lanes)), to: words)
+        let magnitude = ir.shl(ir.and(bits, constant(0x7fff)), constant(13))
+        let exponent = ir.and(magnitude, constant(0x7c00 << 13))
+        let normal = ir.add(magnitude, constant((127 - 15) << 23))
+        let special = ir.add(normal, constant((128 - 16) << 23))
+        let subnormal = ir.fsub(
+            ir.bitcast(ir.add(normal, constant(1 << 23)), to: vectorType(lanes)), splat(Float(bitPattern: 113 << 23), lanes: lanes))
+        let widened = ir.select(
+            ir.icmp(.eq, exponent, constant(0)), subnormal,
+            ir.bitcast(ir.select(ir.icmp(.eq, exponent, constant(0x7c00 << 13)), special, normal), to: vectorType(lanes)))
+        let sign = ir.shl(ir.and(bits, constant(0x8000)), constant(16))
+        return ir.bitcast(ir.or(ir.bitcast(widened, to: words), sign), to: vectorType(lanes))
     }
 
     /// Loads `lanes` consecutive f32 elements at `offset` of `base`.

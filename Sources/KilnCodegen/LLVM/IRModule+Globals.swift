@@ -15,6 +15,10 @@ enum Linkage {
 }
 
 extension IRModule {
+    /// Constants from this size up get a section of their own (``sectionPerConstant``); smaller
+    /// ones are not worth a section header.
+    static let sharedConstantMinimumBytes = 256
+
     /// Adds a read-only `[N x i8]` global holding `bytes` (e.g. model weights) and returns it.
     ///
     /// The bytes are handed to LLVM in one call without per-element constants, so tens of
@@ -34,6 +38,10 @@ extension IRModule {
         } else {
             llvm.setLinkage(global, 9)  // LLVMPrivateLinkage: no symbol, nothing for the linker to see.
             llvm.setUnnamedAddress(global, 2)  // LLVMGlobalUnnamedAddr: identical blobs may merge.
+            if sectionPerConstant, bytes.count >= Self.sharedConstantMinimumBytes {
+                llvm.setSection(global, ".rodata.kiln.\(constantSectionCount)")
+                constantSectionCount += 1
+            }
         }
         llvm.setAlignment(global, UInt32(alignment))
         return global

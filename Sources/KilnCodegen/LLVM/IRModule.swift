@@ -36,6 +36,12 @@ final class IRModule {
     /// `i64`, the type of loop counters and indices.
     let i64: IRType
 
+    /// Whether large constants get an ELF section each, so the linker's identical-code folding
+    /// can keep one copy of weights that several objects (an artifact's ISA variants) hold.
+    private(set) var sectionPerConstant = false
+    /// The constants given a section of their own so far, which numbers the next one.
+    var constantSectionCount = 0
+
     /// Creates an empty module named `name` in a fresh context, loading libLLVM if needed.
     init(name: String) throws {
         let llvm = try LLVMLibrary.shared().functions
@@ -93,6 +99,7 @@ final class IRModule {
     func setTarget(_ machine: TargetMachine) {
         llvm.setTarget(module, machine.triple)
         llvm.setDataLayout(module, machine.dataLayout)
+        sectionPerConstant = machine.triple.contains("-linux")
     }
 
     // MARK: Types

@@ -103,6 +103,7 @@ struct LLVMFunctions: Sendable {
     let setLinkage: @convention(c) (OpaquePointer, UInt32) -> Void
     let setUnnamedAddress: @convention(c) (OpaquePointer, UInt32) -> Void
     let setAlignment: @convention(c) (OpaquePointer, UInt32) -> Void
+    let setSection: @convention(c) (OpaquePointer, UnsafePointer<CChar>) -> Void
 
     // Functions and attributes.
     let addFunction: @convention(c) (OpaquePointer, CStringArgument, OpaquePointer) -> OpaquePointer
@@ -291,6 +292,7 @@ struct LLVMFunctions: Sendable {
         setLinkage = try b.required("LLVMSetLinkage")
         setUnnamedAddress = try b.required("LLVMSetUnnamedAddress")
         setAlignment = try b.required("LLVMSetAlignment")
+        setSection = try b.required("LLVMSetSection")
 
         addFunction = try b.required("LLVMAddFunction")
         getNamedFunction = try b.required("LLVMGetNamedFunction")

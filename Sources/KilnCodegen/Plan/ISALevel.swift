@@ -51,6 +51,11 @@ public enum ISALevel: String, Sendable, CaseIterable, Codable {
     /// Whether the level has fused multiply-add instructions (all but SSE4.1).
     public var hasFMA: Bool { self != .sse41 }
 
+    /// Whether the level converts half to single precision in hardware: F16C from x86-64-v3 up,
+    /// and every AArch64 CPU. Without it LLVM would call a libgcc routine, which an artifact
+    /// (linked with nothing else) cannot reach.
+    public var hasHalfConversion: Bool { self != .sse41 }
+
     /// Whether int8 layers run on `vpdpbusd` (16 lanes of four-byte dot products).
     public var hasVNNI: Bool { self == .avx512vnni }
 }

@@ -47,7 +47,7 @@ func expectClose(
 /// Compiles `graph` with the full pipeline and checks the native code against
 /// the reference interpreter on random inputs.
 func expectCompiledMatchesReference(
-    _ graph: Graph, options: CompileOptions = CompileOptions(), inputRange: ClosedRange<Float> = -1...1,
+    _ graph: Graph, options: CompileOptions = .thisMachine, inputRange: ClosedRange<Float> = -1...1,
     tolerance: Float = 1e-5, _ context: String, sourceLocation: Testing.SourceLocation = #_sourceLocation
 ) throws {
     let directory = try temporaryDirectory()

@@ -9,22 +9,14 @@ enum X86Level: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
     var testDescription: String { rawValue }
 
-    private static let base = "+sse2,+sse3,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16"
-    private static let avx2Features = base + ",+avx,+avx2,+fma,+f16c,+bmi,+bmi2,+lzcnt,+movbe"
-    private static let avx512Features = avx2Features + ",+avx512f,+avx512bw,+avx512cd,+avx512dq,+avx512vl"
-
-    /// The compile options that target this level (psABI CPU names, so nothing beyond the listed features).
+    /// The compile options that target this level: Kiln's presets (psABI CPU names, so nothing
+    /// beyond the listed features).
     var options: CompileOptions {
-        let triple = "x86_64-unknown-linux-gnu"
         switch self {
-        case .avx512vnni:
-            return CompileOptions(target: .custom(triple: triple, cpu: "x86-64-v4", features: Self.avx512Features + ",+avx512vnni"))
-        case .avx512:
-            return CompileOptions(target: .custom(triple: triple, cpu: "x86-64-v4", features: Self.avx512Features + ",-avx512vnni"))
-        case .avx2:
-            return CompileOptions(target: .custom(triple: triple, cpu: "x86-64-v3", features: Self.avx2Features))
-        case .sse41:
-            return CompileOptions(target: .custom(triple: triple, cpu: "x86-64-v2", features: Self.base))
+        case .avx512vnni: CompileOptions(target: .x86_64(.v4VNNI))
+        case .avx512: CompileOptions(target: .x86_64(.v4))
+        case .avx2: CompileOptions(target: .x86_64(.v3))
+        case .sse41: CompileOptions(target: .x86_64(.v2))
         }
     }
 
@@ -55,4 +47,11 @@ enum X86Level: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
     /// Why a level's tests do not run here.
     var skipReason: Comment { "this host's CPU cannot run \(rawValue) code (needs \(requiredFlags.joined(separator: ", ")))" }
+}
+
+extension CompileOptions {
+    /// Float32 code for this machine's CPU alone, the kernel checks' default: one variant keeps
+    /// the sweeps quick, and every level is checked by `ISALevelKernelTests` and
+    /// `PortableArtifactTests` (the default `.portable` target compiles all of them).
+    static let thisMachine = CompileOptions(target: .host)
 }

@@ -76,7 +76,7 @@ func firstMismatches<T: Equatable>(_ actual: [T], _ expected: [T], limit: Int = 
 /// - Returns: the reference outputs of the first run.
 @discardableResult
 func expectCompiledInt8MatchesReference(
-    _ graph: Graph, options: CompileOptions = CompileOptions(), inputs: [TensorData]? = nil, seed: UInt64 = 1,
+    _ graph: Graph, options: CompileOptions = .thisMachine, inputs: [TensorData]? = nil, seed: UInt64 = 1,
     runs: Int = 1, expectSpread: Bool = true, labels: [String] = [], _ context: String,
     sourceLocation: Testing.SourceLocation = #_sourceLocation
 ) throws -> [TensorData] {

@@ -18,7 +18,7 @@ struct NativeRunner {
 
     /// Compiles `graph` into `directory`.
     init(_ graph: Graph, options: CompileOptions, directory: URL) throws {
-        if case .custom(let triple, _, _) = options.target, triple.hasPrefix("aarch64") {
+        if options.target.variantTargets.first?.machine?.triple.hasPrefix("aarch64") == true {
             let result = try Compiler().compile(graph, options: options, as: .staticObject, outputDirectory: directory)
             let program = directory.appendingPathComponent("model-aarch64")
             try AArch64Emulation.link(object: result.artifact, entryPoint: result.metadata.entryPoint, to: program)
@@ -69,14 +69,33 @@ enum AArch64Emulation {
 
     /// A C driver: `program ARENA_BYTES N_IN (PATH BYTES)… N_OUT (PATH BYTES)…` reads each input
     /// file into a 64-byte aligned buffer, runs the model once and writes each output file.
+    ///
+    /// Built with `-DDYNAMIC`, it loads the model: `program LIBRARY SYMBOL ARENA_BYTES …` opens an
+    /// artifact with `dlopen` and runs its entry point `SYMBOL`; `program --hwcap` prints the
+    /// CPU's `AT_HWCAP` and `AT_HWCAP2`, which the runtime reads its features from.
     private static let driver = """
         #include <stdio.h>
         #include <stdlib.h>
         #include <string.h>
+        #ifdef DYNAMIC
+        #include <dlfcn.h>
+        #include <sys/auxv.h>
+        #else
         void ENTRY(void *arena, const void *const *inputs, void *const *outputs);
+        #endif
         static void *buffer(long bytes) { void *p = aligned_alloc(64, (bytes + 64) / 64 * 64); memset(p, 0xA5, bytes); return p; }
         int main(int argc, char **argv) {
             int a = 1;
+        #ifdef DYNAMIC
+            if (argc == 2 && strcmp(argv[1], "--hwcap") == 0) {
+                printf("%lu %lu\\n", getauxval(AT_HWCAP), getauxval(AT_HWCAP2));
+                return 0;
+            }
+            void *library = dlopen(argv[a++], RTLD_NOW);
+            if (!library) { fprintf(stderr, "%s\\n", dlerror()); return 4; }
+            void (*ENTRY)(void *, const void *const *, void *const *) = (void (*)(void *, const void *const *, void *const *))dlsym(library, argv[a++]);
+            if (!ENTRY) { fprintf(stderr, "%s\\n", dlerror()); return 5; }
+        #endif
             void *arena = buffer(atol(argv[a++]));
             int inputCount = atoi(argv[a++]);
             const void *inputs[64];
@@ -111,12 +130,46 @@ enum AArch64Emulation {
         try execute(compiler, ["-O1", "-static", "-DENTRY=\(entryPoint)", source.path, object.path, "-o", program.path])
     }
 
+    /// Links the dynamic driver, which loads artifacts (`-DDYNAMIC`).
+    static func linkLoader(to program: URL) throws {
+        guard let compiler else { throw EmulationError.missingTool("aarch64-linux-gnu-gcc") }
+        let source = program.deletingLastPathComponent().appendingPathComponent("loader.c")
+        try driver.write(to: source, atomically: true, encoding: .utf8)
+        try execute(compiler, ["-O1", "-DDYNAMIC", source.path, "-o", program.path, "-ldl"])
+    }
+
+    /// The sysroot qemu runs dynamically linked AArch64 programs from (Debian's cross libc).
+    static let sysroot = "/usr/aarch64-linux-gnu"
+
+    /// `AT_HWCAP` and `AT_HWCAP2` of the emulated `cpu`, as the loader driver prints them.
+    static func hardwareCapabilities(loader: URL, cpu: String) throws -> (hwcap: UInt64, hwcap2: UInt64) {
+        guard let qemu else { throw EmulationError.missingTool("qemu-aarch64") }
+        let result = try CommandLineTool.run(qemu, ["-L", sysroot, "-cpu", cpu, loader.path, "--hwcap"])
+        let words = result.output.split(whereSeparator: \.isWhitespace).compactMap { UInt64($0) }
+        guard result.status == 0, words.count == 2 else {
+            throw EmulationError.failed("\(loader.lastPathComponent) --hwcap", result.status, result.output)
+        }
+        return (words[0], words[1])
+    }
+
+    /// Runs `entryPoint` of the artifact `library` once through the loader driver on the emulated
+    /// `cpu` and returns each output's bytes.
+    static func runLoaded(
+        _ library: URL, entryPoint: String, loader: URL, cpu: String, arenaBytes: Int, inputs: [[UInt8]],
+        outputByteCounts: [Int], directory: URL
+    ) throws -> [[UInt8]] {
+        try run(
+            loader, prefix: ["-L", sysroot, "-cpu", cpu], loading: [library.path, entryPoint], arenaBytes: arenaBytes,
+            inputs: inputs, outputByteCounts: outputByteCounts, directory: directory)
+    }
+
     /// Runs a linked program once under qemu and returns each output's bytes.
     static func run(
-        _ program: URL, arenaBytes: Int, inputs: [[UInt8]], outputByteCounts: [Int], directory: URL
+        _ program: URL, prefix: [String] = [], loading: [String] = [], arenaBytes: Int, inputs: [[UInt8]],
+        outputByteCounts: [Int], directory: URL
     ) throws -> [[UInt8]] {
         guard let qemu else { throw EmulationError.missingTool("qemu-aarch64") }
-        var arguments = [program.path, String(max(arenaBytes, 1)), String(inputs.count)]
+        var arguments = prefix + [program.path] + loading + [String(max(arenaBytes, 1)), String(inputs.count)]
         for (index, bytes) in inputs.enumerated() {
             let url = directory.appendingPathComponent("input\(index).bin")
             try Data(bytes).write(to: url)

@@ -1,0 +1,120 @@
+import Foundation
+import Kiln
+import KilnCodegen
+import KilnIR
+import KilnRuntime
+
+extension Compiler {
+    /// The code of one ISA level in an artifact: its target machine and entry point.
+    struct CodeVariant {
+        var machine: TargetMachine
+        var entryPoint: String
+    }
+
+    /// One target machine per code variant of `target`, best first.
+    ///
+    /// Variants must share an architecture (one library holds them) and differ in ISA level
+    /// (their entry points are named after it); each problem is reported at `location`.
+    static func variantMachines(_ target: CompileOptions.Target, at location: SourceLocation?) throws -> [TargetMachine] {
+        let targets = target.variantTargets
+        guard !targets.isEmpty else {
+            throw DiagnosticError([.error("a target's variants must list at least one target", at: location)])
+        }
+        let machines = try targets.map(targetMachine)
+        let architecture = { (machine: TargetMachine) in machine.triple.prefix { $0 != "-" } }
+        if let other = machines.first(where: { architecture($0) != architecture(machines[0]) }) {
+            throw DiagnosticError([
+                .error(
+                    "a target's variants must share one architecture, but they mix \(machines[0].triple) and \(other.triple);"
+                        + " compile each architecture into an artifact of its own", at: location)
+            ])
+        }
+        var seen = Set<ISALevel>()
+        for machine in machines where !seen.insert(machine.isaLevel).inserted {
+            throw DiagnosticError([
+                .error(
+                    "two of a target's variants have ISA level \(machine.isaLevel.rawValue), so the second would never run;"
+                        + " list one target per level", at: location)
+            ])
+        }
+        return machines
+    }
+
+    /// The one machine for outputs that hold a single variant (static objects, assembly, LLVM IR):
+    /// a multi-variant target's last, most portable one, since such files are linked into
+    /// programs that run on machines other than this one.
+    static func singleMachine(_ target: CompileOptions.Target, at location: SourceLocation?) throws -> TargetMachine {
+        let machines = try variantMachines(target, at: location)
+        return machines[machines.count - 1]
+    }
+
+    /// The ISA level of the code `target` runs on this machine: for several variants, the first
+    /// whose features this CPU has, as the runtime chooses at load.
+    public static func isaLevelRunningHere(_ target: CompileOptions.Target) throws -> ISALevel {
+        let machines = try variantMachines(target, at: nil)
+        let features = HostCPU.features
+        let runnable = machines.first { machine in
+            features.map { HostCPU.missingFeatures(requiredFeatures(machine), available: $0).isEmpty } ?? false
+        }
+        return (runnable ?? machines[machines.count - 1]).isaLevel
+    }
+
+    /// The CPU features a machine's code needs, as the runtime checks them.
+    static func requiredFeatures(_ machine: TargetMachine) -> [String] {
+        machine.enabledFeatures.filter(checkedFeatures.contains).sorted()
+    }
+
+    /// The code variants of `options`' target for a model whose entry points start from
+    /// `entryPoint`: that name for a single variant, suffixed with the ISA level for several.
+    static func codeVariants(_ options: CompileOptions, entryPoint: String) throws -> [CodeVariant] {
+        let machines = try variantMachines(options.target, at: options.location)
+        return machines.map { machine in
+            CodeVariant(
+                machine: machine, entryPoint: machines.count == 1 ? entryPoint : "\(entryPoint)_\(machine.isaLevel.rawValue)")
+        }
+    }
+
+    /// The objects and metadata of an optimized graph for a loadable artifact: one object per
+    /// code variant of `options`' target, entry points named from `entryPoint`.
+    func loadableObjects(_ optimized: Graph, options: CompileOptions, entryPoint: String) throws
+        -> (metadata: ArtifactMetadata, objects: [[UInt8]])
+    {
+        let variants = try Self.codeVariants(options, entryPoint: entryPoint)
+        let described = variants.map { variant in
+            ArtifactMetadata.CodeVariant(
+                isaLevel: variant.machine.isaLevel.rawValue, entryPoint: variant.entryPoint,
+                parallelEntryPoint: ModelCodegen.hasParallelEntryPoint(optimized, isa: variant.machine.isaLevel)
+                    ? ModelCodegen.parallelEntryPoint(variant.entryPoint) : nil,
+                requiredCPUFeatures: Self.requiredFeatures(variant.machine), targetCPU: variant.machine.cpu)
+        }
+        var metadata = Self.metadata(for: optimized, target: variants[0].machine).selecting(described[0])
+        if described.count > 1 { metadata.variants = described }
+        if profilesLayers { metadata.profiledLayers = optimized.nodes.map(\.name) }
+        // Each variant has its own LLVM context and target machine, so they compile side by side.
+        let profilesLayers = profilesLayers
+        let objects = try ParallelMap.map(variants) { variant in
+            try ModelCodegen(target: variant.machine, entryPoint: variant.entryPoint, profilesLayers: profilesLayers)
+                .emitObject(for: optimized)
+        }
+        return (metadata, objects)
+    }
+}
+
+extension Compiler {
+    /// The ISA level of each code variant of `target`, best first, as an artifact holds them.
+    public static func variantLevels(_ target: CompileOptions.Target) throws -> [ISALevel] {
+        try variantMachines(target, at: nil).map(\.isaLevel)
+    }
+}
+
+extension CompileOptions {
+    /// These options with `quantization` and `target` replaced where given (command-line flags),
+    /// and then located nowhere: the flags, not the model's line, chose them.
+    public func overriding(quantization: Quantization?, target: Target?) -> CompileOptions {
+        var options = self
+        if let quantization { options.quantization = quantization }
+        if let target { options.target = target }
+        if quantization != nil || target != nil { options.location = nil }
+        return options
+    }
+}
