@@ -25,7 +25,8 @@ struct NonFiniteInputTests {
         #expect(inputs.shape[0] == Self.cases.count && liteRT.shape[0] == Self.cases.count)
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try Compiler().compile(ModelSource(url: MLPerfTinyModels.url(name, "tflite")), outputDirectory: directory)[0]
+        let result = try Compiler().compile(
+            ModelSource(url: MLPerfTinyModels.url(name, "tflite")), outputDirectory: directory, target: .host)[0]
         let model = try CompiledModel(contentsOf: result.artifact)
         let native = TensorData(
             dtype: .float32, shape: liteRT.shape, bytes: try MLPerfTinyModels.run(model, inputs)
@@ -50,7 +51,8 @@ struct NonFiniteInputTests {
         let liteRT = try NumPyArray.read(contentsOf: Self.fixtures.appendingPathComponent("ad01_fp32.nonfinite.outputs.npy"))
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try Compiler().compile(ModelSource(url: MLPerfTinyModels.url("ad01_fp32", "tflite")), outputDirectory: directory)[0]
+        let result = try Compiler().compile(
+            ModelSource(url: MLPerfTinyModels.url("ad01_fp32", "tflite")), outputDirectory: directory, target: .host)[0]
         let native = try MLPerfTinyModels.run(try CompiledModel(contentsOf: result.artifact), inputs)
         let actual = TensorData(dtype: .float32, shape: liteRT.shape, bytes: native).floats()
         let differing = zip(actual, liteRT.floats()).filter { a, e in a.isNaN != e.isNaN || (!a.isNaN && abs(a - e) > max(1e-4 * abs(e), 1e-5)) }

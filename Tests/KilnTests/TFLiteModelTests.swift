@@ -79,7 +79,8 @@ struct TFLiteModelTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let imported = try TFLiteImporter.importGraph(contentsOf: MLPerfTinyModels.url(name, "tflite"))
         #expect(imported.name == name)
-        let result = try Compiler().compile(ModelSource(url: MLPerfTinyModels.url(name, "tflite")), outputDirectory: directory)[0]
+        let result = try Compiler().compile(
+            ModelSource(url: MLPerfTinyModels.url(name, "tflite")), outputDirectory: directory, target: .host)[0]
         #expect(result.artifact.lastPathComponent == "\(name).kiln")
         #expect(result.metadata.inputs.map(\.shape) == [imported.type(of: imported.inputs[0]).shape.dimensions])
         let model = try CompiledModel(contentsOf: result.artifact)
