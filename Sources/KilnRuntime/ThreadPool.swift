@@ -9,7 +9,7 @@ import Synchronization
 #endif
 
 /// A fixed set of worker threads that compute the rows of split layers together with the
-/// thread running the model: generated code calls ``parallelFor`` for each such layer.
+/// thread running the model: generated code calls the runtime's `parallel_for` callback for each such layer.
 ///
 /// Workers are created once. Between layers they spin on a generation counter, then park on a
 /// condition variable once idle for a while, so a model that runs back to back hands each layer
