@@ -156,37 +156,35 @@ public struct Compiler: Sendable {
             return try work()
         }
         let optimized = try timed("passes") { try optimize(graph, options: options) }
-        if kind == .loadable {
-            let (metadata, objects) = try timed("codegen") {
-                try loadableObjects(optimized, options: options, entryPoint: "kiln_run")
-            }
-            let library = try timed("link") { try link(objects: objects) }
-            let bytes = try ArtifactFile.encode(library: library, metadata: metadata)
-            let compiled = Result(
-                artifact: outputDirectory.appendingPathComponent("\(graph.name).kiln"), header: nil, metadata: metadata,
-                graph: optimized, options: options, timings: timings)
-            return (compiled, [(compiled.artifact, bytes)])
-        }
-        let target = try Self.singleMachine(options.target, at: options.location)
-        var metadata = Self.metadata(for: optimized, target: target)
-        func result(_ file: String, header: URL? = nil) -> Result {
+        func result(_ file: String, metadata: ArtifactMetadata, header: URL? = nil) -> Result {
             Result(
                 artifact: outputDirectory.appendingPathComponent("\(graph.name).\(file)"), header: header, metadata: metadata,
                 graph: optimized, options: options, timings: timings)
         }
+        // Every output but a loadable artifact holds one variant: a portable target's most portable one.
+        func singleMachine() throws -> TargetMachine { try Self.singleMachine(options.target, at: options.location) }
         switch kind {
         case .loadable:
-            preconditionFailure("loadable artifacts are built above")
+            let (metadata, objects) = try timed("codegen") {
+                try loadableObjects(optimized, options: options, entryPoint: "kiln_run")
+            }
+            let library = try timed("link") { try link(objects: objects) }
+            let compiled = result("kiln", metadata: metadata)
+            return (compiled, [(compiled.artifact, try ArtifactFile.encode(library: library, metadata: metadata))])
         case .llvmIR:
+            let target = try singleMachine()
             let text = try timed("codegen") { try ModelCodegen(target: target).emitIR(for: optimized) }
-            let compiled = result("ll")
+            let compiled = result("ll", metadata: Self.metadata(for: optimized, target: target))
             return (compiled, [(compiled.artifact, Array(text.utf8))])
         case .staticObject, .assembly:
+            let target = try singleMachine()
+            var metadata = Self.metadata(for: optimized, target: target)
             let (object, header) = try timed("codegen") {
                 try staticObject(optimized, metadata: &metadata, target: target, assembly: kind == .assembly)
             }
-            let compiled = result(kind == .assembly ? "S" : "o", header: headerDirectory.appendingPathComponent("\(graph.name).h"))
-            return (compiled, [(compiled.artifact, object), (headerDirectory.appendingPathComponent("\(graph.name).h"), header)])
+            let headerFile = headerDirectory.appendingPathComponent("\(graph.name).h")
+            let compiled = result(kind == .assembly ? "S" : "o", metadata: metadata, header: headerFile)
+            return (compiled, [(compiled.artifact, object), (headerFile, header)])
         }
     }
 

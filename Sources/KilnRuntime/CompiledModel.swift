@@ -92,8 +92,9 @@ public final class CompiledModel: @unchecked Sendable {
     /// An artifact holding several models (KilnPlugin writes one per model file) loads the one
     /// named `model`; `nil` takes the artifact's only model.
     ///
-    /// An artifact with code for several ISA levels (the default `.portable` target) runs the best one `cpuFeatures` allows, by default this CPU's (``HostCPU/features``);
-    /// ``metadata`` then describes that variant. Pass a smaller set to run a more portable variant,
+    /// An artifact with code for several ISA levels (the default `.portable` target) runs the best
+    /// one `cpuFeatures` allows, by default this CPU's (``HostCPU/features``); ``metadata`` then
+    /// describes that variant. Pass a smaller set to run a more portable variant,
     /// as a test of what another machine runs.
     public convenience init(
         contentsOf url: URL, model: String? = nil, threads: Int = ThreadPool.defaultThreadCount,
