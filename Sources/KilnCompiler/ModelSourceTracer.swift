@@ -232,12 +232,15 @@ public struct DSLSources: Hashable, Sendable {
         dsl = sourcesDirectory.appendingPathComponent("Kiln")
     }
 
-    /// `KILN_SOURCES` if set, else the `Sources` directory this compiler was built from.
+    /// The DSL sources tracing compiles a model file against, from the first of
+    /// ``candidateDirectories(environment:executable:builtFrom:)`` that holds them.
     public static func locate() throws -> DSLSources {
-        let candidates = [
-            ProcessInfo.processInfo.environment["KILN_SOURCES"].map { URL(fileURLWithPath: $0) },
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent(),
-        ].compactMap { $0 }
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let candidates = candidateDirectories(
+            environment: ProcessInfo.processInfo.environment,
+            executable: FileManager.default.fileExists(atPath: executable.path)
+                ? executable : URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath(),
+            builtFrom: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent())
         for directory in candidates {
             let sources = DSLSources(sourcesDirectory: directory)
             if FileManager.default.fileExists(atPath: sources.dsl.appendingPathComponent("Model.swift").path) {
@@ -245,7 +248,27 @@ public struct DSLSources: Hashable, Sendable {
             }
         }
         throw CompilerError(
-            "the Kiln DSL sources were not found (looked in \(candidates.map(\.path))); set KILN_SOURCES to Kiln's Sources directory")
+            "the Kiln DSL sources were not found (looked in \(candidates.map(\.path).joined(separator: ", ")));"
+                + " set KILN_SOURCES to Kiln's Sources directory, or install kiln with scripts/install.sh")
+    }
+
+    /// Where the `Sources` directory may be, in order: `KILN_SOURCES`; `share/kiln/Sources` beside
+    /// an installed `bin/kiln` (`scripts/install.sh`); the checkout holding the executable's
+    /// `.build` directory, wherever the checkout has moved; the directory the compiler was built from.
+    static func candidateDirectories(environment: [String: String], executable: URL, builtFrom: URL) -> [URL] {
+        var candidates = environment["KILN_SOURCES"].map { [URL(fileURLWithPath: $0)] } ?? []
+        let binary = executable.deletingLastPathComponent()
+        candidates.append(binary.deletingLastPathComponent().appendingPathComponent("share/kiln/Sources"))
+        var directory = binary
+        while directory.path != "/" && !directory.path.isEmpty {
+            if directory.lastPathComponent.hasPrefix(".build") {
+                candidates.append(directory.deletingLastPathComponent().appendingPathComponent("Sources"))
+                break
+            }
+            directory = directory.deletingLastPathComponent()
+        }
+        candidates.append(builtFrom)
+        return candidates
     }
 
     /// A hash of every DSL source file's name and contents.

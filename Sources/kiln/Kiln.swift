@@ -1,4 +1,5 @@
 import ArgumentParser
+import KilnCompiler
 import KilnRuntime
 
 /// The `kiln` command: compile, inspect and run Kiln models outside SwiftPM.
@@ -7,6 +8,18 @@ struct KilnCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kiln",
         abstract: "Compile machine-learning models ahead of time to native code.",
-        version: "kiln \(KilnVersion.current)",
+        version: "kiln \(KilnVersion.current)\n" + dslSourcesLine,
         subcommands: [CompileCommand.self, InspectCommand.self, RunCommand.self, ImportCommand.self, BenchCommand.self, BuildCommand.self])
+}
+
+extension KilnCommand {
+    /// Where tracing finds the DSL sources, for `kiln --version`: what to check when a moved or
+    /// installed `kiln` cannot compile model files.
+    static var dslSourcesLine: String {
+        do {
+            return "DSL sources: \(try DSLSources.locate().dsl.deletingLastPathComponent().path)"
+        } catch {
+            return "DSL sources: not found (\(error.localizedDescription))"
+        }
+    }
 }
