@@ -52,11 +52,13 @@ extension Compiler {
     /// whose features this CPU has, as the runtime chooses at load.
     public static func isaLevelRunningHere(_ target: CompileOptions.Target) throws -> ISALevel {
         let machines = try variantMachines(target, at: nil)
-        let features = HostCPU.features
-        let runnable = machines.first { machine in
-            features.map { HostCPU.missingFeatures(requiredFeatures(machine), available: $0).isEmpty } ?? false
+        let variants = machines.map { machine in
+            ArtifactMetadata.CodeVariant(
+                isaLevel: machine.isaLevel.rawValue, entryPoint: "", parallelEntryPoint: nil,
+                requiredCPUFeatures: requiredFeatures(machine), targetCPU: machine.cpu)
         }
-        return (runnable ?? machines[machines.count - 1]).isaLevel
+        let running = ArtifactMetadata.CodeVariant.best(of: variants, for: HostCPU.features) ?? variants[variants.count - 1]
+        return ISALevel(rawValue: running.isaLevel) ?? machines[machines.count - 1].isaLevel
     }
 
     /// The CPU features a machine's code needs, as the runtime checks them.

@@ -23,8 +23,15 @@ extension ArtifactMetadata {
     /// features it has all of. With `features` unknown (`nil`), the last and most portable one,
     /// which an artifact of one variant makes no claim against. `nil` when the CPU runs none.
     public func variant(for features: Set<String>?) -> CodeVariant? {
-        let candidates = codeVariants
-        guard let features else { return candidates.last }
-        return candidates.first { HostCPU.missingFeatures($0.requiredCPUFeatures, available: features).isEmpty }
+        CodeVariant.best(of: codeVariants, for: features)
+    }
+}
+
+extension ArtifactMetadata.CodeVariant {
+    /// The loader's rule: the first of `variants` (best first) a CPU with `features` runs, or with
+    /// `features` unknown the last; `nil` when the CPU runs none.
+    public static func best(of variants: [Self], for features: Set<String>?) -> Self? {
+        guard let features else { return variants.last }
+        return variants.first { HostCPU.missingFeatures($0.requiredCPUFeatures, available: features).isEmpty }
     }
 }
