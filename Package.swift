@@ -14,7 +14,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // `swift package generate-documentation` for the DocC catalogs; nothing links it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -28,7 +27,7 @@ let package = Package(
         // Weight files (safetensors, npy, npz) and the TensorFlow Lite and ONNX importers.
         .target(
             name: "KilnImport",
-            dependencies: ["KilnIR", "KilnRuntime", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+            dependencies: ["KilnIR", "KilnRuntime"]),
         // Named graph-to-graph passes and the pipeline that runs them.
         .target(name: "KilnPasses", dependencies: ["KilnIR", "KilnReference"]),
         // LLVM IR emission through the LLVM C API (bound at run time with dlopen).

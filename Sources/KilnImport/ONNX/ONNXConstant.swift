@@ -45,7 +45,7 @@ enum ONNXDataType: Int32 {
 
 extension ONNXModel {
     /// The values of `tensor`, from its typed fields, raw bytes or external file.
-    func constant(_ tensor: Onnx_TensorProto) throws(ONNXProblem) -> ONNXConstant {
+    func constant(_ tensor: ONNXProto.Tensor) throws(ONNXProblem) -> ONNXConstant {
         let shape = tensor.dims.map { Int(clamping: $0) }
         guard shape.allSatisfy({ (0...Shape.maximumDimension).contains($0) }), let count = Shape(shape).checkedElementCount,
             count <= Self.maximumConstantElements
@@ -114,15 +114,15 @@ extension ONNXModel {
     static let maximumConstantElements = 1 << 31
 
     /// The tensor's raw little-endian bytes, from `raw_data` or its external file; `nil` when it uses typed fields.
-    private func rawBytes(of tensor: Onnx_TensorProto) throws(ONNXProblem) -> [UInt8]? {
+    private func rawBytes(of tensor: ONNXProto.Tensor) throws(ONNXProblem) -> [UInt8]? {
         if tensor.dataLocation == .external {
             return try externalBytes(of: tensor)
         }
-        return tensor.hasRawData ? [UInt8](tensor.rawData) : nil
+        return tensor.rawData
     }
 
     /// Reads the byte range an external tensor names, from a file beside the model.
-    private func externalBytes(of tensor: Onnx_TensorProto) throws(ONNXProblem) -> [UInt8] {
+    private func externalBytes(of tensor: ONNXProto.Tensor) throws(ONNXProblem) -> [UInt8] {
         let fields = Dictionary(tensor.externalData.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
         guard let location = fields["location"], !location.isEmpty else {
             throw ONNXProblem("tensor '\(tensor.name)' is stored externally but names no file")

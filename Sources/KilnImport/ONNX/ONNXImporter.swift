@@ -77,7 +77,7 @@ struct ONNXConversion {
     var opset: Int { model.opset }
 
     mutating func run() throws {
-        let proto = model.proto.graph
+        let proto = model.graph
         do {
             for tensor in proto.initializer {
                 constants[tensor.name] = try model.constant(tensor)
@@ -143,7 +143,7 @@ struct ONNXConversion {
 
     /// Declares a graph input: float32 (or indices as int32) with static dimensions;
     /// a symbolic batch dimension becomes 1; rank-4 inputs read by spatial layers are NHWC.
-    mutating func addInput(_ input: Onnx_ValueInfoProto) throws {
+    mutating func addInput(_ input: ONNXProto.ValueInfo) throws {
         let tensorType = input.type.tensorType
         let dtype: DType
         switch ONNXDataType(rawValue: tensorType.elemType) {
@@ -156,7 +156,7 @@ struct ONNXConversion {
         }
         var dimensions: [Int] = []
         for (axis, dimension) in tensorType.shape.dim.enumerated() {
-            if case .dimValue(let value)? = dimension.value, value > 0 {
+            if let value = dimension.dimValue, value > 0 {
                 dimensions.append(Int(value))
             } else if axis == 0 {
                 dimensions.append(1)
@@ -316,9 +316,9 @@ struct ONNXNode {
     let name: String
     let inputs: [String]
     let outputs: [String]
-    let attributes: [String: Onnx_AttributeProto]
+    let attributes: [String: ONNXProto.Attribute]
 
-    init(_ proto: Onnx_NodeProto) {
+    init(_ proto: ONNXProto.Node) {
         opType = proto.opType
         name = proto.name
         inputs = proto.input
@@ -333,7 +333,7 @@ struct ONNXNode {
         self.inputs = inputs
         self.outputs = outputs
         self.attributes = attributes.mapValues { value in
-            var attribute = Onnx_AttributeProto()
+            var attribute = ONNXProto.Attribute()
             attribute.i = Int64(value)
             attribute.type = .int
             return attribute
@@ -341,7 +341,7 @@ struct ONNXNode {
     }
 
     /// A node made by the importer with another node's attributes.
-    init(opType: String, name: String, inputs: [String], outputs: [String], attributes: [String: Onnx_AttributeProto]) {
+    init(opType: String, name: String, inputs: [String], outputs: [String], attributes: [String: ONNXProto.Attribute]) {
         self.opType = opType
         self.name = name
         self.inputs = inputs

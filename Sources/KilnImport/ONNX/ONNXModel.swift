@@ -1,6 +1,5 @@
 import Foundation
 import KilnRuntime
-import SwiftProtobuf
 
 /// An ONNX model file, decoded: its main graph, the default-domain opset it
 /// was written for, and where its external weight files live.
@@ -18,7 +17,8 @@ public struct ONNXModel: Sendable {
     public let opset: Int
     /// The folder external tensor data is read from, or `nil` when there is none (bytes given directly).
     let directory: URL?
-    let proto: Onnx_ModelProto
+    /// The main graph.
+    let graph: ONNXProto.Graph
 
     /// Reads the model at `url`; external weights are read relative to its folder.
     public init(contentsOf url: URL) throws {
@@ -35,14 +35,13 @@ public struct ONNXModel: Sendable {
     public init(bytes: [UInt8], source: String, directory: URL? = nil) throws {
         self.source = source
         self.directory = directory
+        let proto: ONNXProto.Model
         do {
-            var options = BinaryDecodingOptions()
-            options.messageDepthLimit = 64
-            proto = try Onnx_ModelProto(serializedBytes: bytes, options: options)
+            proto = try ONNXProto.Model(serializedBytes: bytes)
         } catch {
             throw ONNXError(message: "\(source): not an ONNX model: the protobuf does not decode (\(error))")
         }
-        guard proto.hasGraph, proto.irVersion > 0 else {
+        guard let graph = proto.graph, proto.irVersion > 0 else {
             throw ONNXError(message: "\(source): not an ONNX model: it has no graph or IR version")
         }
         let defaultDomain = proto.opsetImport.filter { $0.domain.isEmpty || $0.domain == "ai.onnx" }
@@ -55,8 +54,9 @@ public struct ONNXModel: Sendable {
                     + "\(Self.supportedOpsets.lowerBound) to \(Self.supportedOpsets.upperBound) (re-export with one of them)")
         }
         opset = Int(version)
+        self.graph = graph
     }
 
     /// The name of the main graph, or `nil` when it has none.
-    public var graphName: String? { proto.graph.name.isEmpty ? nil : proto.graph.name }
+    public var graphName: String? { graph.name.isEmpty ? nil : graph.name }
 }

@@ -7,8 +7,8 @@ import Testing
 /// Hand-built ONNX models for the importer's layouts, folding and errors.
 @Suite struct ONNXImporterTests {
     /// A float32 initializer.
-    static func tensor(_ name: String, _ shape: [Int], _ values: [Float]) -> Onnx_TensorProto {
-        var tensor = Onnx_TensorProto()
+    static func tensor(_ name: String, _ shape: [Int], _ values: [Float]) -> ONNXProto.Tensor {
+        var tensor = ONNXProto.Tensor()
         tensor.name = name
         tensor.dims = shape.map(Int64.init)
         tensor.dataType = ONNXDataType.float.rawValue
@@ -16,18 +16,18 @@ import Testing
         return tensor
     }
 
-    static func attribute(_ name: String, ints: [Int]) -> Onnx_AttributeProto {
-        var attribute = Onnx_AttributeProto()
+    static func attribute(_ name: String, ints: [Int]) -> ONNXProto.Attribute {
+        var attribute = ONNXProto.Attribute()
         attribute.name = name
         attribute.type = .ints
         attribute.ints = ints.map(Int64.init)
         return attribute
     }
 
-    static func node(_ op: String, _ inputs: [String], _ output: String, _ attributes: [Onnx_AttributeProto] = [])
-        -> Onnx_NodeProto
+    static func node(_ op: String, _ inputs: [String], _ output: String, _ attributes: [ONNXProto.Attribute] = [])
+        -> ONNXProto.Node
     {
-        var node = Onnx_NodeProto()
+        var node = ONNXProto.Node()
         node.opType = op
         node.name = output
         node.input = inputs
@@ -36,12 +36,12 @@ import Testing
         return node
     }
 
-    static func valueInfo(_ name: String, _ dimensions: [Any]) -> Onnx_ValueInfoProto {
-        var info = Onnx_ValueInfoProto()
+    static func valueInfo(_ name: String, _ dimensions: [Any]) -> ONNXProto.ValueInfo {
+        var info = ONNXProto.ValueInfo()
         info.name = name
         info.type.tensorType.elemType = ONNXDataType.float.rawValue
         info.type.tensorType.shape.dim = dimensions.map { size in
-            var dimension = Onnx_TensorShapeProto.Dimension()
+            var dimension = ONNXProto.Dimension()
             if let size = size as? Int { dimension.dimValue = Int64(size) } else { dimension.dimParam = "\(size)" }
             return dimension
         }
@@ -50,36 +50,36 @@ import Testing
 
     /// `image [1, 2, 4, 4] → Conv 3×3 (2 → 3, pads 1) → Transpose NCHW→NHWC → output`, plus `extra` nodes after it.
     static func convModel(
-        opset: Int64 = 17, inputDimensions: [Any] = [1, 2, 4, 4], extra: [Onnx_NodeProto] = [], output: String = "nhwc",
-        weights: Onnx_TensorProto? = nil
-    ) -> Onnx_ModelProto {
-        var model = Onnx_ModelProto()
+        opset: Int64 = 17, inputDimensions: [Any] = [1, 2, 4, 4], extra: [ONNXProto.Node] = [], output: String = "nhwc",
+        weights: ONNXProto.Tensor? = nil
+    ) -> ONNXProto.Model {
+        var model = ONNXProto.Model()
         model.irVersion = 8
-        var opsetID = Onnx_OperatorSetIdProto()
+        var opsetID = ONNXProto.OperatorSetID()
         opsetID.version = opset
         model.opsetImport = [opsetID]
-        model.graph.name = "synthetic"
-        model.graph.input = [valueInfo("image", inputDimensions)]
-        model.graph.initializer = [
+        model.graph = ONNXProto.Graph(name: "synthetic")
+        model.graph!.input = [valueInfo("image", inputDimensions)]
+        model.graph!.initializer = [
             weights ?? tensor("w", [3, 2, 3, 3], (0..<54).map { Float($0 % 7) / 7 - 0.4 }),
             tensor("b", [3], [0.1, -0.2, 0.3]),
         ]
-        model.graph.node =
+        model.graph!.node =
             [
                 node("Conv", ["image", "w", "b"], "conv", [attribute("pads", ints: [1, 1, 1, 1]), attribute("kernel_shape", ints: [3, 3])]),
                 node("Transpose", ["conv"], "nhwc", [attribute("perm", ints: [0, 2, 3, 1])]),
             ] + extra
-        model.graph.output = [valueInfo(output, [])]
+        model.graph!.output = [valueInfo(output, [])]
         return model
     }
 
-    static func importGraph(_ model: Onnx_ModelProto, directory: URL? = nil) throws -> Graph {
-        let bytes: [UInt8] = try model.serializedBytes()
+    static func importGraph(_ model: ONNXProto.Model, directory: URL? = nil) throws -> Graph {
+        let bytes = model.serializedBytes()
         return try ONNXImporter.importGraph(ONNXModel(bytes: bytes, source: "net.onnx", directory: directory), name: "net")
     }
 
     static func expectFailure(
-        _ model: Onnx_ModelProto, containing expected: String, sourceLocation: Testing.SourceLocation = #_sourceLocation
+        _ model: ONNXProto.Model, containing expected: String, sourceLocation: Testing.SourceLocation = #_sourceLocation
     ) {
         let error = #expect(throws: ONNXError.self, sourceLocation: sourceLocation) { try Self.importGraph(model) }
         let message = error?.message ?? ""
@@ -120,17 +120,17 @@ import Testing
     /// Groups must divide the input channels and the outputs (3 outputs do not split into 2 groups).
     @Test func groupsThatDoNotDivideTheChannelsAreErrors() {
         var model = Self.convModel(weights: Self.tensor("w", [3, 1, 3, 3], Array(repeating: 0.1, count: 27)))
-        model.graph.node[0].attribute.append(Self.attribute("group", ints: []))
-        model.graph.node[0].attribute[2].type = .int
-        model.graph.node[0].attribute[2].i = 2
+        model.graph!.node[0].attribute.append(Self.attribute("group", ints: []))
+        model.graph!.node[0].attribute[2].type = .int
+        model.graph!.node[0].attribute[2].i = 2
         Self.expectFailure(model, containing: "2 groups of 1 channels do not fit the input's 2 channels and 3 outputs")
-        model.graph.node[0].attribute[2].i = 0
+        model.graph!.node[0].attribute[2].i = 0
         Self.expectFailure(model, containing: "group 0 must be at least 1")
         // A group count whose product with the group depth overflows is an error too (found by the fuzzer).
         var wide = Self.convModel(weights: Self.tensor("w", [4, 2, 3, 3], Array(repeating: 0.1, count: 72)))
-        wide.graph.node[0].attribute.append(Self.attribute("group", ints: []))
-        wide.graph.node[0].attribute[2].type = .int
-        wide.graph.node[0].attribute[2].i = Int64.max / 2 + 1
+        wide.graph!.node[0].attribute.append(Self.attribute("group", ints: []))
+        wide.graph!.node[0].attribute[2].type = .int
+        wide.graph!.node[0].attribute[2].i = Int64.max / 2 + 1
         Self.expectFailure(wide, containing: "groups of 2 channels do not fit the input's 2 channels")
     }
 
@@ -151,13 +151,13 @@ import Testing
             withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) }
         }
         try Data(bytes).write(to: directory.appendingPathComponent("weights.bin"))
-        var weights = Onnx_TensorProto()
+        var weights = ONNXProto.Tensor()
         weights.name = "w"
         weights.dims = [3, 2, 3, 3]
         weights.dataType = ONNXDataType.float.rawValue
         weights.dataLocation = .external
         weights.externalData = [("location", "weights.bin"), ("offset", "16"), ("length", "216")].map { key, value in
-            var entry = Onnx_StringStringEntryProto()
+            var entry = ONNXProto.StringStringEntry()
             (entry.key, entry.value) = (key, value)
             return entry
         }
@@ -173,8 +173,8 @@ import Testing
 
     /// Shape arithmetic on constants folds at import: `Shape → Gather → Unsqueeze → Concat → Reshape`.
     @Test func shapeArithmeticFolds() throws {
-        func constant(_ name: String, _ values: [Int64], shape: [Int64]) -> Onnx_TensorProto {
-            var tensor = Onnx_TensorProto()
+        func constant(_ name: String, _ values: [Int64], shape: [Int64]) -> ONNXProto.Tensor {
+            var tensor = ONNXProto.Tensor()
             tensor.name = name
             tensor.dims = shape
             tensor.dataType = ONNXDataType.int64.rawValue
@@ -189,8 +189,8 @@ import Testing
                 Self.node("Concat", ["batch1", "rest"], "target", [Self.attribute("axis", ints: [])]),
                 Self.node("Reshape", ["nhwc", "target"], "flat"),
             ], output: "flat")
-        model.graph.node[5].attribute[0].type = .int
-        model.graph.initializer += [
+        model.graph!.node[5].attribute[0].type = .int
+        model.graph!.initializer += [
             constant("zero", [0], shape: []), constant("axes", [0], shape: [1]), constant("rest", [-1], shape: [1]),
         ]
         let graph = try Self.importGraph(model)
@@ -201,8 +201,8 @@ import Testing
     /// `Q → DQ → Conv → Q → DQ` with uint8 activations: an int8 convolution, zero points shifted by -128;
     /// the Relu after it, whose result is not quantized, runs in float on the dequantized values.
     @Test func qdqConvolutionsBecomeInt8Layers() throws {
-        func integers(_ name: String, _ values: [Int64], type: ONNXDataType, shape: [Int64]) -> Onnx_TensorProto {
-            var tensor = Onnx_TensorProto()
+        func integers(_ name: String, _ values: [Int64], type: ONNXDataType, shape: [Int64]) -> ONNXProto.Tensor {
+            var tensor = ONNXProto.Tensor()
             tensor.name = name
             tensor.dims = shape
             tensor.dataType = type.rawValue
@@ -210,22 +210,22 @@ import Testing
             return tensor
         }
         var model = Self.convModel()
-        model.graph.initializer = [
+        model.graph!.initializer = [
             integers("wq", (0..<54).map { Int64($0 % 9) - 4 }, type: .int8, shape: [3, 2, 3, 3]),
             Self.tensor("ws", [3], [0.01, 0.02, 0.03]), integers("wz", [0, 0, 0], type: .int8, shape: [3]),
             Self.tensor("xs", [], [0.05]), integers("xz", [128], type: .uint8, shape: []),
             Self.tensor("ys", [], [0.1]), integers("yz", [100], type: .uint8, shape: []),
         ]
-        var axis = Onnx_AttributeProto()
+        var axis = ONNXProto.Attribute()
         (axis.name, axis.type, axis.i) = ("axis", .int, 0)
-        model.graph.node = [
+        model.graph!.node = [
             Self.node("QuantizeLinear", ["image", "xs", "xz"], "xq"), Self.node("DequantizeLinear", ["xq", "xs", "xz"], "xd"),
             Self.node("DequantizeLinear", ["wq", "ws", "wz"], "wd", [axis]),
             Self.node("Conv", ["xd", "wd"], "conv", [Self.attribute("kernel_shape", ints: [3, 3])]),
             Self.node("QuantizeLinear", ["conv", "ys", "yz"], "yq"), Self.node("DequantizeLinear", ["yq", "ys", "yz"], "yd"),
             Self.node("Relu", ["yd"], "out"),
         ]
-        model.graph.output = [Self.valueInfo("out", [])]
+        model.graph!.output = [Self.valueInfo("out", [])]
         let graph = try Self.importGraph(model)
         #expect(graph.nodes.map(\.op.kindName) == ["quantize", "conv2d", "dequantize", "relu"])
         let convolution = graph.type(of: graph.nodes[1].outputs[0])
