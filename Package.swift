@@ -47,12 +47,15 @@ let package = Package(
                 "Kiln", "KilnCodegen", "KilnCompiler", "KilnRuntime", "KilnImport", "KilnIR",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // KilnPlugin's tool: one model file to artifacts and Swift API. Only the compiler, so that
+        // SwiftPM, which builds a plugin's tool before the app, builds no command-line parser.
+        .executableTarget(name: "kiln-build", dependencies: ["KilnCompiler"]),
         // Structure-aware fuzz targets: the readers, validator, importer and passes on edited models and files.
         .target(name: "KilnFuzzing", dependencies: ["Kiln", "KilnCompiler", "KilnImport", "KilnIR"]),
         // Runs the fuzz targets, under libFuzzer (scripts/fuzz.sh) or on seeded random inputs.
         .executableTarget(name: "kiln-fuzz", dependencies: ["KilnFuzzing", "KilnImport"]),
-        // Build tool plugin: compiles an app's model files with `kiln build`.
-        .plugin(name: "KilnPlugin", capability: .buildTool(), dependencies: ["kiln"]),
+        // Build tool plugin: compiles an app's model files with `kiln-build`.
+        .plugin(name: "KilnPlugin", capability: .buildTool(), dependencies: ["kiln-build"]),
         // Each target lists exactly the modules its files import.
         .testTarget(name: "KilnIRTests", dependencies: ["KilnIR"]),
         .testTarget(name: "KilnImportTests", dependencies: ["KilnImport", "KilnIR"], resources: [.copy("Fixtures")]),

@@ -4,7 +4,7 @@ import PackagePlugin
 /// Compiles the Kiln models of a target at build time.
 ///
 /// On a Swift target, each file that imports Kiln and declares a `Model` gets
-/// one `kiln build` command producing `FILE.kiln`, one artifact holding all
+/// one `kiln-build` command producing `FILE.kiln`, one artifact holding all
 /// the file's models (a resource), and `FILE+Kiln.swift` (the typed API). On a C target (static mode, with
 /// `experimentalCGen`), the models of its Swift dependencies become `NAME.S`
 /// sources and `NAME.h` headers, all included by `kiln_models.h`. Inputs are
@@ -19,7 +19,7 @@ struct KilnPlugin: BuildToolPlugin {
             let ir = dependencies.first(where: { $0.name == "KilnIR" }) as? SourceModuleTarget,
             let modelProtocol = dsl.sourceFiles.first(where: { $0.url.lastPathComponent == "Model.swift" })
         else { throw KilnPluginError("target '\(target.name)' must depend on the Kiln product to use KilnPlugin") }
-        let tools = try ["kiln", "swiftc", "ld.lld"].map { try context.tool(named: $0).url }
+        let tools = try ["kiln-build", "swiftc", "ld.lld"].map { try context.tool(named: $0).url }
         let dslSources = (dsl.sourceFiles(withSuffix: "swift").map(\.url)) + ir.sourceFiles(withSuffix: "swift").map(\.url)
         let work = context.pluginWorkDirectoryURL
         let isStatic = target is ClangSourceModuleTarget
@@ -37,7 +37,7 @@ struct KilnPlugin: BuildToolPlugin {
             let models = modelNames(in: source)
             guard source.contains("import Kiln"), !models.isEmpty else { continue }
             let base = file.url.deletingPathExtension().lastPathComponent
-            var arguments = ["build", file.url.path] + common
+            var arguments = [file.url.path] + common
             var outputs: [URL]
             if isStatic {
                 let assembly = work.appendingPathComponent("Static")
@@ -55,7 +55,7 @@ struct KilnPlugin: BuildToolPlugin {
                 arguments += ["--artifact", artifact.path, "--swift-output", generated.path]
                 outputs = [artifact, generated]
             }
-            // A weight file that does not exist is left to `kiln build`, which reports it at the
+            // A weight file that does not exist is left to `kiln-build`, which reports it at the
             // model's line; as an input, SwiftPM would only say "missing inputs".
             let weights = weightPaths(in: source).map { file.url.deletingLastPathComponent().appendingPathComponent($0) }
                 .filter { FileManager.default.fileExists(atPath: $0.path) }

@@ -43,7 +43,7 @@ struct CompileCommand: ParsableCommand {
             source, as: `static` ? .staticObject : .loadable, outputDirectory: directory,
             quantization: try quantization.quantization(), target: try targeting.compileTarget())
         {
-            KilnCommand.report(result.warnings)
+            UserMessages.printWarnings(result.warnings)
             let phases = result.timings.map { "\($0.phase) \(String(format: "%.2f", $0.seconds))s" }
             let files = [result.artifact] + (result.header.map { [$0] } ?? [])
             print("\(files.map(\.path).joined(separator: ", ")): \(result.metadata.modelName) [\(phases.joined(separator: ", "))]")

@@ -9,7 +9,7 @@ struct KilnCommand: ParsableCommand {
         commandName: "kiln",
         abstract: "Compile machine-learning models ahead of time to native code.",
         version: "kiln \(KilnVersion.current)\n" + dslSourcesLine,
-        subcommands: [CompileCommand.self, InspectCommand.self, RunCommand.self, ImportCommand.self, BenchCommand.self, BuildCommand.self])
+        subcommands: [CompileCommand.self, InspectCommand.self, RunCommand.self, ImportCommand.self, BenchCommand.self])
 }
 
 extension KilnCommand {
