@@ -71,15 +71,29 @@ extension NodeFunction {
     }
 
     /// Packs the filter and bakes filter, scales and bias into globals.
-    func dotProduct(activation: Activation?) throws -> DotProductKernel {
+    /// The register-blocked dot product of a fully-connected or convolution layer; with
+    /// `pairwise`, an int8 filter of `taps` window taps packed in pairs of channels.
+    func dotProduct(
+        activation: Activation?, pairwise: (multiply: KernelChoice.PairwiseMultiply, lanes: Int, taps: Int)? = nil
+    ) throws -> DotProductKernel {
         guard let filterData = graph.constantData(node.inputs[1]) else {
             throw CodegenError("layer '\(node.name)': filters must be constants")
         }
-        let filter = PackedFilter(filterData, quantization: operandType(1).quantization, laneWidth: emitter.laneWidth)
+        let quantization = operandType(1).quantization
+        let filter: PackedFilter
+        if let pairwise {
+            guard filterData.dtype == .int8 else {
+                throw CodegenError("layer '\(node.name)': a pairwise int8 kernel needs an int8 filter")
+            }
+            filter = PackedFilter(pairing: filterData, taps: pairwise.taps, quantization: quantization, lanes: pairwise.lanes)
+        } else {
+            filter = PackedFilter(filterData, quantization: quantization, laneWidth: emitter.laneWidth)
+        }
         let weights = ir.addConstantBytes(name: "weights.\(node.name)", bytes: filter.bytes, alignment: 64)
         return DotProductKernel(
             emitter: emitter, filter: filter, weights: weights,
-            epilogue: try withResidualAdd(epilogue(activation: activation, filterScales: filter.scales)))
+            epilogue: try withResidualAdd(epilogue(activation: activation, filterScales: filter.scales)),
+            pairwise: pairwise?.multiply)
     }
 
     /// Rows, depth and units of a fully-connected or pointwise layer seen as a matrix product.
@@ -140,7 +154,10 @@ extension NodeFunction {
     }
 
     /// A convolution other than a pointwise one, as an implicit GEMM.
-    func emitConvolution(_ attributes: Conv2DAttributes, pixelsPerBlock: Int, vnni: Bool, staged: Bool) throws {
+    func emitConvolution(
+        _ attributes: Conv2DAttributes, pixelsPerBlock: Int, vnni: Bool, staged: Bool,
+        pairwise: (multiply: KernelChoice.PairwiseMultiply, lanes: Int)?
+    ) throws {
         let input = operandType(0)
         let filter = operandType(1).shape
         let windows = ConvolutionWindows(
@@ -160,8 +177,11 @@ extension NodeFunction {
                 windows: windows, pixelsPerBlock: pixelsPerBlock, staged: staged, wholeRows: wholeRows, zeroRow: zeroRow,
                 input: pointers[0], output: output)
         } else {
+            let dot = try dotProduct(
+                activation: attributes.activation,
+                pairwise: pairwise.map { ($0.multiply, $0.lanes, taps: filter[1] * filter[2]) })
             Conv2DKernel(
-                emitter: emitter, dot: try dotProduct(activation: attributes.activation), windows: windows,
+                emitter: emitter, dot: dot, windows: windows,
                 pixelsPerBlock: pixelsPerBlock, zeroRow: zeroRow
             ).emit(input: pointers[0], output: output)
         }

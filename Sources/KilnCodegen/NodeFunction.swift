@@ -65,6 +65,14 @@ struct NodeFunction {
                 rowsPerBlock: rowsPerBlock)
             kernel.splitsOutputChannels = choice.split?.axis == .outputChannels
             return kernel.emit(input: pointers[0], output: output)
+        case .gemmPairwise(let rowsPerBlock, let multiply, let lanes):
+            let layer = gemmShape
+            let dot = try dotProduct(activation: node.op.fusedActivation, pairwise: (multiply, lanes, taps: 1))
+            var kernel = FullyConnectedKernel(
+                emitter: emitter, dot: dot, rows: layer.rows, depth: layer.depth, units: layer.units,
+                rowsPerBlock: rowsPerBlock)
+            kernel.splitsOutputChannels = choice.split?.axis == .outputChannels
+            return kernel.emit(input: pointers[0], output: output)
         case .gemmVNNI(let rowsPerBlock, let staged):
             let layer = gemmShape
             return try vnniKernel(channels: layer.depth, taps: 1).emitRows(
@@ -73,10 +81,14 @@ struct NodeFunction {
             return try emitDynamicRangeVNNI(rowsPerBlock: rowsPerBlock)
         case .conv(let pixelsPerBlock):
             guard case .conv2D(let attributes) = node.op else { break }
-            return try emitConvolution(attributes, pixelsPerBlock: pixelsPerBlock, vnni: false, staged: false)
+            return try emitConvolution(attributes, pixelsPerBlock: pixelsPerBlock, vnni: false, staged: false, pairwise: nil)
         case .convVNNI(let pixelsPerBlock, let staged):
             guard case .conv2D(let attributes) = node.op else { break }
-            return try emitConvolution(attributes, pixelsPerBlock: pixelsPerBlock, vnni: true, staged: staged)
+            return try emitConvolution(attributes, pixelsPerBlock: pixelsPerBlock, vnni: true, staged: staged, pairwise: nil)
+        case .convPairwise(let pixelsPerBlock, let multiply, let lanes):
+            guard case .conv2D(let attributes) = node.op else { break }
+            return try emitConvolution(
+                attributes, pixelsPerBlock: pixelsPerBlock, vnni: false, staged: false, pairwise: (multiply, lanes))
         case .depthwise(let pixelsPerBlock, let pixelsPerVector):
             guard case .depthwiseConv2D(let attributes) = node.op else { break }
             return try emitDepthwise(

@@ -45,16 +45,16 @@ import Testing
             "absorbed into depthwise", "qs8_reshape", "qs8_qc8w_gemm_avx512vnni_12x16",
         ],
         .avx512: [
-            "qs8_qc8w_conv3x3s2_avx512_8x32", "qs8_qc8w_gemm_avx512_6x64", "qs8_qc8w_dwconv3x3s1_avx512_4x16+add", "absorbed into depthwise",
-            "qs8_reshape", "qs8_qc8w_gemm_avx512_12x10",
+            "qs8_qc8w_conv3x3s2_avx512_6x32c2", "qs8_qc8w_gemm_avx512_6x32c2", "qs8_qc8w_dwconv3x3s1_avx512_4x16+add",
+            "absorbed into depthwise", "qs8_reshape", "qs8_qc8w_gemm_avx512_12x8c2",
         ],
         .avx2: [
-            "qs8_qc8w_conv3x3s2_avx2_2x32", "qs8_qc8w_gemm_avx2_2x32", "qs8_qc8w_dwconv3x3s1_avx2_2x16+add", "absorbed into depthwise",
-            "qs8_reshape", "qs8_qc8w_gemm_avx2_12x8",
+            "qs8_qc8w_conv3x3s2_avx2_2x32c2", "qs8_qc8w_gemm_avx2_2x32c2", "qs8_qc8w_dwconv3x3s1_avx2_2x16+add",
+            "absorbed into depthwise", "qs8_reshape", "qs8_qc8w_gemm_avx2_12x8c2",
         ],
         .sse41: [
-            "qs8_qc8w_conv3x3s2_sse41_2x16", "qs8_qc8w_gemm_sse41_2x16", "qs8_qc8w_dwconv3x3s1_sse41_2x8+add", "absorbed into depthwise",
-            "qs8_reshape", "qs8_qc8w_gemm_sse41_5x8",
+            "qs8_qc8w_conv3x3s2_sse41_2x16c2", "qs8_qc8w_gemm_sse41_2x16c2", "qs8_qc8w_dwconv3x3s1_sse41_2x8+add",
+            "absorbed into depthwise", "qs8_reshape", "qs8_qc8w_gemm_sse41_5x8c2",
         ],
         .neon: [
             "qs8_qc8w_conv3x3s2_neon_6x16", "qs8_qc8w_gemm_neon_6x16", "qs8_qc8w_dwconv3x3s1_neon_4x4+add", "absorbed into depthwise",
@@ -86,7 +86,18 @@ import Testing
         #expect(plan.choices[2].residualAdd == 3)
         #expect(plan.choices[3].kernel == .absorbed(into: 2))
         let rows = [ISALevel.sse41: 5, .neon: 8][level] ?? 12
-        #expect(plan.choices[5].kernel == (level.hasVNNI ? .gemmVNNI(rowsPerBlock: rows, staged: true) : .gemm(rowsPerBlock: rows)))
+        // x86 without VNNI multiplies pairs of channels with pmaddwd, into vectors of 8 i32 (4 on SSE4.1).
+        let gemm: [ISALevel: KernelChoice.Kernel] = [
+            .avx512vnni: .gemmVNNI(rowsPerBlock: rows, staged: true),
+            .avx512: .gemmPairwise(rowsPerBlock: rows, multiply: .pmaddwd, lanes: 8),
+            .avx2: .gemmPairwise(rowsPerBlock: rows, multiply: .pmaddwd, lanes: 8),
+            .sse41: .gemmPairwise(rowsPerBlock: rows, multiply: .pmaddwd, lanes: 4),
+            .neon: .gemm(rowsPerBlock: rows),
+        ]
+        #expect(plan.choices[5].kernel == gemm[level])
+        if !level.hasVNNI, level != .neon {
+            #expect(convolution == .convPairwise(pixelsPerBlock: level == .avx512 ? 6 : 2, multiply: .pmaddwd, lanes: level == .sse41 ? 4 : 8))
+        }
     }
 
     /// An int8 convolution on VNNI stages the window rows a block reads on the

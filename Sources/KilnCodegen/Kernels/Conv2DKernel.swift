@@ -26,10 +26,9 @@ struct Conv2DKernel {
         windows.forEachBlock(pixels: pixelsPerBlock) { block in
             dot.emitPositions(output: outputPointer, outputBases: block.outputBases, accumulators: accumulators) { tap in
                 windows.forEachTap(of: block, input: inputPointer, elementType: elementType, zeroRow: zeroRow) { index, sources in
-                    let tapBase = emitter.affine(index, times: channels)
-                    ir.loop("ci", from: 0, to: channels) { ci in
-                        tap(ir.add(tapBase, ci), sources.map { dot.epilogue.tap(emitter, input: $0, offset: ci) })
-                    }
+                    dot.forEachStep(
+                        count: channels, firstStep: emitter.affine(index, times: dot.steps(channels)),
+                        sources: sources.map { ($0, emitter.index(0)) }, tap)
                 }
             }
         }

@@ -208,7 +208,7 @@ struct DepthwiseConv2DKernel {
         let taps = kernel.height * kernel.width
         let width = run.lanes
         let words = ir.vector(ir.i32, width / 2)
-        let multiplyAdd = pairwiseMultiplyAdd(pairwise.multiply, lanes: width)
+        let multiplyAdd = emitter.pairwiseMultiplyAdd(pairwise.multiply, lanes: width)
         let even = Array(stride(from: 0, to: width, by: 2))
         let odd = Array(stride(from: 1, to: width, by: 2))
         let interleave = (0..<(width / 2)).flatMap { [$0, $0 + width / 2] }
@@ -233,33 +233,6 @@ struct DepthwiseConv2DKernel {
             for (pixel, outputBase) in outputBases.enumerated() {
                 let ordered = ir.shuffle(sums[pixel].0, sums[pixel].1, mask: interleave)
                 epilogue.store(emitter, ordered, channel: channel, lanes: width, output: output, offset: ir.add(outputBase, channel))
-            }
-        }
-    }
-
-    /// `sums + pairs(x · w)` on vectors of `lanes` i16 (passed as `lanes / 2` i32): each i32 lane
-    /// gains the two products of its pair.
-    private func pairwiseMultiplyAdd(
-        _ multiply: KernelChoice.PairwiseMultiply, lanes: Int
-    ) -> (IRValue, IRValue, IRValue) -> IRValue {
-        let words = ir.vector(ir.i32, lanes / 2)
-        switch multiply {
-        case .vpdpwssd:
-            let dot = ir.intrinsic(
-                "llvm.x86.avx512.vpdpwssd.\(lanes * 16)", overloads: [], returning: words,
-                parameters: [words, words, words])
-            return { sums, x, w in ir.call(dot.function, type: dot.type, [sums, x, w]) }
-        case .pmaddwd:
-            let halves = ir.vector(ir.i16, lanes)
-            let name =
-                switch lanes {
-                case 32: "llvm.x86.avx512.pmaddw.d.512"
-                case 16: "llvm.x86.avx2.pmadd.wd"
-                default: "llvm.x86.sse2.pmadd.wd"
-                }
-            let madd = ir.intrinsic(name, overloads: [], returning: words, parameters: [halves, halves])
-            return { sums, x, w in
-                ir.add(sums, ir.call(madd.function, type: madd.type, [ir.bitcast(x, to: halves), ir.bitcast(w, to: halves)]))
             }
         }
     }

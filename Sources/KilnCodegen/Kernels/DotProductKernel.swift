@@ -5,12 +5,19 @@ import KilnIR
 /// `acc[c] += x[k] · w[k, c]` over the reduction, then the ``Epilogue`` and
 /// one store per vector. Float and int8 layers share it; the epilogue decides
 /// the arithmetic.
+///
+/// With ``pairwise`` (int8 on x86 without `vpdpbusd`), each reduction step is a
+/// pair of depth indices: the filter is packed ``PackedFilter/init(pairing:taps:quantization:lanes:)``,
+/// each position's input is a ``KernelEmitter/centeredPair(_:offset:zeroPoint:count:)``, and
+/// one `pmaddwd` adds both products into each i32 lane.
 struct DotProductKernel {
     let emitter: KernelEmitter
     let filter: PackedFilter
     /// The packed filter global.
     let weights: IRValue
     let epilogue: Epilogue
+    /// How pairs of int8 products are formed, for filters packed in pairs.
+    var pairwise: KernelChoice.PairwiseMultiply? = nil
 
     private var ir: IRModule { emitter.ir }
 
@@ -30,7 +37,8 @@ struct DotProductKernel {
     ///   - accumulators: slots from ``makeAccumulators(positions:)`` for at least `outputBases.count` positions.
     ///   - reduction: emits the reduction loops, calling its argument once per
     ///     tap with the tap's depth index `k` (i64) and each position's input
-    ///     value (f32, or i32 already centered on the zero point).
+    ///     value (f32, or i32 already centered on the zero point; with ``pairwise``,
+    ///     `k` counts pairs and each value is a centered pair).
     func emitPositions(
         output: IRValue, outputBases: [IRValue], accumulators: [ColumnTile: [[IRValue]]],
         reduction: ((_ k: IRValue, _ xs: [IRValue]) -> Void) -> Void
@@ -62,16 +70,20 @@ struct DotProductKernel {
                 ir.store(epilogue.initial(emitter, channel: channel, lanes: tile.lanes), to: slot, alignment: 4)
             }
         }
+        let multiplyAdd = pairwise.map { pairsMultiplyAdd($0, lanes: tile.lanes) }
         reduction { k, xs in
             let broadcasts = xs.map { ir.broadcast($0, count: tile.lanes) }
             let stepBase = ir.add(tileBase, ir.mul(k, emitter.index(tile.columns)))
             for vector in 0..<tile.vectors {
                 let offset = ir.add(stepBase, emitter.index(vector * tile.lanes))
-                let w = epilogue.weights(emitter, weights, weightType: weightType, offset: offset, lanes: tile.lanes)
+                let w = multiplyAdd != nil
+                    ? ir.load(type, from: ir.gep(ir.i32, weights, [offset]), alignment: 4)
+                    : epilogue.weights(emitter, weights, weightType: weightType, offset: offset, lanes: tile.lanes)
                 for (position, broadcast) in broadcasts.enumerated() {
                     let slot = slots[position][vector]
-                    let sum = epilogue.multiplyAdd(
-                        emitter, broadcast, w, ir.load(type, from: slot, alignment: 4), lanes: tile.lanes)
+                    let accumulator = ir.load(type, from: slot, alignment: 4)
+                    let sum = multiplyAdd?(accumulator, broadcast, w)
+                        ?? epilogue.multiplyAdd(emitter, broadcast, w, accumulator, lanes: tile.lanes)
                     ir.store(sum, to: slot, alignment: 4)
                 }
             }
@@ -85,6 +97,50 @@ struct DotProductKernel {
             }
         }
     }
+
+    /// `sums + pairs(x · w)` for vectors of `lanes` i32 words of i16 pairs: the ISA's multiply
+    /// where a vector is at least 128 bits, and the same arithmetic spelled out on narrower
+    /// leftover tiles (which LLVM matches to `pmaddwd` on a part of a register).
+    private func pairsMultiplyAdd(_ multiply: KernelChoice.PairwiseMultiply, lanes: Int)
+        -> (IRValue, IRValue, IRValue) -> IRValue
+    {
+        if lanes >= 4 { return emitter.pairwiseMultiplyAdd(multiply, lanes: 2 * lanes) }
+        let halves = ir.vector(ir.i16, 2 * lanes)
+        let wide = ir.vector(ir.i32, 2 * lanes)
+        return { sums, x, w in
+            let products = ir.mul(ir.sext(ir.bitcast(x, to: halves), to: wide), ir.sext(ir.bitcast(w, to: halves), to: wide))
+            let even = ir.shuffle(products, products, mask: (0..<lanes).map { 2 * $0 })
+            let odd = ir.shuffle(products, products, mask: (0..<lanes).map { 2 * $0 + 1 })
+            return ir.add(sums, ir.add(even, odd))
+        }
+    }
+
+    /// Calls `step` once per reduction step over `count` consecutive input elements starting at
+    /// each position's source (a pointer and an element offset), passing the step's index from
+    /// `firstStep`: one per element, or with ``pairwise`` one per pair, an odd last element
+    /// paired with zero.
+    func forEachStep(
+        count: Int, firstStep: IRValue, sources: [(pointer: IRValue, offset: IRValue)],
+        _ step: (_ k: IRValue, _ xs: [IRValue]) -> Void
+    ) {
+        guard pairwise != nil, let zeroPoint = epilogue.inputZeroPoint else {
+            return ir.loop("k", from: 0, to: count) { k in
+                step(ir.add(firstStep, k), sources.map { epilogue.tap(emitter, input: $0.pointer, offset: ir.add($0.offset, k)) })
+            }
+        }
+        func pair(at index: IRValue, count: Int) -> [IRValue] {
+            sources.map { emitter.centeredPair($0.pointer, offset: ir.add($0.offset, index), zeroPoint: zeroPoint, count: count) }
+        }
+        ir.loop("pair", from: 0, to: count / 2) { index in
+            step(ir.add(firstStep, index), pair(at: emitter.affine(index, times: 2), count: 2))
+        }
+        if count % 2 == 1 {
+            step(ir.add(firstStep, emitter.index(count / 2)), pair(at: emitter.index(count - 1), count: 1))
+        }
+    }
+
+    /// Reduction steps of `count` input elements: `count`, or its pairs with ``pairwise``.
+    func steps(_ count: Int) -> Int { pairwise == nil ? count : (count + 1) / 2 }
 
     /// One accumulator slot per vector of each tile shape and per position,
     /// allocated once per node function.

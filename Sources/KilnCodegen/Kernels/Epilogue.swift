@@ -89,7 +89,7 @@ enum Epilogue {
     }
 
     /// The input's zero point in int8 mode; `nil` in float mode.
-    private var inputZeroPoint: Int32? {
+    var inputZeroPoint: Int32? {
         if case .quantized(_, _, let zeroPoint, _, _, _) = layer { return zeroPoint }
         return nil
     }

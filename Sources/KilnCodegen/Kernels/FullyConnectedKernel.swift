@@ -61,9 +61,9 @@ struct FullyConnectedKernel {
                                 run: run, index: tileIndex, output: output,
                                 outputBases: rows.map { emitter.affine($0, times: units) }, accumulators: accumulators
                             ) { tap in
-                                ir.loop("k", from: 0, to: depth) { k in
-                                    tap(k, rows.map { dot.epilogue.tap(emitter, input: input, offset: ir.add(emitter.affine($0, times: depth), k)) })
-                                }
+                                dot.forEachStep(
+                                    count: depth, firstStep: emitter.index(0),
+                                    sources: rows.map { (input, emitter.affine($0, times: depth)) }, tap)
                             }
                         }
                     }

@@ -9,6 +9,9 @@ public struct KernelChoice: Sendable, Hashable {
         /// Dot products of rows against a packed filter: fully-connected layers
         /// and stride-1 1×1 convolutions, `rowsPerBlock` rows sharing each weight load.
         case gemm(rowsPerBlock: Int)
+        /// An int8 ``gemm(rowsPerBlock:)`` on x86 without `vpdpbusd`: the reduction in pairs, each
+        /// multiplied with `multiply` into vectors of `lanes` i32.
+        case gemmPairwise(rowsPerBlock: Int, multiply: PairwiseMultiply, lanes: Int)
         /// An int8 ``gemm(rowsPerBlock:)`` on `vpdpbusd`; with `staged`, each block of rows
         /// is first copied, made unsigned, into a buffer on the stack.
         case gemmVNNI(rowsPerBlock: Int, staged: Bool)
@@ -19,6 +22,9 @@ public struct KernelChoice: Sendable, Hashable {
         /// output pixels along a row, each window tap read through a pointer
         /// that points at a row of zero points where the window leaves the input.
         case conv(pixelsPerBlock: Int)
+        /// An int8 ``conv(pixelsPerBlock:)`` on x86 without `vpdpbusd`: each tap's channels in
+        /// pairs, multiplied with `multiply` into vectors of `lanes` i32.
+        case convPairwise(pixelsPerBlock: Int, multiply: PairwiseMultiply, lanes: Int)
         /// An int8 ``conv(pixelsPerBlock:)`` on `vpdpbusd`; with `staged`, each block
         /// first copies the input it reads, made unsigned, into a buffer on the stack.
         case convVNNI(pixelsPerBlock: Int, staged: Bool)

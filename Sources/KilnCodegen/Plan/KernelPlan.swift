@@ -68,7 +68,7 @@ public struct KernelPlan: Sendable {
         var split: KernelChoice.RowSplit
         let macsPerOutput: Int
         switch kernel {
-        case .gemm(let rows), .gemmVNNI(let rows, _), .dynamicRangeGEMMVNNI(_, let rows):
+        case .gemm(let rows), .gemmVNNI(let rows, _), .gemmPairwise(let rows, _, _), .dynamicRangeGEMMVNNI(_, let rows):
             let units = max(filter[0], 1)
             split = .init(units: output.elementCount / units, granularity: rows)
             macsPerOutput = filter.elementCount / units
@@ -80,7 +80,7 @@ public struct KernelPlan: Sendable {
             {
                 split = .init(units: units, granularity: tile, axis: .outputChannels)
             }
-        case .conv, .convVNNI:
+        case .conv, .convVNNI, .convPairwise:
             guard output.rank == 4 else { return nil }
             split = .init(units: output[1], granularity: 1)
             macsPerOutput = filter.elementCount / max(filter[0], 1)
@@ -163,8 +163,14 @@ private struct Chooser {
                 return gemm(units: filter[0])
             }
             let vnni = isQuantized && usesVNNI(units: filter[0])
-            let pixels = pixelsPerBlock(vectors: vnni ? vnniVectorsPerTile(units: filter[0]) : vectorsPerTile(units: filter[0]))
             let op = "conv\(filter[1])x\(filter[2])s\(attributes.strides[0])" + dilation(attributes)
+            if isQuantized, !vnni, let (multiply, lanes) = pairwiseGEMM {
+                let pixels = pixelsPerBlock(vectors: vectorsPerTile(units: filter[0], lanes: lanes))
+                return KernelChoice(
+                    kernel: .convPairwise(pixelsPerBlock: pixels, multiply: multiply, lanes: lanes),
+                    name: name(op, tile: "\(pixels)x\(tileColumns(units: filter[0], lanes: lanes))c2"))
+            }
+            let pixels = pixelsPerBlock(vectors: vnni ? vnniVectorsPerTile(units: filter[0]) : vectorsPerTile(units: filter[0]))
             // Staging copies at most a few window rows per block; past that the buffer would crowd the stack.
             let staged = ConvolutionWindows.stagedByteCount(
                 pixels: pixels, kernel: (filter[1], filter[2]), channels: shapes[0][3], attributes: attributes
@@ -207,6 +213,12 @@ private struct Chooser {
 
     private func gemm(units: Int) -> KernelChoice {
         let vnni = isQuantized && usesVNNI(units: units)
+        if isQuantized, !vnni, let (multiply, lanes) = pairwiseGEMM {
+            let rows = pixelsPerBlock(vectors: vectorsPerTile(units: units, lanes: lanes))
+            return KernelChoice(
+                kernel: .gemmPairwise(rowsPerBlock: rows, multiply: multiply, lanes: lanes),
+                name: name("gemm", tile: "\(rows)x\(tileColumns(units: units, lanes: lanes))c2"))
+        }
         let rows = rowsPerBlock(units: units, vnni: vnni)
         let depth = shapes[1].elementCount / max(units, 1)
         let stagedRows = min(rows, resultType.elementCount / max(units, 1))
@@ -245,6 +257,17 @@ private struct Chooser {
         }
     }
 
+    /// How int8 matrix products and convolutions multiply pairs of 16-bit values on x86 levels
+    /// without `vpdpbusd`, and the i32 lanes of a vector of sums; `nil` where the plan uses
+    /// `vpdpbusd` or on AArch64.
+    private var pairwiseGEMM: (KernelChoice.PairwiseMultiply, Int)? {
+        switch isa {
+        case .avx512, .avx2: (.pmaddwd, 8)
+        case .sse41: (.pmaddwd, 4)
+        case .avx512vnni, .neon, .neonDotProd: nil
+        }
+    }
+
     /// Accumulator vectors of 16 units in the widest VNNI tile; a partial last vector counts as one.
     private func vnniVectorsPerTile(units: Int) -> Int { min(VNNIGEMMKernel.vectorsPerTile, (units + 15) / 16) }
 
@@ -254,13 +277,18 @@ private struct Chooser {
         pixelsPerBlock(vectors: vnni ? vnniVectorsPerTile(units: units) : vectorsPerTile(units: units))
     }
 
-    /// Accumulator vectors in the widest register tile of a layer with `units` outputs.
-    private func vectorsPerTile(units: Int) -> Int {
-        max(1, min(PackedFilter.vectorsPerTile, units / isa.laneWidth))
+    /// Accumulator vectors in the widest register tile of a layer with `units` outputs, of
+    /// `lanes` each (the level's float lanes unless given).
+    private func vectorsPerTile(units: Int, lanes: Int? = nil) -> Int {
+        max(1, min(PackedFilter.vectorsPerTile, units / (lanes ?? isa.laneWidth)))
     }
 
     private func tileColumns(units: Int, vnni: Bool) -> Int {
-        vnni ? 16 * vnniVectorsPerTile(units: units) : min(units, isa.laneWidth * vectorsPerTile(units: units))
+        vnni ? 16 * vnniVectorsPerTile(units: units) : tileColumns(units: units, lanes: isa.laneWidth)
+    }
+
+    private func tileColumns(units: Int, lanes: Int) -> Int {
+        min(units, lanes * vectorsPerTile(units: units, lanes: lanes))
     }
 
     /// Output pixels per block: as many as keep `vectors` accumulators per pixel,
