@@ -90,10 +90,29 @@ extension NodeFunction {
             filter = PackedFilter(filterData, quantization: quantization, laneWidth: emitter.laneWidth)
         }
         let weights = ir.addConstantBytes(name: "weights.\(node.name)", bytes: filter.bytes, alignment: 64)
+        var layerEpilogue = try epilogue(activation: activation, filterScales: filter.scales)
+        var initialSums: IRValue?
+        if pairwise != nil, case .quantized(_, let requantize, let zeroPoint, let outputZeroPoint, let range, let bound) = layerEpilogue {
+            // Σ (x − zx)·w + b = Σ x·w + (b − zx·Σw): the zero point goes into each channel's starting
+            // sum, and a padding tap (which reads zero points) adds exactly what that removes.
+            let units = filterData.shape[0]
+            let depth = filterData.elementCount / max(units, 1)
+            let values = filterData.int8s()
+            let bias = node.inputs.count > 2 ? graph.constantData(node.inputs[2])?.int32s() : nil
+            let sums = (0..<units).map { unit in
+                (0..<depth).reduce(Int32(0)) { $0 &+ Int32(values[unit * depth + $1]) }
+            }
+            // Padded to whole vectors, which the kernel loads.
+            let initial = (0..<units).map { (bias?[$0] ?? 0) &- zeroPoint &* sums[$0] } + Array(repeating: 0, count: 16)
+            initialSums = ir.addConstantBytes(
+                name: "initial.\(node.name)", bytes: TensorData(int32: initial, shape: [initial.count]).bytes, alignment: 64)
+            layerEpilogue = .quantized(
+                bias: nil, scales: requantize, inputZeroPoint: zeroPoint, outputZeroPoint: outputZeroPoint, range: range,
+                stepsBound: bound)
+        }
         return DotProductKernel(
-            emitter: emitter, filter: filter, weights: weights,
-            epilogue: try withResidualAdd(epilogue(activation: activation, filterScales: filter.scales)),
-            pairwise: pairwise?.multiply)
+            emitter: emitter, filter: filter, weights: weights, epilogue: try withResidualAdd(layerEpilogue),
+            pairwise: pairwise?.multiply, initialSums: initialSums)
     }
 
     /// Rows, depth and units of a fully-connected or pointwise layer seen as a matrix product.

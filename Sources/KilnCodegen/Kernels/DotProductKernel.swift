@@ -18,6 +18,9 @@ struct DotProductKernel {
     let epilogue: Epilogue
     /// How pairs of int8 products are formed, for filters packed in pairs.
     var pairwise: KernelChoice.PairwiseMultiply? = nil
+    /// Each output channel's starting sum, `bias − zx·Σw` (int8 layers that fold the input's zero
+    /// point in, so inputs are multiplied as they are); the epilogue's then.
+    var initialSums: IRValue? = nil
 
     private var ir: IRModule { emitter.ir }
 
@@ -67,7 +70,10 @@ struct DotProductKernel {
         for position in slots {
             for (vector, slot) in position.enumerated() {
                 let channel = ir.add(firstChannel, emitter.index(vector * tile.lanes))
-                ir.store(epilogue.initial(emitter, channel: channel, lanes: tile.lanes), to: slot, alignment: 4)
+                let start = initialSums.map {
+                    ir.load(ir.vector(ir.i32, tile.lanes), from: ir.gep(ir.i32, $0, [channel]), alignment: 4)
+                }
+                ir.store(start ?? epilogue.initial(emitter, channel: channel, lanes: tile.lanes), to: slot, alignment: 4)
             }
         }
         let multiplyAdd = pairwise.map { pairsMultiplyAdd($0, lanes: tile.lanes) }
@@ -123,11 +129,13 @@ struct DotProductKernel {
         count: Int, firstStep: IRValue, sources: [(pointer: IRValue, offset: IRValue)],
         _ step: (_ k: IRValue, _ xs: [IRValue]) -> Void
     ) {
-        guard pairwise != nil, let zeroPoint = epilogue.inputZeroPoint else {
+        guard pairwise != nil, let inputZeroPoint = epilogue.inputZeroPoint else {
             return ir.loop("k", from: 0, to: count) { k in
                 step(ir.add(firstStep, k), sources.map { epilogue.tap(emitter, input: $0.pointer, offset: ir.add($0.offset, k)) })
             }
         }
+        // With starting sums that hold `−zx·Σw`, inputs are multiplied uncentered.
+        let zeroPoint = initialSums == nil ? inputZeroPoint : 0
         func pair(at index: IRValue, count: Int) -> [IRValue] {
             sources.map { emitter.centeredPair($0.pointer, offset: ir.add($0.offset, index), zeroPoint: zeroPoint, count: count) }
         }

@@ -38,11 +38,12 @@ extension KernelEmitter {
         let zero = ir.constant(Int(zeroPoint), ir.i16)
         guard count == 2 else {
             let value = ir.sext(ir.load(ir.i8, from: ir.gep(ir.i8, input, [offset]), alignment: 1), to: ir.i16)
-            return ir.zext(ir.sub(value, zero), to: ir.i32)
+            return ir.zext(zeroPoint == 0 ? value : ir.sub(value, zero), to: ir.i32)
         }
         let pair = ir.vector(ir.i8, 2)
         let bytes = ir.load(pair, from: ir.bitcast(ir.gep(ir.i8, input, [offset]), to: ir.pointer(to: pair)), alignment: 1)
-        return ir.bitcast(ir.sub(ir.sext(bytes, to: ir.vector(ir.i16, 2)), ir.splat(zero, count: 2)), to: ir.i32)
+        let halves = ir.sext(bytes, to: ir.vector(ir.i16, 2))
+        return ir.bitcast(zeroPoint == 0 ? halves : ir.sub(halves, ir.splat(zero, count: 2)), to: ir.i32)
     }
 }
 
