@@ -65,7 +65,7 @@ struct DotProductKernel {
         guard let allSlots = accumulators[tile] else { return }
         let slots = Array(allSlots.prefix(outputBases.count))
         let type = epilogue.accumulatorType(emitter, lanes: tile.lanes)
-        let tileBase = emitter.affine(tileIndex, times: filter.depth * tile.columns, plus: filter.runOffsets[run])
+        let vectorBases = tile.vectorOffsets.map { emitter.affine(tileIndex, times: tile.tileStride, plus: $0) }
         let firstChannel = emitter.affine(tileIndex, times: tile.columns, plus: tile.start)
         for position in slots {
             for (vector, slot) in position.enumerated() {
@@ -79,9 +79,8 @@ struct DotProductKernel {
         let multiplyAdd = pairwise.map { pairsMultiplyAdd($0, lanes: tile.lanes) }
         reduction { k, xs in
             let broadcasts = xs.map { ir.broadcast($0, count: tile.lanes) }
-            let stepBase = ir.add(tileBase, ir.mul(k, emitter.index(tile.columns)))
             for vector in 0..<tile.vectors {
-                let offset = ir.add(stepBase, emitter.index(vector * tile.lanes))
+                let offset = ir.add(vectorBases[vector], ir.mul(k, emitter.index(tile.stepStrides[vector])))
                 let w = multiplyAdd != nil
                     ? ir.load(type, from: ir.gep(ir.i32, weights, [offset]), alignment: 4)
                     : epilogue.weights(emitter, weights, weightType: weightType, offset: offset, lanes: tile.lanes)
