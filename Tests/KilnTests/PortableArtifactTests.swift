@@ -53,6 +53,24 @@ import Testing
         #expect(throws: DiagnosticError.self) { try Compiler().compile(Self.model(), options: repeated, outputDirectory: temporaryDirectory()) }
     }
 
+    /// Float filters are packed alike on every level, so the linker keeps one copy of the weights
+    /// for all four x86 variants: a 256 KiB filter adds far less than three more copies would.
+    @Test func levelsShareOneCopyOfFloatWeights() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var graph = try KernelTests.singleOp(
+            .fullyConnected(activation: .relu), input: [3, 256],
+            constants: [KernelTests.weights([256, 256], seed: 5), KernelTests.weights([256], seed: 6)])
+        var sizes: [Int] = []
+        for target in [CompileOptions.Target.x86_64(.v3), .portable(.x86_64)] {
+            graph.name = "shared\(sizes.count)"
+            let result = try Compiler().compile(graph, options: CompileOptions(target: target), outputDirectory: directory)
+            sizes.append(try Data(contentsOf: result.artifact).count)
+        }
+        let weightBytes = 256 * 256 * 4
+        #expect(sizes[1] < sizes[0] + weightBytes / 2, "portable \(sizes[1]) bytes, one level \(sizes[0])")
+    }
+
     @Test func oneArtifactHoldsEachLevelAndTheLoaderPicksTheBestTheCPURuns() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
