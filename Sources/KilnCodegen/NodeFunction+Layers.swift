@@ -92,27 +92,44 @@ extension NodeFunction {
         let weights = ir.addConstantBytes(name: "weights.\(node.name)", bytes: filter.bytes, alignment: 64)
         var layerEpilogue = try epilogue(activation: activation, filterScales: filter.scales)
         var initialSums: IRValue?
-        if pairwise != nil, case .quantized(_, let requantize, let zeroPoint, let outputZeroPoint, let range, let bound) = layerEpilogue {
-            // Σ (x − zx)·w + b = Σ x·w + (b − zx·Σw): the zero point goes into each channel's starting
-            // sum, and a padding tap (which reads zero points) adds exactly what that removes.
+        if pairwise != nil {
+            // A padding tap reads zero points, which adds exactly what the fold removes.
             let units = filterData.shape[0]
             let depth = filterData.elementCount / max(units, 1)
             let values = filterData.int8s()
-            let bias = node.inputs.count > 2 ? graph.constantData(node.inputs[2])?.int32s() : nil
-            let sums = (0..<units).map { unit in
-                (0..<depth).reduce(Int32(0)) { $0 &+ Int32(values[unit * depth + $1]) }
+            let sums = (0..<units).map { unit in (0..<depth).reduce(Int32(0)) { $0 &+ Int32(values[unit * depth + $1]) } }
+            if let folded = foldingZeroPoint(into: layerEpilogue, weightSums: sums) {
+                // Padded to whole vectors, which the kernel loads.
+                initialSums = startingSums(folded.starts + Array(repeating: 0, count: 16))
+                layerEpilogue = folded.epilogue
             }
-            // Padded to whole vectors, which the kernel loads.
-            let initial = (0..<units).map { (bias?[$0] ?? 0) &- zeroPoint &* sums[$0] } + Array(repeating: 0, count: 16)
-            initialSums = ir.addConstantBytes(
-                name: "initial.\(node.name)", bytes: TensorData(int32: initial, shape: [initial.count]).bytes, alignment: 64)
-            layerEpilogue = .quantized(
-                bias: nil, scales: requantize, inputZeroPoint: zeroPoint, outputZeroPoint: outputZeroPoint, range: range,
-                stepsBound: bound)
         }
         return DotProductKernel(
             emitter: emitter, filter: filter, weights: weights, epilogue: try withResidualAdd(layerEpilogue),
             pairwise: pairwise?.multiply, initialSums: initialSums)
+    }
+
+    /// The input's zero point folded into each output channel's starting sum,
+    /// `Σ (x − zx)·w + b = Σ x·w + (b − zx·Σw)`, from each channel's `Σw`: the starting sums and
+    /// the epilogue without its bias. `nil` for a float epilogue.
+    func foldingZeroPoint(into epilogue: Epilogue, weightSums: [Int32]) -> (starts: [Int32], epilogue: Epilogue)? {
+        guard case .quantized(_, let requantize, let zeroPoint, let outputZeroPoint, let range, let bound) = epilogue else {
+            return nil
+        }
+        let bias = node.inputs.count > 2 ? graph.constantData(node.inputs[2])?.int32s() : nil
+        let starts = weightSums.indices.map { (bias?[$0] ?? 0) &- zeroPoint &* weightSums[$0] }
+        return (
+            starts,
+            .quantized(
+                bias: nil, scales: requantize, inputZeroPoint: zeroPoint, outputZeroPoint: outputZeroPoint, range: range,
+                stepsBound: bound)
+        )
+    }
+
+    /// A global of int32 starting sums for this node.
+    private func startingSums(_ values: [Int32]) -> IRValue {
+        ir.addConstantBytes(
+            name: "initial.\(node.name)", bytes: TensorData(int32: values, shape: [values.count]).bytes, alignment: 64)
     }
 
     /// Rows, depth and units of a fully-connected or pointwise layer seen as a matrix product.
@@ -244,22 +261,16 @@ extension NodeFunction {
         var epilogue = try epilogue(activation: attributes.activation, filterScales: scales, repeats: pixelsPerVector)
         var initialSums: IRValue?
         let fastPath = channels == inputType.shape[3]
-        if fastPath, case .quantized(_, let requantize, let zeroPoint, let outputZeroPoint, let range, let bound) = epilogue {
-            // Σ (x − zx)·w + b = Σ x·w + (b − zx·Σw): the zero point is folded into each channel's starting sum.
+        if fastPath, epilogue.isQuantized {
             let filter = filterData.int8s()
-            let bias = node.inputs.count > 2 ? graph.constantData(node.inputs[2])?.int32s() : nil
             let taps = filter.count / max(channels, 1)
-            let initial = (0..<channels).map { channel in
-                let sum = (0..<taps).reduce(Int32(0)) { $0 &+ Int32(filter[$1 * channels + channel]) }
-                return (bias?[channel] ?? 0) &- zeroPoint &* sum
+            let sums = (0..<channels).map { channel in
+                (0..<taps).reduce(Int32(0)) { $0 &+ Int32(filter[$1 * channels + channel]) }
             }
-            let repeated = Array(repeatElement(initial, count: pixelsPerVector).joined())
-            initialSums = ir.addConstantBytes(
-                name: "initial.\(node.name)", bytes: TensorData(int32: repeated, shape: [repeated.count]).bytes,
-                alignment: 64)
-            epilogue = .quantized(
-                bias: nil, scales: requantize, inputZeroPoint: zeroPoint, outputZeroPoint: outputZeroPoint, range: range,
-                stepsBound: bound)
+            if let folded = foldingZeroPoint(into: epilogue, weightSums: sums) {
+                initialSums = startingSums(Array(repeatElement(folded.starts, count: pixelsPerVector).joined()))
+                epilogue = folded.epilogue
+            }
         }
         // Merged pixels: each tap's channels repeated once per pixel of a vector.
         let tapBytes = filterData.bytes.count / max(filterData.elementCount / max(channels, 1), 1)

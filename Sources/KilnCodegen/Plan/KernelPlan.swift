@@ -261,11 +261,9 @@ private struct Chooser {
     /// without `vpdpbusd`, and the i32 lanes of a vector of sums; `nil` where the plan uses
     /// `vpdpbusd` or on AArch64.
     private var pairwiseGEMM: (KernelChoice.PairwiseMultiply, Int)? {
-        switch isa {
-        case .avx512, .avx2: (.pmaddwd, 8)
-        case .sse41: (.pmaddwd, 4)
-        case .avx512vnni, .neon, .neonDotProd: nil
-        }
+        // The depthwise layers' multiply, on vectors of i32 pairs: half as many lanes as its i16 ones.
+        guard !isa.hasVNNI, let (multiply, halves) = pairwiseMultiply else { return nil }
+        return (multiply, halves / 2)
     }
 
     /// Accumulator vectors of 16 units in the widest VNNI tile; a partial last vector counts as one.

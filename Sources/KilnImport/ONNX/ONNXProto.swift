@@ -1,5 +1,5 @@
-/// The messages of `onnx.proto` that Kiln imports, as plain values: only the fields the
-/// importer reads (others are skipped when decoding). Names follow the schema's; the
+/// The messages of `onnx.proto` that Kiln imports, as plain values: the fields the importer
+/// reads and a few beside them (others are skipped when decoding). Names follow the schema's; the
 /// field numbers are in `ONNXProto+Decoding.swift`.
 ///
 /// Reading these few messages directly keeps a protobuf library, and its build time, out of
