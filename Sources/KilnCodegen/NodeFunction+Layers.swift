@@ -109,6 +109,32 @@ extension NodeFunction {
             pairwise: pairwise?.multiply, initialSums: initialSums)
     }
 
+    /// A float fully-connected or pointwise layer whose filter is block-pruned: only the
+    /// reduction steps each block of output channels keeps are packed and multiplied.
+    func emitBlockSparseGEMM(rowsPerBlock: Int) throws {
+        guard let filterData = graph.constantData(node.inputs[1]), let sparsity = BlockSparsity(filterData) else {
+            throw CodegenError("internal error: layer '\(node.name)' has no block-sparse float filter")
+        }
+        let filter = PackedFilter(filterData, keeping: sparsity, laneWidth: emitter.laneWidth)
+        let steps = FullyConnectedKernel.KeptSteps(
+            indices: ir.addConstantBytes(
+                name: "kept.\(node.name)", bytes: TensorData(int32: sparsity.indices, shape: [sparsity.indices.count]).bytes,
+                alignment: 64),
+            starts: ir.addConstantBytes(
+                name: "starts.\(node.name)", bytes: TensorData(int32: sparsity.starts, shape: [sparsity.starts.count]).bytes,
+                alignment: 64))
+        let dot = DotProductKernel(
+            emitter: emitter, filter: filter,
+            weights: ir.addConstantBytes(name: "weights.\(node.name)", bytes: filter.bytes, alignment: 64),
+            epilogue: try withResidualAdd(try epilogue(activation: node.op.fusedActivation, filterScales: nil)))
+        let layer = gemmShape
+        var kernel = FullyConnectedKernel(
+            emitter: emitter, dot: dot, rows: layer.rows, depth: layer.depth, units: layer.units, rowsPerBlock: rowsPerBlock)
+        kernel.splitsOutputChannels = choice.split?.axis == .outputChannels
+        kernel.keptSteps = steps
+        kernel.emit(input: pointers[0], output: output)
+    }
+
     /// The input's zero point folded into each output channel's starting sum,
     /// `Σ (x − zx)·w + b = Σ x·w + (b − zx·Σw)`, from each channel's `Σw`: the starting sums and
     /// the epilogue without its bias. `nil` for a float epilogue.

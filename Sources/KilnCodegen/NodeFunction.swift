@@ -65,6 +65,8 @@ struct NodeFunction {
                 rowsPerBlock: rowsPerBlock)
             kernel.splitsOutputChannels = choice.split?.axis == .outputChannels
             return kernel.emit(input: pointers[0], output: output)
+        case .sparseGEMM(let rowsPerBlock):
+            return try emitBlockSparseGEMM(rowsPerBlock: rowsPerBlock)
         case .gemmPairwise(let rowsPerBlock, let multiply, let lanes):
             let layer = gemmShape
             let dot = try dotProduct(activation: node.op.fusedActivation, pairwise: (multiply, lanes, taps: 1))

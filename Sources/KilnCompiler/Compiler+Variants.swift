@@ -110,13 +110,14 @@ extension Compiler {
 }
 
 extension CompileOptions {
-    /// These options with `quantization` and `target` replaced where given (command-line flags),
-    /// and then located nowhere: the flags, not the model's line, chose them.
-    public func overriding(quantization: Quantization?, target: Target?) -> CompileOptions {
+    /// These options with `quantization`, `pruning` and `target` replaced where given
+    /// (command-line flags), and then located nowhere: the flags, not the model's line, chose them.
+    public func overriding(quantization: Quantization?, pruning: Pruning? = nil, target: Target?) -> CompileOptions {
         var options = self
         if let quantization { options.quantization = quantization }
+        if let pruning { options.pruning = pruning }
         if let target { options.target = target }
-        if quantization != nil || target != nil { options.location = nil }
+        if quantization != nil || pruning != nil || target != nil { options.location = nil }
         return options
     }
 }

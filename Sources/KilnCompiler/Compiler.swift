@@ -67,18 +67,18 @@ public struct Compiler: Sendable {
     /// a file's problems, and files are written only when all compiled: a
     /// source yields all its outputs or none.
     ///
-    /// `quantization` and `target`, when given, replace every model's own choice (`kiln compile
-    /// --quantize`, `--target`).
+    /// `quantization`, `pruning` and `target`, when given, replace every model's own choice
+    /// (`kiln compile --quantize`, `--prune`, `--target`).
     public func compile(
         _ source: ModelSource, as kind: OutputKind = .loadable, outputDirectory: URL, headerDirectory: URL? = nil,
         tracer: ModelSourceTracer? = nil, quantization: CompileOptions.Quantization? = nil,
-        target: CompileOptions.Target? = nil
+        pruning: CompileOptions.Pruning? = nil, target: CompileOptions.Target? = nil
     ) throws -> [Result] {
         let started = Date()
         let models = try source.load(tracer: tracer)
         let loadSeconds = Date().timeIntervalSince(started)
         let compiled = models.map { model in
-            (model.graph, model.options.overriding(quantization: quantization, target: target))
+            (model.graph, model.options.overriding(quantization: quantization, pruning: pruning, target: target))
         }
         var results = try compile(compiled, as: kind, outputDirectory: outputDirectory, headerDirectory: headerDirectory)
         for index in results.indices {
@@ -188,12 +188,33 @@ public struct Compiler: Sendable {
         }
     }
 
+    /// The `prune-weights` configuration for `options`, with `graph`'s calibration samples loaded;
+    /// `nil` without pruning.
+    static func pruningConfiguration(_ options: CompileOptions, for graph: Graph) throws -> PruneWeightsPass.Configuration? {
+        let pruning = options.pruning
+        var calibration: [[TensorData]]?
+        let scope: CompileOptions.PruningScope
+        switch pruning {
+        case .none: return nil
+        case .magnitude(_, let pruningScope, _): scope = pruningScope
+        case .activationAware(_, let samples, let pruningScope, _):
+            scope = pruningScope
+            calibration = try CalibrationSamples.load(samples, for: graph, at: options.location)
+        }
+        let pattern: PruneWeightsPass.Pattern =
+            switch pruning.pattern ?? .unstructured {
+            case .unstructured: .unstructured
+            case .blocks: .blocks
+            case .nOfM(let n, let m): .nOfM(n: n, m: m)
+            }
+        return PruneWeightsPass.Configuration(
+            sparsity: pruning.sparsity ?? 0, isGlobal: scope == .global, pattern: pattern, calibration: calibration)
+    }
+
     /// The pass configuration for `options`, with `graph`'s calibration samples loaded.
     static func pipelineConfiguration(_ options: CompileOptions, for graph: Graph) throws -> PipelineConfiguration {
         var configuration = PipelineConfiguration()
-        if case .magnitude(let sparsity, let scope) = options.pruning {
-            configuration.pruning = PruneMagnitudePass.Configuration(sparsity: sparsity, isGlobal: scope == .global)
-        }
+        configuration.pruning = try pruningConfiguration(options, for: graph)
         switch options.quantization {
         case .none: break
         case .int8Weights: configuration.quantizeWeightsInt8 = true

@@ -18,6 +18,11 @@ public struct ModelReport: Sendable {
         public var parameters: Int
         /// Multiply-accumulates per inference.
         public var macs: Int
+        /// The share of the layer's filter that is exactly zero (pruned), 0…1; `nil` without a constant filter.
+        public var filterSparsity: Double?
+        /// Bytes stored for the layer's filter: as the plan's kernel packs it when the report was
+        /// made with a plan (a block-sparse filter keeps only its nonzero blocks), else as stored.
+        public var filterBytes: Int
         /// The kernel chosen for the layer, when the report was made with a plan; `∥N` after it
         /// when the layer's N rows are split among threads.
         public var kernel: String?
@@ -54,9 +59,17 @@ public struct ModelReport: Sendable {
             default: macsPerOutput = []
             }
             let macs = macsPerOutput.isEmpty ? 0 : Shape(macsPerOutput + output.dimensions).elementCount
+            let filter = macsPerOutput.isEmpty ? nil : graph.constantData(node.inputs[1])
+            let filterSparsity = filter.map { filter in
+                Double(filter.floats().filter { $0 == 0 }.count) / Double(max(filter.shape.elementCount, 1))
+            }
+            let filterBytes =
+                plan?.filterByteCount(ofNode: index, in: graph)
+                ?? filter.map { _ in graph.type(of: node.inputs[1]).byteCount } ?? 0
             return Layer(
                 name: node.name, kind: node.op.kindName, activation: node.op.fusedActivation?.rawValue,
-                outputShape: output, parameters: parameters, macs: macs,
+                outputShape: output, parameters: parameters, macs: macs, filterSparsity: filterSparsity,
+                filterBytes: filterBytes,
                 kernel: plan.map { plan in
                     let choice = plan.choices[index]
                     // Split layers say how many rows threads share.
@@ -73,6 +86,14 @@ public struct ModelReport: Sendable {
             if case .data(let data) = source { zeros += data.floats().filter { $0 == 0 }.count }
         }
         self.parameterCount = parameterCount
+        // Filters a kernel packs differently (block-sparse) are counted as packed.
+        if let plan {
+            for (index, node) in graph.nodes.enumerated() where node.inputs.count > 1 && graph.isConstant(node.inputs[1]) {
+                let type = graph.type(of: node.inputs[1])
+                let stored = type.byteCount + (type.quantization.map { $0.scales.count * MemoryLayout<Float>.size } ?? 0)
+                bytes += plan.filterByteCount(ofNode: index, in: graph) - stored
+            }
+        }
         inputs = graph.inputs.map { (graph[$0].name, graph.type(of: $0)) }
         zeroParameterCount = zeros
         weightByteCount = bytes
@@ -90,15 +111,17 @@ public struct ModelReport: Sendable {
     /// A fixed-width table of the layers followed by the totals.
     public var table: String {
         let showsKernels = layers.contains { $0.kernel != nil }
-        let header = ["layer", "op", "output", "params", "MACs"] + (showsKernels ? ["kernel"] : [])
+        let header = ["layer", "op", "output", "params", "zeros", "filter bytes", "MACs"] + (showsKernels ? ["kernel"] : [])
         let inputRows = inputs.map { input in
-            [TextTable.shortened(input.name, names), "input \(input.type.dtype)", input.type.shape.description, "0", "0"]
+            [TextTable.shortened(input.name, names), "input \(input.type.dtype)", input.type.shape.description, "0", "", "", "0"]
                 + (showsKernels ? [""] : [])
         }
         let rows = inputRows + layers.map { layer in
             [
                 TextTable.shortened(layer.name, names), layer.kind + (layer.activation.map { "+\($0)" } ?? ""),
-                layer.outputShape.description, String(layer.parameters), String(layer.macs),
+                layer.outputShape.description, String(layer.parameters),
+                layer.filterSparsity.map { String(format: "%.0f%%", $0 * 100) } ?? "",
+                layer.filterSparsity == nil ? "" : String(layer.filterBytes), String(layer.macs),
             ] + (showsKernels ? [layer.kernel.map { names.applyToKernel($0) } ?? ""] : [])
         }
         var lines = TextTable.lines(header: header, rows: rows)

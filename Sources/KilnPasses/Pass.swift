@@ -67,8 +67,8 @@ public struct PassPipeline: Sendable {
 
 /// What the standard pipeline should do beyond the always-on optimizations.
 public struct PipelineConfiguration: Hashable, Sendable {
-    /// Zero the smallest-magnitude weights, if set.
-    public var pruning: PruneMagnitudePass.Configuration?
+    /// Zero the least important weights (`prune-weights`), if set.
+    public var pruning: PruneWeightsPass.Configuration?
     /// Store filters as per-channel int8 (`quantize-weights-int8`).
     public var quantizeWeightsInt8: Bool
     /// Quantize the whole graph to int8, calibrated on these samples (`quantize-int8`), if set.
@@ -88,7 +88,7 @@ public struct PipelineConfiguration: Hashable, Sendable {
 
     /// Creates a configuration; the default only optimizes.
     public init(
-        pruning: PruneMagnitudePass.Configuration? = nil, quantizeWeightsInt8: Bool = false,
+        pruning: PruneWeightsPass.Configuration? = nil, quantizeWeightsInt8: Bool = false,
         int8Calibration: [[TensorData]]? = nil, rangeMethod: ActivationRanges.Method = .minMax
     ) {
         self.pruning = pruning
@@ -109,7 +109,7 @@ extension PassPipeline {
     /// and prune; what a quantized graph is compared against (`kiln inspect --quantization`).
     public static func preparation(_ configuration: PipelineConfiguration = PipelineConfiguration()) -> PassPipeline {
         var passes: [any Pass] = [CanonicalizePass(), FoldConstantsPass(), FuseBiasActivationPass()]
-        if let pruning = configuration.pruning { passes.append(PruneMagnitudePass(pruning)) }
+        if let pruning = configuration.pruning { passes.append(PruneWeightsPass(pruning)) }
         return PassPipeline(passes)
     }
 

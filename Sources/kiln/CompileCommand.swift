@@ -27,11 +27,13 @@ struct CompileCommand: ParsableCommand {
 
     @OptionGroup var quantization: QuantizationFlags
 
+    @OptionGroup var pruning: PruningFlags
+
     @OptionGroup var targeting: TargetOption
 
     func validate() throws {
-        if quantization.quantize != .int8, quantization.calibration != nil {
-            throw ValidationError("--calibration is used only with --quantize int8")
+        if quantization.quantize != .int8, !pruning.needsCalibration, quantization.calibration != nil {
+            throw ValidationError("--calibration is used only with --quantize int8 or --prune-method wanda")
         }
     }
 
@@ -41,7 +43,8 @@ struct CompileCommand: ParsableCommand {
         let compiler = Compiler()
         for result in try compiler.compile(
             source, as: `static` ? .staticObject : .loadable, outputDirectory: directory,
-            quantization: try quantization.quantization(), target: try targeting.compileTarget())
+            quantization: try quantization.quantization(),
+            pruning: try pruning.pruning(calibration: quantization.calibrationSource), target: try targeting.compileTarget())
         {
             UserMessages.printWarnings(result.warnings)
             let phases = result.timings.map { "\($0.phase) \(String(format: "%.2f", $0.seconds))s" }

@@ -47,6 +47,8 @@ struct InspectCommand: ParsableCommand {
 
     @OptionGroup var quantizing: QuantizationFlags
 
+    @OptionGroup var pruning: PruningFlags
+
     @OptionGroup var targeting: TargetOption
 
     func run() throws {
@@ -61,7 +63,9 @@ struct InspectCommand: ParsableCommand {
                 if !expected.entries.isEmpty {
                     print("model \(model.name): weights expected\n" + expected.table + "\n")
                 }
-                let options = model.options.overriding(quantization: quantization, target: try targeting.compileTarget())
+                let options = model.options.overriding(
+                    quantization: quantization, pruning: try pruning.pruning(calibration: quantizing.calibrationSource),
+                    target: try targeting.compileTarget())
                 // With --quantization, calibration runs once for the report and the graph.
                 var quantizationReport: QuantizationReport?
                 let optimized: Graph
@@ -113,9 +117,9 @@ struct InspectCommand: ParsableCommand {
                 if dumpGraph { print("\n" + optimized.textDump) }
             }
         } else {
-            guard !showsQuantization, quantizing.quantize == nil, !memory, memorySvg == nil, graph == nil, !dumpGraph else {
+            guard !showsQuantization, quantizing.quantize == nil, !pruning.asksForPruning, !memory, memorySvg == nil, graph == nil, !dumpGraph else {
                 throw ValidationError(
-                    "--quantization, --quantize, --memory, --memory-svg, --graph and --dump-graph need a model file; a .kiln artifact is already compiled")
+                    "--quantization, --quantize, --prune, --memory, --memory-svg, --graph and --dump-graph need a model file; a .kiln artifact is already compiled")
             }
             // An app's artifact (one per model file) holds several models.
             for (index, metadata) in try ArtifactFile.readModels(contentsOf: url).enumerated() {

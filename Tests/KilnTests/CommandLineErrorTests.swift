@@ -104,6 +104,20 @@ import Testing
         #expect(!run.output.contains("Usage:") && !run.output.contains("NSCocoaErrorDomain"), "\(run.output)")
     }
 
+    @Test(arguments: [
+        (["--prune", "1.5"], "--prune must be a fraction from 0 to 1, got 1.5"),
+        (["--prune", "0.5", "--prune-method", "5:4"], "--prune-method must be magnitude, block, wanda or N:M"),
+        (["--prune", "0.5", "--prune-method", "wanda"], "--prune-method wanda needs --calibration FILE.npy"),
+        (["--prune-method", "block"], "--prune-method and --prune-scope need --prune FRACTION"),
+        (["--prune", "0.5", "--prune-scope", "model"], "--prune-scope must be 'layer' or 'global', got 'model'"),
+    ])
+    func badPruningFlagsAreNamed(_ flags: [String], _ message: String) throws {
+        let kiln = try #require(CommandLineTool.kiln)
+        let run = try CommandLineTool.run(kiln, ["inspect", Self.repro.appendingPathComponent("identity_int8.tflite").path] + flags)
+        #expect(run.status != 0, "\(run.output)")
+        #expect(run.output.contains(message), "\(run.output)")
+    }
+
     @Test func wrongCommandLinePrintsUsage() throws {
         let kiln = try #require(CommandLineTool.kiln)
         let run = try CommandLineTool.run(kiln, ["run", "model.kiln"])

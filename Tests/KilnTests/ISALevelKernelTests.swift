@@ -56,6 +56,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
     case floatDepthwise(FloatOpTests.DepthwiseCase)
     case residualAdd(ResidualAddFusionTests.Case)
     case selection(SelectionKernelTests.Case)
+    case sparseGEMM(SparseKernelTests.Case)
 
     /// The int8 cases.
     static let int8: [Self] =
@@ -67,6 +68,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
     static let all: [Self] =
         int8 + KernelTests.convolutionCases.map(Self.floatConvolution) + FloatOpTests.depthwiseCases.map(Self.floatDepthwise)
         + ResidualAddFusionTests.cases.map(Self.residualAdd) + SelectionKernelTests.isaCases.map(Self.selection)
+        + SparseKernelTests.cases.map(Self.sparseGEMM)
 
     var testDescription: String {
         switch self {
@@ -77,6 +79,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         case .floatDepthwise(let c): "depthwise \(c.testDescription)"
         case .residualAdd(let c): "residual add \(c.testDescription)"
         case .selection(let c): c.testDescription
+        case .sparseGEMM(let c): "block-sparse \(c.testDescription)"
         }
     }
 
@@ -90,6 +93,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         case .floatDepthwise(let c): try FloatOpTests.checkDepthwise(c, options: options)
         case .residualAdd(let c): try ResidualAddFusionTests.check(c, options: options)
         case .selection(let c): try SelectionKernelTests.check(c, options: options)
+        case .sparseGEMM(let c): try SparseKernelTests.check(c, options: options)
         }
     }
 }

@@ -157,28 +157,6 @@ import Testing
         for (a, b) in zip(quantized, reference) { #expect(abs(a - b) < 0.02) }
     }
 
-    @Test(arguments: [false, true])
-    func pruneMagnitudeZeroesExactlyTheSmallest(global: Bool) throws {
-        var graph = resolved(try TinyCNN.graph())
-        try PruneMagnitudePass(.init(sparsity: 0.5, isGlobal: global)).run(on: &graph)
-        let filters = graph.nodes.filter { $0.op.kindName == "fully_connected" || $0.op.kindName == "conv2d" }
-            .map { graph.constantData($0.inputs[1])!.floats() }
-        let all = filters.flatMap { $0 }
-        #expect(all.filter { $0 == 0 }.count == all.count / 2)
-        if !global {
-            for filter in filters {
-                #expect(filter.filter { $0 == 0 }.count == filter.count / 2)
-                let survivors = filter.filter { $0 != 0 }.map(abs)
-                #expect(survivors.min()! >= filter.map(abs).sorted()[filter.count / 2 - 1])
-            }
-        }
-    }
-
-    @Test func pruneRejectsBadSparsity() throws {
-        var graph = resolved(try TinyCNN.graph())
-        #expect(throws: DiagnosticError.self) { try PruneMagnitudePass(.init(sparsity: 1.5)).run(on: &graph) }
-    }
-
     @Test func planMemoryReusesBuffersAndVerifies() throws {
         var graph = Graph(name: "chain")
         var value = graph.addInput(name: "x", type: TensorType(.float32, [1, 256]))

@@ -231,20 +231,21 @@ struct TFLiteModelTests {
         let lines = inspect.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines.first?.hasPrefix("model kws_ref_model (kernels for ") == true, "\(lines.first ?? "")")
         let header = try #require(lines.dropFirst().first)
-        #expect(header.split(separator: " ") == ["layer", "op", "output", "params", "MACs", "kernel"], "header: \(header)")
+        #expect(header.split(separator: " ") == ["layer", "op", "output", "params", "zeros", "filter", "bytes", "MACs", "kernel"], "header: \(header)")
         func rows(_ op: String) -> [[Substring]] {
-            lines.map { $0.split(separator: " ") }.filter { $0.count == 6 && $0[1] == op }
+            // Layers with a filter also show its zeros and bytes.
+            lines.map { $0.split(separator: " ") }.filter { ($0.count == 6 || $0.count == 8) && $0[1] == op }
         }
         // The plan's kernel names carry the element types and shape of each layer.
-        #expect(rows("conv2d+relu").first?[5].hasPrefix("qs8_qc8w_conv10x4s2_") == true, "\(inspect.output)")
-        #expect(rows("depthwise_conv2d+relu").allSatisfy { $0[5].hasPrefix("qs8_qc8w_dwconv3x3s1_") }, "\(inspect.output)")
+        #expect(rows("conv2d+relu").first?.last?.hasPrefix("qs8_qc8w_conv10x4s2_") == true, "\(inspect.output)")
+        #expect(rows("depthwise_conv2d+relu").allSatisfy { $0.last?.hasPrefix("qs8_qc8w_dwconv3x3s1_") == true }, "\(inspect.output)")
         // DS-CNN: one 10×4 convolution, four depthwise/pointwise pairs, pooling, flatten, dense, softmax.
         #expect(rows("conv2d+relu").count == 5)
         #expect(rows("depthwise_conv2d+relu").count == 4)
         #expect(rows("average_pool2d").count == 1 && rows("fully_connected").count == 1 && rows("softmax").count == 1)
         #expect(rows("conv2d+relu").first?[2] == "[1x25x5x64]")
         // A 3×3 depthwise layer over 25×5×64 outputs: 72 000 MACs.
-        #expect(rows("depthwise_conv2d+relu").allSatisfy { $0[4] == "72000" }, "\(rows("depthwise_conv2d+relu"))")
+        #expect(rows("depthwise_conv2d+relu").allSatisfy { $0[6] == "72000" }, "\(rows("depthwise_conv2d+relu"))")
         #expect(rows("softmax").first?[2] == "[1x12]")
         #expect(lines.contains("MACs:         2656768"), "\(inspect.output)")
     }

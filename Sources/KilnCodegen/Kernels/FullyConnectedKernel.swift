@@ -1,8 +1,19 @@
 import KilnIR
 
 /// `y[r, n] = act(Σ_k x[r, k] · w[n, k] · scale[n] + b[n])` for every row `r`
-/// of the input's leading axes.
+/// of the input's leading axes; with ``keptSteps``, `k` runs only over the positions where the
+/// block of output channels holding `n` has a nonzero weight.
 struct FullyConnectedKernel {
+    /// The reduction positions a block-sparse filter keeps (``BlockSparsity``), as globals: block
+    /// `b` reads `indices[starts[b] ..< starts[b + 1]]`, and step `t` of them is the packed
+    /// filter's reduction step `t`.
+    struct KeptSteps {
+        /// i32 reduction positions, block after block.
+        let indices: IRValue
+        /// i32 start of each block's positions in `indices`, then their total.
+        let starts: IRValue
+    }
+
     let emitter: KernelEmitter
     let dot: DotProductKernel
     let rows: Int
@@ -14,6 +25,8 @@ struct FullyConnectedKernel {
     /// tiles of the filter's first run; the narrower runs go with the range's last chunk)
     /// rather than of rows.
     var splitsOutputChannels = false
+    /// The steps a block-sparse filter keeps; `nil` for a dense filter.
+    var keptSteps: KeptSteps? = nil
 
     /// Bytes of input rows worked on together: each tile's packed weights are
     /// reused across all of them while they stay in the L2 cache.
@@ -61,9 +74,13 @@ struct FullyConnectedKernel {
                                 run: run, index: tileIndex, output: output,
                                 outputBases: rows.map { emitter.affine($0, times: units) }, accumulators: accumulators
                             ) { tap in
-                                dot.forEachStep(
-                                    count: depth, firstStep: emitter.index(0),
-                                    sources: rows.map { (input, emitter.affine($0, times: depth)) }, tap)
+                                let sources = rows.map { (pointer: input, offset: emitter.affine($0, times: depth)) }
+                                guard let keptSteps else {
+                                    return dot.forEachStep(count: depth, firstStep: emitter.index(0), sources: sources, tap)
+                                }
+                                // Tiles are one block wide; a run's first tile starts a block.
+                                let block = emitter.affine(tileIndex, times: 1, plus: tile.start / PackedFilter.blockColumns)
+                                forEachKeptStep(keptSteps, block: block, sources: sources, tap)
                             }
                         }
                     }
@@ -72,5 +89,23 @@ struct FullyConnectedKernel {
         }
         ir.loop("chunk", from: 0, to: fullChunks * chunk, step: chunk) { first in emitChunk(first: first, size: chunk) }
         if rows % chunk > 0 { emitChunk(first: emitter.index(fullChunks * chunk), size: rows % chunk) }
+    }
+
+    /// Calls `step` once per reduction position `block` keeps, with the step's index in the
+    /// packed filter and each source's input at that position.
+    private func forEachKeptStep(
+        _ steps: KeptSteps, block: IRValue, sources: [(pointer: IRValue, offset: IRValue)],
+        _ step: (_ t: IRValue, _ xs: [IRValue]) -> Void
+    ) {
+        let ir = emitter.ir
+        func load(_ table: IRValue, _ index: IRValue) -> IRValue {
+            ir.sext(ir.load(ir.i32, from: ir.gep(ir.i32, table, [index]), alignment: 4), to: ir.i64)
+        }
+        let first = load(steps.starts, block)
+        let end = load(steps.starts, ir.add(block, emitter.index(1)))
+        ir.loop("kept", from: first, to: end) { t in
+            let k = load(steps.indices, t)
+            step(t, sources.map { dot.epilogue.tap(emitter, input: $0.pointer, offset: ir.add($0.offset, k)) })
+        }
     }
 }

@@ -9,6 +9,10 @@ public struct KernelChoice: Sendable, Hashable {
         /// Dot products of rows against a packed filter: fully-connected layers
         /// and stride-1 1×1 convolutions, `rowsPerBlock` rows sharing each weight load.
         case gemm(rowsPerBlock: Int)
+        /// A float ``gemm(rowsPerBlock:)`` over a block-pruned filter: tiles of one block of 16
+        /// output channels, each multiplying only the reduction positions where the block has a
+        /// nonzero weight (``BlockSparsity``), listed at build time.
+        case sparseGEMM(rowsPerBlock: Int)
         /// An int8 ``gemm(rowsPerBlock:)`` on x86 without `vpdpbusd`: the reduction in pairs, each
         /// multiplied with `multiply` into vectors of `lanes` i32.
         case gemmPairwise(rowsPerBlock: Int, multiply: PairwiseMultiply, lanes: Int)

@@ -68,14 +68,21 @@ public struct KernelPlan: Sendable {
         var split: KernelChoice.RowSplit
         let macsPerOutput: Int
         switch kernel {
-        case .gemm(let rows), .gemmVNNI(let rows, _), .gemmPairwise(let rows, _, _), .dynamicRangeGEMMVNNI(_, let rows):
+        case .gemm(let rows), .sparseGEMM(let rows), .gemmVNNI(let rows, _), .gemmPairwise(let rows, _, _),
+            .dynamicRangeGEMMVNNI(_, let rows):
             let units = max(filter[0], 1)
             split = .init(units: output.elementCount / units, granularity: rows)
             macsPerOutput = filter.elementCount / units
             // Too few rows (a matrix-vector product): float layers split their output channels
             // in whole register tiles instead (PackedFilter's widest tile).
-            let tile = isa.laneWidth * PackedFilter.vectorsPerTile
-            if case .gemm = kernel, split.units < 2 * split.granularity, graph.type(of: node.outputs[0]).dtype == .float32,
+            var tile = isa.laneWidth * PackedFilter.vectorsPerTile
+            var splitsChannels = false
+            switch kernel {
+            case .gemm: splitsChannels = true
+            case .sparseGEMM: (splitsChannels, tile) = (true, PackedFilter.blockColumns)
+            default: break
+            }
+            if splitsChannels, split.units < 2 * split.granularity, graph.type(of: node.outputs[0]).dtype == .float32,
                 units >= 2 * tile
             {
                 split = .init(units: units, granularity: tile, axis: .outputChannels)
@@ -129,9 +136,30 @@ public struct KernelPlan: Sendable {
         return result
     }
 
+    /// The largest share of a float filter's reduction steps (``BlockSparsity/density``) for
+    /// which the block-sparse kernel is chosen: its one-block tiles load an input per
+    /// multiply-add where the dense kernel's four-vector tiles load one per four, so it must skip
+    /// enough to win.
+    public static let sparseDensity = 0.7
+
     /// The largest stack buffer, in bytes, into which a convolution or matrix product stages the input a block reads.
     static let stagingLimit = 32 * 1024
 
+
+    /// Bytes the artifact stores for node `index`'s filter under its kernel: a block-sparse
+    /// filter's kept weights with their positions and block starts, else the filter as stored
+    /// (with per-channel scales); 0 for a node without a constant filter.
+    public func filterByteCount(ofNode index: Int, in graph: Graph) -> Int {
+        let node = graph.nodes[index]
+        guard node.inputs.count > 1, graph.isConstant(node.inputs[1]) else { return 0 }
+        if case .sparseGEMM = choices[index].kernel, let filter = graph.constantData(node.inputs[1]),
+            let sparsity = BlockSparsity(filter)
+        {
+            return sparsity.storedByteCount(channels: filter.shape[0])
+        }
+        let type = graph.type(of: node.inputs[1])
+        return type.byteCount + (type.quantization.map { $0.scales.count * MemoryLayout<Float>.size } ?? 0)
+    }
 
     /// A fixed-width table of node names and kernel names.
     public func table(for graph: Graph) -> String {
@@ -218,6 +246,14 @@ private struct Chooser {
             return KernelChoice(
                 kernel: .gemmPairwise(rowsPerBlock: rows, multiply: multiply, lanes: lanes),
                 name: name("gemm", tile: "\(rows)x\(tileColumns(units: units, lanes: lanes))c2"))
+        }
+        if !isQuantized, let filter = graph.constantData(node.inputs[1]), let sparsity = BlockSparsity(filter),
+            sparsity.density <= KernelPlan.sparseDensity
+        {
+            let rows = pixelsPerBlock(vectors: max(1, PackedFilter.blockColumns / isa.laneWidth))
+            return KernelChoice(
+                kernel: .sparseGEMM(rowsPerBlock: rows),
+                name: name("spgemm", tile: "\(rows)x\(min(units, PackedFilter.blockColumns))"))
         }
         let rows = rowsPerBlock(units: units, vnni: vnni)
         let depth = shapes[1].elementCount / max(units, 1)

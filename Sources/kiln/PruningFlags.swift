@@ -1,0 +1,69 @@
+import ArgumentParser
+import Kiln
+
+/// The pruning flags `kiln compile` and `kiln inspect` share.
+struct PruningFlags: ParsableArguments {
+    @Option(help: "Prune every model: zero this fraction (0…1) of each layer's filter weights, e.g. 0.5.")
+    var prune: Double?
+
+    @Option(
+        help:
+            "How --prune chooses weights: 'magnitude' (any weights), 'block' (blocks of 16 output units, which the block-sparse kernels skip: faster), 'wanda' (magnitude times input activation on --calibration) or N:M, e.g. 2:4 (N kept of every M along each unit's inputs; ignores --prune's fraction)."
+    )
+    var pruneMethod: String = "magnitude"
+
+    @Option(help: "Whether --prune's fraction holds per layer ('layer') or for all weights together ('global').")
+    var pruneScope: String = "layer"
+
+    /// What `--prune-method` says: the pattern and whether calibration samples rank the weights.
+    func method() throws -> (pattern: CompileOptions.PruningPattern, activationAware: Bool) {
+        switch pruneMethod {
+        case "magnitude": return (.unstructured, false)
+        case "block": return (.blocks, false)
+        case "wanda": return (.unstructured, true)
+        default:
+            let parts = pruneMethod.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+            guard parts.count == 2, let n = parts[0], let m = parts[1], m >= 1, (0...m).contains(n) else {
+                throw ValidationError(
+                    "--prune-method must be magnitude, block, wanda or N:M with 0 ≤ N ≤ M (e.g. 2:4), got '\(pruneMethod)'")
+            }
+            return (.nOfM(n: n, m: m), false)
+        }
+    }
+
+    func validate() throws {
+        if let prune, !(0...1).contains(prune) {
+            throw ValidationError("--prune must be a fraction from 0 to 1, got \(prune)")
+        }
+        _ = try method()
+        if !asksForPruning, pruneMethod != "magnitude" || pruneScope != "layer" {
+            throw ValidationError("--prune-method and --prune-scope need --prune FRACTION")
+        }
+        guard ["layer", "global"].contains(pruneScope) else {
+            throw ValidationError("--prune-scope must be 'layer' or 'global', got '\(pruneScope)'")
+        }
+    }
+
+    /// Whether the flags prune at all: a fraction, or an N:M method, which needs none.
+    var asksForPruning: Bool {
+        guard prune == nil else { return true }
+        if case .nOfM? = try? method().pattern { return true }
+        return false
+    }
+
+    /// Whether `--prune-method` ranks weights on calibration samples.
+    var needsCalibration: Bool { (try? method().activationAware) == true }
+
+    /// The pruning the flags ask for, replacing each model's own, with `calibration` for 'wanda';
+    /// `nil` keeps the models' choice.
+    func pruning(calibration: CompileOptions.Calibration?) throws -> CompileOptions.Pruning? {
+        let (pattern, activationAware) = try method()
+        var sparsity = prune
+        if case .nOfM(let n, let m) = pattern { sparsity = 1 - Double(n) / Double(m) }
+        guard let sparsity else { return nil }
+        let scope: CompileOptions.PruningScope = pruneScope == "global" ? .global : .perLayer
+        guard activationAware else { return .magnitude(sparsity: sparsity, scope: scope, pattern: pattern) }
+        guard let calibration else { throw ValidationError("--prune-method wanda needs --calibration FILE.npy") }
+        return .activationAware(sparsity: sparsity, calibration: calibration, scope: scope, pattern: pattern)
+    }
+}
