@@ -31,9 +31,6 @@ public struct ActivationRanges: Hashable, Sendable {
     /// Each observed float32 value's mean along its last axis (the channel axis of NHWC tensors,
     /// the feature axis of matrices), over every other position and every sample.
     public var channelMeans: [ValueID: [Double]]
-    /// Each observed float32 value's root mean square along its last axis, like ``channelMeans``:
-    /// how strongly each input channel drives the layers it feeds.
-    public var channelRootMeanSquares: [ValueID: [Double]]
 
     /// Histogram bins per tensor for the clipping methods: 8 per int8 step at the widest range.
     static let bins = 2048
@@ -45,15 +42,11 @@ public struct ActivationRanges: Hashable, Sendable {
     ///   graph's inputs or holds a NaN or an infinity, naming the input and the sample.
     public init(_ graph: Graph, samples: [[TensorData]], method: Method = .minMax) throws(DiagnosticError) {
         var ranges: [ValueID: ClosedRange<Float>] = [:]
-        var sums: [ValueID: (total: [Double], squares: [Double], count: Int)] = [:]
+        var sums: [ValueID: (total: [Double], count: Int)] = [:]
         try Self.forEachValue(of: graph, samples: samples) { id, values in
             let channels = max(graph.type(of: id).shape.dimensions.last ?? 1, 1)
-            let zeros = [Double](repeating: 0, count: channels)
-            var sum = sums[id] ?? (zeros, zeros, 0)
-            for (index, value) in values.enumerated() where value.isFinite {
-                sum.total[index % channels] += Double(value)
-                sum.squares[index % channels] += Double(value) * Double(value)
-            }
+            var sum = sums[id] ?? ([Double](repeating: 0, count: channels), 0)
+            for (index, value) in values.enumerated() where value.isFinite { sum.total[index % channels] += Double(value) }
             sum.count += values.count / channels
             sums[id] = sum
             var lower = Float.infinity
@@ -66,7 +59,6 @@ public struct ActivationRanges: Hashable, Sendable {
             ranges[id] = ranges[id].map { min($0.lowerBound, lower)...max($0.upperBound, upper) } ?? lower...upper
         }
         channelMeans = sums.mapValues { sum in sum.total.map { $0 / Double(max(sum.count, 1)) } }
-        channelRootMeanSquares = sums.mapValues { sum in sum.squares.map { ($0 / Double(max(sum.count, 1))).squareRoot() } }
         guard method != .minMax else {
             self.ranges = ranges
             return

@@ -5,9 +5,11 @@ import KilnIR
 ///
 /// A filter is seen as `[units, depth]` (fully-connected `[N, K]`, OHWI as `[O, KH·KW·I]`). A
 /// weight's importance is its magnitude, or with calibration samples its magnitude times the
-/// root mean square of the input channel it multiplies (Wanda, Sun et al. 2023), which keeps
-/// the weights that carry the largest signals rather than the largest weights. Groups of weights
-/// (a block, or the pruned ones of an N:M group) go together, ranked by their summed importance.
+/// root mean square of the input it multiplies (Wanda, Sun et al. 2023), which keeps the weights
+/// that carry the largest signals rather than the largest weights. Groups of weights (a block,
+/// or the pruned ones of an N:M group) go together, ranked by their summed importance. With
+/// calibration samples, each layer's kept weights and bias are then repaired by least squares
+/// (``WeightReconstruction``) so the layer's output on the samples changes as little as it can.
 /// Biases are never pruned: they are few and pruning them saves nothing.
 public struct PruneWeightsPass: Pass {
     /// Which weights go together.
@@ -31,8 +33,8 @@ public struct PruneWeightsPass: Pass {
         public var isGlobal: Bool
         /// Which weights go together.
         public var pattern: Pattern
-        /// Samples (one tensor per graph input) whose activations weigh each weight's
-        /// magnitude (Wanda); `nil` ranks by magnitude alone.
+        /// Samples (one tensor per graph input) whose activations weigh each weight's magnitude
+        /// (Wanda) and from which the kept weights are repaired; `nil` ranks by magnitude alone.
         public var calibration: [[TensorData]]?
 
         /// Creates a configuration.
@@ -78,31 +80,33 @@ public struct PruneWeightsPass: Pass {
         if case .nOfM(let n, let m) = configuration.pattern, !(m >= 1 && (0...m).contains(n)) {
             throw DiagnosticError("N:M pruning needs 0 ≤ N ≤ M and M ≥ 1, got \(n):\(m)")
         }
-        // Each filter once, with the input it multiplies (the first layer's, if shared).
-        var filters: [(filter: ValueID, input: ValueID)] = []
-        for node in graph.nodes {
+        // Each filter once, with the layer (node index) that uses it first.
+        var filters: [(filter: ValueID, layer: Int)] = []
+        for (index, node) in graph.nodes.enumerated() {
             switch node.op {
             case .fullyConnected, .conv2D:
                 let filter = node.inputs[1]
                 if graph.constantData(filter)?.dtype == .float32, !filters.contains(where: { $0.filter == filter }) {
-                    filters.append((filter, node.inputs[0]))
+                    filters.append((filter, index))
                 }
             default: break
             }
         }
-        let norms = try inputNorms(of: filters.map(\.input), in: graph)
-        var values = filters.map { graph.constantData($0.filter)?.floats() ?? [] }
+        let statistics = try configuration.calibration.map { samples throws(DiagnosticError) in
+            try LayerInputStatistics.collect(for: filters.map(\.layer), in: graph, samples: samples)
+        }
+        let original = filters.map { graph.constantData($0.filter)?.floats() ?? [] }
+        var values = original
         var groups: [[Group]] = []
         for (number, entry) in filters.enumerated() {
             let weights = values[number]
             let units = max(graph.type(of: entry.filter).shape[0], 1)
             let depth = weights.count / units
-            // The input channel of reduction position k is k mod (the input's channels): OHWI's innermost axis.
-            let channelNorms = norms[entry.input]
+            let norms = statistics?[entry.layer].map(\.rootMeanSquares)
             func importance(_ index: Int) -> Double {
                 let magnitude = Double(abs(weights[index]))
-                guard let channelNorms, !channelNorms.isEmpty else { return magnitude }
-                return magnitude * channelNorms[(index % max(depth, 1)) % channelNorms.count]
+                guard let norms, norms.count == depth else { return magnitude }
+                return magnitude * norms[index % depth]
             }
             groups.append(
                 Self.groups(units: units, depth: depth, pattern: configuration.pattern, importance: importance).map {
@@ -119,10 +123,23 @@ public struct PruneWeightsPass: Pass {
         } else {
             for layer in groups { pruned += Self.leastImportant(layer, sparsity: configuration.sparsity) }
         }
+        var isPruned = values.map { [Bool](repeating: false, count: $0.count) }
         for group in pruned {
-            for index in group.indices { values[group.filter][index] = 0 }
+            for index in group.indices {
+                values[group.filter][index] = 0
+                isPruned[group.filter][index] = true
+            }
         }
         for (number, entry) in filters.enumerated() {
+            if let layerStatistics = statistics?[entry.layer], layerStatistics.depth * max(graph.type(of: entry.filter).shape[0], 1) == values[number].count {
+                let node = graph.nodes[entry.layer]
+                let biasID = node.inputs.count > 2 ? node.inputs[2] : nil
+                var bias = biasID.flatMap { graph.constantData($0)?.dtype == .float32 ? graph.constantData($0)?.floats() : nil }
+                WeightReconstruction.repair(
+                    &values[number], original: original[number], bias: &bias, kept: { !isPruned[number][$0] },
+                    statistics: layerStatistics)
+                if let biasID, let bias { graph.constants[biasID] = .data(TensorData(bias, shape: graph.type(of: biasID).shape)) }
+            }
             graph.constants[entry.filter] = .data(TensorData(values[number], shape: graph.type(of: entry.filter).shape))
         }
     }
@@ -172,18 +189,6 @@ public struct PruneWeightsPass: Pass {
         for index in order where count + groups[index].count <= target {
             result.append(groups[index])
             count += groups[index].count
-        }
-        return result
-    }
-
-    /// Each input's per-channel root mean square over the calibration samples, if any.
-    private func inputNorms(of inputs: [ValueID], in graph: Graph) throws(DiagnosticError) -> [ValueID: [Double]] {
-        guard let samples = configuration.calibration else { return [:] }
-        let ranges = try ActivationRanges(graph, samples: samples)
-        var result: [ValueID: [Double]] = [:]
-        for input in inputs {
-            // A graph input is observed like any computed value; a constant input has no activations.
-            if let rms = ranges.channelRootMeanSquares[input] { result[input] = rms }
         }
         return result
     }

@@ -32,8 +32,8 @@ struct CompileCommand: ParsableCommand {
     @OptionGroup var targeting: TargetOption
 
     func validate() throws {
-        if quantization.quantize != .int8, !pruning.needsCalibration, quantization.calibration != nil {
-            throw ValidationError("--calibration is used only with --quantize int8 or --prune-method wanda")
+        if quantization.quantize != .int8, !pruning.asksForPruning, quantization.calibration != nil {
+            throw ValidationError("--calibration is used only with --quantize int8 or --prune")
         }
     }
 

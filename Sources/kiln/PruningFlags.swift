@@ -8,7 +8,7 @@ struct PruningFlags: ParsableArguments {
 
     @Option(
         help:
-            "How --prune chooses weights: 'magnitude' (any weights), 'block' (blocks of 16 output units, which the block-sparse kernels skip: faster), 'wanda' (magnitude times input activation on --calibration) or N:M, e.g. 2:4 (N kept of every M along each unit's inputs; ignores --prune's fraction)."
+            "How --prune chooses weights: 'magnitude' (any weights), 'block' (blocks of 16 output units, which the block-sparse kernels skip: faster), N:M, e.g. 2:4 (N kept of every M along each unit's inputs; needs no --prune), or 'wanda' (magnitude with --calibration). With --calibration, every method ranks weights by magnitude times input activation and repairs the kept weights by least squares on the samples."
     )
     var pruneMethod: String = "magnitude"
 
@@ -51,19 +51,18 @@ struct PruningFlags: ParsableArguments {
         return false
     }
 
-    /// Whether `--prune-method` ranks weights on calibration samples.
-    var needsCalibration: Bool { (try? method().activationAware) == true }
-
-    /// The pruning the flags ask for, replacing each model's own, with `calibration` for 'wanda';
-    /// `nil` keeps the models' choice.
+    /// The pruning the flags ask for, replacing each model's own; activation-aware on
+    /// `calibration`'s samples when given; `nil` keeps the models' choice.
     func pruning(calibration: CompileOptions.Calibration?) throws -> CompileOptions.Pruning? {
-        let (pattern, activationAware) = try method()
+        let (pattern, needsCalibration) = try method()
         var sparsity = prune
         if case .nOfM(let n, let m) = pattern { sparsity = 1 - Double(n) / Double(m) }
         guard let sparsity else { return nil }
         let scope: CompileOptions.PruningScope = pruneScope == "global" ? .global : .perLayer
-        guard activationAware else { return .magnitude(sparsity: sparsity, scope: scope, pattern: pattern) }
-        guard let calibration else { throw ValidationError("--prune-method wanda needs --calibration FILE.npy") }
+        guard let calibration else {
+            if needsCalibration { throw ValidationError("--prune-method wanda needs --calibration FILE.npy") }
+            return .magnitude(sparsity: sparsity, scope: scope, pattern: pattern)
+        }
         return .activationAware(sparsity: sparsity, calibration: calibration, scope: scope, pattern: pattern)
     }
 }

@@ -10,7 +10,9 @@ struct QuantizationFlags: ParsableArguments {
     )
     var quantize: QuantizeMode?
 
-    @Option(help: "A .npy file of float32 samples stacked along a first axis: the calibration samples of --quantize int8.")
+    @Option(
+        help: "A .npy file of float32 samples stacked along a first axis: the calibration samples of --quantize int8 and --prune."
+    )
     var calibration: String?
 
     @Option(help: "How --quantize int8 picks activation ranges: minmax, percentile:P (e.g. percentile:99.99), mse or kl.")
