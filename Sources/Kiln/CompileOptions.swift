@@ -164,25 +164,38 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         }
     }
 
+    /// How weights are shared after training: each layer's weights replaced by a few distinct values.
+    public enum WeightSharing: Hashable, Sendable, Codable {
+        /// Every weight its own value.
+        case none
+        /// At most `centroids` (2…256) distinct weights per layer, found by k-means; with 16 or
+        /// fewer, fully-connected and convolution kernels store a 4-bit index per weight and look
+        /// it up in a 16-entry table (an eighth of the float32 bytes).
+        case kMeans(centroids: Int)
+    }
+
     /// The CPU the code is generated for.
     public var target: Target
     /// Quantization applied at build time.
     public var quantization: Quantization
     /// Pruning applied at build time.
     public var pruning: Pruning
+    /// Weight sharing applied at build time, after pruning.
+    public var weightSharing: WeightSharing
     /// Where the options were written, so a bad value is reported at the model's line;
     /// `nil` for options that no model file wrote (imported models, command-line flags).
     public var location: SourceLocation?
 
     /// Creates compile options; the defaults are ``Target/portable`` (every ISA level of the
-    /// build machine's architecture, the best chosen at load), float32, no pruning.
+    /// build machine's architecture, the best chosen at load), float32, no pruning, no sharing.
     public init(
         target: Target = .portable, quantization: Quantization = .none, pruning: Pruning = .none,
-        file: String = #filePath, line: Int = #line, column: Int = #column
+        weightSharing: WeightSharing = .none, file: String = #filePath, line: Int = #line, column: Int = #column
     ) {
         self.target = target
         self.quantization = quantization
         self.pruning = pruning
+        self.weightSharing = weightSharing
         self.location = SourceLocation(file: file, line: line, column: column)
     }
 
@@ -195,6 +208,9 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         }
         if case .nOfM(let n, let m)? = pruning.pattern, !(m >= 1 && (0...m).contains(n)) {
             problems.append(.error("N:M pruning needs 0 ≤ N ≤ M and M ≥ 1, got \(n):\(m)", at: location))
+        }
+        if case .kMeans(let centroids) = weightSharing, !(2...256).contains(centroids) {
+            problems.append(.error("weight sharing needs 2 to 256 centroids, got \(centroids)", at: location))
         }
         if case .fullInteger(let int8) = quantization {
             if case .percentile(let percent) = int8.ranges, !(50...100).contains(percent) {
@@ -212,6 +228,7 @@ extension CompileOptions {
     /// Options are equal when they compile the same way, wherever they were written.
     public static func == (lhs: CompileOptions, rhs: CompileOptions) -> Bool {
         lhs.target == rhs.target && lhs.quantization == rhs.quantization && lhs.pruning == rhs.pruning
+            && lhs.weightSharing == rhs.weightSharing
     }
 
     /// Hashes what `==` compares.
@@ -219,5 +236,6 @@ extension CompileOptions {
         hasher.combine(target)
         hasher.combine(quantization)
         hasher.combine(pruning)
+        hasher.combine(weightSharing)
     }
 }

@@ -86,6 +86,8 @@ extension NodeFunction {
                 throw CodegenError("layer '\(node.name)': a pairwise int8 kernel needs an int8 filter")
             }
             filter = PackedFilter(pairing: filterData, taps: pairwise.taps, quantization: quantization, lanes: pairwise.lanes)
+        } else if choice.sharesWeights, let codebook = WeightCodebook(filterData) {
+            filter = PackedFilter(filterData, codebook: codebook, laneWidth: emitter.laneWidth)
         } else {
             filter = PackedFilter(filterData, quantization: quantization, laneWidth: emitter.laneWidth)
         }
@@ -106,7 +108,11 @@ extension NodeFunction {
         }
         return DotProductKernel(
             emitter: emitter, filter: filter, weights: weights, epilogue: try withResidualAdd(layerEpilogue),
-            pairwise: pairwise?.multiply, initialSums: initialSums)
+            pairwise: pairwise?.multiply, initialSums: initialSums,
+            codebook: filter.codebook.map {
+                ir.addConstantBytes(
+                    name: "codebook.\(node.name)", bytes: TensorData($0.values, shape: [$0.values.count]).bytes, alignment: 64)
+            })
     }
 
     /// A float fully-connected or pointwise layer whose filter is block-pruned: only the
@@ -242,11 +248,19 @@ extension NodeFunction {
             let dot = try dotProduct(
                 activation: attributes.activation,
                 pairwise: pairwise.map { ($0.multiply, $0.lanes, taps: filter[1] * filter[2]) })
-            Conv2DKernel(
-                emitter: emitter, dot: dot, windows: windows,
-                pixelsPerBlock: pixelsPerBlock, zeroRow: zeroRow
-            ).emit(input: pointers[0], output: output)
+            var kernel = Conv2DKernel(
+                emitter: emitter, dot: dot, windows: windows, pixelsPerBlock: pixelsPerBlock, zeroRow: zeroRow)
+            if let steps = choice.decodedSteps {
+                kernel.decodeBuffer = (decodeBuffer(steps: steps, columns: dot.filter.tiles), steps / channels)
+            }
+            kernel.emit(input: pointers[0], output: output)
         }
+    }
+
+    /// A stack buffer of `steps` reduction steps of decoded shared weights for the widest of `tiles`.
+    func decodeBuffer(steps: Int, columns tiles: [ColumnTile]) -> IRValue {
+        let buffer = emitter.accumulator(ir.array(ir.f32, steps * (tiles.map(\.columns).max() ?? 1)))
+        return ir.bitcast(buffer, to: ir.pointer(to: ir.f32))
     }
 
     /// A row of `channels` elements equal to the input's zero, for window taps in the padding:

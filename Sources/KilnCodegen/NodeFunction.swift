@@ -38,6 +38,7 @@ struct NodeFunction {
         var emitter = KernelEmitter(ir: ir, laneWidth: isa.laneWidth, entryBlock: entry)
         emitter.hasFMA = isa.hasFMA
         emitter.hasHalfConversion = isa.hasHalfConversion
+        emitter.lookup = isa.codebookLookup
         if choice.split != nil {
             emitter.rowRange = (ir.parameter(function, parameterCount), ir.parameter(function, parameterCount + 1))
         }
@@ -64,6 +65,9 @@ struct NodeFunction {
                 emitter: emitter, dot: dot, rows: layer.rows, depth: layer.depth, units: layer.units,
                 rowsPerBlock: rowsPerBlock)
             kernel.splitsOutputChannels = choice.split?.axis == .outputChannels
+            if let steps = choice.decodedSteps {
+                kernel.decodeBuffer = (decodeBuffer(steps: steps, columns: dot.filter.tiles), steps)
+            }
             return kernel.emit(input: pointers[0], output: output)
         case .sparseGEMM(let rowsPerBlock):
             return try emitBlockSparseGEMM(rowsPerBlock: rowsPerBlock)

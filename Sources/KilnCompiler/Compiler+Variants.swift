@@ -110,14 +110,42 @@ extension Compiler {
 }
 
 extension CompileOptions {
-    /// These options with `quantization`, `pruning` and `target` replaced where given
-    /// (command-line flags), and then located nowhere: the flags, not the model's line, chose them.
-    public func overriding(quantization: Quantization?, pruning: Pruning? = nil, target: Target?) -> CompileOptions {
+    /// Choices made on the command line (`kiln compile --quantize`, `--prune`, `--share-weights`,
+    /// `--target`) that replace every model's own; `nil` keeps the model's.
+    public struct Overrides: Sendable {
+        /// Replaces the quantization.
+        public var quantization: Quantization?
+        /// Replaces the pruning.
+        public var pruning: Pruning?
+        /// Replaces the weight sharing.
+        public var weightSharing: WeightSharing?
+        /// Replaces the target.
+        public var target: Target?
+
+        /// Creates overrides; the default replaces nothing.
+        public init(
+            quantization: Quantization? = nil, pruning: Pruning? = nil, weightSharing: WeightSharing? = nil,
+            target: Target? = nil
+        ) {
+            self.quantization = quantization
+            self.pruning = pruning
+            self.weightSharing = weightSharing
+            self.target = target
+        }
+
+        /// Whether nothing is replaced.
+        public var isEmpty: Bool { quantization == nil && pruning == nil && weightSharing == nil && target == nil }
+    }
+
+    /// These options with `overrides` applied, and then located nowhere when anything was
+    /// replaced: the flags, not the model's line, chose them.
+    public func overriding(_ overrides: Overrides) -> CompileOptions {
         var options = self
-        if let quantization { options.quantization = quantization }
-        if let pruning { options.pruning = pruning }
-        if let target { options.target = target }
-        if quantization != nil || pruning != nil || target != nil { options.location = nil }
+        if let quantization = overrides.quantization { options.quantization = quantization }
+        if let pruning = overrides.pruning { options.pruning = pruning }
+        if let weightSharing = overrides.weightSharing { options.weightSharing = weightSharing }
+        if let target = overrides.target { options.target = target }
+        if !overrides.isEmpty { options.location = nil }
         return options
     }
 }

@@ -67,18 +67,16 @@ public struct Compiler: Sendable {
     /// a file's problems, and files are written only when all compiled: a
     /// source yields all its outputs or none.
     ///
-    /// `quantization`, `pruning` and `target`, when given, replace every model's own choice
-    /// (`kiln compile --quantize`, `--prune`, `--target`).
+    /// `overrides` replace every model's own choices (`kiln compile --quantize`, `--target`, …).
     public func compile(
         _ source: ModelSource, as kind: OutputKind = .loadable, outputDirectory: URL, headerDirectory: URL? = nil,
-        tracer: ModelSourceTracer? = nil, quantization: CompileOptions.Quantization? = nil,
-        pruning: CompileOptions.Pruning? = nil, target: CompileOptions.Target? = nil
+        tracer: ModelSourceTracer? = nil, overrides: CompileOptions.Overrides = .init()
     ) throws -> [Result] {
         let started = Date()
         let models = try source.load(tracer: tracer)
         let loadSeconds = Date().timeIntervalSince(started)
         let compiled = models.map { model in
-            (model.graph, model.options.overriding(quantization: quantization, pruning: pruning, target: target))
+            (model.graph, model.options.overriding(overrides))
         }
         var results = try compile(compiled, as: kind, outputDirectory: outputDirectory, headerDirectory: headerDirectory)
         for index in results.indices {
@@ -215,6 +213,7 @@ public struct Compiler: Sendable {
     static func pipelineConfiguration(_ options: CompileOptions, for graph: Graph) throws -> PipelineConfiguration {
         var configuration = PipelineConfiguration()
         configuration.pruning = try pruningConfiguration(options, for: graph)
+        if case .kMeans(let centroids) = options.weightSharing { configuration.sharedWeights = centroids }
         switch options.quantization {
         case .none: break
         case .int8Weights: configuration.quantizeWeightsInt8 = true

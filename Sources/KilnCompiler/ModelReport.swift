@@ -20,6 +20,8 @@ public struct ModelReport: Sendable {
         public var macs: Int
         /// The share of the layer's filter that is exactly zero (pruned), 0…1; `nil` without a constant filter.
         public var filterSparsity: Double?
+        /// Distinct values in the layer's filter (few after weight sharing); `nil` without a constant filter.
+        public var distinctWeights: Int?
         /// Bytes stored for the layer's filter: as the plan's kernel packs it when the report was
         /// made with a plan (a block-sparse filter keeps only its nonzero blocks), else as stored.
         public var filterBytes: Int
@@ -63,13 +65,14 @@ public struct ModelReport: Sendable {
             let filterSparsity = filter.map { filter in
                 Double(filter.floats().filter { $0 == 0 }.count) / Double(max(filter.shape.elementCount, 1))
             }
+            let distinctWeights = filter.map { Set($0.floats().map { $0 == 0 ? 0 : $0 }).count }
             let filterBytes =
                 plan?.filterByteCount(ofNode: index, in: graph)
                 ?? filter.map { _ in graph.type(of: node.inputs[1]).byteCount } ?? 0
             return Layer(
                 name: node.name, kind: node.op.kindName, activation: node.op.fusedActivation?.rawValue,
                 outputShape: output, parameters: parameters, macs: macs, filterSparsity: filterSparsity,
-                filterBytes: filterBytes,
+                distinctWeights: distinctWeights, filterBytes: filterBytes,
                 kernel: plan.map { plan in
                     let choice = plan.choices[index]
                     // Split layers say how many rows threads share.
@@ -111,18 +114,22 @@ public struct ModelReport: Sendable {
     /// A fixed-width table of the layers followed by the totals.
     public var table: String {
         let showsKernels = layers.contains { $0.kernel != nil }
-        let header = ["layer", "op", "output", "params", "zeros", "filter bytes", "MACs"] + (showsKernels ? ["kernel"] : [])
+        let header =
+            ["layer", "op", "output", "params", "zeros", "values", "filter bytes", "MACs"] + (showsKernels ? ["kernel"] : [])
         let inputRows = inputs.map { input in
-            [TextTable.shortened(input.name, names), "input \(input.type.dtype)", input.type.shape.description, "0", "", "", "0"]
+            [TextTable.shortened(input.name, names), "input \(input.type.dtype)", input.type.shape.description, "0", "", "", "", "0"]
                 + (showsKernels ? [""] : [])
         }
-        let rows = inputRows + layers.map { layer in
-            [
-                TextTable.shortened(layer.name, names), layer.kind + (layer.activation.map { "+\($0)" } ?? ""),
-                layer.outputShape.description, String(layer.parameters),
-                layer.filterSparsity.map { String(format: "%.0f%%", $0 * 100) } ?? "",
-                layer.filterSparsity == nil ? "" : String(layer.filterBytes), String(layer.macs),
-            ] + (showsKernels ? [layer.kernel.map { names.applyToKernel($0) } ?? ""] : [])
+        let rows = inputRows + layers.map { layer -> [String] in
+            let kind = layer.kind + (layer.activation.map { "+\($0)" } ?? "")
+            let zeros = layer.filterSparsity.map { String(format: "%.0f%%", $0 * 100) } ?? ""
+            let values = layer.distinctWeights.map(String.init) ?? ""
+            let bytes = layer.filterSparsity == nil ? "" : String(layer.filterBytes)
+            let cells = [
+                TextTable.shortened(layer.name, names), kind, layer.outputShape.description, String(layer.parameters), zeros,
+                values, bytes, String(layer.macs),
+            ]
+            return cells + (showsKernels ? [layer.kernel.map { names.applyToKernel($0) } ?? ""] : [])
         }
         var lines = TextTable.lines(header: header, rows: rows)
         let sparsity = parameterCount == 0 ? 0 : Double(zeroParameterCount) / Double(parameterCount) * 100

@@ -69,6 +69,8 @@ public struct PassPipeline: Sendable {
 public struct PipelineConfiguration: Hashable, Sendable {
     /// Zero the least important weights (`prune-weights`), if set.
     public var pruning: PruneWeightsPass.Configuration?
+    /// Give each layer at most this many distinct weights (`share-weights`), if set.
+    public var sharedWeights: Int?
     /// Store filters as per-channel int8 (`quantize-weights-int8`).
     public var quantizeWeightsInt8: Bool
     /// Quantize the whole graph to int8, calibrated on these samples (`quantize-int8`), if set.
@@ -105,11 +107,12 @@ extension PassPipeline {
         PassPipeline(preparation(configuration).passes + quantization(configuration).passes + [PlanMemoryPass()])
     }
 
-    /// The standard pipeline up to quantization: canonicalize, fold constants, fuse epilogues
-    /// and prune; what a quantized graph is compared against (`kiln inspect --quantization`).
+    /// The standard pipeline up to quantization: canonicalize, fold constants, fuse epilogues,
+    /// prune and share weights; what a quantized graph is compared against (`kiln inspect --quantization`).
     public static func preparation(_ configuration: PipelineConfiguration = PipelineConfiguration()) -> PassPipeline {
         var passes: [any Pass] = [CanonicalizePass(), FoldConstantsPass(), FuseBiasActivationPass()]
         if let pruning = configuration.pruning { passes.append(PruneWeightsPass(pruning)) }
+        if let centroids = configuration.sharedWeights { passes.append(ShareWeightsPass(centroids: centroids)) }
         return PassPipeline(passes)
     }
 

@@ -35,6 +35,8 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var targeting: TargetOption
 
+    @OptionGroup var compression: CompressionFlags
+
     @Flag(help: "With --per-layer: show layer names in full (imported models' names are shortened).")
     var fullNames = false
 
@@ -46,8 +48,9 @@ struct BenchCommand: ParsableCommand {
         var compiled: Compiler.Result?
         let model: CompiledModel
         if url.pathExtension == "kiln" {
-            guard targeting.target == nil else {
-                throw ValidationError("--target compiles a model file; an artifact is already compiled (--isa picks among its variants)")
+            guard targeting.target == nil, !compression.asksForPruning, compression.shareWeights == nil else {
+                throw ValidationError(
+                    "--target, --prune and --share-weights compile a model file; an artifact is already compiled (--isa picks among its variants)")
             }
             guard !perLayer else {
                 throw ValidationError(
@@ -60,7 +63,10 @@ struct BenchCommand: ParsableCommand {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-bench-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
             let results = try Compiler(profilesLayers: perLayer).compile(
-                ModelSource(url: url), outputDirectory: directory, target: targeting.compileTarget())
+                ModelSource(url: url), outputDirectory: directory,
+                overrides: .init(
+                    pruning: try compression.pruning(calibration: nil), weightSharing: compression.weightSharing,
+                    target: targeting.compileTarget()))
             guard let first = results.first else { throw ValidationError("\(path) defines no model") }
             if results.count > 1 { print("benchmarking '\(first.metadata.modelName)', the first of \(results.count) models") }
             compiled = first

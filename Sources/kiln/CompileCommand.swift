@@ -27,12 +27,12 @@ struct CompileCommand: ParsableCommand {
 
     @OptionGroup var quantization: QuantizationFlags
 
-    @OptionGroup var pruning: PruningFlags
+    @OptionGroup var compression: CompressionFlags
 
     @OptionGroup var targeting: TargetOption
 
     func validate() throws {
-        if quantization.quantize != .int8, !pruning.asksForPruning, quantization.calibration != nil {
+        if quantization.quantize != .int8, !compression.asksForPruning, quantization.calibration != nil {
             throw ValidationError("--calibration is used only with --quantize int8 or --prune")
         }
     }
@@ -43,8 +43,10 @@ struct CompileCommand: ParsableCommand {
         let compiler = Compiler()
         for result in try compiler.compile(
             source, as: `static` ? .staticObject : .loadable, outputDirectory: directory,
-            quantization: try quantization.quantization(),
-            pruning: try pruning.pruning(calibration: quantization.calibrationSource), target: try targeting.compileTarget())
+            overrides: .init(
+                quantization: try quantization.quantization(),
+                pruning: try compression.pruning(calibration: quantization.calibrationSource),
+                weightSharing: compression.weightSharing, target: try targeting.compileTarget()))
         {
             UserMessages.printWarnings(result.warnings)
             let phases = result.timings.map { "\($0.phase) \(String(format: "%.2f", $0.seconds))s" }

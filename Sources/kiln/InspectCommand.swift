@@ -47,7 +47,7 @@ struct InspectCommand: ParsableCommand {
 
     @OptionGroup var quantizing: QuantizationFlags
 
-    @OptionGroup var pruning: PruningFlags
+    @OptionGroup var compression: CompressionFlags
 
     @OptionGroup var targeting: TargetOption
 
@@ -64,8 +64,10 @@ struct InspectCommand: ParsableCommand {
                     print("model \(model.name): weights expected\n" + expected.table + "\n")
                 }
                 let options = model.options.overriding(
-                    quantization: quantization, pruning: try pruning.pruning(calibration: quantizing.calibrationSource),
-                    target: try targeting.compileTarget())
+                    .init(
+                        quantization: quantization,
+                        pruning: try compression.pruning(calibration: quantizing.calibrationSource),
+                        weightSharing: compression.weightSharing, target: try targeting.compileTarget()))
                 // With --quantization, calibration runs once for the report and the graph.
                 var quantizationReport: QuantizationReport?
                 let optimized: Graph
@@ -117,9 +119,9 @@ struct InspectCommand: ParsableCommand {
                 if dumpGraph { print("\n" + optimized.textDump) }
             }
         } else {
-            guard !showsQuantization, quantizing.quantize == nil, !pruning.asksForPruning, !memory, memorySvg == nil, graph == nil, !dumpGraph else {
+            guard !showsQuantization, quantizing.quantize == nil, !compression.asksForPruning, compression.shareWeights == nil, !memory, memorySvg == nil, graph == nil, !dumpGraph else {
                 throw ValidationError(
-                    "--quantization, --quantize, --prune, --memory, --memory-svg, --graph and --dump-graph need a model file; a .kiln artifact is already compiled")
+                    "--quantization, --quantize, --prune, --share-weights, --memory, --memory-svg, --graph and --dump-graph need a model file; a .kiln artifact is already compiled")
             }
             // An app's artifact (one per model file) holds several models.
             for (index, metadata) in try ArtifactFile.readModels(contentsOf: url).enumerated() {

@@ -50,7 +50,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = Self.fixtures.appendingPathComponent("\(`case`.model).tflite")
         // This machine's variant only: the importer is under test here, the variants in PortableArtifactTests.
-        let result = try Compiler().compile(ModelSource(url: file), outputDirectory: directory, target: .host)[0]
+        let result = try Compiler().compile(ModelSource(url: file), outputDirectory: directory, overrides: .init(target: .host))[0]
         // Every shape computation folded away: no node works on int32 shape tensors.
         #expect(
             result.graph.nodes.allSatisfy { node in

@@ -26,7 +26,7 @@ struct NonFiniteInputTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let result = try Compiler().compile(
-            ModelSource(url: MLPerfTinyModels.url(name, "tflite")), outputDirectory: directory, target: .host)[0]
+            ModelSource(url: MLPerfTinyModels.url(name, "tflite")), outputDirectory: directory, overrides: .init(target: .host))[0]
         let model = try CompiledModel(contentsOf: result.artifact)
         let native = TensorData(
             dtype: .float32, shape: liteRT.shape, bytes: try MLPerfTinyModels.run(model, inputs)
@@ -52,7 +52,7 @@ struct NonFiniteInputTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let result = try Compiler().compile(
-            ModelSource(url: MLPerfTinyModels.url("ad01_fp32", "tflite")), outputDirectory: directory, target: .host)[0]
+            ModelSource(url: MLPerfTinyModels.url("ad01_fp32", "tflite")), outputDirectory: directory, overrides: .init(target: .host))[0]
         let native = try MLPerfTinyModels.run(try CompiledModel(contentsOf: result.artifact), inputs)
         let actual = TensorData(dtype: .float32, shape: liteRT.shape, bytes: native).floats()
         let differing = zip(actual, liteRT.floats()).filter { a, e in a.isNaN != e.isNaN || (!a.isNaN && abs(a - e) > max(1e-4 * abs(e), 1e-5)) }

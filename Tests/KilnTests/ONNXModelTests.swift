@@ -43,7 +43,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         // This machine's variant only: the importer is under test here, the variants in PortableArtifactTests.
         let results = try Compiler().compile(
-            .onnxFile(Self.fixtures.appendingPathComponent("\(`case`.model).onnx")), outputDirectory: directory, target: .host)
+            .onnxFile(Self.fixtures.appendingPathComponent("\(`case`.model).onnx")), outputDirectory: directory, overrides: .init(target: .host))
         let result = try #require(results.first)
         let graph = result.graph
         var input = try NumPyArray.read(contentsOf: Self.fixtures.appendingPathComponent("\(`case`.input).inputs.npy"))
@@ -129,7 +129,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let result = try #require(
             try Compiler().compile(
-                .onnxFile(fixtures.appendingPathComponent("\(`case`.model).onnx")), outputDirectory: directory, target: .host)
+                .onnxFile(fixtures.appendingPathComponent("\(`case`.model).onnx")), outputDirectory: directory, overrides: .init(target: .host))
                 .first)
         let graph = result.graph
         var input = try NumPyArray.read(contentsOf: fixtures.appendingPathComponent("\(`case`.input).inputs.npy"))

@@ -193,7 +193,7 @@ import Testing
         let calibration = try Self.writeCalibration(to: directory, shape: input.shape, count: 4, around: input.floats())
         let result = try Compiler().compile(
             ModelSource(url: fixtures.appendingPathComponent("\(name).tflite")), outputDirectory: directory,
-            quantization: .int8(calibration: .npy(calibration.path)))[0]
+            overrides: .init(quantization: .int8(calibration: .npy(calibration.path))))[0]
         let floatResults = result.graph.nodes.filter { result.graph.type(of: $0.outputs[0]).dtype == .float32 }
         #expect(floatResults.map(\.op) == [.dequantize])
         let model = try CompiledModel(contentsOf: result.artifact)

@@ -80,7 +80,7 @@ struct TFLiteModelTests {
         let imported = try TFLiteImporter.importGraph(contentsOf: MLPerfTinyModels.url(name, "tflite"))
         #expect(imported.name == name)
         let result = try Compiler().compile(
-            ModelSource(url: MLPerfTinyModels.url(name, "tflite")), outputDirectory: directory, target: .host)[0]
+            ModelSource(url: MLPerfTinyModels.url(name, "tflite")), outputDirectory: directory, overrides: .init(target: .host))[0]
         #expect(result.artifact.lastPathComponent == "\(name).kiln")
         #expect(result.metadata.inputs.map(\.shape) == [imported.type(of: imported.inputs[0]).shape.dimensions])
         let model = try CompiledModel(contentsOf: result.artifact)
@@ -231,10 +231,10 @@ struct TFLiteModelTests {
         let lines = inspect.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines.first?.hasPrefix("model kws_ref_model (kernels for ") == true, "\(lines.first ?? "")")
         let header = try #require(lines.dropFirst().first)
-        #expect(header.split(separator: " ") == ["layer", "op", "output", "params", "zeros", "filter", "bytes", "MACs", "kernel"], "header: \(header)")
+        #expect(header.split(separator: " ") == ["layer", "op", "output", "params", "zeros", "values", "filter", "bytes", "MACs", "kernel"], "header: \(header)")
         func rows(_ op: String) -> [[Substring]] {
-            // Layers with a filter also show its zeros and bytes.
-            lines.map { $0.split(separator: " ") }.filter { ($0.count == 6 || $0.count == 8) && $0[1] == op }
+            // Layers with a filter also show its zeros, distinct values and bytes.
+            lines.map { $0.split(separator: " ") }.filter { ($0.count == 6 || $0.count == 9) && $0[1] == op }
         }
         // The plan's kernel names carry the element types and shape of each layer.
         #expect(rows("conv2d+relu").first?.last?.hasPrefix("qs8_qc8w_conv10x4s2_") == true, "\(inspect.output)")
@@ -245,7 +245,7 @@ struct TFLiteModelTests {
         #expect(rows("average_pool2d").count == 1 && rows("fully_connected").count == 1 && rows("softmax").count == 1)
         #expect(rows("conv2d+relu").first?[2] == "[1x25x5x64]")
         // A 3×3 depthwise layer over 25×5×64 outputs: 72 000 MACs.
-        #expect(rows("depthwise_conv2d+relu").allSatisfy { $0[6] == "72000" }, "\(rows("depthwise_conv2d+relu"))")
+        #expect(rows("depthwise_conv2d+relu").allSatisfy { $0[7] == "72000" }, "\(rows("depthwise_conv2d+relu"))")
         #expect(rows("softmax").first?[2] == "[1x12]")
         #expect(lines.contains("MACs:         2656768"), "\(inspect.output)")
     }

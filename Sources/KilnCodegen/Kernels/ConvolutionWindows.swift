@@ -205,10 +205,11 @@ struct ConvolutionWindows {
     /// or to `zeroRow` (a row of `C` zero-point elements) where the tap lies in the padding.
     ///
     /// With `unrolled`, the taps are emitted one after another with constant
-    /// indices, and `body` runs once per tap at build time.
+    /// indices, and `body` runs once per tap at build time. With `taps`, only the `count` taps
+    /// from index `first` run, in one loop.
     func forEachTap(
         of block: PixelBlock, input pointer: IRValue, elementType: IRType, zeroRow: IRValue, unrolled: Bool = false,
-        _ body: (_ tap: IRValue, _ sources: [IRValue]) -> Void
+        taps: (first: IRValue, count: Int)? = nil, _ body: (_ tap: IRValue, _ sources: [IRValue]) -> Void
     ) {
         func loop(_ name: String, to end: Int, _ body: (IRValue) -> Void) {
             if unrolled {
@@ -230,26 +231,38 @@ struct ConvolutionWindows {
                 ? ir.gep(elementType, pointer, [emitter.affine(ir.add(emitter.affine(inputRow, times: width), originX), times: channels)])
                 : nil
         }
-        loop("ky", to: kernel.height) { ky in
+        func emitTap(_ ky: IRValue, _ kx: IRValue, rowInside: IRValue?) {
             let dy = emitter.affine(ky, times: attributes.dilations[0])
-            let rowInside = block.rowsInside ? nil : emitter.isInRange(ir.add(originY, dy), below: height)
-            loop("kx", to: kernel.width) { kx in
-                let dx = emitter.affine(kx, times: attributes.dilations[1])
-                let tap = ir.add(emitter.affine(ky, times: kernel.width), kx)
-                let insideOffset = emitter.affine(ir.add(emitter.affine(dy, times: width), dx), times: channels)
-                let sources = block.columns.indices.map { index -> IRValue in
-                    if let origin = origins[index] { return ir.gep(elementType, origin, [insideOffset]) }
-                    let ix = ir.add(originXs[index], dx)
-                    let offset = emitter.affine(
-                        ir.add(emitter.affine(ir.add(inputRow, dy), times: width), ix), times: channels)
-                    // Outside the input the offset may be negative or past the end: only the selected pointer is formed.
-                    let checks = [rowInside, block.columnsInside[index] ? nil : emitter.isInRange(ix, below: width)]
-                    let inside = checks.compactMap { $0 }.reduce(ir.constant(1, ir.i1)) { ir.and($0, $1) }
-                    let clamped = ir.select(inside, offset, emitter.index(0))
-                    return ir.select(inside, ir.gep(elementType, pointer, [clamped]), zeros)
-                }
-                body(tap, sources)
+            let dx = emitter.affine(kx, times: attributes.dilations[1])
+            let tap = ir.add(emitter.affine(ky, times: kernel.width), kx)
+            let insideOffset = emitter.affine(ir.add(emitter.affine(dy, times: width), dx), times: channels)
+            let sources = block.columns.indices.map { index -> IRValue in
+                if let origin = origins[index] { return ir.gep(elementType, origin, [insideOffset]) }
+                let ix = ir.add(originXs[index], dx)
+                let offset = emitter.affine(
+                    ir.add(emitter.affine(ir.add(inputRow, dy), times: width), ix), times: channels)
+                // Outside the input the offset may be negative or past the end: only the selected pointer is formed.
+                let checks = [rowInside, block.columnsInside[index] ? nil : emitter.isInRange(ix, below: width)]
+                let inside = checks.compactMap { $0 }.reduce(ir.constant(1, ir.i1)) { ir.and($0, $1) }
+                let clamped = ir.select(inside, offset, emitter.index(0))
+                return ir.select(inside, ir.gep(elementType, pointer, [clamped]), zeros)
             }
+            body(tap, sources)
+        }
+        func rowInside(_ ky: IRValue) -> IRValue? {
+            block.rowsInside
+                ? nil : emitter.isInRange(ir.add(originY, emitter.affine(ky, times: attributes.dilations[0])), below: height)
+        }
+        if let taps {
+            ir.loop("tap", from: taps.first, to: ir.add(taps.first, emitter.index(taps.count))) { tap in
+                let ky = ir.sdiv(tap, emitter.index(kernel.width))
+                emitTap(ky, ir.sub(tap, emitter.affine(ky, times: kernel.width)), rowInside: rowInside(ky))
+            }
+            return
+        }
+        loop("ky", to: kernel.height) { ky in
+            let inside = rowInside(ky)
+            loop("kx", to: kernel.width) { kx in emitTap(ky, kx, rowInside: inside) }
         }
     }
 }

@@ -12,15 +12,17 @@ import KilnIR
 /// one `pmaddwd` adds both products into each i32 lane.
 struct DotProductKernel {
     let emitter: KernelEmitter
-    let filter: PackedFilter
+    private(set) var filter: PackedFilter
     /// The packed filter global.
-    let weights: IRValue
+    private(set) var weights: IRValue
     let epilogue: Epilogue
     /// How pairs of int8 products are formed, for filters packed in pairs.
     var pairwise: KernelChoice.PairwiseMultiply? = nil
     /// Each output channel's starting sum, `bias − zx·Σw` (int8 layers that fold the input's zero
     /// point in, so inputs are multiplied as they are); the epilogue's then.
     var initialSums: IRValue? = nil
+    /// For a filter of shared weights packed as 4-bit indices, the global of the 16 values they index.
+    var codebook: IRValue? = nil
 
     private var ir: IRModule { emitter.ir }
 
@@ -56,10 +58,13 @@ struct DotProductKernel {
     }
 
     /// Emits tile `index` of tile run `run` for a block of output positions: the
-    /// starting values, the reduction, the epilogue and the stores.
+    /// starting values, the reduction, the epilogue and the stores. A reduction in several
+    /// passes (float layers only) `resumes` from the sums an earlier pass stored in the output
+    /// and, unless it `finishes`, stores its sums there as they are.
     func emitTile(
         run: Int, index tileIndex: IRValue, output: IRValue, outputBases: [IRValue],
-        accumulators: [ColumnTile: [[IRValue]]], reduction: ((_ k: IRValue, _ xs: [IRValue]) -> Void) -> Void
+        accumulators: [ColumnTile: [[IRValue]]], resumes: Bool = false, finishes: Bool = true,
+        reduction: ((_ k: IRValue, _ xs: [IRValue]) -> Void) -> Void
     ) {
         let tile = filter.tiles[run]
         guard let allSlots = accumulators[tile] else { return }
@@ -67,12 +72,15 @@ struct DotProductKernel {
         let type = epilogue.accumulatorType(emitter, lanes: tile.lanes)
         let vectorBases = tile.vectorOffsets.map { emitter.affine(tileIndex, times: tile.tileStride, plus: $0) }
         let firstChannel = emitter.affine(tileIndex, times: tile.columns, plus: tile.start)
-        for position in slots {
+        for (position, outputBase) in zip(slots, outputBases) {
             for (vector, slot) in position.enumerated() {
                 let channel = ir.add(firstChannel, emitter.index(vector * tile.lanes))
-                let start = initialSums.map {
-                    ir.load(ir.vector(ir.i32, tile.lanes), from: ir.gep(ir.i32, $0, [channel]), alignment: 4)
-                }
+                let start =
+                    resumes
+                    ? emitter.loadVector(output, offset: ir.add(outputBase, channel), lanes: tile.lanes)
+                    : initialSums.map {
+                        ir.load(ir.vector(ir.i32, tile.lanes), from: ir.gep(ir.i32, $0, [channel]), alignment: 4)
+                    }
                 ir.store(start ?? epilogue.initial(emitter, channel: channel, lanes: tile.lanes), to: slot, alignment: 4)
             }
         }
@@ -81,9 +89,14 @@ struct DotProductKernel {
             let broadcasts = xs.map { ir.broadcast($0, count: tile.lanes) }
             for vector in 0..<tile.vectors {
                 let offset = ir.add(vectorBases[vector], ir.mul(k, emitter.index(tile.stepStrides[vector])))
-                let w = multiplyAdd != nil
-                    ? ir.load(type, from: ir.gep(ir.i32, weights, [offset]), alignment: 4)
-                    : epilogue.weights(emitter, weights, weightType: weightType, offset: offset, lanes: tile.lanes)
+                let w =
+                    if multiplyAdd != nil {
+                        ir.load(type, from: ir.gep(ir.i32, weights, [offset]), alignment: 4)
+                    } else if let codebook {
+                        emitter.codebookWeights(weights, table: codebook, offset: offset, lanes: tile.lanes)
+                    } else {
+                        epilogue.weights(emitter, weights, weightType: weightType, offset: offset, lanes: tile.lanes)
+                    }
                 for (position, broadcast) in broadcasts.enumerated() {
                     let slot = slots[position][vector]
                     let accumulator = ir.load(type, from: slot, alignment: 4)
@@ -96,9 +109,46 @@ struct DotProductKernel {
         for (position, outputBase) in outputBases.enumerated() {
             for (vector, slot) in slots[position].enumerated() {
                 let channel = ir.add(firstChannel, emitter.index(vector * tile.lanes))
+                guard finishes else {
+                    emitter.storeVector(ir.load(type, from: slot, alignment: 4), output, offset: ir.add(outputBase, channel))
+                    continue
+                }
                 epilogue.store(
                     emitter, ir.load(type, from: slot, alignment: 4), channel: channel, lanes: tile.lanes,
                     output: output, offset: ir.add(outputBase, channel))
+            }
+        }
+    }
+
+    /// This kernel reading its weights from `buffer`, where ``decode(run:index:steps:into:)`` left
+    /// a tile's weights for some reduction steps as floats: `[step][tile columns]`.
+    func readingDecoded(from buffer: IRValue) -> DotProductKernel {
+        var view = self
+        view.codebook = nil
+        view.weights = buffer
+        view.filter = PackedFilter(
+            tiles: filter.tiles.map { tile in
+                var decoded = tile
+                decoded.vectorOffsets = (0..<tile.vectors).map { $0 * tile.lanes }
+                decoded.stepStrides = Array(repeating: tile.columns, count: tile.vectors)
+                decoded.tileStride = 0
+                return decoded
+            }, depth: filter.depth, dtype: .float32, bytes: [], scales: nil)
+        return view
+    }
+
+    /// Decodes the shared weights of tile `index` of run `run` for reduction steps
+    /// `first ..< first + count` into `buffer` as floats, `[step][tile columns]`.
+    func decode(run: Int, index tileIndex: IRValue, first: IRValue, count: Int, into buffer: IRValue) {
+        guard let codebook else { return }
+        let tile = filter.tiles[run]
+        let vectorBases = tile.vectorOffsets.map { emitter.affine(tileIndex, times: tile.tileStride, plus: $0) }
+        ir.loop("decode", from: 0, to: count) { k in
+            let step = ir.add(first, k)
+            for vector in 0..<tile.vectors {
+                let offset = ir.add(vectorBases[vector], ir.mul(step, emitter.index(tile.stepStrides[vector])))
+                let w = emitter.codebookWeights(weights, table: codebook, offset: offset, lanes: tile.lanes)
+                emitter.storeVector(w, buffer, offset: emitter.affine(k, times: tile.columns, plus: vector * tile.lanes))
             }
         }
     }

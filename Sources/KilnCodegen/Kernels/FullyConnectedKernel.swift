@@ -27,6 +27,9 @@ struct FullyConnectedKernel {
     var splitsOutputChannels = false
     /// The steps a block-sparse filter keeps; `nil` for a dense filter.
     var keptSteps: KeptSteps? = nil
+    /// For shared weights decoded a chunk of `steps` reduction steps at a time: a stack buffer of
+    /// `steps` × the widest tile's columns floats. `nil` decodes each weight vector where it is used.
+    var decodeBuffer: (pointer: IRValue, steps: Int)? = nil
 
     /// Bytes of input rows worked on together: each tile's packed weights are
     /// reused across all of them while they stay in the L2 cache.
@@ -43,6 +46,8 @@ struct FullyConnectedKernel {
         }
         let block = rowsPerBlock
         let accumulators = dot.makeAccumulators(positions: block)
+        let decodedAccumulators =
+            decodeBuffer.map { dot.readingDecoded(from: $0.pointer).makeAccumulators(positions: block) } ?? [:]
         let elementBytes = dot.epilogue.isQuantized ? 1 : 4
         // Chunks of rows, tiles of output channels within a chunk, blocks of rows within a tile
         // (GotoBLAS's loop order): a tile's weights are loaded from cache once per block.
@@ -64,19 +69,24 @@ struct FullyConnectedKernel {
                         }
                     }
                 }
-                tiles { tileIndex in
+                /// The blocks of rows of this chunk for reduction steps `firstStep ..< firstStep + steps`.
+                func rowBlocks(
+                    _ kernel: DotProductKernel, _ slots: [ColumnTile: [[IRValue]]], tileIndex: IRValue, firstStep: IRValue,
+                    steps: Int, resumes: Bool = false, finishes: Bool = true
+                ) {
                     // Blocks of rows share each weight load; the rows left over make one smaller block.
                     let blocked = size / block * block
                     for (start, end, step) in [(0, blocked, block), (blocked, size, size - blocked)] where end > start {
                         rowEmitter.rowLoop("row", from: ir.add(first, emitter.index(start)), to: ir.add(first, emitter.index(end)), step: step) { row in
                             let rows = (0..<step).map { ir.add(row, emitter.index($0)) }
-                            dot.emitTile(
+                            kernel.emitTile(
                                 run: run, index: tileIndex, output: output,
-                                outputBases: rows.map { emitter.affine($0, times: units) }, accumulators: accumulators
+                                outputBases: rows.map { emitter.affine($0, times: units) }, accumulators: slots,
+                                resumes: resumes, finishes: finishes
                             ) { tap in
-                                let sources = rows.map { (pointer: input, offset: emitter.affine($0, times: depth)) }
+                                let sources = rows.map { (pointer: input, offset: ir.add(emitter.affine($0, times: depth), firstStep)) }
                                 guard let keptSteps else {
-                                    return dot.forEachStep(count: depth, firstStep: emitter.index(0), sources: sources, tap)
+                                    return kernel.forEachStep(count: steps, firstStep: emitter.index(0), sources: sources, tap)
                                 }
                                 // Tiles are one block wide; a run's first tile starts a block.
                                 let block = emitter.affine(tileIndex, times: 1, plus: tile.start / PackedFilter.blockColumns)
@@ -84,6 +94,27 @@ struct FullyConnectedKernel {
                             }
                         }
                     }
+                }
+                tiles { tileIndex in
+                    guard let decodeBuffer else {
+                        return rowBlocks(dot, accumulators, tileIndex: tileIndex, firstStep: emitter.index(0), steps: depth)
+                    }
+                    // Shared weights: a chunk of steps at a time decoded into the buffer, then read by
+                    // every block of rows like dense weights; the sums wait in the output between chunks.
+                    let view = dot.readingDecoded(from: decodeBuffer.pointer)
+                    func pass(first: IRValue, count: Int, resumes: Bool, finishes: Bool) {
+                        dot.decode(run: run, index: tileIndex, first: first, count: count, into: decodeBuffer.pointer)
+                        rowBlocks(
+                            view, decodedAccumulators, tileIndex: tileIndex, firstStep: first, steps: count, resumes: resumes,
+                            finishes: finishes)
+                    }
+                    let steps = decodeBuffer.steps
+                    let last = (depth - 1) / steps * steps
+                    pass(first: emitter.index(0), count: min(steps, depth), resumes: false, finishes: last == 0)
+                    ir.loop("steps", from: steps, to: last, step: steps) { first in
+                        pass(first: first, count: steps, resumes: true, finishes: false)
+                    }
+                    if last > 0 { pass(first: emitter.index(last), count: depth - last, resumes: true, finishes: true) }
                 }
             }
         }

@@ -17,6 +17,8 @@ struct KernelEmitter {
     var hasFMA = true
     /// Whether the target converts half to single precision in hardware (``ISALevel/hasHalfConversion``).
     var hasHalfConversion = true
+    /// How the target decodes 4-bit indices of shared weights.
+    var lookup = CodebookLookup.scalar
     /// The positions of the node's split axis (``KernelChoice/RowSplit``) this call computes,
     /// as `i64` parameters; `nil` computes them all.
     var rowRange: (begin: IRValue, end: IRValue)?

@@ -46,6 +46,8 @@ struct PackedFilter {
     let bytes: [UInt8]
     /// Per-channel dequantization scales for int8 filters.
     let scales: [Float]?
+    /// For a filter of shared weights packed as 4-bit indices, the values they index.
+    var codebook: WeightCodebook? = nil
 
     /// Accumulator vectors per full-width tile: enough independent FMA chains
     /// to cover FMA latency, few enough to stay in registers.
@@ -54,6 +56,15 @@ struct PackedFilter {
     /// Output channels per packing block: the widest vector (AVX-512's 16 lanes), which every
     /// narrower vector divides.
     static let blockColumns = 16
+
+    /// A packed filter from its parts.
+    init(tiles: [ColumnTile], depth: Int, dtype: DType, bytes: [UInt8], scales: [Float]?) {
+        self.tiles = tiles
+        self.depth = depth
+        self.dtype = dtype
+        self.bytes = bytes
+        self.scales = scales
+    }
 
     /// Packs `filter` (`[channels, …]`) for register tiles of vectors of `laneWidth` lanes.
     init(_ filter: TensorData, quantization: QuantizationParameters?, laneWidth: Int) {
@@ -64,11 +75,31 @@ struct PackedFilter {
         // Per-tensor scales are repeated so kernels always load one per channel.
         scales = quantization.map { $0.scales.count == 1 ? Array(repeating: $0.scales[0], count: channels) : $0.scales }
 
+        tiles = Self.tiles(channels: channels, depth: depth, laneWidth: laneWidth)
+
+        let block = Self.blockColumns
+        let size = filter.dtype.byteSize
+        var packed: [UInt8] = []
+        packed.reserveCapacity(filter.bytes.count)
+        for first in stride(from: 0, to: channels, by: block) {
+            for k in 0..<depth {
+                for channel in first..<min(first + block, channels) {
+                    let source = (channel * depth + k) * size
+                    packed += filter.bytes[source..<(source + size)]
+                }
+            }
+        }
+        bytes = packed
+    }
+
+    /// The register tiles covering `channels` output channels packed in blocks of
+    /// ``blockColumns`` (the last one `channels mod 16` wide, or 16 wide when `padsLastBlock`).
+    static func tiles(channels: Int, depth: Int, laneWidth: Int, padsLastBlock: Bool = false) -> [ColumnTile] {
         let block = Self.blockColumns
         /// Where channel `column`'s first weight is, and its block's width.
         func location(_ column: Int) -> (offset: Int, stride: Int) {
             let first = column / block * block
-            let width = min(block, channels - first)
+            let width = padsLastBlock ? block : min(block, channels - first)
             return (first * depth + column - first, width)
         }
         func run(start: Int, lanes: Int, vectors: Int, count: Int) -> [ColumnTile] {
@@ -105,19 +136,6 @@ struct PackedFilter {
                 ? run(start: start, lanes: leftover.lanes, vectors: leftover.count, count: 1)
                 : run(start: start, lanes: leftover.lanes, vectors: 1, count: leftover.count)
         }
-        self.tiles = tiles
-
-        let size = filter.dtype.byteSize
-        var packed: [UInt8] = []
-        packed.reserveCapacity(filter.bytes.count)
-        for first in stride(from: 0, to: channels, by: block) {
-            for k in 0..<depth {
-                for channel in first..<min(first + block, channels) {
-                    let source = (channel * depth + k) * size
-                    packed += filter.bytes[source..<(source + size)]
-                }
-            }
-        }
-        bytes = packed
+        return tiles
     }
 }

@@ -67,6 +67,13 @@ public struct KernelChoice: Sendable, Hashable {
     public var residualAdd: Int? = nil
     /// How the layer's work divides among threads; `nil` for a layer that runs on one.
     public var split: RowSplit? = nil
+    /// Whether the float filter's weights, at most 16 distinct values (`share-weights`), are packed
+    /// as 4-bit indices into their ``WeightCodebook`` and looked up inside the kernel.
+    public var sharesWeights = false
+    /// For shared weights of a matrix product over many rows: the reduction steps decoded at a
+    /// time into a stack buffer that every block of rows then reads; `nil` decodes each weight
+    /// vector where it is used.
+    public var decodedSteps: Int? = nil
     /// Whether the result is written over an operand's bytes (``MemoryPlan/inPlace``), so the
     /// node's pointers may alias.
     public var inPlace = false

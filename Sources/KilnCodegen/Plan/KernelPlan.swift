@@ -49,7 +49,32 @@ public struct KernelPlan: Sendable {
                 choices[index] = KernelChoice(kernel: .elided, name: "in_place_no_copy", inPlace: true)
             }
         }
+        for (index, node) in graph.nodes.enumerated() {
+            choices[index].decodedSteps = Self.decodedSteps(node, choices[index], in: graph, isa: isa)
+        }
         self.choices = choices
+    }
+
+    /// The steps of shared weights a matrix product decodes at a time into a stack buffer of at
+    /// most ``stagingLimit`` bytes, so each is decoded once for all its rows rather than once per
+    /// block of rows: for layers of at least two blocks of rows whose output may hold partial
+    /// sums between chunks (not computed in place over an operand, which a fused residual add
+    /// reads only at the end).
+    /// A convolution decodes whole window taps at a time (its steps are then a multiple of the
+    /// input's channels).
+    static func decodedSteps(_ node: Node, _ choice: KernelChoice, in graph: Graph, isa: ISALevel) -> Int? {
+        guard choice.sharesWeights, !choice.inPlace, node.inputs.count > 1 else { return nil }
+        let filter = graph.type(of: node.inputs[1]).shape
+        let units = max(filter[0], 1)
+        let rows = graph.type(of: node.outputs[0]).elementCount / units
+        let steps = max(1, stagingLimit / 4 / (isa.laneWidth * PackedFilter.vectorsPerTile))
+        switch choice.kernel {
+        case .gemm(let rowsPerBlock): return rows >= 2 * rowsPerBlock ? steps : nil
+        case .conv(let pixelsPerBlock):
+            guard rows >= 2 * pixelsPerBlock, filter.rank == 4 else { return nil }
+            return max(1, steps / max(filter[3], 1)) * filter[3]
+        default: return nil
+        }
     }
 
     /// Multiply-accumulates below which a layer stays on one thread: handing a layer to spinning
@@ -147,8 +172,9 @@ public struct KernelPlan: Sendable {
 
 
     /// Bytes the artifact stores for node `index`'s filter under its kernel: a block-sparse
-    /// filter's kept weights with their positions and block starts, else the filter as stored
-    /// (with per-channel scales); 0 for a node without a constant filter.
+    /// filter's kept weights with their positions and block starts, a shared-weights filter's
+    /// 4-bit indices and codebook, else the filter as stored (with per-channel scales); 0 for a
+    /// node without a constant filter.
     public func filterByteCount(ofNode index: Int, in graph: Graph) -> Int {
         let node = graph.nodes[index]
         guard node.inputs.count > 1, graph.isConstant(node.inputs[1]) else { return 0 }
@@ -158,6 +184,10 @@ public struct KernelPlan: Sendable {
             return sparsity.storedByteCount(channels: filter.shape[0])
         }
         let type = graph.type(of: node.inputs[1])
+        if choices[index].sharesWeights {
+            let units = max(type.shape[0], 1)
+            return WeightCodebook.storedByteCount(channels: units, depth: type.elementCount / units)
+        }
         return type.byteCount + (type.quantization.map { $0.scales.count * MemoryLayout<Float>.size } ?? 0)
     }
 
@@ -182,6 +212,41 @@ private struct Chooser {
     var isQuantized: Bool { resultType.dtype == .int8 }
 
     func choice() -> KernelChoice {
+        var choice = kernelChoice()
+        switch choice.kernel {
+        case .gemm, .conv: choice.sharesWeights = codebook != nil
+        default: break
+        }
+        return choice
+    }
+
+    /// The codebook of a float layer's filter of at most 16 distinct values, when its kernel
+    /// would decode one: not for int8 layers, nor for block-sparse ones (``sparsity``).
+    var codebook: WeightCodebook? {
+        guard !isQuantized, sparsity == nil, node.inputs.count > 1, let filter = graph.constantData(node.inputs[1]) else {
+            return nil
+        }
+        switch node.op {
+        case .fullyConnected, .conv2D: return WeightCodebook(filter)
+        default: return nil
+        }
+    }
+
+    /// The block sparsity of a float fully-connected or pointwise layer's filter when few enough
+    /// of its steps are kept for the block-sparse kernel to win (``KernelPlan/sparseDensity``).
+    var sparsity: BlockSparsity? {
+        guard !isQuantized, node.inputs.count > 1, let filter = graph.constantData(node.inputs[1]),
+            let sparsity = BlockSparsity(filter), sparsity.density <= KernelPlan.sparseDensity
+        else { return nil }
+        switch node.op {
+        case .fullyConnected: return sparsity
+        case .conv2D(let attributes):
+            return attributes.isPointwise(input: shapes[0], filter: shapes[1], output: resultType.shape) ? sparsity : nil
+        default: return nil
+        }
+    }
+
+    private func kernelChoice() -> KernelChoice {
         switch node.op {
         case .fullyConnected:
             return gemm(units: shapes[1][0])
@@ -247,9 +312,7 @@ private struct Chooser {
                 kernel: .gemmPairwise(rowsPerBlock: rows, multiply: multiply, lanes: lanes),
                 name: name("gemm", tile: "\(rows)x\(tileColumns(units: units, lanes: lanes))c2"))
         }
-        if !isQuantized, let filter = graph.constantData(node.inputs[1]), let sparsity = BlockSparsity(filter),
-            sparsity.density <= KernelPlan.sparseDensity
-        {
+        if sparsity != nil {
             let rows = pixelsPerBlock(vectors: max(1, PackedFilter.blockColumns / isa.laneWidth))
             return KernelChoice(
                 kernel: .sparseGEMM(rowsPerBlock: rows),
@@ -345,6 +408,7 @@ private struct Chooser {
     private var dtypes: String {
         let weights = node.inputs.dropFirst().first.flatMap { graph.isConstant($0) ? graph.type(of: $0) : nil }
         let perChannel = (weights?.quantization?.scales.count ?? 1) > 1
+        if codebook != nil { return "f32_lut16w" }
         switch (resultType.dtype, weights?.dtype) {
         case (.int8, .int8?): return perChannel ? "qs8_qc8w" : "qs8"
         case (.int8, _): return "qs8"

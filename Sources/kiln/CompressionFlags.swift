@@ -1,8 +1,8 @@
 import ArgumentParser
 import Kiln
 
-/// The pruning flags `kiln compile` and `kiln inspect` share.
-struct PruningFlags: ParsableArguments {
+/// The pruning and weight-sharing flags `kiln compile` and `kiln inspect` share.
+struct CompressionFlags: ParsableArguments {
     @Option(help: "Prune every model: zero this fraction (0…1) of each layer's filter weights, e.g. 0.5.")
     var prune: Double?
 
@@ -14,6 +14,12 @@ struct PruningFlags: ParsableArguments {
 
     @Option(help: "Whether --prune's fraction holds per layer ('layer') or for all weights together ('global').")
     var pruneScope: String = "layer"
+
+    @Option(
+        help:
+            "Share weights: give each layer at most this many distinct weights (2…256, k-means, after --prune); with 16 or fewer, kernels store 4-bit indices."
+    )
+    var shareWeights: Int?
 
     /// What `--prune-method` says: the pattern and whether calibration samples rank the weights.
     func method() throws -> (pattern: CompileOptions.PruningPattern, activationAware: Bool) {
@@ -39,6 +45,9 @@ struct PruningFlags: ParsableArguments {
         if !asksForPruning, pruneMethod != "magnitude" || pruneScope != "layer" {
             throw ValidationError("--prune-method and --prune-scope need --prune FRACTION")
         }
+        if let shareWeights, !(2...256).contains(shareWeights) {
+            throw ValidationError("--share-weights must be from 2 to 256, got \(shareWeights)")
+        }
         guard ["layer", "global"].contains(pruneScope) else {
             throw ValidationError("--prune-scope must be 'layer' or 'global', got '\(pruneScope)'")
         }
@@ -50,6 +59,9 @@ struct PruningFlags: ParsableArguments {
         if case .nOfM? = try? method().pattern { return true }
         return false
     }
+
+    /// The weight sharing the flags ask for, replacing each model's own; `nil` keeps the models' choice.
+    var weightSharing: CompileOptions.WeightSharing? { shareWeights.map { .kMeans(centroids: $0) } }
 
     /// The pruning the flags ask for, replacing each model's own; activation-aware on
     /// `calibration`'s samples when given; `nil` keeps the models' choice.
