@@ -34,7 +34,9 @@ take the first 100 training samples as calibration data (WORK/calib.npy), and ma
     across layers (`--prune-scope global`); with `--calibration calib.npy` (ranked by magnitude
     times the input's RMS on the samples, as Wanda does, and the kept weights repaired by least
     squares) at 50, 75 and 90 %; 2:4; blocks of 16 output units (`--prune-method block`, the pattern
-    the block-sparse kernels skip) at 50 and 75 %; and 50 % followed by int8 PTQ.
+    the block-sparse kernels skip) at 50 and 75 %; and 50 % followed by int8 PTQ,
+  - Kiln weight sharing: `--share-weights 16`, 8 and 4 (k-means per layer; layers of 1,024 weights or
+    more), 16 after 50 % calibrated pruning, and 16 followed by int8 PTQ.
 Accuracy is measured on the whole held-out split (LiteRT's interpreter, one thread, per sample;
 Kiln's `kiln run` on one .npy of all test inputs). Δ is in percentage points against the float
 .tflite under LiteRT; "agree" is the share of test samples whose top-1 class matches that float
@@ -294,9 +296,9 @@ def kiln_bench(tool, artifact, runs):
 
 
 def PRUNED(calib_path, ptq):
-    """One-shot pruning without retraining (`kiln compile --prune`), alone and with int8 PTQ. With
-    --calibration, weights are ranked by magnitude times input RMS (Wanda) and the kept ones repaired
-    by least squares on the samples."""
+    """One-shot pruning and weight sharing without retraining (`kiln compile --prune`,
+    `--share-weights`), alone, together and with int8 PTQ. With --calibration, weights are ranked by
+    magnitude times input RMS (Wanda) and the kept ones repaired by least squares on the samples."""
     calibrated = ("--calibration", calib_path)
     every = ("--prune-scope", "global")
     return (
@@ -312,6 +314,12 @@ def PRUNED(calib_path, ptq):
         ("Kiln pruned 75 % blocks of 16, calibrated, global",
          ("--prune", "0.75", "--prune-method", "block") + every + calibrated, "kiln_prune75_block"),
         ("Kiln pruned 50 % calibrated, global + int8 PTQ", ("--prune", "0.5") + every + ptq, "kiln_prune50_int8"),
+        ("Kiln shared 16 values", ("--share-weights", "16"), "kiln_share16"),
+        ("Kiln shared 8 values", ("--share-weights", "8"), "kiln_share8"),
+        ("Kiln shared 4 values", ("--share-weights", "4"), "kiln_share4"),
+        ("Kiln pruned 50 % calibrated, global + shared 16 values",
+         ("--prune", "0.5", "--share-weights", "16") + every + calibrated, "kiln_prune50_share16"),
+        ("Kiln shared 16 values + int8 PTQ", ("--share-weights", "16") + ptq, "kiln_share16_int8"),
     )
 
 

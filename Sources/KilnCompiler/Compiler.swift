@@ -277,7 +277,7 @@ public struct Compiler: Sendable {
         return ArtifactMetadata(
             modelName: graph.name, inputs: graph.inputs.map(signature), outputs: graph.outputs.map(signature),
             arenaByteCount: graph.memoryPlan?.arenaByteCount ?? 0, requiredCPUFeatures: requiredFeatures(target),
-            targetTriple: target.triple, targetCPU: target.cpu, weightByteCount: ModelReport(graph).weightByteCount,
+            targetTriple: target.triple, targetCPU: target.cpu, weightByteCount: ModelReport(graph, plan: KernelPlan(graph: graph, isa: target.isaLevel)).weightByteCount,
             parallelEntryPoint: ModelCodegen.hasParallelEntryPoint(graph, isa: target.isaLevel)
                 ? ModelCodegen.parallelEntryPoint("kiln_run") : nil, isaLevel: target.isaLevel.rawValue)
     }

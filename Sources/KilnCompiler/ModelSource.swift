@@ -66,11 +66,17 @@ public enum ModelSource: Sendable {
             return try (tracer ?? ModelSourceTracer()).tracedGraphs(modelFile: url).map { graph, options, warnings in
                 var options = options
                 // Like weight files, calibration files are named relative to the model file.
-                if case .fullInteger(var int8) = options.quantization, case .npy(let path) = int8.calibration,
-                    !path.hasPrefix("/")
-                {
-                    int8.calibration = .npy(url.deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path)
+                func resolved(_ calibration: CompileOptions.Calibration) -> CompileOptions.Calibration {
+                    guard case .npy(let path) = calibration, !path.hasPrefix("/") else { return calibration }
+                    return .npy(url.deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path)
+                }
+                if case .fullInteger(var int8) = options.quantization {
+                    int8.calibration = resolved(int8.calibration)
                     options.quantization = .fullInteger(int8)
+                }
+                if case .activationAware(let sparsity, let calibration, let scope, let pattern) = options.pruning {
+                    options.pruning = .activationAware(
+                        sparsity: sparsity, calibration: resolved(calibration), scope: scope, pattern: pattern)
                 }
                 return LoadedModel(name: graph.name, graph: graph, options: options, warnings: warnings)
             }

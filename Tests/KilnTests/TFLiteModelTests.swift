@@ -249,4 +249,24 @@ struct TFLiteModelTests {
         #expect(rows("softmax").first?[2] == "[1x12]")
         #expect(lines.contains("MACs:         2656768"), "\(inspect.output)")
     }
+
+    /// `kiln inspect --prune … --share-weights …` shows what compression does to each layer
+    /// without writing an artifact: the autoencoder's dense layers, block-pruned, run on
+    /// block-sparse kernels; shared, on 4-bit lookups with at most 16 distinct weights.
+    @Test func commandLineInspectsCompression() throws {
+        let kiln = try #require(CommandLineTool.kiln)
+        let model = MLPerfTinyModels.url("ad01_fp32", "tflite").path
+        let pruned = try CommandLineTool.run(
+            kiln, ["inspect", model, "--prune", "0.75", "--prune-method", "block", "--target", "x86-64-v3"])
+        #expect(pruned.status == 0, "\(pruned.output)")
+        #expect(pruned.output.contains("f32_spgemm_avx2_"), "\(pruned.output)")
+        let shared = try CommandLineTool.run(kiln, ["inspect", model, "--share-weights", "16", "--target", "x86-64-v3"])
+        #expect(shared.status == 0, "\(shared.output)")
+        let rows = shared.output.split(separator: "\n").map { $0.split(separator: " ") }.filter { $0.count == 9 }
+        let layers = rows.filter { $0[1].hasPrefix("fully_connected") }
+        #expect(layers.count == 10)
+        // Layers of at least 1,024 weights share 16 values; the smaller keep theirs.
+        #expect(layers.filter { $0.last?.hasPrefix("f32_lut16w_gemm_avx2_") == true }.allSatisfy { Int($0[5]) ?? 99 <= 16 })
+        #expect(layers.filter { $0.last?.hasPrefix("f32_lut16w_") == true }.count >= 8, "\(shared.output)")
+    }
 }

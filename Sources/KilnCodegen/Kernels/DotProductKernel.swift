@@ -179,9 +179,17 @@ struct DotProductKernel {
         _ step: (_ k: IRValue, _ xs: [IRValue]) -> Void
     ) {
         guard pairwise != nil, let inputZeroPoint = epilogue.inputZeroPoint else {
-            return ir.loop("k", from: 0, to: count) { k in
+            func emitStep(_ k: IRValue) {
                 step(ir.add(firstStep, k), sources.map { epilogue.tap(emitter, input: $0.pointer, offset: ir.add($0.offset, k)) })
             }
+            // Two steps of shared weights share one load of indices: steps in pairs let LLVM see it.
+            guard codebook != nil, count >= 2 else { return ir.loop("k", from: 0, to: count, body: emitStep) }
+            ir.loop("k", from: 0, to: count / 2 * 2, step: 2) { k in
+                emitStep(k)
+                emitStep(ir.add(k, emitter.index(1)))
+            }
+            if count % 2 == 1 { emitStep(emitter.index(count - 1)) }
+            return
         }
         // With starting sums that hold `−zx·Σw`, inputs are multiplied uncentered.
         let zeroPoint = initialSums == nil ? inputZeroPoint : 0

@@ -36,10 +36,18 @@ extension KernelEmitter {
         let step = ir.lshr(offset, index(4))
         let byte = ir.add(ir.mul(ir.lshr(step, index(1)), index(16)), ir.and(offset, index(15)))
         let shift = ir.trunc(ir.mul(ir.and(step, index(1)), index(4)), to: ir.i32)
-        let bytes = ir.zext(ir.load(ir.vector(ir.i8, lanes), from: ir.gep(ir.i8, indices, [byte]), alignment: 1), to: words)
-        let shifted = ir.lshr(bytes, ir.broadcast(shift, count: lanes))
-        // `vpermps` reads only each lane's low 4 bits; the other lookups need them alone.
-        let positions = lookup == .permute16 && lanes == 16 ? shifted : ir.and(shifted, splat(15))
+        let raw = ir.load(ir.vector(ir.i8, lanes), from: ir.gep(ir.i8, indices, [byte]), alignment: 1)
+        let positions: IRValue
+        if lookup == .permute16, lanes == 16 {
+            // `vpermps` reads only each lane's low 4 bits, so the high nibbles move down with a
+            // 16-bit shift that carries the neighbouring byte's bits in above them: one `vpsrlw`,
+            // no mask, and two steps share one load.
+            let halves = ir.vector(ir.i16, 8)
+            let moved = ir.lshr(ir.bitcast(raw, to: halves), ir.broadcast(ir.trunc(shift, to: ir.i16), count: 8))
+            positions = ir.zext(ir.bitcast(moved, to: ir.vector(ir.i8, 16)), to: words)
+        } else {
+            positions = ir.and(ir.lshr(ir.zext(raw, to: words), ir.broadcast(shift, count: lanes)), splat(15))
+        }
         switch (lookup, lanes) {
         case (.permute16, 16):
             let vector = ir.vector(ir.f32, 16)

@@ -29,3 +29,17 @@ struct DigitClassifierFullInt8: Model {
     var weights: WeightSource { .safetensors("digits.safetensors") }
     var options: CompileOptions { CompileOptions(quantization: .int8(calibration: .npy("calibration.npy"))) }
 }
+
+/// The same classifier pruned and shared after training, without retraining: half its weights
+/// zeroed (ranked by magnitude times input activation on the calibration images, the rest
+/// repaired by least squares), then each layer's weights clustered into 16 values, which the
+/// kernels store as 4-bit indices.
+struct DigitClassifierCompressed: Model {
+    var body: some Layer { DigitClassifier().body }
+    var weights: WeightSource { .safetensors("digits.safetensors") }
+    var options: CompileOptions {
+        CompileOptions(
+            pruning: .activationAware(sparsity: 0.5, calibration: .npy("calibration.npy"), scope: .global),
+            weightSharing: .kMeans(centroids: 16))
+    }
+}

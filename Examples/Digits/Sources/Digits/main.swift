@@ -1,11 +1,12 @@
 import Foundation
 
-/// The three builds of the classifier, each loaded once on first use. The generated classes are
+/// The four builds of the classifier, each loaded once on first use. The generated classes are
 /// `Sendable`, so they live in `static let`s under Swift 6's concurrency checking.
 enum Classifiers {
     static let float = Result { try DigitClassifier.compiled() }
     static let int8 = Result { try DigitClassifierInt8.compiled() }
     static let fullInt8 = Result { try DigitClassifierFullInt8.compiled() }
+    static let compressed = Result { try DigitClassifierCompressed.compiled() }
 }
 
 /// Held-out accuracy on the test set, as a fraction, of `classify`, which gives an image's digit.
@@ -40,12 +41,15 @@ let testSet = try TestSet.load()
 let float = try Classifiers.float.get()
 let int8 = try Classifiers.int8.get()
 let fullInt8 = try Classifiers.fullInt8.get()
+let compressed = try Classifiers.compressed.get()
 let floatAccuracy = try accuracy(testSet) { try float.predict(image: $0).top().first?.index }
 let int8Accuracy = try accuracy(testSet) { try int8.predict(image: $0).top().first?.index }
 let fullInt8Accuracy = try accuracy(testSet) { try fullInt8.predict(image: $0).top().first?.index }
+let compressedAccuracy = try accuracy(testSet) { try compressed.predict(image: $0).top().first?.index }
 let floatLatency = try medianLatency(testSet, float.predict)
 let int8Latency = try medianLatency(testSet, int8.predict)
 let fullInt8Latency = try medianLatency(testSet, fullInt8.predict)
+let compressedLatency = try medianLatency(testSet, compressed.predict)
 
 print("Digits: \(testSet.labels.count) held-out 8x8 images")
 print(String(format: "  float32 weights: accuracy %.2f%%, median latency %.2f µs, weights %d bytes",
@@ -54,3 +58,5 @@ print(String(format: "  int8 weights:    accuracy %.2f%%, median latency %.2f µ
     int8Accuracy * 100, int8Latency, int8.metadata.weightByteCount))
 print(String(format: "  full int8:       accuracy %.2f%%, median latency %.2f µs, weights %d bytes",
     fullInt8Accuracy * 100, fullInt8Latency, fullInt8.metadata.weightByteCount))
+print(String(format: "  pruned + shared: accuracy %.2f%%, median latency %.2f µs, weights %d bytes",
+    compressedAccuracy * 100, compressedLatency, compressed.metadata.weightByteCount))
