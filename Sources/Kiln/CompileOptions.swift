@@ -114,12 +114,15 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         }
     }
 
-    /// Whether pruning thresholds are chosen per layer or across all layers.
+    /// Whether pruning thresholds are chosen per layer, per output unit or across all layers.
     public enum PruningScope: String, Hashable, Sendable, Codable {
         /// Each layer reaches the target sparsity.
         case perLayer
         /// One magnitude threshold across every layer's weights.
         case global
+        /// Each output unit of each layer keeps the same share (unstructured pruning; Wanda's
+        /// grouping), which the gathering sparse kernels store without padding.
+        case perUnit
     }
 
     /// Which weights pruning removes together.

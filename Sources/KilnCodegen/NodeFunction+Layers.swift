@@ -141,6 +141,35 @@ extension NodeFunction {
         kernel.emit(input: pointers[0], output: output)
     }
 
+    /// A float fully-connected layer of a few rows over an unstructured sparse filter: slices of
+    /// units gathering their inputs.
+    func emitSparseGEMV(lanes: Int) throws {
+        guard let filterData = graph.constantData(node.inputs[1]), let nonzeros = SlicedNonzeros(filterData) else {
+            throw CodegenError("internal error: layer '\(node.name)' has no sparse float filter")
+        }
+        func int32s(_ name: String, _ values: [Int32]) -> IRValue {
+            ir.addConstantBytes(name: "\(name).\(node.name)", bytes: TensorData(int32: values, shape: [values.count]).bytes, alignment: 64)
+        }
+        let positions =
+            nonzeros.hasShortPositions
+            ? ir.addConstantBytes(
+                name: "positions.\(node.name)",
+                bytes: nonzeros.positions.flatMap { withUnsafeBytes(of: UInt16(truncatingIfNeeded: $0).littleEndian, Array.init) },
+                alignment: 64)
+            : int32s("positions", nonzeros.positions)
+        let layer = gemmShape
+        SparseGEMVKernel(
+            emitter: emitter, epilogue: try withResidualAdd(try epilogue(activation: node.op.fusedActivation, filterScales: nil)),
+            rows: layer.rows, depth: layer.depth, units: layer.units, lanes: lanes,
+            sliceStarts: int32s("slices", nonzeros.sliceStarts), counts: int32s("counts", nonzeros.counts),
+            positions: positions,
+            values: ir.addConstantBytes(
+                name: "weights.\(node.name)", bytes: TensorData(nonzeros.values, shape: [nonzeros.values.count]).bytes,
+                alignment: 64),
+            hasShortPositions: nonzeros.hasShortPositions
+        ).emit(input: pointers[0], output: output)
+    }
+
     /// The input's zero point folded into each output channel's starting sum,
     /// `Σ (x − zx)·w + b = Σ x·w + (b − zx·Σw)`, from each channel's `Σw`: the starting sums and
     /// the epilogue without its bias. `nil` for a float epilogue.

@@ -71,6 +71,8 @@ struct NodeFunction {
             return kernel.emit(input: pointers[0], output: output)
         case .sparseGEMM(let rowsPerBlock):
             return try emitBlockSparseGEMM(rowsPerBlock: rowsPerBlock)
+        case .sparseGEMV(let lanes):
+            return try emitSparseGEMV(lanes: lanes)
         case .gemmPairwise(let rowsPerBlock, let multiply, let lanes):
             let layer = gemmShape
             let dot = try dotProduct(activation: node.op.fusedActivation, pairwise: (multiply, lanes, taps: 1))

@@ -205,8 +205,14 @@ public struct Compiler: Sendable {
             case .blocks: .blocks
             case .nOfM(let n, let m): .nOfM(n: n, m: m)
             }
+        let passScope: PruneWeightsPass.Scope =
+            switch scope {
+            case .perLayer: .perLayer
+            case .global: .global
+            case .perUnit: .perUnit
+            }
         return PruneWeightsPass.Configuration(
-            sparsity: pruning.sparsity ?? 0, isGlobal: scope == .global, pattern: pattern, calibration: calibration)
+            sparsity: pruning.sparsity ?? 0, scope: passScope, pattern: pattern, calibration: calibration)
     }
 
     /// The pass configuration for `options`, with `graph`'s calibration samples loaded.

@@ -25,12 +25,23 @@ public struct PruneWeightsPass: Pass {
         case nOfM(n: Int, m: Int)
     }
 
+    /// Which weights reach the sparsity together.
+    public enum Scope: Hashable, Sendable {
+        /// Each layer.
+        case perLayer
+        /// All layers, with one threshold: layers of small weights lose more.
+        case global
+        /// Each output unit of each layer (unstructured pruning; Wanda's grouping): every unit
+        /// keeps as many weights, which the gathering sparse kernel stores without padding.
+        case perUnit
+    }
+
     /// The target sparsity and how weights are chosen.
     public struct Configuration: Hashable, Sendable {
         /// The fraction of weights to zero, 0…1 (ignored by ``Pattern/nOfM(n:m:)``).
         public var sparsity: Double
-        /// Whether each layer reaches `sparsity` or one threshold spans all layers.
-        public var isGlobal: Bool
+        /// Which weights reach `sparsity` together.
+        public var scope: Scope
         /// Which weights go together.
         public var pattern: Pattern
         /// Samples (one tensor per graph input) whose activations weigh each weight's magnitude
@@ -39,10 +50,10 @@ public struct PruneWeightsPass: Pass {
 
         /// Creates a configuration.
         public init(
-            sparsity: Double, isGlobal: Bool = false, pattern: Pattern = .unstructured, calibration: [[TensorData]]? = nil
+            sparsity: Double, scope: Scope = .perLayer, pattern: Pattern = .unstructured, calibration: [[TensorData]]? = nil
         ) {
             self.sparsity = sparsity
-            self.isGlobal = isGlobal
+            self.scope = scope
             self.pattern = pattern
             self.calibration = calibration
         }
@@ -118,8 +129,15 @@ public struct PruneWeightsPass: Pass {
         var pruned: [Group] = []
         if case .nOfM = configuration.pattern {
             pruned = groups.flatMap { $0 }
-        } else if configuration.isGlobal {
+        } else if configuration.scope == .global {
             pruned = Self.leastImportant(groups.flatMap { $0 }, sparsity: configuration.sparsity)
+        } else if configuration.scope == .perUnit, configuration.pattern == .unstructured {
+            for (number, layer) in groups.enumerated() {
+                let depth = max(values[number].count / max(graph.type(of: filters[number].filter).shape[0], 1), 1)
+                for unit in Dictionary(grouping: layer, by: { $0.first / depth }).values {
+                    pruned += Self.leastImportant(unit, sparsity: configuration.sparsity)
+                }
+            }
         } else {
             for layer in groups { pruned += Self.leastImportant(layer, sparsity: configuration.sparsity) }
         }

@@ -12,7 +12,10 @@ struct CompressionFlags: ParsableArguments {
     )
     var pruneMethod: String = "magnitude"
 
-    @Option(help: "Whether --prune's fraction holds per layer ('layer') or for all weights together ('global').")
+    @Option(
+        help:
+            "Whether --prune's fraction holds per layer ('layer'), for all weights together ('global'), or per output unit ('unit': every unit keeps as many; the gathering sparse kernels store no padding)."
+    )
     var pruneScope: String = "layer"
 
     @Option(
@@ -48,8 +51,8 @@ struct CompressionFlags: ParsableArguments {
         if let shareWeights, !(2...256).contains(shareWeights) {
             throw ValidationError("--share-weights must be from 2 to 256, got \(shareWeights)")
         }
-        guard ["layer", "global"].contains(pruneScope) else {
-            throw ValidationError("--prune-scope must be 'layer' or 'global', got '\(pruneScope)'")
+        guard ["layer", "global", "unit"].contains(pruneScope) else {
+            throw ValidationError("--prune-scope must be 'layer', 'global' or 'unit', got '\(pruneScope)'")
         }
     }
 
@@ -70,7 +73,7 @@ struct CompressionFlags: ParsableArguments {
         var sparsity = prune
         if case .nOfM(let n, let m) = pattern { sparsity = 1 - Double(n) / Double(m) }
         guard let sparsity else { return nil }
-        let scope: CompileOptions.PruningScope = pruneScope == "global" ? .global : .perLayer
+        let scope: CompileOptions.PruningScope = pruneScope == "global" ? .global : pruneScope == "unit" ? .perUnit : .perLayer
         guard let calibration else {
             if needsCalibration { throw ValidationError("--prune-method wanda needs --calibration FILE.npy") }
             return .magnitude(sparsity: sparsity, scope: scope, pattern: pattern)

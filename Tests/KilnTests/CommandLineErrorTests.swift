@@ -109,7 +109,7 @@ import Testing
         (["--prune", "0.5", "--prune-method", "5:4"], "--prune-method must be magnitude, block, wanda or N:M"),
         (["--prune", "0.5", "--prune-method", "wanda"], "--prune-method wanda needs --calibration FILE.npy"),
         (["--prune-method", "block"], "--prune-method and --prune-scope need --prune FRACTION"),
-        (["--prune", "0.5", "--prune-scope", "model"], "--prune-scope must be 'layer' or 'global', got 'model'"),
+        (["--prune", "0.5", "--prune-scope", "model"], "--prune-scope must be 'layer', 'global' or 'unit', got 'model'"),
         (["--share-weights", "300"], "--share-weights must be from 2 to 256, got 300"),
     ])
     func badPruningFlagsAreNamed(_ flags: [String], _ message: String) throws {

@@ -23,7 +23,7 @@ import Testing
     @Test(arguments: [false, true])
     func magnitudeZeroesExactlyTheSmallest(global: Bool) throws {
         var graph = PassTests().resolved(try TinyCNN.graph())
-        try PruneWeightsPass(.init(sparsity: 0.5, isGlobal: global)).run(on: &graph)
+        try PruneWeightsPass(.init(sparsity: 0.5, scope: global ? .global : .perLayer)).run(on: &graph)
         let filters = graph.nodes.filter { $0.op.kindName == "fully_connected" || $0.op.kindName == "conv2d" }
             .map { graph.constantData($0.inputs[1])!.floats() }
         let all = filters.flatMap { $0 }
@@ -34,6 +34,21 @@ import Testing
                 let survivors = filter.filter { $0 != 0 }.map(abs)
                 #expect(survivors.min()! >= filter.map(abs).sorted()[filter.count / 2 - 1])
             }
+        }
+    }
+
+    /// Per unit, every output unit loses the same number of weights, its own smallest.
+    @Test func perUnitPrunesEveryUnitAlike() throws {
+        let (units, depth) = (6, 20)
+        var graph = try layer(units: units, depth: depth, scrambled)
+        let original = filter(graph)
+        try PruneWeightsPass(.init(sparsity: 0.75, scope: .perUnit)).run(on: &graph)
+        let pruned = filter(graph)
+        for unit in 0..<units {
+            let row = (unit * depth)..<((unit + 1) * depth)
+            #expect(row.filter { pruned[$0] == 0 }.count == 15)
+            let largestPruned = row.filter { pruned[$0] == 0 }.map { abs(original[$0]) }.max() ?? 0
+            #expect(row.filter { pruned[$0] != 0 }.allSatisfy { abs(original[$0]) >= largestPruned })
         }
     }
 

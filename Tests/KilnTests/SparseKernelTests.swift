@@ -17,8 +17,10 @@ import Testing
         var units: Int
         var sparsity = 0.75
         var isPointwise = false
+        /// Pruned in blocks of 16 units, or any weights, as many in every unit (the gathering kernel's case).
+        var inBlocks = true
         var testDescription: String {
-            "\(isPointwise ? "1x1 conv" : "fc") \(rows)x\(depth)→\(units) at \(Int(sparsity * 100)) %"
+            "\(isPointwise ? "1x1 conv" : "fc") \(rows)x\(depth)→\(units) at \(Int(sparsity * 100)) %\(inBlocks ? " in blocks" : "")"
         }
 
         /// The single-layer graph, with a fused ReLU and a bias.
@@ -36,7 +38,9 @@ import Testing
         /// `base` with this case's block pruning.
         func options(_ base: CompileOptions) -> CompileOptions {
             var options = base
-            options.pruning = .magnitude(sparsity: sparsity, pattern: .blocks)
+            options.pruning =
+                inBlocks
+                ? .magnitude(sparsity: sparsity, pattern: .blocks) : .magnitude(sparsity: sparsity, scope: .perUnit)
             return options
         }
     }
@@ -48,6 +52,10 @@ import Testing
         Case(rows: 13, depth: 40, units: 48, sparsity: 0.5), Case(rows: 25, depth: 9, units: 17, sparsity: 0.9),
         Case(rows: 2, depth: 8, units: 16, sparsity: 1), Case(rows: 30, depth: 32, units: 80, isPointwise: true),
         Case(rows: 7, depth: 63, units: 65, sparsity: 0.8, isPointwise: true),
+        // Unstructured: one unit with no nonzero, units whose nonzeros end mid-vector, a few rows.
+        Case(rows: 1, depth: 640, units: 128, sparsity: 0.9, inBlocks: false),
+        Case(rows: 3, depth: 640, units: 40, sparsity: 0.95, inBlocks: false),
+        Case(rows: 2, depth: 300, units: 7, sparsity: 0.95, inBlocks: false),
     ]
 
     /// Compiles `c` for `options`' target and checks it against the reference.
@@ -58,7 +66,7 @@ import Testing
     @Test(arguments: cases)
     func matchesReference(_ c: Case) throws { try Self.check(c) }
 
-    @Test(arguments: cases)
+    @Test(arguments: cases.filter(\.inBlocks))
     func planChoosesTheSparseKernelOnEveryLevel(_ c: Case) throws {
         let optimized = try Compiler().optimize(try c.graph(), options: c.options(.thisMachine))
         for isa in ISALevel.allCases {
@@ -68,6 +76,23 @@ import Testing
                 continue
             }
             #expect(choice.name.hasPrefix("f32_spgemm_\(isa.rawValue)_"))
+        }
+    }
+
+    /// Unstructured sparse layers of a few rows gather their inputs on levels with a gather
+    /// instruction (AVX2, AVX-512) and keep the dense kernel elsewhere.
+    @Test(arguments: cases.filter { !$0.inBlocks })
+    func planGathersWhereTheLevelCan(_ c: Case) throws {
+        let optimized = try Compiler().optimize(try c.graph(), options: c.options(.thisMachine))
+        for isa in ISALevel.allCases {
+            let choice = KernelPlan(graph: optimized, isa: isa).choices[0]
+            switch isa {
+            case .avx512vnni, .avx512, .avx2:
+                #expect(choice.kernel == .sparseGEMV(lanes: isa.laneWidth), "\(isa): \(choice.name)")
+                #expect(choice.name == "f32_spmv_\(isa.rawValue)_1x\(isa.laneWidth)")
+            case .sse41, .neon, .neonDotProd:
+                if case .sparseGEMV = choice.kernel { Issue.record("\(isa) has no gather: \(choice.name)") }
+            }
         }
     }
 

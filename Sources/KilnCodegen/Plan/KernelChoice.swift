@@ -13,6 +13,9 @@ public struct KernelChoice: Sendable, Hashable {
         /// output channels, each multiplying only the reduction positions where the block has a
         /// nonzero weight (``BlockSparsity``), listed at build time.
         case sparseGEMM(rowsPerBlock: Int)
+        /// A float matrix-vector product (a few rows) over an unstructured sparse filter: slices of 16
+        /// units, each step gathering one input per unit into vectors of `lanes` (``SlicedNonzeros``).
+        case sparseGEMV(lanes: Int)
         /// An int8 ``gemm(rowsPerBlock:)`` on x86 without `vpdpbusd`: the reduction in pairs, each
         /// multiplied with `multiply` into vectors of `lanes` i32.
         case gemmPairwise(rowsPerBlock: Int, multiply: PairwiseMultiply, lanes: Int)

@@ -112,6 +112,10 @@ public struct KernelPlan: Sendable {
             {
                 split = .init(units: units, granularity: tile, axis: .outputChannels)
             }
+        case .sparseGEMV:
+            let units = max(filter[0], 1)
+            split = .init(units: units, granularity: PackedFilter.blockColumns, axis: .outputChannels)
+            macsPerOutput = filter.elementCount / units
         case .conv, .convVNNI, .convPairwise:
             guard output.rank == 4 else { return nil }
             split = .init(units: output[1], granularity: 1)
@@ -167,12 +171,23 @@ public struct KernelPlan: Sendable {
     /// enough to win.
     public static let sparseDensity = 0.7
 
+    /// The largest share of stored elements (nonzeros and their padding, ``SlicedNonzeros/fill``)
+    /// over all weights for which a few-row float layer gathers its inputs
+    /// (``KernelChoice/Kernel/sparseGEMV(lanes:)``): a gather costs several loads' time, so it must
+    /// replace several times as many dense weight loads (measured on the autoencoder's layers on
+    /// Zen 4: 0.77× dense at a fill of 0.10, 1.2× at 0.20).
+    public static let gatherDensity = 0.1
+
+    /// The most rows a gathering layer has: each row gathers again.
+    public static let gatherRows = 4
+
     /// The largest stack buffer, in bytes, into which a convolution or matrix product stages the input a block reads.
     static let stagingLimit = 32 * 1024
 
 
     /// Bytes the artifact stores for node `index`'s filter under its kernel: a block-sparse
-    /// filter's kept weights with their positions and block starts, a shared-weights filter's
+    /// filter's kept weights with their positions and block starts, an unstructured sparse one's
+    /// nonzeros with their positions and unit starts, a shared-weights filter's
     /// 4-bit indices and codebook, else the filter as stored (with per-channel scales); 0 for a
     /// node without a constant filter.
     public func filterByteCount(ofNode index: Int, in graph: Graph) -> Int {
@@ -184,6 +199,11 @@ public struct KernelPlan: Sendable {
             return sparsity.storedByteCount(channels: filter.shape[0])
         }
         let type = graph.type(of: node.inputs[1])
+        if case .sparseGEMV = choices[index].kernel, let filter = graph.constantData(node.inputs[1]),
+            let nonzeros = SlicedNonzeros(filter)
+        {
+            return nonzeros.storedByteCount
+        }
         if choices[index].sharesWeights {
             let units = max(type.shape[0], 1)
             return WeightCodebook.storedByteCount(channels: units, depth: type.elementCount / units)
@@ -223,7 +243,7 @@ private struct Chooser {
     /// The codebook of a float layer's filter of at most 16 distinct values, when its kernel
     /// would decode one: not for int8 layers, nor for block-sparse ones (``sparsity``).
     var codebook: WeightCodebook? {
-        guard !isQuantized, sparsity == nil, node.inputs.count > 1, let filter = graph.constantData(node.inputs[1]) else {
+        guard !isQuantized, sparsity == nil, nonzeros == nil, node.inputs.count > 1, let filter = graph.constantData(node.inputs[1]) else {
             return nil
         }
         switch node.op {
@@ -243,6 +263,37 @@ private struct Chooser {
         case .conv2D(let attributes):
             return attributes.isPointwise(input: shapes[0], filter: shapes[1], output: resultType.shape) ? sparsity : nil
         default: return nil
+        }
+    }
+
+    /// The nonzeros of a float fully-connected layer of a few rows whose filter is so sparse that
+    /// gathering each unit's inputs may win (``KernelPlan/gatherDensity``), on levels that gather.
+    var nonzeros: SlicedNonzeros? {
+        guard !isQuantized, case .fullyConnected = node.op, gatherLanes != nil,
+            resultType.elementCount / max(shapes[1][0], 1) <= KernelPlan.gatherRows,
+            let filter = graph.constantData(node.inputs[1]), let nonzeros = SlicedNonzeros(filter),
+            nonzeros.fill <= KernelPlan.gatherDensity
+        else { return nil }
+        return nonzeros
+    }
+
+    /// Vector operations per row of the gathering kernel: a gather of a vector of stored
+    /// elements (nonzeros and padding) counts as six.
+    private func gatherCost(_ nonzeros: SlicedNonzeros, lanes: Int) -> Int {
+        6 * (nonzeros.values.count + lanes - 1) / lanes
+    }
+
+    /// Vector multiply-adds per row of the block-sparse kernel: each kept step of a block is one
+    /// per vector of the block.
+    private func blockCost(_ sparsity: BlockSparsity) -> Int {
+        sparsity.steps.reduce(0) { $0 + $1.count } * max(1, PackedFilter.blockColumns / isa.laneWidth)
+    }
+
+    /// Lanes of one gather where the level has a gather instruction (AVX2, AVX-512).
+    var gatherLanes: Int? {
+        switch isa {
+        case .avx512vnni, .avx512, .avx2: isa.laneWidth
+        case .sse41, .neon, .neonDotProd: nil
         }
     }
 
@@ -311,6 +362,9 @@ private struct Chooser {
             return KernelChoice(
                 kernel: .gemmPairwise(rowsPerBlock: rows, multiply: multiply, lanes: lanes),
                 name: name("gemm", tile: "\(rows)x\(tileColumns(units: units, lanes: lanes))c2"))
+        }
+        if let lanes = gatherLanes, let nonzeros, sparsity.map({ gatherCost(nonzeros, lanes: lanes) < blockCost($0) }) ?? true {
+            return KernelChoice(kernel: .sparseGEMV(lanes: lanes), name: name("spmv", tile: "1x\(lanes)"))
         }
         if sparsity != nil {
             let rows = pixelsPerBlock(vectors: max(1, PackedFilter.blockColumns / isa.laneWidth))
