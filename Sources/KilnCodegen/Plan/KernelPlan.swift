@@ -226,6 +226,22 @@ private struct Chooser {
     let graph: Graph
     let node: Node
     let isa: ISALevel
+    /// The float filter's block sparsity, when the block-sparse kernel may win; found once.
+    private(set) var sparsity: BlockSparsity?
+    /// The float filter's sliced nonzeros, when gathering may win; found once.
+    private(set) var nonzeros: SlicedNonzeros?
+    /// The float filter's codebook, when its kernel decodes one; found once.
+    private(set) var codebook: WeightCodebook?
+
+    /// The chooser for `node`, with what its filter's values allow (each filter scanned once).
+    init(graph: Graph, node: Node, isa: ISALevel) {
+        self.graph = graph
+        self.node = node
+        self.isa = isa
+        sparsity = blockSparsity()
+        nonzeros = slicedNonzeros()
+        codebook = sparsity == nil && nonzeros == nil ? weightCodebook() : nil
+    }
 
     var shapes: [Shape] { node.inputs.map { graph.type(of: $0).shape } }
     var resultType: TensorType { graph.type(of: node.outputs[0]) }
@@ -242,8 +258,8 @@ private struct Chooser {
 
     /// The codebook of a float layer's filter of at most 16 distinct values, when its kernel
     /// would decode one: not for int8 layers, nor for block-sparse ones (``sparsity``).
-    var codebook: WeightCodebook? {
-        guard !isQuantized, sparsity == nil, nonzeros == nil, node.inputs.count > 1, let filter = graph.constantData(node.inputs[1]) else {
+    private func weightCodebook() -> WeightCodebook? {
+        guard !isQuantized, node.inputs.count > 1, let filter = graph.constantData(node.inputs[1]) else {
             return nil
         }
         switch node.op {
@@ -254,7 +270,7 @@ private struct Chooser {
 
     /// The block sparsity of a float fully-connected or pointwise layer's filter when few enough
     /// of its steps are kept for the block-sparse kernel to win (``KernelPlan/sparseDensity``).
-    var sparsity: BlockSparsity? {
+    private func blockSparsity() -> BlockSparsity? {
         guard !isQuantized, node.inputs.count > 1, let filter = graph.constantData(node.inputs[1]),
             let sparsity = BlockSparsity(filter), sparsity.density <= KernelPlan.sparseDensity
         else { return nil }
@@ -268,7 +284,7 @@ private struct Chooser {
 
     /// The nonzeros of a float fully-connected layer of a few rows whose filter is so sparse that
     /// gathering each unit's inputs may win (``KernelPlan/gatherDensity``), on levels that gather.
-    var nonzeros: SlicedNonzeros? {
+    private func slicedNonzeros() -> SlicedNonzeros? {
         guard !isQuantized, case .fullyConnected = node.op, gatherLanes != nil,
             resultType.elementCount / max(shapes[1][0], 1) <= KernelPlan.gatherRows,
             let filter = graph.constantData(node.inputs[1]), let nonzeros = SlicedNonzeros(filter),
