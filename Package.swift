@@ -34,11 +34,14 @@ let package = Package(
         .target(name: "KilnCodegen", dependencies: ["KilnIR"]),
         // Loads compiled artifacts and runs them, and writes files safely; no compiler, no LLVM.
         .target(name: "KilnRuntime"),
+        // Build-time side of the delegates: placement, partitions and the OpenCL delegate's kernels.
+        .target(name: "KilnDelegates", dependencies: ["KilnIR", "KilnRuntime"]),
         // The driver: trace or import, passes, codegen, link, artifact.
         .target(
             name: "KilnCompiler",
             dependencies: [
-                "Kiln", "KilnIR", "KilnImport", "KilnPasses", "KilnReference", "KilnCodegen", "KilnRuntime",
+                "Kiln", "KilnIR", "KilnImport", "KilnPasses", "KilnReference", "KilnCodegen", "KilnDelegates",
+                "KilnRuntime",
             ]),
         // Command-line front end.
         .executableTarget(

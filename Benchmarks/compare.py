@@ -27,6 +27,13 @@ Usage:
   python compare.py KILN_EXECUTABLE MODELS_DIR [RUNS] [INPUTS_DIR]
   python compare.py KILN_EXECUTABLE MODELS_DIR [MODELS_DIR ...] [--runs N] [--inputs DIR]
   python compare.py --gemm KILN_EXECUTABLE [GEMM_DIR] [--runs N]
+  python compare.py --delegate KILN_EXECUTABLE MODELS_DIR [MODELS_DIR ...] [--runs N]
+
+--delegate: the OpenCL delegate column. Each model compiled with `--delegate
+opencl` is timed by `kiln bench` (in process, no Python) on the CPU alone and
+on the OpenCL delegate in one run, with the largest difference between the two
+outputs (`kiln run`). On PoCL (OpenCL on this machine's CPU) the column
+measures the delegate's overhead, not a GPU's speed.
 
 --gemm: single-thread matrix multiply C[M,N] = A[M,K] B[K,N], square sizes:
 Kiln's float32 and int8 kernels (GEMM_DIR, default Benchmarks/Models/gemm,
@@ -181,12 +188,14 @@ def largest_difference(a, b):
 
 def parse_arguments(argv):
     """KILN [DIR ...] [RUNS [INPUTS_DIR]] with --runs N, --inputs DIR, --gemm anywhere."""
-    options = {"runs": None, "inputs": [], "gemm": False}
+    options = {"runs": None, "inputs": [], "gemm": False, "delegate": False}
     positional = []
     arguments = iter(argv)
     for argument in arguments:
         if argument == "--gemm":
             options["gemm"] = True
+        elif argument == "--delegate":
+            options["delegate"] = True
         elif argument == "--runs":
             options["runs"] = int(next(arguments))
         elif argument == "--inputs":
@@ -336,6 +345,70 @@ def compare_models(kiln_tool, folders, runs, inputs_folders):
 
 
 # --------------------------------------------------------------------------
+# The OpenCL delegate
+# --------------------------------------------------------------------------
+
+def kiln_bench_median(kiln_tool, artifact, processor, runs):
+    """`kiln bench`'s median µs for the artifact on `processor` ('cpu' or 'opencl'), one thread."""
+    result = subprocess.run(
+        [kiln_tool, "bench", artifact, "--delegate", processor, "--threads", "1", "--runs", str(runs),
+         "--warmup", str(max(runs // 10, 2))], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError((result.stderr or result.stdout).strip().splitlines()[-1][:160])
+    return float(result.stdout.split("median ")[1].split(" ")[0])
+
+
+def kiln_run_output(kiln_tool, artifact, processor, inputs, directory):
+    """The artifact's outputs for every entry of `inputs` on `processor`."""
+    output = os.path.join(directory, f"out-{processor}.npy")
+    result = subprocess.run(
+        [kiln_tool, "run", artifact, "--delegate", processor, "--inputs", inputs, "--outputs", output],
+        capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError((result.stderr or result.stdout).strip().splitlines()[-1][:160])
+    return np.load(output)
+
+
+def compare_delegate(kiln_tool, folders, runs, inputs_folders):
+    header = ["model", "layers on opencl", "CPU µs", "OpenCL µs", "OpenCL/CPU", "max abs diff OpenCL vs CPU"]
+    rows, notes = [], []
+    with tempfile.TemporaryDirectory() as directory:
+        for number, (name, folder, tflite, onnx) in enumerate(find_models(folders)):
+            inputs = model_inputs(name, folder, folders, inputs_folders)
+            if inputs is None:
+                continue
+            work = os.path.join(directory, str(number))
+            try:
+                os.makedirs(work)
+                compiled = subprocess.run(
+                    [kiln_tool, "compile", tflite or onnx, "-o", work, "--delegate", "opencl", "--target", "host"],
+                    capture_output=True, text=True)
+                if compiled.returncode != 0:
+                    raise RuntimeError(compiled.stderr.strip().splitlines()[-1][:160])
+                placed = compiled.stdout.split("opencl: ")[1].split(" layers")[0] if "opencl: " in compiled.stdout else "0"
+                artifact = os.path.join(work, os.path.splitext(os.path.basename(tflite or onnx))[0] + ".kiln")
+                sample = os.path.join(work, "sample.npy")
+                first = np.load(inputs)[:1]
+                if first.ndim == 4 and tflite is None:
+                    first = first.transpose(0, 2, 3, 1)  # an ONNX NCHW image, imported as NHWC
+                np.save(sample, np.ascontiguousarray(first))
+                difference = largest_difference(
+                    kiln_run_output(kiln_tool, artifact, "opencl", sample, work),
+                    kiln_run_output(kiln_tool, artifact, "cpu", sample, work))
+                cpu = kiln_bench_median(kiln_tool, artifact, "cpu", runs)
+                opencl = kiln_bench_median(kiln_tool, artifact, "opencl", runs)
+                rows.append([name, placed, format_time(cpu), format_time(opencl), format_ratio(opencl, cpu),
+                             format_difference(difference)])
+            except Exception as error:  # noqa: BLE001 (reported under the table)
+                notes.append(f"{name}: {str(error).strip()}")
+            print(f"  measured {name} on the delegate ({runs} runs each)", file=sys.stderr, flush=True)
+    print()
+    print_table(header, rows, ["<", ">", ">", ">", ">", ">"])
+    for note in notes:
+        print(note)
+
+
+# --------------------------------------------------------------------------
 # GEMM
 # --------------------------------------------------------------------------
 
@@ -401,6 +474,9 @@ def main():
         return
     if not folders:
         sys.exit(__doc__)
+    if options["delegate"]:
+        compare_delegate(kiln_tool, folders, options["runs"] or 50, options["inputs"])
+        return
     compare_models(kiln_tool, folders, options["runs"] or 2000, options["inputs"])
 
 

@@ -19,5 +19,13 @@ if ! command -v chromium >/dev/null 2>&1; then
     { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null; } ||
         echo "test: could not install chromium; the rendering check will be skipped" >&2
 fi
+# PoCL runs OpenCL on this machine's CPU, for the OpenCL delegate's tests.
+if ! ls /etc/OpenCL/vendors/*.icd >/dev/null 2>&1 || ! ldconfig -p | grep -q libOpenCL.so.1; then
+    echo "test: installing PoCL and the OpenCL ICD loader (for the OpenCL delegate tests)"
+    if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+        pocl-opencl-icd ocl-icd-libopencl1 >/dev/null; } ||
+        echo "test: could not install them; the OpenCL delegate suites will be skipped" >&2
+fi
 swift build --build-tests
 swift test --skip-build

@@ -177,6 +177,38 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         case kMeans(centroids: Int)
     }
 
+    /// An accelerator some of a model's layers may run on, with placement decided at build time.
+    ///
+    /// ```swift
+    /// CompileOptions(delegates: [.openCL(.required)])
+    /// ```
+    public struct Delegate: Hashable, Sendable, Codable {
+        /// The kinds of delegate Kiln generates code for.
+        public enum Kind: String, Hashable, Sendable, Codable {
+            /// OpenCL GPUs (and other OpenCL devices), the API LiteRT's GPU delegate uses on Android.
+            case openCL = "opencl"
+        }
+
+        /// What happens when the delegate cannot take a layer or cannot start.
+        public enum Requirement: String, Hashable, Sendable, Codable {
+            /// Layers it cannot take, and whole models where it cannot start, run on the CPU.
+            case preferred
+            /// Every layer must run on it: the build fails when one cannot, and loading fails
+            /// when the delegate cannot start.
+            case required
+        }
+
+        /// The kind of delegate.
+        public var kind: Kind
+        /// Whether falling back to the CPU is allowed.
+        public var requirement: Requirement
+
+        /// The OpenCL delegate, preferred (falling back to the CPU) or required.
+        public static func openCL(_ requirement: Requirement = .preferred) -> Delegate {
+            Delegate(kind: .openCL, requirement: requirement)
+        }
+    }
+
     /// The CPU the code is generated for.
     public var target: Target
     /// Quantization applied at build time.
@@ -185,20 +217,25 @@ public struct CompileOptions: Hashable, Sendable, Codable {
     public var pruning: Pruning
     /// Weight sharing applied at build time, after pruning.
     public var weightSharing: WeightSharing
+    /// Accelerators layers may run on; the artifact always holds CPU code for the whole model too.
+    public var delegates: [Delegate]
     /// Where the options were written, so a bad value is reported at the model's line;
     /// `nil` for options that no model file wrote (imported models, command-line flags).
     public var location: SourceLocation?
 
     /// Creates compile options; the defaults are ``Target/portable`` (every ISA level of the
-    /// build machine's architecture, the best chosen at load), float32, no pruning, no sharing.
+    /// build machine's architecture, the best chosen at load), float32, no pruning, no sharing,
+    /// no delegate.
     public init(
         target: Target = .portable, quantization: Quantization = .none, pruning: Pruning = .none,
-        weightSharing: WeightSharing = .none, file: String = #filePath, line: Int = #line, column: Int = #column
+        weightSharing: WeightSharing = .none, delegates: [Delegate] = [], file: String = #filePath, line: Int = #line,
+        column: Int = #column
     ) {
         self.target = target
         self.quantization = quantization
         self.pruning = pruning
         self.weightSharing = weightSharing
+        self.delegates = delegates
         self.location = SourceLocation(file: file, line: line, column: column)
     }
 
@@ -211,6 +248,9 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         }
         if case .nOfM(let n, let m)? = pruning.pattern, !(m >= 1 && (0...m).contains(n)) {
             problems.append(.error("N:M pruning needs 0 ≤ N ≤ M and M ≥ 1, got \(n):\(m)", at: location))
+        }
+        if Set(delegates.map(\.kind)).count < delegates.count {
+            problems.append(.error("each kind of delegate may be listed once", at: location))
         }
         if case .kMeans(let centroids) = weightSharing, !(2...256).contains(centroids) {
             problems.append(.error("weight sharing needs 2 to 256 centroids, got \(centroids)", at: location))
@@ -231,7 +271,7 @@ extension CompileOptions {
     /// Options are equal when they compile the same way, wherever they were written.
     public static func == (lhs: CompileOptions, rhs: CompileOptions) -> Bool {
         lhs.target == rhs.target && lhs.quantization == rhs.quantization && lhs.pruning == rhs.pruning
-            && lhs.weightSharing == rhs.weightSharing
+            && lhs.weightSharing == rhs.weightSharing && lhs.delegates == rhs.delegates
     }
 
     /// Hashes what `==` compares.
@@ -240,5 +280,6 @@ extension CompileOptions {
         hasher.combine(quantization)
         hasher.combine(pruning)
         hasher.combine(weightSharing)
+        hasher.combine(delegates)
     }
 }

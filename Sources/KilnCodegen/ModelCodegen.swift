@@ -22,12 +22,28 @@ public struct ModelCodegen {
     /// array ``layerCyclesSymbol(entryPoint:)`` (one `UInt64` per node, in node order).
     public var profilesLayers: Bool
 
+    /// Whether the module also exports ``nodesEntryPoint(_:)``, which runs a range of nodes: the
+    /// CPU pieces of a model whose other nodes run on a delegate.
+    public var emitsNodeRanges: Bool
+    /// Read-only bytes exported under a symbol of their own (a delegate's weights).
+    public var exportedData: [(symbol: String, bytes: [UInt8])]
+
     /// Creates a code generator for `target`.
-    public init(target: TargetMachine, entryPoint: String = "kiln_run", profilesLayers: Bool = false) {
+    public init(
+        target: TargetMachine, entryPoint: String = "kiln_run", profilesLayers: Bool = false, emitsNodeRanges: Bool = false,
+        exportedData: [(symbol: String, bytes: [UInt8])] = []
+    ) {
         self.target = target
         self.entryPoint = entryPoint
         self.profilesLayers = profilesLayers
+        self.emitsNodeRanges = emitsNodeRanges
+        self.exportedData = exportedData
     }
+
+    /// The exported symbol that runs nodes `begin..<end` of the graph:
+    /// `void NAME_nodes(void *arena, const void *const *inputs, void *const *outputs, int64_t begin, int64_t end)`;
+    /// outputs that no node writes are copied when `end` reaches the last node.
+    public static func nodesEntryPoint(_ entryPoint: String) -> String { entryPoint + "_nodes" }
 
     /// The symbol of a profiled model's per-node cycle counters.
     public static func layerCyclesSymbol(entryPoint: String) -> String { entryPoint + "_layer_cycles" }
@@ -171,12 +187,30 @@ public struct ModelCodegen {
         }
 
         /// Calls every node from `entry`; with `parallel` (the pool, `parallel_for` and a context
-        /// array of pointers), split layers go through `parallel_for`.
-        func emitCalls(in entry: IRValue, block: IRBlock, parallel: (pool: IRValue, run: IRValue, context: IRValue)?) throws {
-            for call in calls {
+        /// array of pointers), split layers go through `parallel_for`; with `range`, only the nodes
+        /// whose index lies in `begin..<end`, and the copies of outputs no node writes only when
+        /// `end` reaches the node count.
+        func emitCalls(
+            in entry: IRValue, block: IRBlock, parallel: (pool: IRValue, run: IRValue, context: IRValue)?,
+            range: (begin: IRValue, end: IRValue)? = nil
+        ) throws {
+            /// Branches around what `body` emits unless `condition` holds.
+            func guarded(by condition: IRValue?, _ name: String, _ body: () throws -> Void) rethrows {
+                guard let condition else { return try body() }
+                let run = ir.appendBlock("run_\(name)", to: entry)
+                let next = ir.appendBlock("after_\(name)", to: entry)
+                ir.conditionalBranch(condition, then: run, else: next)
+                ir.position(at: run)
+                try body()
+                ir.branch(to: next)
+                ir.position(at: next)
+            }
+            func emitCall(_ call: NodeCall) throws {
                 var arguments: [IRValue] = []
                 for value in call.values { arguments.append(try pointer(to: value, in: entry)) }
-                let start = profile.map { ir.call($0.clock.function, type: $0.clock.type, []) }
+                // A range entry point is not profiled: only the whole-model entry counts cycles.
+                let counting = range == nil ? profile : nil
+                let start = counting.map { ir.call($0.clock.function, type: $0.clock.type, []) }
                 if let split = call.split, let parallel {
                     for (position, argument) in arguments.enumerated() {
                         ir.store(argument, to: ir.gep(bytePointer, parallel.context, [ir.constant(position, ir.i64)]), alignment: 8)
@@ -192,26 +226,35 @@ public struct ModelCodegen {
                 } else {
                     ir.call(call.function, type: call.type, arguments)
                 }
-                if let profile, let start {
-                    let elapsed = ir.sub(ir.call(profile.clock.function, type: profile.clock.type, []), start)
-                    let counter = ir.gep(ir.i64, profile.counters, [ir.constant(call.index, ir.i64)])
+                if let counting, let start {
+                    let elapsed = ir.sub(ir.call(counting.clock.function, type: counting.clock.type, []), start)
+                    let counter = ir.gep(ir.i64, counting.counters, [ir.constant(call.index, ir.i64)])
                     ir.store(ir.add(ir.load(ir.i64, from: counter, alignment: 8), elapsed), to: counter, alignment: 8)
                 }
             }
             // Outputs that no node writes (an input or constant returned directly) are
             // copied byte for byte, whatever their element type.
-            let produced = Set(graph.nodes.flatMap(\.outputs))
-            for (index, output) in graph.outputs.enumerated() where !produced.contains(output) {
-                let emitter = KernelEmitter(ir: ir, laneWidth: target.isaLevel.laneWidth, entryBlock: block)
-                // A constant is copied from its bytes as stored: the kernels' global may be widened to f32.
-                let source =
-                    graph.isConstant(output)
-                    ? ir.bitcast(try emitted.storedBytes(for: output, in: graph, ir: ir), to: bytePointer)
-                    : try pointer(to: output, in: entry)
-                LayoutKernels(emitter: emitter, elementType: ir.i8).emitCopy(
-                    count: graph.type(of: output).byteCount, from: source, sourceBase: emitter.index(0),
-                    to: outputPointer(index, of: entry), destinationBase: emitter.index(0))
+            func copyUnproducedOutputs() throws {
+                let produced = Set(graph.nodes.flatMap(\.outputs))
+                for (index, output) in graph.outputs.enumerated() where !produced.contains(output) {
+                    let emitter = KernelEmitter(ir: ir, laneWidth: target.isaLevel.laneWidth, entryBlock: block)
+                    // A constant is copied from its bytes as stored: the kernels' global may be widened to f32.
+                    let source =
+                        graph.isConstant(output)
+                        ? ir.bitcast(try emitted.storedBytes(for: output, in: graph, ir: ir), to: bytePointer)
+                        : try pointer(to: output, in: entry)
+                    LayoutKernels(emitter: emitter, elementType: ir.i8).emitCopy(
+                        count: graph.type(of: output).byteCount, from: source, sourceBase: emitter.index(0),
+                        to: outputPointer(index, of: entry), destinationBase: emitter.index(0))
+                }
             }
+            for call in calls {
+                let position = ir.constant(call.index, ir.i64)
+                let inside = range.map { ir.and(ir.icmp(.sle, $0.begin, position), ir.icmp(.sgt, $0.end, position)) }
+                try guarded(by: inside, "\(call.index)") { try emitCall(call) }
+            }
+            let atEnd = range.map { ir.icmp(.sge, $0.end, ir.constant(graph.nodes.count, ir.i64)) }
+            try guarded(by: atEnd, "outputs") { try copyUnproducedOutputs() }
             ir.returnVoid()
         }
 
@@ -230,6 +273,19 @@ public struct ModelCodegen {
             let run = ir.bitcast(ir.parameter(parallelEntry, 4), to: ir.pointer(to: parallelForType))
             try emitCalls(
                 in: parallelEntry, block: parallelBody, parallel: (ir.parameter(parallelEntry, 3), run, context))
+        }
+        if emitsNodeRanges {
+            let nodesType = ir.functionType(returning: ir.void, parameters: [bytePointer, pointerArray, pointerArray, ir.i64, ir.i64])
+            let nodesEntry = ir.addFunction(name: Self.nodesEntryPoint(entryPoint), type: nodesType, linkage: .external)
+            configure(nodesEntry, ir: ir)
+            let nodesBody = ir.appendBlock("entry", to: nodesEntry)
+            ir.position(at: nodesBody)
+            try emitCalls(
+                in: nodesEntry, block: nodesBody, parallel: nil,
+                range: (ir.parameter(nodesEntry, 3), ir.parameter(nodesEntry, 4)))
+        }
+        for data in exportedData {
+            _ = ir.addConstantBytes(name: data.symbol, bytes: data.bytes, alignment: 64, exported: true)
         }
         if let exportedMetadata {
             // An accessor function rather than a data symbol: every language imports functions the same way.

@@ -92,11 +92,18 @@ extension Compiler {
         var metadata = Self.metadata(for: optimized, target: variants[0].machine).selecting(described[0])
         if described.count > 1 { metadata.variants = described }
         if profilesLayers { metadata.profiledLayers = optimized.nodes.map(\.name) }
+        let delegation = try Self.delegation(
+            for: optimized, options: options, levels: variants.map(\.machine.isaLevel), entryPoint: entryPoint)
+        metadata.delegatePlan = delegation?.plan
         // Each variant has its own LLVM context and target machine, so they compile side by side.
         let profilesLayers = profilesLayers
-        let objects = try ParallelMap.map(variants) { variant in
-            try ModelCodegen(target: variant.machine, entryPoint: variant.entryPoint, profilesLayers: profilesLayers)
-                .emitObject(for: optimized)
+        let objects = try ParallelMap.map(Array(variants.enumerated())) { position, variant in
+            // The delegate's weights are exported once, by the first variant's object.
+            let exported = position == 0 ? delegation.map { [(symbol: $0.symbol, bytes: $0.constants)] } ?? [] : []
+            return try ModelCodegen(
+                target: variant.machine, entryPoint: variant.entryPoint, profilesLayers: profilesLayers,
+                emitsNodeRanges: delegation != nil, exportedData: exported
+            ).emitObject(for: optimized)
         }
         return (metadata, objects)
     }
@@ -111,7 +118,7 @@ extension Compiler {
 
 extension CompileOptions {
     /// Choices made on the command line (`kiln compile --quantize`, `--prune`, `--share-weights`,
-    /// `--target`) that replace every model's own; `nil` keeps the model's.
+    /// `--target`, `--delegate`) that replace every model's own; `nil` keeps the model's.
     public struct Overrides: Sendable {
         /// Replaces the quantization.
         public var quantization: Quantization?
@@ -121,20 +128,25 @@ extension CompileOptions {
         public var weightSharing: WeightSharing?
         /// Replaces the target.
         public var target: Target?
+        /// Replaces the delegates (`kiln compile --delegate`).
+        public var delegates: [Delegate]?
 
         /// Creates overrides; the default replaces nothing.
         public init(
             quantization: Quantization? = nil, pruning: Pruning? = nil, weightSharing: WeightSharing? = nil,
-            target: Target? = nil
+            target: Target? = nil, delegates: [Delegate]? = nil
         ) {
             self.quantization = quantization
             self.pruning = pruning
             self.weightSharing = weightSharing
             self.target = target
+            self.delegates = delegates
         }
 
         /// Whether nothing is replaced.
-        public var isEmpty: Bool { quantization == nil && pruning == nil && weightSharing == nil && target == nil }
+        public var isEmpty: Bool {
+            quantization == nil && pruning == nil && weightSharing == nil && target == nil && delegates == nil
+        }
     }
 
     /// These options with `overrides` applied, and then located nowhere when anything was
@@ -145,6 +157,7 @@ extension CompileOptions {
         if let pruning = overrides.pruning { options.pruning = pruning }
         if let weightSharing = overrides.weightSharing { options.weightSharing = weightSharing }
         if let target = overrides.target { options.target = target }
+        if let delegates = overrides.delegates { options.delegates = delegates }
         if !overrides.isEmpty { options.location = nil }
         return options
     }

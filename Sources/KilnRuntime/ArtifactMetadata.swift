@@ -37,6 +37,9 @@ public struct ArtifactMetadata: Codable, Hashable, Sendable {
     /// first is also described by the fields above); `nil` for one level. A loaded
     /// `CompiledModel`'s metadata describes the variant it runs.
     public var variants: [CodeVariant]?
+    /// For a model compiled with a delegate, where each layer runs and the delegate's payload;
+    /// every variant then also exports `ENTRY_nodes`, which runs a range of layers on the CPU.
+    public var delegatePlan: DelegatePlan?
 
     /// The code for one ISA level in an artifact that holds several.
     public struct CodeVariant: Codable, Hashable, Sendable {

@@ -26,10 +26,10 @@ extension CompiledModel {
         for index in 0..<outputs.count {
             try check(.output, index, byteCount: outputs[index].count, address: outputs[index].baseAddress)
         }
-        exclusively {
+        try exclusively {
             for index in 0..<inputs.count { inputTable[index] = inputs[index].baseAddress }
             for index in 0..<outputs.count { outputTable[index] = outputs[index].baseAddress }
-            invoke()
+            try invoke()
         }
     }
 
@@ -40,10 +40,10 @@ extension CompiledModel {
         }
         try check(.input, 0, byteCount: input.count, address: input.baseAddress)
         try check(.output, 0, byteCount: output.count, address: output.baseAddress)
-        exclusively {
+        try exclusively {
             inputTable[0] = input.baseAddress
             outputTable[0] = output.baseAddress
-            invoke()
+            try invoke()
         }
     }
 
@@ -60,10 +60,13 @@ extension CompiledModel {
         try run(input: UnsafeRawBufferPointer(input), output: UnsafeMutableRawBufferPointer(output))
     }
 
-    /// Calls the generated code on the buffers already in the pointer tables (under ``exclusively(_:)``).
+    /// Calls the generated code on the buffers already in the pointer tables (under ``exclusively(_:)``);
+    /// a model running on a delegate goes through its schedule instead.
     @inline(__always)
-    func invoke() {
-        if let parallel {
+    func invoke() throws {
+        if let delegated {
+            try runSchedule(delegated)
+        } else if let parallel {
             parallel.entryPoint(
                 arena, UnsafePointer(inputTable), UnsafePointer(outputTable),
                 Unmanaged.passUnretained(parallel.pool).toOpaque(), Self.parallelFor)

@@ -58,6 +58,15 @@ public final class CompiledModel: @unchecked Sendable {
     /// `kilnParallelFor` as the pointer the generated code calls.
     nonisolated(unsafe) static let parallelFor = unsafeBitCast(kilnParallelFor, to: UnsafeMutableRawPointer.self)
 
+    /// The started delegate and the CPU code between its partitions; `nil` when the model runs on the CPU alone.
+    private(set) var delegated: Delegated?
+    /// Where each layer runs and, for layers on the CPU, why: the artifact's placement when its
+    /// delegate started, every layer on the CPU (with the delegate's error) when it did not, and
+    /// empty for a model compiled without a delegate, which runs wholly on the CPU.
+    public private(set) var placement: [LayerPlacement] = []
+    /// The name of the device the delegate runs on; `nil` when the model runs on the CPU alone.
+    public var delegateDevice: String? { delegated?.delegate.deviceName }
+
     /// The threads a run uses: the pool's, or 1 for a model without split layers or a pool.
     public var threadCount: Int { parallel?.pool.threadCount ?? 1 }
     /// Scratch memory for the generated code's intermediates, allocated once.
@@ -96,12 +105,16 @@ public final class CompiledModel: @unchecked Sendable {
     /// one `cpuFeatures` allows, by default this CPU's (``HostCPU/features``); ``metadata`` then
     /// describes that variant. Pass a smaller set to run a more portable variant,
     /// as a test of what another machine runs.
+    ///
+    /// A model compiled with a delegate (`CompileOptions(delegates:)`) runs its delegated layers there
+    /// when the delegate starts on this machine, and entirely on the CPU otherwise, unless the
+    /// artifact or `delegate` requires it; ``placement`` tells where each layer runs and why.
     public convenience init(
         contentsOf url: URL, model: String? = nil, threads: Int = ThreadPool.defaultThreadCount,
-        cpuFeatures: Set<String>? = HostCPU.features
+        cpuFeatures: Set<String>? = HostCPU.features, delegate: DelegateSelection = .automatic
     ) throws {
         try self.init(
-            contentsOf: url, model: model, cpuFeatures: cpuFeatures,
+            contentsOf: url, model: model, cpuFeatures: cpuFeatures, delegate: delegate,
             makePool: threads > 1 ? { ThreadPool(threads: threads) } : nil)
     }
 
@@ -109,14 +122,18 @@ public final class CompiledModel: @unchecked Sendable {
     /// layers on `pool`, which models may share (one runs on it at a time; a layer that finds it
     /// busy runs on its caller alone).
     public convenience init(
-        contentsOf url: URL, model: String? = nil, pool: ThreadPool?, cpuFeatures: Set<String>? = HostCPU.features
+        contentsOf url: URL, model: String? = nil, pool: ThreadPool?, cpuFeatures: Set<String>? = HostCPU.features,
+        delegate: DelegateSelection = .automatic
     ) throws {
-        try self.init(contentsOf: url, model: model, cpuFeatures: cpuFeatures, makePool: pool.map { pool in { pool } })
+        try self.init(
+            contentsOf: url, model: model, cpuFeatures: cpuFeatures, delegate: delegate,
+            makePool: pool.map { pool in { pool } })
     }
 
     /// Loads the artifact at `url`, calling `makePool` for a pool only if the model has split layers.
     private convenience init(
-        contentsOf url: URL, model name: String?, cpuFeatures: Set<String>?, makePool: (() -> ThreadPool)?
+        contentsOf url: URL, model name: String?, cpuFeatures: Set<String>?, delegate selection: DelegateSelection,
+        makePool: (() -> ThreadPool)?
     ) throws {
         guard url.isFileURL else {
             throw RuntimeError("cannot load '\(url)': compiled models must be local files")
@@ -159,11 +176,15 @@ public final class CompiledModel: @unchecked Sendable {
             }
             parallel = (unsafeBitCast(parallelAddress, to: ParallelEntryPoint.self), pool)
         }
+        let (delegated, placement) = try Self.startDelegate(
+            for: metadata, library: library, selection: selection, source: source)
         self.init(
             metadata: metadata, url: url, library: library, entryPoint: unsafeBitCast(address, to: EntryPoint.self),
             requirements: requirements)
         layerCycleCounters = counters
         self.parallel = parallel
+        self.delegated = delegated
+        self.placement = placement
     }
 
     /// Takes ownership of a loaded entry point and allocates the arena and pointer tables once.

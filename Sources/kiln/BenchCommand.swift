@@ -37,6 +37,8 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var compression: CompressionFlags
 
+    @OptionGroup var delegation: DelegateSelectionOption
+
     @Flag(help: "With --per-layer: show layer names in full (imported models' names are shortened).")
     var fullNames = false
 
@@ -58,7 +60,7 @@ struct BenchCommand: ParsableCommand {
             }
             model = try CompiledModel(
                 contentsOf: url, model: modelName, threads: threading.threads,
-                cpuFeatures: variant.cpuFeatures(artifact: url, model: modelName))
+                cpuFeatures: variant.cpuFeatures(artifact: url, model: modelName), delegate: delegation.selection)
         } else {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-bench-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
@@ -66,13 +68,14 @@ struct BenchCommand: ParsableCommand {
                 ModelSource(url: url), outputDirectory: directory,
                 overrides: .init(
                     pruning: try compression.pruning(calibration: nil), weightSharing: compression.weightSharing,
-                    target: targeting.compileTarget()))
+                    target: targeting.compileTarget(),
+                    delegates: delegation.processor == "opencl" ? [.openCL(.preferred)] : nil))
             guard let first = results.first else { throw ValidationError("\(path) defines no model") }
             if results.count > 1 { print("benchmarking '\(first.metadata.modelName)', the first of \(results.count) models") }
             compiled = first
             model = try CompiledModel(
                 contentsOf: first.artifact, threads: threading.threads,
-                cpuFeatures: variant.cpuFeatures(artifact: first.artifact, model: nil))
+                cpuFeatures: variant.cpuFeatures(artifact: first.artifact, model: nil), delegate: delegation.selection)
         }
         guard model.metadata.inputs.count == 1, model.metadata.outputs.count == 1 else {
             throw ValidationError("kiln bench supports models with one input and one output")
@@ -87,6 +90,7 @@ struct BenchCommand: ParsableCommand {
             String(
                 format: "%@: median %.2f µs (p10 %.2f, p90 %.2f) over %d runs%@", model.metadata.modelName, median, p10, p90,
                 runs, threadNote))
+        if let summary = placementSummary(model) { print("  \(summary)") }
         if perLayer, let compiled, let cycles = model.layerCycles() {
             let mean = samples.reduce(0, +) / Double(samples.count)
             print(

@@ -31,6 +31,8 @@ struct CompileCommand: ParsableCommand {
 
     @OptionGroup var targeting: TargetOption
 
+    @OptionGroup var delegation: DelegateFlags
+
     func validate() throws {
         if quantization.quantize != .int8, !compression.asksForPruning, quantization.calibration != nil {
             throw ValidationError("--calibration is used only with --quantize int8 or --prune")
@@ -46,12 +48,19 @@ struct CompileCommand: ParsableCommand {
             overrides: .init(
                 quantization: try quantization.quantization(),
                 pruning: try compression.pruning(calibration: quantization.calibrationSource),
-                weightSharing: compression.weightSharing, target: try targeting.compileTarget()))
+                weightSharing: compression.weightSharing, target: try targeting.compileTarget(),
+                delegates: delegation.delegates))
         {
             UserMessages.printWarnings(result.warnings)
             let phases = result.timings.map { "\($0.phase) \(String(format: "%.2f", $0.seconds))s" }
             let files = [result.artifact] + (result.header.map { [$0] } ?? [])
             print("\(files.map(\.path).joined(separator: ", ")): \(result.metadata.modelName) [\(phases.joined(separator: ", "))]")
+            if let plan = result.metadata.delegatePlan {
+                let delegated = plan.placement.filter { $0.processor != .cpu }.count
+                print(
+                    "  opencl: \(delegated) of \(plan.placement.count) layers in \(plan.partitionCount) partition"
+                        + "\(plan.partitionCount == 1 ? "" : "s") (kiln inspect --delegate opencl shows where and why)")
+            }
             if case .fullInteger = result.options.quantization {
                 let float = result.graph.nodes.filter { node in
                     switch node.op {

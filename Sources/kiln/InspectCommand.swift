@@ -51,6 +51,8 @@ struct InspectCommand: ParsableCommand {
 
     @OptionGroup var targeting: TargetOption
 
+    @OptionGroup var delegation: DelegateFlags
+
     func run() throws {
         let url = URL(fileURLWithPath: path)
         if url.pathExtension != "kiln" {
@@ -67,7 +69,8 @@ struct InspectCommand: ParsableCommand {
                     .init(
                         quantization: quantization,
                         pruning: try compression.pruning(calibration: quantizing.calibrationSource),
-                        weightSharing: compression.weightSharing, target: try targeting.compileTarget()))
+                        weightSharing: compression.weightSharing, target: try targeting.compileTarget(),
+                        delegates: delegation.delegates))
                 // With --quantization, calibration runs once for the report and the graph.
                 var quantizationReport: QuantizationReport?
                 let optimized: Graph
@@ -90,6 +93,11 @@ struct InspectCommand: ParsableCommand {
                 var report = ModelReport(optimized, plan: kernels)
                 report.names = names
                 print(report.table)
+                if let plan = try Compiler.delegatePlan(for: optimized, options: options) {
+                    var placement = PlacementReport(plan)
+                    placement.names = names
+                    print("\nplacement\n" + placement.table)
+                }
                 if var quantizationReport {
                     quantizationReport.names = names
                     print("\nquantization\n" + quantizationReport.table)
@@ -119,9 +127,9 @@ struct InspectCommand: ParsableCommand {
                 if dumpGraph { print("\n" + optimized.textDump) }
             }
         } else {
-            guard !showsQuantization, quantizing.quantize == nil, !compression.asksForPruning, compression.shareWeights == nil, !memory, memorySvg == nil, graph == nil, !dumpGraph else {
+            guard !showsQuantization, quantizing.quantize == nil, !compression.asksForPruning, compression.shareWeights == nil, !memory, memorySvg == nil, graph == nil, !dumpGraph, delegation.delegate == nil else {
                 throw ValidationError(
-                    "--quantization, --quantize, --prune, --share-weights, --memory, --memory-svg, --graph and --dump-graph need a model file; a .kiln artifact is already compiled")
+                    "--quantization, --quantize, --prune, --share-weights, --delegate, --memory, --memory-svg, --graph and --dump-graph need a model file; a .kiln artifact is already compiled")
             }
             // An app's artifact (one per model file) holds several models.
             for (index, metadata) in try ArtifactFile.readModels(contentsOf: url).enumerated() {
@@ -139,6 +147,11 @@ struct InspectCommand: ParsableCommand {
                     print(
                         "code for \(variant.isaLevel.isEmpty ? variant.targetCPU : variant.isaLevel)\(mark): CPU \(variant.targetCPU),"
                             + " features \(variant.requiredCPUFeatures.joined(separator: " "))")
+                }
+                if let plan = metadata.delegatePlan {
+                    var placement = PlacementReport(plan)
+                    placement.names = fullNames ? .full : .short
+                    print("placement\n" + placement.table)
                 }
             }
         }

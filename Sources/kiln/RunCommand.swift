@@ -19,6 +19,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var variant: ISAOption
 
+    @OptionGroup var delegation: DelegateSelectionOption
+
     @Option(name: .customLong("model"), help: "The model to load from an artifact holding several (an app's, one per model file).")
     var modelName: String?
 
@@ -30,7 +32,7 @@ struct RunCommand: ParsableCommand {
         let inputsURL = URL(fileURLWithPath: inputs)
         let model = try CompiledModel(
             contentsOf: artifactURL, model: modelName, threads: threading.threads,
-            cpuFeatures: variant.cpuFeatures(artifact: artifactURL, model: modelName))
+            cpuFeatures: variant.cpuFeatures(artifact: artifactURL, model: modelName), delegate: delegation.selection)
         guard model.metadata.inputs.count == 1, model.metadata.outputs.count == 1 else {
             throw CommandError("\(artifact): kiln run supports models with one input and one output")
         }
@@ -77,6 +79,7 @@ struct RunCommand: ParsableCommand {
                 format: "%@: %d %@ through '%@' in %.1f µs each (%d %@) → %@ %@ %@", artifact, batch,
                 batch == 1 ? "entry" : "entries", model.metadata.modelName, microseconds / Double(batch), model.threadCount,
                 model.threadCount == 1 ? "thread" : "threads", outputs, output.elementType.rawValue, shape.description))
+        if let summary = placementSummary(model) { print("  \(summary)") }
     }
 }
 

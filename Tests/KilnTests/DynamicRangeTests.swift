@@ -1,3 +1,4 @@
+import Kiln
 import KilnIR
 import Testing
 
@@ -12,6 +13,13 @@ import Testing
 
     @Test(arguments: cases)
     func roundedInputLayerMatchesReference(rows: Int, depth: Int, units: Int, pointwise: Bool) throws {
+        try Self.checkRoundedInputLayer(rows: rows, depth: depth, units: units, pointwise: pointwise)
+    }
+
+    /// One hybrid layer after its input's rounding, compiled with `options`, against the reference.
+    static func checkRoundedInputLayer(
+        rows: Int, depth: Int, units: Int, pointwise: Bool, options: CompileOptions = .thisMachine
+    ) throws {
         var graph = Graph(name: "hybrid")
         let inputShape: Shape = pointwise ? [1, rows, 3, depth] : [rows, depth]
         let x = graph.addInput(name: "x", type: TensorType(.float32, inputShape))
@@ -25,13 +33,16 @@ import Testing
         let op: Op = pointwise ? .conv2D(Conv2DAttributes(padding: .same, activation: .relu)) : .fullyConnected(activation: .relu)
         graph.outputs = [try graph.addNode(op, inputs: [rounded, filter, bias], name: "layer")]
         try expectCompiledMatchesReference(
-            graph, inputRange: -3...3, tolerance: 1e-5, "dynamic-range \(pointwise ? "1x1 conv" : "fc") \(rows)x\(depth)→\(units)")
+            graph, options: options, inputRange: -3...3, tolerance: 1e-5, "dynamic-range \(pointwise ? "1x1 conv" : "fc") \(rows)x\(depth)→\(units)")
     }
 
-    @Test func perBatchRoundingMatchesReference() throws {
+    @Test func perBatchRoundingMatchesReference() throws { try Self.checkPerBatchRounding() }
+
+    /// Per-batch rounding alone, compiled with `options`: exactly the reference's values.
+    static func checkPerBatchRounding(options: CompileOptions = .thisMachine) throws {
         var graph = Graph(name: "rounding")
         let x = graph.addInput(name: "x", type: TensorType(.float32, [2, 5, 7, 3]))
         graph.outputs = [try graph.addNode(.dynamicRangeQuantize(.perBatch), inputs: [x], name: "round")]
-        try expectCompiledMatchesReference(graph, inputRange: -2...5, tolerance: 0, "per-batch rounding")
+        try expectCompiledMatchesReference(graph, options: options, inputRange: -2...5, tolerance: 0, "per-batch rounding")
     }
 }

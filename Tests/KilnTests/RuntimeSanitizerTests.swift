@@ -10,12 +10,12 @@ import Testing
 @Suite struct RuntimeSanitizerTests {
     static let swiftc = ["/opt/swift/usr/bin/swiftc", "/usr/bin/swiftc"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    /// `Tests/KilnTests/Fixtures/RuntimeStress/main.swift` and the runtime's sources.
+    /// `Tests/KilnTests/Fixtures/RuntimeStress/main.swift` and the runtime's sources, subfolders included.
     static func sources() throws -> [URL] {
         let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         let runtime = tests.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Sources/KilnRuntime")
-        let files = try FileManager.default.contentsOfDirectory(at: runtime, includingPropertiesForKeys: nil)
-            .filter { $0.pathExtension == "swift" }.sorted { $0.path < $1.path }
+        let files = (FileManager.default.enumerator(at: runtime, includingPropertiesForKeys: nil)?.allObjects ?? [])
+            .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" }.sorted { $0.path < $1.path }
         return [tests.appendingPathComponent("Fixtures/RuntimeStress/main.swift")] + files
     }
 

@@ -43,3 +43,12 @@ struct DigitClassifierCompressed: Model {
             weightSharing: .kMeans(centroids: 16))
     }
 }
+
+/// The same classifier placed on an OpenCL device (a GPU where there is one) at build time. The
+/// app runs it the same way: where OpenCL is missing it runs on the CPU, and the model's
+/// `placement` says where each layer ran and why.
+struct DigitClassifierOpenCL: Model {
+    var body: some Layer { DigitClassifier().body }
+    var weights: WeightSource { .safetensors("digits.safetensors") }
+    var options: CompileOptions { CompileOptions(delegates: [.openCL()]) }
+}

@@ -1,0 +1,41 @@
+import KilnRuntime
+
+/// What `kiln inspect --delegate` prints: each layer's processor and partition, the reason for
+/// every layer left on the CPU, and each partition's copies between host and device.
+public struct PlacementReport {
+    /// The placement being reported.
+    public let plan: DelegatePlan
+    /// How layer names are shown.
+    public var names: LayerNameStyle = .short
+
+    /// A report of `plan`.
+    public init(_ plan: DelegatePlan) {
+        self.plan = plan
+    }
+
+    /// The report as text.
+    public var table: String {
+        let rows = plan.placement.map { layer in
+            [
+                TextTable.shortened(layer.layer, names), layer.operation, layer.processor.rawValue,
+                layer.partition.map(String.init) ?? "-", layer.reason ?? "",
+            ]
+        }
+        var lines = TextTable.lines(header: ["layer", "op", "runs on", "partition", "why not on the delegate"], rows: rows)
+        let delegated = plan.placement.filter { $0.processor != .cpu }.count
+        lines.append(
+            "\(delegated) of \(plan.placement.count) layers on opencl in \(plan.partitionCount)"
+                + " partition\(plan.partitionCount == 1 ? "" : "s")\(plan.isRequired ? " (required)" : "")")
+        let buffers = plan.openCL.buffers
+        for (number, partition) in plan.openCL.partitions.enumerated() {
+            let uploaded = partition.uploads.reduce(0) { $0 + buffers[$1.buffer].byteCount }
+            let downloaded = partition.downloads.reduce(0) { $0 + buffers[$1.buffer].byteCount }
+            lines.append(
+                "partition \(number): \(partition.launches.count) kernels; copies \(partition.uploads.count) tensors"
+                    + " (\(uploaded) bytes) in and \(partition.downloads.count) (\(downloaded) bytes) out")
+        }
+        let weights = buffers.filter { $0.constantOffset != nil }.reduce(0) { $0 + $1.byteCount }
+        lines.append("device weights: \(weights) bytes, uploaded once at load")
+        return lines.joined(separator: "\n")
+    }
+}

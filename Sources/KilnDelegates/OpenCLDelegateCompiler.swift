@@ -1,0 +1,112 @@
+import KilnIR
+import KilnRuntime
+
+/// Compiles the delegated partitions of a graph into an ``OpenCLProgram``: the kernels' source,
+/// one device buffer per value (a reshape shares its operand's), weights packed into one blob the
+/// artifact's library exports, and per partition the copies its boundary needs.
+public struct OpenCLDelegateCompiler {
+    /// An error in a graph the delegate was asked to compile.
+    public struct Failure: Error, CustomStringConvertible {
+        /// What went wrong.
+        public var description: String
+    }
+
+    /// The graph, optimized and memory-planned, as the CPU code was generated from it.
+    public let graph: Graph
+
+    /// Creates a compiler for `graph`.
+    public init(graph: Graph) {
+        self.graph = graph
+    }
+
+    /// The plan for `partitioning` of ``graph``, with the bytes to export as `constantsSymbol`.
+    public func compile(
+        _ partitioning: DelegatePartitioner.Result, isRequired: Bool, constantsSymbol: String
+    ) throws -> (plan: DelegatePlan, constants: [UInt8]) {
+        guard let memoryPlan = graph.memoryPlan else {
+            throw Failure(description: "internal error: the OpenCL delegate needs the memory plan")
+        }
+        let writer = OpenCLKernelWriter(graph: graph)
+        var buffers: [OpenCLProgram.Buffer] = []
+        var constants: [UInt8] = []
+        var bufferOf: [ValueID: Int] = [:]
+        /// A read-only buffer holding `bytes`, placed in the constants on a 64-byte boundary.
+        func constantBuffer(_ bytes: [UInt8]) -> Int {
+            constants.append(contentsOf: [UInt8](repeating: 0, count: (64 - constants.count % 64) % 64))
+            buffers.append(OpenCLProgram.Buffer(byteCount: bytes.count, constantOffset: constants.count))
+            constants.append(contentsOf: bytes)
+            return buffers.count - 1
+        }
+        func buffer(for value: ValueID) throws -> Int {
+            if let existing = bufferOf[value] { return existing }
+            if graph.isConstant(value) {
+                guard let data = graph.constantData(value) else {
+                    throw Failure(description: "internal error: constant '\(graph[value].name)' has no data")
+                }
+                bufferOf[value] = constantBuffer(data.bytes)
+            } else {
+                buffers.append(OpenCLProgram.Buffer(byteCount: graph.type(of: value).byteCount))
+                bufferOf[value] = buffers.count - 1
+            }
+            return bufferOf[value] ?? 0
+        }
+        func buffer(for argument: OpenCLKernelWriter.Argument) throws -> Int {
+            switch argument {
+            case .value(let value): try buffer(for: value)
+            case .table(let bytes): constantBuffer(bytes)
+            }
+        }
+        // Where the CPU code keeps a value: the same order of precedence as its code generator.
+        func hostLocation(of value: ValueID) throws -> OpenCLProgram.HostLocation {
+            if let input = graph.inputs.firstIndex(of: value) { return .input(input) }
+            if let output = graph.outputs.firstIndex(of: value) { return .output(output) }
+            if let offset = memoryPlan.offsets[value] { return .arena(offset) }
+            throw Failure(description: "internal error: '\(graph[value].name)' has no place on the host")
+        }
+
+        let consumers = graph.consumers()
+        let outputs = Set(graph.outputs)
+        let onCPU = Set(partitioning.placement.indices.filter { partitioning.placement[$0].processor == .cpu })
+        var resident = Set<ValueID>()
+        var sources: [String] = []
+        var partitions: [OpenCLProgram.Partition] = []
+        for run in partitioning.partitions {
+            var partition = OpenCLProgram.Partition(uploads: [], launches: [], downloads: [])
+            for index in run {
+                let node = graph.nodes[index]
+                for input in node.inputs where !graph.isConstant(input) && !resident.contains(input) {
+                    partition.uploads.append(.init(buffer: try buffer(for: input), location: try hostLocation(of: input)))
+                    resident.insert(input)
+                }
+                if let kernel = writer.kernel(for: index) {
+                    sources.append(kernel.source)
+                    partition.launches.append(
+                        .init(kernel: kernel.name, buffers: try kernel.arguments.map(buffer(for:)), globalSize: kernel.globalSize))
+                } else if case .reshape = node.op {
+                    // The same bytes under another shape: the result shares its operand's buffer.
+                    bufferOf[node.outputs[0]] = try buffer(for: node.inputs[0])
+                } else {
+                    throw Failure(description: "internal error: no OpenCL kernel for '\(node.name)' (\(node.op.kindName))")
+                }
+                resident.formUnion(node.outputs)
+            }
+            for index in run {
+                for value in graph.nodes[index].outputs
+                where outputs.contains(value) || (consumers[value] ?? []).contains(where: onCPU.contains) {
+                    partition.downloads.append(.init(buffer: try buffer(for: value), location: try hostLocation(of: value)))
+                }
+            }
+            partitions.append(partition)
+        }
+        let source =
+            "// Generated by Kiln: the OpenCL delegate's kernels for model '\(graph.name)'. Do not edit.\n"
+            // Sums follow the CPU kernels' order and fma where they use it; no other contraction.
+            + "#pragma OPENCL FP_CONTRACT OFF\n" + OpenCLKernelWriter.prelude + "\n\n" + sources.joined(separator: "\n\n") + "\n"
+        let program = OpenCLProgram(
+            source: source, constantsSymbol: constantsSymbol, constantsByteCount: constants.count, buffers: buffers,
+            partitions: partitions)
+        let plan = DelegatePlan(
+            isRequired: isRequired, placement: partitioning.placement, schedule: partitioning.schedule, openCL: program)
+        return (plan, constants)
+    }
+}

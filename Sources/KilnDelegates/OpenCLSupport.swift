@@ -1,0 +1,48 @@
+import KilnIR
+
+/// What the OpenCL delegate takes: float32 layers, int8 layers in Kiln's integer arithmetic, and
+/// dynamic-range layers (int8 filters under float activations), of the kinds its kernel writer
+/// generates. ``reason(against:in:)`` words why a node is refused, as the placement report prints it.
+public enum OpenCLSupport {
+    /// The delegate's name in reports and messages.
+    public static let name = "opencl"
+
+    /// Why `node` cannot run on the OpenCL delegate, or `nil` when it can.
+    public static func reason(against node: Node, in graph: Graph) -> String? {
+        let kind = node.op.kindName
+        for value in node.inputs + node.outputs {
+            let type = graph.type(of: value)
+            let role = node.inputs.contains(value) ? "operand" : "result"
+            switch type.dtype {
+            case .float32, .int8, .int32: break
+            case .float16: return "\(kind) with float16 \(role) '\(graph[value].name)': not supported by \(name)"
+            }
+            if type.dtype == .int8, type.quantization == nil {
+                return "\(kind) with unquantized int8 \(role) '\(graph[value].name)': not supported by \(name)"
+            }
+            if graph.isConstant(value), graph.constantData(value) == nil {
+                return "\(kind): its weights '\(graph[value].name)' are not loaded"
+            }
+        }
+        let result = graph.type(of: node.outputs[0])
+        if result.dtype == .int32 || (result.dtype == .int8 && result.quantization?.scales.count != 1) {
+            return "\(kind) with a \(result.dtype.rawValue) result: not supported by \(name)"
+        }
+        if result.dtype == .int8, QuantizedArithmetic.activationRange(
+            node.op.fusedActivation, scale: result.quantization?.scales[0] ?? 1,
+            zeroPoint: result.quantization?.zeroPoints[0] ?? 0) == nil
+        {
+            return "int8 \(kind) with fused \(node.op.fusedActivation?.rawValue ?? ""): not supported by \(name)"
+        }
+        switch node.op {
+        case .fullyConnected, .conv2D, .depthwiseConv2D, .maxPool2D, .averagePool2D, .reshape, .activation, .softmax,
+            .add, .multiply, .subtract, .binary, .concatenation, .pad, .slice, .transpose, .mean, .quantize, .dequantize,
+            .dynamicRangeQuantize:
+            return nil
+        case .reduce(let function, _, _):
+            return function == .product && result.dtype == .int8 ? "int8 \(kind): not supported by \(name)" : nil
+        default:
+            return "\(kind): not supported by \(name)"
+        }
+    }
+}

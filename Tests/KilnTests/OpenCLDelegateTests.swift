@@ -1,0 +1,305 @@
+import Foundation
+import Kiln
+import KilnCompiler
+import KilnIR
+import KilnImport
+import KilnReference
+import KilnRuntime
+import Testing
+
+/// The OpenCL delegate on a real OpenCL implementation (PoCL on this machine's CPU, which
+/// scripts/test.sh installs): every delegated op against the reference interpreter over the float
+/// kernel sweeps, whole models against LiteRT, a graph split into delegate and CPU partitions,
+/// and the fallbacks and errors when OpenCL is missing or fails.
+enum OpenCLDelegateSupport {
+    /// The device the delegate runs on here, or why there is none.
+    static let device = OpenCLDevices.preferred()
+    static var available: Bool { (try? device.get()) != nil }
+    static let skipReason: Comment =
+        "needs an OpenCL device (Debian: pocl-opencl-icd ocl-icd-libopencl1; scripts/test.sh installs them)"
+
+    /// Options that put every layer on the OpenCL delegate and fail otherwise.
+    static let required = CompileOptions(target: .host, delegates: [.openCL(.required)])
+    /// Options that put what the delegate takes on it and leave the rest on the CPU.
+    static let preferred = CompileOptions(target: .host, delegates: [.openCL(.preferred)])
+}
+
+@Suite(.enabled(if: OpenCLDelegateSupport.available, OpenCLDelegateSupport.skipReason))
+struct OpenCLDelegateTests {
+    @Test(arguments: KernelTests.convolutionCases)
+    func convolution(_ c: KernelTests.ConvCase) throws {
+        try KernelTests.checkConvolution(c, options: OpenCLDelegateSupport.required)
+    }
+
+    @Test(arguments: FloatOpTests.depthwiseCases)
+    func depthwiseConvolution(_ c: FloatOpTests.DepthwiseCase) throws {
+        try FloatOpTests.checkDepthwise(c, options: OpenCLDelegateSupport.required)
+    }
+
+    @Test(arguments: ResidualAddFusionTests.cases.filter { !$0.int8 })
+    func residualAdd(_ c: ResidualAddFusionTests.Case) throws {
+        try ResidualAddFusionTests.check(c, options: OpenCLDelegateSupport.required)
+    }
+
+    @Test(arguments: [(1, 1), (1, 3), (3, 17), (2, 65), (4, 640)])
+    func fullyConnected(rows: Int, units: Int) throws {
+        for depth in [1, 7, 64] {
+            let graph = try KernelTests.singleOp(
+                .fullyConnected(activation: .relu), input: [rows, depth],
+                constants: [KernelTests.weights([units, depth], seed: 5), KernelTests.weights([units], seed: 6)])
+            try expectCompiledMatchesReference(
+                graph, options: OpenCLDelegateSupport.required, "fc \(rows)x\(depth)→\(units)")
+        }
+    }
+
+    @Test(arguments: KernelTests.poolingCases)
+    func pooling(input: Shape, window: Int, stride: Int, padding: KilnIR.Padding) throws {
+        let attributes = Pool2DAttributes(window: [window, window], strides: [stride, stride], padding: padding)
+        for op in [Op.maxPool2D(attributes), .averagePool2D(attributes)] {
+            let graph = try KernelTests.singleOp(op, input: input)
+            try expectCompiledMatchesReference(
+                graph, options: OpenCLDelegateSupport.required, "\(op.kindName) \(input) w\(window) s\(stride)")
+        }
+    }
+
+    @Test(arguments: Activation.allCases)
+    func activation(_ function: KilnIR.Activation) throws {
+        for count in [1, 17, 1000] {
+            // Alone, a layer of element-wise work would stay on the CPU; required, it may not.
+            let graph = try KernelTests.singleOp(.activation(function), input: [count])
+            try expectCompiledMatchesReference(
+                graph, options: OpenCLDelegateSupport.required, inputRange: -12...12, tolerance: 1e-4,
+                "\(function) ×\(count)")
+        }
+    }
+
+    /// Two-operand functions with broadcasting along every axis pattern, softmax, concatenation,
+    /// pad, slice, transpose, mean and reductions.
+    @Test func elementwiseAndDataMovement() throws {
+        var graph = Graph(name: "mixed")
+        let x = graph.addInput(name: "x", type: TensorType(.float32, [2, 3, 4, 5]))
+        let row = graph.addConstant(name: "row", data: KernelTests.weights([5], seed: 1))
+        let column = graph.addConstant(name: "column", data: KernelTests.weights([3, 1, 1], seed: 2))
+        var outputs: [ValueID] = []
+        for (index, function) in BinaryFunction.allCases.enumerated() {
+            outputs.append(try graph.addNode(.binary(function, activation: nil), inputs: [x, index % 2 == 0 ? row : column], name: "b\(index)"))
+        }
+        outputs.append(try graph.addNode(.add(activation: .relu), inputs: [x, column], name: "add"))
+        outputs.append(try graph.addNode(.multiply(activation: nil), inputs: [row, x], name: "mul"))
+        outputs.append(try graph.addNode(.subtract(activation: .tanh), inputs: [x, x], name: "sub"))
+        outputs.append(try graph.addNode(.softmax, inputs: [x], name: "softmax"))
+        outputs.append(try graph.addNode(.concatenation(axis: 2, activation: nil), inputs: [x, x, outputs[0]], name: "concat"))
+        outputs.append(try graph.addNode(.pad(paddings: [[0, 1], [2, 0], [1, 1], [0, 3]]), inputs: [x], name: "pad"))
+        outputs.append(try graph.addNode(.slice(begin: [1, 0, 1, 2], size: [1, 3, 2, 3]), inputs: [x], name: "slice"))
+        outputs.append(try graph.addNode(.transpose(permutation: [3, 1, 0, 2]), inputs: [x], name: "transpose"))
+        outputs.append(try graph.addNode(.mean(axes: [1, 2], keepDimensions: true), inputs: [x], name: "mean"))
+        outputs.append(try graph.addNode(.reduce(.maximum, axes: [0, 3], keepDimensions: false), inputs: [x], name: "max"))
+        outputs.append(try graph.addNode(.reduce(.sum, axes: [-1], keepDimensions: false), inputs: [x], name: "sum"))
+        outputs.append(try graph.addNode(.reshape([6, 20]), inputs: [outputs[0]], name: "reshape"))
+        graph.outputs = outputs
+        try expectCompiledMatchesReference(
+            graph, options: OpenCLDelegateSupport.required, inputRange: -2...2, tolerance: 1e-5, "mixed ops")
+    }
+
+    @Test(arguments: IntegerKernelTests.fullyConnectedCases)
+    func int8FullyConnected(_ c: IntegerKernelTests.FullyConnectedCase) throws {
+        try IntegerKernelTests.checkFullyConnected(c, options: OpenCLDelegateSupport.required)
+    }
+
+    @Test(arguments: IntegerKernelTests.convolutionCases)
+    func int8Convolution(_ c: IntegerKernelTests.ConvCase) throws {
+        try IntegerKernelTests.checkConvolution(c, options: OpenCLDelegateSupport.required)
+    }
+
+    @Test(arguments: IntegerKernelTests.depthwiseCases)
+    func int8Depthwise(_ c: IntegerKernelTests.DepthwiseCase) throws {
+        try IntegerKernelTests.checkDepthwise(c, options: OpenCLDelegateSupport.required)
+    }
+
+    @Test(arguments: DynamicRangeTests.cases)
+    func dynamicRangeLayer(rows: Int, depth: Int, units: Int, pointwise: Bool) throws {
+        try DynamicRangeTests.checkRoundedInputLayer(
+            rows: rows, depth: depth, units: units, pointwise: pointwise, options: OpenCLDelegateSupport.required)
+        try DynamicRangeTests.checkPerBatchRounding(options: OpenCLDelegateSupport.required)
+    }
+
+    /// Every other int8 kernel, bit for bit: pools, lookup-table activations, softmax, two-operand
+    /// functions with broadcasting and different parameters, concatenation, pad, slice, transpose,
+    /// mean, reductions, requantizing reshapes, and the quantize and dequantize around them.
+    @Test func int8ElementwiseAndDataMovement() throws {
+        var graph = Graph(name: "int8 mixed")
+        let input = QuantizationParameters.perTensor(scale: 0.05, zeroPoint: -4)
+        let other = QuantizationParameters.perTensor(scale: 0.07, zeroPoint: -20)
+        let real = graph.addInput(name: "x", type: TensorType(.float32, [2, 5, 6, 7]))
+        let x = try graph.addNode(.quantize(to: .int8), inputs: [real], name: "quantize", quantization: input)
+        let column = graph.addConstant(
+            name: "column", data: TensorData(int8: [5, -100, 27, 90, -3], shape: [5, 1, 1]),
+            quantization: .perTensor(scale: 0.03, zeroPoint: 2))
+        var outputs: [ValueID] = []
+        func add(_ op: Op, _ operands: [ValueID], _ parameters: QuantizationParameters? = other) throws {
+            outputs.append(try graph.addNode(op, inputs: operands, name: "op\(outputs.count)", quantization: parameters))
+        }
+        let window = Pool2DAttributes(window: [3, 3], strides: [2, 2], padding: .same)
+        for parameters in [input, other] {
+            try add(.maxPool2D(window), [x], parameters)
+            try add(.averagePool2D(window), [x], parameters)
+            try add(.reshape([10, 42]), [x], parameters)
+        }
+        try add(.activation(.sigmoid), [x], .perTensor(scale: 1.0 / 256, zeroPoint: -128))
+        try add(.activation(.hardSwish), [x], .perTensor(scale: 0.04, zeroPoint: -119))
+        try add(.softmax, [x], .perTensor(scale: 1.0 / 256, zeroPoint: -128))
+        try add(.add(activation: .relu), [x, column])
+        try add(.multiply(activation: nil), [column, x])
+        try add(.subtract(activation: .relu6), [x, x])
+        try add(.binary(.maximum, activation: nil), [x, column])
+        let requantized = try graph.addNode(.reshape([2, 5, 6, 7]), inputs: [outputs[2]], name: "back", quantization: input)
+        try add(.concatenation(axis: 3, activation: nil), [x, requantized, x])
+        try add(.pad(paddings: [[0, 1], [2, 0], [1, 1], [0, 3]]), [x], input)
+        try add(.pad(paddings: [[0, 0], [1, 1], [1, 1], [0, 0]]), [x])
+        try add(.slice(begin: [1, 0, 1, 2], size: [1, 3, 2, 3]), [x])
+        try add(.transpose(permutation: [3, 1, 0, 2]), [x], input)
+        try add(.mean(axes: [1, 2], keepDimensions: true), [x], .perTensor(scale: 0.0125, zeroPoint: 7))
+        try add(.reduce(.maximum, axes: [0, 3], keepDimensions: false), [x], input)
+        try add(.reduce(.minimum, axes: [2], keepDimensions: false), [x])
+        try add(.reduce(.sum, axes: [-1], keepDimensions: false), [x], .perTensor(scale: 0.4, zeroPoint: 5))
+        outputs.append(try graph.addNode(.dequantize, inputs: [outputs[0]], name: "dequantize"))
+        graph.outputs = outputs
+        try expectCompiledInt8MatchesReference(
+            graph, options: OpenCLDelegateSupport.required, seed: 5, expectSpread: false, "int8 mixed ops")
+    }
+
+    /// A resize the delegate does not take splits a network in two delegate partitions with the CPU
+    /// between them; the CPU piece reads what the first partition downloaded, and the output is right.
+    @Test func unsupportedLayerSplitsTheGraph() throws {
+        let graph = try Self.splitGraph()
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try Compiler().compile(graph, options: OpenCLDelegateSupport.preferred, outputDirectory: directory)
+        let plan = try #require(result.metadata.delegatePlan)
+        #expect(plan.placement.map(\.processor) == [.openCL, .openCL, .cpu, .openCL])
+        #expect(plan.placement[2].reason == "resize_bilinear: not supported by opencl")
+        #expect(plan.schedule == [.delegate(partition: 0), .cpu(begin: 2, end: 3), .delegate(partition: 1)])
+        let model = try CompiledModel(contentsOf: result.artifact)
+        #expect(model.placement == plan.placement)
+        #expect(model.delegateDevice != nil)
+        try expectCompiledMatchesReference(graph, options: OpenCLDelegateSupport.preferred, "split graph")
+        // Required, the same graph fails to build, naming the layer and the reason.
+        #expect {
+            try Compiler().compile(graph, options: OpenCLDelegateSupport.required, outputDirectory: directory)
+        } throws: { error in
+            "\(error)".contains("requires the opencl delegate") && "\(error)".contains("'up': resize_bilinear: not supported by opencl")
+        }
+    }
+
+    /// conv → conv → resize → conv.
+    static func splitGraph() throws -> Graph {
+        var graph = Graph(name: "split")
+        var x = graph.addInput(name: "x", type: TensorType(.float32, [1, 8, 8, 16]))
+        let filter = graph.addConstant(name: "w", data: KernelTests.weights([16, 3, 3, 16], seed: 3))
+        let bias = graph.addConstant(name: "b", data: KernelTests.weights([16], seed: 4))
+        let convolution = Op.conv2D(Conv2DAttributes(padding: .same, activation: .relu))
+        x = try graph.addNode(convolution, inputs: [x, filter, bias], name: "conv0")
+        x = try graph.addNode(convolution, inputs: [x, filter, bias], name: "conv1")
+        x = try graph.addNode(
+            .resize(ResizeAttributes(size: [16, 16], method: .bilinear)), inputs: [x], name: "up")
+        graph.outputs = [try graph.addNode(convolution, inputs: [x, filter, bias], name: "conv2")]
+        return graph
+    }
+}
+
+/// The MLPerf Tiny float model wholly on the delegate against LiteRT's outputs, and the command
+/// line's fallbacks and errors when OpenCL is missing, required, or its driver fails.
+@Suite(
+    .enabled(if: OpenCLDelegateSupport.available, OpenCLDelegateSupport.skipReason),
+    .enabled(if: MLPerfTinyModels.available, MLPerfTinyModels.skipReason))
+struct OpenCLDelegateModelTests {
+    /// `ad01_fp32` compiled with `options`' delegates into `directory`.
+    static func compileAutoencoder(_ options: CompileOptions.Overrides, into directory: URL) throws -> Compiler.Result {
+        try Compiler().compile(
+            ModelSource(url: MLPerfTinyModels.url("ad01_fp32", "tflite")), outputDirectory: directory, overrides: options)[0]
+    }
+
+    /// Each shared model compiled with the delegate required: every layer on it, float outputs
+    /// within 1e-4 of LiteRT's (the autoencoder's bit for bit: bias-first fused multiply-adds in
+    /// the CPU kernels' order), int8 outputs equal to LiteRT's.
+    @Test(arguments: MLPerfTinyModels.names)
+    func sharedModelRunsWhollyOnTheDelegate(name: String) throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try Compiler().compile(
+            ModelSource(url: MLPerfTinyModels.url(name, "tflite")), outputDirectory: directory,
+            overrides: .init(target: .host, delegates: [.openCL(.required)]))[0]
+        let model = try CompiledModel(contentsOf: result.artifact)
+        #expect(!model.placement.isEmpty && model.placement.allSatisfy { $0.processor == .openCL })
+        let (inputs, expected) = try MLPerfTinyModels.samples(name)
+        let actual = TensorData(dtype: expected.dtype, shape: expected.shape, bytes: try MLPerfTinyModels.run(model, inputs))
+        if expected.dtype == .int8 {
+            #expect(actual.int8s() == expected.int8s(), "\(name) on opencl")
+        } else {
+            expectClose(actual.floats(), expected.floats(), tolerance: 1e-4, "\(name) on opencl")
+            if name == "ad01_fp32" { #expect(actual.floats() == expected.floats()) }
+        }
+    }
+
+    /// Without an OpenCL library the artifact runs on the CPU and says why; asking for the delegate
+    /// on the command line, or compiling it as required, makes that an error naming the cause.
+    @Test func missingOpenCLFallsBackOrFailsClearly() throws {
+        let kiln = try #require(CommandLineTool.kiln)
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let preferred = try Self.compileAutoencoder(.init(target: .host, delegates: [.openCL()]), into: directory)
+        let inputs = MLPerfTinyModels.url("ad01_fp32", "inputs.npy").path
+        let output = directory.appendingPathComponent("out.npy").path
+        for (environment, cause) in [
+            (["KILN_OPENCL_LIBRARY": "/nonexistent/libOpenCL.so.1"], "no OpenCL library could be loaded"),
+            (["OCL_ICD_VENDORS": directory.path], "no OpenCL platform is installed"),
+        ] {
+            let fallback = try CommandLineTool.run(
+                kiln, ["run", preferred.artifact.path, "--inputs", inputs, "--outputs", output], environment: environment)
+            #expect(fallback.status == 0, "\(fallback.output)")
+            #expect(fallback.output.contains("all 10 layers on the CPU (OpenCL is not available: \(cause)"), "\(fallback.output)")
+            let expected = try MLPerfTinyModels.samples("ad01_fp32").outputs.floats()
+            #expect(try NumPyArray.read(contentsOf: URL(fileURLWithPath: output)).floats() == expected)
+
+            let demanded = try CommandLineTool.run(
+                kiln, ["run", preferred.artifact.path, "--inputs", inputs, "--outputs", output, "--delegate", "opencl"],
+                environment: environment)
+            #expect(demanded.status != 0)
+            #expect(demanded.output.contains("requires the OpenCL delegate, which cannot start: OpenCL is not available: \(cause)"), "\(demanded.output)")
+        }
+        let requiredDirectory = directory.appendingPathComponent("required")
+        let required = try Self.compileAutoencoder(.init(target: .host, delegates: [.openCL(.required)]), into: requiredDirectory)
+        let refused = try CommandLineTool.run(
+            kiln, ["run", required.artifact.path, "--inputs", inputs, "--outputs", output],
+            environment: ["KILN_OPENCL_LIBRARY": ""])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("requires the OpenCL delegate, which cannot start"), "\(refused.output)")
+        // The CPU can still be chosen explicitly.
+        let onCPU = try CommandLineTool.run(
+            kiln, ["run", required.artifact.path, "--inputs", inputs, "--outputs", output, "--delegate", "cpu"],
+            environment: ["KILN_OPENCL_LIBRARY": ""])
+        #expect(onCPU.status == 0, "\(onCPU.output)")
+    }
+
+    /// Kernels the driver rejects fail loading with the driver's own build log.
+    @Test func driverBuildErrorCarriesTheLog() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try Self.compileAutoencoder(.init(target: .host, delegates: [.openCL()]), into: directory)
+        let bytes = [UInt8](try Data(contentsOf: result.artifact))
+        let contents = try ArtifactFile.decode(bytes, source: "artifact")
+        var metadata = contents.metadata
+        metadata.delegatePlan?.openCL.source += "\n__kernel void broken(__global float *x) { x[0] = undeclared_name; }\n"
+        let damaged = directory.appendingPathComponent("damaged.kiln")
+        try ArtifactFile.write(library: Array(bytes[..<contents.libraryByteCount]), metadata: metadata, to: damaged)
+        #expect {
+            try CompiledModel(contentsOf: damaged, delegate: .required)
+        } throws: { error in
+            "\(error)".contains("could not build the delegate's kernels") && "\(error)".contains("undeclared_name")
+        }
+        // Preferred, the same failure falls back to the CPU and the placement says why.
+        let model = try CompiledModel(contentsOf: damaged)
+        #expect(model.delegateDevice == nil)
+        #expect(model.placement.first?.reason?.contains("undeclared_name") == true)
+    }
+}
