@@ -198,14 +198,26 @@ public struct CompileOptions: Hashable, Sendable, Codable {
             case required
         }
 
+        /// How the delegate stores float tensors and weights; it computes in float32 either way.
+        public enum Storage: String, Hashable, Sendable, Codable {
+            /// Single precision: results as the CPU's, to rounding.
+            case float32
+            /// Half precision for weights and for tensors that stay on the device: half the device
+            /// memory and bandwidth, at about three decimal digits (tensors copied to or from the app stay float32).
+            case float16
+        }
+
         /// The kind of delegate.
         public var kind: Kind
         /// Whether falling back to the CPU is allowed.
         public var requirement: Requirement
+        /// How float tensors and weights are stored on the device.
+        public var storage: Storage
 
-        /// The OpenCL delegate, preferred (falling back to the CPU) or required.
-        public static func openCL(_ requirement: Requirement = .preferred) -> Delegate {
-            Delegate(kind: .openCL, requirement: requirement)
+        /// The OpenCL delegate, preferred (falling back to the CPU) or required, storing float
+        /// tensors in `storage` precision.
+        public static func openCL(_ requirement: Requirement = .preferred, storage: Storage = .float32) -> Delegate {
+            Delegate(kind: .openCL, requirement: requirement, storage: storage)
         }
     }
 

@@ -52,7 +52,7 @@ extension Compiler {
         let symbol = "\(entryPoint)_opencl_constants"
         do {
             let (plan, constants) = try OpenCLDelegateCompiler(graph: graph).compile(
-                partitioning, isRequired: required, constantsSymbol: symbol)
+                partitioning, isRequired: required, constantsSymbol: symbol, halfStorage: delegate.storage == .float16)
             return (plan, constants, symbol)
         } catch let failure as OpenCLDelegateCompiler.Failure {
             throw CompilerError("model '\(graph.name)': \(failure.description)")

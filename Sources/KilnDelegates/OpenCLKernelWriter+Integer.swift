@@ -15,7 +15,7 @@ extension OpenCLKernelWriter {
         if case .dequantize = node.op, let input = graph.type(of: node.inputs[0]).quantization {
             return makeKernel(
                 index, operands: [node.inputs[0]],
-                body: "    out[i] = \(Self.literal(input.scales[0])) * (float)((int)in0[i] - \(input.zeroPoints[0]));")
+                body: "    out_(i, \(Self.literal(input.scales[0])) * (float)((int)in0[i] - \(input.zeroPoints[0])));")
         }
         if resultType.dtype == .float32 {
             return hybridKernel(for: index)
@@ -39,7 +39,7 @@ extension OpenCLKernelWriter {
         switch node.op {
         case .quantize where input?.dtype == .float32:
             return kernel(
-                "    out[i] = (char)kiln_quantize(in0[i] / \(Self.literal(outScale)), \(outZero), -128, 127);",
+                "    out[i] = (char)kiln_quantize(in0_(i) / \(Self.literal(outScale)), \(outZero), -128, 127);",
                 operands: [node.inputs[0]])
         case .quantize, .reshape:
             if case .reshape = node.op, inScale == outScale, inZero == outZero { return nil }
@@ -181,7 +181,7 @@ extension OpenCLKernelWriter {
         let zeros = (0..<channels).map { Float(filter.zeroPoints[perChannel ? $0 : 0]) }
         let hasBias = node.inputs.count > 2
         let activation = node.op.fusedActivation
-        let finish = "out[i] = \(Self.call(activation))(sum * t0[c]\(hasBias ? " + in2[c]" : ""));"
+        let finish = "out_(i, \(Self.call(activation))(sum * t0[c]\(hasBias ? " + in2_(c)" : "")));"
         let body: String
         switch node.op {
         case .fullyConnected:
@@ -190,7 +190,7 @@ extension OpenCLKernelWriter {
             body = """
                     const int row = i / \(units), c = i % \(units);
                     float sum = 0.0f;
-                    for (int k = 0; k < \(depth); ++k) sum += in0[row * \(depth) + k] * ((float)in1[c * \(depth) + k] - t1[c]);
+                    for (int k = 0; k < \(depth); ++k) sum += in0_(row * \(depth) + k) * ((float)in1[c * \(depth) + k] - t1[c]);
                     \(finish)
                 """
         case .conv2D(let attributes), .depthwiseConv2D(let attributes):

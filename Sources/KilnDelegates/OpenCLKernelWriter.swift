@@ -8,6 +8,8 @@ import KilnIR
 /// Parameters are the node's operands in order, then its result, all `__global float *`.
 struct OpenCLKernelWriter {
     let graph: Graph
+    /// The float values stored in half precision on the device (read and written as float32).
+    var halfValues: Set<ValueID> = []
 
     /// A generated kernel: its name, source, buffer arguments and global size.
     struct Kernel {
@@ -89,12 +91,12 @@ struct OpenCLKernelWriter {
         case .reshape:
             return nil
         case .activation(let function):
-            return kernel("    out[i] = \(Self.call(function))(in0[i]);", operands: [node.inputs[0]])
+            return kernel("    out_(i, \(Self.call(function))(in0_(i)));", operands: [node.inputs[0]])
         case .add(let activation), .multiply(let activation), .subtract(let activation), .binary(_, let activation):
             let a = broadcastIndex(of: node.inputs[0], into: outputShape)
             let b = broadcastIndex(of: node.inputs[1], into: outputShape)
             return kernel(
-                "    out[i] = \(Self.call(activation))(\(Self.function(of: node.op))(in0[\(a)], in1[\(b)]));",
+                "    out_(i, \(Self.call(activation))(\(Self.function(of: node.op))(in0_(\(a)), in1_(\(b)))));",
                 operands: Array(node.inputs[0..<2]))
         case .fullyConnected(let activation):
             let filter = graph.type(of: node.inputs[1]).shape
@@ -102,18 +104,16 @@ struct OpenCLKernelWriter {
             let hasBias = node.inputs.count > 2
             let body = """
                     const int row = i / \(units), unit = i % \(units);
-                    float sum = \(hasBias ? "in2[unit]" : "0.0f");
-                    const __global float *x = in0 + row * \(depth);
-                    const __global float *w = in1 + unit * \(depth);
-                    for (int k = 0; k < \(depth); ++k) sum = fma(x[k], w[k], sum);
-                    out[i] = \(Self.call(activation))(sum);
+                    float sum = \(hasBias ? "in2_(unit)" : "0.0f");
+                    for (int k = 0; k < \(depth); ++k) sum = fma(in0_(row * \(depth) + k), in1_(unit * \(depth) + k), sum);
+                    out_(i, \(Self.call(activation))(sum));
                 """
             return kernel(body, operands: node.inputs)
         case .conv2D(let attributes), .depthwiseConv2D(let attributes):
             let hasBias = node.inputs.count > 2
             let body = convolutionLoops(
-                node, attributes, start: "float sum = \(hasBias ? "in2[c]" : "0.0f");",
-                tap: { x, w in "sum = fma(\(x), \(w), sum);" }, finish: "out[i] = \(Self.call(attributes.activation))(sum);")
+                node, attributes, start: "float sum = \(hasBias ? "in2_(c)" : "0.0f");",
+                tap: { x, w in "sum = fma(\(x), \(w), sum);" }, finish: "out_(i, \(Self.call(attributes.activation))(sum));")
             return kernel(body, operands: node.inputs)
         case .maxPool2D(let attributes), .averagePool2D(let attributes):
             let average: Bool = if case .averagePool2D = node.op { true } else { false }
@@ -121,34 +121,33 @@ struct OpenCLKernelWriter {
         case .softmax:
             let depth = outputShape.dimensions.last ?? 1
             let body = """
-                    const __global float *x = in0 + i * \(depth);
-                    __global float *y = out + i * \(depth);
+                    const int row = i * \(depth);
                     float maximum = -INFINITY;
                     bool nan = false;
-                    for (int k = 0; k < \(depth); ++k) { nan |= isnan(x[k]); maximum = fmax(maximum, x[k]); }
+                    for (int k = 0; k < \(depth); ++k) { const float x = in0_(row + k); nan |= isnan(x); maximum = fmax(maximum, x); }
                     if (nan) maximum = NAN;
                     float sum = 0.0f;
-                    for (int k = 0; k < \(depth); ++k) { y[k] = exp(x[k] - maximum); sum += y[k]; }
-                    for (int k = 0; k < \(depth); ++k) y[k] /= sum;
+                    for (int k = 0; k < \(depth); ++k) sum += exp(in0_(row + k) - maximum);
+                    for (int k = 0; k < \(depth); ++k) out_(row + k, exp(in0_(row + k) - maximum) / sum);
                 """
             return makeKernel(
                 index, operands: [node.inputs[0]], body: body, globalSize: outputShape.elementCount / max(depth, 1))
         case .concatenation(let axis, let activation):
             return kernel(
-                concatenationBody(node, axis: axis, read: { "in\($0)[\($1)]" }, finish: "out[i] = \(Self.call(activation))(v);",
+                concatenationBody(node, axis: axis, read: { "in\($0)_(\($1))" }, finish: "out_(i, \(Self.call(activation))(v));",
                 valueType: "float"),
                 operands: node.inputs)
         case .pad(let paddings):
-            return kernel(padBody(node, paddings, outside: "0.0f", read: { "in0[\($0)]" }), operands: [node.inputs[0]])
+            return kernel(padBody(node, paddings, outside: "0.0f", read: { "in0_(\($0))" }), operands: [node.inputs[0]])
         case .slice(let begin, _):
-            return kernel("    out[i] = in0[\(sliceIndex(node, begin))];", operands: [node.inputs[0]])
+            return kernel("    out_(i, in0_(\(sliceIndex(node, begin))));", operands: [node.inputs[0]])
         case .transpose(let permutation):
-            return kernel("    out[i] = in0[\(transposeIndex(node, permutation))];", operands: [node.inputs[0]])
+            return kernel("    out_(i, in0_(\(transposeIndex(node, permutation))));", operands: [node.inputs[0]])
         case .mean(let axes, _):
             let count = reducedCount(node, axes)
             return kernel(
-                reductionLoops(node, axes: axes, initial: "0.0f", combine: "acc += v;", read: "in0[OFFSET]")
-                    + "\n    out[i] = acc / \(count).0f;", operands: [node.inputs[0]])
+                reductionLoops(node, axes: axes, initial: "0.0f", combine: "acc += v;", read: "in0_(OFFSET)")
+                    + "\n    out_(i, acc / \(count).0f);", operands: [node.inputs[0]])
         case .reduce(let function, let axes, _):
             let (initial, combine): (String, String) =
                 switch function {
@@ -158,23 +157,23 @@ struct OpenCLKernelWriter {
                 case .product: ("1.0f", "acc *= v;")
                 }
             return kernel(
-                reductionLoops(node, axes: axes, initial: initial, combine: combine, read: "in0[OFFSET]")
-                    + "\n    out[i] = acc;", operands: [node.inputs[0]])
+                reductionLoops(node, axes: axes, initial: initial, combine: combine, read: "in0_(OFFSET)")
+                    + "\n    out_(i, acc);", operands: [node.inputs[0]])
         case .dynamicRangeQuantize(let scope):
             let shape = graph.type(of: node.inputs[0]).shape
             let group = scope == .perRow ? (shape.dimensions.last ?? 1) : shape.elementCount / max(shape.first ?? 1, 1)
             let body = """
-                    const __global float *x = in0 + i * \(group);
-                    __global float *y = out + i * \(group);
+                    const int start = i * \(group);
                     float minimum = INFINITY, maximum = -INFINITY;
                     bool nan = false, any = false;
                     for (int k = 0; k < \(group); ++k) {
-                        nan |= isnan(x[k]);
-                        if (!isnan(x[k])) { minimum = fmin(minimum, x[k]); maximum = fmax(maximum, x[k]); any = true; }
+                        const float x = in0_(start + k);
+                        nan |= isnan(x);
+                        if (!isnan(x)) { minimum = fmin(minimum, x); maximum = fmax(maximum, x); any = true; }
                     }
                     if (!any) { minimum = 0.0f; maximum = 0.0f; }
                     if (nan) maximum = NAN;
-                    for (int k = 0; k < \(group); ++k) y[k] = kiln_round_to_grid(x[k], minimum, maximum);
+                    for (int k = 0; k < \(group); ++k) out_(start + k, kiln_round_to_grid(in0_(start + k), minimum, maximum));
                 """
             return makeKernel(
                 index, operands: [node.inputs[0]], body: body, globalSize: shape.elementCount / max(group, 1))
@@ -199,21 +198,39 @@ struct OpenCLKernelWriter {
             operands.enumerated().map { "__global const \(cType(of: $1)) *restrict in\($0)" }
             + tables.enumerated().map { "__global const \($1.type) *restrict t\($0)" }
             + ["__global \(cType(of: output)) *restrict out"]
+        // `inK_(index)` reads operand K and `out_(index, value)` writes the result, whatever their
+        // storage: half-precision buffers go through vload_half and vstore_half, rounding to nearest.
+        let names = operands.indices.map { "in\($0)" }
+        var macros: [String] = []
+        for (name, value) in zip(names, operands) {
+            macros.append(
+                storesHalf(value) ? "#define \(name)_(index) vload_half((index), \(name))" : "#define \(name)_(index) \(name)[(index)]")
+        }
+        macros.append(
+            storesHalf(output)
+                ? "#define out_(index, value) vstore_half_rte((value), (index), out)"
+                : "#define out_(index, value) (out[(index)] = (value))")
+        let undefinitions = (names.map { "#undef \($0)_" } + ["#undef out_"]).joined(separator: "\n")
         let source = """
+            \(macros.joined(separator: "\n"))
             __kernel void \(name)(\(parameters.joined(separator: ", "))) {
                 const int i = (int)get_global_id(0);
             \(body)
             }
+            \(undefinitions)
             """
         return Kernel(
             name: name, source: source, arguments: operands.map { .value($0) } + tables.map { .table($0.bytes) } + [.value(output)],
             globalSize: [globalSize ?? graph.type(of: output).shape.elementCount])
     }
 
-    /// The OpenCL C element type of a value.
+    /// Whether float value `value` is stored in half precision on the device.
+    func storesHalf(_ value: ValueID) -> Bool { halfValues.contains(value) }
+
+    /// The OpenCL C element type of a value as the device stores it.
     func cType(of value: ValueID) -> String {
         switch graph.type(of: value).dtype {
-        case .float32: "float"
+        case .float32: storesHalf(value) ? "half" : "float"
         case .int8: "char"
         case .int32: "int"
         case .float16: "half"
@@ -273,10 +290,10 @@ struct OpenCLKernelWriter {
         let multiplier = max(outChannels / max(inChannels, 1), 1)
         let taps =
             depthwise
-            ? tap("in0[pixel + c / \(multiplier)]", "in1[(ky * \(kernelWidth) + kx) * \(outChannels) + c]")
+            ? tap("in0_(pixel + c / \(multiplier))", "in1_((ky * \(kernelWidth) + kx) * \(outChannels) + c)")
             : """
             const int w = ((c * \(kernelHeight) + ky) * \(kernelWidth) + kx) * \(inChannels);
-                        for (int k = 0; k < \(inChannels); ++k) \(tap("in0[pixel + k]", "in1[w + k]"))
+                        for (int k = 0; k < \(inChannels); ++k) \(tap("in0_(pixel + k)", "in1_(w + k)"))
             """
         return """
                 const int c = i % \(outChannels);
@@ -330,12 +347,12 @@ struct OpenCLKernelWriter {
     /// Float pooling: the average of in-bounds taps, or their maximum (NaN if any is NaN).
     private func floatPoolBody(_ node: Node, _ attributes: Pool2DAttributes, average: Bool) -> String {
         average
-            ? poolLoops(node, attributes, start: "float sum = 0.0f;", tap: "sum += in0[v];",
-                finish: "out[i] = sum / (float)(count > 0 ? count : 1);")
+            ? poolLoops(node, attributes, start: "float sum = 0.0f;", tap: "sum += in0_(v);",
+                finish: "out_(i, sum / (float)(count > 0 ? count : 1));")
             : poolLoops(
                 node, attributes, start: "float best = 0.0f; bool nan = false;",
-                tap: "nan |= isnan(in0[v]); best = count == 0 ? in0[v] : fmax(best, in0[v]);",
-                finish: "out[i] = count == 0 ? 0.0f : (nan ? NAN : best);")
+                tap: "const float x = in0_(v); nan |= isnan(x); best = count == 0 ? x : fmax(best, x);",
+                finish: "out_(i, count == 0 ? 0.0f : (nan ? NAN : best));")
     }
 
     /// Output element `i` of a concatenation as `v` (of `valueType`), read by `read(operand, index)`, then `finish`.
@@ -373,7 +390,7 @@ struct OpenCLKernelWriter {
                 "    { const int c = rest / \(stride) - \(paddings[axis][0]); rest %= \(stride);"
                     + " inside &= c >= 0 && c < \(input[axis]); source += c * \(input.strides[axis]); }")
         }
-        lines.append("    out[i] = inside ? \(read("source")) : \(outside);")
+        lines.append("    out_(i, inside ? \(read("source")) : \(outside));")
         return lines.joined(separator: "\n")
     }
 

@@ -14,18 +14,21 @@ struct DelegateFlags: ParsableArguments {
     @Flag(help: "With --delegate: fail the build if any layer cannot run on the delegate, and loading if it cannot start.")
     var requireDelegate = false
 
+    @Flag(help: "With --delegate: store float weights and the tensors that stay on the device in half precision (computed in float32).")
+    var fp16 = false
+
     func validate() throws {
         if let delegate, delegate != "opencl" {
             throw ValidationError("--delegate must be 'opencl' when compiling, got '\(delegate)'")
         }
-        if requireDelegate, delegate == nil {
-            throw ValidationError("--require-delegate needs --delegate opencl")
+        if requireDelegate || fp16, delegate == nil {
+            throw ValidationError("\(fp16 ? "--fp16" : "--require-delegate") needs --delegate opencl")
         }
     }
 
     /// The delegates the flags ask for; `nil` keeps each model's own.
     var delegates: [CompileOptions.Delegate]? {
-        delegate.map { _ in [.openCL(requireDelegate ? .required : .preferred)] }
+        delegate.map { _ in [.openCL(requireDelegate ? .required : .preferred, storage: fp16 ? .float16 : .float32)] }
     }
 }
 

@@ -22,6 +22,19 @@ enum OpenCLDelegateSupport {
     static let required = CompileOptions(target: .host, delegates: [.openCL(.required)])
     /// Options that put what the delegate takes on it and leave the rest on the CPU.
     static let preferred = CompileOptions(target: .host, delegates: [.openCL(.preferred)])
+    /// Required, with float weights and tensors that stay on the device in half precision.
+    static let half = CompileOptions(target: .host, delegates: [.openCL(.required, storage: .float16)])
+
+    /// The stated tolerance of half-precision storage: every element within 1 % of the output's
+    /// largest magnitude (each stored tensor and weight rounds to 11 significant bits).
+    static let halfTolerance: Float = 1e-2
+
+    /// Whether `actual` is within ``halfTolerance`` of `expected`'s largest magnitude everywhere.
+    static func expectWithinHalfTolerance(_ actual: [Float], _ expected: [Float], _ context: String) {
+        let scale = expected.map(abs).max() ?? 0
+        let worst = zip(actual, expected).map { abs($0 - $1) }.max() ?? 0
+        #expect(actual.count == expected.count && worst <= halfTolerance * scale, "\(context): off by \(worst) of \(scale)")
+    }
 }
 
 @Suite(.enabled(if: OpenCLDelegateSupport.available, OpenCLDelegateSupport.skipReason))
@@ -191,8 +204,26 @@ struct OpenCLDelegateTests {
         }
     }
 
-    /// conv → conv → resize → conv.
-    static func splitGraph() throws -> Graph {
+    /// Half-precision storage: weights and the tensors between layers rounded to half, the sums in
+    /// float32; the float convolution chain and the hybrid and int8 layers stay within the tolerance.
+    @Test func halfStorageStaysWithinItsTolerance() throws {
+        let graph = try Self.splitGraph(resizing: false)
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try Compiler().compile(graph, options: OpenCLDelegateSupport.half, outputDirectory: directory)
+        let program = try #require(result.metadata.delegatePlan?.openCL)
+        #expect(program.source.contains("vload_half") && program.source.contains("vstore_half_rte"))
+        // The weights take half the bytes: three 16×3×3×16 filters share one constant, plus the bias.
+        #expect(program.buffers.filter { $0.constantOffset != nil }.map(\.byteCount).sorted() == [32, 2 * 16 * 9 * 16])
+        let input = TensorData(uniformValues(8 * 8 * 16, in: -1...1, seed: 3), shape: [1, 8, 8, 16])
+        let expected = try ReferenceInterpreter(try Compiler().optimize(graph, options: OpenCLDelegateSupport.half)).run([input])
+        let model = try CompiledModel(contentsOf: result.artifact)
+        let actual = try model.run(inputs: [input.floats()])
+        OpenCLDelegateSupport.expectWithinHalfTolerance(actual[0], expected[0].floats(), "conv chain in half precision")
+    }
+
+    /// conv → conv → resize → conv (without the resize, three convolutions).
+    static func splitGraph(resizing: Bool = true) throws -> Graph {
         var graph = Graph(name: "split")
         var x = graph.addInput(name: "x", type: TensorType(.float32, [1, 8, 8, 16]))
         let filter = graph.addConstant(name: "w", data: KernelTests.weights([16, 3, 3, 16], seed: 3))
@@ -200,8 +231,9 @@ struct OpenCLDelegateTests {
         let convolution = Op.conv2D(Conv2DAttributes(padding: .same, activation: .relu))
         x = try graph.addNode(convolution, inputs: [x, filter, bias], name: "conv0")
         x = try graph.addNode(convolution, inputs: [x, filter, bias], name: "conv1")
-        x = try graph.addNode(
-            .resize(ResizeAttributes(size: [16, 16], method: .bilinear)), inputs: [x], name: "up")
+        if resizing {
+            x = try graph.addNode(.resize(ResizeAttributes(size: [16, 16], method: .bilinear)), inputs: [x], name: "up")
+        }
         graph.outputs = [try graph.addNode(convolution, inputs: [x, filter, bias], name: "conv2")]
         return graph
     }
@@ -238,6 +270,25 @@ struct OpenCLDelegateModelTests {
         } else {
             expectClose(actual.floats(), expected.floats(), tolerance: 1e-4, "\(name) on opencl")
             if name == "ad01_fp32" { #expect(actual.floats() == expected.floats()) }
+        }
+    }
+
+    /// The same with half-precision storage: float models within the stated tolerance of LiteRT,
+    /// int8 ones unchanged (their tensors are int8 already).
+    @Test(arguments: MLPerfTinyModels.names)
+    func sharedModelInHalfPrecision(name: String) throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try Compiler().compile(
+            ModelSource(url: MLPerfTinyModels.url(name, "tflite")), outputDirectory: directory,
+            overrides: .init(target: .host, delegates: [.openCL(.required, storage: .float16)]))[0]
+        let model = try CompiledModel(contentsOf: result.artifact)
+        let (inputs, expected) = try MLPerfTinyModels.samples(name)
+        let actual = TensorData(dtype: expected.dtype, shape: expected.shape, bytes: try MLPerfTinyModels.run(model, inputs))
+        if expected.dtype == .int8 {
+            #expect(actual.int8s() == expected.int8s(), "\(name) on opencl in half precision")
+        } else {
+            OpenCLDelegateSupport.expectWithinHalfTolerance(actual.floats(), expected.floats(), "\(name) in half precision")
         }
     }
 
