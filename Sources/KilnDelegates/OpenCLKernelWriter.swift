@@ -396,20 +396,21 @@ struct OpenCLKernelWriter {
 
     /// The input index of output element `i` of a slice starting at `begin`.
     func sliceIndex(_ node: Node, _ begin: [Int]) -> String {
-        let input = graph.type(of: node.inputs[0]).shape
-        let output = graph.type(of: node.outputs[0]).shape
-        let terms = output.strides.enumerated().map { axis, stride in
-            "(i / \(stride) % \(output[axis]) + \(begin[axis])) * \(input.strides[axis])"
-        }
-        return terms.isEmpty ? "0" : terms.joined(separator: " + ")
+        mappedIndex(node, inputAxis: { $0 }, offset: { begin[$0] })
     }
 
     /// The input index of output element `i` of a transpose.
     func transposeIndex(_ node: Node, _ permutation: [Int]) -> String {
+        mappedIndex(node, inputAxis: { permutation[$0] }, offset: { _ in 0 })
+    }
+
+    /// The input index of output element `i` when output axis `a` walks input axis `inputAxis(a)`
+    /// from `offset(a)`.
+    private func mappedIndex(_ node: Node, inputAxis: (Int) -> Int, offset: (Int) -> Int) -> String {
         let input = graph.type(of: node.inputs[0]).shape
         let output = graph.type(of: node.outputs[0]).shape
         let terms = output.strides.enumerated().map { axis, stride in
-            "(i / \(stride) % \(output[axis])) * \(input.strides[permutation[axis]])"
+            "(i / \(stride) % \(output[axis]) + \(offset(axis))) * \(input.strides[inputAxis(axis)])"
         }
         return terms.isEmpty ? "0" : terms.joined(separator: " + ")
     }

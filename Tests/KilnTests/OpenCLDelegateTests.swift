@@ -352,5 +352,14 @@ struct OpenCLDelegateModelTests {
         let model = try CompiledModel(contentsOf: damaged)
         #expect(model.delegateDevice == nil)
         #expect(model.placement.first?.reason?.contains("undeclared_name") == true)
+        // A plan that would copy or launch out of bounds is refused before anything runs.
+        metadata = contents.metadata
+        metadata.delegatePlan?.schedule.append(.delegate(partition: 5))
+        try ArtifactFile.write(library: Array(bytes[..<contents.libraryByteCount]), metadata: metadata, to: damaged)
+        #expect {
+            try CompiledModel(contentsOf: damaged, delegate: .cpu)
+        } throws: { error in
+            "\(error)".contains("has a damaged delegate plan (the schedule names partition 5 of 1); recompile it")
+        }
     }
 }

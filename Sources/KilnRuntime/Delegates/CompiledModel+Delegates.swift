@@ -47,6 +47,10 @@ extension CompiledModel {
                     reason: layer.processor == .cpu ? layer.reason : reason)
             }
         }
+        if let problem = plan.problem(for: metadata) {
+            throw RuntimeError(
+                "'\(source)' (model '\(metadata.modelName)') has a damaged delegate plan (\(problem)); recompile it")
+        }
         if selection == .cpu { return (nil, cpuPlacement("the CPU was selected when loading")) }
         let damaged = { (symbol: String) in
             { (reason: String) in

@@ -118,7 +118,8 @@ final class OpenCLDelegate {
                     queue, buffers[upload.buffer], 0, 0, buffer.byteCount, host(upload.location), 0, nil, nil),
                 "clEnqueueWriteBuffer")
         }
-        for (launch, kernel) in zip(partition.launches, kernels[index]) {
+        // An empty tensor has no work, and OpenCL 1.2 rejects a global size of zero.
+        for (launch, kernel) in zip(partition.launches, kernels[index]) where !launch.globalSize.contains(0) {
             try launch.globalSize.withUnsafeBufferPointer { size in
                 try cl.check(
                     cl.enqueueNDRangeKernel(queue, kernel, UInt32(size.count), nil, size.baseAddress, nil, 0, nil, nil),
