@@ -332,6 +332,46 @@ struct OpenCLDelegateModelTests {
         #expect(onCPU.status == 0, "\(onCPU.output)")
     }
 
+    /// `kiln inspect --delegate opencl` reports the placement before anything is built, the
+    /// compiled artifact reports the same, and the first load caches the driver's binary.
+    @Test func placementReportAndProgramCache() throws {
+        let kiln = try #require(CommandLineTool.kiln)
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = MLPerfTinyModels.url("ad01_fp32", "tflite").path
+        let inspected = try CommandLineTool.run(kiln, ["inspect", model, "--delegate", "opencl", "--target", "host"])
+        #expect(inspected.status == 0, "\(inspected.output)")
+        for line in [
+            "10 of 10 layers on opencl in 1 partition",
+            "partition 0: 10 kernels; copies 1 tensors (2560 bytes) in and 1 (2560 bytes) out",
+            "device weights: 1063456 bytes, uploaded once at load",
+        ] {
+            #expect(inspected.output.contains(line), "\(inspected.output)")
+        }
+        let compiled = try CommandLineTool.run(
+            kiln, ["compile", model, "-o", directory.path, "--delegate", "opencl", "--fp16", "--target", "host"])
+        #expect(compiled.output.contains("opencl: 10 of 10 layers in 1 partition"), "\(compiled.output)")
+        let artifact = directory.appendingPathComponent("ad01_fp32.kiln").path
+        let described = try CommandLineTool.run(kiln, ["inspect", artifact])
+        #expect(described.output.contains("10 of 10 layers on opencl in 1 partition"), "\(described.output)")
+        // Half precision: the weights take half the bytes.
+        #expect(described.output.contains("device weights: 531728 bytes"), "\(described.output)")
+
+        let cache = directory.appendingPathComponent("cache")
+        let run = try CommandLineTool.run(
+            kiln,
+            ["run", artifact, "--inputs", MLPerfTinyModels.url("ad01_fp32", "inputs.npy").path, "--outputs",
+             directory.appendingPathComponent("out.npy").path, "--delegate", "opencl"],
+            environment: ["KILN_OPENCL_CACHE": cache.path])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("opencl on '"), "\(run.output)")
+        let cached = try FileManager.default.contentsOfDirectory(atPath: cache.path)
+        #expect(cached.count == 1 && cached[0].hasSuffix(".bin"), "\(cached)")
+
+        let misuse = try CommandLineTool.run(kiln, ["compile", model, "-o", directory.path, "--fp16"])
+        #expect(misuse.status != 0 && misuse.output.contains("--fp16 needs --delegate opencl"), "\(misuse.output)")
+    }
+
     /// Kernels the driver rejects fail loading with the driver's own build log.
     @Test func driverBuildErrorCarriesTheLog() throws {
         let directory = try temporaryDirectory()
