@@ -57,10 +57,20 @@ public struct OpenCLDelegateCompiler {
             }
             return bufferOf[value] ?? 0
         }
+        var channelsLastBufferOf: [ValueID: Int] = [:]
         func buffer(for argument: OpenCLKernelWriter.Argument) throws -> Int {
             switch argument {
-            case .value(let value): try buffer(for: value)
-            case .table(let bytes): constantBuffer(bytes)
+            case .value(let value): return try buffer(for: value)
+            case .table(let bytes): return constantBuffer(bytes)
+            case .channelsLastFilter(let value):
+                if let existing = channelsLastBufferOf[value] { return existing }
+                guard let data = graph.constantData(value) else {
+                    throw Failure(description: "internal error: filter '\(graph[value].name)' is not a constant")
+                }
+                let stored = writer.storesHalf(value) ? TensorData(float16: data.floats(), shape: data.shape) : data
+                let created = constantBuffer(Self.channelsLast(stored))
+                channelsLastBufferOf[value] = created
+                return created
             }
         }
         // Where the CPU code keeps a value: the same order of precedence as its code generator.
@@ -116,6 +126,22 @@ public struct OpenCLDelegateCompiler {
         let plan = DelegatePlan(
             isRequired: isRequired, placement: partitioning.placement, schedule: partitioning.schedule, openCL: program)
         return (plan, constants)
+    }
+
+    /// The bytes of an `[O, …]` filter reordered as `[…, O]`.
+    static func channelsLast(_ data: TensorData) -> [UInt8] {
+        let channels = max(data.shape.first ?? 1, 1)
+        let size = data.bytes.count / max(data.elementCount, 1)
+        let inner = data.elementCount / channels
+        var bytes = [UInt8](repeating: 0, count: data.bytes.count)
+        for channel in 0..<channels {
+            for position in 0..<inner {
+                let from = (channel * inner + position) * size
+                let to = (position * channels + channel) * size
+                bytes[to..<(to + size)] = data.bytes[from..<(from + size)]
+            }
+        }
+        return bytes
     }
 
     /// The float values of delegated nodes that never cross to the host: weights, and results

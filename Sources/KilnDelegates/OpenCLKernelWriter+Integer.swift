@@ -55,7 +55,7 @@ extension OpenCLKernelWriter {
                 body = """
                         const int row = i / \(units), c = i % \(units);
                         int sum = 0;
-                        for (int k = 0; k < \(depth); ++k) sum += ((int)in0[row * \(depth) + k] - \(inZero)) * (int)in1[c * \(depth) + k];
+                        for (int k = 0; k < \(depth); ++k) sum += ((int)in0[row * \(depth) + k] - \(inZero)) * (int)in1[k * \(units) + c];
                         \(finish)
                     """
             } else {
@@ -190,7 +190,7 @@ extension OpenCLKernelWriter {
             body = """
                     const int row = i / \(units), c = i % \(units);
                     float sum = 0.0f;
-                    for (int k = 0; k < \(depth); ++k) sum += in0_(row * \(depth) + k) * ((float)in1[c * \(depth) + k] - t1[c]);
+                    for (int k = 0; k < \(depth); ++k) sum += in0_(row * \(depth) + k) * ((float)in1[k * \(units) + c] - t1[c]);
                     \(finish)
                 """
         case .conv2D(let attributes), .depthwiseConv2D(let attributes):

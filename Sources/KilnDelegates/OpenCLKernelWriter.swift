@@ -19,10 +19,14 @@ struct OpenCLKernelWriter {
         var globalSize: [Int]
     }
 
-    /// One buffer parameter of a kernel: a value of the graph, or read-only data computed at build
-    /// time for this kernel alone (requantization scales, lookup tables).
+    /// One buffer parameter of a kernel: a value of the graph, a filter with its output channels
+    /// moved innermost, or read-only data computed at build time for this kernel alone
+    /// (requantization scales, lookup tables).
     enum Argument {
         case value(ValueID)
+        /// `[O, …]` stored as `[…, O]`: neighbouring work-items (output channels) read neighbouring
+        /// weights, which a GPU coalesces into one memory transaction and PoCL into one vector load.
+        case channelsLastFilter(ValueID)
         case table([UInt8])
     }
 
@@ -105,7 +109,7 @@ struct OpenCLKernelWriter {
             let body = """
                     const int row = i / \(units), unit = i % \(units);
                     float sum = \(hasBias ? "in2_(unit)" : "0.0f");
-                    for (int k = 0; k < \(depth); ++k) sum = fma(in0_(row * \(depth) + k), in1_(unit * \(depth) + k), sum);
+                    for (int k = 0; k < \(depth); ++k) sum = fma(in0_(row * \(depth) + k), in1_(k * \(units) + unit), sum);
                     out_(i, \(Self.call(activation))(sum));
                 """
             return kernel(body, operands: node.inputs)
@@ -219,8 +223,18 @@ struct OpenCLKernelWriter {
             }
             \(undefinitions)
             """
+        // Dense layers read their filter channels-last (depthwise filters already are).
+        let node = graph.nodes[index]
+        let packsFilter: Bool =
+            switch node.op {
+            case .fullyConnected, .conv2D: true
+            default: false
+            }
+        let arguments: [Argument] = operands.enumerated().map { position, value in
+            packsFilter && position == 1 ? .channelsLastFilter(value) : .value(value)
+        }
         return Kernel(
-            name: name, source: source, arguments: operands.map { .value($0) } + tables.map { .table($0.bytes) } + [.value(output)],
+            name: name, source: source, arguments: arguments + tables.map { .table($0.bytes) } + [.value(output)],
             globalSize: [globalSize ?? graph.type(of: output).shape.elementCount])
     }
 
@@ -292,8 +306,8 @@ struct OpenCLKernelWriter {
             depthwise
             ? tap("in0_(pixel + c / \(multiplier))", "in1_((ky * \(kernelWidth) + kx) * \(outChannels) + c)")
             : """
-            const int w = ((c * \(kernelHeight) + ky) * \(kernelWidth) + kx) * \(inChannels);
-                        for (int k = 0; k < \(inChannels); ++k) \(tap("in0_(pixel + k)", "in1_(w + k)"))
+            const int w = (ky * \(kernelWidth) + kx) * \(inChannels);
+                        for (int k = 0; k < \(inChannels); ++k) \(tap("in0_(pixel + k)", "in1_((w + k) * \(outChannels) + c)"))
             """
         return """
                 const int c = i % \(outChannels);
