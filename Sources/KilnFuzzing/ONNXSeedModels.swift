@@ -6,7 +6,10 @@
 /// normalization operators.
 public enum ONNXSeedModels {
     /// Every built-in seed, as file bytes.
-    public static var all: [[UInt8]] { [imageNetwork, tokenNetwork, quantizedNetwork].map(\.encoded) }
+    public static var all: [[UInt8]] { [imageNetwork, tokenNetwork, quantizedNetwork, integerNetwork].map(\.encoded) }
+
+    /// The file bytes of ``integerNetwork``, for tests of int8 model inputs.
+    public static var integerNetworkBytes: [UInt8] { integerNetwork.encoded }
 
     typealias Field = (number: Int, value: ProtobufWireMessage.Value)
     typealias M = ProtobufWireMessage
@@ -53,9 +56,36 @@ public enum ONNXSeedModels {
     }
 
     /// `GraphProto.input` (11) or `output` (12): `ValueInfoProto` name 1, type 2 → tensor_type 1 → elem_type 1, shape 2 → dim 1 → dim_value 1.
-    static func value(_ number: Int, _ name: String, _ shape: [Int]) -> Field {
+    static func value(_ number: Int, _ name: String, _ shape: [Int], type: Int = 1) -> Field {
         let dimensions = shape.map { M.message(1, [M.int(1, $0)]) }
-        return M.message(number, [M.string(1, name), M.message(2, [M.message(1, [M.int(1, 1), M.message(2, dimensions)])])])
+        return M.message(number, [M.string(1, name), M.message(2, [M.message(1, [M.int(1, type), M.message(2, dimensions)])])])
+    }
+
+    /// An integer model as tf2onnx converts a TFLite model with int8 inputs and outputs: an int8
+    /// input read by DequantizeLinear, Gemm with int8 weights and int32 bias, Relu, QuantizeLinear
+    /// to an int8 output; opset 13.
+    static var integerNetwork: M {
+        model(
+            opset: 13,
+            nodes: [
+                node("DequantizeLinear", ["x", "xs", "xz"], "x_d"),
+                node("DequantizeLinear", ["wq", "ws", "wz"], "w"),
+                node("DequantizeLinear", ["bq", "bs", "bz"], "b"),
+                node("Gemm", ["x_d", "w", "b"], "y", [int("transB", 1)]),
+                node("QuantizeLinear", ["y", "ys", "yz"], "y_q"),
+                node("DequantizeLinear", ["y_q", "ys", "yz"], "y_d"),
+                node("Relu", ["y_d"], "r"),
+                node("QuantizeLinear", ["r", "ys", "yz"], "out"),
+            ],
+            initializers: [
+                floats("xs", [], seed: 1, positive: true), small("xz", [-3], shape: [], type: 3),
+                small("wq", (0..<40).map { ($0 * 29) % 201 - 100 }, shape: [5, 8], type: 3),
+                floats("ws", [], seed: 2, positive: true), small("wz", [0], shape: [], type: 3),
+                small("bq", [40, -7, 300, 0, -1000], shape: [5], type: 6), floats("bs", [], seed: 3, positive: true),
+                small("bz", [0], shape: [], type: 6), floats("ys", [], seed: 4, positive: true),
+                small("yz", [-20], shape: [], type: 3),
+            ],
+            inputs: [value(11, "x", [1, 8], type: 3)], outputs: [value(12, "out", [1, 5], type: 3)])
     }
 
     /// Conv (explicit pads) → BatchNormalization → Relu → MaxPool → depthwise Conv (SAME_UPPER) → Clip →

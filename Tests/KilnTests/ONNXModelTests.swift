@@ -1,5 +1,6 @@
 import Foundation
 import KilnCompiler
+import KilnFuzzing
 import KilnIR
 import KilnImport
 import KilnRuntime
@@ -193,5 +194,20 @@ import Testing
         return TensorData(
             ONNXModelTests.transposed(data.floats(), shape: dimensions, [0, 2, 3, 1]),
             shape: [dimensions[0], dimensions[2], dimensions[3], dimensions[1]])
+    }
+}
+
+/// An integer ONNX model with int8 inputs and outputs, as tf2onnx converts a TFLite model with int8
+/// inputs: the input takes the scale and zero point of the DequantizeLinear reading it, and the
+/// model runs as int8 layers, bit for bit the reference.
+@Suite struct ONNXIntegerInputTests {
+    @Test func int8InputTakesItsDequantizersParameters() throws {
+        let graph = try ONNXImporter.importGraph(
+            ONNXModel(bytes: ONNXSeedModels.integerNetworkBytes, source: "integer.onnx"), name: "integer")
+        let input = graph.type(of: graph.inputs[0])
+        #expect(input.dtype == .int8 && input.quantization?.zeroPoints == [-3])
+        #expect(graph.type(of: graph.outputs[0]).dtype == .int8)
+        #expect(graph.nodes.contains { if case .fullyConnected = $0.op { graph.type(of: $0.outputs[0]).dtype == .int8 } else { false } })
+        _ = try expectCompiledInt8MatchesReference(graph, seed: 9, "int8-input ONNX model")
     }
 }

@@ -141,18 +141,24 @@ struct ONNXConversion {
         }
     }
 
-    /// Declares a graph input: float32 (or indices as int32) with static dimensions;
-    /// a symbolic batch dimension becomes 1; rank-4 inputs read by spatial layers are NHWC.
+    /// Declares a graph input: float32, int8 (quantized as the `DequantizeLinear` reading it says)
+    /// or indices as int32, with static dimensions; a symbolic batch dimension becomes 1; rank-4
+    /// inputs read by spatial layers are NHWC.
     mutating func addInput(_ input: ONNXProto.ValueInfo) throws {
         let tensorType = input.type.tensorType
         let dtype: DType
+        var quantization: QuantizationParameters?
         switch ONNXDataType(rawValue: tensorType.elemType) {
         case .float: dtype = .float32
         // Token ids and other indices: Kiln takes them as int32.
         case .int32, .int64: dtype = .int32
+        // An integer model's input (as tf2onnx converts a TFLite model with int8 inputs).
+        case .int8:
+            dtype = .int8
+            quantization = try inputQuantization(input.name)
         default:
             throw ONNXProblem(
-                "has type \(ONNXDataType.name(of: tensorType.elemType)); Kiln's imported models take float32 inputs, or int32/int64 indices as int32")
+                "has type \(ONNXDataType.name(of: tensorType.elemType)); Kiln's imported models take float32 or int8 inputs, or int32/int64 indices as int32")
         }
         var dimensions: [Int] = []
         for (axis, dimension) in tensorType.shape.dim.enumerated() {
@@ -168,10 +174,41 @@ struct ONNXConversion {
         }
         let isImage = dimensions.count == 4 && feedsSpatialLayer(input.name)
         let shape = isImage ? [dimensions[0], dimensions[2], dimensions[3], dimensions[1]] : dimensions
-        let type = TensorType(dtype, Shape(shape))
+        let type = TensorType(dtype, Shape(shape), quantization: quantization)
         if let problem = type.problem { throw ONNXProblem(problem) }
         let id = graph.addInput(name: input.name, type: type)
         values[input.name] = ONNXValue(id: id, layout: isImage ? .channelsLast : .plain)
+    }
+
+    /// The scale and zero point of int8 input `name`, from the `DequantizeLinear` nodes that read it,
+    /// directly or after operators that only move its values (a reshape, say); they must agree on
+    /// one per-tensor pair, and nothing else may read the integers.
+    func inputQuantization(_ name: String) throws -> QuantizationParameters {
+        let movers: Set<String> = ["Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity"]
+        var dequantizers: [ONNXNode] = []
+        var frontier = [name]
+        var seen: Set<String> = []
+        while let next = frontier.popLast(), seen.insert(next).inserted {
+            for reader in readerNodes[next] ?? [] {
+                if reader.opType == "DequantizeLinear", reader.inputs.first == next {
+                    dequantizers.append(reader)
+                } else if movers.contains(reader.opType), reader.inputs.first == next {
+                    frontier += reader.outputs
+                } else if reader.inputs.first == next || !movers.contains(reader.opType) {
+                    throw ONNXProblem(
+                        "is int8 and read by \(reader.opType) before any DequantizeLinear; Kiln takes an int8 input's scale"
+                            + " and zero point from the DequantizeLinear that reads it (a QDQ or integer model)")
+                }
+            }
+        }
+        guard !dequantizers.isEmpty else {
+            throw ONNXProblem("is int8 but never dequantized; Kiln needs its scale and zero point from a DequantizeLinear")
+        }
+        let parameters = try dequantizers.map { try quantization($0, scaleIndex: 1, zeroPointIndex: 2, perAxis: false).parameters }
+        guard parameters.allSatisfy({ $0 == parameters[0] }), parameters[0].scales.count == 1 else {
+            throw ONNXProblem("is dequantized with different or per-axis parameters; an int8 input has one scale and zero point")
+        }
+        return parameters[0]
     }
 
     /// Whether `name` reaches a convolution, pooling or batch normalization as its data, directly or
