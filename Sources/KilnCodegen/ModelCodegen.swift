@@ -45,6 +45,11 @@ public struct ModelCodegen {
     /// outputs that no node writes are copied when `end` reaches the last node.
     public static func nodesEntryPoint(_ entryPoint: String) -> String { entryPoint + "_nodes" }
 
+    /// The multi-threaded ``nodesEntryPoint(_:)``, exported when some layer is split among threads:
+    /// `void NAME_nodes_parallel(void *arena, const void *const *inputs, void *const *outputs, void *pool,
+    /// void (*parallel_for)(…), int64_t begin, int64_t end)`.
+    public static func parallelNodesEntryPoint(_ entryPoint: String) -> String { entryPoint + "_nodes_parallel" }
+
     /// The symbol of a profiled model's per-node cycle counters.
     public static func layerCyclesSymbol(entryPoint: String) -> String { entryPoint + "_layer_cycles" }
 
@@ -283,6 +288,22 @@ public struct ModelCodegen {
             try emitCalls(
                 in: nodesEntry, block: nodesBody, parallel: nil,
                 range: (ir.parameter(nodesEntry, 3), ir.parameter(nodesEntry, 4)))
+            if !splitCalls.isEmpty {
+                // The same with split layers handed to `parallel_for`, as the multi-threaded entry does.
+                let type = ir.functionType(
+                    returning: ir.void,
+                    parameters: [bytePointer, pointerArray, pointerArray, bytePointer, bytePointer, ir.i64, ir.i64])
+                let entry = ir.addFunction(name: Self.parallelNodesEntryPoint(entryPoint), type: type, linkage: .external)
+                configure(entry, ir: ir)
+                let body = ir.appendBlock("entry", to: entry)
+                ir.position(at: body)
+                let slots = splitCalls.map(\.values.count).max() ?? 1
+                let context = ir.bitcast(ir.alloca(ir.array(bytePointer, slots)), to: pointerArray)
+                let run = ir.bitcast(ir.parameter(entry, 4), to: ir.pointer(to: parallelForType))
+                try emitCalls(
+                    in: entry, block: body, parallel: (ir.parameter(entry, 3), run, context),
+                    range: (ir.parameter(entry, 5), ir.parameter(entry, 6)))
+            }
         }
         for data in exportedData {
             _ = ir.addConstantBytes(name: data.symbol, bytes: data.bytes, alignment: 64, exported: true)

@@ -177,7 +177,7 @@ public final class CompiledModel: @unchecked Sendable {
             parallel = (unsafeBitCast(parallelAddress, to: ParallelEntryPoint.self), pool)
         }
         let (delegated, placement) = try Self.startDelegate(
-            for: metadata, library: library, selection: selection, source: source)
+            for: metadata, library: library, selection: selection, threaded: parallel != nil, source: source)
         self.init(
             metadata: metadata, url: url, library: library, entryPoint: unsafeBitCast(address, to: EntryPoint.self),
             requirements: requirements)

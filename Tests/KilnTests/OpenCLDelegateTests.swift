@@ -222,6 +222,28 @@ struct OpenCLDelegateTests {
         OpenCLDelegateSupport.expectWithinHalfTolerance(actual[0], expected[0].floats(), "conv chain in half precision")
     }
 
+    /// CPU pieces of a delegated model split their large layers among threads like the whole-model
+    /// entry does (the schedule is edited here so the CPU runs every layer), bit for bit.
+    @Test func cpuPiecesRunOnThreads() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try Compiler().compile(
+            ThreadedRunTests.network(), options: OpenCLDelegateSupport.preferred, outputDirectory: directory)
+        #expect(result.metadata.parallelEntryPoint != nil)
+        let bytes = [UInt8](try Data(contentsOf: result.artifact))
+        let contents = try ArtifactFile.decode(bytes, source: "artifact")
+        var metadata = contents.metadata
+        let layers = try #require(metadata.delegatePlan).placement.count
+        metadata.delegatePlan?.schedule = [.cpu(begin: 0, end: 2), .cpu(begin: 2, end: layers)]
+        let edited = directory.appendingPathComponent("cpu.kiln")
+        try ArtifactFile.write(library: Array(bytes[..<contents.libraryByteCount]), metadata: metadata, to: edited)
+        let input = uniformValues(metadata.inputs[0].elementCount, seed: 4)
+        let serial = try CompiledModel(contentsOf: result.artifact, threads: 1, delegate: .cpu).run(inputs: [input])
+        let threaded = try CompiledModel(contentsOf: edited, threads: 2)
+        #expect(threaded.delegateDevice != nil && threaded.threadCount == 2)
+        #expect(try threaded.run(inputs: [input]) == serial)
+    }
+
     /// conv → conv → resize → conv (without the resize, three convolutions).
     static func splitGraph(resizing: Bool = true) throws -> Graph {
         var graph = Graph(name: "split")

@@ -17,20 +17,34 @@ extension CompiledModel {
             Int64, Int64
         ) -> Void
 
+    /// `ENTRY_nodes_parallel`: ``NodesEntryPoint``'s parameters with the pool and `parallel_for`
+    /// between the pointer tables and the range.
+    typealias ParallelNodesEntryPoint =
+        @convention(c) (
+            UnsafeMutableRawPointer?, UnsafePointer<UnsafeRawPointer?>?, UnsafePointer<UnsafeMutableRawPointer?>?,
+            UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, Int64, Int64
+        ) -> Void
+
     /// A started delegate with the CPU code that runs the pieces between its partitions.
     struct Delegated {
         var plan: DelegatePlan
         var delegate: OpenCLDelegate
         var nodes: NodesEntryPoint
+        /// The multi-threaded range entry, when the model has split layers and runs on a pool.
+        var parallelNodes: ParallelNodesEntryPoint?
     }
 
     /// The symbol of the range entry point for an entry point named `entryPoint`.
     public static func nodesEntryPoint(_ entryPoint: String) -> String { entryPoint + "_nodes" }
 
+    /// The symbol of the multi-threaded range entry point, present when the model has split layers.
+    public static func parallelNodesEntryPoint(_ entryPoint: String) -> String { entryPoint + "_nodes_parallel" }
+
     /// Starts the delegate `metadata` plans for, per `selection`: the delegate and the placement, or
     /// `nil` and the all-CPU placement with the reason; throws when the delegate is required.
     static func startDelegate(
-        for metadata: ArtifactMetadata, library: DynamicLibrary, selection: DelegateSelection, source: String
+        for metadata: ArtifactMetadata, library: DynamicLibrary, selection: DelegateSelection, threaded: Bool,
+        source: String
     ) throws -> (Delegated?, [LayerPlacement]) {
         guard let plan = metadata.delegatePlan else {
             if selection == .required {
@@ -61,10 +75,19 @@ extension CompiledModel {
         }
         let nodesSymbol = nodesEntryPoint(metadata.entryPoint)
         let nodes = try library.address(of: nodesSymbol, describe: damaged(nodesSymbol))
+        var parallelNodes: ParallelNodesEntryPoint?
+        if threaded, metadata.parallelEntryPoint != nil {
+            let symbol = parallelNodesEntryPoint(metadata.entryPoint)
+            parallelNodes = unsafeBitCast(
+                try library.address(of: symbol, describe: damaged(symbol)), to: ParallelNodesEntryPoint.self)
+        }
         let constants = try library.address(of: plan.openCL.constantsSymbol, describe: damaged(plan.openCL.constantsSymbol))
         do {
             let delegate = try OpenCLDelegate(program: plan.openCL, constants: constants)
-            return (Delegated(plan: plan, delegate: delegate, nodes: unsafeBitCast(nodes, to: NodesEntryPoint.self)), plan.placement)
+            let delegated = Delegated(
+                plan: plan, delegate: delegate, nodes: unsafeBitCast(nodes, to: NodesEntryPoint.self),
+                parallelNodes: parallelNodes)
+            return (delegated, plan.placement)
         } catch let error as OpenCLError {
             if plan.isRequired || selection == .required {
                 throw RuntimeError(
@@ -79,7 +102,13 @@ extension CompiledModel {
         for step in delegated.plan.schedule {
             switch step {
             case .cpu(let begin, let end):
-                delegated.nodes(arena, UnsafePointer(inputTable), UnsafePointer(outputTable), Int64(begin), Int64(end))
+                if let parallelNodes = delegated.parallelNodes, let parallel {
+                    parallelNodes(
+                        arena, UnsafePointer(inputTable), UnsafePointer(outputTable),
+                        Unmanaged.passUnretained(parallel.pool).toOpaque(), Self.parallelFor, Int64(begin), Int64(end))
+                } else {
+                    delegated.nodes(arena, UnsafePointer(inputTable), UnsafePointer(outputTable), Int64(begin), Int64(end))
+                }
             case .delegate(let partition):
                 do {
                     try delegated.delegate.run(
