@@ -70,7 +70,7 @@ let package = Package(
             name: "KilnTests",
             dependencies: [
                 "Kiln", "KilnIR", "KilnReference", "KilnPasses", "KilnCodegen", "KilnRuntime", "KilnCompiler", "KilnImport",
-                "KilnFuzzing", "AllocationCounter",
+                "KilnDelegates", "KilnFuzzing", "AllocationCounter",
             ],
             // Model files the tests compile with the Kiln compiler, not part of the test target.
             exclude: ["Fixtures"]),

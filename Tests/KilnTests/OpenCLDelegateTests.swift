@@ -1,6 +1,8 @@
 import Foundation
 import Kiln
 import KilnCompiler
+import KilnDelegates
+import KilnFuzzing
 import KilnIR
 import KilnImport
 import KilnReference
@@ -242,6 +244,45 @@ struct OpenCLDelegateTests {
         let threaded = try CompiledModel(contentsOf: edited, threads: 2)
         #expect(threaded.delegateDevice != nil && threaded.threadCount == 2)
         #expect(try threaded.run(inputs: [input]) == serial)
+    }
+
+    /// Every fuzz seed model (between them every operator both importers convert) with the delegate:
+    /// required where it takes every layer, preferred otherwise; the outputs are the CPU's.
+    @Test func seedModelsAgreeWithTheCPU() throws {
+        var graphs: [Graph] = []
+        for (index, seed) in SeedModels.all.enumerated() {
+            graphs.append(try TFLiteImporter.importGraph(seed, name: "tflite\(index)", source: "seed\(index).tflite"))
+        }
+        for (index, seed) in ONNXSeedModels.all.enumerated() {
+            graphs.append(try ONNXImporter.importGraph(ONNXModel(bytes: seed, source: "seed\(index).onnx"), name: "onnx\(index)"))
+        }
+        var delegated = 0
+        for graph in graphs {
+            let directory = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let optimized = try Compiler().optimize(graph, options: OpenCLDelegateSupport.preferred)
+            let everywhere = optimized.nodes.allSatisfy { OpenCLSupport.reason(against: $0, in: optimized) == nil }
+            let options = everywhere ? OpenCLDelegateSupport.required : OpenCLDelegateSupport.preferred
+            let result = try Compiler().compile(graph, options: options, outputDirectory: directory)
+            let inputs = randomInputs(optimized, seed: 3)
+            let cpu = try CompiledModel(contentsOf: result.artifact, delegate: .cpu)
+            let model = try CompiledModel(contentsOf: result.artifact)
+            delegated += model.placement.filter { $0.processor == .openCL }.count
+            let expected = try runCompiled(cpu, inputs, outputByteCounts: cpu.metadata.outputs.map(\.byteCount))
+            let actual = try runCompiled(model, inputs, outputByteCounts: model.metadata.outputs.map(\.byteCount))
+            for (index, (bytes, reference)) in zip(actual, expected).enumerated() {
+                let type = optimized.type(of: optimized.outputs[index])
+                if type.dtype == .float32 {
+                    expectClose(
+                        TensorData(dtype: .float32, shape: type.shape, bytes: bytes).floats(),
+                        TensorData(dtype: .float32, shape: type.shape, bytes: reference).floats(), tolerance: 1e-4,
+                        "\(graph.name) output \(index)")
+                } else {
+                    #expect(bytes == reference, "\(graph.name) output \(index)")
+                }
+            }
+        }
+        #expect(delegated > 0)
     }
 
     /// conv → conv → resize → conv (without the resize, three convolutions).
