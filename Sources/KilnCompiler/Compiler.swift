@@ -82,6 +82,14 @@ public struct Compiler: Sendable {
         for index in results.indices {
             results[index].timings.insert((source.loadPhase, loadSeconds), at: 0)
             results[index].warnings = models[index].warnings
+            let options = compiled[index].1
+            if kind != .loadable, kind != .llvmIR, !options.delegates.isEmpty {
+                results[index].warnings.append(
+                    Diagnostic(
+                        .warning,
+                        "delegates are not compiled into static objects, which run without Kiln's runtime;"
+                            + " this model runs wholly on the CPU", at: options.location))
+            }
         }
         return results
     }

@@ -34,6 +34,9 @@ struct CompileCommand: ParsableCommand {
     @OptionGroup var delegation: DelegateFlags
 
     func validate() throws {
+        if `static`, delegation.delegate != nil {
+            throw ValidationError("--delegate needs a loadable artifact: static objects run without Kiln's runtime")
+        }
         if quantization.quantize != .int8, !compression.asksForPruning, quantization.calibration != nil {
             throw ValidationError("--calibration is used only with --quantize int8 or --prune")
         }

@@ -433,6 +433,8 @@ struct OpenCLDelegateModelTests {
 
         let misuse = try CommandLineTool.run(kiln, ["compile", model, "-o", directory.path, "--fp16"])
         #expect(misuse.status != 0 && misuse.output.contains("--fp16 needs --delegate opencl"), "\(misuse.output)")
+        let staticObject = try CommandLineTool.run(kiln, ["compile", model, "-o", directory.path, "--static", "--delegate", "opencl"])
+        #expect(staticObject.status != 0 && staticObject.output.contains("static objects run without Kiln's runtime"))
     }
 
     /// Kernels the driver rejects fail loading with the driver's own build log.
