@@ -135,6 +135,11 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         /// The `n` most important of every `m` consecutive weights of an output unit survive
         /// (2:4, 1:4); the sparsity is `1 − n/m` whatever is asked.
         case nOfM(n: Int, m: Int)
+        /// Whole output channels of a layer whose result feeds one other fully-connected or
+        /// convolution layer (through activations, depthwise convolutions, pooling or means), with
+        /// that layer's matching inputs: both become smaller dense layers, faster in proportion.
+        /// The sparsity is the fraction of each such layer's channels removed; per layer only.
+        case channels
     }
 
     /// How weights are pruned, post-training and without retraining.
@@ -263,6 +268,16 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         }
         if Set(delegates.map(\.kind)).count < delegates.count {
             problems.append(.error("each kind of delegate may be listed once", at: location))
+        }
+        if pruning.pattern == .channels {
+            let scope: PruningScope? =
+                switch pruning {
+                case .none: nil
+                case .magnitude(_, let scope, _), .activationAware(_, _, let scope, _): scope
+                }
+            if let scope, scope != .perLayer {
+                problems.append(.error("channel pruning removes a fraction of each layer's channels: use scope .perLayer", at: location))
+            }
         }
         if case .kMeans(let centroids) = weightSharing, !(2...256).contains(centroids) {
             problems.append(.error("weight sharing needs 2 to 256 centroids, got \(centroids)", at: location))

@@ -212,6 +212,7 @@ public struct Compiler: Sendable {
             case .unstructured: .unstructured
             case .blocks: .blocks
             case .nOfM(let n, let m): .nOfM(n: n, m: m)
+            case .channels: .unstructured  // `prune-channels` runs instead; see pipelineConfiguration
             }
         let passScope: PruneWeightsPass.Scope =
             switch scope {
@@ -226,7 +227,14 @@ public struct Compiler: Sendable {
     /// The pass configuration for `options`, with `graph`'s calibration samples loaded.
     static func pipelineConfiguration(_ options: CompileOptions, for graph: Graph) throws -> PipelineConfiguration {
         var configuration = PipelineConfiguration()
-        configuration.pruning = try pruningConfiguration(options, for: graph)
+        if let pruning = try pruningConfiguration(options, for: graph) {
+            if options.pruning.pattern == .channels {
+                configuration.channelPruning = PruneChannelsPass.Configuration(
+                    fraction: pruning.sparsity, calibration: pruning.calibration)
+            } else {
+                configuration.pruning = pruning
+            }
+        }
         if case .kMeans(let centroids) = options.weightSharing { configuration.sharedWeights = centroids }
         switch options.quantization {
         case .none: break

@@ -69,6 +69,8 @@ public struct PassPipeline: Sendable {
 public struct PipelineConfiguration: Hashable, Sendable {
     /// Zero the least important weights (`prune-weights`), if set.
     public var pruning: PruneWeightsPass.Configuration?
+    /// Remove the least important output channels and the next layers' matching inputs (`prune-channels`), if set.
+    public var channelPruning: PruneChannelsPass.Configuration?
     /// Give each layer at most this many distinct weights (`share-weights`), if set.
     public var sharedWeights: Int?
     /// Store filters as per-channel int8 (`quantize-weights-int8`).
@@ -111,6 +113,7 @@ extension PassPipeline {
     /// prune and share weights; what a quantized graph is compared against (`kiln inspect --quantization`).
     public static func preparation(_ configuration: PipelineConfiguration = PipelineConfiguration()) -> PassPipeline {
         var passes: [any Pass] = [CanonicalizePass(), FoldConstantsPass(), FuseBiasActivationPass()]
+        if let channels = configuration.channelPruning { passes.append(PruneChannelsPass(channels)) }
         if let pruning = configuration.pruning { passes.append(PruneWeightsPass(pruning)) }
         if let centroids = configuration.sharedWeights { passes.append(ShareWeightsPass(centroids: centroids)) }
         return PassPipeline(passes)

@@ -8,7 +8,7 @@ struct CompressionFlags: ParsableArguments {
 
     @Option(
         help:
-            "How --prune chooses weights: 'magnitude' (any weights), 'block' (blocks of 16 output units, which the block-sparse kernels skip: faster), N:M, e.g. 2:4 (N kept of every M along each unit's inputs; needs no --prune), or 'wanda' (magnitude with --calibration). With --calibration, every method ranks weights by magnitude times input activation and repairs the kept weights by least squares on the samples."
+            "How --prune chooses weights: 'magnitude' (any weights), 'block' (blocks of 16 output units, which the block-sparse kernels skip: faster), 'channel' (whole output channels and the next layer's matching inputs: smaller dense layers), N:M, e.g. 2:4 (N kept of every M along each unit's inputs; needs no --prune), or 'wanda' (magnitude with --calibration). With --calibration, every method ranks weights by magnitude times input activation and repairs the kept weights by least squares on the samples."
     )
     var pruneMethod: String = "magnitude"
 
@@ -29,12 +29,13 @@ struct CompressionFlags: ParsableArguments {
         switch pruneMethod {
         case "magnitude": return (.unstructured, false)
         case "block": return (.blocks, false)
+        case "channel": return (.channels, false)
         case "wanda": return (.unstructured, true)
         default:
             let parts = pruneMethod.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
             guard parts.count == 2, let n = parts[0], let m = parts[1], m >= 1, (0...m).contains(n) else {
                 throw ValidationError(
-                    "--prune-method must be magnitude, block, wanda or N:M with 0 ≤ N ≤ M (e.g. 2:4), got '\(pruneMethod)'")
+                    "--prune-method must be magnitude, block, channel, wanda or N:M with 0 ≤ N ≤ M (e.g. 2:4), got '\(pruneMethod)'")
             }
             return (.nOfM(n: n, m: m), false)
         }
