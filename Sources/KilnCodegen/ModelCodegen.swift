@@ -265,45 +265,33 @@ public struct ModelCodegen {
 
         try emitCalls(in: entry, block: body, parallel: nil)
         let splitCalls = calls.filter { $0.split != nil }
-        if !splitCalls.isEmpty {
-            let parallelType = ir.functionType(
-                returning: ir.void, parameters: [bytePointer, pointerArray, pointerArray, bytePointer, bytePointer])
-            let parallelEntry = ir.addFunction(
-                name: Self.parallelEntryPoint(entryPoint), type: parallelType, linkage: .external)
-            configure(parallelEntry, ir: ir)
-            let parallelBody = ir.appendBlock("entry", to: parallelEntry)
-            ir.position(at: parallelBody)
-            let slots = splitCalls.map(\.values.count).max() ?? 1
-            let context = ir.bitcast(ir.alloca(ir.array(bytePointer, slots)), to: pointerArray)
-            let run = ir.bitcast(ir.parameter(parallelEntry, 4), to: ir.pointer(to: parallelForType))
-            try emitCalls(
-                in: parallelEntry, block: parallelBody, parallel: (ir.parameter(parallelEntry, 3), run, context))
-        }
-        if emitsNodeRanges {
-            let nodesType = ir.functionType(returning: ir.void, parameters: [bytePointer, pointerArray, pointerArray, ir.i64, ir.i64])
-            let nodesEntry = ir.addFunction(name: Self.nodesEntryPoint(entryPoint), type: nodesType, linkage: .external)
-            configure(nodesEntry, ir: ir)
-            let nodesBody = ir.appendBlock("entry", to: nodesEntry)
-            ir.position(at: nodesBody)
-            try emitCalls(
-                in: nodesEntry, block: nodesBody, parallel: nil,
-                range: (ir.parameter(nodesEntry, 3), ir.parameter(nodesEntry, 4)))
-            if !splitCalls.isEmpty {
-                // The same with split layers handed to `parallel_for`, as the multi-threaded entry does.
-                let type = ir.functionType(
-                    returning: ir.void,
-                    parameters: [bytePointer, pointerArray, pointerArray, bytePointer, bytePointer, ir.i64, ir.i64])
-                let entry = ir.addFunction(name: Self.parallelNodesEntryPoint(entryPoint), type: type, linkage: .external)
-                configure(entry, ir: ir)
-                let body = ir.appendBlock("entry", to: entry)
-                ir.position(at: body)
+        /// An exported entry `name(arena, inputs, outputs[, pool, parallel_for][, begin, end])`.
+        func addEntry(_ name: String, threaded: Bool, ranged: Bool) throws {
+            let parameters =
+                [bytePointer, pointerArray, pointerArray] + (threaded ? [bytePointer, bytePointer] : [])
+                + (ranged ? [ir.i64, ir.i64] : [])
+            let function = ir.addFunction(
+                name: name, type: ir.functionType(returning: ir.void, parameters: parameters), linkage: .external)
+            configure(function, ir: ir)
+            let block = ir.appendBlock("entry", to: function)
+            ir.position(at: block)
+            var parallel: (pool: IRValue, run: IRValue, context: IRValue)?
+            if threaded {
                 let slots = splitCalls.map(\.values.count).max() ?? 1
                 let context = ir.bitcast(ir.alloca(ir.array(bytePointer, slots)), to: pointerArray)
-                let run = ir.bitcast(ir.parameter(entry, 4), to: ir.pointer(to: parallelForType))
-                try emitCalls(
-                    in: entry, block: body, parallel: (ir.parameter(entry, 3), run, context),
-                    range: (ir.parameter(entry, 5), ir.parameter(entry, 6)))
+                let run = ir.bitcast(ir.parameter(function, 4), to: ir.pointer(to: parallelForType))
+                parallel = (ir.parameter(function, 3), run, context)
             }
+            let first = threaded ? 5 : 3
+            try emitCalls(
+                in: function, block: block, parallel: parallel,
+                range: ranged ? (ir.parameter(function, first), ir.parameter(function, first + 1)) : nil)
+        }
+        if !splitCalls.isEmpty { try addEntry(Self.parallelEntryPoint(entryPoint), threaded: true, ranged: false) }
+        if emitsNodeRanges {
+            try addEntry(Self.nodesEntryPoint(entryPoint), threaded: false, ranged: true)
+            // With split layers handed to `parallel_for`, as the multi-threaded entry does.
+            if !splitCalls.isEmpty { try addEntry(Self.parallelNodesEntryPoint(entryPoint), threaded: true, ranged: true) }
         }
         for data in exportedData {
             _ = ir.addConstantBytes(name: data.symbol, bytes: data.bytes, alignment: 64, exported: true)

@@ -170,7 +170,8 @@ public struct PruneChannelsPass: Pass {
             for j in 0..<rowLength { row += Double(weights[channel * rowLength + j]) * Double(weights[channel * rowLength + j]) }
             return (row * reading).squareRoot()
         }
-        let ranked = (0..<channels).sorted { (importance($0), $1) < (importance($1), $0) }
+        let scores = (0..<channels).map(importance)
+        let ranked = (0..<channels).sorted { (scores[$0], $0) < (scores[$1], $1) }
         let gone = Set(ranked.prefix(removed))
         let kept = (0..<channels).filter { !gone.contains($0) }
 

@@ -106,7 +106,7 @@ import Testing
 
     @Test(arguments: [
         (["--prune", "1.5"], "--prune must be a fraction from 0 to 1, got 1.5"),
-        (["--prune", "0.5", "--prune-method", "5:4"], "--prune-method must be magnitude, block, wanda or N:M"),
+        (["--prune", "0.5", "--prune-method", "5:4"], "--prune-method must be magnitude, block, channel, wanda or N:M"),
         (["--prune", "0.5", "--prune-method", "wanda"], "--prune-method wanda needs --calibration FILE.npy"),
         (["--prune-method", "block"], "--prune-method and --prune-scope need --prune FRACTION"),
         (["--prune", "0.5", "--prune-scope", "model"], "--prune-scope must be 'layer', 'global' or 'unit', got 'model'"),
