@@ -286,10 +286,29 @@ extension NodeFunction {
         }
     }
 
+    /// A 3×3 stride-1 float convolution by Winograd's F(2×2, 3×3), `tilesPerBlock` tiles at a time.
+    func emitWinogradConvolution(_ attributes: Conv2DAttributes, tilesPerBlock: Int) throws {
+        guard let filterData = graph.constantData(node.inputs[1]), filterData.dtype == .float32 else {
+            throw CodegenError("internal error: layer '\(node.name)' has no float filter for Winograd's convolution")
+        }
+        let input = operandType(0).shape
+        let filter = PackedFilter(winograd: filterData, laneWidth: emitter.laneWidth)
+        let products = DotProductKernel(
+            emitter: emitter, filter: filter,
+            weights: ir.addConstantBytes(name: "weights.\(node.name)", bytes: filter.bytes, alignment: 64),
+            epilogue: .float(scales: nil, bias: nil, activation: nil))
+        let geometry = attributes.geometry(input: input, kernel: (3, 3))
+        WinogradConv2DKernel(
+            emitter: emitter, products: products,
+            epilogue: try withResidualAdd(try epilogue(activation: attributes.activation, filterScales: nil)),
+            input: input, output: resultType.shape, padding: (geometry.rows.padBefore, geometry.columns.padBefore),
+            tilesPerBlock: tilesPerBlock, zeroRow: try zeroRow(channels: input[3])
+        ).emit(input: pointers[0], output: output)
+    }
+
     /// A stack buffer of `steps` reduction steps of decoded shared weights for the widest of `tiles`.
     func decodeBuffer(steps: Int, columns tiles: [ColumnTile]) -> IRValue {
-        let buffer = emitter.accumulator(ir.array(ir.f32, steps * (tiles.map(\.columns).max() ?? 1)))
-        return ir.bitcast(buffer, to: ir.pointer(to: ir.f32))
+        emitter.stackBuffer(floats: steps * (tiles.map(\.columns).max() ?? 1))
     }
 
     /// A row of `channels` elements equal to the input's zero, for window taps in the padding:

@@ -90,6 +90,9 @@ struct NodeFunction {
         case .conv(let pixelsPerBlock):
             guard case .conv2D(let attributes) = node.op else { break }
             return try emitConvolution(attributes, pixelsPerBlock: pixelsPerBlock, vnni: false, staged: false, pairwise: nil)
+        case .winograd(let tilesPerBlock):
+            guard case .conv2D(let attributes) = node.op else { break }
+            return try emitWinogradConvolution(attributes, tilesPerBlock: tilesPerBlock)
         case .convVNNI(let pixelsPerBlock, let staged):
             guard case .conv2D(let attributes) = node.op else { break }
             return try emitConvolution(attributes, pixelsPerBlock: pixelsPerBlock, vnni: true, staged: staged, pairwise: nil)

@@ -152,6 +152,37 @@ import Testing
         #expect(KernelPlan(graph: graph, isa: level).choices[0].name == name)
     }
 
+    /// A float 3×3 stride-1 convolution with at least 8 input and output channels runs by
+    /// Winograd's F(2×2, 3×3) on every level, blocks of tiles as many as the register tile's rows
+    /// and at most 32 KiB of transformed input; a stride-2 one, one of few channels, or one
+    /// whose two tiles would not fit runs directly.
+    @Test(arguments: [
+        (ISALevel.avx512vnni, 16, 16, 1, "f32_winograd2x2_conv3x3s1_avx512vnni_12x16"),
+        (.avx512vnni, 64, 64, 1, "f32_winograd2x2_conv3x3s1_avx512vnni_6x64"),
+        (.avx512vnni, 128, 64, 1, "f32_winograd2x2_conv3x3s1_avx512vnni_4x64"),
+        (.avx2, 32, 64, 1, "f32_winograd2x2_conv3x3s1_avx2_2x32"),
+        (.sse41, 8, 8, 1, "f32_winograd2x2_conv3x3s1_sse41_5x8"),
+        (.neon, 16, 16, 1, "f32_winograd2x2_conv3x3s1_neon_6x16"),
+        (.avx512vnni, 4, 16, 1, "f32_conv3x3s1_avx512vnni_12x16"),
+        (.avx512vnni, 16, 4, 1, "f32_conv3x3s1_avx512vnni_12x4"),
+        (.avx512vnni, 16, 16, 2, "f32_conv3x3s2_avx512vnni_12x16"),
+        (.avx512vnni, 512, 16, 1, "f32_conv3x3s1_avx512vnni_12x16"),
+    ])
+    func floatThreeByThreeConvolutionsUseWinograd(
+        level: ISALevel, channels: Int, units: Int, stride: Int, name: String
+    ) throws {
+        var graph = Graph(name: "winograd")
+        let x = graph.addInput(name: "x", type: TensorType(.float32, [1, 16, 16, channels]))
+        let shape: Shape = [units, 3, 3, channels]
+        let filter = graph.addConstant(
+            name: "w", data: TensorData((0..<shape.elementCount).map { Float($0 % 97) / 50 - 1 }, shape: shape))
+        graph.outputs = [
+            try graph.addNode(
+                .conv2D(Conv2DAttributes(strides: [stride, stride], padding: .same)), inputs: [x, filter], name: "conv")
+        ]
+        #expect(KernelPlan(graph: graph, isa: level).choices[0].name == name)
+    }
+
     /// An int8 matrix product on VNNI stages its blocks of rows on the stack
     /// while they fit under the limit (12 rows of 2700 bytes do, of 2800 do not).
     @Test(arguments: [(2700, true), (2800, false)])

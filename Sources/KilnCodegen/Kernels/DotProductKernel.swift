@@ -120,6 +120,14 @@ struct DotProductKernel {
         }
     }
 
+    /// This kernel reading its packed weights `elements` further into the filter global: the next
+    /// of several filters packed alike one after another.
+    func offsettingWeights(by elements: IRValue) -> DotProductKernel {
+        var view = self
+        view.weights = ir.gep(weightType, weights, [elements])
+        return view
+    }
+
     /// This kernel reading its weights from `buffer`, where ``decode(run:index:steps:into:)`` left
     /// a tile's weights for some reduction steps as floats: `[step][tile columns]`.
     func readingDecoded(from buffer: IRValue) -> DotProductKernel {

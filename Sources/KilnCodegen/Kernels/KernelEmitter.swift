@@ -158,6 +158,16 @@ struct KernelEmitter {
         return slot
     }
 
+    /// A cache-line-aligned stack buffer of `floats` f32 elements, allocated once per node
+    /// function, as an f32 pointer.
+    func stackBuffer(floats: Int) -> IRValue {
+        let current = ir.insertBlock
+        ir.positionAtStart(of: entryBlock)
+        let buffer = ir.alloca(ir.array(ir.f32, floats), alignment: 64)
+        ir.position(at: current)
+        return ir.bitcast(buffer, to: ir.pointer(to: ir.f32))
+    }
+
     /// Emits `body` only where `condition` holds at run time, or unconditionally
     /// when `needed` is false (the condition is known to hold).
     func ifTrue(_ condition: IRValue, when needed: Bool = true, _ body: () throws -> Void) rethrows {

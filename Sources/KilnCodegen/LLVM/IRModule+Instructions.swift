@@ -71,9 +71,12 @@ extension IRModule {
     /// The function that holds the block new instructions go into.
     var currentFunction: IRValue { llvm.getBasicBlockParent(insertBlock) }
 
-    /// A stack slot for one value of `type`; place it in the entry block so mem2reg can promote it.
-    func alloca(_ type: IRType, name: String = "") -> IRValue {
-        llvm.buildAlloca(builder, type, name)
+    /// A stack slot for one value of `type`, aligned to `alignment` bytes when given; place it in
+    /// the entry block so mem2reg can promote it.
+    func alloca(_ type: IRType, alignment: Int? = nil, name: String = "") -> IRValue {
+        let slot = llvm.buildAlloca(builder, type, name)
+        if let alignment { llvm.setAlignment(slot, UInt32(alignment)) }
+        return slot
     }
 
     // MARK: Arithmetic

@@ -29,6 +29,10 @@ public struct KernelChoice: Sendable, Hashable {
         /// output pixels along a row, each window tap read through a pointer
         /// that points at a row of zero points where the window leaves the input.
         case conv(pixelsPerBlock: Int)
+        /// A 3×3 stride-1 float convolution by Winograd's F(2×2, 3×3) (``WinogradConv2DKernel``):
+        /// blocks of `tilesPerBlock` 2×2 output tiles, transformed together, sharing each
+        /// weight load of their 16 matrix products; 2.25× fewer multiply-adds than ``conv(pixelsPerBlock:)``.
+        case winograd(tilesPerBlock: Int)
         /// An int8 ``conv(pixelsPerBlock:)`` on x86 without `vpdpbusd`: each tap's channels in
         /// pairs, multiplied with `multiply` into vectors of `lanes` i32.
         case convPairwise(pixelsPerBlock: Int, multiply: PairwiseMultiply, lanes: Int)

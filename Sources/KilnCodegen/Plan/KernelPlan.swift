@@ -120,6 +120,10 @@ public struct KernelPlan: Sendable {
             guard output.rank == 4 else { return nil }
             split = .init(units: output[1], granularity: 1)
             macsPerOutput = filter.elementCount / max(filter[0], 1)
+        case .winograd(let tiles):
+            guard output.rank == 4 else { return nil }
+            split = .init(units: output[0] * ((output[1] + 1) / 2) * ((output[2] + 1) / 2), granularity: tiles)
+            macsPerOutput = filter.elementCount / max(filter[0], 1)
         case .depthwise, .depthwisePairwise:
             guard output.rank == 4, filter.rank == 4 else { return nil }
             split = .init(units: output[1], granularity: 1)
@@ -188,8 +192,8 @@ public struct KernelPlan: Sendable {
     /// Bytes the artifact stores for node `index`'s filter under its kernel: a block-sparse
     /// filter's kept weights with their positions and block starts, an unstructured sparse one's
     /// nonzeros with their positions and unit starts, a shared-weights filter's
-    /// 4-bit indices and codebook, else the filter as stored (with per-channel scales); 0 for a
-    /// node without a constant filter.
+    /// 4-bit indices and codebook, a Winograd filter's 16 transformed weights per 9 of its own,
+    /// else the filter as stored (with per-channel scales); 0 for a node without a constant filter.
     public func filterByteCount(ofNode index: Int, in graph: Graph) -> Int {
         let node = graph.nodes[index]
         guard node.inputs.count > 1, graph.isConstant(node.inputs[1]) else { return 0 }
@@ -199,6 +203,9 @@ public struct KernelPlan: Sendable {
             return sparsity.storedByteCount(channels: filter.shape[0])
         }
         let type = graph.type(of: node.inputs[1])
+        if case .winograd = choices[index].kernel {
+            return type.byteCount / 9 * WinogradFilter.positions
+        }
         if case .sparseGEMV = choices[index].kernel, let filter = graph.constantData(node.inputs[1]),
             let nonzeros = SlicedNonzeros(filter)
         {
@@ -321,6 +328,11 @@ private struct Chooser {
             let filter = shapes[1]
             if attributes.isPointwise(input: shapes[0], filter: filter, output: resultType.shape) {
                 return gemm(units: filter[0])
+            }
+            if let tiles = winogradTilesPerBlock(attributes) {
+                return KernelChoice(
+                    kernel: .winograd(tilesPerBlock: tiles),
+                    name: name("winograd2x2_conv3x3s1", tile: "\(tiles)x\(tileColumns(units: filter[0], vnni: false))"))
             }
             let vnni = isQuantized && usesVNNI(units: filter[0])
             let op = "conv\(filter[1])x\(filter[2])s\(attributes.strides[0])" + dilation(attributes)
@@ -465,6 +477,29 @@ private struct Chooser {
     private func pixelsPerBlock(vectors: Int) -> Int {
         max(1, min(vectors == 1 ? 12 : 8, (isa.vectorRegisters - 3 - vectors) / max(vectors, 1)))
     }
+
+    /// Tiles per block of Winograd's F(2×2, 3×3) for this convolution, or `nil` where the direct
+    /// kernel is the better choice: float 3×3 stride-1 layers (dense float32 filters: not shared,
+    /// not stored in half precision) with at least ``winogradChannels`` input and output
+    /// channels, whose transforms cost little beside the multiply-adds they save, and an
+    /// output at least two pixels high and wide. A block is a register block of rows (as
+    /// ``pixelsPerBlock(vectors:)``), fewer where its transformed inputs would pass
+    /// ``KernelPlan/stagingLimit``; at least two tiles.
+    private func winogradTilesPerBlock(_ attributes: Conv2DAttributes) -> Int? {
+        let (input, filter, output) = (shapes[0], shapes[1], resultType.shape)
+        guard !isQuantized, resultType.dtype == .float32, codebook == nil, filter.rank == 4, output.rank == 4,
+            graph.type(of: node.inputs[1]).dtype == .float32, graph.type(of: node.inputs[1]).quantization == nil,
+            graph.isConstant(node.inputs[1]), filter[1] == 3, filter[2] == 3, attributes.strides == [1, 1],
+            attributes.dilations == [1, 1], input[3] >= Self.winogradChannels, filter[0] >= Self.winogradChannels,
+            output[1] >= 2, output[2] >= 2
+        else { return nil }
+        let bytesPerTile = WinogradFilter.positions * input[3] * MemoryLayout<Float>.size
+        let tiles = min(pixelsPerBlock(vectors: vectorsPerTile(units: filter[0])), KernelPlan.stagingLimit / bytesPerTile)
+        return tiles >= 2 ? tiles : nil
+    }
+
+    /// The fewest input and output channels for which Winograd's transforms pay.
+    static let winogradChannels = 8
 
     private func dilation(_ attributes: Conv2DAttributes) -> String {
         attributes.dilations == [1, 1] ? "" : "d\(attributes.dilations[0])"
