@@ -236,18 +236,21 @@ public struct CompileOptions: Hashable, Sendable, Codable {
     public var weightSharing: WeightSharing
     /// Accelerators layers may run on; the artifact always holds CPU code for the whole model too.
     public var delegates: [Delegate]
+    /// Speed (the default) or size, where a kernel would store more weight bytes to run faster.
+    public var optimizationGoal: OptimizationGoal
     /// Where the options were written, so a bad value is reported at the model's line;
     /// `nil` for options that no model file wrote (imported models, command-line flags).
     public var location: SourceLocation?
 
     /// Creates compile options; the defaults are ``Target/portable`` (every ISA level of the
     /// build machine's architecture, the best chosen at load), float32, no pruning, no sharing,
-    /// no delegate.
+    /// no delegate, optimized for speed.
     public init(
         target: Target = .portable, quantization: Quantization = .none, pruning: Pruning = .none,
-        weightSharing: WeightSharing = .none, delegates: [Delegate] = [], file: String = #filePath, line: Int = #line,
-        column: Int = #column
+        weightSharing: WeightSharing = .none, delegates: [Delegate] = [], optimizingFor goal: OptimizationGoal = .speed,
+        file: String = #filePath, line: Int = #line, column: Int = #column
     ) {
+        self.optimizationGoal = goal
         self.target = target
         self.quantization = quantization
         self.pruning = pruning
@@ -299,6 +302,7 @@ extension CompileOptions {
     public static func == (lhs: CompileOptions, rhs: CompileOptions) -> Bool {
         lhs.target == rhs.target && lhs.quantization == rhs.quantization && lhs.pruning == rhs.pruning
             && lhs.weightSharing == rhs.weightSharing && lhs.delegates == rhs.delegates
+            && lhs.optimizationGoal == rhs.optimizationGoal
     }
 
     /// Hashes what `==` compares.
@@ -308,5 +312,6 @@ extension CompileOptions {
         hasher.combine(pruning)
         hasher.combine(weightSharing)
         hasher.combine(delegates)
+        hasher.combine(optimizationGoal)
     }
 }

@@ -12,6 +12,9 @@ public typealias BinaryFunction = KilnIR.BinaryFunction
 /// How a sliding window treats the border: `.same` or `.valid`.
 public typealias Padding = KilnIR.Padding
 
+/// What code generation favors where a kernel trades weight bytes for speed.
+public typealias OptimizationGoal = KilnIR.OptimizationGoal
+
 /// A problem found while tracing, with the file and line of the layer.
 public typealias Diagnostic = KilnIR.Diagnostic
 

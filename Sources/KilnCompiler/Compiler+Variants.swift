@@ -118,7 +118,7 @@ extension Compiler {
 
 extension CompileOptions {
     /// Choices made on the command line (`kiln compile --quantize`, `--prune`, `--share-weights`,
-    /// `--target`, `--delegate`) that replace every model's own; `nil` keeps the model's.
+    /// `--target`, `--delegate`, `--optimize`) that replace every model's own; `nil` keeps the model's.
     public struct Overrides: Sendable {
         /// Replaces the quantization.
         public var quantization: Quantization?
@@ -130,12 +130,15 @@ extension CompileOptions {
         public var target: Target?
         /// Replaces the delegates (`kiln compile --delegate`).
         public var delegates: [Delegate]?
+        /// Replaces the optimization goal (`kiln compile --optimize`).
+        public var optimizationGoal: OptimizationGoal?
 
         /// Creates overrides; the default replaces nothing.
         public init(
             quantization: Quantization? = nil, pruning: Pruning? = nil, weightSharing: WeightSharing? = nil,
-            target: Target? = nil, delegates: [Delegate]? = nil
+            target: Target? = nil, delegates: [Delegate]? = nil, optimizationGoal: OptimizationGoal? = nil
         ) {
+            self.optimizationGoal = optimizationGoal
             self.quantization = quantization
             self.pruning = pruning
             self.weightSharing = weightSharing
@@ -146,6 +149,7 @@ extension CompileOptions {
         /// Whether nothing is replaced.
         public var isEmpty: Bool {
             quantization == nil && pruning == nil && weightSharing == nil && target == nil && delegates == nil
+                && optimizationGoal == nil
         }
     }
 
@@ -158,6 +162,7 @@ extension CompileOptions {
         if let weightSharing = overrides.weightSharing { options.weightSharing = weightSharing }
         if let target = overrides.target { options.target = target }
         if let delegates = overrides.delegates { options.delegates = delegates }
+        if let goal = overrides.optimizationGoal { options.optimizationGoal = goal }
         if !overrides.isEmpty { options.location = nil }
         return options
     }

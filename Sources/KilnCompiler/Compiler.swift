@@ -132,7 +132,10 @@ public struct Compiler: Sendable {
     public func optimize(_ graph: Graph, options: CompileOptions) throws -> Graph {
         // Validate what the model states before loading weights sized by it; the pipeline verifies the rest.
         try graph.validate()
-        return try PassPipeline.standard(Self.pipelineConfiguration(options, for: graph)).run(WeightResolver.resolve(graph))
+        var optimized = try PassPipeline.standard(Self.pipelineConfiguration(options, for: graph)).run(
+            WeightResolver.resolve(graph))
+        optimized.optimizationGoal = options.optimizationGoal
+        return optimized
     }
 
     /// Creates `directory` if needed, or explains why it cannot be used.

@@ -24,7 +24,7 @@ extension TensorData: Codable {
 }
 
 extension Graph: Codable {
-    private enum CodingKeys: String, CodingKey { case name, values, constants, nodes, inputs, outputs, memoryPlan }
+    private enum CodingKeys: String, CodingKey { case name, values, constants, nodes, inputs, outputs, memoryPlan, optimizationGoal }
 
     private struct ConstantEntry: Codable {
         var id: ValueID
@@ -39,6 +39,7 @@ extension Graph: Codable {
         inputs = try container.decode([ValueID].self, forKey: .inputs)
         outputs = try container.decode([ValueID].self, forKey: .outputs)
         memoryPlan = try container.decodeIfPresent(MemoryPlan.self, forKey: .memoryPlan)
+        optimizationGoal = try container.decodeIfPresent(OptimizationGoal.self, forKey: .optimizationGoal) ?? .speed
         for entry in try container.decode([ConstantEntry].self, forKey: .constants) {
             constants[entry.id] = entry.source
         }
@@ -54,6 +55,7 @@ extension Graph: Codable {
         try container.encode(inputs, forKey: .inputs)
         try container.encode(outputs, forKey: .outputs)
         try container.encodeIfPresent(memoryPlan, forKey: .memoryPlan)
+        try container.encode(optimizationGoal, forKey: .optimizationGoal)
     }
 
     /// The graph as JSON, the form the tracer prints and tools read.

@@ -83,6 +83,8 @@ public struct Graph: Hashable, Sendable {
     public var outputs: [ValueID]
     /// Where intermediates live, once memory has been planned.
     public var memoryPlan: MemoryPlan?
+    /// What the kernel plan favors where a kernel trades weight bytes for speed.
+    public var optimizationGoal: OptimizationGoal = .speed
 
     /// Creates an empty graph.
     public init(name: String) {

@@ -50,9 +50,11 @@ struct BenchCommand: ParsableCommand {
         var compiled: Compiler.Result?
         let model: CompiledModel
         if url.pathExtension == "kiln" {
-            guard targeting.target == nil, !compression.asksForPruning, compression.shareWeights == nil else {
+            guard targeting.target == nil, targeting.optimize == nil, !compression.asksForPruning,
+                compression.shareWeights == nil
+            else {
                 throw ValidationError(
-                    "--target, --prune and --share-weights compile a model file; an artifact is already compiled (--isa picks among its variants)")
+                    "--target, --optimize, --prune and --share-weights compile a model file; an artifact is already compiled (--isa picks among its variants)")
             }
             guard !perLayer else {
                 throw ValidationError(
@@ -69,7 +71,8 @@ struct BenchCommand: ParsableCommand {
                 overrides: .init(
                     pruning: try compression.pruning(calibration: nil), weightSharing: compression.weightSharing,
                     target: targeting.compileTarget(),
-                    delegates: delegation.processor == "opencl" ? [.openCL(.preferred)] : nil))
+                    delegates: delegation.processor == "opencl" ? [.openCL(.preferred)] : nil,
+                    optimizationGoal: targeting.optimizationGoal()))
             guard let first = results.first else { throw ValidationError("\(path) defines no model") }
             if results.count > 1 { print("benchmarking '\(first.metadata.modelName)', the first of \(results.count) models") }
             compiled = first

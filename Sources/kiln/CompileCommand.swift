@@ -52,7 +52,7 @@ struct CompileCommand: ParsableCommand {
                 quantization: try quantization.quantization(),
                 pruning: try compression.pruning(calibration: quantization.calibrationSource),
                 weightSharing: compression.weightSharing, target: try targeting.compileTarget(),
-                delegates: delegation.delegates))
+                delegates: delegation.delegates, optimizationGoal: try targeting.optimizationGoal()))
         {
             UserMessages.printWarnings(result.warnings)
             let phases = result.timings.map { "\($0.phase) \(String(format: "%.2f", $0.seconds))s" }

@@ -70,7 +70,7 @@ struct InspectCommand: ParsableCommand {
                         quantization: quantization,
                         pruning: try compression.pruning(calibration: quantizing.calibrationSource),
                         weightSharing: compression.weightSharing, target: try targeting.compileTarget(),
-                        delegates: delegation.delegates))
+                        delegates: delegation.delegates, optimizationGoal: try targeting.optimizationGoal()))
                 // With --quantization, calibration runs once for the report and the graph.
                 var quantizationReport: QuantizationReport?
                 let optimized: Graph

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Kiln
 
-/// `--target`, shared by the commands that compile: the CPUs code is generated for.
+/// `--target` and `--optimize`, shared by the commands that compile: the CPUs code is generated for,
+/// and what its kernels favor.
 struct TargetOption: ParsableArguments {
     @Option(
         help: ArgumentHelp(
@@ -13,6 +14,25 @@ struct TargetOption: ParsableArguments {
             """,
             valueName: "target"))
     var target: String?
+
+    @Option(
+        help: ArgumentHelp(
+            """
+            What kernels favor, instead of each model's own goal: speed (the default; Winograd's convolutions \
+            store 16 weights per 9 of a float 3×3 filter) or size (no kernel stores more weight bytes than the \
+            model's filters).
+            """,
+            valueName: "goal"))
+    var optimize: String?
+
+    /// The goal `--optimize` names, or `nil` to keep each model's own.
+    func optimizationGoal() throws -> OptimizationGoal? {
+        guard let optimize else { return nil }
+        guard let goal = OptimizationGoal(rawValue: optimize) else {
+            throw ValidationError("unknown --optimize '\(optimize)'; use speed or size")
+        }
+        return goal
+    }
 
     /// The target `--target` names, or `nil` to keep each model's own.
     func compileTarget() throws -> CompileOptions.Target? {

@@ -183,6 +183,24 @@ import Testing
         #expect(KernelPlan(graph: graph, isa: level).choices[0].name == name)
     }
 
+    /// A graph optimized for size keeps its 3×3 filters as stored: no Winograd, whose
+    /// transformed filter stores 16 weights per 9.
+    @Test func sizeGoalKeepsThreeByThreeFiltersAsStored() throws {
+        var graph = Graph(name: "small")
+        let x = graph.addInput(name: "x", type: TensorType(.float32, [1, 16, 16, 16]))
+        let shape: Shape = [16, 3, 3, 16]
+        let filter = graph.addConstant(
+            name: "w", data: TensorData((0..<shape.elementCount).map { Float($0 % 97) / 50 - 1 }, shape: shape))
+        graph.outputs = [try graph.addNode(.conv2D(Conv2DAttributes(padding: .same)), inputs: [x, filter], name: "conv")]
+        let fast = KernelPlan(graph: graph, isa: .avx2)
+        #expect(fast.choices[0].name.hasPrefix("f32_winograd2x2_conv3x3s1_avx2"))
+        #expect(fast.filterByteCount(ofNode: 0, in: graph) == 16 * 16 * 16 * 4)
+        graph.optimizationGoal = .size
+        let small = KernelPlan(graph: graph, isa: .avx2)
+        #expect(small.choices[0].name.hasPrefix("f32_conv3x3s1_avx2"))
+        #expect(small.filterByteCount(ofNode: 0, in: graph) == 16 * 9 * 16 * 4)
+    }
+
     /// An int8 matrix product on VNNI stages its blocks of rows on the stack
     /// while they fit under the limit (12 rows of 2700 bytes do, of 2800 do not).
     @Test(arguments: [(2700, true), (2800, false)])

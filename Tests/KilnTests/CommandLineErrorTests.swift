@@ -111,6 +111,7 @@ import Testing
         (["--prune-method", "block"], "--prune-method and --prune-scope need --prune FRACTION"),
         (["--prune", "0.5", "--prune-scope", "model"], "--prune-scope must be 'layer', 'global' or 'unit', got 'model'"),
         (["--share-weights", "300"], "--share-weights must be from 2 to 256, got 300"),
+        (["--optimize", "fast"], "unknown --optimize 'fast'; use speed or size"),
     ])
     func badPruningFlagsAreNamed(_ flags: [String], _ message: String) throws {
         let kiln = try #require(CommandLineTool.kiln)

@@ -111,6 +111,21 @@ import Testing
             graph, options: options, inputRange: -3...3, tolerance: c.tolerance, "conv \(c.testDescription)")
     }
 
+    /// Compile options optimized for size reach the optimized graph (and its serialized form),
+    /// whose 3×3 layers then run directly and still match the reference.
+    @Test func sizeGoalReachesTheGraphAndItsCode() throws {
+        let graph = try Self.singleOp(
+            .conv2D(Conv2DAttributes(padding: .same, activation: .relu)), input: [1, 7, 9, 16],
+            constants: [Self.weights([17, 3, 3, 16], seed: 12), Self.weights([17], seed: 13)])
+        let options = CompileOptions(optimizingFor: .size)
+        let optimized = try Compiler().optimize(graph, options: options)
+        #expect(optimized.optimizationGoal == .size)
+        let decoded = try JSONDecoder().decode(Graph.self, from: JSONEncoder().encode(optimized))
+        #expect(decoded.optimizationGoal == .size)
+        #expect(try Compiler().optimize(graph, options: CompileOptions()).optimizationGoal == .speed)
+        try expectCompiledMatchesReference(graph, options: options, inputRange: -3...3, "size-optimized conv")
+    }
+
     @Test func convolutionWithInt8Weights() throws {
         let graph = try Self.singleOp(
             .conv2D(Conv2DAttributes(padding: .same)), input: [1, 6, 6, 3],

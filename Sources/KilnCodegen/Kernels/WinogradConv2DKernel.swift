@@ -96,39 +96,60 @@ struct WinogradConv2DKernel {
     }
 
     /// `V = Bᵀ d B` of every channel of `tile`'s 4×4 input patch, position `ξ` to row
-    /// `ξ · tilesPerBlock + slot` of `buffer` (`C` floats per row).
+    /// `ξ · tilesPerBlock + slot` of `buffer` (`C` floats per row). A patch inside the input reads
+    /// at constant distances from its first pixel; one that crosses the border reads each pixel
+    /// through a pointer that points at the zero row where the pixel lies in the padding.
     private func transformInput(_ tile: Tile, slot: Int, from inputPointer: IRValue, into buffer: IRValue) {
         let (height, width, channels) = (input[1], input[2], input[3])
         let rows = (0..<4).map { emitter.affine(tile.row, times: 1, plus: $0 - padding.top) }
         let columns = (0..<4).map { emitter.affine(tile.column, times: 1, plus: $0 - padding.left) }
         let rowsInside = rows.map { emitter.isInRange($0, below: height) }
         let columnsInside = columns.map { emitter.isInRange($0, below: width) }
-        let batchRow = emitter.affine(tile.batch, times: height)
-        let zeros = ir.bitcast(zeroRow, to: ir.pointer(to: ir.f32))
-        // One pointer per patch pixel, at the zero row where the pixel lies in the padding.
-        let sources = (0..<4).map { i in
-            (0..<4).map { j in
-                let inside = ir.and(rowsInside[i], columnsInside[j])
-                let offset = emitter.affine(ir.add(emitter.affine(ir.add(batchRow, rows[i]), times: width), columns[j]), times: channels)
-                // Outside the input the offset may be negative or past the end: only the selected pointer is formed.
-                let clamped = ir.select(inside, offset, emitter.index(0))
-                return ir.select(inside, ir.gep(ir.f32, inputPointer, [clamped]), zeros)
+        // The patch's first pixel; the offset may be negative or past the end, so it is only formed inside.
+        let origin = emitter.affine(
+            ir.add(emitter.affine(ir.add(emitter.affine(tile.batch, times: height), rows[0]), times: width), columns[0]),
+            times: channels)
+        let inside = [rowsInside[0], rowsInside[3], columnsInside[0], columnsInside[3]].reduce(ir.constant(1, ir.i1)) { ir.and($0, $1) }
+        emitter.ifTrue(inside) {
+            let first = ir.gep(ir.f32, inputPointer, [origin])
+            let sources = (0..<4).map { i in
+                (0..<4).map { j in ir.gep(ir.f32, first, [emitter.index((i * width + j) * channels)]) }
             }
+            transformChannels(sources, slot: slot, into: buffer)
         }
+        emitter.ifTrue(ir.xor(inside, ir.constant(1, ir.i1))) {
+            let zeros = ir.bitcast(zeroRow, to: ir.pointer(to: ir.f32))
+            let sources = (0..<4).map { i in
+                (0..<4).map { j in
+                    let pixelInside = ir.and(rowsInside[i], columnsInside[j])
+                    let offset = ir.add(origin, emitter.index((i * width + j) * channels))
+                    let clamped = ir.select(pixelInside, offset, emitter.index(0))
+                    return ir.select(pixelInside, ir.gep(ir.f32, inputPointer, [clamped]), zeros)
+                }
+            }
+            transformChannels(sources, slot: slot, into: buffer)
+        }
+    }
+
+    /// The input transform of every channel of the 4×4 patch whose pixels' channels start at `sources`.
+    private func transformChannels(_ sources: [[IRValue]], slot: Int, into buffer: IRValue) {
+        let channels = input[3]
         for run in LaneRun.covering(channels, width: emitter.laneWidth) {
             ir.loop("channels", from: 0, to: run.count) { index in
                 let channel = emitter.affine(index, times: run.lanes, plus: run.start)
                 let d = sources.map { $0.map { emitter.loadVector($0, offset: channel, lanes: run.lanes) } }
+                // Bᵀ down the columns (t = Bᵀ d, by column), then along the rows (V = t B).
                 let t = (0..<4).map { j in
                     [ir.fsub(d[0][j], d[2][j]), ir.fadd(d[1][j], d[2][j]), ir.fsub(d[2][j], d[1][j]), ir.fsub(d[1][j], d[3][j])]
                 }
                 for i in 0..<4 {
                     let v = [
-                        ir.fsub(t[0][i], t[2][i]), ir.fadd(t[1][i], t[2][i]), ir.fsub(t[2][i], t[1][i]), ir.fsub(t[1][i], t[3][i]),
+                        ir.fsub(t[0][i], t[2][i]), ir.fadd(t[1][i], t[2][i]), ir.fsub(t[2][i], t[1][i]),
+                        ir.fsub(t[1][i], t[3][i]),
                     ]
                     for (j, value) in v.enumerated() {
-                        let position = (i * 4 + j) * tilesPerBlock + slot
-                        emitter.storeVector(value, buffer, offset: ir.add(emitter.index(position * channels), channel))
+                        let row = (i * 4 + j) * tilesPerBlock + slot
+                        emitter.storeVector(value, buffer, offset: ir.add(emitter.index(row * channels), channel))
                     }
                 }
             }

@@ -482,12 +482,13 @@ private struct Chooser {
     /// kernel is the better choice: float 3×3 stride-1 layers (dense float32 filters: not shared,
     /// not stored in half precision) with at least ``winogradChannels`` input and output
     /// channels, whose transforms cost little beside the multiply-adds they save, and an
-    /// output at least two pixels high and wide. A block is a register block of rows (as
+    /// output at least two pixels high and wide, in a graph optimized for speed (its transformed
+    /// filter stores 16 weights per 9). A block is a register block of rows (as
     /// ``pixelsPerBlock(vectors:)``), fewer where its transformed inputs would pass
     /// ``KernelPlan/stagingLimit``; at least two tiles.
     private func winogradTilesPerBlock(_ attributes: Conv2DAttributes) -> Int? {
         let (input, filter, output) = (shapes[0], shapes[1], resultType.shape)
-        guard !isQuantized, resultType.dtype == .float32, codebook == nil, filter.rank == 4, output.rank == 4,
+        guard graph.optimizationGoal == .speed, !isQuantized, resultType.dtype == .float32, codebook == nil, filter.rank == 4, output.rank == 4,
             graph.type(of: node.inputs[1]).dtype == .float32, graph.type(of: node.inputs[1]).quantization == nil,
             graph.isConstant(node.inputs[1]), filter[1] == 3, filter[2] == 3, attributes.strides == [1, 1],
             attributes.dilations == [1, 1], input[3] >= Self.winogradChannels, filter[0] >= Self.winogradChannels,
