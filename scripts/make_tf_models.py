@@ -131,6 +131,24 @@ def gru_kws():
     return keras.Model(features, outputs, name="gru_kws")
 
 
+# The same layers rolled, as a user exports them with a static batch of 1: each becomes a WHILE
+# loop with condition and body subgraphs, which Kiln unrolls at import. Float only: int8
+# calibration of a WHILE crashes the converter (tensorflow/tensorflow#75140).
+def gru_while():
+    features = keras.Input((49, 10), batch_size=1, name="mfcc")
+    x = layers.GRU(32)(features)
+    outputs = layers.Dense(12, activation="softmax")(x)
+    return keras.Model(features, outputs, name="gru_while")
+
+
+def rnn_stack_while():
+    features = keras.Input((20, 8), batch_size=1, name="sensor")
+    x = layers.SimpleRNN(16, return_sequences=True)(features)
+    x = layers.LSTM(16)(x)
+    outputs = layers.Dense(4)(x)
+    return keras.Model(features, outputs, name="rnn_stack_while")
+
+
 # The next three exist for their operators (names as in the .tflite), not as realistic models.
 # decoder_net: LEAKY_RELU, PRELU, TRANSPOSE_CONV, RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR,
 # SPACE_TO_DEPTH, DEPTH_TO_SPACE.
@@ -223,6 +241,8 @@ MODELS = {
     "transformer_block": (transformer_block, normal, False),
     "lstm_kws": (lstm_kws, normal, False),
     "gru_kws": (gru_kws, normal, False),
+    "gru_while": (gru_while, normal, False),
+    "rnn_stack_while": (rnn_stack_while, normal, False),
     "decoder_net": (decoder_net, uniform(0.0, 1.0), False),
     "reductions_net": (reductions_net, normal, False),
     "embedding_text": (embedding_text, tokens(EMBEDDING_VOCABULARY), False),
@@ -230,6 +250,10 @@ MODELS = {
 }
 # Builders that return a tf_keras (Keras 2) model: seeded and converted with tf_keras (convert_tf_keras).
 TF_KERAS_MODELS = {"lstm_fused"}
+# Models without int8 variants: WHILE loops crash int8 calibration (tensorflow/tensorflow#75140).
+# They go through TFLiteConverter.from_keras_model, whose builtin-only conversion turns a batch-1
+# rolled RNN into WHILE; Keras 3's export(format="litert") keeps Flex TensorList ops instead.
+FLOAT_ONLY_MODELS = {"gru_while", "rnn_stack_while"}
 
 # Variables Keras initializes to a constant. Left alone, batch norm is an identity and
 # every bias is zero, which hides folding and bias bugs; they get seeded noise instead.
@@ -274,6 +298,14 @@ def convert_tf_keras(model, path, **converter_options):
     run_model = tf.function(lambda x: model(x))
     spec = tf.TensorSpec([1, *model.inputs[0].shape[1:]], model.inputs[0].dtype)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([run_model.get_concrete_function(spec)], model)
+    for key, value in converter_options.items():
+        setattr(converter, key, value)
+    path.write_bytes(converter.convert())
+
+
+def convert_from_keras_model(model, path, **converter_options):
+    """`tf.lite.TFLiteConverter.from_keras_model` with builtin operators only; options as attributes."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
     for key, value in converter_options.items():
         setattr(converter, key, value)
     path.write_bytes(converter.convert())
@@ -484,13 +516,15 @@ def main():
         notes[name] = f"{model.count_params()} parameters, {len(model.layers)} Keras layers, {perturbed} constant-initialized variables perturbed"
 
         variants = [(name, "float32", {})]
-        if not legacy:
+        if not legacy and name not in FLOAT_ONLY_MODELS:
             variants.append((f"{name}_int8", "int8, float I/O", int8_options(samples)))
         if int8_io:
             variants.append((f"{name}_int8io", "int8, int8 I/O", int8_options(samples, int8_io=True)))
         for variant, kind, options in variants:
             path = out / f"{variant}.tflite"
-            (convert_tf_keras if legacy else export_litert)(model, path, **options)
+            convert = convert_tf_keras if legacy else (
+                convert_from_keras_model if name in FLOAT_ONLY_MODELS else export_litert)
+            convert(model, path, **options)
             interpreter = Interpreter(model_path=str(path))
             detail = interpreter.get_input_details()[0]
             if detail["dtype"] == x.dtype:  # float32 (or int32 token ids): the shared input
@@ -570,7 +604,7 @@ def main():
         " (`optimizations=[tf.lite.Optimize.DEFAULT]`) leaves every tensor float32 here (the weights are"
         " at most 32x32), so that file would differ only in its conversion metadata.",
         "- `NAME.tflite`: float32, converter defaults.",
-        "- `NAME_int8.tflite` (every model but `lstm_fused`): full-integer int8:"
+        "- `NAME_int8.tflite` (every model but `lstm_fused`, `gru_while` and `rnn_stack_while`): full-integer int8:"
         " `optimizations=[tf.lite.Optimize.DEFAULT]`,"
         f" `target_spec.supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8]`, a representative dataset of"
         f" {REPRESENTATIVE_SAMPLES} random samples (numpy `default_rng({SEED + 1})`); float32 input/output kept"
@@ -612,6 +646,12 @@ def main():
         " interpreter cannot run; \"Lowering tensor list ops is failed\" with builtins only), and with a static"
         " batch of 1 it becomes WHILE + cond/body subgraphs that convert in float but crash int8 calibration"
         " (segfault in the calibrator, tensorflow/tensorflow#75140).",
+        "- `gru_while`: `lstm_kws`'s GRU rolled (`unroll=False`) with a static batch of 1 (`keras.Input((49, 10),"
+        " batch_size=1)`), converted with `tf.lite.TFLiteConverter.from_keras_model(model)`: one WHILE whose"
+        " condition and body are subgraphs 1 and 2; `rnn_stack_while`: (20, 8) → SimpleRNN(16, return_sequences=True)"
+        " → LSTM(16) → Dense(4), the same way (two WHILE loops; the first writes every step into the sequence the"
+        " second reads, with SLICE and CONCATENATION at the counter). Float32 only: int8 calibration of a WHILE"
+        " crashes (tensorflow/tensorflow#75140); `model.export(format=\"litert\")` keeps Flex TensorList ops instead.",
         "- `lstm_fused` (exists for UNIDIRECTIONAL_SEQUENCE_LSTM, the fused operator the converter writes for Keras 2"
         " LSTM layers): (49, 10) → `tf_keras.layers.LSTM(32, return_sequences=True)` → `tf_keras.layers.LSTM(16)` →"
         " Dense(12, softmax). Each LSTM becomes one UNIDIRECTIONAL_SEQUENCE_LSTM with 24 inputs: the four gates'"

@@ -33,6 +33,8 @@ import Testing
         Case(model: "lstm_kws_int8", input: "lstm_kws"),
         Case(model: "gru_kws", input: "gru_kws"),
         Case(model: "gru_kws_int8", input: "gru_kws"),
+        Case(model: "gru_while", input: "gru_while"),
+        Case(model: "rnn_stack_while", input: "rnn_stack_while"),
         Case(model: "transformer_block", input: "transformer_block"),
         Case(model: "transformer_block_int8", input: "transformer_block"),
         Case(model: "decoder_net", input: "decoder_net"),
@@ -106,6 +108,51 @@ import Testing
             return producer.op == .dequantize ? graph.type(of: producer.inputs[0]).quantization?.scales[0] : nil
         }
         return nil
+    }
+
+    /// A rolled GRU (a WHILE loop with condition and body subgraphs) unrolls into its 49 steps, which
+    /// share the body's weights; the sequences of a stack of loops pass from one to the next.
+    @Test func whileLoopsUnrollIntoTheirSteps() throws {
+        let gru = try TFLiteImporter.importGraph(contentsOf: Self.fixtures.appendingPathComponent("gru_while.tflite"))
+        let steps = Set(gru.nodes.compactMap { $0.name.split(separator: "@").last.flatMap { Int($0) } })
+        #expect(steps == Set(0..<49))
+        let filters = gru.nodes.filter { if case .fullyConnected = $0.op { true } else { false } }.map { $0.inputs[1] }
+        // Two matrix products a step (input and recurrent) and the classifier, over three weight constants.
+        #expect(filters.count == 2 * 49 + 1 && Set(filters).count == 3, "\(filters.count) products over \(Set(filters).count) filters")
+        let stack = try TFLiteImporter.importGraph(contentsOf: Self.fixtures.appendingPathComponent("rnn_stack_while.tflite"))
+        #expect(stack.nodes.contains { $0.name.hasSuffix("@19") })
+    }
+
+    /// A loop Kiln cannot unroll is reported at the WHILE operator, with the reason: a condition
+    /// that reads the model's data, or more steps than the importer unrolls.
+    @Test func loopsThatCannotUnrollAreNamed() throws {
+        let file = Self.fixtures.appendingPathComponent("gru_while.tflite")
+        func message(_ model: TFLiteModel) -> String {
+            let error = #expect(throws: TFLiteError.self) {
+                try TFLiteImporter.importGraph(model, name: "gru_while", source: "gru_while.tflite")
+            }
+            return error?.message ?? ""
+        }
+        var dataDependent = try TFLiteModel(contentsOf: file)
+        let main = dataDependent.subgraphs[0]
+        let loop = try #require(main.operators.firstIndex { dataDependent.operatorCodes[$0.opcodeIndex].builtinCode == .while })
+        // The first counter replaced by the loop's sequence: the condition then compares data.
+        dataDependent.subgraphs[0].operators[loop].inputs[0] = main.operators[loop].inputs[4]
+        let unknown = message(dataDependent)
+        #expect(unknown.hasPrefix("gru_while.tflite: operator #\(loop) WHILE: "), "\(unknown)")
+        #expect(unknown.contains("not known at import"), "\(unknown)")
+
+        var endless = try TFLiteModel(contentsOf: file)
+        let condition = endless.subgraphs[1]
+        // The step count the condition compares with: its one stored int32 constant.
+        let limit = try #require(
+            condition.tensors.indices.first { index in
+                let tensor = condition.tensors[index]
+                return !condition.inputs.contains(index) && tensor.type == .int32 && !endless.buffers[tensor.buffer].isEmpty
+            })
+        endless.buffers[condition.tensors[limit].buffer] = withUnsafeBytes(of: Int32(100_000).littleEndian, Array.init)
+        let long = message(endless)
+        #expect(long.contains("the loop runs more than 4096 steps"), "\(long)")
     }
 
     /// An operator Kiln does not import fails with the operator, its position and the file.

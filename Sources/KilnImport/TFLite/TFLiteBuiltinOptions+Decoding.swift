@@ -126,6 +126,9 @@ extension TFLiteBuiltinOptions {
             self = .argMax(outputType: try fields.byte(0, "output_type"))
         case 57:
             self = .argMin(outputType: try fields.byte(0, "output_type"))
+        case 93:
+            self = .whileLoop(
+                condition: try fields.int(0, "cond_subgraph_index"), body: try fields.int(1, "body_subgraph_index"))
         default:
             self = .unsupported(typeCode: typeCode)
         }

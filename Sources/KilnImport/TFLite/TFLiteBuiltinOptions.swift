@@ -80,6 +80,8 @@ public enum TFLiteBuiltinOptions: Hashable, Sendable {
     case argMax(outputType: Int)
     /// `ArgMinOptions` (union type 57): the result's tensor type code.
     case argMin(outputType: Int)
+    /// `WhileOptions` (union type 93): the subgraphs of the loop's condition and body.
+    case whileLoop(condition: Int, body: Int)
     /// An options table this reader does not decode, by its union type number.
     case unsupported(typeCode: Int)
 
@@ -124,6 +126,7 @@ public enum TFLiteBuiltinOptions: Hashable, Sendable {
         case .transposeConv: 49
         case .argMax: 40
         case .argMin: 57
+        case .whileLoop: 93
         case .unsupported(let typeCode): typeCode
         }
     }

@@ -18,7 +18,7 @@ public enum TFLiteImporter {
             .gelu, .fill, .maxPool2D, .mean, .mul, .pad, .padV2, .quantize, .reshape, .slice, .softmax, .split, .splitV,
             .squeeze, .stridedSlice, .sub, .transpose, .unpack, .argMax, .argMin, .broadcastTo, .depthToSpace, .gather,
             .l2Normalization, .leakyRelu, .logSoftmax, .pack, .prelu, .resizeBilinear, .resizeNearestNeighbor, .spaceToDepth, .tile,
-            .transposeConv, .unidirectionalSequenceLstm, .cast,
+            .transposeConv, .unidirectionalSequenceLstm, .cast, .while,
         ] + TFLiteConversion.elementwiseFunctions.keys + TFLiteConversion.binaryFunctions.keys
             + TFLiteConversion.reductions.keys
     ).sorted { $0.name < $1.name }
@@ -56,15 +56,31 @@ struct TFLiteConversion {
     var negativeTests: [Int: Int] = [:]
     /// Integer tensors `indices + constant`, by the indices' tensor.
     var shiftedIndices: [Int: Int] = [:]
+    /// WHILE loops this subgraph runs inside (see ``convertWhile(_:condition:body:)``).
+    var loopDepth = 0
+    /// Loop steps unrolled so far in the whole model, nested loops included.
+    var unrolledSteps = 0
 
     mutating func run() throws {
         for index in subgraph.inputs {
             values[index] = graph.addInput(name: subgraph.tensors[index].name, type: try tensorType(index))
         }
+        try convertOperators()
+        graph.outputs = try subgraph.outputs.map { try value(of: $0) }
+        try graph.verify()
+    }
+
+    /// Converts the subgraph's operators in order, its inputs already converted.
+    mutating func convertOperators() throws {
         for (position, op) in subgraph.operators.enumerated() {
             let code = model.operatorCodes[op.opcodeIndex].builtinCode
             do {
-                if Self.splittingOperators.contains(code) {
+                if code == .while {
+                    guard case .whileLoop(let condition, let body) = op.options else {
+                        throw TFLiteError(message: "\(source): WHILE needs its WhileOptions (condition and body subgraphs)")
+                    }
+                    try convertWhile(op, condition: condition, body: body)
+                } else if Self.splittingOperators.contains(code) {
                     try convertParts(op, code)
                 } else if try foldIndexWrapping(op, code) {
                     continue
@@ -80,8 +96,6 @@ struct TFLiteConversion {
                 throw TFLiteError(message: "\(source): operator #\(position) \(code.name): \(error)")
             }
         }
-        graph.outputs = try subgraph.outputs.map { try value(of: $0) }
-        try graph.verify()
     }
 
     // MARK: Tensors

@@ -190,6 +190,9 @@ extension TFLiteBuiltinOptions {
             table.set(3, byte(activation.rawValue))
         case .argMax(let outputType), .argMin(let outputType):
             table.set(0, byte(outputType))
+        case .whileLoop(let condition, let body):
+            table.set(0, int(condition))
+            table.set(1, int(body))
         }
         return table
     }
