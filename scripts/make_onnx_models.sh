@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates Tests/KilnTests/Fixtures/ONNX/: NCHW models built with the `onnx` helper API
 # (as PyTorch and tf2onnx write them: Conv/BatchNormalization/Relu/pooling/Gemm, residual,
-# depthwise, transformer-style, decoder, multi-output reductions) with ONNX Runtime's outputs,
+# depthwise, transformer-style, decoder, multi-output reductions, LSTM/GRU/RNN) with ONNX Runtime's outputs,
 # and README.md.
 #
 #   bash scripts/make_onnx_models.sh

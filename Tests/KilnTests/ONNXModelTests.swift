@@ -122,6 +122,8 @@ import Testing
         + ["decoder_net", "reductions_net", "embedding_text"].flatMap { name in
             ["", "_qdq"].map { Case(model: "ONNX/tf2onnx/\(name)\($0)", input: "Keras/\(name)", isNCHW: false) }
         }
+        // LSTM, GRU and RNN: both directions, initial states, peepholes, PyTorch's GRU, batch-first layout, clip.
+        + ["recurrent", "recurrent_batch_first"].map { Case(model: "ONNX/\($0)", input: "ONNX/\($0)", isNCHW: false) }
 
     @Test(arguments: cases)
     func matchesONNXRuntime(_ case: Case) throws {

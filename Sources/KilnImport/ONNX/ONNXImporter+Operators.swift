@@ -53,6 +53,9 @@ extension ONNXConversion {
             "QLinearConv": { try $0.convertQLinearConv($1) },
             "QLinearMatMul": { try $0.convertQLinearMatMul($1) },
             "DequantizeLinear": { try $0.convertDequantize($1) },
+            "LSTM": { try $0.convertRecurrent($1, .lstm) },
+            "GRU": { try $0.convertRecurrent($1, .gru) },
+            "RNN": { try $0.convertRecurrent($1, .rnn) },
         ]
         for name in unaryFunctions.keys { table[name] = { try $0.convertUnary($1) } }
         for name in binaryOperators.keys { table[name] = { try $0.convertBinary($1) } }
