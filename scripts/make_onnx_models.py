@@ -252,6 +252,20 @@ def reductions():
                    [helper.make_tensor_value_info(name, dtype, shape) for name, dtype, shape in outputs], 17)
 
 
+def transposed():
+    """Transposed convolutions with groups and dilations on a [1, 4, 5, 6] image: ConvTranspose (2 groups of 2
+    input channels, 3 outputs each, 3×3, strides 2, dilations 2, pads [1, 0, 1, 2], output_padding [1, 0], bias)
+    → Relu → ConvTranspose (one group per channel, 2×3, dilations [1, 2], SAME_UPPER) → [1, 6, 12, 13]."""
+    b = Builder(9)
+    x = b.node("ConvTranspose", [
+        "image", b.weights([4, 3, 3, 3], scale=0.5), b.constant(b.rng.uniform(-0.1, 0.1, [6]), "b")], group=2,
+        kernel_shape=[3, 3], strides=[2, 2], dilations=[2, 2], pads=[1, 0, 1, 2], output_padding=[1, 0])
+    x = b.node("ConvTranspose", [b.node("Relu", [x]), b.weights([6, 1, 2, 3], scale=0.5)], group=6,
+               kernel_shape=[2, 3], dilations=[1, 2], auto_pad="SAME_UPPER")
+    return b.model("transposed", [image_input("image", [1, 4, 5, 6])],
+                   [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, 6, 12, 13])], 17)
+
+
 def recurrent():
     """PyTorch-style recurrent layers on a [5, 1, 6] sequence (sequence, batch, features; layout 0): a
     bidirectional LSTM (hidden 8) with biases, peepholes, constant initial states and input_forget 1; its Y
@@ -300,10 +314,13 @@ def recurrent_batch_first():
 
 
 MODELS = {"cnn": cnn, "residual": residual, "depthwise": depthwise, "encoder": encoder, "decoder": decoder,
-          "reductions": reductions, "recurrent": recurrent, "recurrent_batch_first": recurrent_batch_first}
+          "reductions": reductions, "recurrent": recurrent, "recurrent_batch_first": recurrent_batch_first,
+          "transposed": transposed}
 # Outputs from onnx.reference instead: ONNX Runtime's CPU kernels refuse batch-first (layout 1) recurrent
 # operators ("Batchwise recurrent operations (layout == 1) are not supported").
 REFERENCE_ONLY_MODELS = ["recurrent_batch_first"]
+# transposed has none: quantize_static fails on its grouped ConvTranspose ("operands could not be broadcast
+# together with shapes (6,) (3,)", onnxruntime 1.32.0).
 QDQ_MODELS = ["cnn", "residual", "depthwise", "decoder", "reductions"]
 QOP_MODELS = ["cnn", "residual", "depthwise"]
 # The operators quantize_static may quantize in QOperator format: those whose quantized form is in the
@@ -399,14 +416,18 @@ def main():
         shape = [d.dim_value or 1 for d in feed.type.tensor_type.shape.dim]
         rng = np.random.default_rng(100 + index)
         inputs = rng.uniform(-1, 1, shape).astype(np.float32)
-        reference = ReferenceEvaluator(model).run(None, {feed.name: inputs})
+        try:
+            reference = ReferenceEvaluator(model).run(None, {feed.name: inputs})
+        except Exception as error:  # onnx.reference's grouped ConvTranspose, for one, cannot reshape its weights
+            reference, checked = None, f"onnx.reference fails ({type(error).__name__}: {error})"
         if name in REFERENCE_ONLY_MODELS:
             outputs, checked = reference, "ONNX Runtime cannot run it"
         else:
             session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
             outputs = session.run(None, {feed.name: inputs})
-            assert [o.shape for o in outputs] == [r.shape for r in reference], (name, [o.shape for o in outputs])
-            checked = difference(outputs, reference)
+            if reference is not None:
+                assert [o.shape for o in outputs] == [r.shape for r in reference], (name, [o.shape for o in outputs])
+                checked = difference(outputs, reference)
         assert all(np.all(np.isfinite(o)) for o in outputs), name
         path = OUT / f"{name}.onnx"
         onnx.save(model, path)

@@ -77,21 +77,26 @@ extension ONNXConversion {
         define(node, try add(.concatenation(axis: 3, activation: nil), parts, node), layout: .channelsLast)
     }
 
-    /// `ConvTranspose` (2-D, one group): a direct convolution with the filter
-    /// turned 180° over the input with `stride − 1` zeros between pixels.
+    /// `ConvTranspose` (2-D): a direct convolution with the filter turned 180° (and the same
+    /// dilation) over the input with `stride − 1` zeros between pixels; with groups, one such
+    /// convolution per group of input channels, their outputs side by side.
     mutating func convertConvTranspose(_ node: ONNXNode) throws {
         let x = try channelsLast(try operand(node.input(0)), name: resultName(node))
         guard let (filterShape, filter) = try floats(node, 1), filterShape.count == 4 else {
-            throw ONNXProblem("only 2-D transposed convolutions with constant [in, out, kh, kw] weights are supported")
-        }
-        guard node.int("group", default: 1) == 1, try pair(node, "dilations") == [1, 1] else {
-            throw ONNXProblem("transposed convolution with groups or dilations is not supported")
+            throw ONNXProblem("only 2-D transposed convolutions with constant [in, out / group, kh, kw] weights are supported")
         }
         let inputShape = graph.type(of: x).shape
-        let (inputs, outputs, kernel) = (filterShape[0], filterShape[1], [filterShape[2], filterShape[3]])
-        guard inputs == inputShape[3] else {
-            throw ONNXProblem("weights \(filterShape) expect \(inputs) input channels, the input has \(inputShape[3])")
+        let (inputs, groupOutputs, kernel) = (filterShape[0], filterShape[1], [filterShape[2], filterShape[3]])
+        let groups = node.int("group", default: 1)
+        guard inputs == inputShape[3], groups >= 1, inputs % groups == 0 else {
+            throw ONNXProblem(
+                "weights \(filterShape) in \(groups) group(s) do not fit the input's \(inputShape[3]) channels "
+                    + "(the first dimension is the input channels, a multiple of the groups)")
         }
+        let outputs = groupOutputs * groups
+        let dilations = try pair(node, "dilations")
+        // The window's extent on the input: its taps `dilation` apart.
+        let extents = (0..<2).map { dilations[$0] * (kernel[$0] - 1) + 1 }
         let strides = try pair(node, "strides")
         let outputPadding = node.ints("output_padding") ?? [0, 0]
         guard outputPadding.count == 2, outputPadding.allSatisfy({ $0 >= 0 }) else {
@@ -100,7 +105,7 @@ extension ONNXConversion {
         var borders: [[Int]] = []
         for axis in 0..<2 {
             let size = inputShape[axis + 1]
-            let full = (size - 1) * strides[axis] + outputPadding[axis] + kernel[axis]
+            let full = (size - 1) * strides[axis] + outputPadding[axis] + extents[axis]
             let (padBefore, padAfter): (Int, Int)
             if let shape = node.ints("output_shape") {
                 guard shape.count >= 2 else { throw ONNXProblem("output_shape \(shape) must give height and width") }
@@ -122,19 +127,48 @@ extension ONNXConversion {
             }
             borders.append(
                 try Graph.transposedConvolutionBorders(
-                    input: size, window: kernel[axis], stride: strides[axis], output: full - padBefore - padAfter,
+                    input: size, window: extents[axis], stride: strides[axis], output: full - padBefore - padAfter,
                     padBefore: padBefore))
         }
         let stuffed = try graph.addZeroStuffing(x, strides: strides, name: resultName(node))
-        // [in, out, kh, kw] to OHWI, each window turned half a turn.
-        let ohwi = permuted(filter, shape: filterShape, [1, 2, 3, 0])
-        let turned = rotatedHalfTurn(TensorData(ohwi, shape: [outputs, kernel[0], kernel[1], inputs]))
-        var layerInputs = [stuffed, try materialize("\(node.inputs[1]).turned", shape: turned.shape.dimensions, values: turned.floats())]
-        if let (_, bias) = try floats(node, 2) {
-            layerInputs.append(try materialize(node.inputs[2], shape: [outputs], values: bias))
+        let bias = try floats(node, 2)?.values
+        guard bias.map({ $0.count == outputs }) ?? true else {
+            throw ONNXProblem("the bias holds \(bias?.count ?? 0) values for \(outputs) output channels")
         }
-        let attributes = Conv2DAttributes(explicitPadding: borders)
-        define(node, try add(.conv2D(attributes), layerInputs, node), layout: .channelsLast)
+        let attributes = Conv2DAttributes(dilations: dilations, explicitPadding: borders)
+        let groupInputs = inputs / groups
+        let stuffedShape = graph.type(of: stuffed).shape
+        var parts: [ValueID] = []
+        for group in 0..<groups {
+            let suffix = groups == 1 ? "" : ".group\(group)"
+            let channels =
+                groups == 1
+                ? stuffed
+                : try graph.addNode(
+                    .slice(
+                        begin: [0, 0, 0, group * groupInputs],
+                        size: [stuffedShape[0], stuffedShape[1], stuffedShape[2], groupInputs]),
+                    inputs: [stuffed], name: "\(resultName(node))\(suffix).input",
+                    quantization: graph.type(of: stuffed).quantization)
+            // The group's [in, out, kh, kw] rows to OHWI, each window turned half a turn.
+            let rows = groupInputs * groupOutputs * kernel[0] * kernel[1]
+            let groupFilter = Array(filter[(group * rows)..<((group + 1) * rows)])
+            let ohwi = permuted(groupFilter, shape: [groupInputs, groupOutputs, kernel[0], kernel[1]], [1, 2, 3, 0])
+            let turned = rotatedHalfTurn(TensorData(ohwi, shape: [groupOutputs, kernel[0], kernel[1], groupInputs]))
+            var layerInputs = [
+                channels,
+                try materialize("\(node.inputs[1]).turned\(suffix)", shape: turned.shape.dimensions, values: turned.floats()),
+            ]
+            if let bias {
+                layerInputs.append(
+                    try materialize(
+                        "\(node.inputs[2])\(suffix)", shape: [groupOutputs],
+                        values: Array(bias[(group * groupOutputs)..<((group + 1) * groupOutputs)])))
+            }
+            parts.append(try add(.conv2D(attributes), layerInputs, node, suffix: suffix))
+        }
+        let result = parts.count == 1 ? parts[0] : try add(.concatenation(axis: 3, activation: nil), parts, node)
+        define(node, result, layout: .channelsLast)
     }
 
     /// `MaxPool` and `AveragePool` (2-D); average pooling does not count padding (`count_include_pad = 1` with padding is an error).
