@@ -126,6 +126,8 @@ import Testing
         }
         // LSTM, GRU and RNN: both directions, initial states, peepholes, PyTorch's GRU, batch-first layout, clip.
         + ["recurrent", "recurrent_batch_first"].map { Case(model: "ONNX/\($0)", input: "ONNX/\($0)", isNCHW: false) }
+        // nn.GRU → bidirectional nn.LSTM → nn.Linear as PyTorch's two exporters write it, against PyTorch's output.
+        + ["rnn_ts", "rnn_dynamo"].map { Case(model: "ONNX/pytorch/\($0)", input: "ONNX/pytorch/rnn", isNCHW: false) }
 
     @Test(arguments: cases)
     func matchesONNXRuntime(_ case: Case) throws {
