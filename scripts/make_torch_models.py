@@ -1,11 +1,15 @@
 """Writes Tests/KilnTests/Fixtures/ONNX/pytorch/ (see scripts/make_torch_models.sh).
 
 rnn: [1, 49, 10] (batch-first, keyword-spotting-sized) → nn.GRU(10, 32) → nn.LSTM(32, 16, bidirectional) →
-the last step → nn.Linear(32, 12), seeded (torch.manual_seed(0)), in eval mode. Exported with
-torch.onnx.export by the TorchScript exporter (dynamo=False, opset 17: rnn_ts.onnx) and by the dynamo
-exporter (dynamo=True, opset 18: rnn_dynamo.onnx, its weights in rnn_dynamo.onnx.data beside it).
-rnn.inputs.npy is a seeded normal input; rnn_ts.outputs.npy and rnn_dynamo.outputs.npy are PyTorch's
-own output for it (the same array).
+the last step → nn.Linear(32, 12), seeded (torch.manual_seed(0)), in eval mode.
+cnn: a CIFAR-sized ResNet-8 ([1, 3, 32, 32] NCHW): Conv-BN-ReLU stem (16), three residual blocks of two
+3×3 Conv-BN (16, 32 stride 2, 64 stride 2, 1×1 Conv-BN shortcuts where the shape changes), global average
+pooling, nn.Linear(64, 10), softmax; seeded (torch.manual_seed(1)), batch-norm statistics and affine
+parameters drawn so they are not identities.
+Each is exported with torch.onnx.export by the TorchScript exporter (dynamo=False, opset 17: NAME_ts.onnx)
+and by the dynamo exporter (dynamo=True, opset 18: NAME_dynamo.onnx, its weights in NAME_dynamo.onnx.data
+beside it). NAME.inputs.npy is a seeded normal input; NAME_ts.outputs.npy and NAME_dynamo.outputs.npy are
+PyTorch's own output for it (the same array).
 """
 
 import importlib.metadata
@@ -31,32 +35,82 @@ class RecurrentNet(torch.nn.Module):
         return self.classifier(y[:, -1, :])
 
 
-def main():
-    OUT.mkdir(parents=True, exist_ok=True)
+class ResidualBlock(torch.nn.Module):
+    def __init__(self, inputs, outputs, stride):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(inputs, outputs, 3, stride, 1, bias=False)
+        self.norm1 = torch.nn.BatchNorm2d(outputs)
+        self.conv2 = torch.nn.Conv2d(outputs, outputs, 3, 1, 1, bias=False)
+        self.norm2 = torch.nn.BatchNorm2d(outputs)
+        self.shortcut = (
+            torch.nn.Sequential(torch.nn.Conv2d(inputs, outputs, 1, stride, bias=False), torch.nn.BatchNorm2d(outputs))
+            if stride != 1 or inputs != outputs else torch.nn.Identity())
+
+    def forward(self, x):
+        y = torch.relu(self.norm1(self.conv1(x)))
+        return torch.relu(self.norm2(self.conv2(y)) + self.shortcut(x))
+
+
+class ResNet8(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, 1, 1), torch.nn.BatchNorm2d(16), torch.nn.ReLU())
+        self.blocks = torch.nn.Sequential(ResidualBlock(16, 16, 1), ResidualBlock(16, 32, 2), ResidualBlock(32, 64, 2))
+        self.pool = torch.nn.AdaptiveAvgPool2d(1)
+        self.classifier = torch.nn.Linear(64, 10)
+
+    def forward(self, x):
+        return torch.softmax(self.classifier(torch.flatten(self.pool(self.blocks(self.stem(x))), 1)), -1)
+
+
+def resnet8():
+    torch.manual_seed(1)
+    model = ResNet8().eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 1.5)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+    return model, torch.randn(1, 3, 32, 32)
+
+
+def recurrent():
     torch.manual_seed(0)
     model = RecurrentNet().eval()
-    x = torch.randn(1, 49, 10)
-    with torch.no_grad():
-        expected = model(x).numpy()
-    np.save(OUT / "rnn.inputs.npy", x.numpy())
+    return model, torch.randn(1, 49, 10)
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
     rows = []
-    for name, dynamo, opset in (("rnn_ts", False, 17), ("rnn_dynamo", True, 18)):
-        path = OUT / f"{name}.onnx"
-        torch.onnx.export(model, (x,), str(path), dynamo=dynamo, opset_version=opset, input_names=["mfcc"])
-        np.save(OUT / f"{name}.outputs.npy", expected)
-        exported = onnx.load(str(path))
-        ops = sorted({node.op_type for node in exported.graph.node})
-        rows.append(f"| {name} | {'dynamo' if dynamo else 'TorchScript'} | {exported.opset_import[0].version} | {', '.join(ops)} |")
-        print(f"{name}: {ops}")
+    for base, build, input_name in (("rnn", recurrent, "mfcc"), ("cnn", resnet8, "image")):
+        model, x = build()
+        with torch.no_grad():
+            expected = model(x).numpy()
+        np.save(OUT / f"{base}.inputs.npy", x.numpy())
+        for exporter, dynamo, opset in (("ts", False, 17), ("dynamo", True, 18)):
+            name = f"{base}_{exporter}"
+            path = OUT / f"{name}.onnx"
+            torch.onnx.export(model, (x,), str(path), dynamo=dynamo, opset_version=opset, input_names=[input_name])
+            np.save(OUT / f"{name}.outputs.npy", expected)
+            exported = onnx.load(str(path))
+            ops = sorted({node.op_type for node in exported.graph.node})
+            rows.append(f"| {name} | {'dynamo' if dynamo else 'TorchScript'} | {exported.opset_import[0].version} | {', '.join(ops)} |")
+            print(f"{name}: {ops}")
     versions = {p: importlib.metadata.version(p) for p in ("torch", "onnx", "onnxscript", "numpy")}
     (OUT / "README.md").write_text("\n".join([
         "# PyTorch ONNX exports",
         "",
         "Generated by `scripts/make_torch_models.sh` (`scripts/make_torch_models.py`); do not edit.",
-        "A seeded batch-first recurrent model, `nn.GRU(10, 32)` → `nn.LSTM(32, 16, bidirectional=True)` → the",
-        "last step → `nn.Linear(32, 12)`, on a [1, 49, 10] input, exported by `torch.onnx.export` with each",
-        "exporter. The expected outputs are PyTorch's own (`rnn_ts.outputs.npy` and `rnn_dynamo.outputs.npy`",
-        "hold the same array).",
+        "Two seeded models exported by `torch.onnx.export` with each exporter (TorchScript, `NAME_ts`; dynamo,",
+        "`NAME_dynamo`, weights in `NAME_dynamo.onnx.data`): `rnn`, a batch-first `nn.GRU(10, 32)` →",
+        "`nn.LSTM(32, 16, bidirectional=True)` → the last step → `nn.Linear(32, 12)` on [1, 49, 10]; `cnn`, a",
+        "CIFAR ResNet-8 (Conv-BN-ReLU, three residual blocks of 16, 32 and 64 channels, global average pooling,",
+        "Linear, softmax) on a [1, 3, 32, 32] NCHW image, its batch norms' statistics drawn at random. The",
+        "expected outputs are PyTorch's own (`NAME_ts.outputs.npy` and `NAME_dynamo.outputs.npy` hold the same",
+        "array).",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
         "",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates Tests/KilnTests/Fixtures/ONNX/pytorch/: a PyTorch recurrent model (nn.GRU → bidirectional
-# nn.LSTM → nn.Linear, batch-first) exported to ONNX by both of torch.onnx.export's exporters (TorchScript and
-# dynamo), PyTorch's own outputs, and README.md.
+# nn.LSTM → nn.Linear, batch-first) and a CIFAR ResNet-8 exported to ONNX by both of torch.onnx.export's
+# exporters (TorchScript and dynamo), PyTorch's own outputs, and README.md.
 #
 #   bash scripts/make_torch_models.sh
 #

@@ -126,8 +126,10 @@ import Testing
         }
         // LSTM, GRU and RNN: both directions, initial states, peepholes, PyTorch's GRU, batch-first layout, clip.
         + ["recurrent", "recurrent_batch_first"].map { Case(model: "ONNX/\($0)", input: "ONNX/\($0)", isNCHW: false) }
-        // nn.GRU → bidirectional nn.LSTM → nn.Linear as PyTorch's two exporters write it, against PyTorch's output.
+        // nn.GRU → bidirectional nn.LSTM → nn.Linear and a ResNet-8 as PyTorch's two exporters write them,
+        // against PyTorch's output.
         + ["rnn_ts", "rnn_dynamo"].map { Case(model: "ONNX/pytorch/\($0)", input: "ONNX/pytorch/rnn", isNCHW: false) }
+        + ["cnn_ts", "cnn_dynamo"].map { Case(model: "ONNX/pytorch/\($0)", input: "ONNX/pytorch/cnn", isNCHW: true) }
 
     @Test(arguments: cases)
     func matchesONNXRuntime(_ case: Case) throws {
