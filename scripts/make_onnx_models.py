@@ -351,12 +351,14 @@ def quantized(path: Path, feed_name: str, shape, quant_format=QuantFormat.QDQ) -
     prepared = path.with_name(path.stem + "_prepared.onnx")
     qop = quant_format == QuantFormat.QOperator
     output = path.with_name(path.stem + ("_qop.onnx" if qop else "_qdq.onnx"))
-    quant_pre_process(str(path), str(prepared))
-    quantize_static(
-        str(prepared), str(output), RandomImages(feed_name, shape), quant_format=quant_format,
-        op_types_to_quantize=QOP_OP_TYPES if qop else None,
-        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True)
-    prepared.unlink()
+    try:
+        quant_pre_process(str(path), str(prepared))
+        quantize_static(
+            str(prepared), str(output), RandomImages(feed_name, shape), quant_format=quant_format,
+            op_types_to_quantize=QOP_OP_TYPES if qop else None,
+            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True)
+    finally:  # also when quantization fails: the pre-processed copy is no fixture
+        prepared.unlink(missing_ok=True)
     return output
 
 

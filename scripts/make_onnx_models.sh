@@ -12,7 +12,6 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV="$PWD/.venv-onnx"
-PYTHON="${PYTHON:-python3}"
 
 # Pinned: the versions the committed fixtures were made with.
 ONNX_VERSION=1.23.2
@@ -20,16 +19,7 @@ ONNXRUNTIME_VERSION=1.32.0
 NUMPY_VERSION=2.4.6
 SYMPY_VERSION=1.14.0  # quant_pre_process's symbolic shape inference
 
-if ! [ -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
-    rm -rf "$VENV"
-    if ! "$PYTHON" -m venv "$VENV"; then
-        if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
-        "$PYTHON" -m venv "$VENV"
-    fi
-fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "onnx==$ONNX_VERSION" "onnxruntime==$ONNXRUNTIME_VERSION" "numpy==$NUMPY_VERSION" "sympy==$SYMPY_VERSION"
+source scripts/fixture_venv.sh
+fixture_venv "$VENV" "onnx==$ONNX_VERSION" "onnxruntime==$ONNXRUNTIME_VERSION" "numpy==$NUMPY_VERSION" "sympy==$SYMPY_VERSION"
 
 exec "$VENV/bin/python" scripts/make_onnx_models.py "$@"

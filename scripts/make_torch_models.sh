@@ -12,7 +12,6 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV="$PWD/.venv-torch"
-PYTHON="${PYTHON:-python3}"
 
 # Pinned: the versions the committed fixtures were made with.
 TORCH_VERSION=2.15.0
@@ -20,16 +19,7 @@ ONNX_VERSION=1.23.2
 ONNXSCRIPT_VERSION=0.7.2
 NUMPY_VERSION=2.4.6
 
-if ! [ -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
-    rm -rf "$VENV"
-    if ! "$PYTHON" -m venv "$VENV"; then
-        if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
-        "$PYTHON" -m venv "$VENV"
-    fi
-fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "torch==$TORCH_VERSION" "onnx==$ONNX_VERSION" "onnxscript==$ONNXSCRIPT_VERSION" "numpy==$NUMPY_VERSION"
+source scripts/fixture_venv.sh
+fixture_venv "$VENV" "torch==$TORCH_VERSION" "onnx==$ONNX_VERSION" "onnxscript==$ONNXSCRIPT_VERSION" "numpy==$NUMPY_VERSION"
 
 exec "$VENV/bin/python" scripts/make_torch_models.py "$@"
