@@ -133,9 +133,20 @@ extension ONNXConversion {
             let sequence = try graph.addNode(
                 .reshape(batchMajor ? [batch, steps, span] : [steps, batch, span]), inputs: [projection],
                 name: "\(prefix).input_projection_steps")
-            let recurrentFilter = constant(recurrentWeights, [span, units], "\(prefix).R")
-            let candidateBias =
-                keepsCandidateBias ? constant(Array(recurrentBias[(2 * units)...]), [units], "\(prefix).Rb_candidate") : nil
+            // GRU's candidate reads its recurrent rows through the reset gate: without linear_before_reset they
+            // multiply r⊙h in a product of their own, so the shared product covers the two gates only.
+            let separateCandidate = cell == .gru && !linearBeforeReset
+            let sharedRows = separateCandidate ? 2 * units : span
+            let recurrentFilter = constant(
+                Array(recurrentWeights[..<(sharedRows * units)]), [sharedRows, units], "\(prefix).R")
+            let candidate =
+                keepsCandidateBias
+                ? (
+                    bias: constant(Array(recurrentBias[(2 * units)...]), [units], "\(prefix).Rb_candidate"),
+                    filter: separateCandidate
+                        ? constant(Array(recurrentWeights[(2 * units * units)...]), [units, units], "\(prefix).R_candidate")
+                        : nil
+                ) : nil
             var hidden = try initialState(5, d, "initial_h")
             var state = cell == .lstm ? try initialState(6, d, "initial_c") : nil
             var outputs = [ValueID?](repeating: nil, count: steps)
@@ -193,6 +204,7 @@ extension ONNXConversion {
                     hidden = try add(.multiply(activation: nil), [output, squashed], "hidden")
                     state = newState
                 case .gru:
+                    guard let candidate else { throw ONNXProblem("internal error: a GRU without its candidate's weights") }
                     let recurrent = try add(.fullyConnected(activation: nil), [hidden, recurrentFilter], "recurrent")
                     func gate(_ index: Int, _ suffix: String) throws -> ValueID {
                         try add(
@@ -203,22 +215,18 @@ extension ONNXConversion {
                     let reset = try activate(try gate(1, "r_sum"), f, "reset_gate")
                     let candidateInput = try part(projected, 2, of: 3, "n.x")
                     let candidateRecurrent: ValueID
-                    if linearBeforeReset {
-                        let biased = try add(.add(activation: nil), [try part(recurrent, 2, of: 3, "n.h"), candidateBias ?? hidden], "n.h_biased")
-                        candidateRecurrent = try add(.multiply(activation: nil), [reset, biased], "n.reset")
-                    } else {
+                    if let filter = candidate.filter {
                         let resetHidden = try add(.multiply(activation: nil), [reset, hidden], "reset_hidden")
-                        let candidateFilter = constant(
-                            Array(recurrentWeights[(2 * units * units)...]), [units, units], "\(prefix).R_candidate")
-                        candidateRecurrent = try add(
-                            .fullyConnected(activation: nil), [resetHidden, candidateFilter] + (candidateBias.map { [$0] } ?? []),
-                            "n.h")
+                        candidateRecurrent = try add(.fullyConnected(activation: nil), [resetHidden, filter, candidate.bias], "n.h")
+                    } else {
+                        let biased = try add(.add(activation: nil), [try part(recurrent, 2, of: 3, "n.h"), candidate.bias], "n.h_biased")
+                        candidateRecurrent = try add(.multiply(activation: nil), [reset, biased], "n.reset")
                     }
-                    let candidate = try activate(try add(.add(activation: nil), [candidateInput, candidateRecurrent], "n_sum"), g, "candidate")
+                    let proposal = try activate(try add(.add(activation: nil), [candidateInput, candidateRecurrent], "n_sum"), g, "candidate")
                     // h' = n + z⊙(h − n)
-                    let difference = try add(.subtract(activation: nil), [hidden, candidate], "difference")
+                    let difference = try add(.subtract(activation: nil), [hidden, proposal], "difference")
                     let moved = try add(.multiply(activation: nil), [update, difference], "moved")
-                    hidden = try add(.add(activation: nil), [candidate, moved], "hidden")
+                    hidden = try add(.add(activation: nil), [proposal, moved], "hidden")
                 }
                 outputs[t] = hidden
             }

@@ -116,9 +116,11 @@ extension TFLiteConversion {
         subgraph index: Int, _ state: [LoopValue], step: Int, constants: inout [Int: ValueID]
     ) throws -> [LoopValue] {
         var inner = nested(index, state)
+        // The body's conversion extends the graph in place: holding it here too would copy it every step.
+        graph = Graph(name: graph.name)
         let inputs = Set(inner.subgraph.inputs)
         for (tensor, id) in constants where !inputs.contains(tensor) { inner.values[tensor] = id }
-        let (firstNode, firstValue) = (graph.nodes.count, graph.values.count)
+        let (firstNode, firstValue) = (inner.graph.nodes.count, inner.graph.values.count)
         try inner.convertOperators()
         let next = try inner.subgraph.outputs.map { tensor -> LoopValue in
             if let known = inner.known[tensor] { return .known(known) }
@@ -146,7 +148,7 @@ extension TFLiteConversion {
         ]
         guard comparisons[code] != nil || code == .logicalNot, op.outputs.count == 1, op.outputs[0] >= 0 else { return false }
         let inputs = try op.inputs.filter { $0 >= 0 }.map { index in
-            guard let tensor = try staticTensor(index) ?? known[index] else {
+            guard let tensor = try staticTensor(index) else {
                 throw TFLiteError(
                     message: "\(source): \(code.name) reads '\(subgraph.tensors[index].name)', which is not known at import")
             }
