@@ -170,6 +170,28 @@ extension NodeFunction {
         ).emit(input: pointers[0], output: output)
     }
 
+    /// A float fully-connected layer of a few rows over an unstructured sparse filter on AVX-512:
+    /// slices of units picking their inputs from chunks held in registers.
+    func emitPermutedSparseGEMV() throws {
+        guard let filterData = graph.constantData(node.inputs[1]), let nonzeros = ChunkedNonzeros(filterData) else {
+            throw CodegenError("internal error: layer '\(node.name)' has no sparse float filter")
+        }
+        func global(_ name: String, _ bytes: [UInt8]) -> IRValue {
+            ir.addConstantBytes(name: "\(name).\(node.name)", bytes: bytes, alignment: 64)
+        }
+        func littleEndian<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
+            values.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) }
+        }
+        let layer = gemmShape
+        PermutedSparseGEMVKernel(
+            emitter: emitter, epilogue: try withResidualAdd(try epilogue(activation: node.op.fusedActivation, filterScales: nil)),
+            rows: layer.rows, depth: layer.depth, units: layer.units,
+            sliceStarts: global("slices", littleEndian(nonzeros.sliceStarts)), bases: global("bases", littleEndian(nonzeros.bases)),
+            positions: global("positions", nonzeros.positions),
+            values: global("weights", TensorData(nonzeros.values, shape: [nonzeros.values.count]).bytes)
+        ).emit(input: pointers[0], output: output)
+    }
+
     /// The input's zero point folded into each output channel's starting sum,
     /// `Σ (x − zx)·w + b = Σ x·w + (b − zx·Σw)`, from each channel's `Σw`: the starting sums and
     /// the epilogue without its bias. `nil` for a float epilogue.

@@ -73,6 +73,8 @@ struct NodeFunction {
             return try emitBlockSparseGEMM(rowsPerBlock: rowsPerBlock)
         case .sparseGEMV(let lanes):
             return try emitSparseGEMV(lanes: lanes)
+        case .sparseGEMVPermuted:
+            return try emitPermutedSparseGEMV()
         case .gemmPairwise(let rowsPerBlock, let multiply, let lanes):
             let layer = gemmShape
             let dot = try dotProduct(activation: node.op.fusedActivation, pairwise: (multiply, lanes, taps: 1))

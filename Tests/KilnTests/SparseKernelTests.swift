@@ -56,6 +56,11 @@ import Testing
         Case(rows: 1, depth: 640, units: 128, sparsity: 0.9, inBlocks: false),
         Case(rows: 3, depth: 640, units: 40, sparsity: 0.95, inBlocks: false),
         Case(rows: 2, depth: 300, units: 7, sparsity: 0.95, inBlocks: false),
+        // The permuting kernel's edges: a row shorter than one staged chunk, one that ends a lane
+        // into its last chunk, a last slice of one unit, and several rows.
+        Case(rows: 1, depth: 20, units: 24, sparsity: 0.9, inBlocks: false),
+        Case(rows: 4, depth: 63, units: 17, sparsity: 0.9, inBlocks: false),
+        Case(rows: 1, depth: 128, units: 640, sparsity: 0.9, inBlocks: false),
     ]
 
     /// Compiles `c` for `options`' target and checks it against the reference.
@@ -79,20 +84,59 @@ import Testing
         }
     }
 
-    /// Unstructured sparse layers of a few rows gather their inputs on levels with a gather
-    /// instruction (AVX2, AVX-512) and keep the dense kernel elsewhere.
-    @Test(arguments: cases.filter { !$0.inBlocks })
-    func planGathersWhereTheLevelCan(_ c: Case) throws {
+    /// Unstructured sparse layers of a few rows pick their inputs by permutes on AVX-512, gather
+    /// them on AVX2 (where few enough lanes are padded), and keep the dense kernel elsewhere.
+    @Test(arguments: cases.filter { !$0.inBlocks && $0.depth >= 128 })
+    func planPicksOrGathersWhereTheLevelCan(_ c: Case) throws {
         let optimized = try Compiler().optimize(try c.graph(), options: c.options(.thisMachine))
         for isa in ISALevel.allCases {
             let choice = KernelPlan(graph: optimized, isa: isa).choices[0]
             switch isa {
-            case .avx512vnni, .avx512, .avx2:
+            case .avx512vnni, .avx512:
+                #expect(choice.kernel == .sparseGEMVPermuted, "\(isa): \(choice.name)")
+                #expect(choice.name == "f32_spmv_perm32_\(isa.rawValue)_1x16")
+            case .avx2:
+                // Each unit keeps 13 of 128 inputs: a fill just above the tenth the gather needs.
+                guard c.units < 640 else { continue }
                 #expect(choice.kernel == .sparseGEMV(lanes: isa.laneWidth), "\(isa): \(choice.name)")
                 #expect(choice.name == "f32_spmv_\(isa.rawValue)_1x\(isa.laneWidth)")
             case .sse41, .neon, .neonDotProd:
-                if case .sparseGEMV = choice.kernel { Issue.record("\(isa) has no gather: \(choice.name)") }
+                switch choice.kernel {
+                case .sparseGEMV, .sparseGEMVPermuted: Issue.record("\(isa) has no gather or permute: \(choice.name)")
+                default: break
+                }
             }
+        }
+    }
+
+    /// A NaN input reaches exactly the units that kept a weight for it: pruning removed the other
+    /// connections, and neither sparse kernel reads an input for a unit that has no weight there.
+    @Test(.enabled(if: X86Level.avx512.isSupported, X86Level.avx512.skipReason))
+    func nanInputReachesOnlyConnectedUnitsWhenPermuting() throws { try Self.checkNaNIsolation(X86Level.avx512.options) }
+
+    /// ``nanInputReachesOnlyConnectedUnitsWhenPermuting()`` for the gathering kernel (AVX2).
+    @Test(.enabled(if: X86Level.avx2.isSupported, X86Level.avx2.skipReason))
+    func nanInputReachesOnlyConnectedUnitsWhenGathering() throws { try Self.checkNaNIsolation(X86Level.avx2.options) }
+
+    static func checkNaNIsolation(_ target: CompileOptions) throws {
+        let c = Case(rows: 1, depth: 100, units: 40, sparsity: 0.95, inBlocks: false)
+        let options = c.options(target)
+        let graph = try c.graph()
+        let optimized = try Compiler().optimize(graph, options: options)
+        let filter = try #require(optimized.constantData(optimized.nodes[0].inputs[1])).floats()
+        let position = 37
+        var input = uniformValues(c.depth, in: -2...2, seed: 5)
+        input[position] = .nan
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = try NativeRunner(graph, options: options, directory: directory).run(
+            [TensorData(input, shape: [1, c.depth])], outputByteCounts: [4 * c.units])[0]
+        let values = TensorData(dtype: .float32, shape: [1, c.units], bytes: output).floats()
+        #expect(filter.contains(0) && (0..<c.units).contains { filter[$0 * c.depth + position] != 0 })
+        for unit in 0..<c.units {
+            let connected = filter[unit * c.depth + position] != 0
+            // ReLU keeps NaN.
+            #expect(values[unit].isNaN == connected, "unit \(unit): \(values[unit])")
         }
     }
 

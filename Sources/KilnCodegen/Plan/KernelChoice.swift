@@ -16,6 +16,10 @@ public struct KernelChoice: Sendable, Hashable {
         /// A float matrix-vector product (a few rows) over an unstructured sparse filter: slices of 16
         /// units, each step gathering one input per unit into vectors of `lanes` (``SlicedNonzeros``).
         case sparseGEMV(lanes: Int)
+        /// A float matrix-vector product (a few rows) over an unstructured sparse filter on AVX-512:
+        /// slices of 16 units, each step picking one input per unit from a chunk of 32 with a
+        /// two-register permute (``ChunkedNonzeros``, ``PermutedSparseGEMVKernel``).
+        case sparseGEMVPermuted
         /// An int8 ``gemm(rowsPerBlock:)`` on x86 without `vpdpbusd`: the reduction in pairs, each
         /// multiplied with `multiply` into vectors of `lanes` i32.
         case gemmPairwise(rowsPerBlock: Int, multiply: PairwiseMultiply, lanes: Int)

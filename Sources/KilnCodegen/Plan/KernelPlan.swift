@@ -112,7 +112,7 @@ public struct KernelPlan: Sendable {
             {
                 split = .init(units: units, granularity: tile, axis: .outputChannels)
             }
-        case .sparseGEMV:
+        case .sparseGEMV, .sparseGEMVPermuted:
             let units = max(filter[0], 1)
             split = .init(units: units, granularity: PackedFilter.blockColumns, axis: .outputChannels)
             macsPerOutput = filter.elementCount / units
@@ -185,6 +185,11 @@ public struct KernelPlan: Sendable {
     /// The most rows a gathering layer has: each row gathers again.
     public static let gatherRows = 4
 
+    /// The largest share of stored lanes (``ChunkedNonzeros/fill``) for which a few-row float
+    /// layer picks its inputs by permutes (``KernelChoice/Kernel/sparseGEMVPermuted``): a step
+    /// costs about two vector multiply-adds' time (its loads), so it must replace more than two.
+    public static let permuteDensity = 0.4
+
     /// The largest stack buffer, in bytes, into which a convolution or matrix product stages the input a block reads.
     static let stagingLimit = 32 * 1024
 
@@ -208,6 +213,11 @@ public struct KernelPlan: Sendable {
         }
         if case .sparseGEMV = choices[index].kernel, let filter = graph.constantData(node.inputs[1]),
             let nonzeros = SlicedNonzeros(filter)
+        {
+            return nonzeros.storedByteCount
+        }
+        if case .sparseGEMVPermuted = choices[index].kernel, let filter = graph.constantData(node.inputs[1]),
+            let nonzeros = ChunkedNonzeros(filter)
         {
             return nonzeros.storedByteCount
         }
@@ -237,6 +247,8 @@ private struct Chooser {
     private(set) var sparsity: BlockSparsity?
     /// The float filter's sliced nonzeros, when gathering may win; found once.
     private(set) var nonzeros: SlicedNonzeros?
+    /// The float filter's chunked nonzeros, when permuting may win; found once.
+    private(set) var chunked: ChunkedNonzeros?
     /// The float filter's codebook, when its kernel decodes one; found once.
     private(set) var codebook: WeightCodebook?
 
@@ -246,8 +258,9 @@ private struct Chooser {
         self.node = node
         self.isa = isa
         sparsity = blockSparsity()
-        nonzeros = slicedNonzeros()
-        codebook = sparsity == nil && nonzeros == nil ? weightCodebook() : nil
+        chunked = chunkedNonzeros()
+        nonzeros = chunked == nil ? slicedNonzeros() : nil
+        codebook = sparsity == nil && nonzeros == nil && chunked == nil ? weightCodebook() : nil
     }
 
     var shapes: [Shape] { node.inputs.map { graph.type(of: $0).shape } }
@@ -299,6 +312,26 @@ private struct Chooser {
         else { return nil }
         return nonzeros
     }
+
+    /// The nonzeros of a float fully-connected layer of a few rows, in chunks, on AVX-512 levels,
+    /// when few enough lanes are stored for permuting to win (``KernelPlan/permuteDensity``) and
+    /// a staged row fits the stack's ``KernelPlan/stagingLimit``.
+    private func chunkedNonzeros() -> ChunkedNonzeros? {
+        guard !isQuantized, case .fullyConnected = node.op, isa == .avx512 || isa == .avx512vnni,
+            resultType.elementCount / max(shapes[1][0], 1) <= KernelPlan.gatherRows,
+            4 * PermutedSparseGEMVKernel.stagedFloats(depth: shapes[1].elementCount / max(shapes[1][0], 1))
+                <= KernelPlan.stagingLimit,
+            let filter = graph.constantData(node.inputs[1]),
+            // Storing fewer lanes than the density allows needs at least as many zeros.
+            Double(filter.floats().lazy.filter { $0 == 0 }.count) >= (1 - KernelPlan.permuteDensity) * Double(filter.elementCount),
+            let nonzeros = ChunkedNonzeros(filter), nonzeros.fill <= KernelPlan.permuteDensity
+        else { return nil }
+        return nonzeros
+    }
+
+    /// Vector operations per row of the permuting kernel: a step (three loads, a permute and a
+    /// multiply-add; a chunk's two loads per pair) counts as two.
+    private func permuteCost(_ nonzeros: ChunkedNonzeros) -> Int { 2 * nonzeros.steps }
 
     /// Vector operations per row of the gathering kernel: a gather of a vector of stored
     /// elements (nonzeros and padding) counts as six.
@@ -390,6 +423,9 @@ private struct Chooser {
             return KernelChoice(
                 kernel: .gemmPairwise(rowsPerBlock: rows, multiply: multiply, lanes: lanes),
                 name: name("gemm", tile: "\(rows)x\(tileColumns(units: units, lanes: lanes))c2"))
+        }
+        if let chunked, sparsity.map({ permuteCost(chunked) < blockCost($0) }) ?? true {
+            return KernelChoice(kernel: .sparseGEMVPermuted, name: name("spmv_perm32", tile: "1x16"))
         }
         if let lanes = gatherLanes, let nonzeros, sparsity.map({ gatherCost(nonzeros, lanes: lanes) < blockCost($0) }) ?? true {
             return KernelChoice(kernel: .sparseGEMV(lanes: lanes), name: name("spmv", tile: "1x\(lanes)"))

@@ -1,0 +1,109 @@
+import KilnIR
+
+/// The nonzero weights of a float filter (`[units, depth]`) for the permuting sparse kernel
+/// (``PermutedSparseGEMVKernel``), in slices of ``width`` output units.
+///
+/// The kernel first stages each input row in chunks of ``chunk`` floats: ``inputsPerChunk``
+/// consecutive inputs, then a zero (at ``zeroPosition``). A step gives each unit of a slice at
+/// most one of its nonzeros from one staged chunk: the input's position within the chunk and the
+/// weight; a unit with none there picks the zero, with a zero weight, so it adds exactly nothing
+/// whatever the inputs hold (a NaN input stays out of the units that do not read it). Steps come
+/// in pairs that share a chunk, so one load of it serves two; a unit's nonzeros come in ascending
+/// order of position, and a slice's pairs are padded to a multiple of ``pairsPerIteration``.
+///
+/// Where the gathering kernel (``SlicedNonzeros``) pays a gather per step, this one pays a
+/// two-register permute of inputs already in L1, at the price of padding: a slice needs as many
+/// steps per chunk as its busiest unit has nonzeros there (rounded up to a pair).
+struct ChunkedNonzeros: Hashable {
+    /// Units per slice: one AVX-512 vector of sums.
+    static let width = 16
+    /// Floats in a staged chunk: the two registers of `vpermi2ps`.
+    static let chunk = 32
+    /// Inputs in a staged chunk; the last float is a zero.
+    static let inputsPerChunk = chunk - 1
+    /// The staged zero's position in its chunk, which padding lanes pick.
+    static let zeroPosition = UInt8(chunk - 1)
+    /// Pairs per loop iteration: four steps, each into its own accumulator, so consecutive
+    /// multiply-adds do not wait on each other.
+    static let pairsPerIteration = 2
+
+    /// Pair index of each slice's first pair, then the total.
+    let sliceStarts: [Int32]
+    /// Each pair's chunk: the element offset of its first float in a staged row.
+    let bases: [Int32]
+    /// ``width`` bytes per step: each lane's position within the chunk.
+    let positions: [UInt8]
+    /// ``width`` weights per step (0 where a lane picks the zero).
+    let values: [Float]
+    /// Elements of one unit's reduction.
+    let depth: Int
+    /// Output units.
+    let units: Int
+
+    /// The chunked nonzeros of `filter` (float32); `nil` for other element types.
+    init?(_ filter: TensorData) {
+        guard filter.dtype == .float32, filter.shape.rank >= 1, filter.shape[0] > 0 else { return nil }
+        let weights = filter.floats()
+        let units = filter.shape[0]
+        let depth = weights.count / units
+        var starts: [Int32] = [0]
+        var bases: [Int32] = []
+        var positions: [UInt8] = []
+        var values: [Float] = []
+        func appendStep(_ lanes: [(position: UInt8, weight: Float)]) {
+            for lane in 0..<Self.width {
+                positions.append(lane < lanes.count ? lanes[lane].position : Self.zeroPosition)
+                values.append(lane < lanes.count ? lanes[lane].weight : 0)
+            }
+        }
+        let empty = Array(repeating: (position: Self.zeroPosition, weight: Float(0)), count: Self.width)
+        for first in stride(from: 0, to: units, by: Self.width) {
+            let members = Array(first..<min(first + Self.width, units))
+            for chunk in 0..<Self.stagedChunks(depth: depth) {
+                let start = chunk * Self.inputsPerChunk
+                let kept = members.map { unit in
+                    (start..<min(start + Self.inputsPerChunk, depth)).filter { weights[unit * depth + $0] != 0 }
+                }
+                let steps = kept.map(\.count).max() ?? 0
+                for step in stride(from: 0, to: steps, by: 2) {
+                    for t in step..<(step + 2) {
+                        appendStep(
+                            kept.enumerated().map { lane, positions in
+                                t < positions.count
+                                    ? (UInt8(positions[t] - start), weights[members[lane] * depth + positions[t]])
+                                    : (Self.zeroPosition, 0)
+                            })
+                    }
+                    bases.append(Int32(chunk * Self.chunk))
+                }
+            }
+            while (bases.count - Int(starts[starts.count - 1])) % Self.pairsPerIteration != 0 {
+                appendStep(empty)
+                appendStep(empty)
+                bases.append(0)
+            }
+            starts.append(Int32(bases.count))
+        }
+        sliceStarts = starts
+        self.bases = bases
+        self.positions = positions
+        self.values = values
+        self.depth = depth
+        self.units = units
+    }
+
+    /// Chunks of a staged row of `depth` inputs.
+    static func stagedChunks(depth: Int) -> Int { (depth + inputsPerChunk - 1) / inputsPerChunk }
+
+    /// Steps over all slices, padding included.
+    var steps: Int { 2 * bases.count }
+
+    /// Stored lanes (nonzeros and padding) over all weights: the share of the dense kernel's
+    /// multiply-adds this kernel issues.
+    var fill: Double { Double(values.count) / Double(max(units * depth, 1)) }
+
+    /// Bytes stored: slice starts, each pair's base, and each step's positions and weights.
+    var storedByteCount: Int {
+        4 * (sliceStarts.count + bases.count) + steps * (Self.width + 4 * Self.width)
+    }
+}

@@ -1,0 +1,154 @@
+import KilnIR
+
+/// `y[r, n] = act(Σ_{k : w[n, k] ≠ 0} x[r, k] · w[n, k] + b[n])` for a few rows `r`, over a filter's
+/// nonzeros in slices of 16 units (``ChunkedNonzeros``). Each row is first staged on the stack in
+/// chunks of 31 inputs and a zero; each pair of steps then loads one chunk (two vectors, from L1),
+/// picks each unit's input from it with one `vpermi2ps` per step and multiplies it with the
+/// unit's weight in the unit's own lane, so a slice's sums come out as one vector. Four
+/// accumulators take the steps in turn; they are summed before the epilogue. AVX-512 only: for
+/// unstructured pruning, where a gather would cost several times more.
+struct PermutedSparseGEMVKernel {
+    let emitter: KernelEmitter
+    let epilogue: Epilogue
+    let rows: Int
+    let depth: Int
+    let units: Int
+    /// Globals: i32 slice starts, i32 pair bases, u8 positions, f32 values.
+    let sliceStarts: IRValue
+    let bases: IRValue
+    let positions: IRValue
+    let values: IRValue
+
+    private static let lanes = ChunkedNonzeros.width
+
+    /// Floats of the stack buffer a row is staged into.
+    static func stagedFloats(depth: Int) -> Int { ChunkedNonzeros.stagedChunks(depth: depth) * ChunkedNonzeros.chunk }
+
+    func emit(input: IRValue, output: IRValue) {
+        let ir = emitter.ir
+        let width = Self.lanes
+        let fullSlices = units / width
+        let staged = emitter.stackBuffer(floats: Self.stagedFloats(depth: depth))
+        // Channel splits cover whole slices; the narrower last one goes with the range that ends at the last unit.
+        var sliceEmitter = emitter
+        if let range = emitter.rowRange {
+            let slice = emitter.index(width)
+            sliceEmitter.rowRange = (ir.sdiv(range.begin, slice), ir.sdiv(range.end, slice))
+        }
+        ir.loop("row", from: 0, to: rows) { row in
+            stage(row: ir.gep(ir.f32, input, [emitter.affine(row, times: depth)]), into: staged)
+            let rowOutput = emitter.affine(row, times: units)
+            sliceEmitter.rowLoop("slice", from: 0, to: fullSlices) { slice in
+                emitSlice(slice, width: width, staged: staged, output: output, outputRow: rowOutput)
+            }
+            let last = units - fullSlices * width
+            guard last > 0 else { return }
+            let emitLast = {
+                emitSlice(emitter.index(fullSlices), width: last, staged: staged, output: output, outputRow: rowOutput)
+            }
+            guard let range = emitter.rowRange else { return emitLast() }
+            emitter.ifTrue(ir.icmp(.sge, range.end, emitter.index(units)), emitLast)
+        }
+    }
+
+    /// Copies a row into `buffer` as chunks of 31 inputs and a zero (zeros past the row's end),
+    /// with masked loads that never touch memory past the row.
+    private func stage(row: IRValue, into buffer: IRValue) {
+        let ir = emitter.ir
+        let lanes = Self.lanes
+        let vector = emitter.vectorType(lanes)
+        let load = ir.intrinsic(
+            "llvm.masked.load", overloads: [vector, ir.pointer(to: vector)], returning: vector,
+            parameters: [ir.pointer(to: vector), ir.i32, ir.vector(ir.i1, lanes), vector])
+        func halves(chunk: IRValue, present: Int) {
+            let first = emitter.affine(chunk, times: ChunkedNonzeros.inputsPerChunk)
+            for half in 0..<2 {
+                // The second half's last lane is the chunk's zero.
+                let count = max(0, min(half == 0 ? lanes : lanes - 1, present - half * lanes))
+                let mask = ir.constantVector((0..<lanes).map { ir.constant($0 < count ? 1 : 0, ir.i1) })
+                let pointer = ir.bitcast(ir.gep(ir.f32, row, [ir.add(first, emitter.index(half * lanes))]), to: ir.pointer(to: vector))
+                let value =
+                    count == 0
+                    ? ir.zero(vector) : ir.call(load.function, type: load.type, [pointer, ir.constant(4, ir.i32), mask, ir.zero(vector)])
+                emitter.storeVector(value, buffer, offset: emitter.affine(chunk, times: ChunkedNonzeros.chunk, plus: half * lanes))
+            }
+        }
+        let chunks = ChunkedNonzeros.stagedChunks(depth: depth)
+        let full = depth / ChunkedNonzeros.inputsPerChunk
+        ir.loop("stage", from: 0, to: full) { chunk in halves(chunk: chunk, present: ChunkedNonzeros.inputsPerChunk) }
+        if chunks > full { halves(chunk: emitter.index(full), present: depth - full * ChunkedNonzeros.inputsPerChunk) }
+    }
+
+    /// Slice `slice`, `width` units wide (16, or fewer for the last): its steps, then the
+    /// epilogue and the stores of its units.
+    private func emitSlice(_ slice: IRValue, width: Int, staged: IRValue, output: IRValue, outputRow: IRValue) {
+        let ir = emitter.ir
+        let lanes = Self.lanes
+        let vector = emitter.vectorType(lanes)
+        let words = ir.vector(ir.i32, lanes)
+        let permute = ir.intrinsic(
+            "llvm.x86.avx512.vpermi2var.ps.512", overloads: [], returning: vector, parameters: [vector, words, vector])
+        let firstUnit = emitter.affine(slice, times: lanes)
+        func load(_ table: IRValue, _ index: IRValue) -> IRValue {
+            ir.sext(ir.load(ir.i32, from: ir.gep(ir.i32, table, [index]), alignment: 4), to: ir.i64)
+        }
+        let slots = (0..<(2 * ChunkedNonzeros.pairsPerIteration)).map { _ in emitter.accumulator(vector) }
+        for (index, slot) in slots.enumerated() {
+            ir.store(index == 0 ? startingSums(firstUnit, width: width) : ir.zero(vector), to: slot, alignment: 4)
+        }
+        let first = load(sliceStarts, slice)
+        let end = load(sliceStarts, ir.add(slice, emitter.index(1)))
+        ir.loop("pair", from: first, to: end, step: ChunkedNonzeros.pairsPerIteration) { pair in
+            for offset in 0..<ChunkedNonzeros.pairsPerIteration {
+                let p = ir.add(pair, emitter.index(offset))
+                let base = load(bases, p)
+                let low = emitter.loadVector(staged, offset: base, lanes: lanes)
+                let high = emitter.loadVector(staged, offset: ir.add(base, emitter.index(lanes)), lanes: lanes)
+                for half in 0..<2 {
+                    let step = emitter.affine(p, times: 2 * lanes, plus: half * lanes)
+                    let picks = ir.zext(
+                        ir.load(ir.vector(ir.i8, lanes), from: ir.gep(ir.i8, positions, [step]), alignment: 1), to: words)
+                    let x = ir.call(permute.function, type: permute.type, [low, picks, high])
+                    let w = emitter.loadVector(values, offset: step, lanes: lanes)
+                    let slot = slots[2 * offset + half]
+                    ir.store(emitter.fma(x, w, ir.load(vector, from: slot, alignment: 4), lanes: lanes), to: slot, alignment: 4)
+                }
+            }
+        }
+        let sums = slots.map { ir.load(vector, from: $0, alignment: 4) }
+        let total = ir.fadd(ir.fadd(sums[0], sums[1]), ir.fadd(sums[2], sums[3]))
+        guard width < lanes else {
+            return epilogue.store(
+                emitter, total, channel: firstUnit, lanes: lanes, output: output, offset: ir.add(outputRow, firstUnit))
+        }
+        for run in LaneRun.covering(width, width: lanes) {
+            for piece in 0..<run.count {
+                let start = run.start + piece * run.lanes
+                let channel = ir.add(firstUnit, emitter.index(start))
+                epilogue.store(
+                    emitter, ir.shuffle(total, total, mask: Array(start..<(start + run.lanes))), channel: channel,
+                    lanes: run.lanes, output: output, offset: ir.add(outputRow, channel))
+            }
+        }
+    }
+
+    /// The epilogue's starting sums for units `firstUnit ..< firstUnit + width` in a 16-lane
+    /// vector (zero past `width`): loaded a vector at a time, so nothing past the last unit is read.
+    private func startingSums(_ firstUnit: IRValue, width: Int) -> IRValue {
+        let ir = emitter.ir
+        let lanes = Self.lanes
+        guard width < lanes else { return epilogue.initial(emitter, channel: firstUnit, lanes: lanes) }
+        var result = ir.zero(emitter.vectorType(lanes))
+        for run in LaneRun.covering(width, width: lanes) {
+            for piece in 0..<run.count {
+                let start = run.start + piece * run.lanes
+                let part = epilogue.initial(emitter, channel: ir.add(firstUnit, emitter.index(start)), lanes: run.lanes)
+                // Widened to 16 lanes (the rest undefined), then laid over `result` at `start`.
+                let wide = ir.shuffle(part, part, mask: (0..<lanes).map { $0 < run.lanes ? $0 : 0 })
+                result = ir.shuffle(
+                    result, wide, mask: (0..<lanes).map { (start..<(start + run.lanes)).contains($0) ? lanes + $0 - start : $0 })
+            }
+        }
+        return result
+    }
+}
