@@ -188,7 +188,8 @@ extension NodeFunction {
             rows: layer.rows, depth: layer.depth, units: layer.units,
             sliceStarts: global("slices", littleEndian(nonzeros.sliceStarts)), bases: global("bases", littleEndian(nonzeros.bases)),
             positions: global("positions", nonzeros.positions),
-            values: global("weights", TensorData(nonzeros.values, shape: [nonzeros.values.count]).bytes)
+            values: global("weights", TensorData(nonzeros.values, shape: [nonzeros.values.count]).bytes),
+            sources: global("sources", nonzeros.sources)
         ).emit(input: pointers[0], output: output)
     }
 

@@ -13,7 +13,9 @@ import KilnIR
 ///
 /// Where the gathering kernel (``SlicedNonzeros``) pays a gather per step, this one pays a
 /// two-register permute of inputs already in L1, at the price of padding: a slice needs as many
-/// steps per chunk as its busiest unit has nonzeros there (rounded up to a pair).
+/// steps per chunk as its busiest unit has nonzeros there (rounded up to a pair). To pad less,
+/// the units of each group of ``groupUnits`` are reordered into slices of units whose nonzeros
+/// fall in the same chunks (``unitOrder``); the kernel puts each group's sums back in order.
 struct ChunkedNonzeros: Hashable {
     /// Units per slice: one AVX-512 vector of sums.
     static let width = 16
@@ -26,6 +28,9 @@ struct ChunkedNonzeros: Hashable {
     /// Pairs per loop iteration: four steps, each into its own accumulator, so consecutive
     /// multiply-adds do not wait on each other.
     static let pairsPerIteration = 2
+    /// Units whose slices are formed together (four slices): the kernel's unit of work, whose
+    /// sums it reorders in registers.
+    static let groupUnits = 64
 
     /// Pair index of each slice's first pair, then the total.
     let sliceStarts: [Int32]
@@ -35,6 +40,11 @@ struct ChunkedNonzeros: Hashable {
     let positions: [UInt8]
     /// ``width`` weights per step (0 where a lane picks the zero).
     let values: [Float]
+    /// The units in slice order: lane `i` of slice `s` computes unit `unitOrder[16·s + i]`; each
+    /// group's units stay in that group.
+    let unitOrder: [Int]
+    /// Each unit's position in its group's slice order (``unitOrder`` inverted, within groups).
+    let sources: [UInt8]
     /// Elements of one unit's reduction.
     let depth: Int
     /// Output units.
@@ -57,21 +67,26 @@ struct ChunkedNonzeros: Hashable {
             }
         }
         let empty = Array(repeating: (position: Self.zeroPosition, weight: Float(0)), count: Self.width)
-        for first in stride(from: 0, to: units, by: Self.width) {
-            let members = Array(first..<min(first + Self.width, units))
-            for chunk in 0..<Self.stagedChunks(depth: depth) {
+        let chunks = Self.stagedChunks(depth: depth)
+        let kept = (0..<units).map { unit in
+            (0..<chunks).map { chunk in
                 let start = chunk * Self.inputsPerChunk
-                let kept = members.map { unit in
-                    (start..<min(start + Self.inputsPerChunk, depth)).filter { weights[unit * depth + $0] != 0 }
-                }
-                let steps = kept.map(\.count).max() ?? 0
+                return (start..<min(start + Self.inputsPerChunk, depth)).filter { weights[unit * depth + $0] != 0 }
+            }
+        }
+        let order = Self.clustered(kept.map { $0.map(\.count) })
+        for first in stride(from: 0, to: units, by: Self.width) {
+            let members = Array(order[first..<min(first + Self.width, units)])
+            for chunk in 0..<chunks {
+                let start = chunk * Self.inputsPerChunk
+                let steps = members.map { kept[$0][chunk].count }.max() ?? 0
                 for step in stride(from: 0, to: steps, by: 2) {
                     for t in step..<(step + 2) {
                         appendStep(
-                            kept.enumerated().map { lane, positions in
-                                t < positions.count
-                                    ? (UInt8(positions[t] - start), weights[members[lane] * depth + positions[t]])
-                                    : (Self.zeroPosition, 0)
+                            members.map { unit in
+                                let positions = kept[unit][chunk]
+                                return t < positions.count
+                                    ? (UInt8(positions[t] - start), weights[unit * depth + positions[t]]) : (Self.zeroPosition, 0)
                             })
                     }
                     bases.append(Int32(chunk * Self.chunk))
@@ -84,12 +99,45 @@ struct ChunkedNonzeros: Hashable {
             }
             starts.append(Int32(bases.count))
         }
+        var sources = [UInt8](repeating: 0, count: units)
+        for (position, unit) in order.enumerated() { sources[unit] = UInt8(position % Self.groupUnits) }
+        unitOrder = order
+        self.sources = sources
         sliceStarts = starts
         self.bases = bases
         self.positions = positions
         self.values = values
         self.depth = depth
         self.units = units
+    }
+
+    /// The units in slice order, given each unit's nonzero count per chunk: within each group of
+    /// ``groupUnits``, greedily, each slice starts from the first unit left and adds the unit that
+    /// raises the sum over chunks of the slice's largest count (rounded up to a pair) the least.
+    static func clustered(_ counts: [[Int]]) -> [Int] {
+        var order: [Int] = []
+        for groupStart in stride(from: 0, to: counts.count, by: groupUnits) {
+            var left = Array(groupStart..<min(groupStart + groupUnits, counts.count))
+            while !left.isEmpty {
+                let seed = left.removeFirst()
+                order.append(seed)
+                var busiest = counts[seed]
+                for _ in 1..<width where !left.isEmpty {
+                    var best = 0
+                    var bestCost = Int.max
+                    for (index, unit) in left.enumerated() {
+                        let candidate = counts[unit]
+                        var merged = 0
+                        for chunk in busiest.indices { merged += (max(busiest[chunk], candidate[chunk]) + 1) / 2 }
+                        if merged < bestCost { (best, bestCost) = (index, merged) }
+                    }
+                    let unit = left.remove(at: best)
+                    order.append(unit)
+                    busiest = zip(busiest, counts[unit]).map(max)
+                }
+            }
+        }
+        return order
     }
 
     /// Chunks of a staged row of `depth` inputs.
@@ -102,8 +150,9 @@ struct ChunkedNonzeros: Hashable {
     /// multiply-adds this kernel issues.
     var fill: Double { Double(values.count) / Double(max(units * depth, 1)) }
 
-    /// Bytes stored: slice starts, each pair's base, and each step's positions and weights.
+    /// Bytes stored: slice starts, each pair's base, each step's positions and weights, and each
+    /// unit's source position.
     var storedByteCount: Int {
-        4 * (sliceStarts.count + bases.count) + steps * (Self.width + 4 * Self.width)
+        4 * (sliceStarts.count + bases.count) + steps * (Self.width + 4 * Self.width) + units
     }
 }

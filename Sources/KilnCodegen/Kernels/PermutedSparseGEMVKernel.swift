@@ -5,19 +5,23 @@ import KilnIR
 /// chunks of 31 inputs and a zero; each pair of steps then loads one chunk (two vectors, from L1),
 /// picks each unit's input from it with one `vpermi2ps` per step and multiplies it with the
 /// unit's weight in the unit's own lane, so a slice's sums come out as one vector. Four
-/// accumulators take the steps in turn; they are summed before the epilogue. AVX-512 only: for
-/// unstructured pruning, where a gather would cost several times more.
+/// accumulators take the steps in turn. A group's four slices hold its 64 units in the order
+/// that pads least (``ChunkedNonzeros/unitOrder``): their sums go to the stack, and each vector of
+/// 16 units in order is picked back out of them with two permutes and a blend, then gets its
+/// starting sums (the bias) and the epilogue. AVX-512 only: for unstructured pruning, where a
+/// gather would cost several times more.
 struct PermutedSparseGEMVKernel {
     let emitter: KernelEmitter
     let epilogue: Epilogue
     let rows: Int
     let depth: Int
     let units: Int
-    /// Globals: i32 slice starts, i32 pair bases, u8 positions, f32 values.
+    /// Globals: i32 slice starts, i32 pair bases, u8 positions, f32 values, u8 sources.
     let sliceStarts: IRValue
     let bases: IRValue
     let positions: IRValue
     let values: IRValue
+    let sources: IRValue
 
     private static let lanes = ChunkedNonzeros.width
 
@@ -26,28 +30,71 @@ struct PermutedSparseGEMVKernel {
 
     func emit(input: IRValue, output: IRValue) {
         let ir = emitter.ir
-        let width = Self.lanes
-        let fullSlices = units / width
+        let group = ChunkedNonzeros.groupUnits
+        let fullGroups = units / group
         let staged = emitter.stackBuffer(floats: Self.stagedFloats(depth: depth))
-        // Channel splits cover whole slices; the narrower last one goes with the range that ends at the last unit.
-        var sliceEmitter = emitter
+        let sums = emitter.stackBuffer(floats: group)
+        // Channel splits cover whole groups; the narrower last one goes with the range that ends at the last unit.
+        var groupEmitter = emitter
         if let range = emitter.rowRange {
-            let slice = emitter.index(width)
-            sliceEmitter.rowRange = (ir.sdiv(range.begin, slice), ir.sdiv(range.end, slice))
+            let size = emitter.index(group)
+            groupEmitter.rowRange = (ir.sdiv(range.begin, size), ir.sdiv(range.end, size))
         }
         ir.loop("row", from: 0, to: rows) { row in
             stage(row: ir.gep(ir.f32, input, [emitter.affine(row, times: depth)]), into: staged)
             let rowOutput = emitter.affine(row, times: units)
-            sliceEmitter.rowLoop("slice", from: 0, to: fullSlices) { slice in
-                emitSlice(slice, width: width, staged: staged, output: output, outputRow: rowOutput)
+            groupEmitter.rowLoop("group", from: 0, to: fullGroups) { index in
+                emitGroup(index, width: group, staged: staged, sums: sums, output: output, outputRow: rowOutput)
             }
-            let last = units - fullSlices * width
+            let last = units - fullGroups * group
             guard last > 0 else { return }
             let emitLast = {
-                emitSlice(emitter.index(fullSlices), width: last, staged: staged, output: output, outputRow: rowOutput)
+                emitGroup(
+                    emitter.index(fullGroups), width: last, staged: staged, sums: sums, output: output, outputRow: rowOutput)
             }
             guard let range = emitter.rowRange else { return emitLast() }
             emitter.ifTrue(ir.icmp(.sge, range.end, emitter.index(units)), emitLast)
+        }
+    }
+
+    /// Group `group`, `width` units wide (64, or fewer for the last): each slice's sums to `sums`
+    /// in slice order, then each vector of units in order picked out of them, finished and stored.
+    private func emitGroup(
+        _ group: IRValue, width: Int, staged: IRValue, sums: IRValue, output: IRValue, outputRow: IRValue
+    ) {
+        let ir = emitter.ir
+        let lanes = Self.lanes
+        let vector = emitter.vectorType(lanes)
+        let words = ir.vector(ir.i32, lanes)
+        let slicesPerGroup = ChunkedNonzeros.groupUnits / lanes
+        let slices = (width + lanes - 1) / lanes
+        for slice in 0..<slices {
+            let sliceSums = emitSliceSums(emitter.affine(group, times: slicesPerGroup, plus: slice), staged: staged)
+            emitter.storeVector(sliceSums, sums, offset: emitter.index(slice * lanes))
+        }
+        let permute = ir.intrinsic(
+            "llvm.x86.avx512.vpermi2var.ps.512", overloads: [], returning: vector, parameters: [vector, words, vector])
+        // A last group's missing slices read as zeros (no lane picks them).
+        let quarters = (0..<slicesPerGroup).map {
+            $0 < slices ? emitter.loadVector(sums, offset: emitter.index($0 * lanes), lanes: lanes) : ir.zero(vector)
+        }
+        let firstUnit = emitter.affine(group, times: ChunkedNonzeros.groupUnits)
+        for run in LaneRun.covering(width, width: lanes) {
+            for piece in 0..<run.count {
+                let start = run.start + piece * run.lanes
+                let channel = ir.add(firstUnit, emitter.index(start))
+                let raw = ir.load(ir.vector(ir.i8, run.lanes), from: ir.gep(ir.i8, sources, [channel]), alignment: 1)
+                var picks = ir.zext(raw, to: ir.vector(ir.i32, run.lanes))
+                if run.lanes < lanes { picks = ir.shuffle(picks, picks, mask: (0..<lanes).map { $0 < run.lanes ? $0 : 0 }) }
+                // Sources below 32 come from the first two slices, the rest from the last two.
+                let low = ir.call(permute.function, type: permute.type, [quarters[0], picks, quarters[1]])
+                let high = ir.call(permute.function, type: permute.type, [quarters[2], picks, quarters[3]])
+                let fromHigh = ir.icmp(.ne, ir.and(picks, ir.splat(ir.constant(32, ir.i32), count: lanes)), ir.zero(words))
+                var total = ir.select(fromHigh, high, low)
+                if run.lanes < lanes { total = ir.shuffle(total, total, mask: Array(0..<run.lanes)) }
+                let value = ir.fadd(epilogue.initial(emitter, channel: channel, lanes: run.lanes), total)
+                epilogue.store(emitter, value, channel: channel, lanes: run.lanes, output: output, offset: ir.add(outputRow, channel))
+            }
         }
     }
 
@@ -79,23 +126,19 @@ struct PermutedSparseGEMVKernel {
         if chunks > full { halves(chunk: emitter.index(full), present: depth - full * ChunkedNonzeros.inputsPerChunk) }
     }
 
-    /// Slice `slice`, `width` units wide (16, or fewer for the last): its steps, then the
-    /// epilogue and the stores of its units.
-    private func emitSlice(_ slice: IRValue, width: Int, staged: IRValue, output: IRValue, outputRow: IRValue) {
+    /// The sums of slice `slice` (16 lanes in slice order; lanes past the layer's units are zero).
+    private func emitSliceSums(_ slice: IRValue, staged: IRValue) -> IRValue {
         let ir = emitter.ir
         let lanes = Self.lanes
         let vector = emitter.vectorType(lanes)
         let words = ir.vector(ir.i32, lanes)
         let permute = ir.intrinsic(
             "llvm.x86.avx512.vpermi2var.ps.512", overloads: [], returning: vector, parameters: [vector, words, vector])
-        let firstUnit = emitter.affine(slice, times: lanes)
         func load(_ table: IRValue, _ index: IRValue) -> IRValue {
             ir.sext(ir.load(ir.i32, from: ir.gep(ir.i32, table, [index]), alignment: 4), to: ir.i64)
         }
         let slots = (0..<(2 * ChunkedNonzeros.pairsPerIteration)).map { _ in emitter.accumulator(vector) }
-        for (index, slot) in slots.enumerated() {
-            ir.store(index == 0 ? startingSums(firstUnit, width: width) : ir.zero(vector), to: slot, alignment: 4)
-        }
+        for slot in slots { ir.store(ir.zero(vector), to: slot, alignment: 4) }
         let first = load(sliceStarts, slice)
         let end = load(sliceStarts, ir.add(slice, emitter.index(1)))
         ir.loop("pair", from: first, to: end, step: ChunkedNonzeros.pairsPerIteration) { pair in
@@ -116,39 +159,6 @@ struct PermutedSparseGEMVKernel {
             }
         }
         let sums = slots.map { ir.load(vector, from: $0, alignment: 4) }
-        let total = ir.fadd(ir.fadd(sums[0], sums[1]), ir.fadd(sums[2], sums[3]))
-        guard width < lanes else {
-            return epilogue.store(
-                emitter, total, channel: firstUnit, lanes: lanes, output: output, offset: ir.add(outputRow, firstUnit))
-        }
-        for run in LaneRun.covering(width, width: lanes) {
-            for piece in 0..<run.count {
-                let start = run.start + piece * run.lanes
-                let channel = ir.add(firstUnit, emitter.index(start))
-                epilogue.store(
-                    emitter, ir.shuffle(total, total, mask: Array(start..<(start + run.lanes))), channel: channel,
-                    lanes: run.lanes, output: output, offset: ir.add(outputRow, channel))
-            }
-        }
-    }
-
-    /// The epilogue's starting sums for units `firstUnit ..< firstUnit + width` in a 16-lane
-    /// vector (zero past `width`): loaded a vector at a time, so nothing past the last unit is read.
-    private func startingSums(_ firstUnit: IRValue, width: Int) -> IRValue {
-        let ir = emitter.ir
-        let lanes = Self.lanes
-        guard width < lanes else { return epilogue.initial(emitter, channel: firstUnit, lanes: lanes) }
-        var result = ir.zero(emitter.vectorType(lanes))
-        for run in LaneRun.covering(width, width: lanes) {
-            for piece in 0..<run.count {
-                let start = run.start + piece * run.lanes
-                let part = epilogue.initial(emitter, channel: ir.add(firstUnit, emitter.index(start)), lanes: run.lanes)
-                // Widened to 16 lanes (the rest undefined), then laid over `result` at `start`.
-                let wide = ir.shuffle(part, part, mask: (0..<lanes).map { $0 < run.lanes ? $0 : 0 })
-                result = ir.shuffle(
-                    result, wide, mask: (0..<lanes).map { (start..<(start + run.lanes)).contains($0) ? lanes + $0 - start : $0 })
-            }
-        }
-        return result
+        return ir.fadd(ir.fadd(sums[0], sums[1]), ir.fadd(sums[2], sums[3]))
     }
 }

@@ -114,7 +114,8 @@ public struct KernelPlan: Sendable {
             }
         case .sparseGEMV, .sparseGEMVPermuted:
             let units = max(filter[0], 1)
-            split = .init(units: units, granularity: PackedFilter.blockColumns, axis: .outputChannels)
+            let granularity = kernel == .sparseGEMVPermuted ? ChunkedNonzeros.groupUnits : PackedFilter.blockColumns
+            split = .init(units: units, granularity: granularity, axis: .outputChannels)
             macsPerOutput = filter.elementCount / units
         case .conv, .convVNNI, .convPairwise:
             guard output.rank == 4 else { return nil }
