@@ -309,6 +309,35 @@ extension NodeFunction {
         }
     }
 
+    /// A float convolution whose filter is block-pruned: only the (tap, channel) steps each block
+    /// of 16 output channels keeps are packed and multiplied.
+    func emitBlockSparseConvolution(_ attributes: Conv2DAttributes, pixelsPerBlock: Int) throws {
+        guard let filterData = graph.constantData(node.inputs[1]), let sparsity = BlockSparsity(filterData) else {
+            throw CodegenError("internal error: layer '\(node.name)' has no block-sparse float filter")
+        }
+        let input = operandType(0)
+        let shape = filterData.shape
+        let windows = ConvolutionWindows(
+            emitter: emitter, input: input.shape, output: resultType.shape, kernel: (shape[1], shape[2]),
+            attributes: attributes)
+        let tables = sparsity.convolutionTables(kernelWidth: shape[2], channels: input.shape[3], windows: windows)
+        func int32s(_ name: String, _ values: [Int32]) -> IRValue {
+            ir.addConstantBytes(name: "\(name).\(node.name)", bytes: TensorData(int32: values, shape: [values.count]).bytes, alignment: 64)
+        }
+        let filter = PackedFilter(filterData, keeping: sparsity, laneWidth: emitter.laneWidth)
+        let dot = DotProductKernel(
+            emitter: emitter, filter: filter,
+            weights: ir.addConstantBytes(name: "weights.\(node.name)", bytes: filter.bytes, alignment: 64),
+            epilogue: try withResidualAdd(try epilogue(activation: attributes.activation, filterScales: nil)))
+        var kernel = Conv2DKernel(
+            emitter: emitter, dot: dot, windows: windows, pixelsPerBlock: pixelsPerBlock,
+            zeroRow: try zeroRow(channels: input.shape[3]))
+        kernel.keptSteps = Conv2DKernel.KeptTaps(
+            starts: int32s("starts", sparsity.starts), indices: int32s("kept", sparsity.indices),
+            offsets: int32s("offsets", tables.offsets), tapStarts: int32s("taps", tables.tapStarts))
+        kernel.emit(input: pointers[0], output: output)
+    }
+
     /// A 3×3 stride-1 float convolution by Winograd's F(2×2, 3×3), `tilesPerBlock` tiles at a time.
     func emitWinogradConvolution(_ attributes: Conv2DAttributes, tilesPerBlock: Int) throws {
         guard let filterData = graph.constantData(node.inputs[1]), filterData.dtype == .float32 else {

@@ -92,6 +92,9 @@ struct NodeFunction {
         case .conv(let pixelsPerBlock):
             guard case .conv2D(let attributes) = node.op else { break }
             return try emitConvolution(attributes, pixelsPerBlock: pixelsPerBlock, vnni: false, staged: false, pairwise: nil)
+        case .sparseConv(let pixelsPerBlock):
+            guard case .conv2D(let attributes) = node.op else { break }
+            return try emitBlockSparseConvolution(attributes, pixelsPerBlock: pixelsPerBlock)
         case .winograd(let tilesPerBlock):
             guard case .conv2D(let attributes) = node.op else { break }
             return try emitWinogradConvolution(attributes, tilesPerBlock: tilesPerBlock)

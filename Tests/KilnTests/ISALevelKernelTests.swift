@@ -57,6 +57,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
     case residualAdd(ResidualAddFusionTests.Case)
     case selection(SelectionKernelTests.Case)
     case sparseGEMM(SparseKernelTests.Case)
+    case sparseConvolution(SparseKernelTests.ConvolutionCase)
     case sharedWeights(SharedWeightKernelTests.Case)
 
     /// The int8 cases.
@@ -69,7 +70,8 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
     static let all: [Self] =
         int8 + KernelTests.convolutionCases.map(Self.floatConvolution) + FloatOpTests.depthwiseCases.map(Self.floatDepthwise)
         + ResidualAddFusionTests.cases.map(Self.residualAdd) + SelectionKernelTests.isaCases.map(Self.selection)
-        + SparseKernelTests.cases.map(Self.sparseGEMM) + SharedWeightKernelTests.cases.map(Self.sharedWeights)
+        + SparseKernelTests.cases.map(Self.sparseGEMM) + SparseKernelTests.convolutionCases.map(Self.sparseConvolution)
+        + SharedWeightKernelTests.cases.map(Self.sharedWeights)
 
     var testDescription: String {
         switch self {
@@ -81,6 +83,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         case .residualAdd(let c): "residual add \(c.testDescription)"
         case .selection(let c): c.testDescription
         case .sparseGEMM(let c): "block-sparse \(c.testDescription)"
+        case .sparseConvolution(let c): "block-sparse \(c.testDescription)"
         case .sharedWeights(let c): "shared weights \(c.testDescription)"
         }
     }
@@ -96,6 +99,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         case .residualAdd(let c): try ResidualAddFusionTests.check(c, options: options)
         case .selection(let c): try SelectionKernelTests.check(c, options: options)
         case .sparseGEMM(let c): try SparseKernelTests.check(c, options: options)
+        case .sparseConvolution(let c): try SparseKernelTests.checkConvolution(c, options: options)
         case .sharedWeights(let c): try SharedWeightKernelTests.check(c, options: options)
         }
     }

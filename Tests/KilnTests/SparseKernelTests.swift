@@ -65,6 +65,68 @@ import Testing
         Case(rows: 2, depth: 200, units: 100, sparsity: 0.85, inBlocks: false),
     ]
 
+    /// A float convolution pruned in blocks of 16 output channels.
+    struct ConvolutionCase: Sendable, CustomTestStringConvertible {
+        var conv: KernelTests.ConvCase
+        var sparsity = 0.75
+        var testDescription: String { "conv \(conv.testDescription) at \(Int(sparsity * 100)) % in blocks" }
+    }
+
+    /// Interior blocks and border blocks (same, valid, explicit and dilated padding), strides,
+    /// 5×5 windows, a narrower last block of channels, a batch, and a window mostly in the padding.
+    static let convolutionCases: [ConvolutionCase] = [
+        ConvolutionCase(conv: .init(input: [1, 32, 32, 16], filters: 16, kernel: (3, 3), padding: .same)),
+        ConvolutionCase(conv: .init(input: [1, 9, 7, 5], filters: 20, kernel: (3, 3), dilations: [2, 2], padding: .valid), sparsity: 0.6),
+        ConvolutionCase(conv: .init(input: [1, 17, 17, 3], filters: 33, kernel: (3, 3), strides: [2, 2], padding: .same)),
+        ConvolutionCase(conv: .init(input: [2, 6, 6, 8], filters: 7, kernel: (5, 5), strides: [2, 2], padding: .same), sparsity: 0.5),
+        ConvolutionCase(
+            conv: .init(input: [1, 7, 9, 3], filters: 16, kernel: (3, 3), padding: .valid, explicitPadding: [[2, 0], [0, 1]]),
+            sparsity: 0.9),
+        ConvolutionCase(conv: .init(input: [1, 1, 1, 2], filters: 16, kernel: (3, 3), padding: .same)),
+    ]
+
+    /// Compiles `c` for `options`' target, pruned in blocks, and checks it against the reference.
+    static func checkConvolution(_ c: ConvolutionCase, options: CompileOptions = .thisMachine) throws {
+        var pruned = options
+        pruned.pruning = .magnitude(sparsity: c.sparsity, pattern: .blocks)
+        try KernelTests.checkConvolution(c.conv, options: pruned)
+    }
+
+    @Test(arguments: convolutionCases)
+    func convolutionMatchesReference(_ c: ConvolutionCase) throws { try Self.checkConvolution(c) }
+
+    /// A residual add fused into a block-sparse layer (convolution, pointwise, fully connected)
+    /// reads its operand as the dense layers' epilogue does.
+    @Test(arguments: [ResidualAddFusionTests.Layer.convolution, .pointwise, .fullyConnected])
+    func fusedResidualAddMatchesReference(_ layer: ResidualAddFusionTests.Layer) throws {
+        var options = CompileOptions.thisMachine
+        options.pruning = .magnitude(sparsity: 0.75, pattern: .blocks)
+        try ResidualAddFusionTests.check(ResidualAddFusionTests.Case(layer: layer, int8: false), options: options)
+    }
+
+    /// Block-pruned convolutions multiply only their kept steps on every level; below half the
+    /// steps kept they also win over Winograd's kernel, above it Winograd's stays.
+    @Test func planChoosesTheSparseConvolutionOnEveryLevel() throws {
+        let filter = KernelTests.weights([16, 3, 3, 16], seed: 31)
+        let graph = try KernelTests.singleOp(
+            .conv2D(Conv2DAttributes(padding: .same, activation: .relu)), input: [1, 12, 12, 16],
+            constants: [filter, KernelTests.weights([16], seed: 32)])
+        for (sparsity, sparse) in [(0.75, true), (0.3, false)] {
+            var options = CompileOptions.thisMachine
+            options.pruning = .magnitude(sparsity: sparsity, pattern: .blocks)
+            let optimized = try Compiler().optimize(graph, options: options)
+            for isa in ISALevel.allCases {
+                let choice = KernelPlan(graph: optimized, isa: isa).choices[0]
+                if sparse {
+                    guard case .sparseConv = choice.kernel else { Issue.record("\(isa): \(choice.name)"); continue }
+                    #expect(choice.name.hasPrefix("f32_spconv3x3s1_\(isa.rawValue)_"), "\(choice.name)")
+                } else {
+                    guard case .winograd = choice.kernel else { Issue.record("\(isa) at \(sparsity): \(choice.name)"); continue }
+                }
+            }
+        }
+    }
+
     /// Compiles `c` for `options`' target and checks it against the reference.
     static func check(_ c: Case, options: CompileOptions = .thisMachine) throws {
         try expectCompiledMatchesReference(try c.graph(), options: c.options(options), inputRange: -2...2, c.testDescription)

@@ -47,6 +47,35 @@ struct BlockSparsity: Hashable {
 
     /// Every block's kept positions, block after block.
     var indices: [Int32] { steps.flatMap { $0.map(Int32.init) } }
+
+    /// For an OHWI convolution filter of `kernelWidth` columns and `channels` input channels:
+    /// each kept step's input offset from its window's origin, and for each block and window tap
+    /// where the tap's kept steps start (positions `k = tap · C + c` ascend, so a tap's are
+    /// consecutive), `taps + 1` entries per block.
+    func convolutionTables(kernelWidth: Int, channels: Int, windows: ConvolutionWindows) -> (offsets: [Int32], tapStarts: [Int32]) {
+        let taps = depth / max(channels, 1)
+        var offsets: [Int32] = []
+        var tapStarts: [Int32] = []
+        for kept in steps {
+            var next = 0
+            for tap in 0...taps {
+                while next < kept.count, kept[next] < tap * channels { next += 1 }
+                tapStarts.append(Int32(offsets.count + next))
+            }
+            for k in kept {
+                let tap = k / channels
+                offsets.append(
+                    Int32(windows.tapOffset(ky: tap / kernelWidth, kx: tap % kernelWidth, channel: k % channels)))
+            }
+        }
+        return (offsets, tapStarts)
+    }
+
+    /// Bytes a convolution's block-sparse kernel stores: ``storedByteCount(channels:)`` plus each
+    /// kept step's input offset and each block's tap starts.
+    func convolutionByteCount(channels: Int, taps: Int) -> Int {
+        storedByteCount(channels: channels) + 4 * (steps.reduce(0) { $0 + $1.count } + steps.count * (taps + 1))
+    }
 }
 
 extension PackedFilter {

@@ -200,6 +200,25 @@ struct ConvolutionWindows {
         }
     }
 
+    /// Each pixel's window origin (the input element of tap (0, 0), channel 0) when every
+    /// pixel of `block` reads only inside the input, so each tap is a constant offset from it;
+    /// `nil` when some pixel's window touches the padding.
+    func windowOrigins(of block: PixelBlock, input pointer: IRValue, elementType: IRType) -> [IRValue]? {
+        guard !touchesPadding || block.columns.indices.allSatisfy(block.isInside) else { return nil }
+        let (rows, columns) = geometry
+        let originY = emitter.affine(block.outputRow, times: attributes.strides[0], plus: -rows.padBefore)
+        let inputRow = ir.add(emitter.affine(block.batch, times: input[1]), originY)
+        return block.columns.map { column in
+            let originX = emitter.affine(column, times: attributes.strides[1], plus: -columns.padBefore)
+            return ir.gep(elementType, pointer, [emitter.affine(ir.add(emitter.affine(inputRow, times: input[2]), originX), times: input[3])])
+        }
+    }
+
+    /// The input offset of window tap (`ky`, `kx`), channel `channel`, from a window's origin.
+    func tapOffset(ky: Int, kx: Int, channel: Int) -> Int {
+        ((ky * attributes.dilations[0]) * input[2] + kx * attributes.dilations[1]) * input[3] + channel
+    }
+
     /// Runs `body` once per window tap with the tap's index (`ky · kw + kx`, i64)
     /// and, for each pixel of `block`, a pointer to the tap's first input channel,
     /// or to `zeroRow` (a row of `C` zero-point elements) where the tap lies in the padding.

@@ -106,6 +106,7 @@ struct DotProductKernel {
                 }
             }
         }
+        var finished: [(value: IRValue, offset: IRValue)] = []
         for (position, outputBase) in outputBases.enumerated() {
             for (vector, slot) in slots[position].enumerated() {
                 let channel = ir.add(firstChannel, emitter.index(vector * tile.lanes))
@@ -113,11 +114,11 @@ struct DotProductKernel {
                     emitter.storeVector(ir.load(type, from: slot, alignment: 4), output, offset: ir.add(outputBase, channel))
                     continue
                 }
-                epilogue.store(
-                    emitter, ir.load(type, from: slot, alignment: 4), channel: channel, lanes: tile.lanes,
-                    output: output, offset: ir.add(outputBase, channel))
+                let offset = ir.add(outputBase, channel)
+                finished.append((epilogue.finished(emitter, ir.load(type, from: slot, alignment: 4), channel: channel, lanes: tile.lanes, offset: offset), offset))
             }
         }
+        for (value, offset) in finished { epilogue.storeFinished(emitter, value, lanes: tile.lanes, output: output, offset: offset) }
     }
 
     /// This kernel reading its packed weights `elements` further into the filter global: the next

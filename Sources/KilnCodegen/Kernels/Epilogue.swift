@@ -107,8 +107,18 @@ enum Epilogue {
         }
     }
 
+    /// Stores a value from ``finished(_:_:channel:lanes:offset:)`` at `offset` of `output`.
+    func storeFinished(_ emitter: KernelEmitter, _ value: IRValue, lanes: Int, output: IRValue, offset: IRValue) {
+        let ir = emitter.ir
+        if isQuantized {
+            ir.store(ir.trunc(value, to: ir.vector(ir.i8, lanes)), to: ir.gep(ir.i8, output, [offset]), alignment: 1)
+        } else {
+            emitter.storeVector(value, output, offset: offset)
+        }
+    }
+
     /// The value stored for `accumulator`: f32, or int8 values still in i32 lanes.
-    private func finished(
+    func finished(
         _ emitter: KernelEmitter, _ accumulator: IRValue, channel: IRValue, lanes: Int, offset: IRValue
     ) -> IRValue {
         let ir = emitter.ir

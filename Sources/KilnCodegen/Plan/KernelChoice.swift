@@ -33,6 +33,10 @@ public struct KernelChoice: Sendable, Hashable {
         /// output pixels along a row, each window tap read through a pointer
         /// that points at a row of zero points where the window leaves the input.
         case conv(pixelsPerBlock: Int)
+        /// A float ``conv(pixelsPerBlock:)`` over a block-pruned filter: tiles of one block of 16
+        /// output channels, each multiplying only the (window tap, input channel) positions where
+        /// the block has a nonzero weight (``BlockSparsity``).
+        case sparseConv(pixelsPerBlock: Int)
         /// A 3×3 stride-1 float convolution by Winograd's F(2×2, 3×3) (``WinogradConv2DKernel``):
         /// blocks of `tilesPerBlock` 2×2 output tiles, transformed together, sharing each
         /// weight load of their 16 matrix products; 2.25× fewer multiply-adds than ``conv(pixelsPerBlock:)``.

@@ -117,7 +117,7 @@ public struct KernelPlan: Sendable {
             let granularity = kernel == .sparseGEMVPermuted ? ChunkedNonzeros.groupUnits : PackedFilter.blockColumns
             split = .init(units: units, granularity: granularity, axis: .outputChannels)
             macsPerOutput = filter.elementCount / units
-        case .conv, .convVNNI, .convPairwise:
+        case .conv, .convVNNI, .convPairwise, .sparseConv:
             guard output.rank == 4 else { return nil }
             split = .init(units: output[1], granularity: 1)
             macsPerOutput = filter.elementCount / max(filter[0], 1)
@@ -176,6 +176,12 @@ public struct KernelPlan: Sendable {
     /// enough to win.
     public static let sparseDensity = 0.7
 
+    /// The largest share of a 3×3 stride-1 float filter's reduction steps for which the
+    /// block-sparse direct kernel is chosen over Winograd's, which does 2.25× fewer
+    /// multiply-adds than the dense direct kernel but pays for its transforms (measured on
+    /// ResNet-8: Winograd 0.68× the dense direct kernel's time).
+    public static let sparseWinogradDensity = 0.5
+
     /// The largest share of stored elements (nonzeros and their padding, ``SlicedNonzeros/fill``)
     /// over all weights for which a few-row float layer gathers its inputs
     /// (``KernelChoice/Kernel/sparseGEMV(lanes:)``): a gather costs several loads' time, so it must
@@ -207,6 +213,11 @@ public struct KernelPlan: Sendable {
             let sparsity = BlockSparsity(filter)
         {
             return sparsity.storedByteCount(channels: filter.shape[0])
+        }
+        if case .sparseConv = choices[index].kernel, let filter = graph.constantData(node.inputs[1]),
+            let sparsity = BlockSparsity(filter), filter.shape.rank == 4
+        {
+            return sparsity.convolutionByteCount(channels: filter.shape[0], taps: filter.shape[1] * filter.shape[2])
         }
         let type = graph.type(of: node.inputs[1])
         if case .winograd = choices[index].kernel {
@@ -289,16 +300,15 @@ private struct Chooser {
         }
     }
 
-    /// The block sparsity of a float fully-connected or pointwise layer's filter when few enough
-    /// of its steps are kept for the block-sparse kernel to win (``KernelPlan/sparseDensity``).
+    /// The block sparsity of a float fully-connected or convolution layer's filter when few
+    /// enough of its steps are kept for the block-sparse kernel to win (``KernelPlan/sparseDensity``).
     private func blockSparsity() -> BlockSparsity? {
         guard !isQuantized, node.inputs.count > 1, let filter = graph.constantData(node.inputs[1]),
             let sparsity = BlockSparsity(filter), sparsity.density <= KernelPlan.sparseDensity
         else { return nil }
         switch node.op {
         case .fullyConnected: return sparsity
-        case .conv2D(let attributes):
-            return attributes.isPointwise(input: shapes[0], filter: shapes[1], output: resultType.shape) ? sparsity : nil
+        case .conv2D: return shapes[1].rank == 4 && shapes[0].rank == 4 ? sparsity : nil
         default: return nil
         }
     }
@@ -363,13 +373,20 @@ private struct Chooser {
             if attributes.isPointwise(input: shapes[0], filter: filter, output: resultType.shape) {
                 return gemm(units: filter[0])
             }
-            if let tiles = winogradTilesPerBlock(attributes) {
+            let winograd = winogradTilesPerBlock(attributes)
+            let op = "conv\(filter[1])x\(filter[2])s\(attributes.strides[0])" + dilation(attributes)
+            if let sparsity, winograd == nil || sparsity.density <= KernelPlan.sparseWinogradDensity {
+                let pixels = pixelsPerBlock(vectors: max(1, PackedFilter.blockColumns / isa.laneWidth))
+                return KernelChoice(
+                    kernel: .sparseConv(pixelsPerBlock: pixels),
+                    name: name("sp" + op, tile: "\(pixels)x\(min(filter[0], PackedFilter.blockColumns))"))
+            }
+            if let tiles = winograd {
                 return KernelChoice(
                     kernel: .winograd(tilesPerBlock: tiles),
                     name: name("winograd2x2_conv3x3s1", tile: "\(tiles)x\(tileColumns(units: filter[0], vnni: false))"))
             }
             let vnni = isQuantized && usesVNNI(units: filter[0])
-            let op = "conv\(filter[1])x\(filter[2])s\(attributes.strides[0])" + dilation(attributes)
             if isQuantized, !vnni, let (multiply, lanes) = pairwiseGEMM {
                 let pixels = pixelsPerBlock(vectors: vectorsPerTile(units: filter[0], lanes: lanes))
                 return KernelChoice(
