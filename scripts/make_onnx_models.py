@@ -10,7 +10,7 @@ convolutions, Clip as ReLU6, residual additions, depthwise convolutions
 (group = channels), Flatten of a feature map into Gemm, shape arithmetic
 (Shape → Gather → Unsqueeze → Concat → Reshape), LayerNormalization, batched
 MatMul, Transpose, Softmax; and, for their operators, a decoder (LeakyRelu,
-PRelu, ConvTranspose, grouped Conv, nearest and linear Resize, SpaceToDepth,
+PRelu, ConvTranspose, grouped Conv, nearest, linear and cubic Resize, SpaceToDepth,
 DepthToSpace) and a model with eight outputs (ReduceMax/Sum/Min/Prod/Mean,
 ArgMax, Tile, LogSoftmax, Gather on data). Each float model is run by ONNX
 Runtime and by onnx's reference implementation before it is written.
@@ -313,15 +313,33 @@ def recurrent_batch_first():
                    [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in outputs], 17)
 
 
+def resampled():
+    """Bicubic resizing as PyTorch exports F.interpolate(mode="bicubic") and with TensorFlow's kernel, on a
+    [1, 3, 7, 6] image: Conv (3×3, pads 1) → Resize (cubic, scales 2, pytorch_half_pixel, cubic_coeff_a −0.75)
+    → Relu → Resize (cubic, sizes 11×9, asymmetric, cubic_coeff_a −0.5, exclude_outside 1) → Resize (cubic,
+    sizes 5×7, align_corners, the default a) → [1, 4, 5, 7]; opset 17."""
+    b = Builder(10)
+    x = b.conv("image", 3, 4, 3, pads=[1, 1, 1, 1])
+    x = b.node("Resize", [x, "", b.constant([1, 1, 2, 2], "scales")], mode="cubic",
+               coordinate_transformation_mode="pytorch_half_pixel", cubic_coeff_a=-0.75)  # 14x12
+    x = b.node("Relu", [x])
+    x = b.node("Resize", [x, "", "", b.constant([1, 4, 11, 9], "sizes", np.int64)], mode="cubic",
+               coordinate_transformation_mode="asymmetric", cubic_coeff_a=-0.5, exclude_outside=1)
+    x = b.node("Resize", [x, "", "", b.constant([1, 4, 5, 7], "sizes", np.int64)], mode="cubic",
+               coordinate_transformation_mode="align_corners")
+    return b.model("resampled", [image_input("image", [1, 3, 7, 6])],
+                   [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, 4, 5, 7])], 17)
+
+
 MODELS = {"cnn": cnn, "residual": residual, "depthwise": depthwise, "encoder": encoder, "decoder": decoder,
           "reductions": reductions, "recurrent": recurrent, "recurrent_batch_first": recurrent_batch_first,
-          "transposed": transposed}
+          "transposed": transposed, "resampled": resampled}
 # Outputs from onnx.reference instead: ONNX Runtime's CPU kernels refuse batch-first (layout 1) recurrent
 # operators ("Batchwise recurrent operations (layout == 1) are not supported").
 REFERENCE_ONLY_MODELS = ["recurrent_batch_first"]
 # transposed has none: quantize_static fails on its grouped ConvTranspose ("operands could not be broadcast
 # together with shapes (6,) (3,)", onnxruntime 1.32.0).
-QDQ_MODELS = ["cnn", "residual", "depthwise", "decoder", "reductions"]
+QDQ_MODELS = ["cnn", "residual", "depthwise", "decoder", "reductions", "resampled"]
 QOP_MODELS = ["cnn", "residual", "depthwise"]
 # The operators quantize_static may quantize in QOperator format: those whose quantized form is in the
 # default ONNX domain (QLinearConv, QLinearMatMul; Relu and Clip folded into the producer's output range;

@@ -89,12 +89,15 @@ public struct Resize: NamedLayer {
     public var quantization: QuantizationParameters?
     let location: SourceLocation
 
-    /// Creates a resize to `height` × `width`.
+    /// Creates a resize to `height` × `width`; a bicubic one with `cubic`'s kernel (Keys' with
+    /// `a = −0.75`, edge pixels repeated, by default).
     public init(
         height: Int, width: Int, method: ResizeMethod, coordinates: ResizeCoordinates = .halfPixel,
-        rounding: NearestRounding = .floor, file: String = #filePath, line: Int = #line, column: Int = #column
+        rounding: NearestRounding = .floor, cubic: ResizeAttributes.CubicKernel? = nil, file: String = #filePath,
+        line: Int = #line, column: Int = #column
     ) {
-        attributes = ResizeAttributes(size: [height, width], method: method, coordinates: coordinates, rounding: rounding)
+        attributes = ResizeAttributes(
+            size: [height, width], method: method, coordinates: coordinates, rounding: rounding, cubic: cubic)
         location = SourceLocation(file: file, line: line, column: column)
     }
 

@@ -194,8 +194,9 @@ private struct WriterState {
         case .argExtremum(let extremum, let axis, let keep):
             expression = "ArgExtremum(.\(extremum.rawValue), axis: \(axis), keepDimensions: \(keep)).named(\"\(name(node.op.kindName))\")"
         case .resize(let a):
+            let cubic = a.cubic.map { ", cubic: .init(coefficient: \($0.coefficient), excludesOutside: \($0.excludesOutside))" } ?? ""
             expression =
-                "Resize(height: \(a.size[0]), width: \(a.size[1]), method: .\(a.method.rawValue), coordinates: .\(a.coordinates.rawValue), rounding: .\(a.rounding.rawValue)).named(\"\(name(node.op.kindName))\")"
+                "Resize(height: \(a.size[0]), width: \(a.size[1]), method: .\(a.method.rawValue), coordinates: .\(a.coordinates.rawValue), rounding: .\(a.rounding.rawValue)\(cubic)).named(\"\(name(node.op.kindName))\")"
         case .gather(let axis) where !graph.isConstant(node.inputs[0]) && graph.isConstant(node.inputs[1]):
             let indices = graph.constantData(node.inputs[1])?.int32s() ?? []
             expression = "Gather(indices: \(indices), axis: \(axis)).named(\"\(name("gather"))\")"

@@ -63,6 +63,11 @@ extension Graph {
         case .resize(let attributes):
             parts = ["size: \(attributes.size)", "coordinates: \(attributes.coordinates.rawValue)"]
             if attributes.method == .nearest { parts.append("rounding: \(attributes.rounding.rawValue)") }
+            if attributes.method == .bicubic {
+                let cubic = attributes.cubic ?? ResizeAttributes.CubicKernel()
+                parts.append("a: \(cubic.coefficient)")
+                if cubic.excludesOutside { parts.append("excludes outside") }
+            }
         case .quantize(let dtype): parts = ["to: \(dtype)"]
         default: break
         }

@@ -56,10 +56,12 @@ extension Kernels {
     }
 
     /// An NHWC resize: nearest copies one pixel; bilinear interpolates along W, then H,
-    /// as `a + (b − a) · w` (XNNPACK's order).
+    /// as `a + (b − a) · w` (XNNPACK's order); bicubic sums each of four rows' four taps along W,
+    /// then the four rows along H (ONNX Runtime's order).
     static func resize(
         _ values: [Float], shape: Shape, _ attributes: ResizeAttributes, resultShape: Shape
     ) -> [Float] {
+        if attributes.method == .bicubic { return bicubic(values, shape: shape, attributes, resultShape: resultShape) }
         let rows = attributes.sources(input: shape[1], output: resultShape[1])
         let columns = attributes.sources(input: shape[2], output: resultShape[2])
         let (width, channels) = (shape[2], shape[3])
@@ -78,6 +80,31 @@ extension Kernels {
                                     at(row.lower, column.lower), at(row.lower, column.upper), at(row.upper, column.lower),
                                     at(row.upper, column.upper), row.weight, column.weight))
                         }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// A bicubic NHWC resize: `Σ_i wy_i · (Σ_j wx_j · x[y_i, x_j])`, each sum in tap order.
+    static func bicubic(_ values: [Float], shape: Shape, _ attributes: ResizeAttributes, resultShape: Shape) -> [Float] {
+        let rows = attributes.cubicTaps(input: shape[1], output: resultShape[1])
+        let columns = attributes.cubicTaps(input: shape[2], output: resultShape[2])
+        let (width, channels) = (shape[2], shape[3])
+        var out: [Float] = []
+        out.reserveCapacity(resultShape.elementCount)
+        for n in 0..<shape[0] {
+            for row in rows {
+                for column in columns {
+                    for c in 0..<channels {
+                        var sum: Float = 0
+                        for y in row {
+                            var line: Float = 0
+                            for x in column { line += x.weight * values[((n * shape[1] + y.index) * width + x.index) * channels + c] }
+                            sum += y.weight * line
+                        }
+                        out.append(sum)
                     }
                 }
             }

@@ -6,7 +6,7 @@ import Testing
 
 /// `kiln import` writes each shared model, Keras fixtures that need explicit
 /// padding, constants, index inputs and several outputs, and ONNX models (a
-/// transformer block, a QOperator CNN) as Swift source and weights; a package compiles them through KilnPlugin like
+/// transformer block, a QOperator CNN, bicubic resizing) as Swift source and weights; a package compiles them through KilnPlugin like
 /// hand-written models, and its outputs must reproduce LiteRT's (or ONNX Runtime's) stored outputs.
 // Skipped where ../shared/models is absent (it is not part of the repository).
 @Suite(.serialized, .enabled(if: MLPerfTinyModels.available, MLPerfTinyModels.skipReason))
@@ -44,13 +44,13 @@ struct ImportedModelPluginTests {
             fixture("decoder_net", input: "decoder_net"), fixture("decoder_net_int8", input: "decoder_net"),
             fixture("embedding_text_int8", input: "embedding_text"),
             fixture("reductions_net", input: "reductions_net", outputs: 7),
-        ] + ["encoder", "cnn_qop"].map { name in
+        ] + ["encoder", "cnn_qop", "resampled"].map { name in
             let onnx = ONNXModelTests.fixtures.appendingPathComponent("ONNX")
             let base = name.replacingOccurrences(of: "_qop", with: "")
             return ImportedCase(
                 name: name, model: onnx.appendingPathComponent("\(name).onnx"),
                 input: onnx.appendingPathComponent("\(base).inputs.npy"),
-                outputs: [onnx.appendingPathComponent("\(name).outputs.npy")], isNCHW: name == "cnn_qop")
+                outputs: [onnx.appendingPathComponent("\(name).outputs.npy")], isNCHW: name != "encoder")
         }
     }
 
@@ -135,7 +135,11 @@ struct ImportedModelPluginTests {
         for model in Self.cases {
             var inputs = try NumPyArray.read(contentsOf: model.input)
             if model.isNCHW { inputs = ONNXOperatorModelTests.channelsLast(inputs) }
-            let expected = try model.outputs.map { try NumPyArray.read(contentsOf: $0) }
+            // An NCHW image output comes out of the imported (NHWC) model channels-last.
+            let expected = try model.outputs.map { url in
+                let output = try NumPyArray.read(contentsOf: url)
+                return model.isNCHW && output.shape.rank == 4 ? ONNXOperatorModelTests.channelsLast(output) : output
+            }
             let inputFile = Self.scratch.appendingPathComponent("\(model.name).in")
             let outputFile = Self.scratch.appendingPathComponent("\(model.name).out")
             try Data(inputs.bytes).write(to: inputFile)

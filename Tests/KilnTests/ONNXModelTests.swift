@@ -104,7 +104,7 @@ import Testing
 }
 
 /// ONNX models that use the newer operators (transposed and grouped convolution,
-/// Resize, depth ↔ space, PRelu/LeakyRelu, reductions, ArgMax, Tile, Gather on
+/// nearest, linear and cubic Resize, depth ↔ space, PRelu/LeakyRelu, reductions, ArgMax, Tile, Gather on
 /// data, LogSoftmax), several outputs and int32 token inputs, against ONNX Runtime.
 @Suite struct ONNXOperatorModelTests {
     /// A model, the input ONNX Runtime ran it on, and whether its images are NCHW.
@@ -119,6 +119,8 @@ import Testing
         ["decoder", "reductions"].flatMap { name in
             ["", "_qdq"].map { Case(model: "ONNX/\(name)\($0)", input: "ONNX/\(name)", isNCHW: true) }
         }
+        // Bicubic Resize: PyTorch's kernel and coordinates, TensorFlow's kernel excluding the outside, align_corners.
+        + ["", "_qdq"].map { Case(model: "ONNX/resampled\($0)", input: "ONNX/resampled", isNCHW: true) }
         // ConvTranspose with groups and dilations (no QDQ version: quantize_static fails on it).
         + [Case(model: "ONNX/transposed", input: "ONNX/transposed", isNCHW: true)]
         + ["decoder_net", "reductions_net", "embedding_text"].flatMap { name in

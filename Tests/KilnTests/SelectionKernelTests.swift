@@ -62,6 +62,14 @@ import Testing
                 let attributes = ResizeAttributes(size: size, method: method, coordinates: coordinates, rounding: rounding)
                 cases += [false, true].map { Case(op: .resize(attributes), input: shape, isQuantized: $0) }
             }
+            // Bicubic: PyTorch's kernel and coordinates; TensorFlow's kernel without the outside taps.
+            for (coordinates, cubic) in [
+                (ResizeCoordinates.pytorchHalfPixel, ResizeAttributes.CubicKernel()),
+                (.asymmetric, ResizeAttributes.CubicKernel(coefficient: -0.5, excludesOutside: true)),
+            ] {
+                let attributes = ResizeAttributes(size: size, method: .bicubic, coordinates: coordinates, cubic: cubic)
+                cases += [false, true].map { Case(op: .resize(attributes), input: shape, isQuantized: $0) }
+            }
         }
         return cases
     }()
@@ -75,7 +83,7 @@ import Testing
 
     /// The cases the ISA-level suites run: one shape per op whose channel runs need a vector remainder.
     static let isaCases: [Case] =
-        resizeCases.filter { $0.input == [1, 12, 12, 17] && [0, 4].contains(resizeModeIndex($0)) }
+        resizeCases.filter { $0.input == [1, 12, 12, 17] && [0, 4, 9].contains(resizeModeIndex($0)) }
         + gatherCases.filter { $0.input == [2, 9, 65] }
         + reductionCases.filter { c in
             guard case .reduce(let function, _, _) = c.op else { return false }
@@ -85,12 +93,14 @@ import Testing
 
     static let castCases = [Shape([3, 17]), [65], [1, 7, 7, 33]].map { Case(op: .cast(to: .int32), input: $0, isQuantized: false) }
 
-    /// The position of a resize case's method and coordinates in the sweep's list of modes (0 bilinear half-pixel, 4 nearest asymmetric).
+    /// The position of a resize case's method and coordinates in the sweep's list of modes (0 bilinear half-pixel,
+    /// 4 nearest asymmetric, 9 bicubic PyTorch-style).
     static func resizeModeIndex(_ c: Case) -> Int {
         guard case .resize(let attributes) = c.op else { return -1 }
         switch (attributes.method, attributes.coordinates) {
         case (.bilinear, .halfPixel): return 0
         case (.nearest, .asymmetric): return 4
+        case (.bicubic, .pytorchHalfPixel): return 9
         default: return -1
         }
     }

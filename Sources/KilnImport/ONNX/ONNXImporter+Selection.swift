@@ -57,7 +57,7 @@ extension ONNXConversion {
         define(node, try add(.argExtremum(extremum, axis: axis, keepDimensions: keep), [data], node))
     }
 
-    /// `Resize` of the height and width of an NCHW tensor, nearest or linear.
+    /// `Resize` of the height and width of an NCHW tensor: nearest, linear or cubic.
     mutating func convertResize(_ node: ONNXNode) throws {
         let x = try channelsLast(try operand(node.input(0)), name: resultName(node))
         let shape = graph.type(of: x).shape
@@ -87,7 +87,8 @@ extension ONNXConversion {
         switch node.string("mode") ?? "nearest" {
         case "nearest": method = .nearest
         case "linear": method = .bilinear
-        case let other: throw ONNXProblem("mode '\(other)' is not supported (only nearest and linear)")
+        case "cubic": method = .bicubic
+        case let other: throw ONNXProblem("mode '\(other)' is not supported (only nearest, linear and cubic)")
         }
         let coordinates: ResizeCoordinates
         switch node.string("coordinate_transformation_mode") ?? "half_pixel" {
@@ -106,7 +107,10 @@ extension ONNXConversion {
         case "ceil": rounding = .ceil
         case let other: throw ONNXProblem("nearest_mode '\(other)' is not supported")
         }
-        let attributes = ResizeAttributes(size: size, method: method, coordinates: coordinates, rounding: rounding)
+        let cubic = ResizeAttributes.CubicKernel(
+            coefficient: node.float("cubic_coeff_a", default: -0.75), excludesOutside: node.int("exclude_outside", default: 0) != 0)
+        let attributes = ResizeAttributes(
+            size: size, method: method, coordinates: coordinates, rounding: rounding, cubic: method == .bicubic ? cubic : nil)
         define(node, try add(.resize(attributes), [x], node), layout: .channelsLast)
     }
 
