@@ -61,51 +61,42 @@ extension Kernels {
     static func resize(
         _ values: [Float], shape: Shape, _ attributes: ResizeAttributes, resultShape: Shape
     ) -> [Float] {
-        if attributes.method == .bicubic { return bicubic(values, shape: shape, attributes, resultShape: resultShape) }
-        let rows = attributes.sources(input: shape[1], output: resultShape[1])
-        let columns = attributes.sources(input: shape[2], output: resultShape[2])
-        let (width, channels) = (shape[2], shape[3])
-        var out: [Float] = []
-        out.reserveCapacity(resultShape.elementCount)
-        for n in 0..<shape[0] {
-            for row in rows {
-                for column in columns {
-                    for c in 0..<channels {
-                        func at(_ y: Int, _ x: Int) -> Float { values[((n * shape[1] + y) * width + x) * channels + c] }
-                        if attributes.method == .nearest {
-                            out.append(at(row.lower, column.lower))
-                        } else {
-                            out.append(
-                                bilinear(
-                                    at(row.lower, column.lower), at(row.lower, column.upper), at(row.upper, column.lower),
-                                    at(row.upper, column.upper), row.weight, column.weight))
-                        }
-                    }
+        let width = shape[2]
+        if attributes.method == .bicubic {
+            let rows = attributes.cubicTaps(input: shape[1], output: resultShape[1])
+            let columns = attributes.cubicTaps(input: width, output: resultShape[2])
+            return resized(shape, resultShape, rows: rows, columns: columns) { n, row, column, c in
+                var sum: Float = 0
+                for y in row {
+                    var line: Float = 0
+                    for x in column { line += x.weight * values[((n * shape[1] + y.index) * width + x.index) * shape[3] + c] }
+                    sum += y.weight * line
                 }
+                return sum
             }
         }
-        return out
+        let rows = attributes.sources(input: shape[1], output: resultShape[1])
+        let columns = attributes.sources(input: width, output: resultShape[2])
+        return resized(shape, resultShape, rows: rows, columns: columns) { n, row, column, c in
+            func at(_ y: Int, _ x: Int) -> Float { values[((n * shape[1] + y) * width + x) * shape[3] + c] }
+            if attributes.method == .nearest { return at(row.lower, column.lower) }
+            return bilinear(
+                at(row.lower, column.lower), at(row.lower, column.upper), at(row.upper, column.lower),
+                at(row.upper, column.upper), row.weight, column.weight)
+        }
     }
 
-    /// A bicubic NHWC resize: `Σ_i wy_i · (Σ_j wx_j · x[y_i, x_j])`, each sum in tap order.
-    static func bicubic(_ values: [Float], shape: Shape, _ attributes: ResizeAttributes, resultShape: Shape) -> [Float] {
-        let rows = attributes.cubicTaps(input: shape[1], output: resultShape[1])
-        let columns = attributes.cubicTaps(input: shape[2], output: resultShape[2])
-        let (width, channels) = (shape[2], shape[3])
+    /// An NHWC resize's output: `value(n, row, column, channel)` for each output element in order,
+    /// `rows` and `columns` holding each output row's and column's input positions.
+    private static func resized<Row, Column>(
+        _ shape: Shape, _ resultShape: Shape, rows: [Row], columns: [Column], _ value: (Int, Row, Column, Int) -> Float
+    ) -> [Float] {
         var out: [Float] = []
         out.reserveCapacity(resultShape.elementCount)
         for n in 0..<shape[0] {
             for row in rows {
                 for column in columns {
-                    for c in 0..<channels {
-                        var sum: Float = 0
-                        for y in row {
-                            var line: Float = 0
-                            for x in column { line += x.weight * values[((n * shape[1] + y.index) * width + x.index) * channels + c] }
-                            sum += y.weight * line
-                        }
-                        out.append(sum)
-                    }
+                    for c in 0..<shape[3] { out.append(value(n, row, column, c)) }
                 }
             }
         }
