@@ -106,6 +106,8 @@ struct DotProductKernel {
                 }
             }
         }
+        // Every value is finished before any is stored: a fused residual add's loads placed between
+        // the tile's stores waited on them (4 µs of a 14.5 µs layer).
         var finished: [(value: IRValue, offset: IRValue)] = []
         for (position, outputBase) in outputBases.enumerated() {
             for (vector, slot) in slots[position].enumerated() {
@@ -115,10 +117,13 @@ struct DotProductKernel {
                     continue
                 }
                 let offset = ir.add(outputBase, channel)
-                finished.append((epilogue.finished(emitter, ir.load(type, from: slot, alignment: 4), channel: channel, lanes: tile.lanes, offset: offset), offset))
+                let sums = ir.load(type, from: slot, alignment: 4)
+                finished.append((epilogue.finished(emitter, sums, channel: channel, lanes: tile.lanes, offset: offset), offset))
             }
         }
-        for (value, offset) in finished { epilogue.storeFinished(emitter, value, lanes: tile.lanes, output: output, offset: offset) }
+        for (value, offset) in finished {
+            epilogue.storeFinished(emitter, value, lanes: tile.lanes, output: output, offset: offset)
+        }
     }
 
     /// This kernel reading its packed weights `elements` further into the filter global: the next

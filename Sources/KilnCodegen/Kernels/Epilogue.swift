@@ -98,13 +98,8 @@ enum Epilogue {
     func store(
         _ emitter: KernelEmitter, _ accumulator: IRValue, channel: IRValue, lanes: Int, output: IRValue, offset: IRValue
     ) {
-        let ir = emitter.ir
         let value = finished(emitter, accumulator, channel: channel, lanes: lanes, offset: offset)
-        if isQuantized {
-            ir.store(ir.trunc(value, to: ir.vector(ir.i8, lanes)), to: ir.gep(ir.i8, output, [offset]), alignment: 1)
-        } else {
-            emitter.storeVector(value, output, offset: offset)
-        }
+        storeFinished(emitter, value, lanes: lanes, output: output, offset: offset)
     }
 
     /// Stores a value from ``finished(_:_:channel:lanes:offset:)`` at `offset` of `output`.

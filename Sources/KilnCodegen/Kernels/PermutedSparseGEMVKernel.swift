@@ -79,6 +79,8 @@ struct PermutedSparseGEMVKernel {
             $0 < slices ? emitter.loadVector(sums, offset: emitter.index($0 * lanes), lanes: lanes) : ir.zero(vector)
         }
         let firstUnit = emitter.affine(group, times: ChunkedNonzeros.groupUnits)
+        // Every value is finished (a fused residual loaded) before any is stored, as in the dense tiles.
+        var finished: [(value: IRValue, lanes: Int, offset: IRValue)] = []
         for run in LaneRun.covering(width, width: lanes) {
             for piece in 0..<run.count {
                 let start = run.start + piece * run.lanes
@@ -93,8 +95,12 @@ struct PermutedSparseGEMVKernel {
                 var total = ir.select(fromHigh, high, low)
                 if run.lanes < lanes { total = ir.shuffle(total, total, mask: Array(0..<run.lanes)) }
                 let value = ir.fadd(epilogue.initial(emitter, channel: channel, lanes: run.lanes), total)
-                epilogue.store(emitter, value, channel: channel, lanes: run.lanes, output: output, offset: ir.add(outputRow, channel))
+                let offset = ir.add(outputRow, channel)
+                finished.append((epilogue.finished(emitter, value, channel: channel, lanes: run.lanes, offset: offset), run.lanes, offset))
             }
+        }
+        for (value, lanes, offset) in finished {
+            epilogue.storeFinished(emitter, value, lanes: lanes, output: output, offset: offset)
         }
     }
 
