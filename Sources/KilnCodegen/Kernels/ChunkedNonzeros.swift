@@ -15,7 +15,8 @@ import KilnIR
 /// two-register permute of inputs already in L1, at the price of padding: a slice needs as many
 /// steps per chunk as its busiest unit has nonzeros there (rounded up to a pair). To pad less,
 /// the units of each group of ``groupUnits`` are reordered into slices of units whose nonzeros
-/// fall in the same chunks (``unitOrder``); the kernel puts each group's sums back in order.
+/// fall in the same chunks (``clustered(_:)``); the kernel puts each group's sums back in order
+/// (``sources``).
 struct ChunkedNonzeros: Hashable {
     /// Units per slice: one AVX-512 vector of sums.
     static let width = 16
@@ -40,10 +41,8 @@ struct ChunkedNonzeros: Hashable {
     let positions: [UInt8]
     /// ``width`` weights per step (0 where a lane picks the zero).
     let values: [Float]
-    /// The units in slice order: lane `i` of slice `s` computes unit `unitOrder[16·s + i]`; each
-    /// group's units stay in that group.
-    let unitOrder: [Int]
-    /// Each unit's position in its group's slice order (``unitOrder`` inverted, within groups).
+    /// Each unit's position in its group's slice order: lane `i` of the group's slice `j` computes
+    /// the unit whose source is `16·j + i` (units stay in their group of ``groupUnits``).
     let sources: [UInt8]
     /// Elements of one unit's reduction.
     let depth: Int
@@ -52,10 +51,7 @@ struct ChunkedNonzeros: Hashable {
 
     /// The chunked nonzeros of `filter` (float32); `nil` for other element types.
     init?(_ filter: TensorData) {
-        guard filter.dtype == .float32, filter.shape.rank >= 1, filter.shape[0] > 0 else { return nil }
-        let weights = filter.floats()
-        let units = filter.shape[0]
-        let depth = weights.count / units
+        guard let (weights, units, depth) = filter.unitRows else { return nil }
         var starts: [Int32] = [0]
         var bases: [Int32] = []
         var positions: [UInt8] = []
@@ -101,7 +97,6 @@ struct ChunkedNonzeros: Hashable {
         }
         var sources = [UInt8](repeating: 0, count: units)
         for (position, unit) in order.enumerated() { sources[unit] = UInt8(position % Self.groupUnits) }
-        unitOrder = order
         self.sources = sources
         sliceStarts = starts
         self.bases = bases

@@ -26,10 +26,7 @@ struct SlicedNonzeros: Hashable {
 
     /// The sliced nonzeros of `filter` (float32); `nil` for other element types.
     init?(_ filter: TensorData) {
-        guard filter.dtype == .float32, filter.shape.rank >= 1, filter.shape[0] > 0 else { return nil }
-        let weights = filter.floats()
-        let units = filter.shape[0]
-        let depth = weights.count / units
+        guard let (weights, units, depth) = filter.unitRows else { return nil }
         let perUnit = (0..<units).map { unit in (0..<depth).filter { weights[unit * depth + $0] != 0 } }
         var starts: [Int32] = [0]
         var positions: [Int32] = []
@@ -68,5 +65,15 @@ struct SlicedNonzeros: Hashable {
     /// Bytes stored: slice starts, counts, positions (2 or 4 bytes each) and values.
     var storedByteCount: Int {
         4 * (sliceStarts.count + counts.count) + (hasShortPositions ? 2 : 4) * positions.count + 4 * values.count
+    }
+}
+
+extension TensorData {
+    /// A float32 filter's weights as rows of `depth` per output unit (the first axis); `nil` for
+    /// other element types or a filter without units.
+    var unitRows: (weights: [Float], units: Int, depth: Int)? {
+        guard dtype == .float32, shape.rank >= 1, shape[0] > 0 else { return nil }
+        let weights = floats()
+        return (weights, shape[0], weights.count / shape[0])
     }
 }
