@@ -271,6 +271,10 @@ private struct Int8Rewriter {
         switch node.op {
         case .softmax, .activation(.sigmoid): return .perTensor(scale: 1.0 / 256, zeroPoint: -128)
         case .activation(.tanh): return .perTensor(scale: 1.0 / 128, zeroPoint: 0)
+        case .concatenation:
+            // Every input is requantized into the result, whose range must hold them all: the first
+            // input's range would clip the others (a branch joining with a wider range).
+            return ranges[node.outputs[0]].map(QuantizeInt8Pass.parameters(for:)) ?? graph.type(of: input).quantization
         case let op where op.keepsInputQuantization: return graph.type(of: input).quantization
         default: return ranges[node.outputs[0]].map(QuantizeInt8Pass.parameters(for:))
         }

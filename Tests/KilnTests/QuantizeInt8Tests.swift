@@ -112,6 +112,30 @@ import Testing
         #expect(clipped < 0.95 * largest && clipped > 0.3 * largest, "\(clipped) of \(largest)")
     }
 
+    /// A concatenation's int8 result covers every input's range: joining a narrow branch with a
+    /// wide one must not clip the wide one to the first input's parameters.
+    @Test func concatenationCoversEveryInputsRange() throws {
+        var graph = Graph(name: "join")
+        let x = graph.addInput(name: "x", type: TensorType(.float32, [1, 6]))
+        func scaled(_ factor: Float, _ name: String) throws -> ValueID {
+            let constant = graph.addConstant(name: "\(name).factor", data: TensorData([Float](repeating: factor, count: 6), shape: [1, 6]))
+            return try graph.addNode(.multiply(activation: nil), inputs: [x, constant], name: name)
+        }
+        let narrow = try scaled(0.1, "narrow")
+        let wide = try scaled(10, "wide")
+        graph.outputs = [try graph.addNode(.concatenation(axis: -1, activation: nil), inputs: [narrow, wide], name: "join")]
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let calibration = try Self.writeCalibration(to: directory, shape: [1, 6], count: 8)
+        let options = CompileOptions(quantization: .int8(calibration: .npy(calibration.path)))
+        let optimized = try Compiler().optimize(graph, options: options)
+        let join = try #require(optimized.nodes.first { $0.op.kindName == "concatenation" })
+        let scale = try #require(optimized.type(of: join.outputs[0]).quantization?.scales.first)
+        // The wide branch spans about [-10, 10]: 255 steps of at least 18 / 255.
+        #expect(scale > 18 / 255, "concatenation scale \(scale)")
+        try expectCompiledMatchesReference(graph, options: options, tolerance: 0, "int8 concatenation")
+    }
+
     /// Every range method quantizes the network bit for bit as the integer reference runs it.
     @Test(arguments: [CompileOptions.RangeMethod.percentile(99.99), .meanSquaredError])
     func everyRangeMethodMatchesTheIntegerReference(_ ranges: CompileOptions.RangeMethod) throws {
