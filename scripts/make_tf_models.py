@@ -16,6 +16,7 @@ Writes into Tests/KilnTests/Fixtures/Keras/ (or --out):
   NAME.tflite, NAME_int8.tflite         float32 / int8 model (float I/O)
   NAME_int8io.tflite                    int8 model with int8 I/O (keras_cnn only)
   NAME.inputs.npy                       batch-1 float32 input (both NAME and NAME_int8; int32 token ids for embedding_text)
+  NAME.inputs.K.npy                     the same for each input K of a model with several (fusion_net), in .tflite order
   NAME_int8io.inputs.npy                that input quantized with the model's input parameters
   VARIANT.outputs.npy                   LiteRT's output (VARIANT.outputs.K.npy when there are several)
   ops.txt                               operators, tensor types and dynamic shape signatures per file
@@ -190,6 +191,23 @@ def reductions_net():
     return keras.Model(features, outputs, name="reductions_net")
 
 
+# fusion_net: two inputs, as a keyword model with side information is written: a spectrogram through
+# convolutions, a context vector through a dense layer that gates the feature maps and joins the
+# flattened features (MUL with broadcasting, CONCATENATION of the two branches).
+def fusion_net():
+    spectrogram = keras.Input((20, 10, 1), name="spectrogram")
+    context = keras.Input((4,), name="context")
+    x = layers.Conv2D(8, 3, activation="relu")(spectrogram)  # 18x8x8
+    x = layers.MaxPooling2D(2)(x)  # 9x4x8
+    gate = layers.Dense(8, activation="sigmoid")(context)
+    x = layers.Multiply()([x, layers.Reshape((1, 1, 8))(gate)])
+    x = layers.Flatten()(x)
+    c = layers.Dense(8, activation="relu")(context)
+    x = layers.Concatenate()([x, c])
+    outputs = layers.Dense(6, activation="softmax")(x)
+    return keras.Model([spectrogram, context], outputs, name="fusion_net")
+
+
 EMBEDDING_VOCABULARY = 50
 EMBEDDING_POSITIONS = [0, 2, 4, 6, 8, 10, 12, 14]
 
@@ -246,6 +264,7 @@ MODELS = {
     "decoder_net": (decoder_net, uniform(0.0, 1.0), False),
     "reductions_net": (reductions_net, normal, False),
     "embedding_text": (embedding_text, tokens(EMBEDDING_VOCABULARY), False),
+    "fusion_net": (fusion_net, normal, False),
     "lstm_fused": (lstm_fused, normal, False),
 }
 # Builders that return a tf_keras (Keras 2) model: seeded and converted with tf_keras (convert_tf_keras).
@@ -311,10 +330,15 @@ def convert_from_keras_model(model, path, **converter_options):
     path.write_bytes(converter.convert())
 
 
-def int8_options(samples, int8_io=False):
+def int8_options(samples, input_names, int8_io=False):
+    """Full-integer options; a model with several inputs is calibrated with dicts keyed by input name,
+    since the converter's signature orders its inputs by name, not as Keras declares them."""
     def representative_dataset():
         for sample in samples:
-            yield [sample[None, ...]]
+            if len(sample) == 1:
+                yield [sample[0][None, ...]]
+            else:
+                yield {name: value[None, ...] for name, value in zip(input_names, sample)}
 
     options = dict(
         optimizations=[tf.lite.Optimize.DEFAULT],
@@ -346,6 +370,26 @@ def run_litert(path, inputs):
     # Subgraph 0's tensor shapes as LiteRT resized them for this batch-1 input.
     runtime_shapes = {d["index"]: tuple(map(int, d["shape"])) for d in interpreter.get_tensor_details()}
     return outputs, runtime_shapes
+
+
+def keras_input_position(model, tflite_name):
+    """The position among the Keras model's inputs of the .tflite input `tflite_name`
+    ("serving_default_NAME:0"); the only one for a one-input model."""
+    if len(model.inputs) == 1:
+        return 0
+    names = [keras_input.name for keras_input in model.inputs]
+    found = [k for k, name in enumerate(names) if re.search(rf"(^|_){re.escape(name)}(:\d+)?$", tflite_name)]
+    assert len(found) == 1, (tflite_name, names)
+    return found[0]
+
+
+def save_inputs(out_dir, variant, inputs):
+    """VARIANT.inputs.npy, or VARIANT.inputs.K.npy (K in the .tflite's input order) for several inputs."""
+    names = [f"{variant}.inputs.npy"] if len(inputs) == 1 else [
+        f"{variant}.inputs.{k}.npy" for k in range(len(inputs))]
+    for name, value in zip(names, inputs):
+        np.save(out_dir / name, value)
+    return names
 
 
 def save_outputs(out_dir, variant, outputs):
@@ -508,30 +552,34 @@ def main():
         api.utils.set_random_seed(SEED)
         model = builder()
         perturbed = perturb_constant_variables(model, np.random.default_rng(SEED))
-        shape = tuple(model.inputs[0].shape[1:])
+        shapes = [tuple(keras_input.shape[1:]) for keras_input in model.inputs]
         rep_rng, input_rng = np.random.default_rng(SEED + 1), np.random.default_rng(SEED + 2)
-        samples = [sampler(rep_rng, shape) for _ in range(REPRESENTATIVE_SAMPLES)]
-        x = sampler(input_rng, (1, *shape))
-        np.save(out / f"{name}.inputs.npy", x)
+        samples = [[sampler(rep_rng, shape) for shape in shapes] for _ in range(REPRESENTATIVE_SAMPLES)]
+        xs = [sampler(input_rng, (1, *shape)) for shape in shapes]
+        input_names = [keras_input.name for keras_input in model.inputs]
         notes[name] = f"{model.count_params()} parameters, {len(model.layers)} Keras layers, {perturbed} constant-initialized variables perturbed"
 
         variants = [(name, "float32", {})]
         if not legacy and name not in FLOAT_ONLY_MODELS:
-            variants.append((f"{name}_int8", "int8, float I/O", int8_options(samples)))
+            variants.append((f"{name}_int8", "int8, float I/O", int8_options(samples, input_names)))
         if int8_io:
-            variants.append((f"{name}_int8io", "int8, int8 I/O", int8_options(samples, int8_io=True)))
+            variants.append((f"{name}_int8io", "int8, int8 I/O", int8_options(samples, input_names, int8_io=True)))
         for variant, kind, options in variants:
             path = out / f"{variant}.tflite"
             convert = convert_tf_keras if legacy else (
                 convert_from_keras_model if name in FLOAT_ONLY_MODELS else export_litert)
             convert(model, path, **options)
             interpreter = Interpreter(model_path=str(path))
-            detail = interpreter.get_input_details()[0]
-            if detail["dtype"] == x.dtype:  # float32 (or int32 token ids): the shared input
-                inputs, input_file = [x], f"{name}.inputs.npy"
+            details = interpreter.get_input_details()
+            # The .tflite's input order (what importers see) with each Keras input found by name.
+            inputs = [xs[keras_input_position(model, detail["name"])] for detail in details]
+            if all(detail["dtype"] == x.dtype for detail, x in zip(details, inputs)):
+                # float32 (or int32 token ids): the shared input
+                input_files = save_inputs(out, name, inputs)
             else:
-                inputs, input_file = [quantize(x, detail)], f"{variant}.inputs.npy"
-                np.save(out / input_file, inputs[0])
+                inputs = [quantize(x, detail) for detail, x in zip(details, inputs)]
+                input_files = save_inputs(out, variant, inputs)
+            input_file = ", ".join(input_files)
             outputs, runtime_shapes = run_litert(path, inputs)
             output_files = save_outputs(out, variant, outputs)
             if len(outputs) > 1:  # "StatefulPartitionedCall_1:N": N indexes the Keras model's outputs
@@ -616,7 +664,9 @@ def main():
         " N(0, 1); all float32, except `embedding_text`, whose input is int32 token ids, uniform in"
         f" [0, {EMBEDDING_VOCABULARY}) (its representative dataset is int32 token ids too, and its int8 variant keeps"
         " the int32 input). `keras_cnn_int8io.inputs.npy` is the float input quantized with the model's input scale"
-        " and zero point (int8).",
+        " and zero point (int8). A model with several inputs (`fusion_net`) gets `NAME.inputs.0.npy`, `.1.npy`, …,"
+        " in the order of the .tflite subgraph's inputs (LiteRT's `get_input_details()`), which the converter sorts"
+        " by name; its representative dataset yields dicts keyed by input name for the same reason.",
         "- `VARIANT.outputs.npy`: the output of LiteRT's interpreter (`ai_edge_litert.interpreter.Interpreter`,"
         " default op resolver, 1 thread) for that input; int8 for `keras_cnn_int8io`. A model with several outputs"
         " (`reductions_net`) gets `VARIANT.outputs.0.npy`, `.1.npy`, …, in the order of the .tflite subgraph's"
@@ -687,6 +737,10 @@ def main():
         " tensors becomes RESHAPE (stored shape a placeholder) → FULLY_CONNECTED (no bias) → RESHAPE → ADD, with"
         " the shapes computed by SHAPE/GATHER/REDUCE_PROD/CONCATENATION/PACK. The int8 variant quantizes the table,"
         " gathers int8 and keeps the int32 input.",
+        "- `fusion_net` (exists for a model with two inputs): `spectrogram` (20, 10, 1) → Conv2D(8, 3, relu) →"
+        " MaxPooling2D(2) (9x4x8) → Multiply by a gate, Dense(8, sigmoid) of `context` (4,) reshaped to (1, 1, 8) →"
+        " Flatten, Concatenate with Dense(8, relu) of `context` → Dense(6, softmax). Its .tflite lists `context`"
+        " first.",
         "",
         *[f"  - `{n}`: {notes[n]}" for n in names],
         "",

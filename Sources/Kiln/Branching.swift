@@ -32,7 +32,7 @@ public struct Residual: NamedLayer {
     /// Traces the block, then the add.
     public func trace(into tracer: Tracer) {
         let name = tracer.layerName(name, kind: "residual", at: location)
-        guard let start = tracer.current else { return }
+        guard let start = tracer.startValue(for: "Residual '\(name)'", at: location) else { return }
         block.trace(into: tracer)
         guard let end = tracer.current else { return }
         tracer.current = tracer.node(
@@ -89,7 +89,7 @@ public struct Branches: NamedLayer {
     /// Traces each branch from the same input, then the merge.
     public func trace(into tracer: Tracer) {
         let name = tracer.layerName(name, kind: "branches", at: location)
-        guard let start = tracer.current else { return }
+        guard let start = tracer.startValue(for: "Branches '\(name)'", at: location) else { return }
         guard !branches.isEmpty else { return tracer.fail("Branches '\(name)' has no branches", at: location) }
         var outputs: [ValueID] = []
         for branch in branches {

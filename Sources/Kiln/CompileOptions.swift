@@ -100,6 +100,9 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         /// A relative path is resolved against the model file's directory (the current
         /// directory for `kiln compile --calibration`).
         case npy(String)
+        /// One `.npy` file per input of a model with several, in the model's input order, each
+        /// stacked like ``npy(_:)``'s and holding the same number of samples.
+        case npyFiles([String])
         /// Samples for the model's one input, each its elements in row-major order, computed by
         /// Swift code in the model file when the model is traced at build time.
         case samples([[Float]])

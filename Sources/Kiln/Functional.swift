@@ -162,7 +162,7 @@ public struct Functional: NamedLayer {
 
     /// Runs the function on the current value.
     public func trace(into tracer: Tracer) {
-        guard let start = tracer.current else { return }
+        guard let start = tracer.startValue(for: "Functional", at: location) else { return }
         let output = function(SymbolicTensor(id: start, tracer: tracer, location: location))
         tracer.current = output.id
     }

@@ -68,7 +68,7 @@ public struct Outputs: NamedLayer {
 
     /// Runs the function on the current value and records its results as the model's outputs.
     public func trace(into tracer: Tracer) {
-        guard let start = tracer.current else { return }
+        guard let start = tracer.startValue(for: "Outputs", at: location) else { return }
         let results = function(SymbolicTensor(id: start, tracer: tracer, location: location))
         guard !results.isEmpty else { return tracer.fail("Outputs needs at least one result", at: location) }
         let ids = results.compactMap(\.id)

@@ -52,11 +52,18 @@ public final class Tracer {
         return candidate
     }
 
-    /// Adds a model input and makes it the current value.
+    /// Adds a model input and makes it the current value; a second input leaves no current
+    /// value, since only a ``Network`` block can tell which input a layer reads.
     public func addInput(name: String, type: TensorType, at location: SourceLocation) {
         guard !failed else { return }
-        if currentValue != nil || !graph.inputs.isEmpty {
-            fail("Input(shape:) must come first and only once in a sequential body", at: location)
+        if !graph.nodes.isEmpty || outputs != nil {
+            fail(
+                "Input(shape:) must come before every other layer; a model with several inputs declares them "
+                    + "one after another at the start of its body", at: location)
+            return
+        }
+        if graph.inputs.contains(where: { graph[$0].name == name }) {
+            fail("two inputs are named '\(name)'; name each input with .named(_:)", at: location)
             return
         }
         guard type.shape.allSatisfy({ $0 > 0 }), type.shape.rank > 0 else {
@@ -67,14 +74,47 @@ public final class Tracer {
             fail("Input: \(problem)", at: location)
             return
         }
-        currentValue = graph.addInput(name: name, type: type)
+        let input = graph.addInput(name: name, type: type)
+        currentValue = graph.inputs.count == 1 ? input : nil
+    }
+
+    /// The model's inputs for a ``Network`` block, or `nil` with a diagnostic when the block does
+    /// not directly follow them.
+    func networkInputs(at location: SourceLocation) -> [ValueID]? {
+        guard !failed else { return nil }
+        guard !graph.inputs.isEmpty else {
+            fail("Network reads the model's inputs: declare them with Input(shape:) before it", at: location)
+            return nil
+        }
+        guard graph.nodes.isEmpty, outputs == nil else {
+            fail("Network must follow the Input layers directly: it reads the model's inputs and makes its outputs", at: location)
+            return nil
+        }
+        return graph.inputs
+    }
+
+    /// The value a block starts from, or `nil` with a diagnostic when there is none.
+    func startValue(for block: String, at location: SourceLocation) -> ValueID? {
+        guard !failed else { return nil }
+        guard let currentValue else {
+            fail(missingInputMessage(for: block), at: location)
+            return nil
+        }
+        return currentValue
+    }
+
+    /// Why `layer` has no value to read: no input yet, or several that only a ``Network`` can tell apart.
+    private func missingInputMessage(for layer: String) -> String {
+        guard graph.inputs.count > 1 else { return "\(layer) has no input: start the body with Input(shape:)" }
+        return "\(layer) cannot tell which of the model's \(graph.inputs.count) inputs it reads: "
+            + "read them in a Network { inputs in … } block after the Input layers"
     }
 
     /// The current value's type, or a diagnostic if there is none yet.
     public func requireInput(for layer: String, at location: SourceLocation) -> TensorType? {
         guard !failed else { return nil }
         guard let type = currentType else {
-            fail("layer '\(layer)' has no input: start the body with Input(shape:)", at: location)
+            fail(missingInputMessage(for: "layer '\(layer)'"), at: location)
             return nil
         }
         return type
@@ -194,6 +234,9 @@ public final class Tracer {
                 graph.outputs = outputs
             } else if let currentValue {
                 graph.outputs = [currentValue]
+            } else if graph.inputs.count > 1 {
+                diagnostics.append(
+                    .error("the model has \(graph.inputs.count) inputs and no outputs: end its body with a Network { inputs in … } block"))
             } else {
                 diagnostics.append(.error("the model's body is empty: start it with Input(shape:)"))
             }

@@ -6,49 +6,75 @@ import KilnImport
 /// Loads the calibration samples of ``CompileOptions/Calibration`` for a graph,
 /// one tensor per sample, checked against the graph's input.
 enum CalibrationSamples {
-    /// The samples of `calibration` for `graph`'s one input; errors are reported at `location`
-    /// (where the model's options were written).
+    /// The samples of `calibration` for `graph`'s inputs, one tensor per input each; errors are
+    /// reported at `location` (where the model's options were written).
     ///
     /// - Throws: ``DiagnosticError`` naming the model and the file when the file is
     ///   unreadable, not the input's element type, not shaped `[N, …input]`, holds no sample, or
-    ///   holds a NaN or an infinity.
+    ///   holds a NaN or an infinity, or when the files do not match the inputs one for one.
     static func load(
         _ calibration: CompileOptions.Calibration, for graph: Graph, at location: SourceLocation?
     ) throws(DiagnosticError) -> [[TensorData]] {
         let origin: String
         switch calibration {
         case .npy(let path): origin = "calibration file \(URL(fileURLWithPath: path).path)"
+        case .npyFiles(let paths): origin = "calibration files \(paths.map { URL(fileURLWithPath: $0).path }.joined(separator: ", "))"
         case .samples: origin = "calibration samples"
         }
         func failure(_ message: String) -> DiagnosticError {
             DiagnosticError("model '\(graph.name)': \(origin): \(message)", at: location)
         }
-        guard graph.inputs.count == 1, let input = graph.inputs.first else {
-            throw failure("calibration samples are for a model with one input; this one has \(graph.inputs.count)")
-        }
-        let type = graph.type(of: input)
-        let perSample = max(type.shape.elementCount, 1)
+        let inputs = graph.inputs
         let samples: [[TensorData]]
         switch calibration {
         case .npy(let path):
-            samples = try stacked(path, input: graph[input].name, type: type, failure: failure)
+            guard inputs.count == 1 else { throw failure(perInputMessage(graph)) }
+            samples = try stacked(path, input: graph[inputs[0]].name, type: graph.type(of: inputs[0]), failure: failure)
+        case .npyFiles(let paths):
+            guard paths.count == inputs.count else {
+                throw failure("\(paths.count) files for \(inputs.count) input\(inputs.count == 1 ? "" : "s"); " + perInputMessage(graph))
+            }
+            let perInput = try zip(paths, inputs).map { (path, input) throws(DiagnosticError) in
+                try stacked(path, input: graph[input].name, type: graph.type(of: input)) { message in
+                    DiagnosticError("model '\(graph.name)': calibration file \(URL(fileURLWithPath: path).path): \(message)", at: location)
+                }
+            }
+            let counts = perInput.map(\.count)
+            guard Set(counts).count == 1 else {
+                throw failure("the files hold \(counts.map(String.init).joined(separator: ", ")) samples; each input needs one per sample")
+            }
+            samples = (0..<counts[0]).map { index in perInput.map { $0[index][0] } }
         case .samples(let arrays):
+            guard inputs.count == 1 else { throw failure(perInputMessage(graph)) }
+            let type = graph.type(of: inputs[0])
+            let perSample = max(type.shape.elementCount, 1)
             guard type.dtype == .float32 else {
-                throw failure("hold float32 values; input '\(graph[input].name)' is \(type.dtype)")
+                throw failure("hold float32 values; input '\(graph[inputs[0]].name)' is \(type.dtype)")
             }
             if let (index, sample) = arrays.enumerated().first(where: { $0.element.count != perSample }) {
-                throw failure("sample \(index) has \(sample.count) values; input '\(graph[input].name)' \(type) takes \(perSample)")
+                throw failure("sample \(index) has \(sample.count) values; input '\(graph[inputs[0]].name)' \(type) takes \(perSample)")
             }
             samples = arrays.map { [TensorData($0, shape: type.shape)] }
         }
         guard !samples.isEmpty else { throw failure("holds no samples") }
-        for (index, sample) in samples.enumerated() where sample[0].dtype == .float32 {
-            let values = sample[0].floats()
-            if let position = values.firstIndex(where: { !$0.isFinite }) {
-                throw failure("sample \(index) holds \(values[position]) at element \(position); calibration samples must be finite")
+        for (index, sample) in samples.enumerated() {
+            for (tensor, input) in zip(sample, inputs) where tensor.dtype == .float32 {
+                let values = tensor.floats()
+                if let position = values.firstIndex(where: { !$0.isFinite }) {
+                    let which = inputs.count == 1 ? "" : " of input '\(graph[input].name)'"
+                    throw failure(
+                        "sample \(index)\(which) holds \(values[position]) at element \(position); calibration samples must be finite")
+                }
             }
         }
         return samples
+    }
+
+    /// How a model with several inputs takes its calibration samples.
+    private static func perInputMessage(_ graph: Graph) -> String {
+        let names = graph.inputs.map { "'\(graph[$0].name)'" }.joined(separator: ", ")
+        return "the model has \(graph.inputs.count) inputs (\(names)): give one .npy file per input, in that order "
+            + "(.npyFiles([…]), or --calibration once per input)"
     }
 
     /// The samples of a `.npy` file stacked along a first axis, one tensor of `type` each.

@@ -66,9 +66,15 @@ public enum ModelSource: Sendable {
             return try (tracer ?? ModelSourceTracer()).tracedGraphs(modelFile: url).map { graph, options, warnings in
                 var options = options
                 // Like weight files, calibration files are named relative to the model file.
+                func resolved(_ path: String) -> String {
+                    path.hasPrefix("/") ? path : url.deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path
+                }
                 func resolved(_ calibration: CompileOptions.Calibration) -> CompileOptions.Calibration {
-                    guard case .npy(let path) = calibration, !path.hasPrefix("/") else { return calibration }
-                    return .npy(url.deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path)
+                    switch calibration {
+                    case .npy(let path): .npy(resolved(path))
+                    case .npyFiles(let paths): .npyFiles(paths.map(resolved))
+                    case .samples: calibration
+                    }
                 }
                 if case .fullInteger(var int8) = options.quantization {
                     int8.calibration = resolved(int8.calibration)

@@ -33,8 +33,8 @@ public struct ModelSourceWriter {
         // Fold weight dequantization and the like so only layers remain.
         try FoldConstantsPass().run(on: &graph)
         try CanonicalizePass().run(on: &graph)
-        guard graph.inputs.count == 1, !graph.outputs.isEmpty else {
-            throw CompilerError("only models with one input can be written as Swift; this one has \(graph.inputs.count)")
+        guard !graph.inputs.isEmpty, !graph.outputs.isEmpty else {
+            throw CompilerError("a model needs inputs and outputs to be written as Swift; this one has \(graph.inputs.count) and \(graph.outputs.count)")
         }
         var state = WriterState(graph: graph)
         let isChain = Self.isChain(graph)
@@ -42,16 +42,14 @@ public struct ModelSourceWriter {
         for node in graph.nodes {
             lines += try state.layer(for: node, chained: isChain).split(separator: "\n").map(String.init)
         }
-        let inputType = graph.type(of: graph.inputs[0])
-        let inputName = graph[graph.inputs[0]].name.swiftLiteralContent
-        var input =
-            inputType.dtype == .int32
-            ? "Input.indices(shape: \(inputType.shape.dimensions)).named(\"\(inputName)\")"
-            : "Input(shape: \(inputType.shape.dimensions)).named(\"\(inputName)\")"
-        if let quantization = inputType.quantization { input += quantized(quantization) }
-        var body = ["        \(input)"]
+        var body = graph.inputs.map { "        \(Self.input($0, in: graph))" }
         if isChain {
             body += lines.map { "        \($0)" }
+        } else if graph.inputs.count > 1 {
+            body.append("        Network { inputs in")
+            body += lines.map { "            \($0)" }
+            body.append("            return [\(graph.outputs.map(state.variable).joined(separator: ", "))]")
+            body.append("        }")
         } else if graph.outputs.count == 1 {
             body.append("        Functional { x0 in")
             body += lines.map { "            \($0)" }
@@ -78,9 +76,21 @@ public struct ModelSourceWriter {
         return (source, state.weights)
     }
 
+    /// The `Input` declaration of graph input `id`.
+    static func input(_ id: ValueID, in graph: Graph) -> String {
+        let type = graph.type(of: id)
+        let name = graph[id].name.swiftLiteralContent
+        var input =
+            type.dtype == .int32
+            ? "Input.indices(shape: \(type.shape.dimensions)).named(\"\(name)\")"
+            : "Input(shape: \(type.shape.dimensions)).named(\"\(name)\")"
+        if let quantization = type.quantization { input += quantized(quantization) }
+        return input
+    }
+
     /// Whether every node is a layer reading the previous node's result (plus its weights) and nothing else reads it.
     static func isChain(_ graph: Graph) -> Bool {
-        guard graph.outputs.count == 1 else { return false }
+        guard graph.inputs.count == 1, graph.outputs.count == 1 else { return false }
         var previous = graph.inputs[0]
         let consumers = graph.consumers()
         for node in graph.nodes {
@@ -119,7 +129,10 @@ private struct WriterState {
 
     init(graph: Graph) {
         self.graph = graph
-        variables[graph.inputs[0]] = "x0"
+        // One input is the block's `x0`; several are a Network block's `inputs`.
+        for (position, input) in graph.inputs.enumerated() {
+            variables[input] = graph.inputs.count == 1 ? "x0" : "inputs[\(position)]"
+        }
     }
 
     func variable(_ id: ValueID) -> String { variables[id] ?? "x?" }

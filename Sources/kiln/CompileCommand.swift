@@ -37,7 +37,7 @@ struct CompileCommand: ParsableCommand {
         if `static`, delegation.delegate != nil {
             throw ValidationError("--delegate needs a loadable artifact: static objects run without Kiln's runtime")
         }
-        if quantization.quantize != .int8, !compression.asksForPruning, quantization.calibration != nil {
+        if quantization.quantize != .int8, !compression.asksForPruning, !quantization.calibration.isEmpty {
             throw ValidationError("--calibration is used only with --quantize int8 or --prune")
         }
     }

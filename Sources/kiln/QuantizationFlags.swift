@@ -11,9 +11,11 @@ struct QuantizationFlags: ParsableArguments {
     var quantize: QuantizeMode?
 
     @Option(
-        help: "A .npy file of float32 samples stacked along a first axis: the calibration samples of --quantize int8 and --prune."
+        help: ArgumentHelp(
+            "A .npy file of float32 samples stacked along a first axis: the calibration samples of --quantize int8 and --prune; once per input of a model with several, in the model's order.",
+            valueName: "file")
     )
-    var calibration: String?
+    var calibration: [String] = []
 
     @Option(help: "How --quantize int8 picks activation ranges: minmax, percentile:P (e.g. percentile:99.99), mse or kl.")
     var ranges: String = "minmax"
@@ -36,7 +38,7 @@ struct QuantizationFlags: ParsableArguments {
     }
 
     func validate() throws {
-        if quantize == .int8, calibration == nil {
+        if quantize == .int8, calibration.isEmpty {
             throw ValidationError("--quantize int8 needs --calibration FILE.npy, the samples activation ranges come from")
         }
         _ = try rangeMethod()
@@ -68,9 +70,14 @@ struct QuantizationFlags: ParsableArguments {
         }
     }
 
-    /// The `--calibration` file as a calibration source, relative to the current directory.
+    /// The `--calibration` files as a calibration source, relative to the current directory.
     var calibrationSource: CompileOptions.Calibration? {
-        calibration.map { .npy(URL(fileURLWithPath: $0).path) }
+        let paths = calibration.map { URL(fileURLWithPath: $0).path }
+        switch paths.count {
+        case 0: return nil
+        case 1: return .npy(paths[0])
+        default: return .npyFiles(paths)
+        }
     }
 
     /// The quantization the flags ask for, replacing each model's own; `nil` keeps the models' choice.

@@ -4,16 +4,20 @@ import KilnIR
 import KilnImport
 import KilnRuntime
 
-/// `kiln run ARTIFACT --inputs X.npy --outputs Y.npy`: run each row of X through the model.
+/// `kiln run ARTIFACT --inputs X.npy --outputs Y.npy`: run each entry of X through the model;
+/// a model with several inputs or outputs takes `--inputs` and `--outputs` once for each, in order.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run", abstract: "Run a compiled model on every entry along the first axis of a .npy file.")
+        commandName: "run", abstract: "Run a compiled model on every entry along the first axis of .npy files.")
 
     @Argument(help: "A compiled .kiln artifact.")
     var artifact: String
 
-    @Option(help: "A float32 .npy file whose first axis is the batch of inputs.")
-    var inputs: String
+    @Option(
+        help: ArgumentHelp(
+            "A .npy file whose first axis is the batch of inputs; once per model input, in the model's order.",
+            valueName: "file"))
+    var inputs: [String]
 
     @OptionGroup var threading: ThreadsOption
 
@@ -24,23 +28,92 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("model"), help: "The model to load from an artifact holding several (an app's, one per model file).")
     var modelName: String?
 
-    @Option(help: "Where to write the outputs as .npy, batch first.")
-    var outputs: String
+    @Option(
+        help: ArgumentHelp("Where to write the outputs as .npy, batch first; once per model output, in order.", valueName: "file"))
+    var outputs: [String]
 
     func run() throws {
         let artifactURL = URL(fileURLWithPath: artifact)
-        let inputsURL = URL(fileURLWithPath: inputs)
         let model = try CompiledModel(
             contentsOf: artifactURL, model: modelName, threads: threading.threads,
             cpuFeatures: variant.cpuFeatures(artifact: artifactURL, model: modelName), delegate: delegation.selection)
-        guard model.metadata.inputs.count == 1, model.metadata.outputs.count == 1 else {
-            throw CommandError("\(artifact): kiln run supports models with one input and one output")
+        let signatures = (inputs: model.metadata.inputs, outputs: model.metadata.outputs)
+        try checkCount(inputs, "--inputs", signatures.inputs)
+        try checkCount(outputs, "--outputs", signatures.outputs)
+        let inputURLs = inputs.map { URL(fileURLWithPath: $0) }
+        let outputURLs = outputs.map { URL(fileURLWithPath: $0) }
+        if let clash = outputURLs.first(where: { output in outputURLs.filter { $0.standardized == output.standardized }.count > 1 }) {
+            throw CommandError("--outputs names \(clash.path) twice; each output needs its own file")
         }
-        let (input, output) = (model.metadata.inputs[0], model.metadata.outputs[0])
-        let data = try NumPyArray.read(contentsOf: inputsURL)
+        let entries = try zip(inputs, signatures.inputs).map { try Self.entries(of: $1, in: $0) }
+        let batch = entries[0].batch
+        if let other = zip(inputs, entries).first(where: { $1.batch != batch }) {
+            throw CommandError("\(inputs[0]) holds \(batch) entries but \(other.0) holds \(other.1.batch); every input needs one per run")
+        }
+        // Every input's entries and every output's results in one aligned buffer each, so a run reads
+        // and writes slices of them.
+        let sources = entries.map { entry in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: entry.data.bytes.count, alignment: 64)
+            buffer.copyBytes(from: entry.data.bytes)
+            return UnsafeRawBufferPointer(buffer)
+        }
+        let results = signatures.outputs.map {
+            UnsafeMutableRawBufferPointer.allocate(byteCount: batch * $0.byteCount, alignment: 64)
+        }
+        defer {
+            sources.forEach { $0.deallocate() }
+            results.forEach { $0.deallocate() }
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        for index in 0..<batch {
+            let entry = zip(sources, signatures.inputs).map { source, input in
+                UnsafeRawBufferPointer(rebasing: source[(index * input.byteCount)..<((index + 1) * input.byteCount)])
+            }
+            let slots = zip(results, signatures.outputs).map { result, output in
+                UnsafeMutableRawBufferPointer(rebasing: result[(index * output.byteCount)..<((index + 1) * output.byteCount)])
+            }
+            try entry.withUnsafeBufferPointer { inputs in
+                try slots.withUnsafeBufferPointer { try model.run(inputs: inputs, outputs: $0) }
+            }
+        }
+        let elapsed = clock.now - started
+        // Entries without their batch axis of 1 give outputs without it too.
+        let dropsBatchAxis = entries.allSatisfy(\.dropsBatchAxis)
+        var written: [String] = []
+        for (position, output) in signatures.outputs.enumerated() {
+            let perEntry = dropsBatchAxis && output.shape.first == 1 ? Array(output.shape.dropFirst()) : output.shape
+            let shape = Shape([batch] + perEntry)
+            try NumPyArray.write(
+                TensorData(dtype: DType(output.elementType), shape: shape, bytes: Array(results[position])),
+                to: outputURLs[position], protecting: inputURLs + [artifactURL])
+            written.append("\(outputs[position]) \(output.elementType.rawValue) \(shape.description)")
+        }
+        let microseconds = Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6
+        print(
+            String(
+                format: "%@: %d %@ through '%@' in %.1f µs each (%d %@) → %@", artifact, batch,
+                batch == 1 ? "entry" : "entries", model.metadata.modelName, microseconds / Double(batch), model.threadCount,
+                model.threadCount == 1 ? "thread" : "threads", written.joined(separator: ", ")))
+        if let summary = placementSummary(model) { print("  \(summary)") }
+    }
+
+    /// Fails unless `files` gives one file per tensor of `signatures`, naming them when it does not.
+    private func checkCount(_ files: [String], _ option: String, _ signatures: [TensorSignature]) throws {
+        guard files.count != signatures.count else { return }
+        let names = signatures.map { "'\($0.name)'" }.joined(separator: ", ")
+        let role = option == "--inputs" ? "input" : "output"
+        throw CommandError(
+            "\(artifact): the model has \(signatures.count) \(role)\(signatures.count == 1 ? "" : "s") (\(names)); give \(option) "
+                + "once for each, in that order (got \(files.count))")
+    }
+
+    /// The entries of the .npy file `file` for `input`, checked against its element type and shape.
+    private static func entries(of input: TensorSignature, in file: String) throws -> (data: TensorData, batch: Int, dropsBatchAxis: Bool) {
+        let data = try NumPyArray.read(contentsOf: URL(fileURLWithPath: file))
         guard data.dtype.description == DType(input.elementType).description else {
             throw CommandError(
-                "\(inputs) holds \(data.dtype) values; the model's input '\(input.name)' takes \(input.elementType.rawValue)")
+                "\(file) holds \(data.dtype) values; the model's input '\(input.name)' takes \(input.elementType.rawValue)")
         }
         // Entries are the model's input shape, or that shape without its batch axis of 1.
         let entryShape = Array(data.shape.dimensions.dropFirst())
@@ -51,35 +124,10 @@ struct RunCommand: ParsableCommand {
             func batched(_ shape: some Collection<Int>) -> String { "[N" + shape.map { "x\($0)" }.joined() + "]" }
             let expected = input.shape.first == 1 ? "\(batched(input.shape.dropFirst())) or " : ""
             throw CommandError(
-                "\(inputs) has shape \(data.shape); for input '\(input.name)' \(Shape(input.shape)) it must be "
+                "\(file) has shape \(data.shape); for input '\(input.name)' \(Shape(input.shape)) it must be "
                     + "\(expected)\(batched(input.shape)) with N ≥ 1 entries")
         }
-        var results = [UInt8](repeating: 0, count: batch * output.byteCount)
-        let clock = ContinuousClock()
-        let started = clock.now
-        try data.bytes.withUnsafeBytes { source in
-            try results.withUnsafeMutableBytes { destination in
-                for index in 0..<batch {
-                    let entry = UnsafeRawBufferPointer(rebasing: source[(index * input.byteCount)..<((index + 1) * input.byteCount)])
-                    let slot = UnsafeMutableRawBufferPointer(
-                        rebasing: destination[(index * output.byteCount)..<((index + 1) * output.byteCount)])
-                    try model.run(input: entry, output: slot)
-                }
-            }
-        }
-        let elapsed = clock.now - started
-        let perEntry = dropsBatchAxis && output.shape.first == 1 ? Array(output.shape.dropFirst()) : output.shape
-        let shape = Shape([batch] + perEntry)
-        try NumPyArray.write(
-            TensorData(dtype: DType(output.elementType), shape: shape, bytes: results),
-            to: URL(fileURLWithPath: outputs), protecting: [inputsURL, artifactURL])
-        let microseconds = Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6
-        print(
-            String(
-                format: "%@: %d %@ through '%@' in %.1f µs each (%d %@) → %@ %@ %@", artifact, batch,
-                batch == 1 ? "entry" : "entries", model.metadata.modelName, microseconds / Double(batch), model.threadCount,
-                model.threadCount == 1 ? "thread" : "threads", outputs, output.elementType.rawValue, shape.description))
-        if let summary = placementSummary(model) { print("  \(summary)") }
+        return (data, batch, dropsBatchAxis)
     }
 }
 

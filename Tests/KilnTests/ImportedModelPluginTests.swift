@@ -5,7 +5,7 @@ import KilnImport
 import Testing
 
 /// `kiln import` writes each shared model, Keras fixtures that need explicit
-/// padding, constants, index inputs and several outputs, and ONNX models (a
+/// padding, constants, index inputs, several inputs and several outputs, and ONNX models (a
 /// transformer block, a QOperator CNN, bicubic resizing) as Swift source and weights; a package compiles them through KilnPlugin like
 /// hand-written models, and its outputs must reproduce LiteRT's (or ONNX Runtime's) stored outputs.
 // Skipped where ../shared/models is absent (it is not part of the repository).
@@ -18,38 +18,37 @@ struct ImportedModelPluginTests {
     struct ImportedCase {
         var name: String
         var model: URL
-        var input: URL
+        var inputs: [URL]
         var outputs: [URL]
         /// Whether the stored input is an NCHW image the imported model takes as NHWC.
         var isNCHW = false
     }
 
     /// The MLPerf Tiny models, and Keras fixtures that need the DSL's explicit
-    /// padding, constants, index inputs and several outputs.
+    /// padding, constants, index inputs, several inputs and several outputs.
     static var cases: [ImportedCase] {
         let keras = KerasModelTests.fixtures
-        func fixture(_ model: String, input: String, outputs: Int = 1) -> ImportedCase {
+        func fixture(_ model: String, input: String) -> ImportedCase {
             ImportedCase(
                 name: model, model: keras.appendingPathComponent("\(model).tflite"),
-                input: keras.appendingPathComponent("\(input).inputs.npy"),
-                outputs: outputs == 1
-                    ? [keras.appendingPathComponent("\(model).outputs.npy")]
-                    : (0..<outputs).map { keras.appendingPathComponent("\(model).outputs.\($0).npy") })
+                inputs: ModelFixtures.arrayFiles(input, "inputs", in: keras),
+                outputs: ModelFixtures.arrayFiles(model, "outputs", in: keras))
         }
         return MLPerfTinyModels.names.map { name in
             ImportedCase(
-                name: name, model: MLPerfTinyModels.url(name, "tflite"), input: MLPerfTinyModels.url(name, "inputs.npy"),
+                name: name, model: MLPerfTinyModels.url(name, "tflite"), inputs: [MLPerfTinyModels.url(name, "inputs.npy")],
                 outputs: [MLPerfTinyModels.url(name, "outputs.npy")])
         } + [
             fixture("decoder_net", input: "decoder_net"), fixture("decoder_net_int8", input: "decoder_net"),
             fixture("embedding_text_int8", input: "embedding_text"),
-            fixture("reductions_net", input: "reductions_net", outputs: 7),
+            fixture("reductions_net", input: "reductions_net"),
+            fixture("fusion_net", input: "fusion_net"), fixture("fusion_net_int8", input: "fusion_net"),
         ] + ["encoder", "cnn_qop", "resampled"].map { name in
             let onnx = ONNXModelTests.fixtures.appendingPathComponent("ONNX")
             let base = name.replacingOccurrences(of: "_qop", with: "")
             return ImportedCase(
                 name: name, model: onnx.appendingPathComponent("\(name).onnx"),
-                input: onnx.appendingPathComponent("\(base).inputs.npy"),
+                inputs: [onnx.appendingPathComponent("\(base).inputs.npy")],
                 outputs: [onnx.appendingPathComponent("\(name).outputs.npy")], isNCHW: name != "encoder")
         }
     }
@@ -69,7 +68,7 @@ struct ImportedModelPluginTests {
         }
         let cases = typeNames.values.sorted().map { "case \"\($0)\": model = try \($0).compiled().model" }
         let main = """
-            // Runs one imported model over a file of raw inputs: NAME INPUT.bin OUTPUT.bin
+            // Runs one imported model over files of raw inputs: NAME OUTPUT.bin INPUT0.bin [INPUT1.bin …]
             import Foundation
             import KilnRuntime
 
@@ -79,21 +78,28 @@ struct ImportedModelPluginTests {
             \(cases.joined(separator: "\n"))
             default: fatalError("unknown model \\(arguments[1])")
             }
-            // The input file holds whole inputs back to back; each run's outputs are written one after another.
-            let input = try Data(contentsOf: URL(fileURLWithPath: arguments[2]))
-            let inputSize = model.metadata.inputs[0].byteCount
+            // Each input file holds that input's values for every run back to back; each run's outputs
+            // are written one after another.
+            let inputs = try arguments.dropFirst(3).map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+            let sizes = model.metadata.inputs.map(\\.byteCount)
             var output = Data()
-            for index in 0..<(input.count / inputSize) {
+            for index in 0..<(inputs[0].count / sizes[0]) {
+                let sources = zip(inputs, sizes).map { input, size in
+                    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
+                    buffer.copyBytes(from: input[(index * size)..<((index + 1) * size)])
+                    return UnsafeRawBufferPointer(buffer)
+                }
                 let buffers = model.metadata.outputs.map { UnsafeMutableRawBufferPointer.allocate(byteCount: $0.byteCount, alignment: 64) }
-                defer { buffers.forEach { $0.deallocate() } }
-                try input.withUnsafeBytes { source in
-                    try [UnsafeRawBufferPointer(rebasing: source[(index * inputSize)..<((index + 1) * inputSize)])].withUnsafeBufferPointer { inputs in
-                        try buffers.withUnsafeBufferPointer { try model.run(inputs: inputs, outputs: $0) }
-                    }
+                defer {
+                    sources.forEach { $0.deallocate() }
+                    buffers.forEach { $0.deallocate() }
+                }
+                try sources.withUnsafeBufferPointer { inputs in
+                    try buffers.withUnsafeBufferPointer { try model.run(inputs: inputs, outputs: $0) }
                 }
                 for buffer in buffers { output.append(contentsOf: buffer) }
             }
-            try output.write(to: URL(fileURLWithPath: arguments[3]))
+            try output.write(to: URL(fileURLWithPath: arguments[2]))
 
             """
         try writeIfChanged(Data(main.utf8), to: sources.appendingPathComponent("main.swift"))
@@ -133,17 +139,20 @@ struct ImportedModelPluginTests {
         try #require(build.status == 0, "\(build.output)")
         let executable = Self.scratch.appendingPathComponent("debug/ImportedModels")
         for model in Self.cases {
-            var inputs = try NumPyArray.read(contentsOf: model.input)
-            if model.isNCHW { inputs = ONNXOperatorModelTests.channelsLast(inputs) }
+            let inputs = try model.inputs.map { url in
+                let input = try NumPyArray.read(contentsOf: url)
+                return model.isNCHW ? ONNXOperatorModelTests.channelsLast(input) : input
+            }
             // An NCHW image output comes out of the imported (NHWC) model channels-last.
             let expected = try model.outputs.map { url in
                 let output = try NumPyArray.read(contentsOf: url)
                 return model.isNCHW && output.shape.rank == 4 ? ONNXOperatorModelTests.channelsLast(output) : output
             }
-            let inputFile = Self.scratch.appendingPathComponent("\(model.name).in")
+            let inputFiles = inputs.indices.map { Self.scratch.appendingPathComponent("\(model.name).\($0).in") }
             let outputFile = Self.scratch.appendingPathComponent("\(model.name).out")
-            try Data(inputs.bytes).write(to: inputFile)
-            let run = try CommandLineTool.run(executable, [try #require(typeNames[model.name]), inputFile.path, outputFile.path])
+            for (input, file) in zip(inputs, inputFiles) { try Data(input.bytes).write(to: file) }
+            let run = try CommandLineTool.run(
+                executable, [try #require(typeNames[model.name]), outputFile.path] + inputFiles.map(\.path))
             try #require(run.status == 0, "\(model.name): \(run.output)")
             let produced = [UInt8](try Data(contentsOf: outputFile))
             // Outputs come per run, one after another: split them by each output's share of a run.

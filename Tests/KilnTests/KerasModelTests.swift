@@ -44,6 +44,8 @@ import Testing
         Case(model: "embedding_text", input: "embedding_text"),
         Case(model: "embedding_text_int8", input: "embedding_text"),
         Case(model: "lstm_fused", input: "lstm_fused"),
+        Case(model: "fusion_net", input: "fusion_net"),
+        Case(model: "fusion_net_int8", input: "fusion_net"),
     ]
 
     @Test(arguments: importable)
@@ -59,16 +61,15 @@ import Testing
                 if case .argExtremum = node.op { return true }
                 return node.outputs.allSatisfy { result.graph.type(of: $0).dtype != .int32 }
             })
-        let input = try NumPyArray.read(contentsOf: Self.fixtures.appendingPathComponent("\(`case`.input).inputs.npy"))
+        let inputs = try ModelFixtures.arrays(`case`.input, "inputs", in: Self.fixtures)
         let model = try CompiledModel(contentsOf: result.artifact)
+        try #require(inputs.count == model.metadata.inputs.count)
         let outputCount = model.metadata.outputs.count
         let expectedFiles = outputCount == 1 ? ["\(`case`.model).outputs.npy"] : (0..<outputCount).map { "\(`case`.model).outputs.\($0).npy" }
         let buffers = model.metadata.outputs.map { UnsafeMutableRawBufferPointer.allocate(byteCount: $0.byteCount, alignment: 64) }
         defer { buffers.forEach { $0.deallocate() } }
-        try input.bytes.withUnsafeBytes { source in
-            try [source].withUnsafeBufferPointer { inputs in
-                try buffers.withUnsafeBufferPointer { try model.run(inputs: inputs, outputs: $0) }
-            }
+        try inputs.map(\.bytes).withUnsafeBufferPointers { sources in
+            try buffers.withUnsafeBufferPointer { try model.run(inputs: sources, outputs: $0) }
         }
         let outputs = buffers.map { Array($0) }
         for (position, file) in expectedFiles.enumerated() {

@@ -36,3 +36,37 @@ enum ModelFixtures {
         "dense_0.weight": [10, 16], "dense_0.bias": [10],
     ]
 }
+
+extension ModelFixtures {
+    /// The files `BASE.KIND.npy`, or `BASE.KIND.0.npy`, `BASE.KIND.1.npy`, … for a model with several
+    /// inputs or outputs (the fixture scripts' naming), in the model's order.
+    static func arrayFiles(_ base: String, _ kind: String, in directory: URL) -> [URL] {
+        let single = directory.appendingPathComponent("\(base).\(kind).npy")
+        if FileManager.default.fileExists(atPath: single.path) { return [single] }
+        var files: [URL] = []
+        while case let file = directory.appendingPathComponent("\(base).\(kind).\(files.count).npy"),
+            FileManager.default.fileExists(atPath: file.path)
+        {
+            files.append(file)
+        }
+        return files
+    }
+
+    /// The arrays of ``arrayFiles(_:_:in:)``.
+    static func arrays(_ base: String, _ kind: String, in directory: URL) throws -> [TensorData] {
+        try arrayFiles(base, kind, in: directory).map { try NumPyArray.read(contentsOf: $0) }
+    }
+}
+
+extension Array where Element == [UInt8] {
+    /// Runs `body` on one raw buffer per array, in order (copies, 64-byte aligned, freed after).
+    func withUnsafeBufferPointers<Result>(_ body: (UnsafeBufferPointer<UnsafeRawBufferPointer>) throws -> Result) rethrows -> Result {
+        let buffers = map { bytes in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 64)
+            buffer.copyBytes(from: bytes)
+            return UnsafeRawBufferPointer(buffer)
+        }
+        defer { buffers.forEach { $0.deallocate() } }
+        return try buffers.withUnsafeBufferPointer(body)
+    }
+}
