@@ -19,6 +19,7 @@ convert only some models with `--only NAME ...` (README.md is then not rewritten
 
 Writes into Tests/KilnTests/Fixtures/ONNX/tf2onnx/:
   NAME.onnx, NAME_qdq.onnx                 the converted model and its QDQ version
+  NAME.inputs.K.npy                        a model with several inputs (fusion_net): its inputs in the ONNX graph's order
   NAME.outputs.npy, NAME_qdq.outputs.npy   ONNX Runtime's outputs (inputs: Keras/NAME.inputs.npy);
                                            NAME.outputs.K.npy, K in ONNX graph output order, when several
   README.md                                versions, what converted, checksums
@@ -50,14 +51,15 @@ INPUTS = REPO / "Tests/KilnTests/Fixtures/Keras"
 OPSET = 17
 # transformer_block's exact GELU needs replace_erfc (below) after tf2onnx.
 NAMES = ["keras_cnn", "mobilenet_v3_small", "efficientnet_b0", "transformer_block", "lstm_kws", "gru_kws",
-         "decoder_net", "reductions_net", "embedding_text"]
+         "decoder_net", "reductions_net", "embedding_text", "fusion_net"]
 
 
 class Samples(CalibrationDataReader):
-    def __init__(self, name, samples):
-        # Float samples as float32; embedding_text's int32 token ids as they are.
-        self.batches = iter([{name: sample[None].astype(np.float32) if sample.dtype.kind == "f" else sample[None]}
-                             for sample in samples])
+    def __init__(self, names, samples):
+        """`samples[k][i]`: sample k of the ONNX input named `names[i]`. Float samples as float32;
+        embedding_text's int32 token ids as they are."""
+        self.batches = iter([{name: value[None].astype(np.float32) if value.dtype.kind == "f" else value[None]
+                              for name, value in zip(names, sample)} for sample in samples])
 
     def get_next(self):
         return next(self.batches, None)
@@ -185,10 +187,12 @@ def main():
         keras_fixtures.keras.utils.set_random_seed(keras_fixtures.SEED)
         model = builder()
         keras_fixtures.perturb_constant_variables(model, np.random.default_rng(keras_fixtures.SEED))
-        shape = tuple(model.inputs[0].shape[1:])
-        rep_rng = np.random.default_rng(keras_fixtures.SEED + 1)
-        samples = [sampler(rep_rng, shape) for _ in range(keras_fixtures.REPRESENTATIVE_SAMPLES)]
-        x = np.load(INPUTS / f"{name}.inputs.npy")
+        shapes = [tuple(keras_input.shape[1:]) for keras_input in model.inputs]
+        rep_rng, input_rng = np.random.default_rng(keras_fixtures.SEED + 1), np.random.default_rng(keras_fixtures.SEED + 2)
+        samples = [[sampler(rep_rng, shape) for shape in shapes] for _ in range(keras_fixtures.REPRESENTATIVE_SAMPLES)]
+        # The Keras fixtures' inputs, in the Keras model's order (as make_tf_models.py draws them).
+        xs = [np.load(INPUTS / f"{name}.inputs.npy")] if len(shapes) == 1 else [
+            sampler(input_rng, (1, *shape)) for shape in shapes]
         path = OUT / f"{name}.onnx"
         with tempfile.TemporaryDirectory() as work:
             saved = Path(work) / "saved"
@@ -212,8 +216,11 @@ def main():
                 print(f"{name}: replaced {replaced} Erfc node(s) with Sub(1, Erf(x))", flush=True)
             try:  # ONNX Runtime must run it before it is kept
                 session = ort.InferenceSession(str(converted), providers=["CPUExecutionProvider"])
-                feed = session.get_inputs()[0].name
-                outputs = session.run(None, {feed: x})
+                # The ONNX graph's inputs in its own order, each found among the Keras inputs by name.
+                feeds = [i.name for i in session.get_inputs()]
+                positions = [keras_fixtures.keras_input_position(model, feed) for feed in feeds]
+                inputs = [xs[k] for k in positions]
+                outputs = session.run(None, dict(zip(feeds, inputs)))
             except Exception as error:
                 failures.append((name, f"ONNX Runtime refused it: {type(error).__name__}: {error}"))
                 print(f"{name}: ONNX Runtime refused it: {error}", flush=True)
@@ -225,6 +232,9 @@ def main():
         expected = litert_outputs(name, keras_names)
         checked = difference(outputs, [expected[n] for n in order])
         output_files = save_outputs(name, outputs)
+        if len(inputs) > 1:  # in the ONNX graph's input order, which the Keras fixtures' files need not share
+            for k, value in enumerate(inputs):
+                np.save(OUT / f"{name}.inputs.{k}.npy", value)
         if len(outputs) > 1:
             multi_outputs[name] = [f"{o.name} ({keras_names[n]})" for o, n in zip(session.get_outputs(), order)]
         prepared = OUT / f"{name}_prepared.onnx"
@@ -238,7 +248,7 @@ def main():
                 except Exception as error:
                     if "Incomplete symbolic shape inference" not in str(error):
                         raise
-                    # transformer_block: its attention's Reshapes (shapes computed from Shape/Gather/Concat) give
+                    # transformer_block (and fusion_net's gate): its attention's Reshapes (shapes computed from Shape/Gather/Concat) give
                     # the batch dimension new symbolic names, which symbolic shape inference then will not broadcast
                     # together ("unsupported broadcast between Reshape_36_o0__d0 Reshape_33_o0__d0", numbers vary).
                     # auto_merge merges such names; only where the default fails, so the other models are as before.
@@ -246,9 +256,10 @@ def main():
                     auto_merged.append(name)
                     print(f"{name}: quant_pre_process needed auto_merge=True ({error})", flush=True)
             quantize_static(
-                str(prepared), str(qdq), Samples(feed, samples), quant_format=QuantFormat.QDQ,
+                str(prepared), str(qdq), Samples(feeds, [[sample[k] for k in positions] for sample in samples]),
+                quant_format=QuantFormat.QDQ,
                 activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True)
-            quantized = ort.InferenceSession(str(qdq), providers=["CPUExecutionProvider"]).run(None, {feed: x})
+            quantized = ort.InferenceSession(str(qdq), providers=["CPUExecutionProvider"]).run(None, dict(zip(feeds, inputs)))
         except Exception as error:  # keep the float model
             qdq_text = f"not made: {type(error).__name__}: {error}"
             failures.append((f"{name}_qdq", qdq_text))
@@ -259,7 +270,7 @@ def main():
         finally:
             prepared.unlink(missing_ok=True)
         ops = sorted({node.op_type for node in onnx.load(path).graph.node})
-        rows.append((name, list(x.shape), shapes_text(outputs), ops))
+        rows.append((name, "; ".join(str(list(x.shape)) for x in inputs), shapes_text(outputs), ops))
         checks.append((name, checked, qdq_text))
         print(f"{name}: {path.stat().st_size} bytes, {ops}, outputs {output_files}; max |ONNX Runtime - LiteRT| "
               f"{checked}; QDQ: max |QDQ - float| {qdq_text}", flush=True)
@@ -274,15 +285,17 @@ def main():
         "The Keras models of `../../Keras` (same seeds and weights), exported as SavedModels, converted by",
         f"`tf2onnx.convert --saved-model --opset {OPSET}`, and their int8 QDQ versions from ONNX Runtime's",
         "`quant_pre_process` + `quantize_static` (int8 activations, per-channel int8 weights, the TFLite",
-        "fixtures' representative samples). Outputs from ONNX Runtime on `../../Keras/NAME.inputs.npy`.",
+        "fixtures' representative samples). Outputs from ONNX Runtime on `../../Keras/NAME.inputs.npy`; a model",
+        "with several inputs has them here as `NAME.inputs.K.npy`, K in the ONNX graph's input order.",
         "",
         *(["tf2onnx 1.17.0 writes TensorFlow's `Erfc` (Keras's exact GELU) as an `Erfc` node, which is no ONNX",
            "operator (ONNX Runtime refuses it); the script replaces each with the standard `Sub(1, Erf(x))` (a float32",
            "scalar initializer 1; the Sub keeps the Erfc's output name) before the checks and the quantization.",
            "Replaced: " + ", ".join(f"{n} ({k} node{'s' if k > 1 else ''})" for n, k in erfc_replaced.items()) + ".",
            ""] if erfc_replaced else []),
-        *(["`quant_pre_process`'s symbolic shape inference gives up on " + ", ".join(auto_merged) + " (its attention's",
-           "Reshapes give the batch dimension names that it will not broadcast together); there it runs with",
+        *(["`quant_pre_process`'s symbolic shape inference gives up on " + ", ".join(auto_merged) + " (Reshapes",
+           "with computed shapes, such as transformer_block's attention heads and fusion_net's gate, give the batch",
+           "dimension names that it will not broadcast together); there it runs with",
            "`auto_merge=True`, which merges them.",
            ""] if auto_merged else []),
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",

@@ -105,7 +105,7 @@ import Testing
 
 /// ONNX models that use the newer operators (transposed and grouped convolution,
 /// nearest, linear and cubic Resize, depth ↔ space, PRelu/LeakyRelu, reductions, ArgMax, Tile, Gather on
-/// data, LogSoftmax), several outputs and int32 token inputs, against ONNX Runtime.
+/// data, LogSoftmax), several inputs, several outputs and int32 token inputs, against ONNX Runtime.
 @Suite struct ONNXOperatorModelTests {
     /// A model, the input ONNX Runtime ran it on, and whether its images are NCHW.
     struct Case: CustomTestStringConvertible, Sendable {
@@ -126,6 +126,8 @@ import Testing
         + ["decoder_net", "reductions_net", "embedding_text"].flatMap { name in
             ["", "_qdq"].map { Case(model: "ONNX/tf2onnx/\(name)\($0)", input: "Keras/\(name)", isNCHW: false) }
         }
+        // Two inputs, stored in the ONNX graph's order.
+        + ["", "_qdq"].map { Case(model: "ONNX/tf2onnx/fusion_net\($0)", input: "ONNX/tf2onnx/fusion_net", isNCHW: false) }
         // LSTM, GRU and RNN: both directions, initial states, peepholes, PyTorch's GRU, batch-first layout, clip.
         + ["recurrent", "recurrent_batch_first"].map { Case(model: "ONNX/\($0)", input: "ONNX/\($0)", isNCHW: false) }
         // nn.GRU → bidirectional nn.LSTM → nn.Linear and a ResNet-8 as PyTorch's two exporters write them,
@@ -143,11 +145,15 @@ import Testing
                 .onnxFile(fixtures.appendingPathComponent("\(`case`.model).onnx")), outputDirectory: directory, overrides: .init(target: .host))
                 .first)
         let graph = result.graph
-        var input = try NumPyArray.read(contentsOf: fixtures.appendingPathComponent("\(`case`.input).inputs.npy"))
-        // An input that feeds convolutions was made NHWC at import; one read only by reductions stays NCHW.
-        if `case`.isNCHW, graph.type(of: graph.inputs[0]).shape != input.shape { input = Self.channelsLast(input) }
+        let base = fixtures.appendingPathComponent(`case`.input)
+        var inputs = try ModelFixtures.arrays(base.lastPathComponent, "inputs", in: base.deletingLastPathComponent())
+        try #require(inputs.count == graph.inputs.count, "\(`case`.model): \(inputs.count) input files")
+        for (position, input) in inputs.enumerated() where `case`.isNCHW {
+            // An input that feeds convolutions was made NHWC at import; one read only by reductions stays NCHW.
+            if graph.type(of: graph.inputs[position]).shape != input.shape { inputs[position] = Self.channelsLast(input) }
+        }
         let model = try CompiledModel(contentsOf: result.artifact)
-        let outputs = try runCompiled(model, [input], outputByteCounts: model.metadata.outputs.map(\.byteCount))
+        let outputs = try runCompiled(model, inputs, outputByteCounts: model.metadata.outputs.map(\.byteCount))
         for (position, bytes) in outputs.enumerated() {
             let suffix = outputs.count == 1 ? "" : ".\(position)"
             let file = fixtures.appendingPathComponent("\(`case`.model).outputs\(suffix).npy")
