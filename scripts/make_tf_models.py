@@ -8,7 +8,7 @@ format="litert", ...)`: Keras ExportArchive -> SavedModel ->
 `tf.lite.TFLiteConverter.from_saved_model`), once as float32 and once as
 full-integer int8. The exception is lstm_fused, a Keras 2 (`tf_keras`) model,
 whose LSTM layers the converter fuses into UNIDIRECTIONAL_SEQUENCE_LSTM (Keras 3's
-do not fuse): converted through a batch-1 concrete function, float32 only. The
+do not fuse): converted through a batch-1 concrete function. The
 reference outputs come from LiteRT's interpreter (`ai_edge_litert.interpreter`),
 since `tf.lite.Interpreter` is deprecated.
 
@@ -318,7 +318,11 @@ def convert_tf_keras(model, path, **converter_options):
     spec = tf.TensorSpec([1, *model.inputs[0].shape[1:]], model.inputs[0].dtype)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([run_model.get_concrete_function(spec)], model)
     for key, value in converter_options.items():
-        setattr(converter, key, value)
+        if key == "target_spec":  # a dict for model.export; the converter's own object here
+            for name, setting in value.items():
+                setattr(converter.target_spec, name, setting)
+        else:
+            setattr(converter, key, value)
     path.write_bytes(converter.convert())
 
 
@@ -418,7 +422,8 @@ def kiln_supported_operators():
     try:
         ops_src = (REPO / "Sources/KilnImport/TFLite/TFLiteBuiltinOperator.swift").read_text()
         importer_src = (REPO / "Sources/KilnImport/TFLite/TFLiteImporter.swift").read_text()
-        names = dict((case, name) for name, case in re.findall(r"/// `(\w+)`, code \d+\.\s*case (\w+)", ops_src))
+        # Swift keywords (`where`, `if`, `while`) are cases in backticks.
+        names = dict((case, name) for name, case in re.findall(r"/// `(\w+)`, code \d+\.\s*case `?(\w+)`?", ops_src))
         listed = re.search(r"supportedOperators[^=]*=\s*\(?\s*\[(.*?)\]", importer_src, re.S).group(1)
         supported = {names[case] for case in re.findall(r"\.(\w+)", listed)}
         # Operators mapped through the element-wise tables: their keys.
@@ -560,7 +565,7 @@ def main():
         notes[name] = f"{model.count_params()} parameters, {len(model.layers)} Keras layers, {perturbed} constant-initialized variables perturbed"
 
         variants = [(name, "float32", {})]
-        if not legacy and name not in FLOAT_ONLY_MODELS:
+        if name not in FLOAT_ONLY_MODELS:
             variants.append((f"{name}_int8", "int8, float I/O", int8_options(samples, input_names)))
         if int8_io:
             variants.append((f"{name}_int8io", "int8, int8 I/O", int8_options(samples, input_names, int8_io=True)))
@@ -648,11 +653,13 @@ def main():
         f"{SEED})`, its biases perturbed the same way), converted with `tf.lite.TFLiteConverter.from_concrete_functions("
         "[tf.function(lambda x: model(x)).get_concrete_function(tf.TensorSpec([1, 49, 10], tf.float32))], model)`:"
         " a fixed batch of 1, so no tensor has a dynamic shape signature (`from_keras_model` with Keras's batch"
-        " `None` fails: \"Lowering tensor list ops is failed\"). Float32 only: dynamic-range quantization"
-        " (`optimizations=[tf.lite.Optimize.DEFAULT]`) leaves every tensor float32 here (the weights are"
-        " at most 32x32), so that file would differ only in its conversion metadata.",
+        " `None` fails: \"Lowering tensor list ops is failed\"). Its int8 variant goes the same way with the"
+        " full-integer options below: the converter writes TensorFlow Lite's 8x8_16 integer LSTM (int8 input,"
+        " weights and output state, int32 biases, an int16 cell state). There is no dynamic-range variant:"
+        " `optimizations=[tf.lite.Optimize.DEFAULT]` alone leaves every tensor float32 here (the weights are"
+        " at most 32x32).",
         "- `NAME.tflite`: float32, converter defaults.",
-        "- `NAME_int8.tflite` (every model but `lstm_fused`, `gru_while` and `rnn_stack_while`): full-integer int8:"
+        "- `NAME_int8.tflite` (every model but `gru_while` and `rnn_stack_while`): full-integer int8:"
         " `optimizations=[tf.lite.Optimize.DEFAULT]`,"
         f" `target_spec.supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8]`, a representative dataset of"
         f" {REPRESENTATIVE_SAMPLES} random samples (numpy `default_rng({SEED + 1})`); float32 input/output kept"
@@ -708,7 +715,9 @@ def main():
         " input and recurrent weights and biases as separate constants (gate order input, forget, cell, output),"
         " no peephole, projection or layer-norm inputs (-1), and the output and cell state as variable tensors"
         " without data (inputs 18 and 19); options batch-major, tanh, cell_clip 10 (the converter's), proj_clip 0."
-        " The second returns its whole sequence and a STRIDED_SLICE takes the last step.",
+        " The second returns its whole sequence and a STRIDED_SLICE takes the last step. In `lstm_fused_int8`"
+        " each has int8 weights (one scale per gate matrix), int32 biases, an int8 output state (the output's"
+        " parameters) and an int16 cell state (scale 2^-14), and five intermediate tensors without quantization.",
         "- `decoder_net` (exists for LEAKY_RELU, PRELU, TRANSPOSE_CONV, RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR,"
         " SPACE_TO_DEPTH, DEPTH_TO_SPACE): 16x16x3 → Conv2D(8, 3, same) → LeakyReLU(negative_slope=0.2) →"
         " Conv2D(16, 3, strides 2, same) → PReLU(shared_axes=[1, 2], i.e. one alpha per channel, initialized"

@@ -44,6 +44,7 @@ import Testing
         Case(model: "embedding_text", input: "embedding_text"),
         Case(model: "embedding_text_int8", input: "embedding_text"),
         Case(model: "lstm_fused", input: "lstm_fused"),
+        Case(model: "lstm_fused_int8", input: "lstm_fused"),
         Case(model: "fusion_net", input: "fusion_net"),
         Case(model: "fusion_net_int8", input: "fusion_net"),
     ]

@@ -12,6 +12,16 @@ import KilnIR
 ///
 /// with CIFG (`i = 1 − f`), peepholes `p` and the projection where the model
 /// has them. The states start at zero, as LiteRT's variable tensors do.
+///
+/// An int8 LSTM (TensorFlow Lite's 8x8_16 integer kernel: int8 weights, input
+/// and hidden state, int32 biases, an int16 cell state) runs the same float
+/// steps on its dequantized weights, between a dequantize of its input and a
+/// quantize of its result. What the integer kernel's number formats do to the
+/// values is kept: the hidden state is rounded to its int8 grid at every step,
+/// since that is what the next step reads, and the cell state saturates where
+/// its int16 format ends. The gates' own int16 rounding (steps of 2⁻¹² before
+/// the activations, 2⁻¹⁵ after) is not reproduced; it moves the results by
+/// far less than one int8 step.
 extension TFLiteConversion {
     /// The gates in the order of the operator's inputs.
     private enum Gate: Int, CaseIterable {
@@ -25,20 +35,58 @@ extension TFLiteConversion {
             throw TFLiteError(message: "\(source): diagonal recurrent weights are not supported")
         }
         func present(_ index: Int) -> Int? { index < op.inputs.count && op.inputs[index] >= 0 ? op.inputs[index] : nil }
-        func weights(_ index: Int) throws -> TensorData? {
-            guard let tensor = present(index) else { return nil }
-            let id = try value(of: tensor)
-            guard let data = graph.constantData(id), data.dtype == .float32 else {
-                throw TFLiteError(
-                    message: "\(source): input \(index) '\(subgraph.tensors[tensor].name)' must be constant float32 weights "
-                        + "(int8 and dynamic-range LSTMs are not supported)")
-            }
-            return data
-        }
         guard (20...23).allSatisfy({ present($0) == nil }) else {
             throw TFLiteError(message: "\(source): layer-normalized LSTMs are not supported")
         }
-        var x = try value(of: try present(0) ?? { throw TFLiteError(message: "\(source): the LSTM has no input") }())
+        let input = try value(of: try present(0) ?? { throw TFLiteError(message: "\(source): the LSTM has no input") }())
+        guard graph.type(of: input).dtype == .int8 else {
+            return try floatSequenceLSTM(op, options, input, output, resultName: output.name, integerStates: nil)
+        }
+        // The integer kernel's state formats: the output state's int8 grid and the cell state's int16 scale.
+        let hidden = try present(18).flatMap { try quantization(subgraph.tensors[$0], dtype: .int8) }
+            ?? quantization(output, dtype: .int8)
+        guard let hidden, let cellTensor = present(19), let cellScale = subgraph.tensors[cellTensor].quantization?.scale.first,
+            cellScale > 0
+        else {
+            throw TFLiteError(
+                message: "\(source): an int8 LSTM needs its output state's int8 and its cell state's int16 quantization (inputs 18 and 19)")
+        }
+        let states = IntegerLSTMStates(hidden: hidden, cellBound: Float(Int16.max) * cellScale)
+        return try inFloat(input, output) { conversion, x, name in
+            try conversion.floatSequenceLSTM(op, options, x, output, resultName: name, integerStates: states)
+        }
+    }
+
+    /// The number formats of an int8 LSTM's states that the float steps keep.
+    struct IntegerLSTMStates {
+        /// The hidden state's int8 grid, which each step's output is rounded to.
+        var hidden: QuantizationParameters
+        /// Where the int16 cell state saturates: ±(2¹⁵ − 1) steps of its scale.
+        var cellBound: Float
+    }
+
+    /// The LSTM's float steps on float input `x`, its last node named `resultName`.
+    private mutating func floatSequenceLSTM(
+        _ op: TFLiteOperator, _ options: TFLiteSequenceLSTMOptions, _ input: ValueID, _ output: TFLiteTensor, resultName: String,
+        integerStates: IntegerLSTMStates?
+    ) throws -> ValueID {
+        func present(_ index: Int) -> Int? { index < op.inputs.count && op.inputs[index] >= 0 ? op.inputs[index] : nil }
+        func weights(_ index: Int) throws -> TensorData? {
+            guard let tensor = present(index) else { return nil }
+            let id = try value(of: tensor)
+            guard let data = graph.constantData(id) else {
+                throw TFLiteError(message: "\(source): input \(index) '\(subgraph.tensors[tensor].name)' must be constant weights")
+            }
+            if data.dtype == .float32 { return data }
+            // An int8 LSTM's int8 weights and int32 biases, at their real values.
+            guard integerStates != nil, data.dtype == .int8 || data.dtype == .int32, let parameters = graph.type(of: id).quantization else {
+                throw TFLiteError(
+                    message: "\(source): input \(index) '\(subgraph.tensors[tensor].name)' holds \(data.dtype) weights "
+                        + "in a float LSTM (dynamic-range LSTMs are not supported)")
+            }
+            return TensorData(parameters.dequantize(data), shape: data.shape)
+        }
+        var x = input
         if options.timeMajor { x = try intermediate(.transpose(permutation: [1, 0, 2]), [x], output, "batch_major") }
         let shape = graph.type(of: x).shape
         guard shape.rank == 3, graph.type(of: x).dtype == .float32 else {
@@ -123,7 +171,8 @@ extension TFLiteConversion {
                 newCell = try node(
                     .add(activation: nil), [try node(.multiply(activation: nil), [forget, cell], "kept"), newCell], "cell")
             }
-            if options.cellClip > 0 { newCell = try clipped(newCell, options.cellClip, output, "t\(step).cell") }
+            let cellBound = min(options.cellClip > 0 ? options.cellClip : .infinity, integerStates?.cellBound ?? .infinity)
+            if cellBound.isFinite { newCell = try clipped(newCell, cellBound, output, "t\(step).cell") }
             let outputGate = try node(.activation(.sigmoid), [try peephole(try gate(.output), 2, newCell)], "output_gate")
             var newHidden = try node(
                 .multiply(activation: nil), [outputGate, try node(.activation(activation), [newCell], "squashed")], "hidden")
@@ -132,14 +181,19 @@ extension TFLiteConversion {
                     .fullyConnected(activation: nil), [newHidden, projection] + (projectionBias.map { [$0] } ?? []), "projected")
                 if options.projectionClip > 0 { newHidden = try clipped(newHidden, options.projectionClip, output, "t\(step).hidden") }
             }
+            if let grid = integerStates?.hidden {
+                let rounded = try graph.addNode(
+                    .quantize(to: .int8), inputs: [newHidden], name: "\(output.name).t\(step).hidden_int8", quantization: grid)
+                newHidden = try node(.dequantize, [rounded], "hidden_grid")
+            }
             results.append(try node(.reshape([batch, 1, outputSize]), [newHidden], "step_output"))
             (hidden, cell) = (newHidden, newCell)
         }
         if options.timeMajor {
             let joined = try intermediate(.concatenation(axis: 1, activation: nil), results, output, "sequence")
-            return try add(.transpose(permutation: [1, 0, 2]), [joined], output)
+            return try graph.addNode(.transpose(permutation: [1, 0, 2]), inputs: [joined], name: resultName)
         }
-        return try add(.concatenation(axis: 1, activation: nil), results, output)
+        return try graph.addNode(.concatenation(axis: 1, activation: nil), inputs: results, name: resultName)
     }
 
     /// `value` limited to `[-bound, bound]`.
