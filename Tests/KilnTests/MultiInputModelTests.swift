@@ -111,14 +111,16 @@ struct GatedKeywordModel: Model {
         #expect(message.contains("Network must follow the Input layers directly"), "\(message)")
     }
 
-    /// `kiln import` writes a two-input Keras model as `Input` lines and a `Network` block.
+    /// `kiln import` writes a two-input Keras model as `Input` lines and a `Network` block calling the
+    /// model's `layers` function.
     @Test func importedTwoInputModelIsWrittenAsANetwork() throws {
         let file = KerasModelTests.fixtures.appendingPathComponent("fusion_net.tflite")
         let graph = try ModelSource(url: file).load()[0].graph
         let (source, _) = try ModelSourceWriter(typeName: "FusionNet").write(graph, weightFileName: "FusionNet.safetensors")
         let inputs = source.split(separator: "\n").filter { $0.contains("Input(shape:") }
         #expect(inputs.count == 2, "\(source)")
-        #expect(source.contains("Network { inputs in"), "\(source)")
+        #expect(source.contains("Network(Self.layers)"), "\(source)")
+        #expect(source.contains("static func layers(_ inputs: [SymbolicTensor]) -> [SymbolicTensor] {"), "\(source)")
         #expect(source.contains("inputs[1]"), "\(source)")
     }
 
