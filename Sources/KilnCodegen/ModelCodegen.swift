@@ -104,8 +104,9 @@ public struct ModelCodegen {
     /// `void NAME_parallel(void *arena, const void *const *inputs, void *const *outputs, void *pool,
     /// void (*parallel_for)(void *pool, void (*task)(void *context, int64_t begin, int64_t end),
     /// void *context, int64_t units, int64_t granularity))`, where `task` computes rows
-    /// `begin..<end` from the pointers in `context`. Static objects keep the serial entry, which
-    /// needs no runtime.
+    /// `begin..<end` from the pointers in `context`. Both entry points then call one internal
+    /// `NAME_body` with the same parameters, which runs split layers whole when the pool is null.
+    /// Static objects keep the serial entry, which needs no runtime.
     func emitModule(for graph: Graph, exportedMetadata: (symbol: String, text: String)? = nil) throws -> IRModule {
         guard let plan = graph.memoryPlan else {
             throw CodegenError("the graph has no memory plan; run the 'plan-memory' pass before code generation")
@@ -195,9 +196,11 @@ public struct ModelCodegen {
         /// array of pointers), split layers go through `parallel_for`; with `range`, only the nodes
         /// whose index lies in `begin..<end`, and the copies of outputs no node writes only when
         /// `end` reaches the node count.
+        /// With `poolMayBeNull`, a split layer goes to `parallel_for` only when the pool is not null,
+        /// and otherwise runs all its rows in place.
         func emitCalls(
             in entry: IRValue, block: IRBlock, parallel: (pool: IRValue, run: IRValue, context: IRValue)?,
-            range: (begin: IRValue, end: IRValue)? = nil
+            range: (begin: IRValue, end: IRValue)? = nil, poolMayBeNull: Bool = false
         ) throws {
             /// Branches around what `body` emits unless `condition` holds.
             func guarded(by condition: IRValue?, _ name: String, _ body: () throws -> Void) rethrows {
@@ -216,7 +219,19 @@ public struct ModelCodegen {
                 // A range entry point is not profiled: only the whole-model entry counts cycles.
                 let counting = range == nil ? profile : nil
                 let start = counting.map { ir.call($0.clock.function, type: $0.clock.type, []) }
+                func callWhole(_ split: KernelChoice.RowSplit) {
+                    ir.call(call.function, type: call.type, arguments + [ir.constant(0, ir.i64), ir.constant(split.units, ir.i64)])
+                }
                 if let split = call.split, let parallel {
+                    let pooled = ir.appendBlock("pooled_\(call.index)", to: entry)
+                    let whole = ir.appendBlock("whole_\(call.index)", to: entry)
+                    let next = ir.appendBlock("after_split_\(call.index)", to: entry)
+                    if poolMayBeNull {
+                        ir.conditionalBranch(ir.icmp(.ne, parallel.pool, ir.zero(bytePointer)), then: pooled, else: whole)
+                    } else {
+                        ir.branch(to: pooled)
+                    }
+                    ir.position(at: pooled)
                     for (position, argument) in arguments.enumerated() {
                         ir.store(argument, to: ir.gep(bytePointer, parallel.context, [ir.constant(position, ir.i64)]), alignment: 8)
                     }
@@ -226,8 +241,13 @@ public struct ModelCodegen {
                             parallel.pool, task(for: call), ir.bitcast(parallel.context, to: bytePointer),
                             ir.constant(split.units, ir.i64), ir.constant(split.granularity, ir.i64),
                         ])
+                    ir.branch(to: next)
+                    ir.position(at: whole)
+                    if poolMayBeNull { callWhole(split) }
+                    ir.branch(to: next)
+                    ir.position(at: next)
                 } else if let split = call.split {
-                    ir.call(call.function, type: call.type, arguments + [ir.constant(0, ir.i64), ir.constant(split.units, ir.i64)])
+                    callWhole(split)
                 } else {
                     ir.call(call.function, type: call.type, arguments)
                 }
@@ -263,15 +283,16 @@ public struct ModelCodegen {
             ir.returnVoid()
         }
 
-        try emitCalls(in: entry, block: body, parallel: nil)
         let splitCalls = calls.filter { $0.split != nil }
-        /// An exported entry `name(arena, inputs, outputs[, pool, parallel_for][, begin, end])`.
-        func addEntry(_ name: String, threaded: Bool, ranged: Bool) throws {
+        /// A function `name(arena, inputs, outputs[, pool, parallel_for][, begin, end])` calling the nodes.
+        func addCaller(_ name: String, threaded: Bool, ranged: Bool, linkage: Linkage = .external, poolMayBeNull: Bool = false) throws
+            -> (function: IRValue, type: IRType)
+        {
             let parameters =
                 [bytePointer, pointerArray, pointerArray] + (threaded ? [bytePointer, bytePointer] : [])
                 + (ranged ? [ir.i64, ir.i64] : [])
-            let function = ir.addFunction(
-                name: name, type: ir.functionType(returning: ir.void, parameters: parameters), linkage: .external)
+            let type = ir.functionType(returning: ir.void, parameters: parameters)
+            let function = ir.addFunction(name: name, type: type, linkage: linkage)
             configure(function, ir: ir)
             let block = ir.appendBlock("entry", to: function)
             ir.position(at: block)
@@ -285,9 +306,29 @@ public struct ModelCodegen {
             let first = threaded ? 5 : 3
             try emitCalls(
                 in: function, block: block, parallel: parallel,
-                range: ranged ? (ir.parameter(function, first), ir.parameter(function, first + 1)) : nil)
+                range: ranged ? (ir.parameter(function, first), ir.parameter(function, first + 1)) : nil, poolMayBeNull: poolMayBeNull)
+            return (function, type)
         }
-        if !splitCalls.isEmpty { try addEntry(Self.parallelEntryPoint(entryPoint), threaded: true, ranged: false) }
+        if splitCalls.isEmpty {
+            try emitCalls(in: entry, block: body, parallel: nil)
+        } else {
+            // The serial and the threaded entry point share one body that calls every node, and
+            // hands split layers to `parallel_for` only when given a pool: were each entry point to
+            // call the nodes itself, LLVM would inline every node into both, and a model of
+            // thousands of small layers (an unrolled LSTM) would compile twice the code.
+            let shared = try addCaller("\(entryPoint)_body", threaded: true, ranged: false, linkage: .internal, poolMayBeNull: true)
+            ir.addAttribute("noinline", to: shared.function)
+            ir.position(at: body)
+            let null = ir.zero(bytePointer)
+            ir.call(shared.function, type: shared.type, (0..<3).map { ir.parameter(entry, $0) } + [null, null])
+            ir.returnVoid()
+            let threaded = ir.addFunction(name: Self.parallelEntryPoint(entryPoint), type: shared.type, linkage: .external)
+            configure(threaded, ir: ir)
+            ir.position(at: ir.appendBlock("entry", to: threaded))
+            ir.call(shared.function, type: shared.type, (0..<5).map { ir.parameter(threaded, $0) })
+            ir.returnVoid()
+        }
+        func addEntry(_ name: String, threaded: Bool, ranged: Bool) throws { _ = try addCaller(name, threaded: threaded, ranged: ranged) }
         if emitsNodeRanges {
             try addEntry(Self.nodesEntryPoint(entryPoint), threaded: false, ranged: true)
             // With split layers handed to `parallel_for`, as the multi-threaded entry does.
