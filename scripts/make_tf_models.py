@@ -387,19 +387,12 @@ def keras_input_position(model, tflite_name):
     return found[0]
 
 
-def save_inputs(out_dir, variant, inputs):
-    """VARIANT.inputs.npy, or VARIANT.inputs.K.npy (K in the .tflite's input order) for several inputs."""
-    names = [f"{variant}.inputs.npy"] if len(inputs) == 1 else [
-        f"{variant}.inputs.{k}.npy" for k in range(len(inputs))]
-    for name, value in zip(names, inputs):
-        np.save(out_dir / name, value)
-    return names
-
-
-def save_outputs(out_dir, variant, outputs):
-    names = [f"{variant}.outputs.npy"] if len(outputs) == 1 else [
-        f"{variant}.outputs.{k}.npy" for k in range(len(outputs))]
-    for name, value in zip(names, outputs):
+def save_arrays(out_dir, variant, kind, arrays):
+    """VARIANT.KIND.npy, or VARIANT.KIND.K.npy (K in the .tflite's order) when there are several;
+    KIND is `inputs` or `outputs`. Returns the file names."""
+    names = [f"{variant}.{kind}.npy"] if len(arrays) == 1 else [
+        f"{variant}.{kind}.{k}.npy" for k in range(len(arrays))]
+    for name, value in zip(names, arrays):
         np.save(out_dir / name, value)
     return names
 
@@ -580,13 +573,13 @@ def main():
             inputs = [xs[keras_input_position(model, detail["name"])] for detail in details]
             if all(detail["dtype"] == x.dtype for detail, x in zip(details, inputs)):
                 # float32 (or int32 token ids): the shared input
-                input_files = save_inputs(out, name, inputs)
+                input_files = save_arrays(out, name, "inputs", inputs)
             else:
                 inputs = [quantize(x, detail) for detail, x in zip(details, inputs)]
-                input_files = save_inputs(out, variant, inputs)
+                input_files = save_arrays(out, variant, "inputs", inputs)
             input_file = ", ".join(input_files)
             outputs, runtime_shapes = run_litert(path, inputs)
-            output_files = save_outputs(out, variant, outputs)
+            output_files = save_arrays(out, variant, "outputs", outputs)
             if len(outputs) > 1:  # "StatefulPartitionedCall_1:N": N indexes the Keras model's outputs
                 multi_outputs[variant] = [
                     f"{d['name']} ({model.output_names[int(n.group(1))]})" if (n := re.search(r":(\d+)$", d["name"]))
