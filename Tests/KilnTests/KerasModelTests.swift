@@ -169,4 +169,25 @@ import Testing
         #expect(message.hasPrefix("transformer_block.tflite: operator #6 CUMSUM: "), "\(message)")
         #expect(message.contains("not supported"), "\(message)")
     }
+
+    /// Shuffled FULLY_CONNECTED weights (TensorFlow Lite's legacy uint8-input, int16-output kernel)
+    /// are an error that says what they are, at the operator.
+    @Test func shuffledWeightsAreNamed() throws {
+        var model = try TFLiteModel(contentsOf: Self.fixtures.appendingPathComponent("keras_cnn.tflite"))
+        let main = model.subgraphs[0]
+        let dense = try #require(
+            main.operators.firstIndex { if case .fullyConnected = $0.options { true } else { false } })
+        guard case .fullyConnected(var options) = main.operators[dense].options else {
+            Issue.record("operator #\(dense) has no fully-connected options")
+            return
+        }
+        options.weightsFormat = .shuffled4x16Int8
+        model.subgraphs[0].operators[dense].options = .fullyConnected(options)
+        let error = #expect(throws: TFLiteError.self) {
+            try TFLiteImporter.importGraph(model, name: "keras_cnn", source: "keras_cnn.tflite")
+        }
+        let message = error?.message ?? ""
+        #expect(message.hasPrefix("keras_cnn.tflite: operator #\(dense) FULLY_CONNECTED: "), "\(message)")
+        #expect(message.contains("SHUFFLED4x16INT8 weights"), "\(message)")
+    }
 }

@@ -221,7 +221,11 @@ struct TFLiteConversion {
             var activation: TFLiteActivation = .none
             if case .fullyConnected(let fullyConnected) = op.options {
                 guard fullyConnected.weightsFormat == .default else {
-                    throw TFLiteError(message: "\(source): FULLY_CONNECTED with shuffled weights is not supported")
+                    // TensorFlow Lite runs this layout only with uint8 input and int16 output (the
+                    // legacy TOCO converter's 16-bit LSTM path); Kiln has neither tensor type.
+                    throw TFLiteError(
+                        message: "\(source): FULLY_CONNECTED with SHUFFLED4x16INT8 weights (TensorFlow Lite's legacy uint8-input, "
+                            + "int16-output kernel) is not supported; convert the model again with today's converter")
                 }
                 activation = fullyConnected.activation
             }
