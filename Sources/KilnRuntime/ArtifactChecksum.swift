@@ -14,42 +14,57 @@ enum ArtifactChecksum {
 
     /// The checksum of `bytes`.
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        let count = bytes.count
-        var state = prime3 ^ (UInt64(truncatingIfNeeded: count) &* prime0)
-        guard let base = UnsafeRawPointer(bytes.baseAddress) else {
-            return finalize(mix(state, 0))
+        var hasher = Hasher(count: bytes.count)
+        hasher.update(bytes)
+        return hasher.finish()
+    }
+
+    /// The checksum of `count` bytes fed in order, so a file can be checked without holding it:
+    /// every piece but the last must hold a multiple of 32 bytes.
+    struct Hasher {
+        private let count: Int
+        private var state: UInt64
+        private var lanes = (prime0, prime1, prime2, prime3)
+        /// Bytes taken so far.
+        private var consumed = 0
+        /// The last `count % 32` bytes, which the lanes do not take.
+        private var remainder: [UInt8] = []
+
+        /// A hasher for `count` bytes.
+        init(count: Int) {
+            self.count = count
+            state = prime3 ^ (UInt64(truncatingIfNeeded: count) &* prime0)
         }
-        var offset = 0
-        if count >= 32 {
-            var lane0 = prime0
-            var lane1 = prime1
-            var lane2 = prime2
-            var lane3 = prime3
+
+        /// Takes the next `bytes` of the input.
+        mutating func update(_ bytes: UnsafeRawBufferPointer) {
+            guard let base = UnsafeRawPointer(bytes.baseAddress) else { return }
+            let blockEnd = count - count % 32
+            var offset = 0
             // Four chains so the multiplies of neighbouring words overlap in the pipeline.
-            while count - offset >= 32 {
-                lane0 = mix(lane0, word(base, offset))
-                lane1 = mix(lane1, word(base, offset + 8))
-                lane2 = mix(lane2, word(base, offset + 16))
-                lane3 = mix(lane3, word(base, offset + 24))
+            while consumed + offset + 32 <= blockEnd, offset + 32 <= bytes.count {
+                lanes.0 = mix(lanes.0, word(base, offset))
+                lanes.1 = mix(lanes.1, word(base, offset + 8))
+                lanes.2 = mix(lanes.2, word(base, offset + 16))
+                lanes.3 = mix(lanes.3, word(base, offset + 24))
                 offset += 32
             }
-            state = mix(mix(mix(mix(state, lane0), lane1), lane2), lane3)
+            remainder.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+            consumed += bytes.count
         }
-        while count - offset >= 8 {
-            state = mix(state, word(base, offset))
-            offset += 8
-        }
-        if offset < count {
-            var tail: UInt64 = 0
-            for index in offset..<count {
-                tail |=
-                    UInt64(base.load(fromByteOffset: index, as: UInt8.self))
-                    << (8 * (index - offset))
+
+        /// The checksum of everything taken.
+        func finish() -> UInt64 {
+            var state = state
+            if count >= 32 { state = mix(mix(mix(mix(state, lanes.0), lanes.1), lanes.2), lanes.3) }
+            /// Up to eight bytes from `offset` as a little-endian word, zero-padded.
+            func littleEndianWord(at offset: Int) -> UInt64 {
+                (offset..<min(offset + 8, remainder.count)).reduce(0) { $0 | UInt64(remainder[$1]) << (8 * ($1 - offset)) }
             }
-            // The length is already in the seed, so zero padding cannot collide.
-            state = mix(state, tail)
+            // Whole words, then the tail; the length is already in the seed, so zero padding cannot collide.
+            for offset in stride(from: 0, to: remainder.count, by: 8) { state = mix(state, littleEndianWord(at: offset)) }
+            return finalize(state)
         }
-        return finalize(state)
     }
 
     /// The checksum of `bytes`.

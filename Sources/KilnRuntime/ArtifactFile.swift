@@ -82,24 +82,66 @@ public enum ArtifactFile {
 
     /// Reads and validates the artifact at `url` and returns the metadata of every model it holds.
     public static func readModels(contentsOf url: URL) throws -> [ArtifactMetadata] {
-        let data = try InputFile.read(url)
-        return try data.withUnsafeBytes { try decode(raw: $0, source: url.path).models }
+        try readContents(contentsOf: url).models
+    }
+
+    /// Reads and validates the artifact at `url` in pieces, keeping only its metadata: loading a
+    /// model then needs no copy of its weights besides the one the dynamic loader maps.
+    public static func readContents(contentsOf url: URL) throws -> Contents {
+        let file = try InputFile.open(url)
+        defer { try? file.close() }
+        let source = url.path
+        do {
+            let length = Int(try file.seekToEnd())
+            try file.seek(toOffset: UInt64(max(length - trailerByteCount, 0)))
+            let trailerBytes = [UInt8](try file.readToEnd() ?? Data())
+            let trailer = try trailerBytes.withUnsafeBytes { try Self.trailer($0, fileLength: length, source: source) }
+            // The checksum over pieces of 1 MiB (a multiple of the hasher's 32-byte blocks).
+            try file.seek(toOffset: 0)
+            var hasher = ArtifactChecksum.Hasher(count: trailer.payloadByteCount)
+            var metadata = Data()
+            var offset = 0
+            while offset < trailer.payloadByteCount {
+                let piece = try file.read(upToCount: min(1 << 20, trailer.payloadByteCount - offset)) ?? Data()
+                guard !piece.isEmpty else { throw RuntimeError("'\(source)' became shorter while it was read") }
+                piece.withUnsafeBytes { hasher.update($0) }
+                let metadataStart = max(trailer.libraryByteCount - offset, 0)
+                if metadataStart < piece.count { metadata.append(piece[(piece.startIndex + metadataStart)...]) }
+                offset += piece.count
+            }
+            try checkChecksum(hasher.finish(), expected: trailer.checksum, source: source)
+            return Contents(libraryByteCount: trailer.libraryByteCount, models: try models(fromJSON: metadata, source: source))
+        } catch let error as RuntimeError {
+            throw error
+        } catch {
+            throw InputFile.failure(reading: url, error)
+        }
     }
 
     /// `decode(_:source:)` over borrowed bytes, so loading a file needs no second copy.
     static func decode(raw bytes: UnsafeRawBufferPointer, source: String) throws -> Contents {
         let length = bytes.count
-        guard length >= trailerByteCount,
-            bytes[(length - magic.count)...].elementsEqual(magic)
-        else {
+        let trailer = try trailer(
+            UnsafeRawBufferPointer(rebasing: bytes[max(length - trailerByteCount, 0)...]), fileLength: length, source: source)
+        let payloadBytes = UnsafeRawBufferPointer(rebasing: bytes[..<trailer.payloadByteCount])
+        try checkChecksum(ArtifactChecksum.hash(payloadBytes), expected: trailer.checksum, source: source)
+        let json = Data(bytes[trailer.libraryByteCount..<trailer.payloadByteCount])
+        return Contents(libraryByteCount: trailer.libraryByteCount, models: try models(fromJSON: json, source: source))
+    }
+
+    /// The sizes and checksum the trailer (the file's last bytes, up to ``trailerByteCount``)
+    /// records, checked against the file's length.
+    private static func trailer(_ bytes: UnsafeRawBufferPointer, fileLength length: Int, source: String) throws
+        -> (libraryByteCount: Int, payloadByteCount: Int, checksum: UInt64)
+    {
+        guard bytes.count == trailerByteCount, bytes[(trailerByteCount - magic.count)...].elementsEqual(magic) else {
             throw RuntimeError(
                 "'\(source)' is not a Kiln artifact: it does not end with the KILNART1 trailer"
                     + " (it may be truncated, or not a compiled Kiln model)")
         }
         let trailerStart = length - trailerByteCount
-        let libraryCount = readLittleEndian(bytes, at: trailerStart)
-        let metadataCount = readLittleEndian(bytes, at: trailerStart + 8)
-        let expectedChecksum = readLittleEndian(bytes, at: trailerStart + 16)
+        let libraryCount = readLittleEndian(bytes, at: 0)
+        let metadataCount = readLittleEndian(bytes, at: 8)
         // Compare in UInt64 so absurd sizes from a damaged trailer cannot overflow.
         let (payload, overflow) = libraryCount.addingReportingOverflow(metadataCount)
         guard !overflow, payload == UInt64(trailerStart) else {
@@ -108,13 +150,17 @@ public enum ArtifactFile {
                 "'\(source)' is truncated or damaged: its trailer describes \(described) bytes"
                     + " of library and metadata, but the file holds \(trailerStart); recompile it")
         }
-        let libraryByteCount = Int(libraryCount)
-        let payloadBytes = UnsafeRawBufferPointer(rebasing: bytes[..<trailerStart])
-        guard ArtifactChecksum.hash(payloadBytes) == expectedChecksum else {
-            throw RuntimeError(
-                "'\(source)' was modified after it was compiled (checksum mismatch); recompile it")
+        return (Int(libraryCount), trailerStart, readLittleEndian(bytes, at: 16))
+    }
+
+    private static func checkChecksum(_ checksum: UInt64, expected: UInt64, source: String) throws {
+        guard checksum == expected else {
+            throw RuntimeError("'\(source)' was modified after it was compiled (checksum mismatch); recompile it")
         }
-        let json = Data(bytes[libraryByteCount..<trailerStart])
+    }
+
+    /// The models of the metadata JSON: one object, or an array for several.
+    private static func models(fromJSON json: Data, source: String) throws -> [ArtifactMetadata] {
         do {
             let models =
                 json.first == UInt8(ascii: "[")
@@ -123,7 +169,7 @@ public enum ArtifactFile {
             guard !models.isEmpty else {
                 throw RuntimeError("'\(source)' holds no model; recompile it")
             }
-            return Contents(libraryByteCount: libraryByteCount, models: models)
+            return models
         } catch let error as RuntimeError {
             throw error
         } catch {

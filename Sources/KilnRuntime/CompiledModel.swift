@@ -139,10 +139,7 @@ public final class CompiledModel: @unchecked Sendable {
             throw RuntimeError("cannot load '\(url)': compiled models must be local files")
         }
         let source = url.path
-        let data = try InputFile.read(url)
-        let models = try data.withUnsafeBytes {
-            try ArtifactFile.decode(raw: $0, source: source).models
-        }
+        let models = try ArtifactFile.readContents(contentsOf: url).models
         let metadata = try Self.checkCompatibility(
             of: Self.select(name, among: models, source: source), cpuFeatures: cpuFeatures, source: source)
         let requirements = try Self.bufferRequirements(of: metadata, source: source)

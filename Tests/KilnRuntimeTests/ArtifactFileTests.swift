@@ -70,6 +70,42 @@ struct ArtifactFileTests {
         #expect(try ArtifactFile.readMetadata(contentsOf: url) == quantized)
     }
 
+    /// The checksum fed in pieces (multiples of 32 bytes but the last) equals the one over all the
+    /// bytes at once, at every length around the hasher's blocks and words.
+    @Test(arguments: [0, 1, 7, 8, 31, 32, 33, 63, 64, 95, 1000, 4133])
+    func checksumInPiecesEqualsTheWholeChecksum(count: Int) {
+        let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }
+        for pieceSize in [32, 64, 96, 4096] {
+            var hasher = ArtifactChecksum.Hasher(count: count)
+            bytes.withUnsafeBytes { whole in
+                for start in stride(from: 0, to: count, by: pieceSize) {
+                    hasher.update(UnsafeRawBufferPointer(rebasing: whole[start..<min(start + pieceSize, count)]))
+                }
+            }
+            #expect(hasher.finish() == ArtifactChecksum.hash(bytes), "\(count) bytes in pieces of \(pieceSize)")
+        }
+    }
+
+    /// A file read in pieces (a library of several MiB) gives its metadata, and a byte changed past
+    /// the first piece or a cut file is still reported.
+    @Test func largeArtifactFilesAreCheckedInPieces() throws {
+        let directory = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("large.kiln")
+        let large = (0..<(3 << 20) + 77).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
+        try ArtifactFile.write(library: large, metadata: metadata, to: url)
+        let contents = try ArtifactFile.readContents(contentsOf: url)
+        #expect(contents.libraryByteCount == large.count && contents.metadata == metadata)
+        var bytes = [UInt8](try Data(contentsOf: url))
+        bytes[(2 << 20) + 5] ^= 1
+        try Data(bytes).write(to: url)
+        expectRuntimeError(containing: "was modified after it was compiled (checksum mismatch)") {
+            _ = try ArtifactFile.readContents(contentsOf: url)
+        }
+        try Data(bytes.prefix(1 << 20)).write(to: url)
+        expectRuntimeError(containing: "is not a Kiln artifact") { _ = try ArtifactFile.readContents(contentsOf: url) }
+    }
+
     @Test func truncationIsDetectedAtEveryLength() throws {
         let bytes = try ArtifactFile.encode(library: library, metadata: metadata)
         for length in [0, 1, 8, 31, 32, library.count, bytes.count - 33, bytes.count - 32]
