@@ -6,10 +6,36 @@
 /// normalization operators.
 public enum ONNXSeedModels {
     /// Every built-in seed, as file bytes.
-    public static var all: [[UInt8]] { [imageNetwork, tokenNetwork, quantizedNetwork, integerNetwork].map(\.encoded) }
+    public static var all: [[UInt8]] {
+        [imageNetwork, tokenNetwork, quantizedNetwork, integerNetwork, recurrentNetwork(steps: 5)].map(\.encoded)
+    }
 
     /// The file bytes of ``integerNetwork``, for tests of int8 model inputs.
     public static var integerNetworkBytes: [UInt8] { integerNetwork.encoded }
+
+    /// The file bytes of ``recurrentNetwork(steps:)``, for tests of long sequences.
+    public static func recurrentNetworkBytes(steps: Int) -> [UInt8] { recurrentNetwork(steps: steps).encoded }
+
+    /// A bidirectional LSTM (hidden 4, with biases and clip) and a reverse GRU (linear_before_reset)
+    /// reading one sequence `[steps, 1, 3]`; their `Y` sequences are the outputs; opset 14.
+    static func recurrentNetwork(steps: Int) -> M {
+        model(
+            opset: 14,
+            nodes: [
+                node(
+                    "LSTM", ["x", "lstm_w", "lstm_r", "lstm_b"], "lstm",
+                    [int("hidden_size", 4), string("direction", "bidirectional"), float("clip", 3)]),
+                node(
+                    "GRU", ["x", "gru_w", "gru_r"], "gru",
+                    [int("hidden_size", 4), string("direction", "reverse"), int("linear_before_reset", 1)]),
+            ],
+            initializers: [
+                floats("lstm_w", [2, 16, 3], seed: 1), floats("lstm_r", [2, 16, 4], seed: 2), floats("lstm_b", [2, 32], seed: 3),
+                floats("gru_w", [1, 12, 3], seed: 4), floats("gru_r", [1, 12, 4], seed: 5),
+            ],
+            inputs: [value(11, "x", [steps, 1, 3])],
+            outputs: [value(12, "lstm", [steps, 2, 1, 4]), value(12, "gru", [steps, 1, 1, 4])])
+    }
 
     typealias Field = (number: Int, value: ProtobufWireMessage.Value)
     typealias M = ProtobufWireMessage

@@ -79,6 +79,12 @@ extension ONNXConversion {
             }
             biases = values
         }
+        guard unrolledSteps + steps * directions <= RecurrentUnrolling.maximumSteps else {
+            throw ONNXProblem(
+                "the sequence has \(steps) steps in \(directions) direction(s), more than the \(RecurrentUnrolling.maximumSteps) "
+                    + "Kiln unrolls in a model (with its other recurrent layers)")
+        }
+        unrolledSteps += steps * directions
         if let lengths = try integers(node, 4), lengths.contains(where: { $0 != steps }) {
             throw ONNXProblem("sequence_lens \(lengths) must all be the sequence's \(steps) steps (Kiln unrolls whole sequences)")
         }

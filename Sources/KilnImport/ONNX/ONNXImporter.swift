@@ -70,6 +70,8 @@ struct ONNXConversion {
     var int8Result: QuantizationParameters?
     /// `QuantizeLinear` outputs already defined by the int8 operator before them.
     var handled: Set<String> = []
+    /// Recurrent steps unrolled so far (``RecurrentUnrolling/maximumSteps`` at most).
+    var unrolledSteps = 0
     /// Integer arithmetic on index inputs, kept as expressions until a `Gather` reads them.
     var indexExpressions: [String: IndexExpression] = [:]
 

@@ -93,6 +93,12 @@ extension TFLiteConversion {
             throw TFLiteError(message: "\(source): the LSTM's input must be float32 [batch, time, features], got \(graph.type(of: x))")
         }
         let (batch, steps, features) = (shape[0], shape[1], shape[2])
+        guard unrolledSteps + steps <= Self.maximumUnrolledSteps else {
+            throw TFLiteError(
+                message: "\(source): the LSTM runs \(steps) steps, more than the \(Self.maximumUnrolledSteps) Kiln unrolls "
+                    + "in a model (with its other recurrent layers and loops)")
+        }
+        unrolledSteps += steps
         let usesCIFG = present(1) == nil
         let gates: [Gate] = usesCIFG ? [.forget, .cell, .output] : Gate.allCases
         var inputWeights: [TensorData] = []

@@ -10,9 +10,9 @@ import KilnIR
 /// the loop's current values as its inputs, so each step becomes ordinary layers, named after the
 /// body's tensors with `@step`, that share the body's constants.
 extension TFLiteConversion {
-    /// The most steps unrolled in one model, every loop and nested loop together: more would make
-    /// a graph too large to compile (and nested loops multiply their steps).
-    static let maximumUnrolledSteps = 4096
+    /// The most steps unrolled in one model, every loop, nested loop (which multiply their steps)
+    /// and sequence LSTM together.
+    static let maximumUnrolledSteps = RecurrentUnrolling.maximumSteps
 
     /// The deepest nesting of loops converted.
     static let maximumLoopDepth = 8
