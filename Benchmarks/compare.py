@@ -127,9 +127,13 @@ def onnx_runtime(path, sample):
 
 def kiln_metadata(artifact):
     """The JSON metadata trailer of a Kiln artifact (entry point, arena size, input and output signatures)."""
-    data = open(artifact, "rb").read()
-    library_size, metadata_size, _ = struct.unpack("<QQQ", data[-32:-8])
-    return json.loads(data[library_size:library_size + metadata_size])
+    # Only the trailer and the metadata are read: reading the whole file would count the artifact's
+    # size twice in memory.py's peak for Kiln (the dynamic loader maps it as well).
+    with open(artifact, "rb") as file:
+        file.seek(-32, os.SEEK_END)
+        library_size, metadata_size, _ = struct.unpack("<QQQ", file.read(24))
+        file.seek(library_size)
+        return json.loads(file.read(metadata_size))
 
 
 def kiln(artifact, sample):
