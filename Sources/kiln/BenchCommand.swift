@@ -80,9 +80,6 @@ struct BenchCommand: ParsableCommand {
                 contentsOf: first.artifact, threads: threading.threads,
                 cpuFeatures: variant.cpuFeatures(artifact: first.artifact, model: nil), delegate: delegation.selection)
         }
-        guard model.metadata.inputs.count == 1, model.metadata.outputs.count == 1 else {
-            throw ValidationError("kiln bench supports models with one input and one output")
-        }
         let samples = try measure(model)
         let median = samples[samples.count / 2]
         let p10 = samples[samples.count / 10]
@@ -105,28 +102,26 @@ struct BenchCommand: ParsableCommand {
 
     /// Sorted per-run latencies in microseconds; layer counters cover the timed runs only.
     private func measure(_ model: CompiledModel) throws -> [Double] {
-        // Deterministic, non-constant input bytes: zeros can take faster paths (e.g. ReLU sparsity).
-        var input = [UInt8](repeating: 0, count: model.metadata.inputs[0].byteCount)
-        var state: UInt32 = 12345
-        for index in input.indices {
-            state = state &* 1_664_525 &+ 1_013_904_223
-            input[index] = UInt8(truncatingIfNeeded: state >> 24)
+        let inputs = model.metadata.inputs.enumerated().map { position, signature in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(signature.byteCount, 1), alignment: 64)
+            buffer.copyBytes(from: Self.sampleBytes(for: signature, seed: UInt32(12345 + position)))
+            return UnsafeRawBufferPointer(buffer)
         }
-        if model.metadata.inputs[0].elementType == .float32 {
-            input = (0..<model.metadata.inputs[0].elementCount).flatMap { index -> [UInt8] in
-                let value = Float(Int(input[index * 4]) - 128) / 64
-                return withUnsafeBytes(of: value.bitPattern.littleEndian, Array.init)
-            }
+        let outputs = model.metadata.outputs.map {
+            UnsafeMutableRawBufferPointer.allocate(byteCount: max($0.byteCount, 1), alignment: 64)
         }
-        var output = [UInt8](repeating: 0, count: model.metadata.outputs[0].byteCount)
+        defer {
+            inputs.forEach { $0.deallocate() }
+            outputs.forEach { $0.deallocate() }
+        }
         var samples: [Double] = []
         samples.reserveCapacity(runs)
         let clock = ContinuousClock()
-        try input.withUnsafeBytes { source in
-            try output.withUnsafeMutableBytes { destination in
+        try inputs.withUnsafeBufferPointer { sources in
+            try outputs.withUnsafeBufferPointer { destinations in
                 for round in 0..<(warmup + max(runs, 1)) {
                     if round == warmup { model.resetLayerCycles() }
-                    let elapsed = try clock.measure { try model.run(input: source, output: destination) }
+                    let elapsed = try clock.measure { try model.run(inputs: sources, outputs: destinations) }
                     if round >= warmup {
                         samples.append(Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12)
                     }
@@ -134,6 +129,25 @@ struct BenchCommand: ParsableCommand {
             }
         }
         return samples.sorted()
+    }
+
+    /// Deterministic, non-constant bytes for one input (zeros can take faster paths, e.g. ReLU
+    /// sparsity): floats in [-2, 2), int8 over its whole range, int32 indices below 16.
+    static func sampleBytes(for signature: TensorSignature, seed: UInt32) -> [UInt8] {
+        var state = seed
+        func next() -> UInt8 {
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return UInt8(truncatingIfNeeded: state >> 24)
+        }
+        let count = signature.elementCount
+        switch signature.elementType {
+        case .float32:
+            return (0..<count).flatMap { _ in withUnsafeBytes(of: (Float(Int(next()) - 128) / 64).bitPattern.littleEndian, Array.init) }
+        case .int32:
+            return (0..<count).flatMap { _ in withUnsafeBytes(of: Int32(next() % 16).littleEndian, Array.init) }
+        case .int8, .float16:
+            return (0..<signature.byteCount).map { _ in next() }
+        }
     }
 
     /// One row per layer: kernel, MACs, time, share and GOP/s.

@@ -125,7 +125,7 @@ struct GatedKeywordModel: Model {
     }
 
     /// `kiln run` takes `--inputs` and `--outputs` once per tensor, in the model's order, and names
-    /// the model's tensors when the counts or a file's shape do not fit.
+    /// the model's tensors when the counts or a file's shape do not fit; `kiln bench` times the model.
     @Test func commandLineRunsATwoInputModel() throws {
         let kiln = try #require(
             CommandLineTool.kiln, "the kiln executable is built next to the tests by `swift build --build-tests`")
@@ -146,6 +146,8 @@ struct GatedKeywordModel: Model {
         let missing = try CommandLineTool.run(kiln, ["run", artifact, "--inputs", inputs[0], "--outputs", output.path])
         #expect(missing.status != 0)
         #expect(missing.output.contains("the model has 2 inputs ('serving_default_context:0', 'serving_default_spectrogram:0')"), "\(missing.output)")
+        let bench = try CommandLineTool.run(kiln, ["bench", artifact, "--runs", "20", "--warmup", "2"])
+        #expect(bench.status == 0 && bench.output.contains("fusion_net: median"), "\(bench.output)")
         let swapped = try CommandLineTool.run(
             kiln, ["run", artifact, "--inputs", inputs[1], "--inputs", inputs[0], "--outputs", output.path])
         #expect(swapped.status != 0)
