@@ -16,7 +16,8 @@ absolute difference between Kiln's output and LiteRT's. A NAME.onnx with no
 NAME.tflite in any folder given gets a row of its own: Kiln compiles the
 .onnx and its output is compared with ONNX Runtime's (marked *).
 
-A model is measured when it has an input file: NAME.inputs.npy, or for
+A model is measured when it has an input file: NAME.inputs.npy (NAME.inputs.0.npy,
+.1.npy, … in the model's order for several inputs), or for
 NAME_int8, NAME_int8io and NAME_qdq the float model's NAME.inputs.npy, looked
 for in the model's folder, then the other folders given, then INPUTS_DIR; the
 first entry is used. NCHW ONNX images get the input transposed for Kiln,
@@ -66,12 +67,29 @@ DASH = "—"
 
 def input_file(folders, name):
     """NAME.inputs.npy, or the float model's inputs for an int8 variant."""
+    files = input_files(folders, name)
+    return files[0] if files and len(files) == 1 else None
+
+
+def input_files(folders, name):
+    """[NAME.inputs.npy], or NAME.inputs.0.npy, .1.npy, … for a model with several inputs (in the model's
+    order); the float model's for an int8 variant; None if there are none."""
     for folder in folders:
         for candidate in (name, name.removesuffix("_int8io"), name.removesuffix("_int8"), name.removesuffix("_qdq")):
             path = os.path.join(folder, candidate + ".inputs.npy")
             if os.path.exists(path):
-                return path
+                return [path]
+            several = []
+            while os.path.exists(numbered := os.path.join(folder, f"{candidate}.inputs.{len(several)}.npy")):
+                several.append(numbered)
+            if several:
+                return several
     return None
+
+
+def as_list(sample):
+    """One input's array, or a list of arrays for a model with several, as a list."""
+    return list(sample) if isinstance(sample, (list, tuple)) else [sample]
 
 
 def interleaved_medians(calls, runs, rounds=10):
@@ -100,9 +118,9 @@ def litert(path, sample):
     """LiteRT's invoke on `sample` and its output."""
     interpreter = Interpreter(model_path=path, num_threads=1)
     interpreter.allocate_tensors()
-    input_index = interpreter.get_input_details()[0]["index"]
     output_index = interpreter.get_output_details()[0]["index"]
-    interpreter.set_tensor(input_index, sample)
+    for detail, value in zip(interpreter.get_input_details(), as_list(sample)):
+        interpreter.set_tensor(detail["index"], value)
     interpreter.invoke()
     return interpreter.invoke, interpreter.get_tensor(output_index).copy()
 
@@ -115,12 +133,13 @@ def onnx_runtime(path, sample):
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    feed = session.get_inputs()[0]
-    shape = feed.shape
-    if sample.ndim == 4 and len(shape) == 4 and all(isinstance(d, int) for d in shape[1:]) \
-            and list(sample.shape[1:]) != list(shape[1:]) and [shape[2], shape[3], shape[1]] == list(sample.shape[1:]):
-        sample = sample.transpose(0, 3, 1, 2)  # an NHWC input for an NCHW ONNX model
-    feeds = {feed.name: np.ascontiguousarray(sample)}
+    feeds = {}
+    for feed, value in zip(session.get_inputs(), as_list(sample)):
+        shape = feed.shape
+        if value.ndim == 4 and len(shape) == 4 and all(isinstance(d, int) for d in shape[1:]) \
+                and list(value.shape[1:]) != list(shape[1:]) and [shape[2], shape[3], shape[1]] == list(value.shape[1:]):
+            value = value.transpose(0, 3, 1, 2)  # an NHWC input for an NCHW ONNX model
+        feeds[feed.name] = np.ascontiguousarray(value)
     call = lambda: session.run(None, feeds)  # noqa: E731
     return call, call()[0]
 
@@ -146,11 +165,13 @@ def kiln(artifact, sample):
     arena_address = arena.ctypes.data + (-arena.ctypes.data) % 64
     signature = metadata["outputs"][0]
     output = np.zeros(signature["shape"], dtype={"float32": np.float32, "int8": np.int8}[signature["elementType"]])
-    expected_shape = metadata["inputs"][0]["shape"]
-    if sample.ndim == 4 and list(sample.shape) != expected_shape:
-        sample = sample.transpose(0, 2, 3, 1)  # an ONNX NCHW image, imported as NHWC
-    source = np.ascontiguousarray(sample)
-    inputs = (ctypes.c_void_p * 1)(source.ctypes.data)
+    sources = []
+    for signature, value in zip(metadata["inputs"], as_list(sample)):
+        if value.ndim == 4 and list(value.shape) != signature["shape"]:
+            value = value.transpose(0, 2, 3, 1)  # an ONNX NCHW image, imported as NHWC
+        sources.append(np.ascontiguousarray(value))
+    source = sources
+    inputs = (ctypes.c_void_p * len(sources))(*[value.ctypes.data for value in sources])
     outputs = (ctypes.c_void_p * 1)(output.ctypes.data)
     # Arguments converted to ctypes once, so each call pays only ctypes' dispatch.
     arguments = (ctypes.c_void_p(arena_address), inputs, outputs)
@@ -301,10 +322,11 @@ def compare_models(kiln_tool, folders, runs, inputs_folders):
     rows, kiln_times = [], {}
     with tempfile.TemporaryDirectory() as directory:
         for number, (name, folder, tflite, onnx) in enumerate(models):
-            inputs = model_inputs(name, folder, folders, inputs_folders)
-            if inputs is None:
+            files = input_files([folder] + [f for f in folders if f != folder] + inputs_folders, name)
+            if files is None:
                 continue
-            sample = np.load(inputs)[:1]
+            samples = [np.load(file)[:1] for file in files]
+            sample = samples[0] if len(samples) == 1 else samples
             calls, outputs = {}, {}
             for label, runtime, path in (("LiteRT", litert, tflite), ("ORT", onnx_runtime, onnx)):
                 if path is None:
