@@ -64,14 +64,20 @@ struct RunCommand: ParsableCommand {
             sources.forEach { $0.deallocate() }
             results.forEach { $0.deallocate() }
         }
+        // The tables of one run's pointers, made once and refilled, so the timed loop does not allocate.
+        var entry = [UnsafeRawBufferPointer](repeating: UnsafeRawBufferPointer(start: nil, count: 0), count: sources.count)
+        var slots = [UnsafeMutableRawBufferPointer](
+            repeating: UnsafeMutableRawBufferPointer(start: nil, count: 0), count: results.count)
         let clock = ContinuousClock()
         let started = clock.now
         for index in 0..<batch {
-            let entry = zip(sources, signatures.inputs).map { source, input in
-                UnsafeRawBufferPointer(rebasing: source[(index * input.byteCount)..<((index + 1) * input.byteCount)])
+            for (position, input) in signatures.inputs.enumerated() {
+                entry[position] = UnsafeRawBufferPointer(
+                    rebasing: sources[position][(index * input.byteCount)..<((index + 1) * input.byteCount)])
             }
-            let slots = zip(results, signatures.outputs).map { result, output in
-                UnsafeMutableRawBufferPointer(rebasing: result[(index * output.byteCount)..<((index + 1) * output.byteCount)])
+            for (position, output) in signatures.outputs.enumerated() {
+                slots[position] = UnsafeMutableRawBufferPointer(
+                    rebasing: results[position][(index * output.byteCount)..<((index + 1) * output.byteCount)])
             }
             try entry.withUnsafeBufferPointer { inputs in
                 try slots.withUnsafeBufferPointer { try model.run(inputs: inputs, outputs: $0) }
