@@ -363,17 +363,18 @@ class RandomImages(CalibrationDataReader):
         return next(self.batches, None)
 
 
-def quantized(path: Path, feed_name: str, shape, quant_format=QuantFormat.QDQ) -> Path:
+def quantized(path: Path, feed_name: str, shape, quant_format=QuantFormat.QDQ, every_operator=False) -> Path:
     """ONNX Runtime's documented static quantization: pre-process, then int8, QDQ (NAME_qdq.onnx) or
-    QOperator (NAME_qop.onnx, default-domain operators only: QOP_OP_TYPES)."""
+    QOperator (NAME_qop.onnx, default-domain operators only: QOP_OP_TYPES; with every_operator,
+    NAME_qopms.onnx, every operator ONNX Runtime quantizes, its com.microsoft ones included)."""
     prepared = path.with_name(path.stem + "_prepared.onnx")
     qop = quant_format == QuantFormat.QOperator
-    output = path.with_name(path.stem + ("_qop.onnx" if qop else "_qdq.onnx"))
+    output = path.with_name(path.stem + ("_qopms.onnx" if every_operator else "_qop.onnx" if qop else "_qdq.onnx"))
     try:
         quant_pre_process(str(path), str(prepared))
         quantize_static(
             str(prepared), str(output), RandomImages(feed_name, shape), quant_format=quant_format,
-            op_types_to_quantize=QOP_OP_TYPES if qop else None,
+            op_types_to_quantize=QOP_OP_TYPES if qop and not every_operator else None,
             activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True)
     finally:  # also when quantization fails: the pre-processed copy is no fixture
         prepared.unlink(missing_ok=True)
@@ -492,6 +493,16 @@ def main():
                 qop_reference = difference(quantized_outputs, reference_run(qop, {feed.name: inputs}))
                 print(f"{name}_qop: {len(qop.graph.node)} nodes, {ops}, max |QOperator - float| {qop_text}, "
                       f"max |ONNX Runtime - onnx.reference| {qop_reference}")
+        if name in QOP_MODELS:
+            # Every operator quantized: ONNX Runtime writes com.microsoft QGemm, QLinearAdd, QLinearMul,
+            # QLinearSigmoid, QLinearAveragePool, QLinearGlobalAveragePool and QLinearSoftmax.
+            qopms_path = quantized(path, feed.name, shape, QuantFormat.QOperator, every_operator=True)
+            session = ort.InferenceSession(str(qopms_path), providers=["CPUExecutionProvider"])
+            quantized_outputs = session.run(None, {feed.name: inputs})
+            save_outputs(f"{name}_qopms", quantized_outputs)
+            qopms = onnx.load(qopms_path)
+            rows.append((f"{name}_qopms", qopms.opset_import[0].version, shape, shapes_text(quantized_outputs), operators(qopms)))
+            print(f"{name}_qopms: {operators(qopms)}, max |QOperator - float| {difference(quantized_outputs, outputs)}")
         checks.append((name, checked, qdq_text, qop_text, qop_reference))
     versions = {package: importlib.metadata.version(package) for package in ("onnx", "onnxruntime", "numpy", "sympy")}
     lines = [

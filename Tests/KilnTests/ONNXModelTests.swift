@@ -24,12 +24,13 @@ import Testing
         var input: String
         var isNCHW: Bool
         var testDescription: String { model }
-        var isQuantized: Bool { model.hasSuffix("_qdq") || model.hasSuffix("_qop") }
+        var isQuantized: Bool { model.hasSuffix("_qdq") || model.hasSuffix("_qop") || model.hasSuffix("_qopms") }
     }
 
     static let cases: [Case] =
         ["cnn", "residual", "depthwise"].flatMap { name in
-            ["", "_qdq", "_qop"].map { Case(model: "ONNX/\(name)\($0)", input: "ONNX/\(name)", isNCHW: true) }
+            // _qopms: QOperator with every operator quantized, ONNX Runtime's com.microsoft ones included.
+            ["", "_qdq", "_qop", "_qopms"].map { Case(model: "ONNX/\(name)\($0)", input: "ONNX/\(name)", isNCHW: true) }
         } + [Case(model: "ONNX/encoder", input: "ONNX/encoder", isNCHW: false)]
         + ["keras_cnn", "mobilenet_v3_small", "efficientnet_b0", "transformer_block", "lstm_kws", "gru_kws"].flatMap { name in
             [

@@ -27,5 +27,9 @@ import Testing
     @Test func onnxOperatorListMatchesTheImporter() throws {
         let expected = ONNXImporter.supportedOperators
         #expect(try Self.list("onnx-operators") == expected, "README.md's onnx-operators list should read: \(expected.joined(separator: ", "))")
+        let microsoft = ONNXImporter.supportedMicrosoftOperators
+        #expect(
+            try Self.list("onnx-microsoft-operators") == microsoft,
+            "README.md's onnx-microsoft-operators list should read: \(microsoft.joined(separator: ", "))")
     }
 }

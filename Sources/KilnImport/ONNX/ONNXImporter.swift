@@ -17,6 +17,9 @@ public enum ONNXImporter {
     /// The ONNX operators the importer converts, by `op_type`.
     public static var supportedOperators: [String] { ONNXConversion.converters.keys.sorted() }
 
+    /// The operators of ONNX Runtime's `com.microsoft` domain the importer converts (quantized ones).
+    public static var supportedMicrosoftOperators: [String] { ONNXConversion.microsoftConverters.keys.sorted() }
+
     /// Reads and converts the model at `url`; the graph is named after the file.
     public static func importGraph(contentsOf url: URL) throws -> Graph {
         let model = try ONNXModel(contentsOf: url)
@@ -104,8 +107,19 @@ struct ONNXConversion {
         }
         for (position, node) in proto.node.enumerated() {
             do {
+                if node.domain == "com.microsoft" {
+                    guard let converter = Self.microsoftConverters[node.opType] else {
+                        throw ONNXProblem(
+                            "not supported; of the com.microsoft domain Kiln imports "
+                                + ONNXImporter.supportedMicrosoftOperators.joined(separator: ", "))
+                    }
+                    try converter(&self, ONNXNode(node))
+                    continue
+                }
                 guard node.domain.isEmpty || node.domain == "ai.onnx" else {
-                    throw ONNXProblem("operators of domain '\(node.domain)' are not supported (only the default ONNX domain)")
+                    throw ONNXProblem(
+                        "operators of domain '\(node.domain)' are not supported (only the default ONNX domain and "
+                            + "ONNX Runtime's quantized com.microsoft operators)")
                 }
                 if try recordIndexArithmetic(ONNXNode(node)) { continue }
                 guard let converter = Self.converters[node.opType] else {
