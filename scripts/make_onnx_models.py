@@ -331,9 +331,19 @@ def resampled():
                    [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, 4, 5, 7])], 17)
 
 
+def joined():
+    """Conv (3×3, pads 1) → LeakyRelu(0.1) and a 1×1 Conv of the same image, joined by Concat on the
+    channels: [1, 3, 8, 8] → [1, 6, 8, 8]; opset 13. Exists for its every-operator QOperator version
+    (com.microsoft QLinearLeakyRelu and QLinearConcat)."""
+    b = Builder(11)
+    x = b.node("LeakyRelu", [b.conv("image", 3, 4, 3, pads=[1, 1, 1, 1])], alpha=0.1)
+    y = b.node("Concat", [x, b.conv("image", 3, 2, 1)], axis=1)
+    return b.model("joined", [image_input("image", [1, 3, 8, 8])], [helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, 6, 8, 8])], 13)
+
+
 MODELS = {"cnn": cnn, "residual": residual, "depthwise": depthwise, "encoder": encoder, "decoder": decoder,
           "reductions": reductions, "recurrent": recurrent, "recurrent_batch_first": recurrent_batch_first,
-          "transposed": transposed, "resampled": resampled}
+          "transposed": transposed, "resampled": resampled, "joined": joined}
 # Outputs from onnx.reference instead: ONNX Runtime's CPU kernels refuse batch-first (layout 1) recurrent
 # operators ("Batchwise recurrent operations (layout == 1) are not supported").
 REFERENCE_ONLY_MODELS = ["recurrent_batch_first"]
@@ -341,6 +351,8 @@ REFERENCE_ONLY_MODELS = ["recurrent_batch_first"]
 # together with shapes (6,) (3,)", onnxruntime 1.32.0).
 QDQ_MODELS = ["cnn", "residual", "depthwise", "decoder", "reductions", "resampled"]
 QOP_MODELS = ["cnn", "residual", "depthwise"]
+# Only an every-operator QOperator version (NAME_qopms).
+QOPMS_ONLY_MODELS = ["joined"]
 # The operators quantize_static may quantize in QOperator format: those whose quantized form is in the
 # default ONNX domain (QLinearConv, QLinearMatMul; Relu and Clip folded into the producer's output range;
 # MaxPool, Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Split, Pad, Resize, Gather, ArgMax on the int8
@@ -493,7 +505,7 @@ def main():
                 qop_reference = difference(quantized_outputs, reference_run(qop, {feed.name: inputs}))
                 print(f"{name}_qop: {len(qop.graph.node)} nodes, {ops}, max |QOperator - float| {qop_text}, "
                       f"max |ONNX Runtime - onnx.reference| {qop_reference}")
-        if name in QOP_MODELS:
+        if name in QOP_MODELS or name in QOPMS_ONLY_MODELS:
             # Every operator quantized: ONNX Runtime writes com.microsoft QGemm, QLinearAdd, QLinearMul,
             # QLinearSigmoid, QLinearAveragePool, QLinearGlobalAveragePool and QLinearSoftmax.
             qopms_path = quantized(path, feed.name, shape, QuantFormat.QOperator, every_operator=True)

@@ -106,7 +106,8 @@ import Testing
 
 /// ONNX models that use the newer operators (transposed and grouped convolution,
 /// nearest, linear and cubic Resize, depth ↔ space, PRelu/LeakyRelu, reductions, ArgMax, Tile, Gather on
-/// data, LogSoftmax), several inputs, several outputs and int32 token inputs, against ONNX Runtime.
+/// data, LogSoftmax), several inputs, several outputs, int32 token inputs and ONNX Runtime's com.microsoft
+/// QLinearLeakyRelu and QLinearConcat, against ONNX Runtime.
 @Suite struct ONNXOperatorModelTests {
     /// A model, the input ONNX Runtime ran it on, and whether its images are NCHW.
     struct Case: CustomTestStringConvertible, Sendable {
@@ -122,6 +123,8 @@ import Testing
         }
         // Bicubic Resize: PyTorch's kernel and coordinates, TensorFlow's kernel excluding the outside, align_corners.
         + ["", "_qdq"].map { Case(model: "ONNX/resampled\($0)", input: "ONNX/resampled", isNCHW: true) }
+        // com.microsoft QLinearLeakyRelu and QLinearConcat (every operator quantized in QOperator format).
+        + ["", "_qopms"].map { Case(model: "ONNX/joined\($0)", input: "ONNX/joined", isNCHW: true) }
         // ConvTranspose with groups and dilations (no QDQ version: quantize_static fails on it).
         + [Case(model: "ONNX/transposed", input: "ONNX/transposed", isNCHW: true)]
         + ["decoder_net", "reductions_net", "embedding_text"].flatMap { name in
@@ -174,7 +177,7 @@ import Testing
             let scale = expected.floats().map(abs).max() ?? 1
             let differences = zip(actual, expected.floats()).map { abs($0 - $1) }
             let worst = differences.max() ?? 0
-            guard `case`.model.hasSuffix("_qdq") else {
+            guard `case`.model.hasSuffix("_qdq") || `case`.model.hasSuffix("_qopms") else {
                 #expect(worst <= 1e-4 * scale, "\(label): worst difference \(worst), largest value \(scale)")
                 continue
             }

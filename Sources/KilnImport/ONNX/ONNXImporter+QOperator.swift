@@ -76,7 +76,7 @@ extension ONNXConversion {
         "QLinearAdd": { try $0.convertQLinearBinary($1, as: "Add") },
         "QLinearMul": { try $0.convertQLinearBinary($1, as: "Mul") },
         "QLinearSigmoid": { try $0.convertQLinearUnary($1, as: "Sigmoid") },
-        "QLinearLeakyRelu": { try $0.convertQLinearUnary($1, as: "LeakyRelu") },
+        "QLinearLeakyRelu": { try $0.convertQLinearInFloat($1, as: "LeakyRelu") },
         "QLinearSoftmax": { try $0.convertQLinearUnary($1, as: "Softmax") },
         "QLinearGlobalAveragePool": { try $0.convertQLinearUnary($1, as: "GlobalAveragePool") },
         "QLinearAveragePool": { try $0.convertQLinearUnary($1, as: "AveragePool") },
@@ -111,6 +111,22 @@ extension ONNXConversion {
         attributes["opset"] = nil
         let operation = ONNXNode(opType: opType, name: node.name, inputs: [input], outputs: ["\(name).float"], attributes: attributes)
         try convertAsInt8(operation, node, scale: 3, zeroPoint: 4)
+    }
+
+    /// A `(x, x_scale, x_zp, y_scale, y_zp)` operator without an int8 layer (`QLinearLeakyRelu`):
+    /// the float operator between a dequantize and a quantize.
+    mutating func convertQLinearInFloat(_ node: ONNXNode, as opType: String) throws {
+        guard node.inputs.count == 5 else { throw ONNXProblem("needs 5 inputs, got \(node.inputs.count)") }
+        let name = resultName(node)
+        let input = try dequantizeInput(node, data: 0, scale: 1, zeroPoint: 2, name: "\(name).x_dequantized")
+        guard let converter = Self.converters[opType], let quantizeConverter = Self.converters["QuantizeLinear"] else {
+            throw ONNXProblem("internal error: no \(opType)")
+        }
+        try converter(&self, ONNXNode(opType: opType, name: node.name, inputs: [input], outputs: ["\(name).float"], attributes: node.attributes))
+        let quantize = ONNXNode(
+            opType: "QuantizeLinear", name: "\(name).quantize", inputs: ["\(name).float", try node.input(3), node.inputs[4]],
+            outputs: node.outputs, attributes: [String: Int]())
+        try quantizeConverter(&self, quantize)
     }
 
     /// `QLinearConcat(y_scale, y_zp, x₀, x₀_scale, x₀_zp, x₁, …)`.
