@@ -27,15 +27,23 @@ public struct PlacementReport {
             "\(delegated) of \(plan.placement.count) layers on opencl in \(plan.partitionCount)"
                 + " partition\(plan.partitionCount == 1 ? "" : "s")\(plan.isRequired ? " (required)" : "")")
         let buffers = plan.openCL.buffers
+        let arenaBacked = plan.openCL.arenaBackedBuffers
         for (number, partition) in plan.openCL.partitions.enumerated() {
             let uploaded = partition.uploads.reduce(0) { $0 + buffers[$1.buffer].byteCount }
             let downloaded = partition.downloads.reduce(0) { $0 + buffers[$1.buffer].byteCount }
+            let inArena = Set((partition.uploads + partition.downloads).map(\.buffer)).filter { arenaBacked[$0] != nil }
+            let inPlace =
+                inArena.isEmpty
+                ? ""
+                : "; \(inArena.count) of them (\(inArena.reduce(0) { $0 + buffers[$1].byteCount }) bytes) lie in the"
+                    + " arena and are used in place on a device that shares host memory"
             lines.append(
                 "partition \(number): \(partition.launches.count) kernels; copies \(partition.uploads.count) tensors"
-                    + " (\(uploaded) bytes) in and \(partition.downloads.count) (\(downloaded) bytes) out")
+                    + " (\(uploaded) bytes) in and \(partition.downloads.count) (\(downloaded) bytes) out\(inPlace)")
         }
         let weights = buffers.filter { $0.constantOffset != nil }.reduce(0) { $0 + $1.byteCount }
-        lines.append("device weights: \(weights) bytes, uploaded once at load")
+        lines.append(
+            "device weights: \(weights) bytes, uploaded once at load (read in place on a device that shares host memory)")
         return lines.joined(separator: "\n")
     }
 }

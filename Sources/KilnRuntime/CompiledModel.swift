@@ -66,6 +66,9 @@ public final class CompiledModel: @unchecked Sendable {
     public private(set) var placement: [LayerPlacement] = []
     /// The name of the device the delegate runs on; `nil` when the model runs on the CPU alone.
     public var delegateDevice: String? { delegated?.delegate.deviceName }
+    /// Whether the delegate reads weights and the tensors it exchanges with the CPU in place, on a
+    /// device that shares this machine's memory, instead of copying them; `false` without a delegate.
+    public var delegateSharesHostMemory: Bool { delegated?.delegate.sharesHostMemory ?? false }
 
     /// The threads a run uses: the pool's, or 1 for a model without split layers or a pool.
     public var threadCount: Int { parallel?.pool.threadCount ?? 1 }
@@ -173,15 +176,15 @@ public final class CompiledModel: @unchecked Sendable {
             }
             parallel = (unsafeBitCast(parallelAddress, to: ParallelEntryPoint.self), pool)
         }
-        let (delegated, placement) = try Self.startDelegate(
-            for: metadata, library: library, selection: selection, threaded: parallel != nil, source: source)
         self.init(
             metadata: metadata, url: url, library: library, entryPoint: unsafeBitCast(address, to: EntryPoint.self),
             requirements: requirements)
         layerCycleCounters = counters
         self.parallel = parallel
-        self.delegated = delegated
-        self.placement = placement
+        // After the arena exists: a delegate on a device that shares host memory works in it.
+        (delegated, placement) = try Self.startDelegate(
+            for: metadata, library: library, selection: selection, threaded: parallel != nil, arena: arena,
+            source: source)
     }
 
     /// Takes ownership of a loaded entry point and allocates the arena and pointer tables once.
@@ -229,6 +232,8 @@ public final class CompiledModel: @unchecked Sendable {
     }
 
     deinit {
+        // The delegate's buffers may lie in the arena: release them first.
+        delegated = nil
         arena.deallocate()
         inputTable.deallocate()
         outputTable.deallocate()

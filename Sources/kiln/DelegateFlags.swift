@@ -63,7 +63,8 @@ func placementSummary(_ model: CompiledModel) -> String? {
     let delegated = model.placement.filter { $0.processor != .cpu }.count
     if let device = model.delegateDevice {
         let partitions = model.metadata.delegatePlan?.partitionCount ?? 0
-        return "opencl on '\(device)': \(delegated) of \(model.placement.count) layers"
+        let inPlace = model.delegateSharesHostMemory ? " (shared memory: weights and arena tensors used in place)" : ""
+        return "opencl on '\(device)'\(inPlace): \(delegated) of \(model.placement.count) layers"
             + " in \(partitions) partition\(partitions == 1 ? "" : "s"), the rest on the CPU"
     }
     let reason = model.placement.compactMap(\.reason).first ?? "the CPU was selected"

@@ -9,6 +9,24 @@ import KilnReference
 import KilnRuntime
 import Testing
 
+/// Which buffers a device sharing host memory may use in place of the arena.
+struct ArenaBackedBufferTests {
+    @Test func overlappingOrRepeatedPlacesAreCopied() {
+        let buffers = (0..<5).map { _ in OpenCLProgram.Buffer(byteCount: 64) }
+        let partition = OpenCLProgram.Partition(
+            uploads: [
+                .init(buffer: 0, location: .arena(0)), .init(buffer: 1, location: .arena(32)),
+                .init(buffer: 2, location: .arena(128)), .init(buffer: 3, location: .input(0)),
+            ],
+            launches: [],
+            downloads: [.init(buffer: 4, location: .arena(256)), .init(buffer: 4, location: .output(0))])
+        let program = OpenCLProgram(
+            source: "", constantsSymbol: "c", constantsByteCount: 0, buffers: buffers, partitions: [partition])
+        // 0 and 1 overlap; 3 is a model input; 4 has two places: only 2 is used in place.
+        #expect(program.arenaBackedBuffers == [2: 128])
+    }
+}
+
 /// The OpenCL delegate on a real OpenCL implementation (PoCL on this machine's CPU, which
 /// scripts/test.sh installs): every delegated op against the reference interpreter over the float
 /// kernel sweeps, whole models against LiteRT, a graph split into delegate and CPU partitions,
@@ -204,6 +222,48 @@ struct OpenCLDelegateTests {
         } throws: { error in
             "\(error)".contains("requires the opencl delegate") && "\(error)".contains("'up': resize_bilinear: not supported by opencl")
         }
+    }
+
+    /// On a device that shares host memory (PoCL's CPU device), the tensors a partition exchanges
+    /// with the CPU through the arena are used in place: repeated runs give the CPU's results,
+    /// and the same as copying them (`KILN_OPENCL_ZERO_COPY=0`), bit for bit.
+    @Test func arenaTensorsAreUsedInPlace() throws {
+        let kiln = try #require(CommandLineTool.kiln)
+        let graph = try Self.splitGraph()
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try Compiler().compile(graph, options: OpenCLDelegateSupport.preferred, outputDirectory: directory)
+        let program = try #require(result.metadata.delegatePlan?.openCL)
+        // conv1's result goes down to the resize on the CPU, whose result comes back up: both in the arena.
+        #expect(program.arenaBackedBuffers.count == 2)
+        let model = try CompiledModel(contentsOf: result.artifact)
+        let cpu = try CompiledModel(contentsOf: result.artifact, delegate: .cpu)
+        if model.delegateDevice.map({ $0.hasPrefix("pthread") || $0.hasPrefix("cpu") }) == true {
+            #expect(model.delegateSharesHostMemory, "PoCL's CPU device shares host memory")
+        }
+        var inputs: [TensorData] = []
+        for seed in 1...3 {
+            let input = TensorData(uniformValues(8 * 8 * 16, in: -1...1, seed: UInt64(seed)), shape: [1, 8, 8, 16])
+            expectClose(
+                try model.run(inputs: [input.floats()])[0], try cpu.run(inputs: [input.floats()])[0], tolerance: 1e-5,
+                "run \(seed)")
+            inputs.append(input)
+        }
+        let inputFile = directory.appendingPathComponent("x.npy")
+        try NumPyArray.write(inputs[0], to: inputFile)
+        var outputs: [[Float]] = []
+        for (zeroCopy, shared) in [("1", model.delegateSharesHostMemory), ("0", false)] {
+            let output = directory.appendingPathComponent("out\(zeroCopy).npy")
+            let run = try CommandLineTool.run(
+                kiln, ["run", result.artifact.path, "--inputs", inputFile.path, "--outputs", output.path],
+                environment: ["KILN_OPENCL_ZERO_COPY": zeroCopy])
+            #expect(run.status == 0, "\(run.output)")
+            #expect(run.output.contains("shared memory") == shared, "\(run.output)")
+            outputs.append(try NumPyArray.read(contentsOf: output).floats())
+        }
+        #expect(outputs[0] == outputs[1])
+        let report = PlacementReport(try #require(result.metadata.delegatePlan)).table
+        #expect(report.contains("1 of them (4096 bytes) lie in the arena"), "\(report)")
     }
 
     /// Half-precision storage: weights and the tensors between layers rounded to half, the sums in

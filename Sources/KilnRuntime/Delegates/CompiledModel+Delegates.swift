@@ -40,11 +40,11 @@ extension CompiledModel {
     /// The symbol of the multi-threaded range entry point, present when the model has split layers.
     public static func parallelNodesEntryPoint(_ entryPoint: String) -> String { entryPoint + "_nodes_parallel" }
 
-    /// Starts the delegate `metadata` plans for, per `selection`: the delegate and the placement, or
+    /// Starts the delegate `metadata` plans for, working in `arena`, per `selection`: the delegate and the placement, or
     /// `nil` and the all-CPU placement with the reason; throws when the delegate is required.
     static func startDelegate(
         for metadata: ArtifactMetadata, library: DynamicLibrary, selection: DelegateSelection, threaded: Bool,
-        source: String
+        arena: UnsafeMutableRawPointer, source: String
     ) throws -> (Delegated?, [LayerPlacement]) {
         guard let plan = metadata.delegatePlan else {
             if selection == .required {
@@ -83,7 +83,7 @@ extension CompiledModel {
         }
         let constants = try library.address(of: plan.openCL.constantsSymbol, describe: damaged(plan.openCL.constantsSymbol))
         do {
-            let delegate = try OpenCLDelegate(program: plan.openCL, constants: constants)
+            let delegate = try OpenCLDelegate(program: plan.openCL, constants: constants, arena: arena)
             let delegated = Delegated(
                 plan: plan, delegate: delegate, nodes: unsafeBitCast(nodes, to: NodesEntryPoint.self),
                 parallelNodes: parallelNodes)

@@ -7,6 +7,11 @@
 /// A started OpenCL delegate: one device, its context and queue, the built program, every
 /// device buffer (weights uploaded once) and one kernel object per launch with its arguments
 /// bound, so a run only copies the partition's inputs, enqueues kernels and copies outputs back.
+///
+/// On a device that shares the host's memory (integrated GPUs, CPU devices), weights are read in
+/// place from the artifact's library and the tensors a partition exchanges with the CPU through the
+/// arena are read and written in place there: those buffers are created over host memory and
+/// mapped to the host except while a partition's kernels run, so nothing is copied.
 final class OpenCLDelegate {
     private let cl: OpenCLLibrary
     private let context: OpaquePointer
@@ -16,12 +21,21 @@ final class OpenCLDelegate {
     /// Per partition, per launch: the kernel object with its arguments bound.
     private var kernels: [[OpaquePointer]] = []
     private let description: OpenCLProgram
+    /// The arena-backed buffers, by index, with the host memory each is created over; mapped to
+    /// the host between partitions.
+    private var arenaBacked: [Int: UnsafeMutableRawPointer] = [:]
+    /// Per partition, the arena-backed buffers its kernels or copies touch, in index order.
+    private var arenaBackedPerPartition: [[Int]] = []
     /// The device's name, as its driver reports it.
     let deviceName: String
+    /// Whether weights and arena tensors are used in place rather than copied.
+    let sharesHostMemory: Bool
 
     /// Starts the delegate for `program` on the best device (a GPU, else an accelerator, else any),
-    /// uploading weights from `constants`.
-    init(program description: OpenCLProgram, constants: UnsafeRawPointer?) throws {
+    /// with weights from `constants` and the CPU code's `arena`.
+    ///
+    /// `KILN_OPENCL_ZERO_COPY=0` in the environment makes it copy even where the device shares memory.
+    init(program description: OpenCLProgram, constants: UnsafeRawPointer?, arena: UnsafeMutableRawPointer) throws {
         let cl = try OpenCLLibrary()
         let device = try Self.bestDevice(cl)
         var status: Int32 = 0
@@ -49,34 +63,77 @@ final class OpenCLDelegate {
         self.program = program
         self.description = description
         self.deviceName = deviceName
+        sharesHostMemory =
+            ProcessInfo.processInfo.environment["KILN_OPENCL_ZERO_COPY"] != "0"
+            && (try? cl.deviceFlag(device, OpenCLLibrary.Constant.deviceHostUnifiedMemory)) == true
         // From here on, deinit releases whatever was created.
-        for buffer in description.buffers {
+        try createBuffers(constants: constants, arena: arena)
+        try createKernels()
+    }
+
+    /// Creates every device buffer: weights from the constants, arena-backed buffers over the
+    /// arena where the device shares the host's memory, and device memory for the rest.
+    private func createBuffers(constants: UnsafeRawPointer?, arena: UnsafeMutableRawPointer) throws {
+        typealias Constant = OpenCLLibrary.Constant
+        let arenaOffsets = sharesHostMemory ? description.arenaBackedBuffers : [:]
+        var status: Int32 = 0
+        for (index, buffer) in description.buffers.enumerated() {
             let size = max(buffer.byteCount, 4)
             var created: OpaquePointer?
             if let offset = buffer.constantOffset {
                 guard let constants, offset >= 0, offset + buffer.byteCount <= description.constantsByteCount else {
                     throw OpenCLError.unavailable("a weights buffer lies outside the artifact's constants; recompile it")
                 }
+                let inPlace = sharesHostMemory && buffer.byteCount > 0
                 created = cl.createBuffer(
-                    context, OpenCLLibrary.Constant.memReadOnly | OpenCLLibrary.Constant.memCopyHostPointer, size,
-                    UnsafeMutableRawPointer(mutating: constants + offset), &status)
+                    context, Constant.memReadOnly | (inPlace ? Constant.memUseHostPointer : Constant.memCopyHostPointer),
+                    inPlace ? buffer.byteCount : size, UnsafeMutableRawPointer(mutating: constants + offset), &status)
+            } else if let offset = arenaOffsets[index] {
+                created = try arenaBackedBuffer(index, over: arena + offset, byteCount: buffer.byteCount)
             } else {
-                created = cl.createBuffer(context, OpenCLLibrary.Constant.memReadWrite, size, nil, &status)
+                created = cl.createBuffer(context, Constant.memReadWrite, size, nil, &status)
             }
             guard let created else { throw OpenCLError.call("clCreateBuffer", status: status) }
             buffers.append(created)
         }
+        arenaBackedPerPartition = description.partitions.map { partition in
+            let touched = partition.launches.flatMap(\.buffers) + (partition.uploads + partition.downloads).map(\.buffer)
+            return Set(touched).filter { arenaBacked[$0] != nil }.sorted()
+        }
+    }
+
+    /// A buffer over `host`, mapped to the host; a device buffer instead when the driver maps it
+    /// elsewhere (then the partition copies as usual).
+    private func arenaBackedBuffer(_ index: Int, over host: UnsafeMutableRawPointer, byteCount: Int) throws -> OpaquePointer? {
+        typealias Constant = OpenCLLibrary.Constant
+        var status: Int32 = 0
+        guard let buffer = cl.createBuffer(context, Constant.memReadWrite | Constant.memUseHostPointer, byteCount, host, &status)
+        else { throw OpenCLError.call("clCreateBuffer", status: status) }
+        let mapped = cl.enqueueMapBuffer(
+            queue, buffer, 1, Constant.mapRead | Constant.mapWrite, 0, byteCount, 0, nil, nil, &status)
+        guard status == 0, mapped == host else {
+            if status == 0 { _ = cl.enqueueUnmapMemObject(queue, buffer, mapped, 0, nil, nil) }
+            _ = cl.finish(queue)
+            _ = cl.releaseMemObject(buffer)
+            return cl.createBuffer(context, Constant.memReadWrite, max(byteCount, 4), nil, &status)
+        }
+        arenaBacked[index] = host
+        return buffer
+    }
+
+    /// Creates one kernel object per launch and binds its buffers.
+    private func createKernels() throws {
+        var status: Int32 = 0
         for partition in description.partitions {
             var partitionKernels: [OpaquePointer] = []
+            defer { kernels.append(partitionKernels) }
             for launch in partition.launches {
                 guard let kernel = cl.createKernel(program, launch.kernel, &status) else {
-                    kernels.append(partitionKernels)
                     throw OpenCLError.call("clCreateKernel(\(launch.kernel))", status: status)
                 }
                 partitionKernels.append(kernel)
                 for (position, index) in launch.buffers.enumerated() {
                     guard buffers.indices.contains(index) else {
-                        kernels.append(partitionKernels)
                         throw OpenCLError.unavailable("kernel \(launch.kernel) names a buffer that does not exist; recompile")
                     }
                     var memory: OpaquePointer? = buffers[index]
@@ -85,11 +142,12 @@ final class OpenCLDelegate {
                         "clSetKernelArg")
                 }
             }
-            kernels.append(partitionKernels)
         }
     }
 
     deinit {
+        for (index, host) in arenaBacked { _ = cl.enqueueUnmapMemObject(queue, buffers[index], host, 0, nil, nil) }
+        _ = cl.finish(queue)
         for kernel in kernels.joined() { _ = cl.releaseKernel(kernel) }
         for buffer in buffers { _ = cl.releaseMemObject(buffer) }
         _ = cl.releaseProgram(program)
@@ -98,7 +156,8 @@ final class OpenCLDelegate {
     }
 
     /// Runs partition `index`: uploads its inputs from the host, runs its kernels in order and
-    /// downloads its outputs, returning once they are on the host.
+    /// downloads its outputs, returning once they are on the host. Arena-backed buffers are
+    /// handed to the device for the kernels and mapped back after them instead of copied.
     func run(
         partition index: Int, arena: UnsafeMutableRawPointer, inputs: UnsafePointer<UnsafeRawPointer?>,
         outputs: UnsafePointer<UnsafeMutableRawPointer?>
@@ -111,12 +170,16 @@ final class OpenCLDelegate {
             case .arena(let offset): arena + offset
             }
         }
-        for upload in partition.uploads {
+        for upload in partition.uploads where arenaBacked[upload.buffer] == nil {
             let buffer = description.buffers[upload.buffer]
             try cl.check(
                 cl.enqueueWriteBuffer(
                     queue, buffers[upload.buffer], 0, 0, buffer.byteCount, host(upload.location), 0, nil, nil),
                 "clEnqueueWriteBuffer")
+        }
+        for shared in arenaBackedPerPartition[index] {
+            try cl.check(
+                cl.enqueueUnmapMemObject(queue, buffers[shared], arenaBacked[shared], 0, nil, nil), "clEnqueueUnmapMemObject")
         }
         // An empty tensor has no work, and OpenCL 1.2 rejects a global size of zero.
         for (launch, kernel) in zip(partition.launches, kernels[index]) where !launch.globalSize.contains(0) {
@@ -126,7 +189,17 @@ final class OpenCLDelegate {
                     "clEnqueueNDRangeKernel(\(launch.kernel))")
             }
         }
-        for download in partition.downloads {
+        for shared in arenaBackedPerPartition[index] {
+            var status: Int32 = 0
+            let mapped = cl.enqueueMapBuffer(
+                queue, buffers[shared], 0, OpenCLLibrary.Constant.mapRead | OpenCLLibrary.Constant.mapWrite, 0,
+                description.buffers[shared].byteCount, 0, nil, nil, &status)
+            try cl.check(status, "clEnqueueMapBuffer")
+            guard mapped == arenaBacked[shared] else {
+                throw OpenCLError.unavailable("the driver mapped an arena tensor to another address; run with KILN_OPENCL_ZERO_COPY=0")
+            }
+        }
+        for download in partition.downloads where arenaBacked[download.buffer] == nil {
             let buffer = description.buffers[download.buffer]
             try cl.check(
                 cl.enqueueReadBuffer(

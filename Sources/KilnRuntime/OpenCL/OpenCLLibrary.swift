@@ -61,6 +61,15 @@ final class OpenCLLibrary: @unchecked Sendable {
             Handle?, Handle?, UInt32, UnsafePointer<Int>?, UnsafePointer<Int>?, UnsafePointer<Int>?, UInt32,
             UnsafePointer<Handle?>?, UnsafeMutablePointer<Handle?>?
         ) -> Status
+    let enqueueMapBuffer:
+        @convention(c) (
+            Handle?, Handle?, UInt32, UInt64, Int, Int, UInt32, UnsafePointer<Handle?>?, UnsafeMutablePointer<Handle?>?,
+            UnsafeMutablePointer<Status>?
+        ) -> UnsafeMutableRawPointer?
+    let enqueueUnmapMemObject:
+        @convention(c) (
+            Handle?, Handle?, UnsafeMutableRawPointer?, UInt32, UnsafePointer<Handle?>?, UnsafeMutablePointer<Handle?>?
+        ) -> Status
     let finish: @convention(c) (Handle?) -> Status
     let releaseMemObject: @convention(c) (Handle?) -> Status
     let releaseKernel: @convention(c) (Handle?) -> Status
@@ -122,6 +131,8 @@ final class OpenCLLibrary: @unchecked Sendable {
             enqueueWriteBuffer = try bind("clEnqueueWriteBuffer")
             enqueueReadBuffer = try bind("clEnqueueReadBuffer")
             enqueueNDRangeKernel = try bind("clEnqueueNDRangeKernel")
+            enqueueMapBuffer = try bind("clEnqueueMapBuffer")
+            enqueueUnmapMemObject = try bind("clEnqueueUnmapMemObject")
             finish = try bind("clFinish")
             releaseMemObject = try bind("clReleaseMemObject")
             releaseKernel = try bind("clReleaseKernel")
@@ -153,6 +164,13 @@ final class OpenCLLibrary: @unchecked Sendable {
         return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
     }
 
+    /// A `cl_bool` device property (whether the device shares the host's memory, …).
+    func deviceFlag(_ device: Handle, _ parameter: UInt32) throws -> Bool {
+        var value: UInt32 = 0
+        try check(getDeviceInfo(device, parameter, MemoryLayout<UInt32>.size, &value, nil), "clGetDeviceInfo")
+        return value != 0
+    }
+
     /// Constants of the OpenCL 1.2 headers the delegate uses.
     enum Constant {
         static let deviceTypeGPU: UInt64 = 1 << 2
@@ -169,7 +187,10 @@ final class OpenCLLibrary: @unchecked Sendable {
         static let programBinaries: UInt32 = 0x1166
         static let memReadWrite: UInt64 = 1 << 0
         static let memReadOnly: UInt64 = 1 << 2
+        static let memUseHostPointer: UInt64 = 1 << 3
         static let memCopyHostPointer: UInt64 = 1 << 5
+        static let mapRead: UInt64 = 1 << 0
+        static let mapWrite: UInt64 = 1 << 1
         static let deviceNotFound: Int32 = -1
         static let buildProgramFailure: Int32 = -11
         static let platformNotFound: Int32 = -1001

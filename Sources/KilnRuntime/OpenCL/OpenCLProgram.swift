@@ -93,3 +93,32 @@ public struct OpenCLProgram: Codable, Hashable, Sendable {
         }
     }
 }
+
+extension OpenCLProgram {
+    /// The buffers a device sharing the host's memory can use in place of the arena, by the arena
+    /// offset each lives at: those whose every copy is to or from one arena range, at least a
+    /// byte long, that no other such range overlaps (kernels take their buffers as `restrict`).
+    public var arenaBackedBuffers: [Int: Int] {
+        var places: [Int: Set<HostLocation>] = [:]
+        for partition in partitions {
+            for transfer in partition.uploads + partition.downloads {
+                places[transfer.buffer, default: []].insert(transfer.location)
+            }
+        }
+        var ranges: [(buffer: Int, offset: Int, end: Int)] = []
+        for (buffer, locations) in places where locations.count == 1 && buffers.indices.contains(buffer) {
+            guard case .arena(let offset) = locations.first, buffers[buffer].byteCount > 0,
+                buffers[buffer].constantOffset == nil
+            else { continue }
+            ranges.append((buffer, offset, offset + buffers[buffer].byteCount))
+        }
+        ranges.sort { ($0.offset, $0.buffer) < ($1.offset, $1.buffer) }
+        var backed: [Int: Int] = [:]
+        for (position, range) in ranges.enumerated() {
+            let overlapsBefore = position > 0 && ranges[..<position].contains { $0.end > range.offset }
+            let overlapsAfter = position + 1 < ranges.count && ranges[position + 1].offset < range.end
+            if !overlapsBefore && !overlapsAfter { backed[range.buffer] = range.offset }
+        }
+        return backed
+    }
+}
