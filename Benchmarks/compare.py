@@ -407,7 +407,7 @@ def compare_delegate(kiln_tool, folders, runs, inputs_folders):
             try:
                 os.makedirs(work)
                 compiled = subprocess.run(
-                    [kiln_tool, "compile", tflite or onnx, "-o", work, "--delegate", "opencl", "--target", "host"],
+                    [kiln_tool, "compile", tflite or onnx, "-o", work, "--delegate", "opencl", "--all-supported-layers", "--target", "host"],
                     capture_output=True, text=True)
                 if compiled.returncode != 0:
                     raise RuntimeError(compiled.stderr.strip().splitlines()[-1][:160])

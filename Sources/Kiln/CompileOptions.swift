@@ -215,17 +215,31 @@ public struct CompileOptions: Hashable, Sendable, Codable {
             case float16
         }
 
+        /// Which of the layers it supports the delegate takes.
+        public enum Placement: String, Hashable, Sendable, Codable {
+            /// Only pieces of the graph whose arithmetic pays for their copies and kernel launches;
+            /// the CPU keeps smaller ones, which it runs faster.
+            case whereFaster
+            /// Every layer it supports, whatever the cost: to measure the device, or to leave the
+            /// CPU free. A required delegate always places this way.
+            case allSupported
+        }
+
         /// The kind of delegate.
         public var kind: Kind
         /// Whether falling back to the CPU is allowed.
         public var requirement: Requirement
         /// How float tensors and weights are stored on the device.
         public var storage: Storage
+        /// Which supported layers go to the delegate.
+        public var placement: Placement
 
         /// The OpenCL delegate, preferred (falling back to the CPU) or required, storing float
-        /// tensors in `storage` precision.
-        public static func openCL(_ requirement: Requirement = .preferred, storage: Storage = .float32) -> Delegate {
-            Delegate(kind: .openCL, requirement: requirement, storage: storage)
+        /// tensors in `storage` precision and taking the layers `placement` says.
+        public static func openCL(
+            _ requirement: Requirement = .preferred, storage: Storage = .float32, placement: Placement = .whereFaster
+        ) -> Delegate {
+            Delegate(kind: .openCL, requirement: requirement, storage: storage, placement: placement)
         }
     }
 

@@ -33,7 +33,8 @@ extension Compiler {
             }
         }
         let partitioning = DelegatePartitioner(
-            graph: graph, delegate: OpenCLSupport.name, fusedGroups: groups, ignoresCost: required,
+            graph: graph, delegate: OpenCLSupport.name, fusedGroups: groups,
+            ignoresCost: required || delegate.placement == .allSupported,
             unsupported: { OpenCLSupport.reason(against: $0, in: graph) }
         ).partition()
         if required {

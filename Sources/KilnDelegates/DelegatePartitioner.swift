@@ -4,7 +4,7 @@ import KilnRuntime
 /// Splits a graph between a delegate and the CPU at build time: each node the delegate supports
 /// goes to it unless it is fused on the CPU with one it does not; runs of delegated nodes in
 /// execution order become partitions; and a partition whose arithmetic does not pay for its
-/// transfers stays on the CPU (unless the delegate is required).
+/// transfers and kernel launches stays on the CPU (unless the cost is to be ignored).
 public struct DelegatePartitioner {
     /// The graph being split.
     public let graph: Graph
@@ -21,6 +21,14 @@ public struct DelegatePartitioner {
     /// Multiply-accumulates per byte crossing between host and device below which a partition
     /// stays on the CPU: under that, the copies cost more than the device could save.
     public static let minimumArithmeticIntensity = 4
+
+    /// Multiply-accumulates a partition needs to pay for running on the device at all: a run
+    /// waits for the device once per partition (about 50 µs on mobile GPU drivers), in which one
+    /// CPU core does about this much work (10 G multiply-adds/s).
+    public static let minimumArithmeticPerPartition = 500_000
+
+    /// Multiply-accumulates each kernel launch adds to that (about 10 µs to enqueue and dispatch).
+    public static let minimumArithmeticPerLaunch = 100_000
 
     /// Creates a partitioner.
     public init(
@@ -58,13 +66,19 @@ public struct DelegatePartitioner {
         var partitions = runs(of: reasons.map { $0 == nil })
         if !ignoresCost {
             partitions = partitions.filter { run in
-                let intensity = arithmetic(of: run) / max(transferredBytes(of: run), 1)
-                if intensity >= Self.minimumArithmeticIntensity { return true }
+                let arithmetic = arithmetic(of: run)
+                let bytes = transferredBytes(of: run)
+                let launches = launches(in: run)
+                if arithmetic / max(bytes, 1) >= Self.minimumArithmeticIntensity,
+                    arithmetic >= Self.minimumArithmeticPerPartition + launches * Self.minimumArithmeticPerLaunch
+                {
+                    return true
+                }
                 for index in run {
                     reasons[index] =
                         "\(nodes[index].op.kindName): kept on the CPU with its piece of \(run.count) layer\(run.count == 1 ? "" : "s"),"
-                        + " whose arithmetic (\(arithmetic(of: run)) multiply-adds) does not pay for copying"
-                        + " \(transferredBytes(of: run)) bytes to and from the device"
+                        + " whose arithmetic (\(arithmetic) multiply-adds) does not pay for copying \(bytes) bytes"
+                        + " to and from the device and launching \(launches) kernel\(launches == 1 ? "" : "s")"
                 }
                 return false
             }
@@ -111,6 +125,11 @@ public struct DelegatePartitioner {
         }
         if !current.isEmpty { runs.append(current) }
         return runs
+    }
+
+    /// The kernels `run` launches: one per node but reshapes, which share their operand's buffer.
+    func launches(in run: [Int]) -> Int {
+        run.filter { if case .reshape = graph.nodes[$0].op { false } else { true } }.count
     }
 
     /// A rough count of the multiply-adds of `run`: filters' work for layers, one per element otherwise.

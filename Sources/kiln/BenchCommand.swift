@@ -71,7 +71,7 @@ struct BenchCommand: ParsableCommand {
                 overrides: .init(
                     pruning: try compression.pruning(calibration: nil), weightSharing: compression.weightSharing,
                     target: targeting.compileTarget(),
-                    delegates: delegation.processor == "opencl" ? [.openCL(.preferred)] : nil,
+                    delegates: delegation.processor == "opencl" ? [.openCL(placement: .allSupported)] : nil,
                     optimizationGoal: targeting.optimizationGoal()))
             guard let first = results.first else { throw ValidationError("\(path) defines no model") }
             if results.count > 1 { print("benchmarking '\(first.metadata.modelName)', the first of \(results.count) models") }

@@ -14,6 +14,12 @@ struct DelegateFlags: ParsableArguments {
     @Flag(help: "With --delegate: fail the build if any layer cannot run on the delegate, and loading if it cannot start.")
     var requireDelegate = false
 
+    @Flag(
+        help:
+            "With --delegate: place every layer the delegate supports on it, even pieces too small to pay for their copies and kernel launches (by default the CPU keeps those)."
+    )
+    var allSupportedLayers = false
+
     @Flag(help: "With --delegate: store float weights and the tensors that stay on the device in half precision (computed in float32).")
     var fp16 = false
 
@@ -21,14 +27,20 @@ struct DelegateFlags: ParsableArguments {
         if let delegate, delegate != "opencl" {
             throw ValidationError("--delegate must be 'opencl' when compiling, got '\(delegate)'")
         }
-        if requireDelegate || fp16, delegate == nil {
-            throw ValidationError("\(fp16 ? "--fp16" : "--require-delegate") needs --delegate opencl")
+        if delegate == nil, let flag = [(requireDelegate, "--require-delegate"), (fp16, "--fp16"), (allSupportedLayers, "--all-supported-layers")].first(where: \.0)?.1 {
+            throw ValidationError("\(flag) needs --delegate opencl")
         }
     }
 
     /// The delegates the flags ask for; `nil` keeps each model's own.
     var delegates: [CompileOptions.Delegate]? {
-        delegate.map { _ in [.openCL(requireDelegate ? .required : .preferred, storage: fp16 ? .float16 : .float32)] }
+        delegate.map { _ in
+            [
+                .openCL(
+                    requireDelegate ? .required : .preferred, storage: fp16 ? .float16 : .float32,
+                    placement: allSupportedLayers ? .allSupported : .whereFaster)
+            ]
+        }
     }
 }
 

@@ -40,8 +40,10 @@ enum OpenCLDelegateSupport {
 
     /// Options that put every layer on the OpenCL delegate and fail otherwise.
     static let required = CompileOptions(target: .host, delegates: [.openCL(.required)])
-    /// Options that put what the delegate takes on it and leave the rest on the CPU.
+    /// Options that put what the delegate takes on it, where that pays, and leave the rest on the CPU.
     static let preferred = CompileOptions(target: .host, delegates: [.openCL(.preferred)])
+    /// Options that put every layer the delegate takes on it, whatever the cost, and the rest on the CPU.
+    static let allSupported = CompileOptions(target: .host, delegates: [.openCL(placement: .allSupported)])
     /// Required, with float weights and tensors that stay on the device in half precision.
     static let half = CompileOptions(target: .host, delegates: [.openCL(.required, storage: .float16)])
 
@@ -207,7 +209,7 @@ struct OpenCLDelegateTests {
         let graph = try Self.splitGraph()
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try Compiler().compile(graph, options: OpenCLDelegateSupport.preferred, outputDirectory: directory)
+        let result = try Compiler().compile(graph, options: OpenCLDelegateSupport.allSupported, outputDirectory: directory)
         let plan = try #require(result.metadata.delegatePlan)
         #expect(plan.placement.map(\.processor) == [.openCL, .openCL, .cpu, .openCL])
         #expect(plan.placement[2].reason == "resize_bilinear: not supported by opencl")
@@ -215,7 +217,7 @@ struct OpenCLDelegateTests {
         let model = try CompiledModel(contentsOf: result.artifact)
         #expect(model.placement == plan.placement)
         #expect(model.delegateDevice != nil)
-        try expectCompiledMatchesReference(graph, options: OpenCLDelegateSupport.preferred, "split graph")
+        try expectCompiledMatchesReference(graph, options: OpenCLDelegateSupport.allSupported, "split graph")
         // Required, the same graph fails to build, naming the layer and the reason.
         #expect {
             try Compiler().compile(graph, options: OpenCLDelegateSupport.required, outputDirectory: directory)
@@ -232,7 +234,7 @@ struct OpenCLDelegateTests {
         let graph = try Self.splitGraph()
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try Compiler().compile(graph, options: OpenCLDelegateSupport.preferred, outputDirectory: directory)
+        let result = try Compiler().compile(graph, options: OpenCLDelegateSupport.allSupported, outputDirectory: directory)
         let program = try #require(result.metadata.delegatePlan?.openCL)
         // conv1's result goes down to the resize on the CPU, whose result comes back up: both in the arena.
         #expect(program.arenaBackedBuffers.count == 2)
@@ -307,7 +309,7 @@ struct OpenCLDelegateTests {
     }
 
     /// Every fuzz seed model (between them every operator both importers convert) with the delegate:
-    /// required where it takes every layer, preferred otherwise; the outputs are the CPU's.
+    /// required where it takes every layer, on every layer it supports otherwise; the outputs are the CPU's.
     @Test func seedModelsAgreeWithTheCPU() throws {
         var graphs: [Graph] = []
         for (index, seed) in SeedModels.all.enumerated() {
@@ -322,7 +324,7 @@ struct OpenCLDelegateTests {
             defer { try? FileManager.default.removeItem(at: directory) }
             let optimized = try Compiler().optimize(graph, options: OpenCLDelegateSupport.preferred)
             let everywhere = optimized.nodes.allSatisfy { OpenCLSupport.reason(against: $0, in: optimized) == nil }
-            let options = everywhere ? OpenCLDelegateSupport.required : OpenCLDelegateSupport.preferred
+            let options = everywhere ? OpenCLDelegateSupport.required : OpenCLDelegateSupport.allSupported
             let result = try Compiler().compile(graph, options: options, outputDirectory: directory)
             let inputs = randomInputs(optimized, seed: 3)
             let cpu = try CompiledModel(contentsOf: result.artifact, delegate: .cpu)
@@ -421,7 +423,8 @@ struct OpenCLDelegateModelTests {
         let kiln = try #require(CommandLineTool.kiln)
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let preferred = try Self.compileAutoencoder(.init(target: .host, delegates: [.openCL()]), into: directory)
+        let preferred = try Self.compileAutoencoder(
+            .init(target: .host, delegates: [.openCL(placement: .allSupported)]), into: directory)
         let inputs = MLPerfTinyModels.url("ad01_fp32", "inputs.npy").path
         let output = directory.appendingPathComponent("out.npy").path
         for (environment, cause) in [
@@ -462,7 +465,19 @@ struct OpenCLDelegateModelTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let model = MLPerfTinyModels.url("ad01_fp32", "tflite").path
-        let inspected = try CommandLineTool.run(kiln, ["inspect", model, "--delegate", "opencl", "--target", "host"])
+        // The autoencoder's 264 k multiply-adds do not pay for 10 kernel launches: the CPU keeps it.
+        let costed = try CommandLineTool.run(kiln, ["inspect", model, "--delegate", "opencl", "--target", "host"])
+        #expect(costed.status == 0, "\(costed.output)")
+        #expect(costed.output.contains("0 of 10 layers on opencl in 0 partitions"), "\(costed.output)")
+        #expect(
+            costed.output.contains("does not pay for copying 5120 bytes to and from the device and launching 10 kernels"),
+            "\(costed.output)")
+        // Keyword spotting's 2.7 M multiply-adds in 13 kernels do.
+        let spotting = try CommandLineTool.run(
+            kiln, ["inspect", MLPerfTinyModels.url("kws_ref_model", "tflite").path, "--delegate", "opencl", "--target", "host"])
+        #expect(spotting.output.contains("13 of 13 layers on opencl in 1 partition"), "\(spotting.output)")
+        let inspected = try CommandLineTool.run(
+            kiln, ["inspect", model, "--delegate", "opencl", "--all-supported-layers", "--target", "host"])
         #expect(inspected.status == 0, "\(inspected.output)")
         for line in [
             "10 of 10 layers on opencl in 1 partition",
@@ -472,7 +487,7 @@ struct OpenCLDelegateModelTests {
             #expect(inspected.output.contains(line), "\(inspected.output)")
         }
         let compiled = try CommandLineTool.run(
-            kiln, ["compile", model, "-o", directory.path, "--delegate", "opencl", "--fp16", "--target", "host"])
+            kiln, ["compile", model, "-o", directory.path, "--delegate", "opencl", "--fp16", "--all-supported-layers", "--target", "host"])
         #expect(compiled.output.contains("opencl: 10 of 10 layers in 1 partition"), "\(compiled.output)")
         let artifact = directory.appendingPathComponent("ad01_fp32.kiln").path
         let described = try CommandLineTool.run(kiln, ["inspect", artifact])
@@ -501,7 +516,8 @@ struct OpenCLDelegateModelTests {
     @Test func driverBuildErrorCarriesTheLog() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try Self.compileAutoencoder(.init(target: .host, delegates: [.openCL()]), into: directory)
+        let result = try Self.compileAutoencoder(
+            .init(target: .host, delegates: [.openCL(placement: .allSupported)]), into: directory)
         let bytes = [UInt8](try Data(contentsOf: result.artifact))
         let contents = try ArtifactFile.decode(bytes, source: "artifact")
         var metadata = contents.metadata

@@ -47,8 +47,11 @@ struct DigitClassifierCompressed: Model {
 /// The same classifier placed on an OpenCL device (a GPU where there is one) at build time. The
 /// app runs it the same way: where OpenCL is missing it runs on the CPU, and the model's
 /// `placement` says where each layer ran and why.
+///
+/// The classifier is far too small to pay for a device's kernel launches, so the cost rule alone
+/// would keep it on the CPU; `.allSupported` places its layers on the delegate to show it at work.
 struct DigitClassifierOpenCL: Model {
     var body: some Layer { DigitClassifier().body }
     var weights: WeightSource { .safetensors("digits.safetensors") }
-    var options: CompileOptions { CompileOptions(delegates: [.openCL()]) }
+    var options: CompileOptions { CompileOptions(delegates: [.openCL(placement: .allSupported)]) }
 }
