@@ -41,6 +41,12 @@ public struct PlacementReport {
                 "partition \(number): \(partition.launches.count) kernels; copies \(partition.uploads.count) tensors"
                     + " (\(uploaded) bytes) in and \(partition.downloads.count) (\(downloaded) bytes) out\(inPlace)")
         }
+        let tensors = buffers.filter { $0.deviceOffset != nil }
+        if !tensors.isEmpty {
+            lines.append(
+                "device tensors: \(plan.openCL.deviceMemoryByteCount) bytes shared by \(tensors.count)"
+                    + " (\(tensors.reduce(0) { $0 + $1.byteCount }) bytes if each had its own)")
+        }
         let weights = buffers.filter { $0.constantOffset != nil }.reduce(0) { $0 + $1.byteCount }
         lines.append(
             "device weights: \(weights) bytes, uploaded once at load (read in place on a device that shares host memory)")

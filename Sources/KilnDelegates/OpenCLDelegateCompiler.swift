@@ -122,7 +122,8 @@ public struct OpenCLDelegateCompiler {
             + "#pragma OPENCL FP_CONTRACT OFF\n" + OpenCLKernelWriter.prelude + "\n\n" + sources.joined(separator: "\n\n") + "\n"
         let program = OpenCLProgram(
             source: source, constantsSymbol: constantsSymbol, constantsByteCount: constants.count, buffers: buffers,
-            partitions: partitions)
+            partitions: partitions
+        ).planningDeviceMemory()
         let plan = DelegatePlan(
             isRequired: isRequired, placement: partitioning.placement, schedule: partitioning.schedule, openCL: program)
         return (plan, constants)

@@ -9,9 +9,44 @@ import KilnReference
 import KilnRuntime
 import Testing
 
-/// Which buffers a device sharing host memory may use in place of the arena.
-struct ArenaBackedBufferTests {
-    @Test func overlappingOrRepeatedPlacesAreCopied() {
+/// How the delegate's program places tensors: which buffers a device sharing host memory may use
+/// in place of the arena, and where the rest lie in the device memory they share.
+struct OpenCLProgramMemoryTests {
+    /// 0 → k0 → 1 → k1 → 2 → k2 → 3, then a second partition reading 1 into 4: 1 lives until then;
+    /// weights keep their own buffers.
+    @Test func tensorsWhoseLifetimesDoNotOverlapShareDeviceMemory() {
+        let sizes = [1000, 600, 1000, 200, 700]
+        var buffers = sizes.map { OpenCLProgram.Buffer(byteCount: $0) }
+        buffers.append(OpenCLProgram.Buffer(byteCount: 64, constantOffset: 0))
+        let first = OpenCLProgram.Partition(
+            uploads: [.init(buffer: 0, location: .input(0))],
+            launches: [
+                .init(kernel: "k0", buffers: [0, 5, 1], globalSize: [1]), .init(kernel: "k1", buffers: [1, 2], globalSize: [1]),
+                .init(kernel: "k2", buffers: [2, 3], globalSize: [1]),
+            ],
+            downloads: [.init(buffer: 3, location: .arena(0))])
+        let second = OpenCLProgram.Partition(
+            uploads: [], launches: [.init(kernel: "k3", buffers: [1, 4], globalSize: [1])],
+            downloads: [.init(buffer: 4, location: .output(0))])
+        let program = OpenCLProgram(
+            source: "", constantsSymbol: "c", constantsByteCount: 64, buffers: buffers, partitions: [first, second]
+        ).planningDeviceMemory()
+        let offsets = program.buffers.map(\.deviceOffset)
+        #expect(offsets[5] == nil)
+        #expect(offsets.compactMap { $0 }.allSatisfy { $0 % OpenCLProgram.deviceMemoryAlignment == 0 })
+        // Live together: (0, 1), (1, 2), (2, 3), (1, 4). Largest first: 0, 2 and 4 share the first
+        // bytes, 1 follows them, and 3 (live with 1 and 2) goes after 1.
+        #expect(offsets == [0, 1024, 0, 2048, 0, nil])
+        for (a, b) in [(0, 1), (1, 2), (2, 3), (1, 4)] {
+            let rangeA = offsets[a]!..<(offsets[a]! + sizes[a])
+            let rangeB = offsets[b]!..<(offsets[b]! + sizes[b])
+            #expect(!rangeA.overlaps(rangeB), "buffers \(a) and \(b) are live together")
+        }
+        #expect(program.deviceMemoryByteCount < sizes.reduce(0, +))
+    }
+
+
+    @Test func overlappingOrRepeatedArenaPlacesAreCopied() {
         let buffers = (0..<5).map { _ in OpenCLProgram.Buffer(byteCount: 64) }
         let partition = OpenCLProgram.Partition(
             uploads: [
@@ -483,6 +518,8 @@ struct OpenCLDelegateModelTests {
             "10 of 10 layers on opencl in 1 partition",
             "partition 0: 10 kernels; copies 1 tensors (2560 bytes) in and 1 (2560 bytes) out",
             "device weights: 1063456 bytes, uploaded once at load",
+            // Input and output (2560 bytes each) live together; the 128- and 8-wide tensors between reuse their bytes.
+            "device tensors: 3072 bytes shared by 11 (9248 bytes if each had its own)",
         ] {
             #expect(inspected.output.contains(line), "\(inspected.output)")
         }

@@ -26,6 +26,8 @@ final class OpenCLDelegate {
     private var arenaBacked: [Int: UnsafeMutableRawPointer] = [:]
     /// Per partition, the arena-backed buffers its kernels or copies touch, in index order.
     private var arenaBackedPerPartition: [[Int]] = []
+    /// The allocation the planned tensors' sub-buffers lie in, if any.
+    private var sharedTensorMemory: OpaquePointer?
     /// The device's name, as its driver reports it.
     let deviceName: String
     /// Whether weights and arena tensors are used in place rather than copied.
@@ -65,18 +67,20 @@ final class OpenCLDelegate {
         self.deviceName = deviceName
         sharesHostMemory =
             ProcessInfo.processInfo.environment["KILN_OPENCL_ZERO_COPY"] != "0"
-            && (try? cl.deviceFlag(device, OpenCLLibrary.Constant.deviceHostUnifiedMemory)) == true
+            && (try? cl.deviceNumber(device, OpenCLLibrary.Constant.deviceHostUnifiedMemory)) ?? 0 != 0
         // From here on, deinit releases whatever was created.
-        try createBuffers(constants: constants, arena: arena)
+        try createBuffers(constants: constants, arena: arena, device: device)
         try createKernels()
     }
 
     /// Creates every device buffer: weights from the constants, arena-backed buffers over the
-    /// arena where the device shares the host's memory, and device memory for the rest.
-    private func createBuffers(constants: UnsafeRawPointer?, arena: UnsafeMutableRawPointer) throws {
+    /// arena where the device shares the host's memory, and the other tensors in the device
+    /// memory they share as planned (each in its own allocation where the device cannot).
+    private func createBuffers(constants: UnsafeRawPointer?, arena: UnsafeMutableRawPointer, device: OpaquePointer) throws {
         typealias Constant = OpenCLLibrary.Constant
         let arenaOffsets = sharesHostMemory ? description.arenaBackedBuffers : [:]
         var status: Int32 = 0
+        sharedTensorMemory = try createSharedTensorMemory(excluding: arenaOffsets, device: device)
         for (index, buffer) in description.buffers.enumerated() {
             let size = max(buffer.byteCount, 4)
             var created: OpaquePointer?
@@ -90,6 +94,10 @@ final class OpenCLDelegate {
                     inPlace ? buffer.byteCount : size, UnsafeMutableRawPointer(mutating: constants + offset), &status)
             } else if let offset = arenaOffsets[index] {
                 created = try arenaBackedBuffer(index, over: arena + offset, byteCount: buffer.byteCount)
+            } else if let sharedTensorMemory, let offset = buffer.deviceOffset {
+                created =
+                    cl.subBuffer(of: sharedTensorMemory, offset: offset, byteCount: size, status: &status)
+                    ?? cl.createBuffer(context, Constant.memReadWrite, size, nil, &status)
             } else {
                 created = cl.createBuffer(context, Constant.memReadWrite, size, nil, &status)
             }
@@ -100,6 +108,28 @@ final class OpenCLDelegate {
             let touched = partition.launches.flatMap(\.buffers) + (partition.uploads + partition.downloads).map(\.buffer)
             return Set(touched).filter { arenaBacked[$0] != nil }.sorted()
         }
+    }
+
+    /// The one allocation the planned tensors share, or `nil` when none is planned or the device
+    /// cannot place sub-buffers at the planned offsets.
+    private func createSharedTensorMemory(excluding arenaBacked: [Int: Int], device: OpaquePointer) throws -> OpaquePointer? {
+        let planned = description.buffers.indices.filter {
+            description.buffers[$0].deviceOffset != nil && description.buffers[$0].constantOffset == nil && arenaBacked[$0] == nil
+        }
+        let alignmentBits = (try? cl.deviceNumber(device, OpenCLLibrary.Constant.deviceMemBaseAddressAlignment)) ?? 0
+        guard !planned.isEmpty, alignmentBits >= 8 else { return nil }
+        let alignment = Int(alignmentBits) / 8
+        var byteCount = 0
+        for index in planned {
+            let buffer = description.buffers[index]
+            guard let offset = buffer.deviceOffset, offset >= 0, offset % alignment == 0 else { return nil }
+            byteCount = max(byteCount, offset + max(buffer.byteCount, 4))
+        }
+        var status: Int32 = 0
+        guard let memory = cl.createBuffer(context, OpenCLLibrary.Constant.memReadWrite, byteCount, nil, &status) else {
+            throw OpenCLError.call("clCreateBuffer", status: status)
+        }
+        return memory
     }
 
     /// A buffer over `host`, mapped to the host; a device buffer instead when the driver maps it
@@ -150,6 +180,7 @@ final class OpenCLDelegate {
         _ = cl.finish(queue)
         for kernel in kernels.joined() { _ = cl.releaseKernel(kernel) }
         for buffer in buffers { _ = cl.releaseMemObject(buffer) }
+        if let sharedTensorMemory { _ = cl.releaseMemObject(sharedTensorMemory) }
         _ = cl.releaseProgram(program)
         _ = cl.releaseCommandQueue(queue)
         _ = cl.releaseContext(context)

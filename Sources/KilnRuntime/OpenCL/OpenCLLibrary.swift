@@ -46,6 +46,7 @@ final class OpenCLLibrary: @unchecked Sendable {
     let createKernel: @convention(c) (Handle?, UnsafePointer<CChar>?, UnsafeMutablePointer<Status>?) -> Handle?
     let setKernelArg: @convention(c) (Handle?, UInt32, Int, UnsafeRawPointer?) -> Status
     let createBuffer: @convention(c) (Handle?, UInt64, Int, UnsafeMutableRawPointer?, UnsafeMutablePointer<Status>?) -> Handle?
+    let createSubBuffer: @convention(c) (Handle?, UInt64, UInt32, UnsafeRawPointer?, UnsafeMutablePointer<Status>?) -> Handle?
     let enqueueWriteBuffer:
         @convention(c) (
             Handle?, Handle?, UInt32, Int, Int, UnsafeRawPointer?, UInt32, UnsafePointer<Handle?>?,
@@ -128,6 +129,7 @@ final class OpenCLLibrary: @unchecked Sendable {
             createKernel = try bind("clCreateKernel")
             setKernelArg = try bind("clSetKernelArg")
             createBuffer = try bind("clCreateBuffer")
+            createSubBuffer = try bind("clCreateSubBuffer")
             enqueueWriteBuffer = try bind("clEnqueueWriteBuffer")
             enqueueReadBuffer = try bind("clEnqueueReadBuffer")
             enqueueNDRangeKernel = try bind("clEnqueueNDRangeKernel")
@@ -164,11 +166,18 @@ final class OpenCLLibrary: @unchecked Sendable {
         return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
     }
 
-    /// A `cl_bool` device property (whether the device shares the host's memory, …).
-    func deviceFlag(_ device: Handle, _ parameter: UInt32) throws -> Bool {
+    /// A `cl_uint` or `cl_bool` device property (sub-buffer alignment, shared memory, …).
+    func deviceNumber(_ device: Handle, _ parameter: UInt32) throws -> UInt32 {
         var value: UInt32 = 0
         try check(getDeviceInfo(device, parameter, MemoryLayout<UInt32>.size, &value, nil), "clGetDeviceInfo")
-        return value != 0
+        return value
+    }
+
+    /// A `cl_mem` over `byteCount` bytes of `buffer` from `offset`.
+    func subBuffer(of buffer: Handle, offset: Int, byteCount: Int, status: inout Status) -> Handle? {
+        withUnsafeBytes(of: (offset, byteCount)) { region in
+            createSubBuffer(buffer, Constant.memReadWrite, Constant.bufferCreateTypeRegion, region.baseAddress, &status)
+        }
     }
 
     /// Constants of the OpenCL 1.2 headers the delegate uses.
@@ -182,6 +191,8 @@ final class OpenCLLibrary: @unchecked Sendable {
         static let deviceVersion: UInt32 = 0x102F
         static let deviceExtensions: UInt32 = 0x1030
         static let deviceHostUnifiedMemory: UInt32 = 0x1035
+        static let deviceMemBaseAddressAlignment: UInt32 = 0x1019
+        static let bufferCreateTypeRegion: UInt32 = 0x1220
         static let programBuildLog: UInt32 = 0x1183
         static let programBinarySizes: UInt32 = 0x1165
         static let programBinaries: UInt32 = 0x1166

@@ -27,12 +27,21 @@ public struct OpenCLProgram: Codable, Hashable, Sendable {
         public var byteCount: Int
         /// For a read-only weights buffer, where its bytes start in the constants; `nil` otherwise.
         public var constantOffset: Int?
+        /// For a tensor, where it lies in the device memory the program's tensors share
+        /// (``deviceMemoryByteCount``), planned at build time; `nil` for its own allocation.
+        public var deviceOffset: Int?
 
         /// Creates a buffer description.
-        public init(byteCount: Int, constantOffset: Int? = nil) {
+        public init(byteCount: Int, constantOffset: Int? = nil, deviceOffset: Int? = nil) {
             self.byteCount = byteCount
             self.constantOffset = constantOffset
+            self.deviceOffset = deviceOffset
         }
+    }
+
+    /// The bytes of device memory the planned tensors share: the end of the last one.
+    public var deviceMemoryByteCount: Int {
+        buffers.reduce(0) { end, buffer in buffer.deviceOffset.map { max(end, $0 + buffer.byteCount) } ?? end }
     }
 
     /// A connected piece of the graph that runs on the device.
