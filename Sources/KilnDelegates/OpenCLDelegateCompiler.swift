@@ -98,7 +98,9 @@ public struct OpenCLDelegateCompiler {
                 if let kernel = writer.kernel(for: index) {
                     sources.append(kernel.source)
                     partition.launches.append(
-                        .init(kernel: kernel.name, buffers: try kernel.arguments.map(buffer(for:)), globalSize: kernel.globalSize))
+                        .init(
+                            kernel: kernel.name, buffers: try kernel.arguments.map(buffer(for:)), globalSize: kernel.globalSize,
+                            layer: index))
                 } else if case .reshape = node.op {
                     // The same bytes under another shape: the result shares its operand's buffer.
                     bufferOf[node.outputs[0]] = try buffer(for: node.inputs[0])

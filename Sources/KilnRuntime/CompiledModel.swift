@@ -347,9 +347,20 @@ extension CompiledModel {
         return exclusively { Array(UnsafeBufferPointer(start: layerCycleCounters, count: layers.count)) }
     }
 
-    /// Sets every layer's cycle count to zero (e.g. after warm-up runs).
+    /// Device nanoseconds spent in each delegated layer of `metadata.profiledLayers` (zero for
+    /// layers on the CPU), summed over every run since loading or the last ``resetLayerCycles()``;
+    /// `nil` for a model compiled without per-layer profiling or running on the CPU alone.
+    public func delegateLayerNanoseconds() -> [UInt64]? {
+        guard let delegate = delegated?.delegate, metadata.profiledLayers != nil else { return nil }
+        return exclusively { delegate.layerNanoseconds }
+    }
+
+    /// Sets every layer's cycle count and delegate time to zero (e.g. after warm-up runs).
     public func resetLayerCycles() {
         guard let layerCycleCounters, let layers = metadata.profiledLayers else { return }
-        exclusively { layerCycleCounters.update(repeating: 0, count: layers.count) }
+        exclusively {
+            layerCycleCounters.update(repeating: 0, count: layers.count)
+            delegated?.delegate.resetLayerNanoseconds()
+        }
     }
 }

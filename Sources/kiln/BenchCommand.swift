@@ -93,10 +93,18 @@ struct BenchCommand: ParsableCommand {
         if let summary = placementSummary(model) { print("  \(summary)") }
         if perLayer, let compiled, let cycles = model.layerCycles() {
             let mean = samples.reduce(0, +) / Double(samples.count)
+            let device = model.delegateLayerNanoseconds().map { nanoseconds in
+                DeviceTimes(
+                    microseconds: nanoseconds.map { Double($0) / 1000 / Double(samples.count) },
+                    kernels: Dictionary(
+                        (model.metadata.delegatePlan?.openCL.partitions ?? []).flatMap(\.launches).compactMap { launch in
+                            launch.layer.map { ($0, launch.kernel) }
+                        }, uniquingKeysWith: { first, _ in first }))
+            }
             print(
                 try Self.layerTable(
                     compiled, isa: model.metadata.isaLevel.flatMap(ISALevel.init(rawValue:)), cycles: cycles,
-                    meanMicroseconds: mean, names: fullNames ? .full : .short))
+                    device: device, meanMicroseconds: mean, names: fullNames ? .full : .short))
         }
     }
 
@@ -150,23 +158,48 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
+    /// Per run, the device time of each layer a delegate ran (indexed like the graph's nodes)
+    /// and the kernel it launched.
+    struct DeviceTimes {
+        var microseconds: [Double]
+        var kernels: [Int: String]
+    }
+
     /// One row per layer: kernel, MACs, time, share and GOP/s.
+    ///
+    /// Layers a delegate ran show the device's own time for their kernels; the rest of the mean
+    /// (CPU layers, copies and waiting for the device) is shared among CPU layers by their
+    /// cycles, or shown as a row of its own when no layer ran on the CPU.
     static func layerTable(
-        _ compiled: Compiler.Result, isa: ISALevel?, cycles: [UInt64], meanMicroseconds: Double, names: LayerNameStyle
+        _ compiled: Compiler.Result, isa: ISALevel?, cycles: [UInt64], device: DeviceTimes? = nil,
+        meanMicroseconds: Double, names: LayerNameStyle
     ) throws -> String {
         let plan = KernelPlan(graph: compiled.graph, isa: try isa ?? Compiler.isaLevelRunningHere(compiled.options.target))
         let report = ModelReport(compiled.graph, plan: plan)
-        let total = Double(max(cycles.reduce(0, +), 1))
+        let cpuCycles = cycles.reduce(0, +)
+        let deviceMicroseconds = device?.microseconds.reduce(0, +) ?? 0
+        let hostMicroseconds = max(meanMicroseconds - deviceMicroseconds, 0)
         let header = ["layer", "kernel", "MACs", "µs", "%", "GOP/s"]
         var rows: [[String]] = []
-        for (layer, count) in zip(report.layers, cycles) {
-            let share = Double(count) / total
-            let microseconds = meanMicroseconds * share
-            let rate = microseconds > 0 && layer.macs > 0 ? String(format: "%.1f", 2 * Double(layer.macs) / microseconds / 1000) : ""
-            rows.append([
-                names.apply(to: layer.name), layer.kernel.map { names.applyToKernel($0) } ?? layer.kind, String(layer.macs), String(format: "%.2f", microseconds),
-                String(format: "%.1f", share * 100), rate,
-            ])
+        func row(_ name: String, _ kernel: String, macs: Int, microseconds: Double) -> [String] {
+            let rate = microseconds > 0 && macs > 0 ? String(format: "%.1f", 2 * Double(macs) / microseconds / 1000) : ""
+            let share = microseconds / max(meanMicroseconds, 1e-9)
+            return [name, kernel, String(macs), String(format: "%.2f", microseconds), String(format: "%.1f", share * 100), rate]
+        }
+        for (index, (layer, count)) in zip(report.layers, cycles).enumerated() {
+            if let device, let kernel = device.kernels[index] {
+                let microseconds = device.microseconds.indices.contains(index) ? device.microseconds[index] : 0
+                rows.append(row(names.apply(to: layer.name), "opencl \(kernel)", macs: layer.macs, microseconds: microseconds))
+            } else {
+                let microseconds = hostMicroseconds * Double(count) / Double(max(cpuCycles, 1))
+                rows.append(
+                    row(
+                        names.apply(to: layer.name), layer.kernel.map { names.applyToKernel($0) } ?? layer.kind,
+                        macs: layer.macs, microseconds: microseconds))
+            }
+        }
+        if device != nil, cpuCycles == 0 {
+            rows.append(row("(copies and waits)", "", macs: 0, microseconds: hostMicroseconds))
         }
         let macs = report.macs
         rows.append(["total", "", String(macs), String(format: "%.2f", meanMicroseconds), "100.0",

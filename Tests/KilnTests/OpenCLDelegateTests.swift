@@ -549,6 +549,22 @@ struct OpenCLDelegateModelTests {
         #expect(staticObject.status != 0 && staticObject.output.contains("static objects run without Kiln's runtime"))
     }
 
+    /// `kiln bench --per-layer --delegate opencl` times each delegated layer's kernel on the
+    /// device (profiling events) and shows the copies and waits around them as a row of their own.
+    @Test func perLayerProfileTimesDelegatedLayers() throws {
+        let kiln = try #require(CommandLineTool.kiln)
+        let model = MLPerfTinyModels.url("ad01_fp32", "tflite").path
+        let profiled = try CommandLineTool.run(
+            kiln, ["bench", model, "--per-layer", "--delegate", "opencl", "--runs", "20", "--threads", "1"])
+        #expect(profiled.status == 0, "\(profiled.output)")
+        let rows = profiled.output.split(separator: "\n").filter { $0.contains("opencl kiln_node") }
+        #expect(rows.count == 10, "\(profiled.output)")
+        #expect(profiled.output.contains("(copies and waits)"), "\(profiled.output)")
+        // Every delegated layer took some device time.
+        let times = rows.compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropLast(2).last }
+        #expect(times.count == 10 && times.allSatisfy { (Double($0) ?? 0) > 0 }, "\(rows)")
+    }
+
     /// Kernels the driver rejects fail loading with the driver's own build log.
     @Test func driverBuildErrorCarriesTheLog() throws {
         let directory = try temporaryDirectory()

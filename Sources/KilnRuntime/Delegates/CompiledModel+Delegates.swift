@@ -83,7 +83,8 @@ extension CompiledModel {
         }
         let constants = try library.address(of: plan.openCL.constantsSymbol, describe: damaged(plan.openCL.constantsSymbol))
         do {
-            let delegate = try OpenCLDelegate(program: plan.openCL, constants: constants, arena: arena)
+            let delegate = try OpenCLDelegate(
+                program: plan.openCL, constants: constants, arena: arena, profiledLayers: metadata.profiledLayers?.count)
             let delegated = Delegated(
                 plan: plan, delegate: delegate, nodes: unsafeBitCast(nodes, to: NodesEntryPoint.self),
                 parallelNodes: parallelNodes)

@@ -32,12 +32,22 @@ final class OpenCLDelegate {
     let deviceName: String
     /// Whether weights and arena tensors are used in place rather than copied.
     let sharesHostMemory: Bool
+    /// With per-layer profiling, the device nanoseconds of each layer's kernels (indexed like the
+    /// placement), summed over runs; empty otherwise.
+    private(set) var layerNanoseconds: [UInt64]
+    /// One profiling event per launch of the longest partition, reused by every run.
+    private var events: [OpaquePointer?]
 
     /// Starts the delegate for `program` on the best device (a GPU, else an accelerator, else any),
     /// with weights from `constants` and the CPU code's `arena`.
     ///
     /// `KILN_OPENCL_ZERO_COPY=0` in the environment makes it copy even where the device shares memory.
-    init(program description: OpenCLProgram, constants: UnsafeRawPointer?, arena: UnsafeMutableRawPointer) throws {
+    /// With `profiledLayers`, the number of the model's layers, each kernel's device time is
+    /// recorded per layer (``layerNanoseconds``).
+    init(
+        program description: OpenCLProgram, constants: UnsafeRawPointer?, arena: UnsafeMutableRawPointer,
+        profiledLayers: Int? = nil
+    ) throws {
         let cl = try OpenCLLibrary()
         let device = try Self.bestDevice(cl)
         var status: Int32 = 0
@@ -45,7 +55,8 @@ final class OpenCLDelegate {
         guard let context = cl.createContext(nil, 1, &devices, nil, nil, &status) else {
             throw OpenCLError.call("clCreateContext", status: status)
         }
-        guard let queue = cl.createCommandQueue(context, device, 0, &status) else {
+        let properties = profiledLayers == nil ? 0 : OpenCLLibrary.Constant.queueProfilingEnable
+        guard let queue = cl.createCommandQueue(context, device, properties, &status) else {
             _ = cl.releaseContext(context)
             throw OpenCLError.call("clCreateCommandQueue", status: status)
         }
@@ -65,6 +76,9 @@ final class OpenCLDelegate {
         self.program = program
         self.description = description
         self.deviceName = deviceName
+        layerNanoseconds = [UInt64](repeating: 0, count: profiledLayers ?? 0)
+        events = [OpaquePointer?](
+            repeating: nil, count: profiledLayers == nil ? 0 : description.partitions.map(\.launches.count).max() ?? 0)
         sharesHostMemory =
             ProcessInfo.processInfo.environment["KILN_OPENCL_ZERO_COPY"] != "0"
             && (try? cl.deviceNumber(device, OpenCLLibrary.Constant.deviceHostUnifiedMemory)) ?? 0 != 0
@@ -212,12 +226,18 @@ final class OpenCLDelegate {
             try cl.check(
                 cl.enqueueUnmapMemObject(queue, buffers[shared], arenaBacked[shared], 0, nil, nil), "clEnqueueUnmapMemObject")
         }
+        let profiling = !events.isEmpty
         // An empty tensor has no work, and OpenCL 1.2 rejects a global size of zero.
-        for (launch, kernel) in zip(partition.launches, kernels[index]) where !launch.globalSize.contains(0) {
+        for (number, (launch, kernel)) in zip(partition.launches, kernels[index]).enumerated()
+        where !launch.globalSize.contains(0) {
             try launch.globalSize.withUnsafeBufferPointer { size in
-                try cl.check(
-                    cl.enqueueNDRangeKernel(queue, kernel, UInt32(size.count), nil, size.baseAddress, nil, 0, nil, nil),
-                    "clEnqueueNDRangeKernel(\(launch.kernel))")
+                try events.withUnsafeMutableBufferPointer { events in
+                    try cl.check(
+                        cl.enqueueNDRangeKernel(
+                            queue, kernel, UInt32(size.count), nil, size.baseAddress, nil, 0, nil,
+                            profiling ? events.baseAddress.map { $0 + number } : nil),
+                        "clEnqueueNDRangeKernel(\(launch.kernel))")
+                }
             }
         }
         for shared in arenaBackedPerPartition[index] {
@@ -238,6 +258,25 @@ final class OpenCLDelegate {
                 "clEnqueueReadBuffer")
         }
         try cl.check(cl.finish(queue), "clFinish")
+        if profiling { try recordLayerTimes(of: partition) }
+    }
+
+    /// Adds each finished launch's device time to its layer and releases its event.
+    private func recordLayerTimes(of partition: OpenCLProgram.Partition) throws {
+        for (number, launch) in partition.launches.enumerated() {
+            guard let event = events[number] else { continue }
+            events[number] = nil
+            defer { _ = cl.releaseEvent(event) }
+            let nanoseconds = try cl.duration(of: event)
+            if let layer = launch.layer, layerNanoseconds.indices.contains(layer) {
+                layerNanoseconds[layer] &+= nanoseconds
+            }
+        }
+    }
+
+    /// Sets every layer's device time to zero.
+    func resetLayerNanoseconds() {
+        layerNanoseconds = [UInt64](repeating: 0, count: layerNanoseconds.count)
     }
 
     /// The first GPU of any platform, else the first accelerator, else the first device of any kind.

@@ -72,6 +72,8 @@ final class OpenCLLibrary: @unchecked Sendable {
             Handle?, Handle?, UnsafeMutableRawPointer?, UInt32, UnsafePointer<Handle?>?, UnsafeMutablePointer<Handle?>?
         ) -> Status
     let finish: @convention(c) (Handle?) -> Status
+    let getEventProfilingInfo: @convention(c) (Handle?, UInt32, Int, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?) -> Status
+    let releaseEvent: @convention(c) (Handle?) -> Status
     let releaseMemObject: @convention(c) (Handle?) -> Status
     let releaseKernel: @convention(c) (Handle?) -> Status
     let releaseProgram: @convention(c) (Handle?) -> Status
@@ -136,6 +138,8 @@ final class OpenCLLibrary: @unchecked Sendable {
             enqueueMapBuffer = try bind("clEnqueueMapBuffer")
             enqueueUnmapMemObject = try bind("clEnqueueUnmapMemObject")
             finish = try bind("clFinish")
+            getEventProfilingInfo = try bind("clGetEventProfilingInfo")
+            releaseEvent = try bind("clReleaseEvent")
             releaseMemObject = try bind("clReleaseMemObject")
             releaseKernel = try bind("clReleaseKernel")
             releaseProgram = try bind("clReleaseProgram")
@@ -173,6 +177,19 @@ final class OpenCLLibrary: @unchecked Sendable {
         return value
     }
 
+    /// The nanoseconds the device spent running a finished command, from its profiling event.
+    func duration(of event: Handle) throws -> UInt64 {
+        var start: UInt64 = 0
+        var end: UInt64 = 0
+        try check(
+            getEventProfilingInfo(event, Constant.profilingCommandStart, MemoryLayout<UInt64>.size, &start, nil),
+            "clGetEventProfilingInfo")
+        try check(
+            getEventProfilingInfo(event, Constant.profilingCommandEnd, MemoryLayout<UInt64>.size, &end, nil),
+            "clGetEventProfilingInfo")
+        return end >= start ? end - start : 0
+    }
+
     /// A `cl_mem` over `byteCount` bytes of `buffer` from `offset`.
     func subBuffer(of buffer: Handle, offset: Int, byteCount: Int, status: inout Status) -> Handle? {
         withUnsafeBytes(of: (offset, byteCount)) { region in
@@ -193,6 +210,9 @@ final class OpenCLLibrary: @unchecked Sendable {
         static let deviceHostUnifiedMemory: UInt32 = 0x1035
         static let deviceMemBaseAddressAlignment: UInt32 = 0x1019
         static let bufferCreateTypeRegion: UInt32 = 0x1220
+        static let queueProfilingEnable: UInt64 = 1 << 1
+        static let profilingCommandStart: UInt32 = 0x1282
+        static let profilingCommandEnd: UInt32 = 0x1283
         static let programBuildLog: UInt32 = 0x1183
         static let programBinarySizes: UInt32 = 0x1165
         static let programBinaries: UInt32 = 0x1166

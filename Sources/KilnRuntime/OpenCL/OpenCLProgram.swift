@@ -93,12 +93,15 @@ public struct OpenCLProgram: Codable, Hashable, Sendable {
         public var buffers: [Int]
         /// The global work size (one to three dimensions).
         public var globalSize: [Int]
+        /// The layer (index in the placement) the kernel computes, for per-layer profiles.
+        public var layer: Int?
 
         /// Creates a launch.
-        public init(kernel: String, buffers: [Int], globalSize: [Int]) {
+        public init(kernel: String, buffers: [Int], globalSize: [Int], layer: Int? = nil) {
             self.kernel = kernel
             self.buffers = buffers
             self.globalSize = globalSize
+            self.layer = layer
         }
     }
 }
