@@ -146,6 +146,9 @@ public struct DelegatePartitioner {
             case .depthwiseConv2D:
                 let filter = graph.type(of: node.inputs[1]).shape
                 return total + outputs * filter[1] * filter[2]
+            case .batchMatMul(let adjointA, _):
+                let a = graph.type(of: node.inputs[0]).shape
+                return total + outputs * (adjointA ? a[a.rank - 2] : a[a.rank - 1])
             case .reshape:
                 return total
             default:

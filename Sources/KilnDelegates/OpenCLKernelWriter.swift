@@ -163,6 +163,8 @@ struct OpenCLKernelWriter {
             return kernel(
                 reductionLoops(node, axes: axes, initial: initial, combine: combine, read: "in0_(OFFSET)")
                     + "\n    out_(i, acc);", operands: [node.inputs[0]])
+        case .resize, .gather, .argExtremum, .cast, .batchMatMul:
+            return selectionKernel(for: index)
         case .dynamicRangeQuantize(let scope):
             let shape = graph.type(of: node.inputs[0]).shape
             let group = scope == .perRow ? (shape.dimensions.last ?? 1) : shape.elementCount / max(shape.first ?? 1, 1)

@@ -1,8 +1,8 @@
 import KilnIR
 
-/// What the OpenCL delegate takes: float32 layers, int8 layers in Kiln's integer arithmetic, and
-/// dynamic-range layers (int8 filters under float activations), of the kinds its kernel writer
-/// generates. ``reason(against:in:)`` words why a node is refused, as the placement report prints it.
+/// What the OpenCL delegate takes: every op, in float32, in Kiln's int8 arithmetic, and as
+/// dynamic-range layers (int8 filters under float activations), except int8 products (batch
+/// matrix products, reductions), float16 tensors and int8 results a fused activation cannot clamp. ``reason(against:in:)`` words why a node is refused, as the placement report prints it.
 public enum OpenCLSupport {
     /// The delegate's name in reports and messages.
     public static let name = "opencl"
@@ -25,7 +25,12 @@ public enum OpenCLSupport {
             }
         }
         let result = graph.type(of: node.outputs[0])
-        if result.dtype == .int32 || (result.dtype == .int8 && result.quantization?.scales.count != 1) {
+        let makesIndices: Bool =
+            switch node.op {
+            case .argExtremum, .cast(to: .int32): true
+            default: false
+            }
+        if (result.dtype == .int32 && !makesIndices) || (result.dtype == .int8 && result.quantization?.scales.count != 1) {
             return "\(kind) with a \(result.dtype.rawValue) result: not supported by \(name)"
         }
         if result.dtype == .int8, QuantizedArithmetic.activationRange(
@@ -37,12 +42,16 @@ public enum OpenCLSupport {
         switch node.op {
         case .fullyConnected, .conv2D, .depthwiseConv2D, .maxPool2D, .averagePool2D, .reshape, .activation, .softmax,
             .add, .multiply, .subtract, .binary, .concatenation, .pad, .slice, .transpose, .mean, .quantize, .dequantize,
-            .dynamicRangeQuantize:
+            .dynamicRangeQuantize, .resize, .gather, .argExtremum:
             return nil
+        case .cast:
+            let from = graph.type(of: node.inputs[0]).dtype
+            return [.float32, .int32].contains(from) && [.float32, .int32].contains(result.dtype) && from != result.dtype
+                ? nil : "\(kind) from \(from.rawValue) to \(result.dtype.rawValue): not supported by \(name)"
+        case .batchMatMul:
+            return result.dtype == .float32 ? nil : "\(result.dtype.rawValue) \(kind): not supported by \(name)"
         case .reduce(let function, _, _):
             return function == .product && result.dtype == .int8 ? "int8 \(kind): not supported by \(name)" : nil
-        default:
-            return "\(kind): not supported by \(name)"
         }
     }
 }

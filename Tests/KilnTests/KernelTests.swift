@@ -276,11 +276,16 @@ import Testing
 
     @Test(arguments: batchMatMulCases)
     func batchMatMul(a: Shape, b: Shape, adjointA: Bool, adjointB: Bool) throws {
+        try Self.checkBatchMatMul(a: a, b: b, adjointA: adjointA, adjointB: adjointB)
+    }
+
+    /// One batch matrix product compiled with `options`, against the reference.
+    static func checkBatchMatMul(a: Shape, b: Shape, adjointA: Bool, adjointB: Bool, options: CompileOptions = .thisMachine) throws {
         var graph = Graph(name: "batch_matmul")
         let x = graph.addInput(name: "a", type: TensorType(.float32, a))
         let y = graph.addInput(name: "b", type: TensorType(.float32, b))
         graph.outputs = [try graph.addNode(.batchMatMul(adjointA: adjointA, adjointB: adjointB), inputs: [x, y], name: "op")]
-        try expectCompiledMatchesReference(graph, "batch matmul \(a) · \(b) adjoint \(adjointA) \(adjointB)")
+        try expectCompiledMatchesReference(graph, options: options, "batch matmul \(a) · \(b) adjoint \(adjointA) \(adjointB)")
     }
 
     static let sliceCases: [(input: Shape, begin: [Int], size: [Int])] = [

@@ -238,7 +238,44 @@ struct OpenCLDelegateTests {
             graph, options: OpenCLDelegateSupport.required, seed: 5, expectSpread: false, "int8 mixed ops")
     }
 
-    /// A resize the delegate does not take splits a network in two delegate partitions with the CPU
+    /// Resizes in every method and coordinate mode on one non-square batch of 2, and the common
+    /// modes up and down elsewhere, float32 and int8, bit for bit.
+    static let resizeCases = SelectionKernelTests.resizeCases.filter { c in
+        c.input == [2, 5, 7, 16] || ([[1, 12, 12, 17], [1, 1, 1, 4]].contains(c.input)
+            && [0, 9].contains(SelectionKernelTests.resizeModeIndex(c)))
+    }
+
+    @Test(arguments: resizeCases)
+    func resize(_ c: SelectionKernelTests.Case) throws {
+        try SelectionKernelTests.check(c, options: OpenCLDelegateSupport.required)
+    }
+
+    @Test(arguments: SelectionKernelTests.gatherCases)
+    func gather(_ c: SelectionKernelTests.Case) throws {
+        try SelectionKernelTests.check(c, options: OpenCLDelegateSupport.required)
+    }
+
+    @Test(arguments: [false, true])
+    func gatherAtIndicesFromTheInput(isQuantized: Bool) throws {
+        try SelectionKernelTests.checkGatherAtIndicesFromTheInput(isQuantized: isQuantized, options: OpenCLDelegateSupport.required)
+    }
+
+    @Test(arguments: SelectionKernelTests.argumentCases.filter { [[3, 17], [2, 65, 3]].contains($0.input) })
+    func argExtremum(_ c: SelectionKernelTests.Case) throws {
+        try SelectionKernelTests.check(c, options: OpenCLDelegateSupport.required)
+    }
+
+    @Test func cast() throws {
+        for c in SelectionKernelTests.castCases { try SelectionKernelTests.check(c, options: OpenCLDelegateSupport.required) }
+        try SelectionKernelTests.checkCastAtSpecialValues(options: OpenCLDelegateSupport.required)
+    }
+
+    @Test(arguments: KernelTests.batchMatMulCases.filter { [[2, 1, 5, 7], [2, 1, 7, 5], [4, 2, 3], [4, 3, 2]].contains($0.a) })
+    func batchMatMul(a: Shape, b: Shape, adjointA: Bool, adjointB: Bool) throws {
+        try KernelTests.checkBatchMatMul(a: a, b: b, adjointA: adjointA, adjointB: adjointB, options: OpenCLDelegateSupport.required)
+    }
+
+    /// A layer with float16 weights, which the delegate does not take, splits a network in two delegate partitions with the CPU
     /// between them; the CPU piece reads what the first partition downloaded, and the output is right.
     @Test func unsupportedLayerSplitsTheGraph() throws {
         let graph = try Self.splitGraph()
@@ -247,7 +284,7 @@ struct OpenCLDelegateTests {
         let result = try Compiler().compile(graph, options: OpenCLDelegateSupport.allSupported, outputDirectory: directory)
         let plan = try #require(result.metadata.delegatePlan)
         #expect(plan.placement.map(\.processor) == [.openCL, .openCL, .cpu, .openCL])
-        #expect(plan.placement[2].reason == "resize_bilinear: not supported by opencl")
+        #expect(plan.placement[2].reason == "conv2d with float16 operand 'w16': not supported by opencl")
         #expect(plan.schedule == [.delegate(partition: 0), .cpu(begin: 2, end: 3), .delegate(partition: 1)])
         let model = try CompiledModel(contentsOf: result.artifact)
         #expect(model.placement == plan.placement)
@@ -257,7 +294,7 @@ struct OpenCLDelegateTests {
         #expect {
             try Compiler().compile(graph, options: OpenCLDelegateSupport.required, outputDirectory: directory)
         } throws: { error in
-            "\(error)".contains("requires the opencl delegate") && "\(error)".contains("'up': resize_bilinear: not supported by opencl")
+            "\(error)".contains("requires the opencl delegate") && "\(error)".contains("'half': conv2d with float16 operand 'w16': not supported by opencl")
         }
     }
 
@@ -271,7 +308,7 @@ struct OpenCLDelegateTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let result = try Compiler().compile(graph, options: OpenCLDelegateSupport.allSupported, outputDirectory: directory)
         let program = try #require(result.metadata.delegatePlan?.openCL)
-        // conv1's result goes down to the resize on the CPU, whose result comes back up: both in the arena.
+        // conv1's result goes down to the float16 layer on the CPU, whose result comes back up: both in the arena.
         #expect(program.arenaBackedBuffers.count == 2)
         let model = try CompiledModel(contentsOf: result.artifact)
         let cpu = try CompiledModel(contentsOf: result.artifact, delegate: .cpu)
@@ -306,7 +343,7 @@ struct OpenCLDelegateTests {
     /// Half-precision storage: weights and the tensors between layers rounded to half, the sums in
     /// float32; the float convolution chain and the hybrid and int8 layers stay within the tolerance.
     @Test func halfStorageStaysWithinItsTolerance() throws {
-        let graph = try Self.splitGraph(resizing: false)
+        let graph = try Self.splitGraph(splitting: false)
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let result = try Compiler().compile(graph, options: OpenCLDelegateSupport.half, outputDirectory: directory)
@@ -382,8 +419,9 @@ struct OpenCLDelegateTests {
         #expect(delegated > 0)
     }
 
-    /// conv → conv → resize → conv (without the resize, three convolutions).
-    static func splitGraph(resizing: Bool = true) throws -> Graph {
+    /// conv → conv → conv with a float16 filter, which the delegate does not take → conv (without
+    /// the float16 one, three convolutions).
+    static func splitGraph(splitting: Bool = true) throws -> Graph {
         var graph = Graph(name: "split")
         var x = graph.addInput(name: "x", type: TensorType(.float32, [1, 8, 8, 16]))
         let filter = graph.addConstant(name: "w", data: KernelTests.weights([16, 3, 3, 16], seed: 3))
@@ -391,8 +429,10 @@ struct OpenCLDelegateTests {
         let convolution = Op.conv2D(Conv2DAttributes(padding: .same, activation: .relu))
         x = try graph.addNode(convolution, inputs: [x, filter, bias], name: "conv0")
         x = try graph.addNode(convolution, inputs: [x, filter, bias], name: "conv1")
-        if resizing {
-            x = try graph.addNode(.resize(ResizeAttributes(size: [16, 16], method: .bilinear)), inputs: [x], name: "up")
+        if splitting {
+            let half = graph.addConstant(
+                name: "w16", data: TensorData(float16: KernelTests.weights([16, 3, 3, 16], seed: 5).floats(), shape: [16, 3, 3, 16]))
+            x = try graph.addNode(convolution, inputs: [x, half, bias], name: "half")
         }
         graph.outputs = [try graph.addNode(convolution, inputs: [x, filter, bias], name: "conv2")]
         return graph

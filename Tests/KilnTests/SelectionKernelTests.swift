@@ -167,25 +167,33 @@ import Testing
     func cast(_ c: Case) throws { try Self.check(c) }
 
     /// float32 → int32 truncates toward zero and saturates, NaN to 0; int32 → float32 rounds to nearest.
-    @Test func castAtSpecialValues() throws {
+    @Test func castAtSpecialValues() throws { try Self.checkCastAtSpecialValues() }
+
+    /// ``castAtSpecialValues()`` compiled with `options`.
+    static func checkCastAtSpecialValues(options: CompileOptions = .thisMachine) throws {
         let specials: [Float] = [0, -0.0, 2.9, -2.9, 0.5, -0.5, .nan, .infinity, -.infinity, 3e9, -3e9, 2_147_483_520, 16_777_216]
         var graph = Graph(name: "cast")
         let x = graph.addInput(name: "x", type: TensorType(.float32, [specials.count]))
         graph.outputs = [try graph.addNode(.cast(to: .int32), inputs: [x], name: "to_int")]
-        let expected = try expectCompiledInt8MatchesReference(graph, inputs: [TensorData(specials, shape: [specials.count])], "cast to i32")
+        let expected = try expectCompiledInt8MatchesReference(
+            graph, options: options, inputs: [TensorData(specials, shape: [specials.count])], "cast to i32")
         #expect(expected[0].int32s() == [0, 0, 2, -2, 0, 0, 0, .max, .min, .max, .min, 2_147_483_520, 16_777_216])
         var back = Graph(name: "cast_back")
         let y = back.addInput(name: "y", type: TensorType(.int32, [5]))
         back.outputs = [try back.addNode(.cast(to: .float32), inputs: [y], name: "to_float")]
         let integers: [Int32] = [0, -7, 16_777_217, .max, .min]
-        let floats = try expectCompiledInt8MatchesReference(back, inputs: [TensorData(int32: integers, shape: [5])], "cast to f32")
+        let floats = try expectCompiledInt8MatchesReference(
+            back, options: options, inputs: [TensorData(int32: integers, shape: [5])], "cast to f32")
         #expect(floats[0].floats() == integers.map(Float.init))
     }
 
     /// Indices that come from the model's input pick rows at run time; negative ones count from
     /// the end, and any still outside the axis pick zeros.
     @Test(arguments: [false, true])
-    func gatherAtIndicesFromTheInput(isQuantized: Bool) throws {
+    func gatherAtIndicesFromTheInput(isQuantized: Bool) throws { try Self.checkGatherAtIndicesFromTheInput(isQuantized: isQuantized) }
+
+    /// ``gatherAtIndicesFromTheInput(isQuantized:)`` compiled with `options`.
+    static func checkGatherAtIndicesFromTheInput(isQuantized: Bool, options: CompileOptions = .thisMachine) throws {
         var graph = Graph(name: "embedding")
         let quantization: QuantizationParameters? = isQuantized ? .perTensor(scale: 0.02, zeroPoint: 4) : nil
         let tokens = graph.addInput(name: "tokens", type: TensorType(.int32, [1, 9]))
@@ -198,7 +206,7 @@ import Testing
         graph.outputs = [try graph.addNode(.gather(axis: 0), inputs: [table, tokens], name: "embedded", quantization: quantization)]
         let ids: [Int32] = [0, 49, 13, -1, 50, 7, .max, .min, 25]
         let expected = try expectCompiledInt8MatchesReference(
-            graph, inputs: [TensorData(int32: ids, shape: [1, 9])], "gather \(isQuantized ? "int8" : "f32") table at run time")
+            graph, options: options, inputs: [TensorData(int32: ids, shape: [1, 9])], "gather \(isQuantized ? "int8" : "f32") table at run time")
         // Tokens 50, Int32.max and Int32.min are out of range: zeros (the zero point); -1 is the last row.
         let row = 17
         let zero: Float = 0
