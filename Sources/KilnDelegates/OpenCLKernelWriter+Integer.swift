@@ -161,7 +161,13 @@ extension OpenCLKernelWriter {
                     loops + "\n    out[i] = (char)kiln_quantize(acc * \(Self.literal(inScale / outScale)), \(outZero), -128, 127);",
                     operands: [node.inputs[0]])
             case .product:
-                return nil
+                // Dequantized factors multiplied in float32 in input order, then quantized.
+                let loops = reductionLoops(
+                    node, axes: axes, initial: "1.0f", combine: "acc *= v;",
+                    read: "\(Self.literal(inScale)) * (float)((int)in0[OFFSET] - \(inZero))")
+                return kernel(
+                    loops + "\n    out[i] = (char)kiln_quantize(acc / \(Self.literal(outScale)), \(outZero), -128, 127);",
+                    operands: [node.inputs[0]])
             }
         default:
             return nil

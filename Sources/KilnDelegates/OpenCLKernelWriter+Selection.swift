@@ -2,7 +2,7 @@ import KilnIR
 
 /// Kernels for the ops that pick, interpolate or convert rather than multiply filters: resize
 /// (nearest, bilinear, bicubic; float32 and int8), gather, arg-max/min, casts between float32
-/// and int32, and float32 batch matrix products. Each follows the reference interpreter's order
+/// and int32, and batch matrix products (float32, and int8 with int32 sums). Each follows the reference interpreter's order
 /// of operations, so float results are its own bit for bit and int8 results its integers.
 extension OpenCLKernelWriter {
     /// The kernel for one of those ops at node `index`, or `nil` for any other node.
@@ -191,11 +191,19 @@ extension OpenCLKernelWriter {
 
     /// `out[b, m, n] = Σ_k A[b, m, k] · B[b, k, n]` over broadcast batch axes, adjoint operands
     /// read transposed, the sum from zero in `k` order without fused multiply-adds (the reference's).
+    /// Int8: `Σ (a − za)(b − zb)` in int32, requantized with the float32 multiplier `sa · sb / so`.
     private func batchMatMulKernel(_ index: Int, adjointA: Bool, adjointB: Bool) -> Kernel? {
         let node = graph.nodes[index]
         let (a, b) = (graph.type(of: node.inputs[0]), graph.type(of: node.inputs[1]))
         let result = graph.type(of: node.outputs[0]).shape
-        guard a.dtype == .float32, b.dtype == .float32, a.shape.rank >= 2, b.shape.rank >= 2, result.rank >= 2 else {
+        guard a.dtype == b.dtype, a.shape.rank >= 2, b.shape.rank >= 2, result.rank >= 2 else { return nil }
+        var integer: (a: (scale: Float, zero: Int32), b: (scale: Float, zero: Int32), out: (scale: Float, zero: Int32))?
+        if a.dtype == .int8 {
+            guard let x = int8Parameters(node.inputs[0]), let y = int8Parameters(node.inputs[1]),
+                let z = int8Parameters(node.outputs[0])
+            else { return nil }
+            integer = (x, y, z)
+        } else if a.dtype != .float32 {
             return nil
         }
         let rank = result.rank
@@ -214,13 +222,29 @@ extension OpenCLKernelWriter {
         }
         let x = adjointA ? "k * \(rows) + m" : "m * \(depth) + k"
         let y = adjointB ? "n * \(depth) + k" : "k * \(columns) + n"
-        let body = """
+        let head = """
                 const int n = i % \(columns), m = i / \(columns) % \(rows), batch = i / \(rows * columns);
                 const int aBase = \(batchOffset(a.shape, matrix: rows * depth)), bBase = \(batchOffset(b.shape, matrix: depth * columns));
-                float sum = 0.0f;
-                for (int k = 0; k < \(depth); ++k) sum += in0_(aBase + \(x)) * in1_(bBase + \(y));
-                out_(i, sum);
             """
+        let body: String
+        if let integer {
+            let scale = QuantizedArithmetic.requantizationScale(
+                input: integer.a.scale, filter: integer.b.scale, output: integer.out.scale)
+            body = head + """
+
+                    int sum = 0;
+                    for (int k = 0; k < \(depth); ++k)
+                        sum += ((int)in0[aBase + \(x)] - \(integer.a.zero)) * ((int)in1[bBase + \(y)] - \(integer.b.zero));
+                    out[i] = (char)kiln_quantize((float)sum * \(Self.literal(scale)), \(integer.out.zero), -128, 127);
+                """
+        } else {
+            body = head + """
+
+                    float sum = 0.0f;
+                    for (int k = 0; k < \(depth); ++k) sum += in0_(aBase + \(x)) * in1_(bBase + \(y));
+                    out_(i, sum);
+                """
+        }
         return makeKernel(index, operands: Array(node.inputs[0..<2]), body: body)
     }
 }

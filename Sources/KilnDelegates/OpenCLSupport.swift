@@ -1,8 +1,8 @@
 import KilnIR
 
 /// What the OpenCL delegate takes: every op, in float32, in Kiln's int8 arithmetic, and as
-/// dynamic-range layers (int8 filters under float activations), except int8 products (batch
-/// matrix products, reductions), float16 tensors and int8 results a fused activation cannot clamp. ``reason(against:in:)`` words why a node is refused, as the placement report prints it.
+/// dynamic-range layers (int8 filters under float activations), except float16 tensors (weights
+/// stored by `store-weights-float16`) and int8 results a fused activation cannot clamp. ``reason(against:in:)`` words why a node is refused, as the placement report prints it.
 public enum OpenCLSupport {
     /// The delegate's name in reports and messages.
     public static let name = "opencl"
@@ -48,10 +48,8 @@ public enum OpenCLSupport {
             let from = graph.type(of: node.inputs[0]).dtype
             return [.float32, .int32].contains(from) && [.float32, .int32].contains(result.dtype) && from != result.dtype
                 ? nil : "\(kind) from \(from.rawValue) to \(result.dtype.rawValue): not supported by \(name)"
-        case .batchMatMul:
-            return result.dtype == .float32 ? nil : "\(result.dtype.rawValue) \(kind): not supported by \(name)"
-        case .reduce(let function, _, _):
-            return function == .product && result.dtype == .int8 ? "int8 \(kind): not supported by \(name)" : nil
+        case .batchMatMul, .reduce:
+            return nil
         }
     }
 }

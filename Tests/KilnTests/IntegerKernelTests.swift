@@ -420,6 +420,11 @@ import Testing
     /// int8 batch products of two activations (both with zero points), every adjoint combination.
     @Test(arguments: KernelTests.batchMatMulCases)
     func batchMatMul(a: Shape, b: Shape, adjointA: Bool, adjointB: Bool) throws {
+        try Self.checkBatchMatMul(a: a, b: b, adjointA: adjointA, adjointB: adjointB)
+    }
+
+    /// One int8 batch matrix product compiled with `options`, bit for bit against the reference.
+    static func checkBatchMatMul(a: Shape, b: Shape, adjointA: Bool, adjointB: Bool, options: CompileOptions = .thisMachine) throws {
         var graph = Graph(name: "batch_matmul")
         let x = graph.addInput(name: "a", type: TensorType(.int8, a, quantization: .perTensor(scale: 0.05, zeroPoint: -5)))
         let y = graph.addInput(name: "b", type: TensorType(.int8, b, quantization: .perTensor(scale: 0.04, zeroPoint: 7)))
@@ -430,7 +435,8 @@ import Testing
                 .batchMatMul(adjointA: adjointA, adjointB: adjointB), inputs: [x, y], name: "product",
                 quantization: .perTensor(scale: scale, zeroPoint: 2))
         ]
-        try expectCompiledInt8MatchesReference(graph, seed: 43, "int8 batch matmul \(a) · \(b) adjoint \(adjointA) \(adjointB)")
+        try expectCompiledInt8MatchesReference(
+            graph, options: options, seed: 43, "int8 batch matmul \(a) · \(b) adjoint \(adjointA) \(adjointB)")
     }
 
     struct ConcatenationCase: Sendable, CustomTestStringConvertible {

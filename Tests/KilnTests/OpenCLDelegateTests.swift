@@ -273,6 +273,14 @@ struct OpenCLDelegateTests {
     @Test(arguments: KernelTests.batchMatMulCases.filter { [[2, 1, 5, 7], [2, 1, 7, 5], [4, 2, 3], [4, 3, 2]].contains($0.a) })
     func batchMatMul(a: Shape, b: Shape, adjointA: Bool, adjointB: Bool) throws {
         try KernelTests.checkBatchMatMul(a: a, b: b, adjointA: adjointA, adjointB: adjointB, options: OpenCLDelegateSupport.required)
+        try IntegerKernelTests.checkBatchMatMul(
+            a: a, b: b, adjointA: adjointA, adjointB: adjointB, options: OpenCLDelegateSupport.required)
+    }
+
+    /// Every reduction, float32 and int8 (products too), over inner, outer and all axes.
+    @Test(arguments: SelectionKernelTests.reductionCases.filter { [[3, 17], [1, 7, 7, 33]].contains($0.input) })
+    func reduction(_ c: SelectionKernelTests.Case) throws {
+        try SelectionKernelTests.check(c, options: OpenCLDelegateSupport.required)
     }
 
     /// A layer with float16 weights, which the delegate does not take, splits a network in two delegate partitions with the CPU
@@ -396,11 +404,11 @@ struct OpenCLDelegateTests {
     }
 
     /// Models made by today's TensorFlow converter whose operators the delegate gained last:
-    /// gather (embedding), batch matrix products (attention; int8 ones stay on the CPU), arg-max
+    /// gather (embedding), batch matrix products (attention, float32 and int8), arg-max
     /// and reductions, resize (decoder), and a whole MobileNetV3. Their layers run on the delegate
     /// and give the CPU's outputs.
     @Test(arguments: [
-        ("embedding_text", 14), ("transformer_block", 55), ("transformer_block_int8", 62), ("reductions_net", 19),
+        ("embedding_text", 14), ("transformer_block", 55), ("transformer_block_int8", 64), ("reductions_net", 19),
         ("decoder_net", 20), ("mobilenet_v3_small_int8", 114),
     ])
     func converterModelsAgreeWithTheCPU(name: String, delegatedLayers: Int) throws {
