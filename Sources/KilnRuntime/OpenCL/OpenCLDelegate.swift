@@ -102,10 +102,15 @@ final class OpenCLDelegate {
                 guard let constants, offset >= 0, offset + buffer.byteCount <= description.constantsByteCount else {
                     throw OpenCLError.unavailable("a weights buffer lies outside the artifact's constants; recompile it")
                 }
-                let inPlace = sharesHostMemory && buffer.byteCount > 0
-                created = cl.createBuffer(
-                    context, Constant.memReadOnly | (inPlace ? Constant.memUseHostPointer : Constant.memCopyHostPointer),
-                    inPlace ? buffer.byteCount : size, UnsafeMutableRawPointer(mutating: constants + offset), &status)
+                let host = UnsafeMutableRawPointer(mutating: constants + offset)
+                // A driver may refuse host memory it cannot pin (the library's read-only pages): copy then.
+                if sharesHostMemory, buffer.byteCount > 0 {
+                    created = cl.createBuffer(
+                        context, Constant.memReadOnly | Constant.memUseHostPointer, buffer.byteCount, host, &status)
+                }
+                created =
+                    created
+                    ?? cl.createBuffer(context, Constant.memReadOnly | Constant.memCopyHostPointer, size, host, &status)
             } else if let offset = arenaOffsets[index] {
                 created = try arenaBackedBuffer(index, over: arena + offset, byteCount: buffer.byteCount)
             } else if let sharedTensorMemory, let offset = buffer.deviceOffset {
@@ -146,13 +151,13 @@ final class OpenCLDelegate {
         return memory
     }
 
-    /// A buffer over `host`, mapped to the host; a device buffer instead when the driver maps it
-    /// elsewhere (then the partition copies as usual).
+    /// A buffer over `host`, mapped to the host; a device buffer instead when the driver refuses
+    /// the host memory or maps it elsewhere (then the partition copies as usual).
     private func arenaBackedBuffer(_ index: Int, over host: UnsafeMutableRawPointer, byteCount: Int) throws -> OpaquePointer? {
         typealias Constant = OpenCLLibrary.Constant
         var status: Int32 = 0
         guard let buffer = cl.createBuffer(context, Constant.memReadWrite | Constant.memUseHostPointer, byteCount, host, &status)
-        else { throw OpenCLError.call("clCreateBuffer", status: status) }
+        else { return cl.createBuffer(context, Constant.memReadWrite, max(byteCount, 4), nil, &status) }
         let mapped = cl.enqueueMapBuffer(
             queue, buffer, 1, Constant.mapRead | Constant.mapWrite, 0, byteCount, 0, nil, nil, &status)
         guard status == 0, mapped == host else {
