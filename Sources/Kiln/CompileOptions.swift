@@ -233,13 +233,17 @@ public struct CompileOptions: Hashable, Sendable, Codable {
         public var storage: Storage
         /// Which supported layers go to the delegate.
         public var placement: Placement
+        /// Layers (by name, as `kiln inspect` shows them) that stay on the CPU whatever the
+        /// delegate supports: to compare a layer's results, or to keep one off a device.
+        public var cpuLayers: [String]
 
         /// The OpenCL delegate, preferred (falling back to the CPU) or required, storing float
-        /// tensors in `storage` precision and taking the layers `placement` says.
+        /// tensors in `storage` precision and taking the layers `placement` says, except `cpuLayers`.
         public static func openCL(
-            _ requirement: Requirement = .preferred, storage: Storage = .float32, placement: Placement = .whereFaster
+            _ requirement: Requirement = .preferred, storage: Storage = .float32, placement: Placement = .whereFaster,
+            cpuLayers: [String] = []
         ) -> Delegate {
-            Delegate(kind: .openCL, requirement: requirement, storage: storage, placement: placement)
+            Delegate(kind: .openCL, requirement: requirement, storage: storage, placement: placement, cpuLayers: cpuLayers)
         }
     }
 

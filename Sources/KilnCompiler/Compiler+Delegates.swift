@@ -32,10 +32,27 @@ extension Compiler {
                 if case .dynamicRangeGEMMVNNI(let rounding, _) = choice.kernel { groups.append([rounding, index]) }
             }
         }
+        // A layer is named in full or as reports show it.
+        func isKeptOnCPU(_ node: Node) -> Bool {
+            delegate.cpuLayers.contains(node.name) || delegate.cpuLayers.contains(LayerNameStyle.short.apply(to: node.name))
+        }
+        let named = Set(graph.nodes.flatMap { [$0.name, LayerNameStyle.short.apply(to: $0.name)] })
+        if let unknown = delegate.cpuLayers.first(where: { !named.contains($0) }) {
+            let known = graph.nodes.prefix(8).map { "'\(LayerNameStyle.short.apply(to: $0.name))'" }.joined(separator: ", ")
+            throw DiagnosticError([
+                .error(
+                    "model '\(graph.name)' has no layer '\(unknown)' to keep on the CPU; its layers are named"
+                        + " \(known)\(graph.nodes.count > 8 ? ", …" : "") (kiln inspect lists them all)",
+                    at: options.location)
+            ])
+        }
         let partitioning = DelegatePartitioner(
             graph: graph, delegate: OpenCLSupport.name, fusedGroups: groups,
             ignoresCost: required || delegate.placement == .allSupported,
-            unsupported: { OpenCLSupport.reason(against: $0, in: graph) }
+            unsupported: { node in
+                isKeptOnCPU(node)
+                    ? "\(node.op.kindName): kept on the CPU by the delegate's options" : OpenCLSupport.reason(against: node, in: graph)
+            }
         ).partition()
         if required {
             let refused = partitioning.placement.filter { $0.processor == .cpu }

@@ -240,8 +240,9 @@ struct OpenCLKernelWriter {
             globalSize: [globalSize ?? graph.type(of: output).shape.elementCount])
     }
 
-    /// Whether float value `value` is stored in half precision on the device.
-    func storesHalf(_ value: ValueID) -> Bool { halfValues.contains(value) }
+    /// Whether float value `value` is stored in half precision on the device: chosen for it, or
+    /// float16 weights already (`store-weights-float16`), read as the CPU reads them.
+    func storesHalf(_ value: ValueID) -> Bool { halfValues.contains(value) || graph.type(of: value).dtype == .float16 }
 
     /// The OpenCL C element type of a value as the device stores it.
     func cType(of value: ValueID) -> String {

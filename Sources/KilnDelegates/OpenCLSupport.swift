@@ -1,8 +1,8 @@
 import KilnIR
 
-/// What the OpenCL delegate takes: every op, in float32, in Kiln's int8 arithmetic, and as
-/// dynamic-range layers (int8 filters under float activations), except float16 tensors (weights
-/// stored by `store-weights-float16`) and int8 results a fused activation cannot clamp. ``reason(against:in:)`` words why a node is refused, as the placement report prints it.
+/// What the OpenCL delegate takes: every op, in float32 (float16 weights included), in Kiln's int8
+/// arithmetic, and as dynamic-range layers (int8 filters under float activations), except float16
+/// tensors computed at run time and int8 results a fused activation cannot clamp. ``reason(against:in:)`` words why a node is refused, as the placement report prints it.
 public enum OpenCLSupport {
     /// The delegate's name in reports and messages.
     public static let name = "opencl"
@@ -15,7 +15,11 @@ public enum OpenCLSupport {
             let role = node.inputs.contains(value) ? "operand" : "result"
             switch type.dtype {
             case .float32, .int8, .int32: break
-            case .float16: return "\(kind) with float16 \(role) '\(graph[value].name)': not supported by \(name)"
+            case .float16:
+                // Float16 weights are read with vload_half; float16 tensors computed at run time do not occur.
+                if !graph.isConstant(value) {
+                    return "\(kind) with float16 \(role) '\(graph[value].name)': not supported by \(name)"
+                }
             }
             if type.dtype == .int8, type.quantization == nil {
                 return "\(kind) with unquantized int8 \(role) '\(graph[value].name)': not supported by \(name)"

@@ -20,6 +20,13 @@ struct DelegateFlags: ParsableArguments {
     )
     var allSupportedLayers = false
 
+    @Option(
+        name: .customLong("cpu-layer"),
+        help: ArgumentHelp(
+            "With --delegate: keep this layer (named as kiln inspect shows it) on the CPU; repeat for several.",
+            valueName: "name"))
+    var cpuLayers: [String] = []
+
     @Flag(help: "With --delegate: store float weights and the tensors that stay on the device in half precision (computed in float32).")
     var fp16 = false
 
@@ -27,7 +34,10 @@ struct DelegateFlags: ParsableArguments {
         if let delegate, delegate != "opencl" {
             throw ValidationError("--delegate must be 'opencl' when compiling, got '\(delegate)'")
         }
-        if delegate == nil, let flag = [(requireDelegate, "--require-delegate"), (fp16, "--fp16"), (allSupportedLayers, "--all-supported-layers")].first(where: \.0)?.1 {
+        if delegate == nil, let flag = [
+            (requireDelegate, "--require-delegate"), (fp16, "--fp16"), (allSupportedLayers, "--all-supported-layers"),
+            (!cpuLayers.isEmpty, "--cpu-layer"),
+        ].first(where: \.0)?.1 {
             throw ValidationError("\(flag) needs --delegate opencl")
         }
     }
@@ -38,7 +48,7 @@ struct DelegateFlags: ParsableArguments {
             [
                 .openCL(
                     requireDelegate ? .required : .preferred, storage: fp16 ? .float16 : .float32,
-                    placement: allSupportedLayers ? .allSupported : .whereFaster)
+                    placement: allSupportedLayers ? .allSupported : .whereFaster, cpuLayers: cpuLayers)
             ]
         }
     }

@@ -79,6 +79,8 @@ enum OpenCLDelegateSupport {
     static let preferred = CompileOptions(target: .host, delegates: [.openCL(.preferred)])
     /// Options that put every layer the delegate takes on it, whatever the cost, and the rest on the CPU.
     static let allSupported = CompileOptions(target: .host, delegates: [.openCL(placement: .allSupported)])
+    /// ``allSupported`` with the split graph's float16 layer ('half') kept on the CPU.
+    static let splitting = CompileOptions(target: .host, delegates: [.openCL(placement: .allSupported, cpuLayers: ["half"])])
     /// Required, with float weights and tensors that stay on the device in half precision.
     static let half = CompileOptions(target: .host, delegates: [.openCL(.required, storage: .float16)])
 
@@ -283,27 +285,38 @@ struct OpenCLDelegateTests {
         try SelectionKernelTests.check(c, options: OpenCLDelegateSupport.required)
     }
 
-    /// A layer with float16 weights, which the delegate does not take, splits a network in two delegate partitions with the CPU
-    /// between them; the CPU piece reads what the first partition downloaded, and the output is right.
-    @Test func unsupportedLayerSplitsTheGraph() throws {
+    /// A layer kept on the CPU splits a network in two delegate partitions with the CPU between
+    /// them; the CPU piece reads what the first partition downloaded, and the output is right.
+    /// Without it, the same layer (float16 weights) runs on the delegate.
+    @Test func layerKeptOnTheCPUSplitsTheGraph() throws {
         let graph = try Self.splitGraph()
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try Compiler().compile(graph, options: OpenCLDelegateSupport.allSupported, outputDirectory: directory)
+        let result = try Compiler().compile(graph, options: OpenCLDelegateSupport.splitting, outputDirectory: directory)
         let plan = try #require(result.metadata.delegatePlan)
         #expect(plan.placement.map(\.processor) == [.openCL, .openCL, .cpu, .openCL])
-        #expect(plan.placement[2].reason == "conv2d with float16 operand 'w16': not supported by opencl")
+        #expect(plan.placement[2].reason == "conv2d: kept on the CPU by the delegate's options")
         #expect(plan.schedule == [.delegate(partition: 0), .cpu(begin: 2, end: 3), .delegate(partition: 1)])
         let model = try CompiledModel(contentsOf: result.artifact)
         #expect(model.placement == plan.placement)
         #expect(model.delegateDevice != nil)
-        try expectCompiledMatchesReference(graph, options: OpenCLDelegateSupport.allSupported, "split graph")
-        // Required, the same graph fails to build, naming the layer and the reason.
+        try expectCompiledMatchesReference(graph, options: OpenCLDelegateSupport.splitting, "split graph")
+        // Required, keeping a layer off the delegate fails the build, naming the layer and the reason.
+        let contradictory = CompileOptions(target: .host, delegates: [.openCL(.required, cpuLayers: ["half"])])
         #expect {
-            try Compiler().compile(graph, options: OpenCLDelegateSupport.required, outputDirectory: directory)
+            try Compiler().compile(graph, options: contradictory, outputDirectory: directory)
         } throws: { error in
-            "\(error)".contains("requires the opencl delegate") && "\(error)".contains("'half': conv2d with float16 operand 'w16': not supported by opencl")
+            "\(error)".contains("requires the opencl delegate") && "\(error)".contains("'half': conv2d: kept on the CPU by the delegate's options")
         }
+        // A name that is no layer is an error that lists the layers.
+        let misspelled = CompileOptions(target: .host, delegates: [.openCL(cpuLayers: ["halve"])])
+        #expect {
+            try Compiler().compile(graph, options: misspelled, outputDirectory: directory)
+        } throws: { error in
+            "\(error)".contains("has no layer 'halve' to keep on the CPU; its layers are named 'conv0', 'conv1', 'half', 'conv2'")
+        }
+        // Float16 weights are read as the CPU reads them.
+        try expectCompiledMatchesReference(graph, options: OpenCLDelegateSupport.required, "float16 weights on the delegate")
     }
 
     /// On a device that shares host memory (PoCL's CPU device), the tensors a partition exchanges
@@ -314,7 +327,7 @@ struct OpenCLDelegateTests {
         let graph = try Self.splitGraph()
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try Compiler().compile(graph, options: OpenCLDelegateSupport.allSupported, outputDirectory: directory)
+        let result = try Compiler().compile(graph, options: OpenCLDelegateSupport.splitting, outputDirectory: directory)
         let program = try #require(result.metadata.delegatePlan?.openCL)
         // conv1's result goes down to the float16 layer on the CPU, whose result comes back up: both in the arena.
         #expect(program.arenaBackedBuffers.count == 2)
@@ -416,6 +429,29 @@ struct OpenCLDelegateTests {
         #expect(try Self.expectDelegateAgreesWithTheCPU(graph) == delegatedLayers)
     }
 
+    /// A converter's MobileNetV3 with float16 weights (`--quantize float16`, what LiteRT's GPU
+    /// delegate is usually given): convolutions, depthwise and dense layers read their half
+    /// weights on the delegate as the CPU does, wholly on it.
+    @Test func float16WeightsRunOnTheDelegate() throws {
+        let graph = try TFLiteImporter.importGraph(contentsOf: KerasModelTests.fixtures.appendingPathComponent("mobilenet_v3_small.tflite"))
+        let options = CompileOptions(target: .host, quantization: .float16Weights, delegates: [.openCL(.required)])
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let optimized = try Compiler().optimize(graph, options: options)
+        #expect(optimized.nodes.contains { node in node.inputs.contains { optimized.type(of: $0).dtype == .float16 } })
+        let result = try Compiler().compile(graph, options: options, outputDirectory: directory)
+        let inputs = randomInputs(optimized, seed: 5)
+        let model = try CompiledModel(contentsOf: result.artifact)
+        let cpu = try CompiledModel(contentsOf: result.artifact, delegate: .cpu)
+        #expect(model.placement.allSatisfy { $0.processor == .openCL })
+        let actual = try runCompiled(model, inputs, outputByteCounts: model.metadata.outputs.map(\.byteCount))[0]
+        let expected = try runCompiled(cpu, inputs, outputByteCounts: cpu.metadata.outputs.map(\.byteCount))[0]
+        let shape = optimized.type(of: optimized.outputs[0]).shape
+        expectClose(
+            TensorData(dtype: .float32, shape: shape, bytes: actual).floats(),
+            TensorData(dtype: .float32, shape: shape, bytes: expected).floats(), tolerance: 1e-4, "float16 MobileNetV3")
+    }
+
     /// Compiles `graph` with the delegate (required where it takes every layer, on every layer it
     /// supports otherwise) and expects its outputs on random inputs to be the CPU's: float within
     /// 1e-4, integers equal. Returns the number of layers on the delegate.
@@ -446,8 +482,8 @@ struct OpenCLDelegateTests {
         return model.placement.filter { $0.processor == .openCL }.count
     }
 
-    /// conv → conv → conv with a float16 filter, which the delegate does not take → conv (without
-    /// the float16 one, three convolutions).
+    /// conv → conv → conv with a float16 filter ('half') → conv (without the float16 one, three
+    /// convolutions).
     static func splitGraph(splitting: Bool = true) throws -> Graph {
         var graph = Graph(name: "split")
         var x = graph.addInput(name: "x", type: TensorType(.float32, [1, 8, 8, 16]))
