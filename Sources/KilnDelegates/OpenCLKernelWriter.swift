@@ -198,7 +198,9 @@ struct OpenCLKernelWriter {
     /// A kernel for node `index` whose work-item `i` (one per output element unless `globalSize`
     /// says otherwise) runs `body` over `in0…` (the operands), `t0…` (the tables) and `out`.
     func makeKernel(_ index: Int, operands: [ValueID], tables: [Table] = [], body: String, globalSize: Int? = nil) -> Kernel {
-        let name = "kiln_node\(index)"
+        // The node's index keeps names unique; its op makes profiles readable ("kiln_3_conv2d").
+        let kind = String(graph.nodes[index].op.kindName.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+        let name = "kiln_\(index)_\(kind)"
         let output = graph.nodes[index].outputs[0]
         let parameters =
             operands.enumerated().map { "__global const \(cType(of: $1)) *restrict in\($0)" }

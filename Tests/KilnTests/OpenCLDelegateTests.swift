@@ -660,7 +660,7 @@ struct OpenCLDelegateModelTests {
         let profiled = try CommandLineTool.run(
             kiln, ["bench", model, "--per-layer", "--delegate", "opencl", "--runs", "20", "--threads", "1"])
         #expect(profiled.status == 0, "\(profiled.output)")
-        let rows = profiled.output.split(separator: "\n").filter { $0.contains("opencl kiln_node") }
+        let rows = profiled.output.split(separator: "\n").filter { $0.contains("opencl kiln_") && $0.contains("_fully_connected") }
         #expect(rows.count == 10, "\(profiled.output)")
         #expect(profiled.output.contains("(copies and waits)"), "\(profiled.output)")
         // Every delegated layer took some device time.
