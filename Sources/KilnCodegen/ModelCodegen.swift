@@ -83,16 +83,24 @@ public struct ModelCodegen {
     /// Whether code generated for `graph` at `isa` has a multi-threaded entry point: whether
     /// some layer's work is split among threads (``KernelChoice/split``).
     public static func hasParallelEntryPoint(_ graph: Graph, isa: ISALevel) -> Bool {
-        KernelPlan(graph: graph, isa: isa).choices.contains { $0.split != nil }
+        KernelPlan(graph: graph, isa: isa).choices.contains { $0.split != nil && $0.band == nil }
+            || graph.bandedChains.contains { KernelPlan.isParallel($0, in: graph) }
     }
 
-    /// One node's call: its function and the values of its pointer parameters.
+    /// One node's call (or a banded chain's, at its depthwise layer): its function and the values
+    /// of its pointer parameters.
     private struct NodeCall {
         var index: Int
         var function: IRValue
         var type: IRType
         var values: [ValueID]
+        /// How threads share the call's work; `nil` when one thread makes it.
         var split: KernelChoice.RowSplit?
+        /// With a range parameter: the positions a whole call covers.
+        var units: Int?
+        /// Nodes whose cycles the function counts itself (a chain's layers, on the caller's piece):
+        /// the call's own count gets only the time they leave out (waiting for other threads).
+        var countedInside: [Int] = []
     }
 
     /// Builds and verifies the unoptimized module.
@@ -151,6 +159,8 @@ public struct ModelCodegen {
                 clock: ir.intrinsic("llvm.readcyclecounter", overloads: [], returning: ir.i64, parameters: [])
             ) : nil
         var calls: [NodeCall] = []
+        /// Chain layers' functions and pointer values, until the chain's call is made.
+        var bandLayers: [Int: (layer: BandedChainFunction.Layer, values: [ValueID])] = [:]
         for (index, node) in graph.nodes.enumerated() {
             let choice = kernels.choices[index]
             if choice.emitsNothing { continue }
@@ -167,10 +177,26 @@ public struct ModelCodegen {
             let function = try NodeFunction.emit(
                 node: node, index: index, choice: choice, operands: operands, graph: graph, ir: ir,
                 isa: kernels.isa, configure: { configure($0, ir: ir) })
+            if let chain = choice.band {
+                let banded: Bool
+                switch choice.kernel {
+                case .gemm, .sparseGEMM: banded = index != chain.depthwise
+                case .depthwise: banded = index == chain.depthwise
+                default: banded = false
+                }
+                guard banded else {
+                    throw CodegenError("internal error: layer '\(node.name)' of a banded chain has no banded kernel ('\(choice.name)')")
+                }
+                bandLayers[index] = (function, operands.pointerOperands + results)
+                if index == chain.project {
+                    calls.append(try chainCall(chain, layers: bandLayers, ir: ir, profile: profile, graph: graph))
+                }
+                continue
+            }
             calls.append(
                 NodeCall(
                     index: index, function: function.function, type: function.type,
-                    values: operands.pointerOperands + results, split: choice.split))
+                    values: operands.pointerOperands + results, split: choice.split, units: choice.split?.units))
         }
 
         // A split layer's task for `parallel_for`: its pointers from the context, then its rows.
@@ -218,9 +244,10 @@ public struct ModelCodegen {
                 for value in call.values { arguments.append(try pointer(to: value, in: entry)) }
                 // A range entry point is not profiled: only the whole-model entry counts cycles.
                 let counting = range == nil ? profile : nil
+                let countersBefore = counting.map { counted(call.countedInside, in: $0.counters, ir: ir) }
                 let start = counting.map { ir.call($0.clock.function, type: $0.clock.type, []) }
-                func callWhole(_ split: KernelChoice.RowSplit) {
-                    ir.call(call.function, type: call.type, arguments + [ir.constant(0, ir.i64), ir.constant(split.units, ir.i64)])
+                func callWhole() {
+                    ir.call(call.function, type: call.type, arguments + [ir.constant(0, ir.i64), ir.constant(call.units ?? 0, ir.i64)])
                 }
                 if let split = call.split, let parallel {
                     let pooled = ir.appendBlock("pooled_\(call.index)", to: entry)
@@ -243,16 +270,17 @@ public struct ModelCodegen {
                         ])
                     ir.branch(to: next)
                     ir.position(at: whole)
-                    if poolMayBeNull { callWhole(split) }
+                    if poolMayBeNull { callWhole() }
                     ir.branch(to: next)
                     ir.position(at: next)
-                } else if let split = call.split {
-                    callWhole(split)
+                } else if call.units != nil {
+                    callWhole()
                 } else {
                     ir.call(call.function, type: call.type, arguments)
                 }
-                if let counting, let start {
-                    let elapsed = ir.sub(ir.call(counting.clock.function, type: counting.clock.type, []), start)
+                if let counting, let start, let countersBefore {
+                    var elapsed = ir.sub(ir.call(counting.clock.function, type: counting.clock.type, []), start)
+                    elapsed = ir.sub(elapsed, ir.sub(counted(call.countedInside, in: counting.counters, ir: ir), countersBefore))
                     let counter = ir.gep(ir.i64, counting.counters, [ir.constant(call.index, ir.i64)])
                     ir.store(ir.add(ir.load(ir.i64, from: counter, alignment: 8), elapsed), to: counter, alignment: 8)
                 }
@@ -350,6 +378,39 @@ public struct ModelCodegen {
         }
         try ir.verify()
         return ir
+    }
+
+    /// The sum of `nodes`' cycle counters (0 for none).
+    private func counted(_ nodes: [Int], in counters: IRValue, ir: IRModule) -> IRValue {
+        nodes.reduce(ir.constant(0, ir.i64)) { sum, node in
+            ir.add(sum, ir.load(ir.i64, from: ir.gep(ir.i64, counters, [ir.constant(node, ir.i64)]), alignment: 8))
+        }
+    }
+
+    /// The call of banded chain `chain`, whose layers' functions and pointer values are in `layers`.
+    private func chainCall(
+        _ chain: BandedChain, layers: [Int: (layer: BandedChainFunction.Layer, values: [ValueID])], ir: IRModule,
+        profile: (counters: IRValue, clock: (function: IRValue, type: IRType))?, graph: Graph
+    ) throws -> NodeCall {
+        guard let geometry = graph.bandGeometry(chain), let depthwise = layers[chain.depthwise],
+            let project = layers[chain.project], chain.expand.map({ layers[$0] != nil }) ?? true
+        else {
+            throw CodegenError("internal error: the banded chain at node \(chain.depthwise) lost a layer")
+        }
+        let expand = chain.expand.flatMap { layers[$0] }
+        // Pointers: the first layer's input, the intermediates' slots, the residual, the output.
+        let values =
+            [(expand ?? depthwise).values[0]] + (expand.map { [$0.values[1]] } ?? []) + [depthwise.values[1]]
+            + project.values.dropFirst()
+        let function = BandedChainFunction(
+            chain: chain, geometry: geometry, expand: expand?.layer, depthwise: depthwise.layer, project: project.layer,
+            hasResidual: project.values.count == 3, profile: profile
+        ).emit(ir: ir, laneWidth: target.isaLevel.laneWidth, name: "chain\(chain.depthwise)") { configure($0, ir: ir) }
+        let parallel = KernelPlan.isParallel(chain, in: graph)
+        return NodeCall(
+            index: chain.depthwise, function: function.function, type: function.type, values: values,
+            split: parallel ? .init(units: chain.slots, granularity: 1) : nil, units: chain.slots,
+            countedInside: profile == nil ? [] : chain.nodes)
     }
 
     /// Attributes every generated function carries: the target CPU and features,

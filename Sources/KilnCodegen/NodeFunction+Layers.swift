@@ -138,6 +138,7 @@ extension NodeFunction {
             emitter: emitter, dot: dot, rows: layer.rows, depth: layer.depth, units: layer.units, rowsPerBlock: rowsPerBlock)
         kernel.splitsOutputChannels = choice.split?.axis == .outputChannels
         kernel.keptSteps = steps
+        kernel.exactRowRange = choice.band != nil
         kernel.emit(input: pointers[0], output: output)
     }
 

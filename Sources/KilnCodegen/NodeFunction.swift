@@ -65,6 +65,7 @@ struct NodeFunction {
                 emitter: emitter, dot: dot, rows: layer.rows, depth: layer.depth, units: layer.units,
                 rowsPerBlock: rowsPerBlock)
             kernel.splitsOutputChannels = choice.split?.axis == .outputChannels
+            kernel.exactRowRange = choice.band != nil
             if let steps = choice.decodedSteps {
                 kernel.decodeBuffer = (decodeBuffer(steps: steps, columns: dot.filter.tiles), steps)
             }

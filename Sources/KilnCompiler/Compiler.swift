@@ -23,6 +23,11 @@ public struct Compiler: Sendable {
     /// off for artifacts an app ships.
     public var profilesLayers = false
 
+    /// The intermediate size from which expansion, depthwise and projection layers run in bands
+    /// (`band-depthwise-chains`); `nil` for ``BandedChain/minimumIntermediateBytes`` (tests band
+    /// small models).
+    package var bandingMinimumBytes: Int?
+
     /// Creates a compiler.
     public init(linker: SharedLibraryLinker? = nil, profilesLayers: Bool = false) {
         self.linker = linker
@@ -132,7 +137,9 @@ public struct Compiler: Sendable {
     public func optimize(_ graph: Graph, options: CompileOptions) throws -> Graph {
         // Validate what the model states before loading weights sized by it; the pipeline verifies the rest.
         try graph.validate()
-        var optimized = try PassPipeline.standard(Self.pipelineConfiguration(options, for: graph)).run(
+        var configuration = try Self.pipelineConfiguration(options, for: graph)
+        if let bytes = bandingMinimumBytes { configuration.bandingMinimumBytes = bytes }
+        var optimized = try PassPipeline.standard(configuration).run(
             WeightResolver.resolve(graph))
         optimized.optimizationGoal = options.optimizationGoal
         return optimized
@@ -230,6 +237,7 @@ public struct Compiler: Sendable {
     /// The pass configuration for `options`, with `graph`'s calibration samples loaded.
     static func pipelineConfiguration(_ options: CompileOptions, for graph: Graph) throws -> PipelineConfiguration {
         var configuration = PipelineConfiguration()
+        configuration.bandsDepthwiseChains = options.delegates.isEmpty
         if let pruning = try pruningConfiguration(options, for: graph) {
             if options.pruning.pattern == .channels {
                 configuration.channelPruning = PruneChannelsPass.Configuration(

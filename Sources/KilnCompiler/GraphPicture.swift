@@ -42,7 +42,7 @@ public struct GraphPicture: Sendable {
         let memory = graph.memoryPlan
         func arena(_ value: ValueID) -> String? {
             if let operand = memory?.inPlace[value] { return "in place of \(names.apply(to: graph[operand].name))" }
-            return memory?.offsets[value].map { "arena @\($0), \(graph.type(of: value).byteCount) B" }
+            return memory?.offsets[value].map { "arena @\($0), \(graph.storageByteCount(of: value)) B" }
         }
         for input in graph.inputs {
             let type = graph.type(of: input)

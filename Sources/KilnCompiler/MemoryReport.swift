@@ -39,7 +39,7 @@ public struct MemoryReport: Sendable {
         buffers = graph.lifetimes().compactMap { value, live in
             plan.offsets[value].map {
                 Buffer(
-                    name: graph[value].name, offset: $0, byteCount: graph.type(of: value).byteCount, live: live,
+                    name: graph[value].name, offset: $0, byteCount: graph.storageByteCount(of: value), live: live,
                     inPlaceOf: plan.inPlace[value].map { graph[$0].name })
             }
         }.sorted { ($0.offset, $0.live.lowerBound, $0.name) < ($1.offset, $1.live.lowerBound, $1.name) }

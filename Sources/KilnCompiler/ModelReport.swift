@@ -26,7 +26,8 @@ public struct ModelReport: Sendable {
         /// made with a plan (a block-sparse filter keeps only its nonzero blocks), else as stored.
         public var filterBytes: Int
         /// The kernel chosen for the layer, when the report was made with a plan; `∥N` after it
-        /// when the layer's N rows are split among threads.
+        /// when the layer's N rows are split among threads; `bandR∥P` for a layer of a banded
+        /// chain run R depthwise rows at a time, in P pieces threads share.
         public var kernel: String?
     }
 
@@ -75,6 +76,11 @@ public struct ModelReport: Sendable {
                 distinctWeights: distinctWeights, filterBytes: filterBytes,
                 kernel: plan.map { plan in
                     let choice = plan.choices[index]
+                    // A banded chain's layers say their band and the pieces threads share.
+                    if let band = choice.band {
+                        let pieces = KernelPlan.isParallel(band, in: graph) ? "∥\(band.slots)" : ""
+                        return choice.name + " band\(band.bandRows)" + pieces
+                    }
                     // Split layers say how many rows threads share.
                     return choice.name + (choice.split.map { "∥\($0.units)" } ?? "")
                 })

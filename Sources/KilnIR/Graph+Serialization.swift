@@ -24,7 +24,7 @@ extension TensorData: Codable {
 }
 
 extension Graph: Codable {
-    private enum CodingKeys: String, CodingKey { case name, values, constants, nodes, inputs, outputs, memoryPlan, optimizationGoal }
+    private enum CodingKeys: String, CodingKey { case name, values, constants, nodes, inputs, outputs, memoryPlan, optimizationGoal, bandedChains }
 
     private struct ConstantEntry: Codable {
         var id: ValueID
@@ -40,6 +40,7 @@ extension Graph: Codable {
         outputs = try container.decode([ValueID].self, forKey: .outputs)
         memoryPlan = try container.decodeIfPresent(MemoryPlan.self, forKey: .memoryPlan)
         optimizationGoal = try container.decodeIfPresent(OptimizationGoal.self, forKey: .optimizationGoal) ?? .speed
+        bandedChains = try container.decodeIfPresent([BandedChain].self, forKey: .bandedChains) ?? []
         for entry in try container.decode([ConstantEntry].self, forKey: .constants) {
             constants[entry.id] = entry.source
         }
@@ -56,6 +57,7 @@ extension Graph: Codable {
         try container.encode(outputs, forKey: .outputs)
         try container.encodeIfPresent(memoryPlan, forKey: .memoryPlan)
         try container.encode(optimizationGoal, forKey: .optimizationGoal)
+        if !bandedChains.isEmpty { try container.encode(bandedChains, forKey: .bandedChains) }
     }
 
     /// The graph as JSON, the form the tracer prints and tools read.

@@ -63,6 +63,7 @@ extension Graph {
         for output in outputs where !defined.contains(output) {
             diagnostics.append(.error("graph output \(output) is never defined"))
         }
+        if diagnostics.isEmpty { diagnostics += bandedChainDiagnostics() }
         if let memoryPlan, diagnostics.isEmpty {
             diagnostics += memoryPlanDiagnostics(memoryPlan)
         }

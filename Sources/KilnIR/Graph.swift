@@ -85,6 +85,9 @@ public struct Graph: Hashable, Sendable {
     public var memoryPlan: MemoryPlan?
     /// What the kernel plan favors where a kernel trades weight bytes for speed.
     public var optimizationGoal: OptimizationGoal = .speed
+    /// Layers that run together band by band (`band-depthwise-chains`); the memory plan gives
+    /// their intermediates only the slots the bands use.
+    public var bandedChains: [BandedChain] = []
 
     /// Creates an empty graph.
     public init(name: String) {
@@ -214,6 +217,7 @@ public struct Graph: Hashable, Sendable {
         result.outputs = outputs.map(map)
         // Renumbering invalidates the plan's keys; plan memory after compacting.
         result.memoryPlan = nil
+        result.bandedChains = []
         return result
     }
 

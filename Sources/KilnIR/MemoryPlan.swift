@@ -85,6 +85,14 @@ extension Graph {
             guard case .dynamicRangeQuantize = node.op, let rounded = lastUse[node.outputs[0]] else { continue }
             lastUse[node.inputs[0]] = max(lastUse[node.inputs[0]] ?? rounded, rounded)
         }
+        // A banded chain reads its expansion's input and writes both intermediates' slots until
+        // its projection has run: all of them live through the whole chain.
+        for chain in bandedChains where chain.nodes.allSatisfy(nodes.indices.contains) {
+            let first = chain.nodes[0]
+            for value in nodes[first].inputs + [nodes[chain.depthwise].inputs[0], nodes[chain.depthwise].outputs[0]] {
+                lastUse[value] = max(lastUse[value] ?? first, chain.project)
+            }
+        }
         var result: [ValueID: ClosedRange<Int>] = [:]
         for value in arenaValues {
             guard let start = producers[value] else { continue }
@@ -103,7 +111,7 @@ extension Graph {
         let step = max(alignment, 1)
         var change = [Int](repeating: 0, count: last + 2)
         for (value, buffer) in buffers {
-            let size = (type(of: value).byteCount + step - 1) / step * step
+            let size = (storageByteCount(of: value) + step - 1) / step * step
             change[buffer.live.lowerBound] += size
             change[buffer.live.upperBound + 1] -= size
         }
@@ -140,7 +148,7 @@ extension Graph {
                 diagnostics.append(.error("memory plan: \(member) '\(self[member].name)' has no arena offset"))
             }
             guard let offset = plan.offsets[value] else { continue }
-            let bytes = offset..<(offset + type(of: value).byteCount)
+            let bytes = offset..<(offset + storageByteCount(of: value))
             if offset < 0 || bytes.upperBound > plan.arenaByteCount || offset % max(plan.alignment, 1) != 0 {
                 diagnostics.append(
                     .error("memory plan: \(value) at bytes \(bytes) is misaligned or outside the \(plan.arenaByteCount)-byte arena"))

@@ -89,6 +89,11 @@ public struct PipelineConfiguration: Hashable, Sendable {
     public var dynamicRange = false
     /// Store filters in half precision (`store-weights-float16`).
     public var float16Weights = false
+    /// Run expansion, depthwise and projection layers band by band (`band-depthwise-chains`);
+    /// off when a delegate may take layers, since it reads whole tensors.
+    public var bandsDepthwiseChains = true
+    /// The intermediate size from which `band-depthwise-chains` bands a chain.
+    public var bandingMinimumBytes = BandedChain.minimumIntermediateBytes
 
     /// Creates a configuration; the default only optimizes.
     public init(
@@ -104,9 +109,11 @@ public struct PipelineConfiguration: Hashable, Sendable {
 
 extension PassPipeline {
     /// The standard pipeline: canonicalize, fold constants, fuse epilogues, then
-    /// the requested compressions, and finally plan memory.
+    /// the requested compressions, band depthwise chains, and finally plan memory.
     public static func standard(_ configuration: PipelineConfiguration = PipelineConfiguration()) -> PassPipeline {
-        PassPipeline(preparation(configuration).passes + quantization(configuration).passes + [PlanMemoryPass()])
+        let banding: [any Pass] = configuration.bandsDepthwiseChains
+            ? [BandDepthwiseChainsPass(minimumIntermediateBytes: configuration.bandingMinimumBytes)] : []
+        return PassPipeline(preparation(configuration).passes + quantization(configuration).passes + banding + [PlanMemoryPass()])
     }
 
     /// The standard pipeline up to quantization: canonicalize, fold constants, fuse epilogues,

@@ -76,7 +76,7 @@ public struct PlanMemoryPass: Pass {
     /// `order` gives.
     public func plan(_ graph: Graph, order: Order, buffers: Buffers? = nil) -> MemoryPlan {
         let (inPlace, lifetimes) = buffers ?? self.buffers(of: graph)
-        let sizes = lifetimes.keys.reduce(into: [ValueID: Int]()) { $0[$1] = graph.type(of: $1).byteCount }
+        let sizes = lifetimes.keys.reduce(into: [ValueID: Int]()) { $0[$1] = graph.storageByteCount(of: $1) }
         func key(_ value: ValueID) -> Int {
             let live = lifetimes[value] ?? 0...0
             switch order {

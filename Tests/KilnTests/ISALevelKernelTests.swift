@@ -59,6 +59,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
     case sparseGEMM(SparseKernelTests.Case)
     case sparseConvolution(SparseKernelTests.ConvolutionCase)
     case sharedWeights(SharedWeightKernelTests.Case)
+    case bandedChain(BandedChainTests.Case)
 
     /// The int8 cases.
     static let int8: [Self] =
@@ -71,7 +72,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         int8 + KernelTests.convolutionCases.map(Self.floatConvolution) + FloatOpTests.depthwiseCases.map(Self.floatDepthwise)
         + ResidualAddFusionTests.cases.map(Self.residualAdd) + SelectionKernelTests.isaCases.map(Self.selection)
         + SparseKernelTests.cases.map(Self.sparseGEMM) + SparseKernelTests.convolutionCases.map(Self.sparseConvolution)
-        + SharedWeightKernelTests.cases.map(Self.sharedWeights)
+        + SharedWeightKernelTests.cases.map(Self.sharedWeights) + BandedChainTests.cases.prefix(4).map(Self.bandedChain)
 
     var testDescription: String {
         switch self {
@@ -85,6 +86,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         case .sparseGEMM(let c): "block-sparse \(c.testDescription)"
         case .sparseConvolution(let c): "block-sparse \(c.testDescription)"
         case .sharedWeights(let c): "shared weights \(c.testDescription)"
+        case .bandedChain(let c): "banded chain \(c.testDescription)"
         }
     }
 
@@ -101,6 +103,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         case .sparseGEMM(let c): try SparseKernelTests.check(c, options: options)
         case .sparseConvolution(let c): try SparseKernelTests.checkConvolution(c, options: options)
         case .sharedWeights(let c): try SharedWeightKernelTests.check(c, options: options)
+        case .bandedChain(let c): try BandedChainTests.check(c, options: options)
         }
     }
 }

@@ -30,6 +30,11 @@ struct FullyConnectedKernel {
     /// For shared weights decoded a chunk of `steps` reduction steps at a time: a stack buffer of
     /// `steps` × the widest tile's columns floats. `nil` decodes each weight vector where it is used.
     var decodeBuffer: (pointer: IRValue, steps: Int)? = nil
+    /// Whether a row range computes exactly its rows, whatever its ends: full blocks, then one row
+    /// at a time. Otherwise a range's ends must be multiples of `rowsPerBlock` (or the row count),
+    /// as thread chunks are, and a block may run past the range's end. A banded chain's layers
+    /// (``BandedChain``) are called on the rows of each band.
+    var exactRowRange = false
 
     /// Bytes of input rows worked on together: each tile's packed weights are
     /// reused across all of them while they stay in the L2 cache.
@@ -76,8 +81,38 @@ struct FullyConnectedKernel {
                 ) {
                     // Blocks of rows share each weight load; the rows left over make one smaller block.
                     let blocked = size / block * block
-                    for (start, end, step) in [(0, blocked, block), (blocked, size, size - blocked)] where end > start {
-                        rowEmitter.rowLoop("row", from: ir.add(first, emitter.index(start)), to: ir.add(first, emitter.index(end)), step: step) { row in
+                    let staticLoops: [(start: Int, end: Int, step: Int)] = [(0, blocked, block), (blocked, size, size - blocked)]
+                    var loops: [(from: IRValue, to: IRValue, step: Int)] = staticLoops.filter { $0.end > $0.start }.map {
+                        (ir.add(first, emitter.index($0.start)), ir.add(first, emitter.index($0.end)), $0.step)
+                    }
+                    var loopEmitter = rowEmitter
+                    if exactRowRange, let range = rowEmitter.rowRange {
+                        // The range's rows of this chunk: whole blocks, then the rows left over as
+                        // one more whole block ending at the range's end, which computes some rows
+                        // again (with the same values) where the range has a block's rows; single
+                        // rows where it has fewer, or where sums wait in the output between
+                        // passes and must not be added twice.
+                        let end = ir.add(first, emitter.index(size))
+                        let low = ir.select(ir.icmp(.sgt, first, range.begin), first, range.begin)
+                        let high = ir.select(ir.icmp(.slt, end, range.end), end, range.end)
+                        let count = ir.select(ir.icmp(.sgt, high, low), ir.sub(high, low), emitter.index(0))
+                        let wholeEnd = ir.add(low, ir.mul(ir.sdiv(count, emitter.index(block)), emitter.index(block)))
+                        loops = [(low, wholeEnd, block)]
+                        if block > 1 {
+                            let overlaps = decodeBuffer == nil
+                            let lastBlock = ir.sub(high, emitter.index(block))
+                            let blockFits = ir.and(ir.icmp(.sgt, high, wholeEnd), ir.icmp(.sge, count, emitter.index(block)))
+                            if overlaps {
+                                // One iteration when the last block fits, none otherwise.
+                                loops.append((lastBlock, ir.select(blockFits, ir.add(lastBlock, emitter.index(1)), lastBlock), block))
+                            }
+                            let singles = overlaps ? ir.select(blockFits, high, wholeEnd) : wholeEnd
+                            loops.append((singles, high, 1))
+                        }
+                        loopEmitter.rowRange = nil
+                    }
+                    for (start, end, step) in loops {
+                        loopEmitter.rowLoop("row", from: start, to: end, step: step) { row in
                             let rows = (0..<step).map { ir.add(row, emitter.index($0)) }
                             kernel.emitTile(
                                 run: run, index: tileIndex, output: output,

@@ -175,6 +175,13 @@ extension IRModule {
             builder, elementType, base, indices, UInt32(indices.count), name)
     }
 
+    /// A GEP without `inbounds`: plain address arithmetic whose result may lie outside any object,
+    /// such as the base a row window is addressed from as if it held every row.
+    func gepWrapping(_ elementType: IRType, _ pointer: IRValue, _ indices: [IRValue], name: String = "") -> IRValue {
+        let base = bitcast(pointer, to: self.pointer(to: elementType))
+        return llvm.buildGEP2(builder, elementType, base, indices, UInt32(indices.count), name)
+    }
+
     /// Loads a `type` from `pointer`, which need only be `alignment`-byte aligned.
     func load(_ type: IRType, from pointer: IRValue, alignment: Int, name: String = "") -> IRValue {
         let address = bitcast(pointer, to: self.pointer(to: type))

@@ -158,6 +158,11 @@ struct LLVMFunctions: Sendable {
             OpaquePointer, OpaquePointer, OpaquePointer, HandleArray, UInt32, CStringArgument
         )
             -> OpaquePointer
+    let buildGEP2:
+        @convention(c) (
+            OpaquePointer, OpaquePointer, OpaquePointer, HandleArray, UInt32, CStringArgument
+        )
+            -> OpaquePointer
     let buildLoad2:
         @convention(c) (OpaquePointer, OpaquePointer, OpaquePointer, CStringArgument) ->
             OpaquePointer
@@ -331,6 +336,7 @@ struct LLVMFunctions: Sendable {
         buildFCmp = try b.required("LLVMBuildFCmp")
         buildSelect = try b.required("LLVMBuildSelect")
         buildInBoundsGEP2 = try b.required("LLVMBuildInBoundsGEP2")
+        buildGEP2 = try b.required("LLVMBuildGEP2")
         buildLoad2 = try b.required("LLVMBuildLoad2")
         buildStore = try b.required("LLVMBuildStore")
         buildBitCast = try b.required("LLVMBuildBitCast")

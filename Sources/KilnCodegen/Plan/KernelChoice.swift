@@ -92,6 +92,9 @@ public struct KernelChoice: Sendable, Hashable {
     /// Whether the result is written over an operand's bytes (``MemoryPlan/inPlace``), so the
     /// node's pointers may alias.
     public var inPlace = false
+    /// For a layer of a banded chain: the chain, whose depthwise layer's call runs its layers a
+    /// band of rows at a time. ``split`` then gives the rows each call of the layer takes.
+    public var band: BandedChain? = nil
 
     /// Independent positions of a layer's outermost output axis that threads share: output rows of
     /// a convolution (in every batch entry), rows of a matrix product. Each call computes a range

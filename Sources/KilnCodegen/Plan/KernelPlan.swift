@@ -38,6 +38,15 @@ public struct KernelPlan: Sendable {
         for index in choices.indices {
             choices[index].split = Self.split(graph.nodes[index], choices[index].kernel, in: graph, isa: isa)
         }
+        // A banded chain's layers take row ranges (the bands'); the chain decides what threads do.
+        for chain in graph.bandedChains {
+            for index in chain.nodes where choices.indices.contains(index) {
+                let output = graph.type(of: graph.nodes[index].outputs[0]).shape
+                let rows = index == chain.depthwise ? output[1] : output.elementCount / max(output.dimensions.last ?? 1, 1)
+                choices[index].split = .init(units: rows, granularity: 1)
+                choices[index].band = chain
+            }
+        }
         // Results the memory plan writes over their operand: a reshape that changes no byte is then done.
         let inPlace = graph.memoryPlan?.inPlace ?? [:]
         for (index, node) in graph.nodes.enumerated() where node.outputs.count == 1 {
@@ -75,6 +84,19 @@ public struct KernelPlan: Sendable {
             return max(1, steps / max(filter[3], 1)) * filter[3]
         default: return nil
         }
+    }
+
+    /// Whether threads share `chain`'s pieces: it has several, and work enough for ``parallelMACs``.
+    public static func isParallel(_ chain: BandedChain, in graph: Graph) -> Bool {
+        guard chain.slots >= 2 else { return false }
+        let macs = chain.nodes.reduce(0) { total, index in
+            let node = graph.nodes[index]
+            guard node.inputs.count > 1 else { return total }
+            let filter = graph.type(of: node.inputs[1]).shape
+            let perOutput = index == chain.depthwise ? filter[1] * filter[2] : filter.elementCount / max(filter[0], 1)
+            return total + graph.type(of: node.outputs[0]).elementCount * perOutput
+        }
+        return macs >= parallelMACs
     }
 
     /// Multiply-accumulates below which a layer stays on one thread: handing a layer to spinning

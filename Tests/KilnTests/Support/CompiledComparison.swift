@@ -47,21 +47,21 @@ func expectClose(
 /// Compiles `graph` with the full pipeline and checks the native code against
 /// the reference interpreter on random inputs.
 func expectCompiledMatchesReference(
-    _ graph: Graph, options: CompileOptions = .thisMachine, inputRange: ClosedRange<Float> = -1...1,
-    tolerance: Float = 1e-5, _ context: String, sourceLocation: Testing.SourceLocation = #_sourceLocation
+    _ graph: Graph, options: CompileOptions = .thisMachine, compiler: Compiler = Compiler(),
+    inputRange: ClosedRange<Float> = -1...1, tolerance: Float = 1e-5, _ context: String,
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
 ) throws {
     let directory = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }
     let inputs = graph.inputs.enumerated().map { index, id in
         uniformValues(graph.type(of: id).elementCount, in: inputRange, seed: UInt64(index + 11))
     }
-    let compiler = Compiler()
     // The oracle runs the graph after the same passes, so quantized or pruned
     // weights are compared like for like.
     let optimized = try compiler.optimize(graph, options: options)
     let expected = try ReferenceInterpreter(optimized).run(
         zip(optimized.inputs, inputs).map { TensorData($1, shape: optimized.type(of: $0).shape) })
-    let model = try NativeRunner(graph, options: options, directory: directory)
+    let model = try NativeRunner(graph, options: options, directory: directory, compiler: compiler)
     let actual = try model.run(
         zip(graph.inputs, inputs).map { TensorData($1, shape: graph.type(of: $0).shape) },
         outputByteCounts: expected.map { $0.bytes.count })

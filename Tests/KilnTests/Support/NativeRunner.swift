@@ -16,15 +16,15 @@ struct NativeRunner {
 
     private let backend: Backend
 
-    /// Compiles `graph` into `directory`.
-    init(_ graph: Graph, options: CompileOptions, directory: URL) throws {
+    /// Compiles `graph` into `directory` with `compiler`.
+    init(_ graph: Graph, options: CompileOptions, directory: URL, compiler: Compiler = Compiler()) throws {
         if options.target.variantTargets.first?.machine?.triple.hasPrefix("aarch64") == true {
-            let result = try Compiler().compile(graph, options: options, as: .staticObject, outputDirectory: directory)
+            let result = try compiler.compile(graph, options: options, as: .staticObject, outputDirectory: directory)
             let program = directory.appendingPathComponent("model-aarch64")
             try AArch64Emulation.link(object: result.artifact, entryPoint: result.metadata.entryPoint, to: program)
             backend = .emulated(program: program, arenaBytes: result.metadata.arenaByteCount, directory: directory)
         } else {
-            let result = try Compiler().compile(graph, options: options, outputDirectory: directory)
+            let result = try compiler.compile(graph, options: options, outputDirectory: directory)
             backend = .loaded(try CompiledModel(contentsOf: result.artifact))
         }
     }
