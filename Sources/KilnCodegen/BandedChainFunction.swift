@@ -98,20 +98,16 @@ struct BandedChainFunction {
                 let fromRow = ir.select(shares, held, first)
                 ir.store(first, to: origin, alignment: 8)
                 ir.store(maximum(needed, fromRow), to: computed, alignment: 8)
-                let rowElements = geometry.inputColumns * geometry.channels
-                let base = ir.gepWrapping(ir.f32, windowSlot, [ir.sub(index(0), emitter.affine(first, times: rowElements))])
+                let base = ir.gepWrapping(ir.i8, windowSlot, [ir.sub(index(0), emitter.affine(first, times: geometry.inputRowBytes))])
                 call(
                     expand, node: expandNode,
                     [
-                        input, ir.bitcast(base, to: bytePointer), emitter.affine(fromRow, times: geometry.inputColumns),
+                        input, base, emitter.affine(fromRow, times: geometry.inputColumns),
                         emitter.affine(needed, times: geometry.inputColumns),
                     ])
-                depthwiseInput = ir.bitcast(base, to: bytePointer)
+                depthwiseInput = base
             }
-            let outputRowElements = geometry.outputColumns * geometry.channels
-            let bandBase = ir.bitcast(
-                ir.gepWrapping(ir.f32, bandSlot, [ir.sub(index(0), emitter.affine(row, times: outputRowElements))]),
-                to: bytePointer)
+            let bandBase = ir.gepWrapping(ir.i8, bandSlot, [ir.sub(index(0), emitter.affine(row, times: geometry.outputRowBytes))])
             call(depthwise, node: chain.depthwise, [depthwiseInput, bandBase, row, bandEnd])
             call(
                 project, node: chain.project,
@@ -127,22 +123,20 @@ struct BandedChainFunction {
     }
 
     /// Moves `count` input rows starting `from` rows into the window to its start, front to back
-    /// (the ranges may overlap, the destination first).
+    /// (the ranges may overlap, the destination first), a vector's bytes at a time.
     private func copyRows(from sourceRow: IRValue, count: IRValue, in window: IRValue, emitter: KernelEmitter) {
         let ir = emitter.ir
-        let rowElements = geometry.inputColumns * geometry.channels
-        let source = ir.gep(ir.f32, window, [emitter.affine(sourceRow, times: rowElements)])
-        let destination = ir.bitcast(window, to: ir.pointer(to: ir.f32))
-        let elements = emitter.affine(count, times: rowElements)
-        let lanes = emitter.laneWidth
-        let whole = ir.mul(ir.sdiv(elements, emitter.index(lanes)), emitter.index(lanes))
-        ir.loop("move", from: emitter.index(0), to: whole, step: lanes) { offset in
-            emitter.storeVector(emitter.loadVector(source, offset: offset, lanes: lanes), destination, offset: offset)
+        let source = ir.gep(ir.i8, window, [emitter.affine(sourceRow, times: geometry.inputRowBytes)])
+        let bytes = emitter.affine(count, times: geometry.inputRowBytes)
+        let width = emitter.laneWidth * 4
+        let vector = ir.vector(ir.i8, width)
+        let whole = ir.mul(ir.sdiv(bytes, emitter.index(width)), emitter.index(width))
+        ir.loop("move", from: emitter.index(0), to: whole, step: width) { offset in
+            let value = ir.load(vector, from: ir.gep(ir.i8, source, [offset]), alignment: 1)
+            ir.store(value, to: ir.gep(ir.i8, window, [offset]), alignment: 1)
         }
-        ir.loop("move_tail", from: whole, to: elements) { offset in
-            ir.store(
-                ir.load(ir.f32, from: ir.gep(ir.f32, source, [offset]), alignment: 4), to: ir.gep(ir.f32, destination, [offset]),
-                alignment: 4)
+        ir.loop("move_tail", from: whole, to: bytes) { offset in
+            ir.store(ir.load(ir.i8, from: ir.gep(ir.i8, source, [offset]), alignment: 1), to: ir.gep(ir.i8, window, [offset]), alignment: 1)
         }
     }
 }

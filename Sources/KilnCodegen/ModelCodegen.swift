@@ -180,8 +180,8 @@ public struct ModelCodegen {
             if let chain = choice.band {
                 let banded: Bool
                 switch choice.kernel {
-                case .gemm, .sparseGEMM: banded = index != chain.depthwise
-                case .depthwise: banded = index == chain.depthwise
+                case .gemm, .sparseGEMM, .gemmVNNI, .gemmPairwise: banded = index != chain.depthwise
+                case .depthwise, .depthwisePairwise: banded = index == chain.depthwise
                 default: banded = false
                 }
                 guard banded else {

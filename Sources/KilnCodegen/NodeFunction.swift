@@ -83,11 +83,13 @@ struct NodeFunction {
                 emitter: emitter, dot: dot, rows: layer.rows, depth: layer.depth, units: layer.units,
                 rowsPerBlock: rowsPerBlock)
             kernel.splitsOutputChannels = choice.split?.axis == .outputChannels
+            kernel.exactRowRange = choice.band != nil
             return kernel.emit(input: pointers[0], output: output)
         case .gemmVNNI(let rowsPerBlock, let staged):
             let layer = gemmShape
-            return try vnniKernel(channels: layer.depth, taps: 1).emitRows(
-                rows: layer.rows, rowsPerBlock: rowsPerBlock, staged: staged, input: pointers[0], output: output)
+            var kernel = try vnniKernel(channels: layer.depth, taps: 1)
+            kernel.exactRowRange = choice.band != nil
+            return kernel.emitRows(rows: layer.rows, rowsPerBlock: rowsPerBlock, staged: staged, input: pointers[0], output: output)
         case .dynamicRangeGEMMVNNI(_, let rowsPerBlock):
             return try emitDynamicRangeVNNI(rowsPerBlock: rowsPerBlock)
         case .conv(let pixelsPerBlock):

@@ -1,7 +1,8 @@
 extension BandedChain {
     /// Largest bytes of one slot (a window of expansion rows and a band of depthwise rows): about
     /// half of a core's L2 cache on current x86 and Arm server cores, so the weights and the
-    /// projection's output fit beside it.
+    /// projection's output fit beside it. The slots together also take at most half the bytes of
+    /// the intermediates they replace.
     public static let slotByteLimit = 384 * 1024
     /// Pieces a chain's rows are cut into for threads, each with its own slot: the runtime gives
     /// each thread whole pieces, so 1, 2 and 4 threads share the work evenly.
@@ -31,7 +32,7 @@ extension Graph {
     }
 
     /// The chain around depthwise layer `index`, with its band sizes, if the three layers can run
-    /// in bands: float32, one image, a depthwise multiplier of 1, fed by a 1×1 stride-1
+    /// in bands: float32 or int8 throughout, one image, a depthwise multiplier of 1, fed by a 1×1 stride-1
     /// convolution read by nothing else (or by anything, then without one) and read only by a 1×1
     /// stride-1 convolution right after it, with an intermediate of at least
     /// `minimumIntermediateBytes`.
@@ -40,14 +41,18 @@ extension Graph {
     ) -> BandedChain? {
         let consumers = consumers()
         let outputSet = Set(outputs)
-        /// Whether node `index` is a float32 1×1 stride-1 convolution with a constant float32 filter.
+        /// Whether `node` reads and writes float32 with a constant float32 filter, or int8 with an int8 one.
+        func hasBandableTypes(_ node: Node) -> Bool {
+            guard node.inputs.count >= 2, isConstant(node.inputs[1]) else { return false }
+            let dtype = type(of: node.inputs[1]).dtype
+            return (dtype == .float32 || dtype == .int8) && type(of: node.inputs[0]).dtype == dtype
+                && type(of: node.outputs[0]).dtype == dtype
+        }
+        /// Whether node `index` is a 1×1 stride-1 convolution with bandable types.
         func isPointwise(_ index: Int) -> Bool {
             guard nodes.indices.contains(index) else { return false }
             let node = nodes[index]
-            guard case .conv2D(let attributes) = node.op, node.inputs.count >= 2, isConstant(node.inputs[1]),
-                type(of: node.inputs[1]).dtype == .float32, type(of: node.inputs[0]).dtype == .float32,
-                type(of: node.outputs[0]).dtype == .float32
-            else { return false }
+            guard case .conv2D(let attributes) = node.op, hasBandableTypes(node) else { return false }
             let input = type(of: node.inputs[0]).shape
             let filter = type(of: node.inputs[1]).shape
             let output = type(of: node.outputs[0]).shape
@@ -60,10 +65,7 @@ extension Graph {
         }
         guard nodes.indices.contains(index) else { return nil }
         let depthwise = nodes[index]
-        guard case .depthwiseConv2D = depthwise.op, depthwise.inputs.count >= 2, isConstant(depthwise.inputs[1]),
-            type(of: depthwise.inputs[1]).dtype == .float32, type(of: depthwise.inputs[0]).dtype == .float32,
-            type(of: depthwise.outputs[0]).dtype == .float32
-        else { return nil }
+        guard case .depthwiseConv2D = depthwise.op, hasBandableTypes(depthwise) else { return nil }
         let input = type(of: depthwise.inputs[0]).shape
         let output = type(of: depthwise.outputs[0]).shape
         guard input.rank == 4, output.rank == 4, input[0] == 1, input[3] == output[3], output[1] > 0,
@@ -82,11 +84,14 @@ extension Graph {
         chain.slots = min(BandedChain.maximumSlots, geometry.outputRows)
         chain.slotRows = (geometry.outputRows + chain.slots - 1) / chain.slots
         // The tallest band that fits a slot, at most one piece: a band's window shares
-        // `windowSpan − stride` rows with the next one, so taller bands copy less of it.
+        // `windowSpan − stride` rows with the next one, so taller bands copy less of it. The
+        // slots together take at most half the bytes of the intermediates they replace.
         let slotBytes = { (rows: Int) in
             (expand == nil ? 0 : geometry.windowBytes(bandRows: rows)) + geometry.bandBytes(bandRows: rows)
         }
-        chain.bandRows = max(1, (1...chain.slotRows).last { slotBytes($0) <= BandedChain.slotByteLimit } ?? 1)
+        let wholeBytes = (expand == nil ? 0 : type(of: depthwise.inputs[0]).byteCount) + type(of: depthwise.outputs[0]).byteCount
+        let limit = min(BandedChain.slotByteLimit, wholeBytes / (2 * chain.slots))
+        chain.bandRows = max(1, (1...chain.slotRows).last { slotBytes($0) <= limit } ?? 1)
         return chain
     }
 

@@ -115,6 +115,26 @@ import Testing
     @Test(arguments: cases + wideCases)
     func bandsMatchTheReferenceAndTheWholeLayers(_ c: Case) throws { try Self.check(c) }
 
+    /// Checks `c` quantized to int8 (from calibration samples) and compiled for `options`: one
+    /// chain, and the bytes of the same layers run whole.
+    static func checkInt8(_ c: Case, options: CompileOptions = .thisMachine) throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let graph = try graph(c)
+        let shape = graph.type(of: graph.inputs[0]).shape
+        let calibration = try QuantizeInt8Tests.writeCalibration(to: directory, shape: shape, count: 4)
+        var options = options
+        options.quantization = .int8(calibration: .npy(calibration.path))
+        #expect(try compiler(banded: true).optimize(graph, options: options).bandedChains.count == 1)
+        let input = TensorData(uniformValues(shape.elementCount, seed: 7), shape: shape)
+        let outputBytes = [graph.type(of: graph.outputs[0]).byteCount]
+        let run = { (compiler: Compiler, name: String) throws -> [UInt8] in
+            try NativeRunner(graph, options: options, directory: directory.appendingPathComponent(name), compiler: compiler)
+                .run([input], outputByteCounts: outputBytes)[0]
+        }
+        #expect(try run(compiler(banded: true), "banded") == run(compiler(banded: false), "whole"))
+    }
+
     /// The pieces of a chain go to threads; every thread count gives the serial run's bytes.
     @Test(arguments: [wideCases[0], wideCases[1], cases[0]])
     func everyThreadCountGivesTheSameBytes(_ c: Case) throws {
@@ -133,6 +153,29 @@ import Testing
                 let output = try model.run(inputs: [input])[0]
                 #expect(output.map(\.bitPattern) == expected.map(\.bitPattern), "\(threads) threads")
             }
+        }
+    }
+
+    /// int8 blocks (quantized from calibration samples) run in bands give the whole layers' bytes
+    /// on any number of threads.
+    @Test(arguments: [cases[0], cases[1], cases[3], wideCases[1]])
+    func int8BandsGiveTheWholeLayersBytes(_ c: Case) throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let graph = try Self.graph(c)
+        let shape = graph.type(of: graph.inputs[0]).shape
+        let calibration = try QuantizeInt8Tests.writeCalibration(to: directory, shape: shape, count: 4)
+        let options = CompileOptions(target: .host, quantization: .int8(calibration: .npy(calibration.path)))
+        let banded = try Self.compiler(banded: true).compile(
+            graph, options: options, outputDirectory: directory.appendingPathComponent("banded"))
+        let whole = try Self.compiler(banded: false).compile(
+            graph, options: options, outputDirectory: directory.appendingPathComponent("whole"))
+        #expect(banded.graph.bandedChains.count == 1 && whole.graph.bandedChains.isEmpty)
+        let input = uniformValues(shape.elementCount, seed: 7)
+        let expected = try CompiledModel(contentsOf: whole.artifact).run(inputs: [input])[0]
+        for threads in [1, 2, 3] {
+            let output = try CompiledModel(contentsOf: banded.artifact, threads: threads).run(inputs: [input])[0]
+            #expect(output.map(\.bitPattern) == expected.map(\.bitPattern), "\(threads) threads")
         }
     }
 

@@ -60,6 +60,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
     case sparseConvolution(SparseKernelTests.ConvolutionCase)
     case sharedWeights(SharedWeightKernelTests.Case)
     case bandedChain(BandedChainTests.Case)
+    case int8BandedChain(BandedChainTests.Case)
 
     /// The int8 cases.
     static let int8: [Self] =
@@ -73,6 +74,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         + ResidualAddFusionTests.cases.map(Self.residualAdd) + SelectionKernelTests.isaCases.map(Self.selection)
         + SparseKernelTests.cases.map(Self.sparseGEMM) + SparseKernelTests.convolutionCases.map(Self.sparseConvolution)
         + SharedWeightKernelTests.cases.map(Self.sharedWeights) + BandedChainTests.cases.prefix(4).map(Self.bandedChain)
+        + BandedChainTests.cases.prefix(4).map(Self.int8BandedChain)
 
     var testDescription: String {
         switch self {
@@ -87,6 +89,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         case .sparseConvolution(let c): "block-sparse \(c.testDescription)"
         case .sharedWeights(let c): "shared weights \(c.testDescription)"
         case .bandedChain(let c): "banded chain \(c.testDescription)"
+        case .int8BandedChain(let c): "int8 banded chain \(c.testDescription)"
         }
     }
 
@@ -104,6 +107,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         case .sparseConvolution(let c): try SparseKernelTests.checkConvolution(c, options: options)
         case .sharedWeights(let c): try SharedWeightKernelTests.check(c, options: options)
         case .bandedChain(let c): try BandedChainTests.check(c, options: options)
+        case .int8BandedChain(let c): try BandedChainTests.checkInt8(c, options: options)
         }
     }
 }

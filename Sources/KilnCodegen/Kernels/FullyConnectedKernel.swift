@@ -80,53 +80,22 @@ struct FullyConnectedKernel {
                     steps: Int, resumes: Bool = false, finishes: Bool = true
                 ) {
                     // Blocks of rows share each weight load; the rows left over make one smaller block.
-                    let blocked = size / block * block
-                    let staticLoops: [(start: Int, end: Int, step: Int)] = [(0, blocked, block), (blocked, size, size - blocked)]
-                    var loops: [(from: IRValue, to: IRValue, step: Int)] = staticLoops.filter { $0.end > $0.start }.map {
-                        (ir.add(first, emitter.index($0.start)), ir.add(first, emitter.index($0.end)), $0.step)
-                    }
-                    var loopEmitter = rowEmitter
-                    if exactRowRange, let range = rowEmitter.rowRange {
-                        // The range's rows of this chunk: whole blocks, then the rows left over as
-                        // one more whole block ending at the range's end, which computes some rows
-                        // again (with the same values) where the range has a block's rows; single
-                        // rows where it has fewer, or where sums wait in the output between
-                        // passes and must not be added twice.
-                        let end = ir.add(first, emitter.index(size))
-                        let low = ir.select(ir.icmp(.sgt, first, range.begin), first, range.begin)
-                        let high = ir.select(ir.icmp(.slt, end, range.end), end, range.end)
-                        let count = ir.select(ir.icmp(.sgt, high, low), ir.sub(high, low), emitter.index(0))
-                        let wholeEnd = ir.add(low, ir.mul(ir.sdiv(count, emitter.index(block)), emitter.index(block)))
-                        loops = [(low, wholeEnd, block)]
-                        if block > 1 {
-                            let overlaps = decodeBuffer == nil
-                            let lastBlock = ir.sub(high, emitter.index(block))
-                            let blockFits = ir.and(ir.icmp(.sgt, high, wholeEnd), ir.icmp(.sge, count, emitter.index(block)))
-                            if overlaps {
-                                // One iteration when the last block fits, none otherwise.
-                                loops.append((lastBlock, ir.select(blockFits, ir.add(lastBlock, emitter.index(1)), lastBlock), block))
+                    rowEmitter.rowBlocks(
+                        from: first, count: size, block: block, exact: exactRowRange, overlapping: decodeBuffer == nil
+                    ) { row, step in
+                        let rows = (0..<step).map { ir.add(row, emitter.index($0)) }
+                        kernel.emitTile(
+                            run: run, index: tileIndex, output: output,
+                            outputBases: rows.map { emitter.affine($0, times: units) }, accumulators: slots,
+                            resumes: resumes, finishes: finishes
+                        ) { tap in
+                            let sources = rows.map { (pointer: input, offset: ir.add(emitter.affine($0, times: depth), firstStep)) }
+                            guard let keptSteps else {
+                                return kernel.forEachStep(count: steps, firstStep: emitter.index(0), sources: sources, tap)
                             }
-                            let singles = overlaps ? ir.select(blockFits, high, wholeEnd) : wholeEnd
-                            loops.append((singles, high, 1))
-                        }
-                        loopEmitter.rowRange = nil
-                    }
-                    for (start, end, step) in loops {
-                        loopEmitter.rowLoop("row", from: start, to: end, step: step) { row in
-                            let rows = (0..<step).map { ir.add(row, emitter.index($0)) }
-                            kernel.emitTile(
-                                run: run, index: tileIndex, output: output,
-                                outputBases: rows.map { emitter.affine($0, times: units) }, accumulators: slots,
-                                resumes: resumes, finishes: finishes
-                            ) { tap in
-                                let sources = rows.map { (pointer: input, offset: ir.add(emitter.affine($0, times: depth), firstStep)) }
-                                guard let keptSteps else {
-                                    return kernel.forEachStep(count: steps, firstStep: emitter.index(0), sources: sources, tap)
-                                }
-                                // Tiles are one block wide; a run's first tile starts a block.
-                                let block = emitter.affine(tileIndex, times: 1, plus: tile.start / PackedFilter.blockColumns)
-                                forEachKeptStep(keptSteps, block: block, sources: sources, tap)
-                            }
+                            // Tiles are one block wide; a run's first tile starts a block.
+                            let block = emitter.affine(tileIndex, times: 1, plus: tile.start / PackedFilter.blockColumns)
+                            forEachKeptStep(keptSteps, block: block, sources: sources, tap)
                         }
                     }
                 }

@@ -32,6 +32,50 @@ struct KernelEmitter {
         rowLoop(name, from: index(start), to: index(end), step: step, body: body)
     }
 
+    /// Blocks of `block` rows over rows `first ..< first + count` (`first` 0 when `nil`; the rows
+    /// left over as one smaller block), limited to ``rowRange``: `body(row, rows)` for each block.
+    ///
+    /// Without `exact`, a range's ends must be multiples of `block` or the row count (as thread
+    /// chunks are), and a block may run past the range's end. With `exact`, the range's rows
+    /// exactly, whatever its ends (a banded chain's layers are called on each band's rows): whole
+    /// blocks, then, with `overlapping`, one more whole block ending at the range's end, which
+    /// computes some rows again with the same values, where the range holds a block's rows; single
+    /// rows otherwise (and without `overlapping`: where sums wait in the output between passes).
+    func rowBlocks(
+        from first: IRValue?, count: Int, block: Int, exact: Bool, overlapping: Bool, _ body: (IRValue, Int) -> Void
+    ) {
+        guard exact, let rowRange else {
+            let blocked = count / block * block
+            for (start, end, step) in [(0, blocked, block), (blocked, count, count - blocked)] where end > start {
+                guard let first else {
+                    rowLoop("row", from: start, to: end, step: step) { body($0, step) }
+                    continue
+                }
+                rowLoop("row", from: ir.add(first, index(start)), to: ir.add(first, index(end)), step: step) { body($0, step) }
+            }
+            return
+        }
+        let first = first ?? index(0)
+        let end = ir.add(first, index(count))
+        let low = ir.select(ir.icmp(.sgt, first, rowRange.begin), first, rowRange.begin)
+        let high = ir.select(ir.icmp(.slt, end, rowRange.end), end, rowRange.end)
+        let rows = ir.select(ir.icmp(.sgt, high, low), ir.sub(high, low), index(0))
+        let wholeEnd = ir.add(low, ir.mul(ir.sdiv(rows, index(block)), index(block)))
+        ir.loop("row", from: low, to: wholeEnd, step: block) { body($0, block) }
+        guard block > 1 else { return }
+        var singles = wholeEnd
+        if overlapping {
+            let lastBlock = ir.sub(high, index(block))
+            let fits = ir.and(ir.icmp(.sgt, high, wholeEnd), ir.icmp(.sge, rows, index(block)))
+            // One iteration where the last block fits, none otherwise.
+            ir.loop("row_last", from: lastBlock, to: ir.select(fits, ir.add(lastBlock, index(1)), lastBlock), step: block) {
+                body($0, block)
+            }
+            singles = ir.select(fits, high, wholeEnd)
+        }
+        ir.loop("row_single", from: singles, to: high) { body($0, 1) }
+    }
+
     /// ``rowLoop(_:from:to:step:body:)`` with bounds known at run time.
     func rowLoop(_ name: String, from start: IRValue, to end: IRValue, step: Int = 1, body: (IRValue) -> Void) {
         guard let rowRange else { return ir.loop(name, from: start, to: end, step: step, body: body) }

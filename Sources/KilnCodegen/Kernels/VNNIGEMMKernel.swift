@@ -30,6 +30,9 @@ struct VNNIGEMMKernel {
     let units: Int
     let mode: Mode
     let packed: Packed
+    /// Whether ``emitRows(rows:rowsPerBlock:staged:input:output:)`` computes exactly the rows of
+    /// the emitter's row range, whatever its ends (``KernelEmitter/rowBlocks(from:count:block:exact:overlapping:_:)``).
+    var exactRowRange = false
 
     /// Accumulator vectors per tile of channels.
     static let vectorsPerTile = 4
@@ -141,29 +144,28 @@ struct VNNIGEMMKernel {
             // A row's last group may read up to 3 bytes past it: the next row's, or the zeroed slack.
             stagedRows = stagingBuffer(byteCount: min(rowsPerBlock, rows) * depth + 4)
         }
-        let blocked = rows / rowsPerBlock * rowsPerBlock
-        for (first, last, size) in [(0, blocked, rowsPerBlock), (blocked, rows, rows - blocked)] where last > first {
-            emitter.rowLoop("row", from: first, to: last, step: size) { row in
-                let rowIndices = (0..<size).map { ir.add(row, emitter.index($0)) }
-                let bases = rowIndices.map { emitter.affine($0, times: depth) }
-                let sources: [IRValue]
-                if let quantizedRows {
-                    quantizeRows(
-                        input: input, bases: bases, into: quantizedRows, paddedDepth: paddedDepth, grids: grids,
-                        slots: extremeSlots)
-                    sources = (0..<size).map { ir.gep(ir.i8, quantizedRows, [emitter.index($0 * paddedDepth)]) }
-                } else if let stagedRows {
-                    emitter.copyBytes(
-                        size * depth, from: ir.gep(ir.i8, input, [bases[0]]), to: stagedRows, transform: flippingSigns)
-                    sources = (0..<size).map { ir.gep(ir.i8, stagedRows, [emitter.index($0 * depth)]) }
-                } else {
-                    sources = bases.map { ir.gep(ir.i8, input, [$0]) }
-                }
-                emitBlock(
-                    resources, outputBases: rowIndices.map { emitter.affine($0, times: units) }, grids: grids,
-                    output: output, preparedInputs: quantizedRows != nil || stagedRows != nil
-                ) { body in body(emitter.index(0), sources) }
+        emitter.rowBlocks(
+            from: nil, count: rows, block: rowsPerBlock, exact: exactRowRange, overlapping: true
+        ) { row, size in
+            let rowIndices = (0..<size).map { ir.add(row, emitter.index($0)) }
+            let bases = rowIndices.map { emitter.affine($0, times: depth) }
+            let sources: [IRValue]
+            if let quantizedRows {
+                quantizeRows(
+                    input: input, bases: bases, into: quantizedRows, paddedDepth: paddedDepth, grids: grids,
+                    slots: extremeSlots)
+                sources = (0..<size).map { ir.gep(ir.i8, quantizedRows, [emitter.index($0 * paddedDepth)]) }
+            } else if let stagedRows {
+                emitter.copyBytes(
+                    size * depth, from: ir.gep(ir.i8, input, [bases[0]]), to: stagedRows, transform: flippingSigns)
+                sources = (0..<size).map { ir.gep(ir.i8, stagedRows, [emitter.index($0 * depth)]) }
+            } else {
+                sources = bases.map { ir.gep(ir.i8, input, [$0]) }
             }
+            emitBlock(
+                resources, outputBases: rowIndices.map { emitter.affine($0, times: units) }, grids: grids,
+                output: output, preparedInputs: quantizedRows != nil || stagedRows != nil
+            ) { body in body(emitter.index(0), sources) }
         }
     }
 
