@@ -468,6 +468,21 @@ extension NodeFunction {
         if resultType.dtype == .int8 {
             let input = try parameters(operandType(0))
             let result = try parameters(resultType)
+            // Channels kept (a global average pool): a vector of channels at a time.
+            let vectorized = LayoutKernels(emitter: emitter, elementType: ir.i8).emitInnermostKeptReduction(
+                input: pointers[0], inputShape: inputShape, axes: axes, accumulator: ir.i32, zero: ir.constant(0, ir.i32),
+                element: { raw, lanes in
+                    ir.sub(ir.sext(raw, to: ir.vector(ir.i32, lanes)), ir.splat(ir.constant(Int(input.zeroPoints[0]), ir.i32), count: lanes))
+                },
+                combine: { ir.add($0, $1) },
+                finish: { sums, offset, lanes in
+                    let real = ir.fmul(emitter.splat(input.scales[0], lanes: lanes), ir.sitofp(sums, to: emitter.vectorType(lanes)))
+                    let steps = ir.fdiv(real, emitter.splat(count * result.scales[0], lanes: lanes))
+                    emitter.storeQuantized(
+                        steps, zeroPoint: result.zeroPoints[0], range: QuantizedArithmetic.int8Range, lanes: lanes,
+                        output: output, offset: offset)
+                })
+            if vectorized { return }
             LayoutKernels(emitter: emitter, elementType: ir.i8).emitReduction(
                 input: pointers[0], inputShape: inputShape, axes: axes, accumulator: ir.i32, zero: ir.constant(0, ir.i32),
                 element: { ir.sub(ir.sext($0, to: ir.i32), ir.constant(Int(input.zeroPoints[0]), ir.i32)) },
@@ -479,7 +494,15 @@ extension NodeFunction {
                         output: output, offset: offset)
                 })
         } else {
-            LayoutKernels(emitter: emitter, elementType: ir.f32).emitReduction(
+            let layout = LayoutKernels(emitter: emitter, elementType: ir.f32)
+            let vectorized = layout.emitInnermostKeptReduction(
+                input: pointers[0], inputShape: inputShape, axes: axes, accumulator: ir.f32, zero: ir.constant(Float(0)),
+                element: { vector, _ in vector }, combine: { ir.fadd($0, $1) },
+                finish: { sums, offset, lanes in
+                    emitter.storeVector(ir.fdiv(sums, emitter.splat(count, lanes: lanes)), output, offset: offset)
+                })
+            if vectorized { return }
+            layout.emitReduction(
                 input: pointers[0], inputShape: inputShape, axes: axes, accumulator: ir.f32, zero: ir.constant(Float(0)),
                 element: { $0 },
                 finish: { sum, offset in

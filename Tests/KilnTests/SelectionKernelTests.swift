@@ -89,7 +89,11 @@ import Testing
             guard case .reduce(let function, _, _) = c.op else { return false }
             return c.input == [2, 5, 65] && (function == .sum || function == .maximum)
         }
-        + argumentCases.filter { $0.input == [2, 65, 3] } + castCases
+        + argumentCases.filter { $0.input == [2, 65, 3] } + castCases + meanCases
+
+    /// Means that keep the channels (a global average pool), summed a vector of channels at a time:
+    /// a whole vector and a remainder on every level.
+    static let meanCases = [false, true].map { Case(op: .mean(axes: [1, 2], keepDimensions: true), input: [1, 5, 3, 35], isQuantized: $0) }
 
     static let castCases = [Shape([3, 17]), [65], [1, 7, 7, 33]].map { Case(op: .cast(to: .int32), input: $0, isQuantized: false) }
 

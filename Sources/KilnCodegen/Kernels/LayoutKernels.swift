@@ -135,6 +135,62 @@ struct LayoutKernels {
         }
     }
 
+    /// ``emitReduction(input:inputShape:axes:accumulator:zero:element:combine:finish:)`` for `axes`
+    /// that leave the innermost one (NHWC channels, as a global average pool does), a vector of
+    /// its positions at a time: each lane sums its own position in input order, as the scalar
+    /// fold does, so results are identical. `element` turns a loaded vector of `lanes` into
+    /// `accumulator` lanes; `finish` gets the vector of sums and its first output offset.
+    /// Returns `false`, emitting nothing, when the innermost axis is reduced.
+    func emitInnermostKeptReduction(
+        input: IRValue, inputShape: Shape, axes: [Int], accumulator: IRType, zero: IRValue,
+        element: (_ vector: IRValue, _ lanes: Int) -> IRValue, combine: (IRValue, IRValue) -> IRValue,
+        finish: (_ sums: IRValue, _ outputOffset: IRValue, _ lanes: Int) -> Void
+    ) -> Bool {
+        let reduced = Set(axes.compactMap { Op.normalizedAxis($0, rank: inputShape.rank) })
+        guard let innermost = inputShape.indices.last, !reduced.contains(innermost) else { return false }
+        let outerKept = inputShape.indices.filter { !reduced.contains($0) && $0 != innermost }
+        let reducedAxes = inputShape.indices.filter { reduced.contains($0) }
+        let keptStrides = Shape((outerKept + [innermost]).map { inputShape[$0] }).strides
+        let strides = inputShape.strides
+        let runs = LaneRun.covering(inputShape[innermost], width: emitter.laneWidth)
+        let slots = Dictionary(uniqueKeysWithValues: Set(runs.map(\.lanes)).map { ($0, emitter.accumulator(ir.vector(accumulator, $0))) })
+        func walkKept(_ position: Int, source: IRValue, destination: IRValue) {
+            guard position < outerKept.count else {
+                for run in runs {
+                    guard let slot = slots[run.lanes] else { continue }
+                    ir.loop("lanes", from: 0, to: run.count) { block in
+                        let first = emitter.affine(block, times: run.lanes, plus: run.start)
+                        ir.store(ir.broadcast(zero, count: run.lanes), to: slot, alignment: 4)
+                        walkReduced(0, source: ir.add(source, first), lanes: run.lanes, slot: slot)
+                        finish(ir.load(ir.vector(accumulator, run.lanes), from: slot, alignment: 4), ir.add(destination, first), run.lanes)
+                    }
+                }
+                return
+            }
+            let axis = outerKept[position]
+            ir.loop("keep\(axis)", from: 0, to: inputShape[axis]) { coordinate in
+                walkKept(
+                    position + 1, source: ir.add(source, emitter.affine(coordinate, times: strides[axis])),
+                    destination: ir.add(destination, emitter.affine(coordinate, times: keptStrides[position])))
+            }
+        }
+        func walkReduced(_ position: Int, source: IRValue, lanes: Int, slot: IRValue) {
+            guard position < reducedAxes.count else {
+                let loaded = ir.load(ir.vector(elementType, lanes), from: ir.gep(elementType, input, [source]), alignment: 1)
+                let current = ir.load(ir.vector(accumulator, lanes), from: slot, alignment: 4)
+                ir.store(combine(current, element(loaded, lanes)), to: slot, alignment: 4)
+                return
+            }
+            let axis = reducedAxes[position]
+            ir.loop("reduce\(axis)", from: 0, to: inputShape[axis]) { coordinate in
+                walkReduced(position + 1, source: ir.add(source, emitter.affine(coordinate, times: strides[axis])), lanes: lanes, slot: slot)
+            }
+        }
+        let zeroIndex = emitter.index(0)
+        walkKept(0, source: zeroIndex, destination: zeroIndex)
+        return true
+    }
+
     /// The fold over `axes` of each output element, accumulated in input order
     /// from `zero` with `combine` (a sum by default), handed to `finish` with
     /// the output element's offset.
