@@ -39,8 +39,6 @@ extension Graph {
     public func bandedChain(
         depthwise index: Int, minimumIntermediateBytes: Int = BandedChain.minimumIntermediateBytes
     ) -> BandedChain? {
-        let consumers = consumers()
-        let outputSet = Set(outputs)
         /// Whether `node` reads and writes float32 with a constant float32 filter, or int8 with an int8 one.
         func hasBandableTypes(_ node: Node) -> Bool {
             guard node.inputs.count >= 2, isConstant(node.inputs[1]) else { return false }
@@ -59,13 +57,16 @@ extension Graph {
             return input.rank == 4 && filter.rank == 4 && output.rank == 4
                 && attributes.isPointwise(input: input, filter: filter, output: output)
         }
+        guard nodes.indices.contains(index) else { return nil }
+        let depthwise = nodes[index]
+        // Only then the graph-wide maps: the pass asks about every node.
+        guard case .depthwiseConv2D = depthwise.op, hasBandableTypes(depthwise) else { return nil }
+        let consumers = consumers()
+        let outputSet = Set(outputs)
         /// Whether `value` is read by node `reader` alone and is not a model output.
         func feedsOnly(_ value: ValueID, _ reader: Int) -> Bool {
             consumers[value] == [reader] && !outputSet.contains(value)
         }
-        guard nodes.indices.contains(index) else { return nil }
-        let depthwise = nodes[index]
-        guard case .depthwiseConv2D = depthwise.op, hasBandableTypes(depthwise) else { return nil }
         let input = type(of: depthwise.inputs[0]).shape
         let output = type(of: depthwise.outputs[0]).shape
         guard input.rank == 4, output.rank == 4, input[0] == 1, input[3] == output[3], output[1] > 0,

@@ -151,43 +151,27 @@ struct LayoutKernels {
         let outerKept = inputShape.indices.filter { !reduced.contains($0) && $0 != innermost }
         let reducedAxes = inputShape.indices.filter { reduced.contains($0) }
         let keptStrides = Shape((outerKept + [innermost]).map { inputShape[$0] }).strides
-        let strides = inputShape.strides
         let runs = LaneRun.covering(inputShape[innermost], width: emitter.laneWidth)
         let slots = Dictionary(uniqueKeysWithValues: Set(runs.map(\.lanes)).map { ($0, emitter.accumulator(ir.vector(accumulator, $0))) })
-        func walkKept(_ position: Int, source: IRValue, destination: IRValue) {
-            guard position < outerKept.count else {
-                for run in runs {
-                    guard let slot = slots[run.lanes] else { continue }
-                    ir.loop("lanes", from: 0, to: run.count) { block in
-                        let first = emitter.affine(block, times: run.lanes, plus: run.start)
-                        ir.store(ir.broadcast(zero, count: run.lanes), to: slot, alignment: 4)
-                        walkReduced(0, source: ir.add(source, first), lanes: run.lanes, slot: slot)
-                        finish(ir.load(ir.vector(accumulator, run.lanes), from: slot, alignment: 4), ir.add(destination, first), run.lanes)
-                    }
-                }
-                return
-            }
-            let axis = outerKept[position]
-            ir.loop("keep\(axis)", from: 0, to: inputShape[axis]) { coordinate in
-                walkKept(
-                    position + 1, source: ir.add(source, emitter.affine(coordinate, times: strides[axis])),
-                    destination: ir.add(destination, emitter.affine(coordinate, times: keptStrides[position])))
-            }
-        }
-        func walkReduced(_ position: Int, source: IRValue, lanes: Int, slot: IRValue) {
-            guard position < reducedAxes.count else {
-                let loaded = ir.load(ir.vector(elementType, lanes), from: ir.gep(elementType, input, [source]), alignment: 1)
-                let current = ir.load(ir.vector(accumulator, lanes), from: slot, alignment: 4)
-                ir.store(combine(current, element(loaded, lanes)), to: slot, alignment: 4)
-                return
-            }
-            let axis = reducedAxes[position]
-            ir.loop("reduce\(axis)", from: 0, to: inputShape[axis]) { coordinate in
-                walkReduced(position + 1, source: ir.add(source, emitter.affine(coordinate, times: strides[axis])), lanes: lanes, slot: slot)
-            }
-        }
         let zeroIndex = emitter.index(0)
-        walkKept(0, source: zeroIndex, destination: zeroIndex)
+        forEachPosition("keep", of: outerKept, in: inputShape, outputStrides: keptStrides, source: zeroIndex, destination: zeroIndex) {
+            source, destination in
+            for run in runs {
+                guard let slot = slots[run.lanes] else { continue }
+                let type = ir.vector(accumulator, run.lanes)
+                ir.loop("lanes", from: 0, to: run.count) { block in
+                    let first = emitter.affine(block, times: run.lanes, plus: run.start)
+                    ir.store(ir.broadcast(zero, count: run.lanes), to: slot, alignment: 4)
+                    forEachPosition("reduce", of: reducedAxes, in: inputShape, source: ir.add(source, first), destination: zeroIndex) {
+                        offset, _ in
+                        let loaded = ir.load(ir.vector(elementType, run.lanes), from: ir.gep(elementType, input, [offset]), alignment: 1)
+                        let current = ir.load(type, from: slot, alignment: 4)
+                        ir.store(combine(current, element(loaded, run.lanes)), to: slot, alignment: 4)
+                    }
+                    finish(ir.load(type, from: slot, alignment: 4), ir.add(destination, first), run.lanes)
+                }
+            }
+        }
         return true
     }
 
@@ -206,37 +190,37 @@ struct LayoutKernels {
         let kept = inputShape.indices.filter { !reduced.contains($0) }
         let reducedAxes = inputShape.indices.filter { reduced.contains($0) }
         let keptStrides = Shape(kept.map { inputShape[$0] }).strides
-        let strides = inputShape.strides
         let slot = emitter.accumulator(accumulator)
-        func walkKept(_ position: Int, source: IRValue, destination: IRValue) {
-            guard position < kept.count else {
-                ir.store(zero, to: slot, alignment: 4)
-                walkReduced(0, source: source)
-                finish(ir.load(accumulator, from: slot, alignment: 4), destination)
-                return
-            }
-            let axis = kept[position]
-            ir.loop("keep\(axis)", from: 0, to: inputShape[axis]) { coordinate in
-                walkKept(
-                    position + 1, source: ir.add(source, emitter.affine(coordinate, times: strides[axis])),
-                    destination: ir.add(destination, emitter.affine(coordinate, times: keptStrides[position])))
-            }
-        }
-        func walkReduced(_ position: Int, source: IRValue) {
-            guard position < reducedAxes.count else {
-                let value = element(ir.load(elementType, from: ir.gep(elementType, input, [source]), alignment: 1))
+        let zeroIndex = emitter.index(0)
+        forEachPosition("keep", of: kept, in: inputShape, outputStrides: keptStrides, source: zeroIndex, destination: zeroIndex) {
+            source, destination in
+            ir.store(zero, to: slot, alignment: 4)
+            forEachPosition("reduce", of: reducedAxes, in: inputShape, source: source, destination: zeroIndex) { offset, _ in
+                let value = element(ir.load(elementType, from: ir.gep(elementType, input, [offset]), alignment: 1))
                 let current = ir.load(accumulator, from: slot, alignment: 4)
                 let combined =
                     combine?(current, value) ?? (accumulator == ir.f32 ? ir.fadd(current, value) : ir.add(current, value))
                 ir.store(combined, to: slot, alignment: 4)
-                return
             }
-            let axis = reducedAxes[position]
-            ir.loop("reduce\(axis)", from: 0, to: inputShape[axis]) { coordinate in
-                walkReduced(position + 1, source: ir.add(source, emitter.affine(coordinate, times: strides[axis])))
-            }
+            finish(ir.load(accumulator, from: slot, alignment: 4), destination)
         }
-        let zeroIndex = emitter.index(0)
-        walkKept(0, source: zeroIndex, destination: zeroIndex)
+    }
+
+    /// Loops over every position of `axes` of `shape`, outermost first, calling `body` with the
+    /// input offset (`source` plus each coordinate times the axis's stride in `shape`) and the
+    /// output offset (`destination` plus each coordinate times the matching `outputStrides`
+    /// entry; unchanged without them).
+    private func forEachPosition(
+        _ name: String, of axes: [Int], in shape: Shape, outputStrides: [Int]? = nil, source: IRValue, destination: IRValue,
+        _ body: (_ source: IRValue, _ destination: IRValue) -> Void
+    ) {
+        guard let axis = axes.first else { return body(source, destination) }
+        ir.loop("\(name)\(axis)", from: 0, to: shape[axis]) { coordinate in
+            forEachPosition(
+                name, of: Array(axes.dropFirst()), in: shape, outputStrides: outputStrides.map { Array($0.dropFirst()) },
+                source: ir.add(source, emitter.affine(coordinate, times: shape.strides[axis])),
+                destination: outputStrides.map { ir.add(destination, emitter.affine(coordinate, times: $0[0])) } ?? destination,
+                body)
+        }
     }
 }
