@@ -123,11 +123,11 @@ import Testing
     /// under two vectors, does not.
     @Test(arguments: [
         (ISALevel.avx512vnni, true, 8, 1, 48, "qs8_dwconv3x3s1_avx512vnni_4x32p4"),
-        (.avx512vnni, false, 8, 1, 48, "f32_dwconv3x3s1_avx512vnni_4x16p2"),
+        (.avx512vnni, false, 8, 1, 48, "f32_dwconv3x3s1_avx512vnni_8x16p2"),
         (.avx2, true, 8, 1, 48, "qs8_dwconv3x3s1_avx2_2x16p2"),
         (.sse41, true, 4, 1, 48, "qs8_dwconv3x3s1_sse41_2x8p2"),
-        (.neon, false, 2, 1, 48, "f32_dwconv3x3s1_neon_4x4p2"),
-        (.neon, false, 8, 1, 48, "f32_dwconv3x3s1_neon_4x4"),
+        (.neon, false, 2, 1, 48, "f32_dwconv3x3s1_neon_8x4p2"),
+        (.neon, false, 8, 1, 48, "f32_dwconv3x3s1_neon_8x4"),
         (.avx512vnni, true, 8, 2, 48, "qs8_dwconv3x3s2_avx512vnni_4x8"),
         (.avx512vnni, true, 8, 1, 9, "qs8_dwconv3x3s1_avx512vnni_4x8"),
     ])

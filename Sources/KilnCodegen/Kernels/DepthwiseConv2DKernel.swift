@@ -53,12 +53,18 @@ struct DepthwiseConv2DKernel {
         if pixelsPerVector > 1 { return emitMergedPixels(input: inputPointer, output: outputPointer) }
         let runs = ChannelRuns(self, channels: output[3], pixels: pixelsPerBlock)
         let elementType = epilogue.isQuantized ? ir.i8 : ir.f32
-        windows.forEachBlock(pixels: pixelsPerBlock) { block in
-            var sources = Array(repeating: [IRValue](), count: block.columns.count)
-            windows.forEachTap(of: block, input: inputPointer, elementType: elementType, zeroRow: zeroRow, unrolled: true) { _, pointers in
-                for (pixel, pointer) in pointers.enumerated() { sources[pixel].append(pointer) }
+        // Channel vectors outermost: one vector's tap weights stay in registers over every
+        // pixel, and the few input rows its windows read stay in L1. With the channels
+        // innermost, each block reloads its weights, and a block's rows of every channel
+        // (three rows of 576 floats at 14×14 in MobileNetV2) overflow L1.
+        forEachChannelVector(runs) { vector in
+            windows.forEachBlock(pixels: pixelsPerBlock) { block in
+                var sources = Array(repeating: [IRValue](), count: block.columns.count)
+                windows.forEachTap(of: block, input: inputPointer, elementType: elementType, zeroRow: zeroRow, unrolled: true) { _, pointers in
+                    for (pixel, pointer) in pointers.enumerated() { sources[pixel].append(pointer) }
+                }
+                accumulate(vector, sources: sources, slots: runs.slots, output: outputPointer, outputBases: block.outputBases)
             }
-            accumulate(sources: sources, runs: runs, output: outputPointer, outputBases: block.outputBases)
         }
     }
 
@@ -91,12 +97,34 @@ struct DepthwiseConv2DKernel {
         }
     }
 
-    /// Every channel of a block of pixels; `sources[pixel][tap]` points at the tap's first channel.
-    private func accumulate(sources: [[IRValue]], runs: ChannelRuns, output: IRValue, outputBases: [IRValue]) {
+    /// One vector of channels: a block of a pairwise run (with its packed weights) or of a plain run.
+    private enum ChannelVector {
+        case pairwise(LaneRun, weights: IRValue, block: IRValue)
+        case plain(LaneRun, block: IRValue)
+    }
+
+    /// Runs `body` for every channel vector of `runs`, in one loop per run.
+    private func forEachChannelVector(_ runs: ChannelRuns, _ body: (ChannelVector) -> Void) {
         for (run, weights) in runs.pairwise {
-            accumulatePairwise(sources: sources, run: run, weights: weights, output: output, outputBases: outputBases)
+            ir.loop("c", from: 0, to: run.count) { body(.pairwise(run, weights: weights, block: $0)) }
         }
-        accumulatePlain(sources: sources, runs: runs.plain, slots: runs.slots, output: output, outputBases: outputBases)
+        for run in runs.plain {
+            ir.loop("c", from: 0, to: run.count) { body(.plain(run, block: $0)) }
+        }
+    }
+
+    /// One channel vector of a block of pixels; `sources[pixel][tap]` points at the tap's first channel.
+    private func accumulate(
+        _ vector: ChannelVector, sources: [[IRValue]], slots: [Int: [IRValue]], output: IRValue, outputBases: [IRValue]
+    ) {
+        switch vector {
+        case .pairwise(let run, let weights, let block):
+            accumulatePairwise(
+                sources: sources, run: run, block: block, weights: weights, output: output, outputBases: outputBases)
+        case .plain(let run, let block):
+            guard let slots = slots[run.lanes] else { return }
+            accumulatePlain(sources: sources, run: run, block: block, slots: slots, output: output, outputBases: outputBases)
+        }
     }
 
     /// Stride-1 layers with few channels, one output row at a time. The pixels whose windows lie
@@ -146,8 +174,11 @@ struct DepthwiseConv2DKernel {
                         }
                     }
                     let first = emitter.affine(outputRowBase, times: channels, plus: interior.lowerBound * channels)
-                    accumulate(
-                        sources: sources, runs: runs, output: outputPointer, outputBases: offsets.map { ir.add(first, $0) })
+                    forEachChannelVector(runs) { vector in
+                        accumulate(
+                            vector, sources: sources, slots: runs.slots, output: outputPointer,
+                            outputBases: offsets.map { ir.add(first, $0) })
+                    }
                 }
                 let blockLanes = vectorLanes * pixelsPerBlock
                 ir.loop("block", from: 0, to: interiorLength / blockLanes) { block in
@@ -170,7 +201,10 @@ struct DepthwiseConv2DKernel {
                     ) { _, pointers in
                         for (pixel, pointer) in pointers.enumerated() { sources[pixel].append(pointer) }
                     }
-                    accumulate(sources: sources, runs: border, output: outputPointer, outputBases: block.outputBases)
+                    forEachChannelVector(border) { vector in
+                        accumulate(
+                            vector, sources: sources, slots: border.slots, output: outputPointer, outputBases: block.outputBases)
+                    }
                 }
             }
         }
@@ -199,10 +233,10 @@ struct DepthwiseConv2DKernel {
         return ir.addConstantBytes(name: "dwconv.pairs", bytes: bytes, alignment: 64)
     }
 
-    /// The channels of `run` (blocks of `run.lanes`, two vectors of `run.lanes / 2` sums each) of a
-    /// block of pixels.
+    /// Block `block` of `run`'s channels (`run.lanes` of them, as two vectors of `run.lanes / 2`
+    /// sums) of a block of pixels.
     private func accumulatePairwise(
-        sources: [[IRValue]], run: LaneRun, weights packed: IRValue, output: IRValue, outputBases: [IRValue]
+        sources: [[IRValue]], run: LaneRun, block: IRValue, weights packed: IRValue, output: IRValue, outputBases: [IRValue]
     ) {
         guard let initialSums, let pairwise else { return }
         let taps = kernel.height * kernel.width
@@ -213,75 +247,68 @@ struct DepthwiseConv2DKernel {
         let odd = Array(stride(from: 1, to: width, by: 2))
         let interleave = (0..<(width / 2)).flatMap { [$0, $0 + width / 2] }
         let vectorBytes = width * 2
-        ir.loop("c", from: 0, to: run.count) { block in
-            let channel = emitter.affine(block, times: width, plus: run.start)
-            let initial = ir.load(ir.vector(ir.i32, width), from: ir.gep(ir.i32, initialSums, [channel]), alignment: 4)
-            var sums = Array(
-                repeating: (ir.shuffle(initial, initial, mask: even), ir.shuffle(initial, initial, mask: odd)),
-                count: sources.count)
-            for tap in 0..<taps {
-                let base = emitter.affine(block, times: taps * 2 * vectorBytes, plus: tap * 2 * vectorBytes)
-                let wEven = ir.load(words, from: ir.gep(ir.i8, packed, [base]), alignment: vectorBytes)
-                let wOdd = ir.load(
-                    words, from: ir.gep(ir.i8, packed, [ir.add(base, emitter.index(vectorBytes))]), alignment: vectorBytes)
-                for (pixel, pointers) in sources.enumerated() {
-                    let raw = ir.load(ir.vector(ir.i8, width), from: ir.gep(ir.i8, pointers[tap], [channel]), alignment: 1)
-                    let x = ir.bitcast(ir.sext(raw, to: ir.vector(ir.i16, width)), to: words)
-                    sums[pixel] = (multiplyAdd(sums[pixel].0, x, wEven), multiplyAdd(sums[pixel].1, x, wOdd))
-                }
+        let channel = emitter.affine(block, times: width, plus: run.start)
+        let initial = ir.load(ir.vector(ir.i32, width), from: ir.gep(ir.i32, initialSums, [channel]), alignment: 4)
+        var sums = Array(
+            repeating: (ir.shuffle(initial, initial, mask: even), ir.shuffle(initial, initial, mask: odd)),
+            count: sources.count)
+        for tap in 0..<taps {
+            let base = emitter.affine(block, times: taps * 2 * vectorBytes, plus: tap * 2 * vectorBytes)
+            let wEven = ir.load(words, from: ir.gep(ir.i8, packed, [base]), alignment: vectorBytes)
+            let wOdd = ir.load(
+                words, from: ir.gep(ir.i8, packed, [ir.add(base, emitter.index(vectorBytes))]), alignment: vectorBytes)
+            for (pixel, pointers) in sources.enumerated() {
+                let raw = ir.load(ir.vector(ir.i8, width), from: ir.gep(ir.i8, pointers[tap], [channel]), alignment: 1)
+                let x = ir.bitcast(ir.sext(raw, to: ir.vector(ir.i16, width)), to: words)
+                sums[pixel] = (multiplyAdd(sums[pixel].0, x, wEven), multiplyAdd(sums[pixel].1, x, wOdd))
             }
-            for (pixel, outputBase) in outputBases.enumerated() {
-                let ordered = ir.shuffle(sums[pixel].0, sums[pixel].1, mask: interleave)
-                epilogue.store(emitter, ordered, channel: channel, lanes: width, output: output, offset: ir.add(outputBase, channel))
-            }
+        }
+        for (pixel, outputBase) in outputBases.enumerated() {
+            let ordered = ir.shuffle(sums[pixel].0, sums[pixel].1, mask: interleave)
+            epilogue.store(emitter, ordered, channel: channel, lanes: width, output: output, offset: ir.add(outputBase, channel))
         }
     }
 
     fileprivate func accumulatorType(_ lanes: Int) -> IRType { epilogue.accumulatorType(emitter, lanes: lanes) }
 
-    /// The plain vectors of ``accumulate(sources:runs:output:outputBases:)``.
+    /// Block `block` of the plain run `run`'s channels of a block of pixels.
     private func accumulatePlain(
-        sources: [[IRValue]], runs: [LaneRun], slots: [Int: [IRValue]], output: IRValue, outputBases: [IRValue]
+        sources: [[IRValue]], run: LaneRun, block: IRValue, slots: [IRValue], output: IRValue, outputBases: [IRValue]
     ) {
         let channels = weightStride
-        for run in runs {
-            guard let slots = slots[run.lanes] else { continue }
-            let type = accumulatorType(run.lanes)
-            ir.loop("c", from: 0, to: run.count) { block in
-                let channel = emitter.affine(block, times: run.lanes, plus: run.start)
-                let start: IRValue
-                if let initialSums {
-                    start = ir.load(type, from: ir.gep(ir.i32, initialSums, [channel]), alignment: 4)
-                } else {
-                    start = epilogue.initial(emitter, channel: channel, lanes: run.lanes)
+        let type = accumulatorType(run.lanes)
+        let channel = emitter.affine(block, times: run.lanes, plus: run.start)
+        let start: IRValue
+        if let initialSums {
+            start = ir.load(type, from: ir.gep(ir.i32, initialSums, [channel]), alignment: 4)
+        } else {
+            start = epilogue.initial(emitter, channel: channel, lanes: run.lanes)
+        }
+        var sums = Array(repeating: start, count: sources.count)
+        for tap in 0..<(kernel.height * kernel.width) {
+            let offset = ir.add(emitter.index(tap * channels), channel)
+            if initialSums != nil {
+                let narrow = ir.vector(ir.i16, run.lanes)
+                let w = ir.sext(ir.load(ir.vector(ir.i8, run.lanes), from: ir.gep(ir.i8, weights, [offset]), alignment: 1), to: narrow)
+                for (pixel, pointers) in sources.enumerated() {
+                    let raw = ir.load(ir.vector(ir.i8, run.lanes), from: ir.gep(ir.i8, pointers[tap], [channel]), alignment: 1)
+                    let product = ir.mul(ir.sext(raw, to: narrow), w)
+                    sums[pixel] = ir.add(sums[pixel], ir.sext(product, to: type))
                 }
-                var sums = Array(repeating: start, count: sources.count)
-                for tap in 0..<(kernel.height * kernel.width) {
-                    let offset = ir.add(emitter.index(tap * channels), channel)
-                    if initialSums != nil {
-                        let narrow = ir.vector(ir.i16, run.lanes)
-                        let w = ir.sext(ir.load(ir.vector(ir.i8, run.lanes), from: ir.gep(ir.i8, weights, [offset]), alignment: 1), to: narrow)
-                        for (pixel, pointers) in sources.enumerated() {
-                            let raw = ir.load(ir.vector(ir.i8, run.lanes), from: ir.gep(ir.i8, pointers[tap], [channel]), alignment: 1)
-                            let product = ir.mul(ir.sext(raw, to: narrow), w)
-                            sums[pixel] = ir.add(sums[pixel], ir.sext(product, to: type))
-                        }
-                    } else {
-                        let w = epilogue.weights(emitter, weights, weightType: weightType, offset: offset, lanes: run.lanes)
-                        for (pixel, pointers) in sources.enumerated() {
-                            let x = emitter.loadVector(pointers[tap], offset: channel, lanes: run.lanes)
-                            sums[pixel] = emitter.fma(x, w, sums[pixel], lanes: run.lanes)
-                        }
-                    }
-                }
-                for (pixel, outputBase) in outputBases.enumerated() {
-                    // Through the slot, so the sums of the channel loop's iterations stay in registers.
-                    ir.store(sums[pixel], to: slots[pixel], alignment: 4)
-                    epilogue.store(
-                        emitter, ir.load(type, from: slots[pixel], alignment: 4), channel: channel, lanes: run.lanes,
-                        output: output, offset: ir.add(outputBase, channel))
+            } else {
+                let w = epilogue.weights(emitter, weights, weightType: weightType, offset: offset, lanes: run.lanes)
+                for (pixel, pointers) in sources.enumerated() {
+                    let x = emitter.loadVector(pointers[tap], offset: channel, lanes: run.lanes)
+                    sums[pixel] = emitter.fma(x, w, sums[pixel], lanes: run.lanes)
                 }
             }
+        }
+        for (pixel, outputBase) in outputBases.enumerated() {
+            // Through the slot, so each block's sums stay in registers.
+            ir.store(sums[pixel], to: slots[pixel], alignment: 4)
+            epilogue.store(
+                emitter, ir.load(type, from: slots[pixel], alignment: 4), channel: channel, lanes: run.lanes,
+                output: output, offset: ir.add(outputBase, channel))
         }
     }
 

@@ -429,7 +429,7 @@ private struct Chooser {
             let op = "dwconv\(filter[1])x\(filter[2])s\(attributes.strides[0])" + dilation(attributes)
             // Each pixel's accumulator and input vector, plus the shared weight vector.
             let plain = channels == shapes[0][3]
-            let pixels = plain ? (isa.vectorRegisters >= 32 ? 4 : 2) : 1
+            let pixels = plain ? (isa.vectorRegisters >= 32 ? (isQuantized ? 4 : 8) : 2) : 1
             let pairwise = isQuantized ? pairwiseMultiply : nil
             let merged = plain ? mergedPixels(attributes, filter: filter, widest: pairwise?.1 ?? isa.laneWidth) : 1
             let lanes = channels * merged
