@@ -105,16 +105,36 @@ enum Epilogue {
     /// Stores a value from ``finished(_:_:channel:lanes:offset:)`` at `offset` of `output`.
     func storeFinished(_ emitter: KernelEmitter, _ value: IRValue, lanes: Int, output: IRValue, offset: IRValue) {
         let ir = emitter.ir
-        if isQuantized {
-            ir.store(ir.trunc(value, to: ir.vector(ir.i8, lanes)), to: ir.gep(ir.i8, output, [offset]), alignment: 1)
+        if let range = outputRange {
+            ir.store(emitter.narrowed(value, to: range, lanes: lanes), to: ir.gep(ir.i8, output, [offset]), alignment: 1)
         } else {
             emitter.storeVector(value, output, offset: offset)
         }
     }
 
-    /// The value stored for `accumulator`: f32, or int8 values still in i32 lanes.
+    /// The int8 range of the stored values (the layer's, or its fused add's); `nil` in float mode.
+    private var outputRange: ClosedRange<Int32>? {
+        switch self {
+        case .float: nil
+        case .quantized(_, _, _, _, let range, _): range
+        case .residual(let layer, let add):
+            if case .int8(_, _, _, let range) = add.arithmetic { range } else { layer.outputRange }
+        }
+    }
+
+    /// The value stored for `accumulator`: f32, or in int8 mode i32 lanes that
+    /// ``storeFinished(_:_:lanes:output:offset:)`` narrows to int8 and clamps to the
+    /// range (``KernelEmitter/narrowed(_:to:lanes:)``): clamping them first would repeat
+    /// what the narrowing's saturation does.
     func finished(
         _ emitter: KernelEmitter, _ accumulator: IRValue, channel: IRValue, lanes: Int, offset: IRValue
+    ) -> IRValue {
+        finished(emitter, accumulator, channel: channel, lanes: lanes, offset: offset, clamping: false)
+    }
+
+    /// ``finished(_:_:channel:lanes:offset:)``, int8 values clamped to the range with `clamping`.
+    private func finished(
+        _ emitter: KernelEmitter, _ accumulator: IRValue, channel: IRValue, lanes: Int, offset: IRValue, clamping: Bool
     ) -> IRValue {
         let ir = emitter.ir
         switch self {
@@ -130,11 +150,30 @@ enum Epilogue {
                 value = ir.add(value, biasVector)
             }
             let steps = ir.fmul(ir.sitofp(value, to: emitter.vectorType(lanes)), emitter.loadVector(scales, offset: channel, lanes: lanes))
-            return emitter.quantizedWide(steps, zeroPoint: zeroPoint, range: range, lanes: lanes, bound: bound)
+            return emitter.quantizedWide(steps, zeroPoint: zeroPoint, range: range, lanes: lanes, bound: bound, clamping: clamping)
         case .residual(let layer, let add):
-            let value = layer.finished(emitter, accumulator, channel: channel, lanes: lanes, offset: offset)
+            if let centered = layer.centeredQuantized(emitter, accumulator, channel: channel, lanes: lanes),
+                let result = add.int8Result(emitter, centered: centered, lanes: lanes, offset: offset, clamping: clamping)
+            {
+                return result
+            }
+            let value = layer.finished(emitter, accumulator, channel: channel, lanes: lanes, offset: offset, clamping: true)
             return add.apply(emitter, to: value, lanes: lanes, offset: offset)
         }
+    }
+
+    /// In int8 mode, the value ``finished(_:_:channel:lanes:offset:)`` returns less the output
+    /// zero point, as f32 (exact: a small integer), for a fused residual add to dequantize
+    /// without converting back from integers; `nil` in float mode.
+    private func centeredQuantized(_ emitter: KernelEmitter, _ accumulator: IRValue, channel: IRValue, lanes: Int) -> IRValue? {
+        guard case .quantized(let bias, let scales, _, let zeroPoint, let range, let bound) = self else { return nil }
+        let ir = emitter.ir
+        var value = accumulator
+        if let bias {
+            value = ir.add(value, ir.load(ir.vector(ir.i32, lanes), from: ir.gep(ir.i32, bias, [channel]), alignment: 4))
+        }
+        let steps = ir.fmul(ir.sitofp(value, to: emitter.vectorType(lanes)), emitter.loadVector(scales, offset: channel, lanes: lanes))
+        return emitter.quantizedCentered(steps, zeroPoint: zeroPoint, range: range, lanes: lanes, bound: bound)
     }
 }
 
@@ -149,7 +188,7 @@ extension KernelEmitter {
 
     /// `clamp(roundHalfEven(steps) + zeroPoint, range)` as an int8 vector.
     func quantized(_ steps: IRValue, zeroPoint: Int32, range: ClosedRange<Int32>, lanes: Int, bound: Float? = nil) -> IRValue {
-        ir.trunc(quantizedWide(steps, zeroPoint: zeroPoint, range: range, lanes: lanes, bound: bound), to: ir.vector(ir.i8, lanes))
+        narrowed(quantizedWide(steps, zeroPoint: zeroPoint, range: range, lanes: lanes, bound: bound, clamping: false), to: range, lanes: lanes)
     }
 
     /// ``quantized(_:zeroPoint:range:lanes:bound:)`` with the int8 values left in i32 lanes.
@@ -157,12 +196,15 @@ extension KernelEmitter {
     /// With `bound` (a build-time bound on `|steps|`, which must then be finite)
     /// under 2²², rounding is ``roundedHalfEven(_:plus:lanes:)`` (in the default
     /// floating-point environment, which generated code assumes) and the clamp
-    /// runs on integers (equal to clamping first: the bounds are integers),
-    /// where clamping to the int8 range is the narrowing's own saturation.
-    func quantizedWide(_ steps: IRValue, zeroPoint: Int32, range: ClosedRange<Int32>, lanes: Int, bound: Float? = nil) -> IRValue {
+    /// runs on integers (equal to clamping first: the bounds are integers);
+    /// without `clamping`, it is left to ``narrowed(_:to:lanes:)``.
+    func quantizedWide(
+        _ steps: IRValue, zeroPoint: Int32, range: ClosedRange<Int32>, lanes: Int, bound: Float? = nil, clamping: Bool = true
+    ) -> IRValue {
         let zeroPoints = ir.splat(ir.constant(Int(zeroPoint), ir.i32), count: lanes)
         if let bound, bound < Self.exactRoundingLimit {
-            return clamped(roundedHalfEven(steps, plus: zeroPoints, lanes: lanes), to: range, lanes: lanes)
+            let rounded = roundedHalfEven(steps, plus: zeroPoints, lanes: lanes)
+            return clamping ? clamped(rounded, to: range, lanes: lanes) : rounded
         }
         let low = splat(Float(range.lowerBound - zeroPoint), lanes: lanes)
         let high = splat(Float(range.upperBound - zeroPoint), lanes: lanes)
@@ -170,6 +212,20 @@ extension KernelEmitter {
         let limited = minimum(maximum(steps, low), high)
         let rounded = unaryIntrinsic("llvm.roundeven", limited, lanes: lanes)
         return ir.add(ir.fptosi(rounded, to: ir.vector(ir.i32, lanes)), zeroPoints)
+    }
+
+    /// `Float(quantizedWide(steps, …) − zeroPoint)`, computed in f32 throughout: rounding
+    /// (``roundedHalfEven(_:plus:lanes:)``'s addition, then its subtraction in f32, under
+    /// `bound`) and a clamp to the range less the zero point, which give the same integer.
+    func quantizedCentered(_ steps: IRValue, zeroPoint: Int32, range: ClosedRange<Int32>, lanes: Int, bound: Float? = nil) -> IRValue {
+        let low = splat(Float(range.lowerBound - zeroPoint), lanes: lanes)
+        let high = splat(Float(range.upperBound - zeroPoint), lanes: lanes)
+        guard let bound, bound < Self.exactRoundingLimit else {
+            // NaN-free inputs, as in quantizedWide.
+            return unaryIntrinsic("llvm.roundeven", minimum(maximum(steps, low), high), lanes: lanes)
+        }
+        let magic = splat(12_582_912, lanes: lanes)
+        return minimum(maximum(ir.fsub(ir.fadd(steps, magic), magic), low), high)
     }
 
     /// The magnitude below which ``roundedHalfEven(_:plus:lanes:)`` is exact: 2²².
@@ -184,6 +240,24 @@ extension KernelEmitter {
         let biased = ir.bitcast(ir.fadd(x, splat(magic, lanes: lanes)), to: ir.vector(ir.i32, lanes))
         let magicBits = ir.splat(ir.constant(Int(Int32(bitPattern: magic.bitPattern)), ir.i32), count: lanes)
         return ir.sub(biased, ir.sub(magicBits, offset))
+    }
+
+    /// i32 lanes as int8 clamped to `range` (within the int8 range): a narrowing that saturates
+    /// (one instruction on x86, `vpmovsdb` or `packssdw`/`packsswb`), then a clamp of the bytes
+    /// to whichever bound lies inside. Clamping the i32 lanes to `range` first, then narrowing,
+    /// gives the same bytes, with two more operations on wider vectors.
+    func narrowed(_ values: IRValue, to range: ClosedRange<Int32>, lanes: Int) -> IRValue {
+        let bytes = ir.trunc(clamped(values, to: -128...127, lanes: lanes), to: ir.vector(ir.i8, lanes))
+        var result = bytes
+        if range.lowerBound > -128 {
+            let low = ir.splat(ir.constant(Int(range.lowerBound), ir.i8), count: lanes)
+            result = ir.select(ir.icmp(.sgt, result, low), result, low)
+        }
+        if range.upperBound < 127 {
+            let high = ir.splat(ir.constant(Int(range.upperBound), ir.i8), count: lanes)
+            result = ir.select(ir.icmp(.slt, result, high), result, high)
+        }
+        return result
     }
 
     /// i32 lanes clamped to `range` (a narrowing then saturates for free where the range is the type's).

@@ -27,16 +27,33 @@ struct ResidualAdd {
         case .float(let activation):
             let sum = ir.fadd(value, emitter.loadVector(operand, offset: offset, lanes: lanes))
             return emitter.activate(sum, activation, lanes: lanes)
+        case .int8(let layer, _, _, _):
+            let zeroPoints = ir.splat(ir.constant(Int(layer.zeroPoints[0]), ir.i32), count: lanes)
+            let centered = ir.sitofp(ir.sub(value, zeroPoints), to: emitter.vectorType(lanes))
+            return int8Result(emitter, centered: centered, lanes: lanes, offset: offset, clamping: true) ?? value
+        }
+    }
+
+    /// An int8 add's result for `lanes` elements at `offset`, from the layer's int8 values less
+    /// their zero point, as f32 (``Epilogue``'s shortcut past the integers); `nil` for a float add.
+    /// Without `clamping`, the result is left for ``KernelEmitter/narrowed(_:to:lanes:)`` to clamp.
+    func int8Result(_ emitter: KernelEmitter, centered: IRValue, lanes: Int, offset: IRValue, clamping: Bool) -> IRValue? {
+        let ir = emitter.ir
+        switch arithmetic {
+        case .float:
+            return nil
         case .int8(let layer, let residual, let result, let range):
             let raw = ir.load(ir.vector(ir.i8, lanes), from: ir.gep(ir.i8, operand, [offset]), alignment: 1)
+            // As dequantizedWide: the scale times the centered value.
             let sum = ir.fadd(
-                emitter.dequantizedWide(value, scale: layer.scales[0], zeroPoint: layer.zeroPoints[0], lanes: lanes),
+                ir.fmul(emitter.splat(layer.scales[0], lanes: lanes), centered),
                 emitter.dequantized(raw, scale: residual.scales[0], zeroPoint: residual.zeroPoints[0], lanes: lanes))
             // Two dequantized int8 values (each at most 255 steps from its zero point) are finite
             // and bounded: no NaN or overflow to guard against, unlike the element-wise kernel's operands.
             let bound = 255 * (layer.scales[0] + residual.scales[0]) / result.scales[0] * 1.001
             let steps = emitter.divide(sum, byConstant: result.scales[0], lanes: lanes, finite: bound.isFinite)
-            return emitter.quantizedWide(steps, zeroPoint: result.zeroPoints[0], range: range, lanes: lanes, bound: bound)
+            return emitter.quantizedWide(
+                steps, zeroPoint: result.zeroPoints[0], range: range, lanes: lanes, bound: bound, clamping: clamping)
         }
     }
 }
