@@ -378,10 +378,10 @@ extension NodeFunction {
     }
 
     /// A depthwise convolution; with a multiplier of 1, `pixelsPerBlock` pixels (or vectors of
-    /// `pixelsPerVector` pixels) at a time, int8 channel blocks multiplying 16-bit pairs where
-    /// `pairwise` says how.
+    /// `pixelsPerVector` pixels) at a time, channel vectors outermost or innermost, int8 channel
+    /// blocks multiplying 16-bit pairs where `pairwise` says how.
     func emitDepthwise(
-        _ attributes: Conv2DAttributes, pixelsPerBlock: Int, pixelsPerVector: Int,
+        _ attributes: Conv2DAttributes, pixelsPerBlock: Int, pixelsPerVector: Int, channelsOutermost: Bool,
         pairwise: (multiply: KernelChoice.PairwiseMultiply, widestLanes: Int)?
     ) throws {
         guard let filterData = graph.constantData(node.inputs[1]) else {
@@ -430,6 +430,7 @@ extension NodeFunction {
             initialSums: initialSums)
         kernel.pairwise = pairwise
         kernel.pixelsPerVector = pixelsPerVector
+        kernel.channelsOutermost = channelsOutermost
         if pixelsPerVector > 1 {
             kernel.zeroRows = try zeroRow(channels: channels * inputType.shape[2])
         }

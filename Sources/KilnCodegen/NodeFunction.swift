@@ -108,15 +108,16 @@ struct NodeFunction {
             guard case .conv2D(let attributes) = node.op else { break }
             return try emitConvolution(
                 attributes, pixelsPerBlock: pixelsPerBlock, vnni: false, staged: false, pairwise: (multiply, lanes))
-        case .depthwise(let pixelsPerBlock, let pixelsPerVector):
-            guard case .depthwiseConv2D(let attributes) = node.op else { break }
-            return try emitDepthwise(
-                attributes, pixelsPerBlock: pixelsPerBlock, pixelsPerVector: pixelsPerVector, pairwise: nil)
-        case .depthwisePairwise(let pixelsPerBlock, let multiply, let widestLanes, let pixelsPerVector):
+        case .depthwise(let pixelsPerBlock, let pixelsPerVector, let channelsOutermost):
             guard case .depthwiseConv2D(let attributes) = node.op else { break }
             return try emitDepthwise(
                 attributes, pixelsPerBlock: pixelsPerBlock, pixelsPerVector: pixelsPerVector,
-                pairwise: (multiply, widestLanes))
+                channelsOutermost: channelsOutermost, pairwise: nil)
+        case .depthwisePairwise(let pixelsPerBlock, let multiply, let widestLanes, let pixelsPerVector, let channelsOutermost):
+            guard case .depthwiseConv2D(let attributes) = node.op else { break }
+            return try emitDepthwise(
+                attributes, pixelsPerBlock: pixelsPerBlock, pixelsPerVector: pixelsPerVector,
+                channelsOutermost: channelsOutermost, pairwise: (multiply, widestLanes))
         case .standard:
             break
         }

@@ -41,11 +41,11 @@ import Testing
 
     static let expected: [ISALevel: [String]] = [
         .avx512vnni: [
-            "qs8_qc8w_conv3x3s2_avx512vnni_8x32", "qs8_qc8w_gemm_avx512vnni_6x64", "qs8_qc8w_dwconv3x3s1_avx512vnni_4x32+add",
+            "qs8_qc8w_conv3x3s2_avx512vnni_8x32", "qs8_qc8w_gemm_avx512vnni_6x64", "qs8_qc8w_dwconv3x3s1_avx512vnni_8x32+add",
             "absorbed into depthwise", "qs8_reshape", "qs8_qc8w_gemm_avx512vnni_12x16",
         ],
         .avx512: [
-            "qs8_qc8w_conv3x3s2_avx512_6x32c2", "qs8_qc8w_gemm_avx512_6x32c2", "qs8_qc8w_dwconv3x3s1_avx512_4x16+add",
+            "qs8_qc8w_conv3x3s2_avx512_6x32c2", "qs8_qc8w_gemm_avx512_6x32c2", "qs8_qc8w_dwconv3x3s1_avx512_8x16+add",
             "absorbed into depthwise", "qs8_reshape", "qs8_qc8w_gemm_avx512_12x8c2",
         ],
         .avx2: [
@@ -57,7 +57,7 @@ import Testing
             "absorbed into depthwise", "qs8_reshape", "qs8_qc8w_gemm_sse41_5x8c2",
         ],
         .neon: [
-            "qs8_qc8w_conv3x3s2_neon_6x16", "qs8_qc8w_gemm_neon_6x16", "qs8_qc8w_dwconv3x3s1_neon_4x4+add", "absorbed into depthwise",
+            "qs8_qc8w_conv3x3s2_neon_6x16", "qs8_qc8w_gemm_neon_6x16", "qs8_qc8w_dwconv3x3s1_neon_8x4+add", "absorbed into depthwise",
             "qs8_reshape", "qs8_qc8w_gemm_neon_8x8",
         ],
     ]
@@ -71,15 +71,15 @@ import Testing
         if level.hasVNNI {
             #expect(convolution == .convVNNI(pixelsPerBlock: 8, staged: true))
             #expect(plan.choices[1].kernel == .gemmVNNI(rowsPerBlock: 6, staged: true))
-            #expect(plan.choices[2].kernel == .depthwisePairwise(pixelsPerBlock: 4, multiply: .vpdpwssd, widestLanes: 32))
+            #expect(plan.choices[2].kernel == .depthwisePairwise(pixelsPerBlock: 8, multiply: .vpdpwssd, widestLanes: 32))
         } else {
             #expect(!"\(convolution)".contains("VNNI"))
         }
         let pairwise: [ISALevel: KernelChoice.Kernel] = [
-            .avx512: .depthwisePairwise(pixelsPerBlock: 4, multiply: .pmaddwd, widestLanes: 16),
+            .avx512: .depthwisePairwise(pixelsPerBlock: 8, multiply: .pmaddwd, widestLanes: 16),
             .avx2: .depthwisePairwise(pixelsPerBlock: 2, multiply: .pmaddwd, widestLanes: 16),
             .sse41: .depthwisePairwise(pixelsPerBlock: 2, multiply: .pmaddwd, widestLanes: 8),
-            .neon: .depthwise(pixelsPerBlock: 4),
+            .neon: .depthwise(pixelsPerBlock: 8),
         ]
         if let kernel = pairwise[level] { #expect(plan.choices[2].kernel == kernel) }
         // 10 units take one vector (VNNI, AVX-512, AVX2: 12 rows per block, 12 chains), two on SSE4.1 and NEON.
@@ -122,14 +122,14 @@ import Testing
     /// into its vectors, per level and dtype; a stride-2 one, or one whose interior pixels fill
     /// under two vectors, does not.
     @Test(arguments: [
-        (ISALevel.avx512vnni, true, 8, 1, 48, "qs8_dwconv3x3s1_avx512vnni_4x32p4"),
+        (ISALevel.avx512vnni, true, 8, 1, 48, "qs8_dwconv3x3s1_avx512vnni_8x32p4"),
         (.avx512vnni, false, 8, 1, 48, "f32_dwconv3x3s1_avx512vnni_8x16p2"),
         (.avx2, true, 8, 1, 48, "qs8_dwconv3x3s1_avx2_2x16p2"),
         (.sse41, true, 4, 1, 48, "qs8_dwconv3x3s1_sse41_2x8p2"),
         (.neon, false, 2, 1, 48, "f32_dwconv3x3s1_neon_8x4p2"),
         (.neon, false, 8, 1, 48, "f32_dwconv3x3s1_neon_8x4"),
-        (.avx512vnni, true, 8, 2, 48, "qs8_dwconv3x3s2_avx512vnni_4x8"),
-        (.avx512vnni, true, 8, 1, 9, "qs8_dwconv3x3s1_avx512vnni_4x8"),
+        (.avx512vnni, true, 8, 2, 48, "qs8_dwconv3x3s2_avx512vnni_8x8"),
+        (.avx512vnni, true, 8, 1, 9, "qs8_dwconv3x3s1_avx512vnni_8x8"),
     ])
     func depthwiseMergesPixelsOfFewChannels(
         level: ISALevel, quantized: Bool, channels: Int, stride: Int, width: Int, name: String
@@ -150,6 +150,36 @@ import Testing
                 name: "depthwise", quantization: q)
         ]
         #expect(KernelPlan(graph: graph, isa: level).choices[0].name == name)
+    }
+
+    /// Depthwise layers run each vector of channels over every pixel (8-pixel blocks on 32
+    /// registers), except int8 layers whose rows hold at most one such block: those run each
+    /// block of 4 pixels over every channel.
+    @Test(arguments: [
+        (ISALevel.avx512vnni, true, 14, KernelChoice.Kernel.depthwisePairwise(
+            pixelsPerBlock: 8, multiply: .vpdpwssd, widestLanes: 32, channelsOutermost: true)),
+        (.avx512vnni, true, 7, .depthwisePairwise(pixelsPerBlock: 4, multiply: .vpdpwssd, widestLanes: 32, channelsOutermost: false)),
+        (.avx512vnni, false, 7, .depthwise(pixelsPerBlock: 8, channelsOutermost: true)),
+        (.neon, true, 7, .depthwise(pixelsPerBlock: 4, channelsOutermost: false)),
+        (.avx2, false, 14, .depthwise(pixelsPerBlock: 2, channelsOutermost: true)),
+    ])
+    func depthwiseLoopOrder(level: ISALevel, quantized: Bool, width: Int, kernel: KernelChoice.Kernel) throws {
+        var graph = Graph(name: "depthwise")
+        let q = quantized ? QuantizationParameters.perTensor(scale: 0.05, zeroPoint: -3) : nil
+        let x = graph.addInput(name: "x", type: TensorType(quantized ? .int8 : .float32, [1, width, width, 64], quantization: q))
+        let shape: Shape = [1, 3, 3, 64]
+        let filter =
+            quantized
+            ? graph.addConstant(
+                name: "w", data: TensorData(int8: [Int8](repeating: 1, count: shape.elementCount), shape: shape),
+                quantization: .perTensor(scale: 0.01, zeroPoint: 0))
+            : graph.addConstant(name: "w", data: TensorData([Float](repeating: 1, count: shape.elementCount), shape: shape))
+        graph.outputs = [
+            try graph.addNode(
+                .depthwiseConv2D(Conv2DAttributes(strides: [1, 1], padding: .same)), inputs: [x, filter],
+                name: "depthwise", quantization: q)
+        ]
+        #expect(KernelPlan(graph: graph, isa: level).choices[0].kernel == kernel)
     }
 
     /// A float 3×3 stride-1 convolution with at least 8 input and output channels runs by

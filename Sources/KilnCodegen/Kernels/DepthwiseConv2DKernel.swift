@@ -45,6 +45,12 @@ struct DepthwiseConv2DKernel {
     /// constants then hold each tap's channels repeated that many times.
     var pixelsPerVector = 1
 
+    /// Whether each vector of channels runs over every pixel in turn (its tap weights stay in
+    /// registers, and the few input rows it reads stay in L1), rather than each block of pixels
+    /// over every channel (a block's rows of all channels overflow L1 on large layers, but small
+    /// maps pay less loop overhead).
+    var channelsOutermost = true
+
     /// Elements per tap in `weights` and `filterBytes`: the channels, repeated for merged pixels.
     private var weightStride: Int { output[3] * pixelsPerVector }
 
@@ -53,18 +59,22 @@ struct DepthwiseConv2DKernel {
         if pixelsPerVector > 1 { return emitMergedPixels(input: inputPointer, output: outputPointer) }
         let runs = ChannelRuns(self, channels: output[3], pixels: pixelsPerBlock)
         let elementType = epilogue.isQuantized ? ir.i8 : ir.f32
-        // Channel vectors outermost: one vector's tap weights stay in registers over every
-        // pixel, and the few input rows its windows read stay in L1. With the channels
-        // innermost, each block reloads its weights, and a block's rows of every channel
-        // (three rows of 576 floats at 14×14 in MobileNetV2) overflow L1.
-        forEachChannelVector(runs) { vector in
+        func forEachBlock(_ body: (_ sources: [[IRValue]], _ block: PixelBlock) -> Void) {
             windows.forEachBlock(pixels: pixelsPerBlock) { block in
                 var sources = Array(repeating: [IRValue](), count: block.columns.count)
                 windows.forEachTap(of: block, input: inputPointer, elementType: elementType, zeroRow: zeroRow, unrolled: true) { _, pointers in
                     for (pixel, pointer) in pointers.enumerated() { sources[pixel].append(pointer) }
                 }
-                accumulate(vector, sources: sources, slots: runs.slots, output: outputPointer, outputBases: block.outputBases)
+                body(sources, block)
             }
+        }
+        func accumulate(_ vector: ChannelVector, _ sources: [[IRValue]], _ block: PixelBlock) {
+            self.accumulate(vector, sources: sources, slots: runs.slots, output: outputPointer, outputBases: block.outputBases)
+        }
+        if channelsOutermost {
+            forEachChannelVector(runs) { vector in forEachBlock { sources, block in accumulate(vector, sources, block) } }
+        } else {
+            forEachBlock { sources, block in forEachChannelVector(runs) { vector in accumulate(vector, sources, block) } }
         }
     }
 

@@ -51,13 +51,16 @@ public struct KernelChoice: Sendable, Hashable {
         /// pixels whose window lies inside the input sharing each weight vector.
         /// With `pixelsPerVector` above 1 (stride-1 layers with fewer channels than a
         /// vector), that many pixels side by side fill each vector, and a block is
-        /// `pixelsPerBlock` such vectors.
-        case depthwise(pixelsPerBlock: Int, pixelsPerVector: Int = 1)
-        /// An int8 ``depthwise(pixelsPerBlock:pixelsPerVector:)`` whose blocks of `widestLanes`
-        /// lanes (then one each of half, a quarter, … down to 8 left over) multiply 16-bit pairs
-        /// with `multiply`.
+        /// `pixelsPerBlock` such vectors. With `channelsOutermost`, each vector of channels
+        /// runs over every pixel in turn (its weights stay in registers); otherwise each block
+        /// of pixels runs over every channel (less loop overhead on small maps).
+        case depthwise(pixelsPerBlock: Int, pixelsPerVector: Int = 1, channelsOutermost: Bool = true)
+        /// An int8 ``depthwise(pixelsPerBlock:pixelsPerVector:channelsOutermost:)`` whose blocks of
+        /// `widestLanes` lanes (then one each of half, a quarter, … down to 8 left over) multiply
+        /// 16-bit pairs with `multiply`.
         case depthwisePairwise(
-            pixelsPerBlock: Int, multiply: PairwiseMultiply, widestLanes: Int, pixelsPerVector: Int = 1)
+            pixelsPerBlock: Int, multiply: PairwiseMultiply, widestLanes: Int, pixelsPerVector: Int = 1,
+            channelsOutermost: Bool = true)
         /// Emitted as part of node `into`; nothing of its own.
         case absorbed(into: Int)
         /// Nothing to compute: a reshape computed in place, whose result is its operand's bytes.

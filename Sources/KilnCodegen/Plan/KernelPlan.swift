@@ -427,9 +427,14 @@ private struct Chooser {
             let filter = shapes[1]
             let channels = filter[3]
             let op = "dwconv\(filter[1])x\(filter[2])s\(attributes.strides[0])" + dilation(attributes)
-            // Each pixel's accumulator and input vector, plus the shared weight vector.
+            // Channel vectors outermost keep one vector's tap weights in registers over all pixels,
+            // with (32 registers) blocks of 8 pixels' sums beside them. int8 layers whose rows hold
+            // at most one such block (7×7 maps) run faster with each block of 4 pixels over every
+            // channel: less loop overhead per channel vector (measured on MobileNetV2: 14-pixel
+            // rows gain 6 % from channels outermost, 7-pixel rows lose 7 %).
             let plain = channels == shapes[0][3]
-            let pixels = plain ? (isa.vectorRegisters >= 32 ? (isQuantized ? 4 : 8) : 2) : 1
+            let channelsOutermost = !isQuantized || resultType.shape[2] > 8
+            let pixels = plain ? (isa.vectorRegisters >= 32 ? (channelsOutermost ? 8 : 4) : 2) : 1
             let pairwise = isQuantized ? pairwiseMultiply : nil
             let merged = plain ? mergedPixels(attributes, filter: filter, widest: pairwise?.1 ?? isa.laneWidth) : 1
             let lanes = channels * merged
@@ -438,11 +443,12 @@ private struct Chooser {
                 let tile = sequence(first: widest) { $0 / 2 }.first { $0 <= lanes } ?? 8
                 return KernelChoice(
                     kernel: .depthwisePairwise(
-                        pixelsPerBlock: pixels, multiply: multiply, widestLanes: widest, pixelsPerVector: merged),
+                        pixelsPerBlock: pixels, multiply: multiply, widestLanes: widest, pixelsPerVector: merged,
+                        channelsOutermost: channelsOutermost),
                     name: name(op, tile: "\(pixels)x\(tile)\(packing)"))
             }
             return KernelChoice(
-                kernel: .depthwise(pixelsPerBlock: pixels, pixelsPerVector: merged),
+                kernel: .depthwise(pixelsPerBlock: pixels, pixelsPerVector: merged, channelsOutermost: channelsOutermost),
                 name: name(op, tile: "\(pixels)x\(min(isa.laneWidth, lanes))\(packing)"))
         default:
             return KernelChoice(kernel: .standard, name: "\(dtypes)_\(node.op.kindName)")
