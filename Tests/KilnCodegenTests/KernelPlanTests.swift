@@ -41,11 +41,11 @@ import Testing
 
     static let expected: [ISALevel: [String]] = [
         .avx512vnni: [
-            "qs8_qc8w_conv3x3s2_avx512vnni_8x32", "qs8_qc8w_gemm_avx512vnni_6x64", "qs8_qc8w_dwconv3x3s1_avx512vnni_8x32+add",
+            "qs8_qc8w_conv3x3s2_avx512vnni_8x32", "qs8_qc8w_gemm_avx512vnni_6x64", "qs8_qc8w_dwconv3x3s1_avx512vnni_4x32+add",
             "absorbed into depthwise", "qs8_reshape", "qs8_qc8w_gemm_avx512vnni_12x16",
         ],
         .avx512: [
-            "qs8_qc8w_conv3x3s2_avx512_6x32c2", "qs8_qc8w_gemm_avx512_6x32c2", "qs8_qc8w_dwconv3x3s1_avx512_8x16+add",
+            "qs8_qc8w_conv3x3s2_avx512_6x32c2", "qs8_qc8w_gemm_avx512_6x32c2", "qs8_qc8w_dwconv3x3s1_avx512_4x16+add",
             "absorbed into depthwise", "qs8_reshape", "qs8_qc8w_gemm_avx512_12x8c2",
         ],
         .avx2: [
@@ -57,7 +57,7 @@ import Testing
             "absorbed into depthwise", "qs8_reshape", "qs8_qc8w_gemm_sse41_5x8c2",
         ],
         .neon: [
-            "qs8_qc8w_conv3x3s2_neon_6x16", "qs8_qc8w_gemm_neon_6x16", "qs8_qc8w_dwconv3x3s1_neon_8x4+add", "absorbed into depthwise",
+            "qs8_qc8w_conv3x3s2_neon_6x16", "qs8_qc8w_gemm_neon_6x16", "qs8_qc8w_dwconv3x3s1_neon_4x4+add", "absorbed into depthwise",
             "qs8_reshape", "qs8_qc8w_gemm_neon_8x8",
         ],
     ]
@@ -71,15 +71,15 @@ import Testing
         if level.hasVNNI {
             #expect(convolution == .convVNNI(pixelsPerBlock: 8, staged: true))
             #expect(plan.choices[1].kernel == .gemmVNNI(rowsPerBlock: 6, staged: true))
-            #expect(plan.choices[2].kernel == .depthwisePairwise(pixelsPerBlock: 8, multiply: .vpdpwssd, widestLanes: 32))
+            #expect(plan.choices[2].kernel == .depthwisePairwise(pixelsPerBlock: 4, multiply: .vpdpwssd, widestLanes: 32, channelsOutermost: false))
         } else {
             #expect(!"\(convolution)".contains("VNNI"))
         }
         let pairwise: [ISALevel: KernelChoice.Kernel] = [
-            .avx512: .depthwisePairwise(pixelsPerBlock: 8, multiply: .pmaddwd, widestLanes: 16),
-            .avx2: .depthwisePairwise(pixelsPerBlock: 2, multiply: .pmaddwd, widestLanes: 16),
-            .sse41: .depthwisePairwise(pixelsPerBlock: 2, multiply: .pmaddwd, widestLanes: 8),
-            .neon: .depthwise(pixelsPerBlock: 8),
+            .avx512: .depthwisePairwise(pixelsPerBlock: 4, multiply: .pmaddwd, widestLanes: 16, channelsOutermost: false),
+            .avx2: .depthwisePairwise(pixelsPerBlock: 2, multiply: .pmaddwd, widestLanes: 16, channelsOutermost: false),
+            .sse41: .depthwisePairwise(pixelsPerBlock: 2, multiply: .pmaddwd, widestLanes: 8, channelsOutermost: false),
+            .neon: .depthwise(pixelsPerBlock: 4, channelsOutermost: false),
         ]
         if let kernel = pairwise[level] { #expect(plan.choices[2].kernel == kernel) }
         // 10 units take one vector (VNNI, AVX-512, AVX2: 12 rows per block, 12 chains), two on SSE4.1 and NEON.
@@ -122,14 +122,14 @@ import Testing
     /// into its vectors, per level and dtype; a stride-2 one, or one whose interior pixels fill
     /// under two vectors, does not.
     @Test(arguments: [
-        (ISALevel.avx512vnni, true, 8, 1, 48, "qs8_dwconv3x3s1_avx512vnni_8x32p4"),
+        (ISALevel.avx512vnni, true, 8, 1, 48, "qs8_dwconv3x3s1_avx512vnni_4x32p4"),
         (.avx512vnni, false, 8, 1, 48, "f32_dwconv3x3s1_avx512vnni_8x16p2"),
         (.avx2, true, 8, 1, 48, "qs8_dwconv3x3s1_avx2_2x16p2"),
         (.sse41, true, 4, 1, 48, "qs8_dwconv3x3s1_sse41_2x8p2"),
-        (.neon, false, 2, 1, 48, "f32_dwconv3x3s1_neon_8x4p2"),
-        (.neon, false, 8, 1, 48, "f32_dwconv3x3s1_neon_8x4"),
-        (.avx512vnni, true, 8, 2, 48, "qs8_dwconv3x3s2_avx512vnni_8x8"),
-        (.avx512vnni, true, 8, 1, 9, "qs8_dwconv3x3s1_avx512vnni_8x8"),
+        (.neon, false, 2, 1, 48, "f32_dwconv3x3s1_neon_4x4p2"),
+        (.neon, false, 8, 1, 48, "f32_dwconv3x3s1_neon_4x4"),
+        (.avx512vnni, true, 8, 2, 48, "qs8_dwconv3x3s2_avx512vnni_4x8"),
+        (.avx512vnni, true, 8, 1, 9, "qs8_dwconv3x3s1_avx512vnni_4x8"),
     ])
     func depthwiseMergesPixelsOfFewChannels(
         level: ISALevel, quantized: Bool, channels: Int, stride: Int, width: Int, name: String
@@ -152,16 +152,16 @@ import Testing
         #expect(KernelPlan(graph: graph, isa: level).choices[0].name == name)
     }
 
-    /// Depthwise layers run each vector of channels over every pixel (8-pixel blocks on 32
-    /// registers), except int8 layers whose rows hold at most one such block: those run each
-    /// block of 4 pixels over every channel.
+    /// Depthwise layers whose channel vectors fill a cache line (float on AVX-512) run each vector
+    /// over every pixel in 8-pixel blocks; the others (int8, narrower levels) run each block of
+    /// pixels over every channel.
     @Test(arguments: [
         (ISALevel.avx512vnni, true, 14, KernelChoice.Kernel.depthwisePairwise(
-            pixelsPerBlock: 8, multiply: .vpdpwssd, widestLanes: 32, channelsOutermost: true)),
-        (.avx512vnni, true, 7, .depthwisePairwise(pixelsPerBlock: 4, multiply: .vpdpwssd, widestLanes: 32, channelsOutermost: false)),
+            pixelsPerBlock: 4, multiply: .vpdpwssd, widestLanes: 32, channelsOutermost: false)),
         (.avx512vnni, false, 7, .depthwise(pixelsPerBlock: 8, channelsOutermost: true)),
+        (.avx512vnni, false, 14, .depthwise(pixelsPerBlock: 8, channelsOutermost: true)),
         (.neon, true, 7, .depthwise(pixelsPerBlock: 4, channelsOutermost: false)),
-        (.avx2, false, 14, .depthwise(pixelsPerBlock: 2, channelsOutermost: true)),
+        (.avx2, false, 14, .depthwise(pixelsPerBlock: 2, channelsOutermost: false)),
     ])
     func depthwiseLoopOrder(level: ISALevel, quantized: Bool, width: Int, kernel: KernelChoice.Kernel) throws {
         var graph = Graph(name: "depthwise")

@@ -427,13 +427,13 @@ private struct Chooser {
             let filter = shapes[1]
             let channels = filter[3]
             let op = "dwconv\(filter[1])x\(filter[2])s\(attributes.strides[0])" + dilation(attributes)
-            // Channel vectors outermost keep one vector's tap weights in registers over all pixels,
-            // with (32 registers) blocks of 8 pixels' sums beside them. int8 layers whose rows hold
-            // at most one such block (7×7 maps) run faster with each block of 4 pixels over every
-            // channel: less loop overhead per channel vector (measured on MobileNetV2: 14-pixel
-            // rows gain 6 % from channels outermost, 7-pixel rows lose 7 %).
+            // Channel vectors that fill a cache line (AVX-512 float) run outermost: one vector's tap
+            // weights stay in registers over all pixels, with blocks of 8 pixels' sums beside them.
+            // A shorter vector (int8, or narrower levels) would make that order read each input line
+            // and write each output line once per vector in it: on MobileNetV2 int8 it saved 2 % on
+            // one thread but cost 7 % on two (1180 → 1270 µs). Those run each block over every channel.
             let plain = channels == shapes[0][3]
-            let channelsOutermost = !isQuantized || resultType.shape[2] > 8
+            let channelsOutermost = !isQuantized && isa.laneWidth * 4 >= 64
             let pixels = plain ? (isa.vectorRegisters >= 32 ? (channelsOutermost ? 8 : 4) : 2) : 1
             let pairwise = isQuantized ? pairwiseMultiply : nil
             let merged = plain ? mergedPixels(attributes, filter: filter, widest: pairwise?.1 ?? isa.laneWidth) : 1
