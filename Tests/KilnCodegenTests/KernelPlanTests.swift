@@ -134,10 +134,16 @@ import Testing
     func depthwiseMergesPixelsOfFewChannels(
         level: ISALevel, quantized: Bool, channels: Int, stride: Int, width: Int, name: String
     ) throws {
-        var graph = Graph(name: "narrow")
+        let graph = try depthwiseLayer(quantized: quantized, input: [1, 6, width, channels], stride: stride)
+        #expect(KernelPlan(graph: graph, isa: level).choices[0].name == name)
+    }
+
+    /// One 3×3 `same` depthwise layer of all-one weights over `input`, int8 or float.
+    private func depthwiseLayer(quantized: Bool, input: Shape, stride: Int = 1) throws -> Graph {
+        var graph = Graph(name: "depthwise")
         let q = quantized ? QuantizationParameters.perTensor(scale: 0.05, zeroPoint: -3) : nil
-        let x = graph.addInput(name: "x", type: TensorType(quantized ? .int8 : .float32, [1, 6, width, channels], quantization: q))
-        let shape: Shape = [1, 3, 3, channels]
+        let x = graph.addInput(name: "x", type: TensorType(quantized ? .int8 : .float32, input, quantization: q))
+        let shape: Shape = [1, 3, 3, input[3]]
         let filter =
             quantized
             ? graph.addConstant(
@@ -149,7 +155,7 @@ import Testing
                 .depthwiseConv2D(Conv2DAttributes(strides: [stride, stride], padding: .same)), inputs: [x, filter],
                 name: "depthwise", quantization: q)
         ]
-        #expect(KernelPlan(graph: graph, isa: level).choices[0].name == name)
+        return graph
     }
 
     /// Depthwise layers whose channel vectors fill a cache line (float on AVX-512) run each vector
@@ -164,21 +170,7 @@ import Testing
         (.avx2, false, 14, .depthwise(pixelsPerBlock: 2, channelsOutermost: false)),
     ])
     func depthwiseLoopOrder(level: ISALevel, quantized: Bool, width: Int, kernel: KernelChoice.Kernel) throws {
-        var graph = Graph(name: "depthwise")
-        let q = quantized ? QuantizationParameters.perTensor(scale: 0.05, zeroPoint: -3) : nil
-        let x = graph.addInput(name: "x", type: TensorType(quantized ? .int8 : .float32, [1, width, width, 64], quantization: q))
-        let shape: Shape = [1, 3, 3, 64]
-        let filter =
-            quantized
-            ? graph.addConstant(
-                name: "w", data: TensorData(int8: [Int8](repeating: 1, count: shape.elementCount), shape: shape),
-                quantization: .perTensor(scale: 0.01, zeroPoint: 0))
-            : graph.addConstant(name: "w", data: TensorData([Float](repeating: 1, count: shape.elementCount), shape: shape))
-        graph.outputs = [
-            try graph.addNode(
-                .depthwiseConv2D(Conv2DAttributes(strides: [1, 1], padding: .same)), inputs: [x, filter],
-                name: "depthwise", quantization: q)
-        ]
+        let graph = try depthwiseLayer(quantized: quantized, input: [1, width, width, 64])
         #expect(KernelPlan(graph: graph, isa: level).choices[0].kernel == kernel)
     }
 

@@ -243,9 +243,9 @@ extension KernelEmitter {
     }
 
     /// i32 lanes as int8 clamped to `range` (within the int8 range): a narrowing that saturates
-    /// (one instruction on x86, `vpmovsdb` or `packssdw`/`packsswb`), then a clamp of the bytes
-    /// to whichever bound lies inside. Clamping the i32 lanes to `range` first, then narrowing,
-    /// gives the same bytes, with two more operations on wider vectors.
+    /// (`vpmovsdb` on AVX-512, `packssdw` then `packsswb` on other x86 levels, `sqxtn` on NEON),
+    /// then a clamp of the bytes to whichever bound lies inside. Clamping the i32 lanes to
+    /// `range` first, then narrowing, gives the same bytes with two more operations on wider vectors.
     func narrowed(_ values: IRValue, to range: ClosedRange<Int32>, lanes: Int) -> IRValue {
         let bytes = ir.trunc(clamped(values, to: -128...127, lanes: lanes), to: ir.vector(ir.i8, lanes))
         var result = bytes
