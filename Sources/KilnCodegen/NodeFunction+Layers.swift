@@ -194,6 +194,26 @@ extension NodeFunction {
         ).emit(input: pointers[0], output: output)
     }
 
+    /// A float fully-connected layer of a few rows over a filter pruned N:4 (AVX2, AVX-512): each
+    /// group of four inputs gives each unit its picks by in-lane permutes.
+    func emitSemiStructuredSparseGEMV(lanes: Int) throws {
+        guard let filterData = graph.constantData(node.inputs[1]),
+            let nonzeros = SemiStructuredNonzeros(filterData, lanes: lanes)
+        else {
+            throw CodegenError("internal error: layer '\(node.name)' has no semi-structured float filter")
+        }
+        SemiStructuredSparseGEMVKernel(
+            emitter: emitter, epilogue: try withResidualAdd(try epilogue(activation: node.op.fusedActivation, filterScales: nil)),
+            rows: gemmShape.rows, nonzeros: nonzeros,
+            controls: ir.addConstantBytes(
+                name: "controls.\(node.name)", bytes: nonzeros.controls.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) },
+                alignment: 64),
+            values: ir.addConstantBytes(
+                name: "weights.\(node.name)", bytes: TensorData(nonzeros.values, shape: [nonzeros.values.count]).bytes,
+                alignment: 64)
+        ).emit(input: pointers[0], output: output)
+    }
+
     /// The input's zero point folded into each output channel's starting sum,
     /// `Σ (x − zx)·w + b = Σ x·w + (b − zx·Σw)`, from each channel's `Σw`: the starting sums and
     /// the epilogue without its bias. `nil` for a float epilogue.

@@ -76,6 +76,8 @@ struct NodeFunction {
             return try emitSparseGEMV(lanes: lanes)
         case .sparseGEMVPermuted:
             return try emitPermutedSparseGEMV()
+        case .sparseGEMVSemiStructured(let lanes, _):
+            return try emitSemiStructuredSparseGEMV(lanes: lanes)
         case .gemmPairwise(let rowsPerBlock, let multiply, let lanes):
             let layer = gemmShape
             let dot = try dotProduct(activation: node.op.fusedActivation, pairwise: (multiply, lanes, taps: 1))

@@ -59,6 +59,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
     case sparseGEMM(SparseKernelTests.Case)
     case sparseConvolution(SparseKernelTests.ConvolutionCase)
     case sharedWeights(SharedWeightKernelTests.Case)
+    case semiStructured(SemiStructuredSparseKernelTests.Case)
     case bandedChain(BandedChainTests.Case)
     case int8BandedChain(BandedChainTests.Case)
 
@@ -73,7 +74,8 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         int8 + KernelTests.convolutionCases.map(Self.floatConvolution) + FloatOpTests.depthwiseCases.map(Self.floatDepthwise)
         + ResidualAddFusionTests.cases.map(Self.residualAdd) + SelectionKernelTests.isaCases.map(Self.selection)
         + SparseKernelTests.cases.map(Self.sparseGEMM) + SparseKernelTests.convolutionCases.map(Self.sparseConvolution)
-        + SharedWeightKernelTests.cases.map(Self.sharedWeights) + BandedChainTests.cases.prefix(4).map(Self.bandedChain)
+        + SharedWeightKernelTests.cases.map(Self.sharedWeights)
+        + SemiStructuredSparseKernelTests.cases.map(Self.semiStructured) + BandedChainTests.cases.prefix(4).map(Self.bandedChain)
         + BandedChainTests.cases.prefix(4).map(Self.int8BandedChain)
 
     var testDescription: String {
@@ -88,6 +90,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         case .sparseGEMM(let c): "block-sparse \(c.testDescription)"
         case .sparseConvolution(let c): "block-sparse \(c.testDescription)"
         case .sharedWeights(let c): "shared weights \(c.testDescription)"
+        case .semiStructured(let c): "semi-structured \(c.testDescription)"
         case .bandedChain(let c): "banded chain \(c.testDescription)"
         case .int8BandedChain(let c): "int8 banded chain \(c.testDescription)"
         }
@@ -106,6 +109,7 @@ enum KernelSweepCase: Sendable, CustomTestStringConvertible {
         case .sparseGEMM(let c): try SparseKernelTests.check(c, options: options)
         case .sparseConvolution(let c): try SparseKernelTests.checkConvolution(c, options: options)
         case .sharedWeights(let c): try SharedWeightKernelTests.check(c, options: options)
+        case .semiStructured(let c): try SemiStructuredSparseKernelTests.check(c, options: options)
         case .bandedChain(let c): try BandedChainTests.check(c, options: options)
         case .int8BandedChain(let c): try BandedChainTests.checkInt8(c, options: options)
         }

@@ -20,6 +20,10 @@ public struct KernelChoice: Sendable, Hashable {
         /// slices of 16 units, each step picking one input per unit from a chunk of 32 with a
         /// two-register permute (``ChunkedNonzeros``, ``PermutedSparseGEMVKernel``).
         case sparseGEMVPermuted
+        /// A float matrix-vector product (a few rows) over a filter pruned N:4, on AVX2 and AVX-512:
+        /// slices of `lanes` units, each group of four inputs giving each unit its `kept` picks by
+        /// in-lane permutes (``SemiStructuredNonzeros``, ``SemiStructuredSparseGEMVKernel``).
+        case sparseGEMVSemiStructured(lanes: Int, kept: Int)
         /// An int8 ``gemm(rowsPerBlock:)`` on x86 without `vpdpbusd`: the reduction in pairs, each
         /// multiplied with `multiply` into vectors of `lanes` i32.
         case gemmPairwise(rowsPerBlock: Int, multiply: PairwiseMultiply, lanes: Int)
