@@ -214,6 +214,26 @@ extension NodeFunction {
         ).emit(input: pointers[0], output: output)
     }
 
+    /// A float matrix-vector product over shared weights on AVX-512: each step's indices shifted
+    /// out of words that serve eight.
+    func emitCodebookGEMV() throws {
+        guard let filterData = graph.constantData(node.inputs[1]), let codebook = WeightCodebook(filterData),
+            let indices = CodebookWords(filterData, codebook: codebook, lanes: emitter.laneWidth)
+        else {
+            throw CodegenError("internal error: layer '\(node.name)' has no shared float filter")
+        }
+        CodebookGEMVKernel(
+            emitter: emitter, epilogue: try withResidualAdd(try epilogue(activation: node.op.fusedActivation, filterScales: nil)),
+            rows: gemmShape.rows, indices: indices,
+            words: ir.addConstantBytes(
+                name: "indices.\(node.name)", bytes: indices.words.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) },
+                alignment: 64),
+            table: ir.addConstantBytes(
+                name: "codebook.\(node.name)", bytes: TensorData(codebook.values, shape: [codebook.values.count]).bytes,
+                alignment: 64)
+        ).emit(input: pointers[0], output: output)
+    }
+
     /// The input's zero point folded into each output channel's starting sum,
     /// `Σ (x − zx)·w + b = Σ x·w + (b − zx·Σw)`, from each channel's `Σw`: the starting sums and
     /// the epilogue without its bias. `nil` for a float epilogue.

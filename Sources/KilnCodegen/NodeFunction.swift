@@ -78,6 +78,8 @@ struct NodeFunction {
             return try emitPermutedSparseGEMV()
         case .sparseGEMVSemiStructured(let lanes, _):
             return try emitSemiStructuredSparseGEMV(lanes: lanes)
+        case .codebookGEMV:
+            return try emitCodebookGEMV()
         case .gemmPairwise(let rowsPerBlock, let multiply, let lanes):
             let layer = gemmShape
             let dot = try dotProduct(activation: node.op.fusedActivation, pairwise: (multiply, lanes, taps: 1))

@@ -54,6 +54,10 @@ import Testing
         Case(input: [1, 6, 6, 16], units: 40, kernel: (3, 3), centroids: 2),
         Case(input: [1, 4, 5, 300], units: 40), Case(input: [1, 2, 7, 1100], units: 20, centroids: 9),
         Case(input: [30, 201], units: 7, centroids: 4, isFullyConnected: true),
+        // One row (AVX-512's word-packed kernel): a depth that ends mid-word, a last slice of one
+        // unit, fewer steps than a word, a pointwise convolution of one pixel.
+        Case(input: [1, 100], units: 33, centroids: 5, isFullyConnected: true),
+        Case(input: [1, 5], units: 16, isFullyConnected: true), Case(input: [1, 1, 1, 40], units: 20),
         Case(input: [1, 5, 6, 64], units: 20, kernel: (3, 3)), Case(input: [2, 7, 5, 40], units: 33, kernel: (5, 5)),
     ]
 
@@ -74,6 +78,19 @@ import Testing
         }
     }
 
+    /// Layers of one row run on the word-packed kernel on AVX-512, whose lookup is one register;
+    /// the others, and other levels, on the tiled kernel.
+    @Test(arguments: cases)
+    func planPacksIndicesInWordsForOneRowOnAVX512(_ c: Case) throws {
+        let optimized = try Compiler().optimize(try c.graph(), options: .thisMachine)
+        let rows = c.isFullyConnected ? c.input[0] : c.input.elementCount / c.input[3]
+        for isa in ISALevel.allCases {
+            let choice = KernelPlan(graph: optimized, isa: isa).choices[0]
+            let packsWords = rows == 1 && (isa == .avx512 || isa == .avx512vnni) && (c.isFullyConnected || c.kernel == (1, 1))
+            #expect((choice.kernel == .codebookGEMV) == packsWords, "\(c.testDescription) on \(isa): \(choice.name)")
+        }
+    }
+
     /// With 16 shared values, a 4-bit index per weight and a 64-byte table: an eighth of float32
     /// and a little.
     @Test func artifactStoresFourBitIndices() throws {
@@ -81,9 +98,12 @@ import Testing
             .fullyConnected(activation: nil), input: [1, 1024], constants: [KernelTests.weights([256, 1024], seed: 3)])
         let options = CompileOptions(target: .host, weightSharing: .kMeans(centroids: 16))
         let optimized = try Compiler().optimize(graph, options: options)
-        let report = ModelReport(optimized, plan: KernelPlan(graph: optimized, isa: .avx2))
-        #expect(report.layers[0].filterBytes == 1024 * 256 / 2 + 64)
-        #expect(report.layers[0].distinctWeights == 16)
+        // The tiled kernel (AVX2) and the word-packed one (AVX-512, one row) store as many bytes.
+        for isa in [ISALevel.avx2, .avx512] {
+            let report = ModelReport(optimized, plan: KernelPlan(graph: optimized, isa: isa))
+            #expect(report.layers[0].filterBytes == 1024 * 256 / 2 + 64, "\(isa)")
+            #expect(report.layers[0].distinctWeights == 16)
+        }
     }
 
     @Test func shareWeightsKeepsZerosAndFindsTheClusters() throws {

@@ -20,62 +20,22 @@ struct SemiStructuredSparseGEMVKernel {
     let controls: IRValue
     let values: IRValue
 
-    private static let accumulators = 4
-
     private var lanes: Int { nonzeros.lanes }
 
-    func emit(input: IRValue, output: IRValue) {
-        let ir = emitter.ir
-        let fullSlices = nonzeros.units / lanes
-        // Channel splits cover whole slices; the narrower last one goes with the range that ends at the last unit.
-        var sliceEmitter = emitter
-        if let range = emitter.rowRange {
-            let width = emitter.index(lanes)
-            sliceEmitter.rowRange = (ir.sdiv(range.begin, width), ir.sdiv(range.end, width))
-        }
-        sliceEmitter.rowLoop("slice", from: 0, to: fullSlices) { slice in
-            emitSlice(slice, width: lanes, input: input, output: output)
-        }
-        let last = nonzeros.units - fullSlices * lanes
-        guard last > 0 else { return }
-        let emitLast = { emitSlice(emitter.index(fullSlices), width: last, input: input, output: output) }
-        guard let range = emitter.rowRange else { return emitLast() }
-        emitter.ifTrue(ir.icmp(.sge, range.end, emitter.index(nonzeros.units)), emitLast)
+    private var driver: SlicedGEMV {
+        SlicedGEMV(
+            emitter: emitter, epilogue: epilogue, rows: rows, depth: nonzeros.depth, units: nonzeros.units, lanes: lanes)
     }
 
-    /// Slice `slice`, `width` units wide, for every row: its sums (the slice's weights stay in
-    /// L1 for the rows after the first), then the epilogue; every value finished before any store.
-    private func emitSlice(_ slice: IRValue, width: Int, input: IRValue, output: IRValue) {
-        let ir = emitter.ir
-        let firstUnit = emitter.affine(slice, times: lanes)
-        ir.loop("row", from: 0, to: rows) { row in
-            let sums = sliceSums(slice, row: ir.gep(ir.f32, input, [emitter.affine(row, times: nonzeros.depth)]))
-            let rowOutput = emitter.affine(row, times: nonzeros.units)
-            var finished: [(value: IRValue, lanes: Int, offset: IRValue)] = []
-            for run in LaneRun.covering(width, width: lanes) {
-                for piece in 0..<run.count {
-                    let start = run.start + piece * run.lanes
-                    let part = run.lanes < lanes ? ir.shuffle(sums, sums, mask: Array(start..<(start + run.lanes))) : sums
-                    let channel = ir.add(firstUnit, emitter.index(start))
-                    let value = ir.fadd(epilogue.initial(emitter, channel: channel, lanes: run.lanes), part)
-                    let offset = ir.add(rowOutput, channel)
-                    finished.append(
-                        (epilogue.finished(emitter, value, channel: channel, lanes: run.lanes, offset: offset), run.lanes, offset))
-                }
-            }
-            for (value, lanes, offset) in finished {
-                epilogue.storeFinished(emitter, value, lanes: lanes, output: output, offset: offset)
-            }
-        }
+    func emit(input: IRValue, output: IRValue) {
+        driver.emit(input: input, output: output, sums: sliceSums)
     }
 
     /// The sums of slice `slice` over one row: full control words in a loop, then the groups
     /// left over (the short last group, if any, loaded with a mask).
     private func sliceSums(_ slice: IRValue, row: IRValue) -> IRValue {
         let ir = emitter.ir
-        let vector = emitter.vectorType(lanes)
-        let slots = (0..<Self.accumulators).map { _ in emitter.accumulator(vector) }
-        for slot in slots { ir.store(ir.zero(vector), to: slot, alignment: 4) }
+        let slots = driver.zeroedAccumulators()
         let perWord = SemiStructuredNonzeros.groupsPerWord
         let fullGroups = nonzeros.depth / SemiStructuredNonzeros.groupInputs
         let fullWords = fullGroups / perWord
@@ -104,8 +64,7 @@ struct SemiStructuredSparseGEMVKernel {
                     slots: slots, short: present < SemiStructuredNonzeros.groupInputs ? present : nil)
             }
         }
-        let sums = slots.map { ir.load(vector, from: $0, alignment: 4) }
-        return ir.fadd(ir.fadd(sums[0], sums[1]), ir.fadd(sums[2], sums[3]))
+        return driver.total(slots)
     }
 
     /// One group's picks into the accumulators: the group's four inputs (only `short` of them,
@@ -141,10 +100,7 @@ struct SemiStructuredSparseGEMVKernel {
             let weights = emitter.loadVector(
                 values,
                 offset: ir.add(valueBase, emitter.affine(group, times: nonzeros.kept * lanes, plus: pick * lanes)), lanes: lanes)
-            let accumulator = slots[(slot * nonzeros.kept + pick) % Self.accumulators]
-            ir.store(
-                emitter.fma(picked, weights, ir.load(vector, from: accumulator, alignment: 4), lanes: lanes), to: accumulator,
-                alignment: 4)
+            driver.multiplyAdd(picked, weights, into: slots[(slot * nonzeros.kept + pick) % slots.count])
         }
     }
 }

@@ -24,6 +24,10 @@ public struct KernelChoice: Sendable, Hashable {
         /// slices of `lanes` units, each group of four inputs giving each unit its `kept` picks by
         /// in-lane permutes (``SemiStructuredNonzeros``, ``SemiStructuredSparseGEMVKernel``).
         case sparseGEMVSemiStructured(lanes: Int, kept: Int)
+        /// A float matrix-vector product (one row) over shared weights on AVX-512: slices of 16
+        /// units, each step's 4-bit indices shifted out of a word that serves eight
+        /// (``CodebookWords``, ``CodebookGEMVKernel``).
+        case codebookGEMV
         /// An int8 ``gemm(rowsPerBlock:)`` on x86 without `vpdpbusd`: the reduction in pairs, each
         /// multiplied with `multiply` into vectors of `lanes` i32.
         case gemmPairwise(rowsPerBlock: Int, multiply: PairwiseMultiply, lanes: Int)

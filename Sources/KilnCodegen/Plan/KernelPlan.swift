@@ -134,12 +134,13 @@ public struct KernelPlan: Sendable {
             {
                 split = .init(units: units, granularity: tile, axis: .outputChannels)
             }
-        case .sparseGEMV, .sparseGEMVPermuted, .sparseGEMVSemiStructured:
+        case .sparseGEMV, .sparseGEMVPermuted, .sparseGEMVSemiStructured, .codebookGEMV:
             let units = max(filter[0], 1)
             let granularity: Int
             switch kernel {
             case .sparseGEMVPermuted: granularity = ChunkedNonzeros.groupUnits
             case .sparseGEMVSemiStructured(let lanes, _): granularity = lanes
+            case .codebookGEMV: granularity = isa.laneWidth
             default: granularity = PackedFilter.blockColumns
             }
             split = .init(units: units, granularity: granularity, axis: .outputChannels)
@@ -222,6 +223,10 @@ public struct KernelPlan: Sendable {
     /// 0.47–0.60× the dense time, two rows 0.95–1.06×.
     public static let semiStructuredRows = 1
 
+    /// The most rows a layer of shared weights runs on ``KernelChoice/Kernel/codebookGEMV``: each row
+    /// decodes every weight again, where the tiled kernel decodes a chunk once for all rows.
+    public static let codebookGEMVRows = 1
+
     /// The most rows a gathering layer has: each row gathers again.
     public static let gatherRows = 4
 
@@ -270,6 +275,11 @@ public struct KernelPlan: Sendable {
             let filter = graph.constantData(node.inputs[1]), let nonzeros = SemiStructuredNonzeros(filter, lanes: lanes)
         {
             return nonzeros.storedByteCount
+        }
+        if case .codebookGEMV = choices[index].kernel, let filter = graph.constantData(node.inputs[1]),
+            let codebook = WeightCodebook(filter), let indices = CodebookWords(filter, codebook: codebook, lanes: isa.laneWidth)
+        {
+            return indices.storedByteCount
         }
         if choices[index].sharesWeights {
             let units = max(type.shape[0], 1)
@@ -323,7 +333,7 @@ private struct Chooser {
     func choice() -> KernelChoice {
         var choice = kernelChoice()
         switch choice.kernel {
-        case .gemm, .conv: choice.sharesWeights = codebook != nil
+        case .gemm, .conv, .codebookGEMV: choice.sharesWeights = codebook != nil
         default: break
         }
         return choice
@@ -521,6 +531,11 @@ private struct Chooser {
         }
         if let lanes = gatherLanes, let nonzeros, sparsity.map({ gatherCost(nonzeros, lanes: lanes) < blockCost($0) }) ?? true {
             return KernelChoice(kernel: .sparseGEMV(lanes: lanes), name: name("spmv", tile: "1x\(lanes)"))
+        }
+        // One row of shared weights on AVX-512: eight steps' indices per word (two vector operations
+        // and a multiply-add per 16 weights, one operation fewer than the tiled kernel's layout).
+        if codebook != nil, isa.codebookLookup == .permute16, resultType.elementCount / max(units, 1) <= KernelPlan.codebookGEMVRows {
+            return KernelChoice(kernel: .codebookGEMV, name: name("gemv", tile: "1x\(isa.laneWidth)"))
         }
         if sparsity != nil {
             let rows = pixelsPerBlock(vectors: max(1, PackedFilter.blockColumns / isa.laneWidth))
