@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What pruning and weight sharing do to speed and size, per model, in one run: for each model, the
-# dense float32 build and each compression (blocks of 16 output units at 50/75/90 %, 2:4, unstructured
+# dense float32 build and each compression (blocks of 16 output units at 50/75/90 %, 2:4 and 1:4, unstructured
 # 90 % per unit, 16/8 shared values, and 75 % blocks with the other layers shared), the weight bytes the kernels
 # store (`kiln inspect`'s total) and the median single-thread latency (`kiln bench`), each also as a
 # ratio to dense. Accuracy is Benchmarks/accuracy.sh's job; these are speed and bytes only.
@@ -23,6 +23,7 @@ VARIANTS=(
     "--prune 0.75 --prune-method block"
     "--prune 0.9 --prune-method block"
     "--prune-method 2:4"
+    "--prune-method 1:4"
     "--prune 0.9 --prune-scope unit"
     "--share-weights 16"
     "--share-weights 8"

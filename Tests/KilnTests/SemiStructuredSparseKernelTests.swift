@@ -18,11 +18,13 @@ import Testing
         /// Whether some groups hold a single nonzero before pruning (zeros in the trained weights),
         /// which a 2:4 kernel pads by picking that nonzero twice.
         var hasSingles = false
+        /// A 1×1 convolution of one pixel instead of a fully-connected layer.
+        var isPointwise = false
         /// Picks per group the kernel makes: `kept`, or fewer where the only group is short (the
         /// pass keeps ⌊kept · size / 4⌋ of a short group).
         var picks: Int { depth < 4 ? max(1, kept * depth / 4) : kept }
         var testDescription: String {
-            "fc \(rows)x\(depth)→\(units) at \(kept):4\(hasSingles ? " with single-nonzero groups" : "")"
+            "\(isPointwise ? "1x1 conv" : "fc") \(rows)x\(depth)→\(units) at \(kept):4\(hasSingles ? " with single-nonzero groups" : "")"
         }
 
         /// The single-layer graph, with a fused ReLU and a bias.
@@ -32,9 +34,15 @@ import Testing
                 // Every third group of every unit keeps only its second input.
                 for index in values.indices where (index % depth) / 4 % 3 == 0 && index % depth % 4 != 1 { values[index] = 0 }
             }
+            let bias = KernelTests.weights([units], seed: 32)
+            if isPointwise {
+                return try KernelTests.singleOp(
+                    .conv2D(Conv2DAttributes(padding: .valid, activation: .relu)), input: [1, 1, rows, depth],
+                    constants: [TensorData(values, shape: [units, 1, 1, depth]), bias])
+            }
             return try KernelTests.singleOp(
                 .fullyConnected(activation: .relu), input: [rows, depth],
-                constants: [TensorData(values, shape: [units, depth]), KernelTests.weights([units], seed: 32)])
+                constants: [TensorData(values, shape: [units, depth]), bias])
         }
 
         /// `base` with this case's N:4 pruning.
@@ -46,12 +54,13 @@ import Testing
     }
 
     /// Full control words and leftover groups, a short last group (1, 2 and 3 inputs), a last
-    /// slice narrower than every vector, 1:4, and single-nonzero groups.
+    /// slice narrower than every vector, 1:4, single-nonzero groups, and a 1×1 convolution.
     static let cases: [Case] = [
         Case(rows: 1, depth: 64, units: 32), Case(rows: 1, depth: 640, units: 128), Case(rows: 1, depth: 20, units: 17),
         Case(rows: 1, depth: 33, units: 7), Case(rows: 1, depth: 38, units: 40), Case(rows: 1, depth: 131, units: 24),
         Case(rows: 1, depth: 3, units: 9), Case(rows: 1, depth: 96, units: 48, kept: 1),
         Case(rows: 1, depth: 45, units: 33, kept: 1), Case(rows: 1, depth: 100, units: 20, hasSingles: true),
+        Case(rows: 1, depth: 70, units: 19, isPointwise: true),
     ]
 
     /// Compiles `c` for `options`' target and checks it against the reference.

@@ -391,10 +391,18 @@ private struct Chooser {
         return nonzeros
     }
 
-    /// The N:4 nonzeros of a float fully-connected layer of a few rows (``KernelPlan/semiStructuredRows``)
-    /// on levels with a variable in-lane permute (AVX2, AVX-512), in slices of one vector.
+    /// The N:4 nonzeros of a float fully-connected layer, or 1×1 convolution, of a few rows
+    /// (``KernelPlan/semiStructuredRows``) on levels with a variable in-lane permute (AVX2,
+    /// AVX-512), in slices of one vector.
     private func semiStructuredNonzeros() -> SemiStructuredNonzeros? {
-        guard !isQuantized, case .fullyConnected = node.op, isa == .avx512 || isa == .avx512vnni || isa == .avx2,
+        var isMatrixProduct = false
+        switch node.op {
+        case .fullyConnected: isMatrixProduct = true
+        case .conv2D(let attributes):
+            isMatrixProduct = attributes.isPointwise(input: shapes[0], filter: shapes[1], output: resultType.shape)
+        default: break
+        }
+        guard !isQuantized, isMatrixProduct, isa == .avx512 || isa == .avx512vnni || isa == .avx2,
             resultType.elementCount / max(shapes[1][0], 1) <= KernelPlan.semiStructuredRows,
             let filter = graph.constantData(node.inputs[1])
         else { return nil }
