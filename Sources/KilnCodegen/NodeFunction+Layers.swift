@@ -190,7 +190,7 @@ extension NodeFunction {
             sliceStarts: global("slices", littleEndian(nonzeros.sliceStarts)), bases: global("bases", littleEndian(nonzeros.bases)),
             positions: global("positions", nonzeros.positions),
             values: global("weights", TensorData(nonzeros.values, shape: [nonzeros.values.count]).bytes),
-            sources: global("sources", nonzeros.sources)
+            sources: global("sources", nonzeros.sources), isStrided: nonzeros.isStrided
         ).emit(input: pointers[0], output: output)
     }
 

@@ -19,13 +19,26 @@ import Testing
         var isPointwise = false
         /// Pruned in blocks of 16 units, or any weights, as many in every unit (the gathering kernel's case).
         var inBlocks = true
+        /// Whether each unit's largest weights lie in stretches of 31 inputs of its own (about one
+        /// in five, drawn per unit), as a trained layer's do when its units favour different bands
+        /// of a spectrogram: the permuting kernel then stages rows strided.
+        var favoursStretches = false
         var testDescription: String {
-            "\(isPointwise ? "1x1 conv" : "fc") \(rows)x\(depth)→\(units) at \(Int(sparsity * 100)) %\(inBlocks ? " in blocks" : "")"
+            "\(isPointwise ? "1x1 conv" : "fc") \(rows)x\(depth)→\(units) at \(Int(sparsity * 100)) %"
+                + (inBlocks ? " in blocks" : "") + (favoursStretches ? ", favouring stretches" : "")
         }
 
         /// The single-layer graph, with a fused ReLU and a bias.
         func graph() throws -> Graph {
-            let filter = KernelTests.weights(isPointwise ? [units, 1, 1, depth] : [units, depth], seed: 21)
+            var filter = KernelTests.weights(isPointwise ? [units, 1, 1, depth] : [units, depth], seed: 21)
+            if favoursStretches {
+                filter = TensorData(
+                    filter.floats().enumerated().map { index, value in
+                        let (unit, stretch) = (index / depth, index % depth / 31)
+                        return ((unit &* 2_654_435_761) ^ (stretch &* 40_503)) % 5 == 0 ? 8 * value : value
+                    },
+                    shape: filter.shape)
+            }
             let bias = KernelTests.weights([units], seed: 22)
             if isPointwise {
                 return try KernelTests.singleOp(
@@ -63,6 +76,9 @@ import Testing
         Case(rows: 1, depth: 128, units: 640, sparsity: 0.9, inBlocks: false),
         // A full group of 64 reordered units, then a last group of 36 (slices of 16, 16 and 4).
         Case(rows: 2, depth: 200, units: 100, sparsity: 0.85, inBlocks: false),
+        // Rows staged strided: a last chunk of 20 inputs (640 = 20 · 31 + 20), several rows.
+        Case(rows: 1, depth: 640, units: 128, sparsity: 0.9, inBlocks: false, favoursStretches: true),
+        Case(rows: 3, depth: 300, units: 40, sparsity: 0.9, inBlocks: false, favoursStretches: true),
     ]
 
     /// A float convolution pruned in blocks of 16 output channels.
@@ -158,8 +174,10 @@ import Testing
             switch isa {
             case .avx512vnni, .avx512:
                 #expect(choice.kernel == .sparseGEMVPermuted, "\(isa): \(choice.name)")
-                #expect(choice.name == "f32_spmv_perm32_\(isa.rawValue)_1x16")
+                let op = c.favoursStretches ? "spmv_perm32_strided" : "spmv_perm32"
+                #expect(choice.name == "f32_\(op)_\(isa.rawValue)_1x16")
             case .avx2:
+                guard !c.favoursStretches else { continue }
                 // The gather needs a fill of at most a tenth: not at 85 %, nor where each unit keeps 13 of 128 inputs.
                 guard c.sparsity >= 0.9, c.units < 640 else { continue }
                 #expect(choice.kernel == .sparseGEMV(lanes: isa.laneWidth), "\(isa): \(choice.name)")
@@ -175,20 +193,23 @@ import Testing
 
     /// A NaN input reaches exactly the units that kept a weight for it: pruning removed the other
     /// connections, and neither sparse kernel reads an input for a unit that has no weight there.
-    @Test(.enabled(if: X86Level.avx512.isSupported, X86Level.avx512.skipReason))
-    func nanInputReachesOnlyConnectedUnitsWhenPermuting() throws { try Self.checkNaNIsolation(X86Level.avx512.options) }
+    @Test(.enabled(if: X86Level.avx512.isSupported, X86Level.avx512.skipReason), arguments: [false, true])
+    func nanInputReachesOnlyConnectedUnitsWhenPermuting(strided: Bool) throws {
+        try Self.checkNaNIsolation(X86Level.avx512.options, favoursStretches: strided)
+    }
 
     /// ``nanInputReachesOnlyConnectedUnitsWhenPermuting()`` for the gathering kernel (AVX2).
     @Test(.enabled(if: X86Level.avx2.isSupported, X86Level.avx2.skipReason))
     func nanInputReachesOnlyConnectedUnitsWhenGathering() throws { try Self.checkNaNIsolation(X86Level.avx2.options) }
 
-    static func checkNaNIsolation(_ target: CompileOptions) throws {
-        let c = Case(rows: 1, depth: 100, units: 40, sparsity: 0.95, inBlocks: false)
+    static func checkNaNIsolation(_ target: CompileOptions, favoursStretches: Bool = false) throws {
+        let c = Case(rows: 1, depth: 100, units: 40, sparsity: 0.95, inBlocks: false, favoursStretches: favoursStretches)
         let options = c.options(target)
         let graph = try c.graph()
         let optimized = try Compiler().optimize(graph, options: options)
         let filter = try #require(optimized.constantData(optimized.nodes[0].inputs[1])).floats()
-        let position = 37
+        // An input some unit kept.
+        let position = try #require((30..<c.depth).first { p in (0..<c.units).contains { filter[$0 * c.depth + p] != 0 } })
         var input = uniformValues(c.depth, in: -2...2, seed: 5)
         input[position] = .nan
         let directory = try temporaryDirectory()

@@ -4,7 +4,7 @@ import KilnIR
 /// (``PermutedSparseGEMVKernel``), in slices of ``width`` output units.
 ///
 /// The kernel first stages each input row in chunks of ``chunk`` floats: ``inputsPerChunk``
-/// consecutive inputs, then a zero (at ``zeroPosition``). A step gives each unit of a slice at
+/// inputs (consecutive, or every `n`-th: ``isStrided``), then a zero (at ``zeroPosition``). A step gives each unit of a slice at
 /// most one of its nonzeros from one staged chunk: the input's position within the chunk and the
 /// weight; a unit with none there picks the zero, with a zero weight, so it adds exactly nothing
 /// whatever the inputs hold (a NaN input stays out of the units that do not read it). Steps come
@@ -48,62 +48,89 @@ struct ChunkedNonzeros: Hashable {
     let depth: Int
     /// Output units.
     let units: Int
+    /// Whether the row is staged strided: chunk `c` then holds inputs `c`, `c + n`, `c + 2n`, …
+    /// (`n` the number of chunks) instead of 31 consecutive ones. Trained layers whose units
+    /// favour the same stretches of inputs (the bins of a spectrogram) put many nonzeros of
+    /// every unit into the same chunks, and a slice pays for its busiest unit in each; spreading
+    /// the inputs evens the counts out (the autoencoder's first layer: 1,402 → 968 steps), at
+    /// the price of a gather per 16 inputs staged.
+    let isStrided: Bool
 
-    /// The chunked nonzeros of `filter` (float32); `nil` for other element types.
+    /// The chunked nonzeros of `filter` (float32); `nil` for other element types. The row is
+    /// staged strided where that saves more steps than its gathers cost
+    /// (``stridedStagingSteps(depth:)``).
     init?(_ filter: TensorData) {
         guard let (weights, units, depth) = filter.unitRows else { return nil }
-        var starts: [Int32] = [0]
+        let consecutive = Layout(weights: weights, units: units, depth: depth, isStrided: false)
+        let strided = Layout(weights: weights, units: units, depth: depth, isStrided: true)
+        let layout =
+            strided.bases.count * 2 + Self.stridedStagingSteps(depth: depth) < consecutive.bases.count * 2
+            ? strided : consecutive
+        sliceStarts = layout.sliceStarts
+        bases = layout.bases
+        positions = layout.positions
+        values = layout.values
+        sources = layout.sources
+        isStrided = layout.isStrided
+        self.depth = depth
+        self.units = units
+    }
+
+    /// Steps a strided staging is worth: its gathers (two per chunk, each about as costly as
+    /// two steps) against the consecutive staging's plain loads.
+    static func stridedStagingSteps(depth: Int) -> Int { 4 * stagedChunks(depth: depth) }
+
+    /// The steps of one staging order.
+    private struct Layout {
+        var sliceStarts: [Int32] = [0]
         var bases: [Int32] = []
         var positions: [UInt8] = []
         var values: [Float] = []
-        func appendStep(_ lanes: [(position: UInt8, weight: Float)]) {
-            for lane in 0..<Self.width {
-                positions.append(lane < lanes.count ? lanes[lane].position : Self.zeroPosition)
-                values.append(lane < lanes.count ? lanes[lane].weight : 0)
+        var sources: [UInt8]
+        let isStrided: Bool
+
+        init(weights: [Float], units: Int, depth: Int, isStrided: Bool) {
+            self.isStrided = isStrided
+            let chunks = ChunkedNonzeros.stagedChunks(depth: depth)
+            // Each input's chunk and its position there.
+            func place(_ input: Int) -> (chunk: Int, position: Int) {
+                isStrided
+                    ? (input % chunks, input / chunks)
+                    : input.quotientAndRemainder(dividingBy: ChunkedNonzeros.inputsPerChunk)
             }
-        }
-        let empty = Array(repeating: (position: Self.zeroPosition, weight: Float(0)), count: Self.width)
-        let chunks = Self.stagedChunks(depth: depth)
-        let kept = (0..<units).map { unit in
-            (0..<chunks).map { chunk in
-                let start = chunk * Self.inputsPerChunk
-                return (start..<min(start + Self.inputsPerChunk, depth)).filter { weights[unit * depth + $0] != 0 }
+            // Each unit's nonzeros per chunk, ascending.
+            var kept = Array(repeating: Array(repeating: [Int](), count: chunks), count: units)
+            for unit in 0..<units {
+                for input in 0..<depth where weights[unit * depth + input] != 0 { kept[unit][place(input).chunk].append(input) }
             }
-        }
-        let order = Self.clustered(kept.map { $0.map(\.count) })
-        for first in stride(from: 0, to: units, by: Self.width) {
-            let members = Array(order[first..<min(first + Self.width, units)])
-            for chunk in 0..<chunks {
-                let start = chunk * Self.inputsPerChunk
-                let steps = members.map { kept[$0][chunk].count }.max() ?? 0
-                for step in stride(from: 0, to: steps, by: 2) {
-                    for t in step..<(step + 2) {
-                        appendStep(
-                            members.map { unit in
-                                let positions = kept[unit][chunk]
-                                return t < positions.count
-                                    ? (UInt8(positions[t] - start), weights[unit * depth + positions[t]]) : (Self.zeroPosition, 0)
-                            })
+            let width = ChunkedNonzeros.width
+            let zero = ChunkedNonzeros.zeroPosition
+            let order = ChunkedNonzeros.clustered(kept.map { $0.map(\.count) })
+            for first in stride(from: 0, to: units, by: width) {
+                let members = Array(order[first..<min(first + width, units)])
+                for chunk in 0..<chunks {
+                    let steps = members.map { kept[$0][chunk].count }.max() ?? 0
+                    for step in stride(from: 0, to: steps, by: 2) {
+                        for t in step..<(step + 2) {
+                            for lane in 0..<width {
+                                let inputs = lane < members.count ? kept[members[lane]][chunk] : []
+                                positions.append(t < inputs.count ? UInt8(place(inputs[t]).position) : zero)
+                                values.append(t < inputs.count ? weights[members[lane] * depth + inputs[t]] : 0)
+                            }
+                        }
+                        bases.append(Int32(chunk * ChunkedNonzeros.chunk))
                     }
-                    bases.append(Int32(chunk * Self.chunk))
                 }
+                while (bases.count - Int(sliceStarts[sliceStarts.count - 1])) % ChunkedNonzeros.pairsPerIteration != 0 {
+                    positions += Array(repeating: zero, count: 2 * width)
+                    values += Array(repeating: 0, count: 2 * width)
+                    bases.append(0)
+                }
+                sliceStarts.append(Int32(bases.count))
             }
-            while (bases.count - Int(starts[starts.count - 1])) % Self.pairsPerIteration != 0 {
-                appendStep(empty)
-                appendStep(empty)
-                bases.append(0)
-            }
-            starts.append(Int32(bases.count))
+            sources = [UInt8](repeating: 0, count: units)
+            for (position, unit) in order.enumerated() { sources[unit] = UInt8(position % ChunkedNonzeros.groupUnits) }
         }
-        var sources = [UInt8](repeating: 0, count: units)
-        for (position, unit) in order.enumerated() { sources[unit] = UInt8(position % Self.groupUnits) }
-        self.sources = sources
-        sliceStarts = starts
-        self.bases = bases
-        self.positions = positions
-        self.values = values
-        self.depth = depth
-        self.units = units
     }
 
     /// The units in slice order, given each unit's nonzero count per chunk: within each group of

@@ -22,6 +22,8 @@ struct PermutedSparseGEMVKernel {
     let positions: IRValue
     let values: IRValue
     let sources: IRValue
+    /// Whether rows are staged strided (``ChunkedNonzeros/isStrided``).
+    let isStrided: Bool
 
     private static let lanes = ChunkedNonzeros.width
 
@@ -41,7 +43,8 @@ struct PermutedSparseGEMVKernel {
             groupEmitter.rowRange = (ir.sdiv(range.begin, size), ir.sdiv(range.end, size))
         }
         ir.loop("row", from: 0, to: rows) { row in
-            stage(row: ir.gep(ir.f32, input, [emitter.affine(row, times: depth)]), into: staged)
+            let rowInput = ir.gep(ir.f32, input, [emitter.affine(row, times: depth)])
+            if isStrided { stageStrided(row: rowInput, into: staged) } else { stage(row: rowInput, into: staged) }
             let rowOutput = emitter.affine(row, times: units)
             groupEmitter.rowLoop("group", from: 0, to: fullGroups) { index in
                 emitGroup(index, width: group, staged: staged, sums: sums, output: output, outputRow: rowOutput)
@@ -130,6 +133,34 @@ struct PermutedSparseGEMVKernel {
         let full = depth / ChunkedNonzeros.inputsPerChunk
         ir.loop("stage", from: 0, to: full) { chunk in halves(chunk: chunk, present: ChunkedNonzeros.inputsPerChunk) }
         if chunks > full { halves(chunk: emitter.index(full), present: depth - full * ChunkedNonzeros.inputsPerChunk) }
+    }
+
+    /// Copies a row into `buffer` as chunks of every `n`-th input (`n` chunks; chunk `c` holds
+    /// inputs `c`, `c + n`, …) and a zero, with masked gathers that never touch memory past the row.
+    private func stageStrided(row: IRValue, into buffer: IRValue) {
+        let ir = emitter.ir
+        let lanes = Self.lanes
+        let vector = emitter.vectorType(lanes)
+        let pointers = ir.vector(ir.pointer(to: ir.f32), lanes)
+        let gather = ir.intrinsic(
+            "llvm.masked.gather", overloads: [vector, pointers], returning: vector,
+            parameters: [pointers, ir.i32, ir.vector(ir.i1, lanes), vector])
+        let chunks = ChunkedNonzeros.stagedChunks(depth: depth)
+        ir.loop("stage", from: 0, to: chunks) { chunk in
+            let first = ir.broadcast(ir.trunc(chunk, to: ir.i32), count: lanes)
+            for half in 0..<2 {
+                // Position p of the chunk holds input c + p·n; the chunk's last position is its zero.
+                let steps = (0..<lanes).map { half * lanes + $0 }
+                let inputs = ir.add(first, ir.constantVector(steps.map { ir.constant($0 * chunks, ir.i32) }))
+                let limits = ir.constantVector(
+                    steps.map { ir.constant($0 < ChunkedNonzeros.inputsPerChunk ? depth : 0, ir.i32) })
+                let present = ir.icmp(.slt, inputs, limits)
+                let value = ir.call(
+                    gather.function, type: gather.type,
+                    [ir.gep(ir.f32, row, [inputs]), ir.constant(4, ir.i32), present, ir.zero(vector)])
+                emitter.storeVector(value, buffer, offset: emitter.affine(chunk, times: ChunkedNonzeros.chunk, plus: half * lanes))
+            }
+        }
     }
 
     /// The sums of slice `slice` (16 lanes in slice order; lanes past the layer's units are zero).

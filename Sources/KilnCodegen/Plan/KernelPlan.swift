@@ -535,7 +535,8 @@ private struct Chooser {
                 name: name("spmv\(semiStructured.kept)of4", tile: "1x\(isa.laneWidth)"))
         }
         if let chunked, sparsity.map({ permuteCost(chunked) < blockCost($0) }) ?? true {
-            return KernelChoice(kernel: .sparseGEMVPermuted, name: name("spmv_perm32", tile: "1x16"))
+            return KernelChoice(
+                kernel: .sparseGEMVPermuted, name: name(chunked.isStrided ? "spmv_perm32_strided" : "spmv_perm32", tile: "1x16"))
         }
         if let lanes = gatherLanes, let nonzeros, sparsity.map({ gatherCost(nonzeros, lanes: lanes) < blockCost($0) }) ?? true {
             return KernelChoice(kernel: .sparseGEMV(lanes: lanes), name: name("spmv", tile: "1x\(lanes)"))
