@@ -2,11 +2,11 @@ import KilnIR
 
 /// `y[r, n] = act(Σ_{k : w[n, k] ≠ 0} x[r, k] · w[n, k] + b[n])` for a few rows `r`, over a filter's
 /// nonzeros in slices of 16 units (``ChunkedNonzeros``). Each row is first staged on the stack in
-/// chunks of 31 inputs and a zero; each pair of steps then loads one chunk (two vectors, from L1),
+/// chunks of 31 inputs (consecutive, or every `n`-th, gathered) and a zero; each pair of steps then loads one chunk (two vectors, from L1),
 /// picks each unit's input from it with one `vpermi2ps` per step and multiplies it with the
 /// unit's weight in the unit's own lane, so a slice's sums come out as one vector. Four
 /// accumulators take the steps in turn. A group's four slices hold its 64 units in the order
-/// that pads least (``ChunkedNonzeros/unitOrder``): their sums go to the stack, and each vector of
+/// that pads least (``ChunkedNonzeros/sources``): their sums go to the stack, and each vector of
 /// 16 units in order is picked back out of them with two permutes and a blend, then gets its
 /// starting sums (the bias) and the epilogue. AVX-512 only: for unstructured pruning, where a
 /// gather would cost several times more.
