@@ -148,26 +148,15 @@ extension NodeFunction {
         guard let filterData = graph.constantData(node.inputs[1]), let nonzeros = SlicedNonzeros(filterData) else {
             throw CodegenError("internal error: layer '\(node.name)' has no sparse float filter")
         }
-        func int32s(_ name: String, _ values: [Int32]) -> IRValue {
-            ir.addConstantBytes(name: "\(name).\(node.name)", bytes: TensorData(int32: values, shape: [values.count]).bytes, alignment: 64)
-        }
-        let positions =
-            nonzeros.hasShortPositions
-            ? ir.addConstantBytes(
-                name: "positions.\(node.name)",
-                bytes: nonzeros.positions.flatMap { withUnsafeBytes(of: UInt16(truncatingIfNeeded: $0).littleEndian, Array.init) },
-                alignment: 64)
-            : int32s("positions", nonzeros.positions)
         let layer = gemmShape
         SparseGEMVKernel(
-            emitter: emitter, epilogue: try withResidualAdd(try epilogue(activation: node.op.fusedActivation, filterScales: nil)),
-            rows: layer.rows, depth: layer.depth, units: layer.units, lanes: lanes,
-            sliceStarts: int32s("slices", nonzeros.sliceStarts), counts: int32s("counts", nonzeros.counts),
-            positions: positions,
-            values: ir.addConstantBytes(
-                name: "weights.\(node.name)", bytes: TensorData(nonzeros.values, shape: [nonzeros.values.count]).bytes,
-                alignment: 64),
-            hasShortPositions: nonzeros.hasShortPositions
+            emitter: emitter, epilogue: try floatEpilogue(), rows: layer.rows, depth: layer.depth, units: layer.units,
+            lanes: lanes, sliceStarts: constantTable("slices", nonzeros.sliceStarts),
+            counts: constantTable("counts", nonzeros.counts),
+            positions: nonzeros.hasShortPositions
+                ? constantTable("positions", nonzeros.positions.map { UInt16(truncatingIfNeeded: $0) })
+                : constantTable("positions", nonzeros.positions),
+            values: constantTable("weights", nonzeros.values), hasShortPositions: nonzeros.hasShortPositions
         ).emit(input: pointers[0], output: output)
     }
 
@@ -177,20 +166,12 @@ extension NodeFunction {
         guard let filterData = graph.constantData(node.inputs[1]), let nonzeros = ChunkedNonzeros(filterData) else {
             throw CodegenError("internal error: layer '\(node.name)' has no sparse float filter")
         }
-        func global(_ name: String, _ bytes: [UInt8]) -> IRValue {
-            ir.addConstantBytes(name: "\(name).\(node.name)", bytes: bytes, alignment: 64)
-        }
-        func littleEndian<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
-            values.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) }
-        }
         let layer = gemmShape
         PermutedSparseGEMVKernel(
-            emitter: emitter, epilogue: try withResidualAdd(try epilogue(activation: node.op.fusedActivation, filterScales: nil)),
-            rows: layer.rows, depth: layer.depth, units: layer.units,
-            sliceStarts: global("slices", littleEndian(nonzeros.sliceStarts)), bases: global("bases", littleEndian(nonzeros.bases)),
-            positions: global("positions", nonzeros.positions),
-            values: global("weights", TensorData(nonzeros.values, shape: [nonzeros.values.count]).bytes),
-            sources: global("sources", nonzeros.sources), isStrided: nonzeros.isStrided
+            emitter: emitter, epilogue: try floatEpilogue(), rows: layer.rows, depth: layer.depth, units: layer.units,
+            sliceStarts: constantTable("slices", nonzeros.sliceStarts), bases: constantTable("bases", nonzeros.bases),
+            positions: constantTable("positions", nonzeros.positions), values: constantTable("weights", nonzeros.values),
+            sources: constantTable("sources", nonzeros.sources), isStrided: nonzeros.isStrided
         ).emit(input: pointers[0], output: output)
     }
 
@@ -203,14 +184,8 @@ extension NodeFunction {
             throw CodegenError("internal error: layer '\(node.name)' has no semi-structured float filter")
         }
         SemiStructuredSparseGEMVKernel(
-            emitter: emitter, epilogue: try withResidualAdd(try epilogue(activation: node.op.fusedActivation, filterScales: nil)),
-            rows: gemmShape.rows, nonzeros: nonzeros,
-            controls: ir.addConstantBytes(
-                name: "controls.\(node.name)", bytes: nonzeros.controls.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) },
-                alignment: 64),
-            values: ir.addConstantBytes(
-                name: "weights.\(node.name)", bytes: TensorData(nonzeros.values, shape: [nonzeros.values.count]).bytes,
-                alignment: 64)
+            emitter: emitter, epilogue: try floatEpilogue(), rows: gemmShape.rows, nonzeros: nonzeros,
+            controls: constantTable("controls", nonzeros.controls), values: constantTable("weights", nonzeros.values)
         ).emit(input: pointers[0], output: output)
     }
 
@@ -223,15 +198,27 @@ extension NodeFunction {
             throw CodegenError("internal error: layer '\(node.name)' has no shared float filter")
         }
         CodebookGEMVKernel(
-            emitter: emitter, epilogue: try withResidualAdd(try epilogue(activation: node.op.fusedActivation, filterScales: nil)),
-            rows: gemmShape.rows, indices: indices,
-            words: ir.addConstantBytes(
-                name: "indices.\(node.name)", bytes: indices.words.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) },
-                alignment: 64),
-            table: ir.addConstantBytes(
-                name: "codebook.\(node.name)", bytes: TensorData(codebook.values, shape: [codebook.values.count]).bytes,
-                alignment: 64)
+            emitter: emitter, epilogue: try floatEpilogue(), rows: gemmShape.rows, indices: indices,
+            words: constantTable("indices", indices.words), table: constantTable("codebook", codebook.values)
         ).emit(input: pointers[0], output: output)
+    }
+
+    /// The epilogue of a float layer's sparse or shared-weight kernel: its fused activation and
+    /// any fused residual add.
+    private func floatEpilogue() throws -> Epilogue {
+        try withResidualAdd(try epilogue(activation: node.op.fusedActivation, filterScales: nil))
+    }
+
+    /// A constant global of `values`, little-endian, named after the node and 64-byte aligned.
+    private func constantTable<T: FixedWidthInteger>(_ name: String, _ values: [T]) -> IRValue {
+        ir.addConstantBytes(
+            name: "\(name).\(node.name)", bytes: values.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) },
+            alignment: 64)
+    }
+
+    /// ``constantTable(_:_:)`` of floats.
+    private func constantTable(_ name: String, _ values: [Float]) -> IRValue {
+        ir.addConstantBytes(name: "\(name).\(node.name)", bytes: TensorData(values, shape: [values.count]).bytes, alignment: 64)
     }
 
     /// The input's zero point folded into each output channel's starting sum,

@@ -76,6 +76,23 @@ struct KernelEmitter {
         ir.loop("row_single", from: singles, to: high) { body($0, 1) }
     }
 
+    /// Slices of `width` output units, limited to ``rowRange`` (a split along output channels,
+    /// whose ends are multiples of `width` or `units`): `body(slice, width)` for each whole slice
+    /// in the range, then for the narrower last slice, where the range ends at the last unit.
+    func unitSlices(units: Int, width: Int, _ body: (IRValue, Int) -> Void) {
+        var sliceEmitter = self
+        if let rowRange {
+            let size = index(width)
+            sliceEmitter.rowRange = (ir.sdiv(rowRange.begin, size), ir.sdiv(rowRange.end, size))
+        }
+        let whole = units / width
+        sliceEmitter.rowLoop("slice", from: 0, to: whole) { body($0, width) }
+        let last = units - whole * width
+        guard last > 0 else { return }
+        guard let rowRange else { return body(index(whole), last) }
+        ifTrue(ir.icmp(.sge, rowRange.end, index(units))) { body(index(whole), last) }
+    }
+
     /// ``rowLoop(_:from:to:step:body:)`` with bounds known at run time.
     func rowLoop(_ name: String, from start: IRValue, to end: IRValue, step: Int = 1, body: (IRValue) -> Void) {
         guard let rowRange else { return ir.loop(name, from: start, to: end, step: step, body: body) }

@@ -32,31 +32,16 @@ struct PermutedSparseGEMVKernel {
 
     func emit(input: IRValue, output: IRValue) {
         let ir = emitter.ir
-        let group = ChunkedNonzeros.groupUnits
-        let fullGroups = units / group
         let staged = emitter.stackBuffer(floats: Self.stagedFloats(depth: depth))
-        let sums = emitter.stackBuffer(floats: group)
-        // Channel splits cover whole groups; the narrower last one goes with the range that ends at the last unit.
-        var groupEmitter = emitter
-        if let range = emitter.rowRange {
-            let size = emitter.index(group)
-            groupEmitter.rowRange = (ir.sdiv(range.begin, size), ir.sdiv(range.end, size))
-        }
+        let sums = emitter.stackBuffer(floats: ChunkedNonzeros.groupUnits)
         ir.loop("row", from: 0, to: rows) { row in
             let rowInput = ir.gep(ir.f32, input, [emitter.affine(row, times: depth)])
             if isStrided { stageStrided(row: rowInput, into: staged) } else { stage(row: rowInput, into: staged) }
             let rowOutput = emitter.affine(row, times: units)
-            groupEmitter.rowLoop("group", from: 0, to: fullGroups) { index in
-                emitGroup(index, width: group, staged: staged, sums: sums, output: output, outputRow: rowOutput)
+            // Channel splits cover whole groups.
+            emitter.unitSlices(units: units, width: ChunkedNonzeros.groupUnits) { group, width in
+                emitGroup(group, width: width, staged: staged, sums: sums, output: output, outputRow: rowOutput)
             }
-            let last = units - fullGroups * group
-            guard last > 0 else { return }
-            let emitLast = {
-                emitGroup(
-                    emitter.index(fullGroups), width: last, staged: staged, sums: sums, output: output, outputRow: rowOutput)
-            }
-            guard let range = emitter.rowRange else { return emitLast() }
-            emitter.ifTrue(ir.icmp(.sge, range.end, emitter.index(units)), emitLast)
         }
     }
 

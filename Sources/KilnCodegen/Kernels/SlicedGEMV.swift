@@ -19,24 +19,8 @@ struct SlicedGEMV {
     /// Emits the layer; `sums(slice, row)` emits the sums of slice `slice` (an i64 index) over the
     /// row that starts at `row` (a float pointer), lanes past the last unit whatever they hold.
     func emit(input: IRValue, output: IRValue, sums: (IRValue, IRValue) -> IRValue) {
-        let ir = emitter.ir
-        let fullSlices = units / lanes
-        // Channel splits cover whole slices; the narrower last one goes with the range that ends at the last unit.
-        var sliceEmitter = emitter
-        if let range = emitter.rowRange {
-            let width = emitter.index(lanes)
-            sliceEmitter.rowRange = (ir.sdiv(range.begin, width), ir.sdiv(range.end, width))
-        }
-        sliceEmitter.rowLoop("slice", from: 0, to: fullSlices) { slice in
-            emitSlice(slice, width: lanes, input: input, output: output, sums: sums)
-        }
-        let last = units - fullSlices * lanes
-        guard last > 0 else { return }
-        guard let range = emitter.rowRange else {
-            return emitSlice(emitter.index(fullSlices), width: last, input: input, output: output, sums: sums)
-        }
-        emitter.ifTrue(ir.icmp(.sge, range.end, emitter.index(units))) {
-            emitSlice(emitter.index(fullSlices), width: last, input: input, output: output, sums: sums)
+        emitter.unitSlices(units: units, width: lanes) { slice, width in
+            emitSlice(slice, width: width, input: input, output: output, sums: sums)
         }
     }
 

@@ -23,35 +23,16 @@ struct SparseGEMVKernel {
 
     func emit(input: IRValue, output: IRValue) {
         let ir = emitter.ir
-        let width = SlicedNonzeros.width
-        let fullSlices = units / width
-        // Channel splits (``KernelChoice/RowSplit/Axis/outputChannels``) cover whole slices; the
-        // narrower last one goes with the range that ends at the last unit.
-        var sliceEmitter = emitter
-        if let range = emitter.rowRange {
-            let slice = emitter.index(width)
-            sliceEmitter.rowRange = (ir.sdiv(range.begin, slice), ir.sdiv(range.end, slice))
-        }
         ir.loop("row", from: 0, to: rows) { row in
             let rowInput = ir.gep(ir.f32, input, [emitter.affine(row, times: depth)])
             let rowOutput = emitter.affine(row, times: units)
-            let vectors = (0..<(width / lanes)).map { (offset: $0 * lanes, lanes: lanes) }
-            sliceEmitter.rowLoop("slice", from: 0, to: fullSlices) { slice in
+            emitter.unitSlices(units: units, width: SlicedNonzeros.width) { slice, width in
+                let vectors = LaneRun.covering(width, width: lanes).flatMap { run in
+                    (0..<run.count).map { (offset: run.start + $0 * run.lanes, lanes: run.lanes) }
+                }
                 emitter.emitSlice(
                     slice, sliceWidth: width, vectors: vectors, input: rowInput, output: output, outputRow: rowOutput, kernel: self)
             }
-            let last = units - fullSlices * width
-            guard last > 0 else { return }
-            let narrow = LaneRun.covering(last, width: lanes).flatMap { run in
-                (0..<run.count).map { (offset: run.start + $0 * run.lanes, lanes: run.lanes) }
-            }
-            let emitLast = {
-                emitter.emitSlice(
-                    emitter.index(fullSlices), sliceWidth: last, vectors: narrow, input: rowInput, output: output,
-                    outputRow: rowOutput, kernel: self)
-            }
-            guard let range = emitter.rowRange else { return emitLast() }
-            emitter.ifTrue(ir.icmp(.sge, range.end, emitter.index(units)), emitLast)
         }
     }
 }
