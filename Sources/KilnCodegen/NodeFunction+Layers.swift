@@ -189,7 +189,7 @@ extension NodeFunction {
         ).emit(input: pointers[0], output: output)
     }
 
-    /// A float matrix-vector product over shared weights on AVX-512: each step's indices shifted
+    /// A float matrix-vector product over shared weights on AVX-512 or AVX2: each step's indices shifted
     /// out of words that serve eight.
     func emitCodebookGEMV() throws {
         guard let filterData = graph.constantData(node.inputs[1]), let codebook = WeightCodebook(filterData),

@@ -78,15 +78,16 @@ import Testing
         }
     }
 
-    /// Layers of one row run on the word-packed kernel on AVX-512, whose lookup is one register;
-    /// the others, and other levels, on the tiled kernel.
+    /// Layers of one row run on the word-packed kernel on AVX-512 and AVX2, whose lookups permute
+    /// registers; the others, and other levels, on the tiled kernel.
     @Test(arguments: cases)
-    func planPacksIndicesInWordsForOneRowOnAVX512(_ c: Case) throws {
+    func planPacksIndicesInWordsForOneRowWherePermutesLookUp(_ c: Case) throws {
         let optimized = try Compiler().optimize(try c.graph(), options: .thisMachine)
         let rows = c.isFullyConnected ? c.input[0] : c.input.elementCount / c.input[3]
         for isa in ISALevel.allCases {
             let choice = KernelPlan(graph: optimized, isa: isa).choices[0]
-            let packsWords = rows == 1 && (isa == .avx512 || isa == .avx512vnni) && (c.isFullyConnected || c.kernel == (1, 1))
+            let packsWords =
+                rows == 1 && [.avx512vnni, .avx512, .avx2].contains(isa) && (c.isFullyConnected || c.kernel == (1, 1))
             #expect((choice.kernel == .codebookGEMV) == packsWords, "\(c.testDescription) on \(isa): \(choice.name)")
         }
     }
@@ -98,8 +99,8 @@ import Testing
             .fullyConnected(activation: nil), input: [1, 1024], constants: [KernelTests.weights([256, 1024], seed: 3)])
         let options = CompileOptions(target: .host, weightSharing: .kMeans(centroids: 16))
         let optimized = try Compiler().optimize(graph, options: options)
-        // The tiled kernel (AVX2) and the word-packed one (AVX-512, one row) store as many bytes.
-        for isa in [ISALevel.avx2, .avx512] {
+        // The word-packed kernel (one row; 16 or 8 units per slice) stores as many bytes as the tiled one.
+        for isa in [ISALevel.avx2, .avx512, .sse41] {
             let report = ModelReport(optimized, plan: KernelPlan(graph: optimized, isa: isa))
             #expect(report.layers[0].filterBytes == 1024 * 256 / 2 + 64, "\(isa)")
             #expect(report.layers[0].distinctWeights == 16)

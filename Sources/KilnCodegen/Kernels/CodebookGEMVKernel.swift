@@ -49,8 +49,8 @@ struct CodebookWords: Hashable {
 }
 
 /// `y[r, n] = act(Σ_k x[r, k] · table[index[n, k]] + b[n])` for a row or a few, over shared weights
-/// (``CodebookWords``) on AVX-512, in slices of 16 units: each step shifts its indices out of the
-/// slice's words, looks the 16 units' weights up in the table held in one register (`vpermps`)
+/// (``CodebookWords``) on AVX-512 (slices of 16 units) or AVX2 (8): each step shifts its indices out
+/// of the slice's words, looks the units' weights up in the table held in registers (`vpermps`)
 /// and multiplies them with the step's input, broadcast. Two vector operations and a
 /// multiply-add per 16 weights, where the many-row kernel's layout needs a widening shuffle more
 /// (a Zen 4 microbenchmark, 640→128: 0.45 ns per 16 weights against 0.64).
@@ -76,11 +76,7 @@ struct CodebookGEMVKernel {
     private func sliceSums(_ slice: IRValue, row: IRValue) -> IRValue {
         let ir = emitter.ir
         let lanes = indices.lanes
-        let vector = emitter.vectorType(lanes)
         let wordVector = ir.vector(ir.i32, lanes)
-        let permute = ir.intrinsic(
-            "llvm.x86.avx512.permvar.sf.512", overloads: [], returning: vector, parameters: [vector, wordVector])
-        let values = emitter.loadVector(table, offset: emitter.index(0), lanes: lanes)
         let slots = driver.zeroedAccumulators()
         let perWord = CodebookWords.stepsPerWord
         let wordBase = emitter.affine(slice, times: indices.wordsPerUnit * lanes)
@@ -88,8 +84,7 @@ struct CodebookGEMVKernel {
             let packed = ir.load(
                 wordVector, from: ir.gep(ir.i32, words, [ir.add(wordBase, emitter.affine(word, times: lanes))]), alignment: 4)
             for step in 0..<count {
-                let positions = step == 0 ? packed : ir.lshr(packed, ir.splat(ir.constant(4 * step, ir.i32), count: lanes))
-                let weights = ir.call(permute.function, type: permute.type, [values, positions])
+                let weights = lookUp(packed, step: step)
                 let x = ir.load(ir.f32, from: ir.gep(ir.f32, row, [emitter.affine(word, times: perWord, plus: step)]), alignment: 4)
                 driver.multiplyAdd(weights, ir.broadcast(x, count: lanes), into: slots[step % slots.count])
             }
@@ -98,5 +93,32 @@ struct CodebookGEMVKernel {
         ir.loop("word", from: 0, to: fullWords) { steps(word: $0, count: perWord) }
         if indices.depth > fullWords * perWord { steps(word: emitter.index(fullWords), count: indices.depth - fullWords * perWord) }
         return driver.total(slots)
+    }
+
+    /// The weights of step `step` of a vector of words: on AVX-512 one `vpermps` over the table in
+    /// one register (it reads the low four bits of the shifted words); on AVX2 two over its halves
+    /// (the low three bits), blended on the index's fourth bit, which a left shift puts in each
+    /// lane's sign bit for `vblendvps`.
+    private func lookUp(_ packed: IRValue, step: Int) -> IRValue {
+        let ir = emitter.ir
+        let lanes = indices.lanes
+        let vector = emitter.vectorType(lanes)
+        let wordVector = ir.vector(ir.i32, lanes)
+        func shifted(_ shift: (IRValue, IRValue) -> IRValue, by bits: Int) -> IRValue {
+            bits == 0 ? packed : shift(packed, ir.splat(ir.constant(bits, ir.i32), count: lanes))
+        }
+        let positions = shifted({ ir.lshr($0, $1) }, by: 4 * step)
+        if lanes == 16 {
+            let permute = ir.intrinsic(
+                "llvm.x86.avx512.permvar.sf.512", overloads: [], returning: vector, parameters: [vector, wordVector])
+            let values = emitter.loadVector(table, offset: emitter.index(0), lanes: 16)
+            return ir.call(permute.function, type: permute.type, [values, positions])
+        }
+        let permute = ir.intrinsic("llvm.x86.avx2.permps", overloads: [], returning: vector, parameters: [vector, wordVector])
+        let halves = [0, 8].map {
+            ir.call(permute.function, type: permute.type, [emitter.loadVector(table, offset: emitter.index($0), lanes: 8), positions])
+        }
+        let fromHigh = ir.icmp(.slt, shifted({ ir.shl($0, $1) }, by: 28 - 4 * step), ir.zero(wordVector))
+        return ir.select(fromHigh, halves[1], halves[0])
     }
 }

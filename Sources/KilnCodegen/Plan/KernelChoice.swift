@@ -24,8 +24,8 @@ public struct KernelChoice: Sendable, Hashable {
         /// slices of `lanes` units, each group of four inputs giving each unit its `kept` picks by
         /// in-lane permutes (``SemiStructuredNonzeros``, ``SemiStructuredSparseGEMVKernel``).
         case sparseGEMVSemiStructured(lanes: Int, kept: Int)
-        /// A float matrix-vector product (one row) over shared weights on AVX-512: slices of 16
-        /// units, each step's 4-bit indices shifted out of a word that serves eight
+        /// A float matrix-vector product (one row) over shared weights on AVX-512 and AVX2: slices
+        /// of one vector of units, each step's 4-bit indices shifted out of a word that serves eight
         /// (``CodebookWords``, ``CodebookGEMVKernel``).
         case codebookGEMV
         /// An int8 ``gemm(rowsPerBlock:)`` on x86 without `vpdpbusd`: the reduction in pairs, each

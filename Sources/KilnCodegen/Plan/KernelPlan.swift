@@ -541,9 +541,12 @@ private struct Chooser {
         if let lanes = gatherLanes, let nonzeros, sparsity.map({ gatherCost(nonzeros, lanes: lanes) < blockCost($0) }) ?? true {
             return KernelChoice(kernel: .sparseGEMV(lanes: lanes), name: name("spmv", tile: "1x\(lanes)"))
         }
-        // One row of shared weights on AVX-512: eight steps' indices per word (two vector operations
-        // and a multiply-add per 16 weights, one operation fewer than the tiled kernel's layout).
-        if codebook != nil, isa.codebookLookup == .permute16, resultType.elementCount / max(units, 1) <= KernelPlan.codebookGEMVRows {
+        // One row of shared weights on AVX-512 and AVX2: eight steps' indices per word, each shifted
+        // into place (on AVX-512 two vector operations and a multiply-add per 16 weights, one
+        // operation fewer than the tiled kernel's layout).
+        if codebook != nil, isa.codebookLookup == .permute16 || isa.codebookLookup == .permute8,
+            resultType.elementCount / max(units, 1) <= KernelPlan.codebookGEMVRows
+        {
             return KernelChoice(kernel: .codebookGEMV, name: name("gemv", tile: "1x\(isa.laneWidth)"))
         }
         if sparsity != nil {
